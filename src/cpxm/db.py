@@ -1,0 +1,162 @@
+"""The operational store: engine, sessions, the declarative base and bulk loading.
+
+SQLite is the embedded default (WAL so readers never block the writer, foreign keys enforced);
+PostgreSQL is the production store. Both are built by the Alembic migrations in ``migrations/``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Engine, MetaData, Table, create_engine, event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from cpxm.config import get_settings
+
+# Stable constraint names, so Alembic migrations can alter them on both engines.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite opens transactions lazily and never for SAVEPOINTs; hand transaction control to
+    # SQLAlchemy (the documented recipe) so nested transactions and rollbacks behave as on PostgreSQL.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # NORMAL is durable across application crashes in WAL mode; only an OS crash can lose
+    # the last transactions, which is the usual trade for an embedded store.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for ``url`` (default: ``CPXM_DATABASE_URL``) with the store's connection rules."""
+    url = url or get_settings().database_url
+    if url.startswith("sqlite"):
+        _ensure_sqlite_directory(url)
+        connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _ensure_sqlite_directory(url: str) -> None:
+    path = url.split("///", 1)[-1] if "///" in url else ""
+    if path and path != ":memory:" and not path.startswith("file:"):
+        Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+
+
+@cache
+def default_engine() -> Engine:
+    return make_engine()
+
+
+def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine or default_engine(), expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine | None = None) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    session = session_factory(engine)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def bulk_insert(connection: Connection, table: Table, rows: Sequence[Sequence[Any]]) -> int:
+    """Insert ``rows`` (tuples in ``table.columns`` order) by the engine's fastest path.
+
+    PostgreSQL gets ``COPY ... FROM STDIN``; SQLite gets one ``executemany`` in the caller's
+    transaction. These are the bulk-insert limits the benchmarks compare the demo loader with.
+    """
+    if not rows:
+        return 0
+    columns = [column.name for column in table.columns]
+    if connection.dialect.name == "postgresql":
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        column_list = ", ".join(f'"{name}"' for name in columns)
+        with raw.cursor() as cursor:  # type: ignore[attr-defined]
+            with cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row([_copy_value(value) for value in row])
+        return len(rows)
+    placeholders = ", ".join("?" for _ in columns)
+    column_list = ", ".join(f'"{name}"' for name in columns)
+    sqlite_rows = [tuple(_sqlite_value(value) for value in row) for row in rows]
+    connection.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({column_list}) VALUES ({placeholders})',  # noqa: S608
+        sqlite_rows,  # type: ignore[arg-type]
+    )
+    return len(rows)
+
+
+def _copy_value(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return value
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, datetime):
+        # SQLAlchemy's own SQLite DATETIME format, so ORM reads and string comparisons agree.
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+__all__ = [
+    "Base",
+    "bulk_insert",
+    "chunked",
+    "default_engine",
+    "make_engine",
+    "session_factory",
+    "transaction",
+]

@@ -1,0 +1,34 @@
+"""What the demo generator knows that the product must find out: its ground truth."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Float, ForeignKey, Integer
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cpxm.db import Base
+
+
+class DemoRun(Base):
+    """One generated demo workspace and its manifest of planted effects."""
+
+    __tablename__ = "demo_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seed: Mapped[int] = mapped_column(Integer)
+    scale: Mapped[float] = mapped_column(Float)
+    generated_at: Mapped[datetime] = mapped_column(DateTime)
+    manifest: Mapped[dict[str, Any]] = mapped_column()
+
+
+class DemoSourceTruth(Base):
+    """The true stakeholder behind each silo record: the answer key for identity resolution."""
+
+    __tablename__ = "demo_source_truth"
+
+    source_record_id: Mapped[int] = mapped_column(
+        ForeignKey("source_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    true_stakeholder_id: Mapped[int] = mapped_column(ForeignKey("stakeholders.id"), index=True)

@@ -1,0 +1,30 @@
+"""Every table of the operational store, imported in data-flow order.
+
+Alembic's environment and the tests import this module so ``Base.metadata`` is complete.
+"""
+
+from cpxm.cases import models as cases_models
+from cpxm.db import Base
+from cpxm.demo import models as demo_models
+from cpxm.feedback import models as feedback_models
+from cpxm.identity import models as identity_models
+from cpxm.interactions import models as interactions_models
+from cpxm.journeys import models as journeys_models
+from cpxm.stakeholders import models as stakeholders_models
+from cpxm.surveys import models as surveys_models
+from cpxm.workspace import models as workspace_models
+
+metadata = Base.metadata
+
+__all__ = [
+    "cases_models",
+    "demo_models",
+    "feedback_models",
+    "identity_models",
+    "interactions_models",
+    "journeys_models",
+    "metadata",
+    "stakeholders_models",
+    "surveys_models",
+    "workspace_models",
+]

@@ -1,0 +1,105 @@
+"""The workspace taxonomy, people who sign in, and the audit log.
+
+Taxonomy tables use their ``code`` as the primary key: imports, value maps, the API and the
+analytics all speak in codes ("face_to_face", "medical_affairs"), so no join is needed to read one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cpxm.db import Base
+
+
+class TherapeuticArea(Base):
+    __tablename__ = "therapeutic_areas"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class LifecyclePhase(Base):
+    __tablename__ = "lifecycle_phases"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    generic_name: Mapped[str | None] = mapped_column(String(200))
+    therapeutic_area_code: Mapped[str] = mapped_column(ForeignKey("therapeutic_areas.code"))
+    lifecycle_phase_code: Mapped[str] = mapped_column(ForeignKey("lifecycle_phases.code"))
+
+
+class Country(Base):
+    __tablename__ = "countries"
+
+    code: Mapped[str] = mapped_column(String(2), primary_key=True)  # ISO 3166-1 alpha-2
+    name: Mapped[str] = mapped_column(String(200))
+    default_language: Mapped[str] = mapped_column(String(8))  # BCP 47, e.g. "de"
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # "personal" (a person from the company is there), "remote" (a person, at a distance) or
+    # "digital" (no person): contact-pressure rules weigh them differently.
+    kind: Mapped[str] = mapped_column(String(20))
+
+
+class Team(Base):
+    """A team is a department in a country for a therapeutic area; any part may be open (NULL)."""
+
+    __tablename__ = "teams"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    country_code: Mapped[str | None] = mapped_column(ForeignKey("countries.code"))
+    therapeutic_area_code: Mapped[str | None] = mapped_column(ForeignKey("therapeutic_areas.code"))
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(40))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class AuditLogEntry(Base):
+    """Who did what to which record, when and why; append-only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now(), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(40))  # create, update, delete, read, merge, ...
+    entity_type: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str | None] = mapped_column(String(60))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column()

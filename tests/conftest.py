@@ -1,0 +1,105 @@
+"""Test fixtures: real SQLite and PostgreSQL stores built by the migrations, one rolled-back
+transaction per test.
+
+PostgreSQL tests use the service at ``CPXM_TEST_POSTGRES_URL`` (default: the ``test`` database on
+127.0.0.1:5432); each pytest worker creates and migrates its own database next to it. Where no
+server answers, those tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from cpxm.app import create_app
+from cpxm.db import make_engine
+from cpxm.migrate import upgrade_database
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CPXM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _worker_suffix() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _postgres_test_url() -> str:
+    """Create (or recreate) this worker's database and return its URL; skip if no server."""
+    admin_url = make_url(POSTGRES_ADMIN_URL)
+    database = f"cpxm_test_{_worker_suffix()}"
+    try:
+        admin = create_engine(
+            admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{database}"'))
+        admin.dispose()
+    except Exception as error:
+        pytest.skip(
+            f"PostgreSQL not reachable at {admin_url.render_as_string(hide_password=True)} "
+            f"({type(error).__name__}); set CPXM_TEST_POSTGRES_URL to run these tests"
+        )
+    return admin_url.set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    path: Path = tmp_path_factory.mktemp("store") / "cpxm-test.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade_database(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgresql_engine() -> Iterator[Engine]:
+    engine = make_engine(_postgres_test_url())
+    upgrade_database(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """The store under test, once per engine."""
+    return request.getfixturevalue(f"{request.param}_engine")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def session_maker(engine: Engine) -> Iterator[sessionmaker[Session]]:
+    """Sessions joined to one outer transaction that is rolled back after the test.
+
+    Code under test may commit: with ``create_savepoint`` its commits release savepoints inside
+    the outer transaction, so nothing outlives the test.
+    """
+    connection = engine.connect()
+    outer = connection.begin()
+    maker = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    yield maker
+    outer.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def session(session_maker: sessionmaker[Session]) -> Iterator[Session]:
+    session = session_maker()
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def client(session_maker: sessionmaker[Session]) -> Iterator[TestClient]:
+    """The whole app, on the test's transaction."""
+    with TestClient(create_app(sessionmaker_=session_maker)) as test_client:
+        yield test_client
