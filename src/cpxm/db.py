@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.engine import Connection
@@ -32,12 +32,12 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[str]: JSON}
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # pysqlite opens transactions lazily and never for SAVEPOINTs; hand transaction control to
-    # SQLAlchemy (the documented recipe) so nested transactions and rollbacks behave as on PostgreSQL.
+    # pysqlite opens transactions lazily and never for SAVEPOINTs; hand transaction control
+    # to SQLAlchemy (its documented recipe) so savepoints and rollbacks work as on PostgreSQL.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -108,17 +108,17 @@ def bulk_insert(connection: Connection, table: Table, rows: Sequence[Sequence[An
         raw = connection.connection.driver_connection
         assert raw is not None
         column_list = ", ".join(f'"{name}"' for name in columns)
-        with raw.cursor() as cursor:  # type: ignore[attr-defined]
-            with cursor.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row([_copy_value(value) for value in row])
+        statement = f'COPY "{table.name}" ({column_list}) FROM STDIN'
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([_copy_value(value) for value in row])
         return len(rows)
     placeholders = ", ".join("?" for _ in columns)
     column_list = ", ".join(f'"{name}"' for name in columns)
     sqlite_rows = [tuple(_sqlite_value(value) for value in row) for row in rows]
     connection.exec_driver_sql(
         f'INSERT INTO "{table.name}" ({column_list}) VALUES ({placeholders})',  # noqa: S608
-        sqlite_rows,  # type: ignore[arg-type]
+        sqlite_rows,
     )
     return len(rows)
 

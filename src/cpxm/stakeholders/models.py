@@ -109,7 +109,7 @@ class ChannelPreference(Base):
 
 
 class Affiliation(Base):
-    """A person's role at an organisation (an investigator at a site, a pharmacist at a pharmacy)."""
+    """A person's role at an organisation (an investigator at a site, a pharmacist at one)."""
 
     __tablename__ = "affiliations"
     __table_args__ = (UniqueConstraint("person_id", "organisation_id", "role"),)
