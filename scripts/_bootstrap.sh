@@ -1,0 +1,19 @@
+# Sourced by scripts/demo and scripts/test: find or install uv (pinned), then install the
+# project and its locked dependencies into .venv. Needs only python3 (3.11) on the machine.
+set -euo pipefail
+UV_VERSION="0.13.9"
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+
+if command -v uv >/dev/null 2>&1 && [ "$(uv --version | cut -d' ' -f2)" = "$UV_VERSION" ]; then
+  UV="uv"
+else
+  UV="$repo_root/.tools/bin/uv"
+  if [ ! -x "$UV" ] || [ "$("$UV" --version | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+    echo "installing uv $UV_VERSION into .tools/ ..." >&2
+    python3 -m venv "$repo_root/.tools"
+    "$repo_root/.tools/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+  fi
+fi
+export UV_PYTHON_DOWNLOADS=never  # use the machine's Python 3.11, never fetch one
+"$UV" sync --frozen --quiet "$@"

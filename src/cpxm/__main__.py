@@ -1,0 +1,3 @@
+from cpxm.cli import app
+
+app(prog_name="cpxm")
