@@ -1,0 +1,115 @@
+"""What the API says about stakeholders; the one place a stakeholder becomes JSON.
+
+Patient-identifiable records (``PATIENT_IDENTIFIABLE_TYPES``) will be masked per role here, so
+every endpoint that shows a stakeholder goes through ``stakeholder_out`` or
+``stakeholder_detail_out``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel
+
+from cpxm.stakeholders.models import Affiliation, ChannelPreference, Stakeholder
+
+
+class StakeholderOut(BaseModel):
+    id: int
+    kind: str
+    type: str
+    display_name: str
+    first_name: str | None
+    last_name: str | None
+    specialty: str | None
+    professional_id: str | None
+    email: str | None
+    phone: str | None
+    address_line: str | None
+    postal_code: str | None
+    city: str | None
+    country: str | None
+    language: str | None
+    birth_date: date | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChannelPreferenceOut(BaseModel):
+    channel: str
+    rank: int
+
+
+class AffiliationOut(BaseModel):
+    id: int
+    person_id: int
+    person_name: str
+    organisation_id: int
+    organisation_name: str
+    role: str
+    started_on: date | None
+    ended_on: date | None
+
+
+class StakeholderDetailOut(StakeholderOut):
+    therapeutic_interests: list[str]
+    channel_preferences: list[ChannelPreferenceOut]
+    affiliations: list[AffiliationOut]
+
+
+def stakeholder_out(stakeholder: Stakeholder) -> StakeholderOut:
+    return StakeholderOut(**_fields(stakeholder))
+
+
+def stakeholder_detail_out(
+    stakeholder: Stakeholder,
+    *,
+    therapeutic_interests: list[str],
+    channel_preferences: list[ChannelPreference],
+    affiliations: list[tuple[Affiliation, str, str]],
+) -> StakeholderDetailOut:
+    """The stakeholder with its profile; affiliations come with (person, organisation) names."""
+    return StakeholderDetailOut(
+        **_fields(stakeholder),
+        therapeutic_interests=therapeutic_interests,
+        channel_preferences=[
+            ChannelPreferenceOut(channel=preference.channel_code, rank=preference.rank)
+            for preference in channel_preferences
+        ],
+        affiliations=[
+            AffiliationOut(
+                id=affiliation.id,
+                person_id=affiliation.person_id,
+                person_name=person_name,
+                organisation_id=affiliation.organisation_id,
+                organisation_name=organisation_name,
+                role=affiliation.role,
+                started_on=affiliation.started_on,
+                ended_on=affiliation.ended_on,
+            )
+            for affiliation, person_name, organisation_name in affiliations
+        ],
+    )
+
+
+def _fields(stakeholder: Stakeholder) -> dict[str, object]:
+    return {
+        "id": stakeholder.id,
+        "kind": stakeholder.kind,
+        "type": stakeholder.type,
+        "display_name": stakeholder.display_name,
+        "first_name": stakeholder.first_name,
+        "last_name": stakeholder.last_name,
+        "specialty": stakeholder.specialty,
+        "professional_id": stakeholder.professional_id,
+        "email": stakeholder.email,
+        "phone": stakeholder.phone,
+        "address_line": stakeholder.address_line,
+        "postal_code": stakeholder.postal_code,
+        "city": stakeholder.city,
+        "country": stakeholder.country_code,
+        "language": stakeholder.language,
+        "birth_date": stakeholder.birth_date,
+        "created_at": stakeholder.created_at,
+        "updated_at": stakeholder.updated_at,
+    }
