@@ -9,6 +9,7 @@ server answers, those tests skip and say why.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cpxm.app import create_app
 from cpxm.db import make_engine
 from cpxm.migrate import upgrade_database
+from cpxm.schema import metadata
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CPXM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -31,10 +33,10 @@ def _worker_suffix() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _postgres_test_url() -> str:
+def _postgres_test_url(purpose: str = "") -> str:
     """Create (or recreate) this worker's database and return its URL; skip if no server."""
     admin_url = make_url(POSTGRES_ADMIN_URL)
-    database = f"cpxm_test_{_worker_suffix()}"
+    database = f"cpxm_test_{purpose}{_worker_suffix()}"
     try:
         admin = create_engine(
             admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
@@ -103,3 +105,48 @@ def client(session_maker: sessionmaker[Session]) -> Iterator[TestClient]:
     """The whole app, on the test's transaction."""
     with TestClient(create_app(sessionmaker_=session_maker)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path: Path = tmp_path_factory.mktemp("template") / "migrated.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade_database(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_committing_engine() -> Iterator[Engine]:
+    engine = make_engine(_postgres_test_url("commit_"))
+    upgrade_database(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_engine(
+    request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Path
+) -> Iterator[Engine]:
+    """An empty migrated store that code under test may commit to (imports, jobs, the CLI).
+
+    SQLite: a fresh copy of a migrated file. PostgreSQL: a database of its own, emptied after
+    each test.
+    """
+    if request.param == "sqlite":
+        path = tmp_path / "store.db"
+        shutil.copyfile(_sqlite_template, path)
+        engine = make_engine(f"sqlite:///{path}")
+        yield engine
+        engine.dispose()
+        return
+    engine = request.getfixturevalue("_postgres_committing_engine")
+    yield engine
+    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+def url_of(engine: Engine) -> str:
+    """The URL to give the CLI (``CPXM_DATABASE_URL``) for ``engine``."""
+    return engine.url.render_as_string(hide_password=False)

@@ -8,6 +8,7 @@ from cpxm.db import Base
 from cpxm.demo import models as demo_models
 from cpxm.feedback import models as feedback_models
 from cpxm.identity import models as identity_models
+from cpxm.ingest import models as ingest_models
 from cpxm.interactions import models as interactions_models
 from cpxm.journeys import models as journeys_models
 from cpxm.stakeholders import models as stakeholders_models
@@ -21,6 +22,7 @@ __all__ = [
     "demo_models",
     "feedback_models",
     "identity_models",
+    "ingest_models",
     "interactions_models",
     "journeys_models",
     "metadata",

@@ -1,0 +1,186 @@
+"""Import mappings: how one export's columns become CPXM fields.
+
+A mapping is a YAML file (see ``docs/import-mappings.md``). It is validated as a whole before a
+single row is read, so a typo in a mapping fails in a second, not after a million rows.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cpxm.ingest.targets import TARGETS, FieldKind
+
+FileFormat = Literal["csv", "jsonl", "xlsx", "parquet"]
+
+
+class MappingError(ValueError):
+    """The mapping itself is wrong; the message names the place and what would be right."""
+
+
+class FieldSpec(BaseModel):
+    """Where one target field comes from: a column (or several, joined) or a constant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    column: str | list[str] | None = None
+    value: str | int | float | bool | None = None
+    # Source value -> CPXM value ("F2F" -> "face_to_face"); matched ignoring case and spaces.
+    values: dict[str, str] | None = None
+    date_format: str | None = None  # strptime format; ISO 8601 is always accepted
+    pattern: str | None = None  # a regular expression the whole value must match
+    pattern_description: str | None = None  # said in errors: "expected 10 digits"
+    default: str | int | float | bool | None = None  # used when the column is empty
+    separator: str | None = None  # for list fields, e.g. "; "
+    # For a stakeholder reference: the system whose source ids the column holds (default: the
+    # mapping's own source system).
+    source_system: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldSpec:
+        if (self.column is None) == (self.value is None):
+            raise ValueError("give exactly one of 'column' or 'value'")
+        return self
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"'pattern' is not a valid regular expression: {error}") from None
+        return pattern
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format(cls, date_format: str | None) -> str | None:
+        if date_format is not None and "%" not in date_format:
+            raise ValueError("'date_format' needs strptime codes such as '%d/%m/%Y %H:%M'")
+        return date_format
+
+    @property
+    def columns(self) -> list[str]:
+        if self.column is None:
+            return []
+        return [self.column] if isinstance(self.column, str) else list(self.column)
+
+
+class FileOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format: FileFormat | None = None  # default: from the file's extension
+    delimiter: str | None = None  # default: sniffed from the first lines
+    encoding: str | None = None  # default: UTF-8 (with or without BOM), else Windows-1252
+    sheet: str | None = None  # for xlsx: default the first sheet
+
+
+class ImportMapping(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120)
+    source_system: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)
+    target: str
+    # The column(s) that identify a row in its source system; several are joined with "|".
+    source_id: str | list[str]
+    file: FileOptions = FileOptions()
+    fields: dict[str, FieldSpec]
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _shorthand(cls, fields: Any) -> Any:
+        # "notes: CALL_NOTES" is shorthand for "notes: {column: CALL_NOTES}".
+        if isinstance(fields, dict):
+            return {
+                name: {"column": spec} if isinstance(spec, str) else spec
+                for name, spec in fields.items()
+            }
+        return fields
+
+    @model_validator(mode="after")
+    def _fits_target(self) -> ImportMapping:
+        if self.target not in TARGETS:
+            raise ValueError(f"target '{self.target}' is not one of: {', '.join(sorted(TARGETS))}")
+        known = TARGETS[self.target].fields
+        unknown = sorted(set(self.fields) - set(known))
+        if unknown:
+            raise ValueError(
+                f"target '{self.target}' has no field {', '.join(repr(u) for u in unknown)}; "
+                f"its fields are: {', '.join(known)}"
+            )
+        missing = [
+            name
+            for name, definition in known.items()
+            if definition.required and definition.default is None and name not in self.fields
+        ]
+        if missing:
+            raise ValueError(
+                f"target '{self.target}' needs the field(s) {', '.join(missing)}; "
+                "map each to a column or give a constant 'value'"
+            )
+        for name, spec in self.fields.items():
+            kind = known[name].kind
+            if spec.date_format and kind not in (FieldKind.DATE, FieldKind.DATETIME):
+                raise ValueError(f"field '{name}' is not a date, so it takes no 'date_format'")
+            if spec.date_format:
+                _check_date_format(name, spec.date_format)
+        return self
+
+    @property
+    def source_id_columns(self) -> list[str]:
+        return [self.source_id] if isinstance(self.source_id, str) else list(self.source_id)
+
+    def columns_used(self) -> set[str]:
+        used = set(self.source_id_columns)
+        for spec in self.fields.values():
+            used.update(spec.columns)
+        return used
+
+
+def _check_date_format(name: str, date_format: str) -> None:
+    sample = datetime(2024, 12, 31, 23, 59, 58)
+    try:
+        datetime.strptime(sample.strftime(date_format), date_format)
+    except ValueError as error:
+        raise ValueError(
+            f"field '{name}': date_format '{date_format}' does not round-trip: {error}"
+        ) from None
+
+
+def parse_mapping(document: Any, *, default_name: str = "mapping") -> ImportMapping:
+    """Validate a mapping document (already parsed from YAML or JSON)."""
+    if not isinstance(document, dict):
+        raise MappingError("a mapping is a YAML mapping with keys source_system, target, fields")
+    document = {"name": default_name, **document}
+    try:
+        return ImportMapping.model_validate(document)
+    except ValidationError as error:
+        raise MappingError(_describe(error)) from None
+
+
+def load_mapping(path: Path) -> ImportMapping:
+    """Read and validate a mapping file; errors name the file and the key at fault."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MappingError(f"mapping file {path} does not exist") from None
+    except yaml.YAMLError as error:
+        raise MappingError(f"{path} is not valid YAML: {error}") from None
+    try:
+        return parse_mapping(document, default_name=path.stem)
+    except MappingError as error:
+        raise MappingError(f"{path}: {error}") from None
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for detail in error.errors():
+        where = ".".join(str(part) for part in detail["loc"])
+        message = detail["msg"].removeprefix("Value error, ")
+        problems.append(f"{where}: {message}" if where else message)
+    return "; ".join(problems)

@@ -1,0 +1,127 @@
+"""What each import target accepts: its fields, their kinds, which are required."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cpxm.feedback.models import FEEDBACK_SOURCES
+from cpxm.interactions.models import DIRECTIONS
+from cpxm.stakeholders.models import CONSENT_PURPOSES, CONSENT_STATUSES, STAKEHOLDER_TYPES
+
+
+class FieldKind(StrEnum):
+    TEXT = "text"
+    EMAIL = "email"
+    DATE = "date"
+    DATETIME = "datetime"
+    CHOICE = "choice"  # one of FieldDefinition.choices
+    CODE = "code"  # a code in a taxonomy table (FieldDefinition.code_table)
+    CODE_LIST = "code_list"  # several codes, split by the field's separator
+    REFERENCE = "reference"  # the source id of a stakeholder's source record
+
+
+@dataclass(frozen=True)
+class FieldDefinition:
+    kind: FieldKind
+    required: bool = False
+    max_length: int = 300
+    choices: tuple[str, ...] = ()
+    code_table: str | None = None
+    default: str | None = None  # applied when neither the mapping nor the row gives a value
+
+
+@dataclass(frozen=True)
+class TargetDefinition:
+    name: str
+    description: str
+    fields: dict[str, FieldDefinition] = field(default_factory=dict)
+
+
+def _text(required: bool = False, max_length: int = 300) -> FieldDefinition:
+    return FieldDefinition(FieldKind.TEXT, required=required, max_length=max_length)
+
+
+def _code(table: str, required: bool = False) -> FieldDefinition:
+    return FieldDefinition(FieldKind.CODE, required=required, code_table=table)
+
+
+TARGETS: dict[str, TargetDefinition] = {
+    target.name: target
+    for target in (
+        TargetDefinition(
+            "stakeholders",
+            "people and organisations as one source system knows them (source records)",
+            {
+                "type": FieldDefinition(FieldKind.CHOICE, required=True, choices=STAKEHOLDER_TYPES),
+                "first_name": _text(max_length=120),
+                "last_name": _text(max_length=120),
+                "name": _text(),  # an organisation's name, or a full name in one column
+                "specialty": _text(max_length=120),
+                "professional_id": _text(max_length=40),
+                "email": FieldDefinition(FieldKind.EMAIL, max_length=320),
+                "phone": _text(max_length=40),
+                "address_line": _text(),
+                "postal_code": _text(max_length=20),
+                "city": _text(max_length=120),
+                "country": _code("countries"),
+                "language": _text(max_length=8),
+                "birth_date": FieldDefinition(FieldKind.DATE),
+                "therapeutic_interests": FieldDefinition(
+                    FieldKind.CODE_LIST, code_table="therapeutic_areas"
+                ),
+                "updated_at": FieldDefinition(FieldKind.DATETIME),
+            },
+        ),
+        TargetDefinition(
+            "interactions",
+            "touchpoints: calls, visits, emails, events, inquiries, support contacts",
+            {
+                "stakeholder": FieldDefinition(FieldKind.REFERENCE, required=True),
+                "occurred_at": FieldDefinition(FieldKind.DATETIME, required=True),
+                "channel": _code("channels", required=True),
+                "department": _code("departments", required=True),
+                "interaction_type": FieldDefinition(
+                    FieldKind.TEXT, required=True, max_length=60, default="contact"
+                ),
+                "direction": FieldDefinition(
+                    FieldKind.CHOICE, required=True, choices=DIRECTIONS, default="outbound"
+                ),
+                "product": _code("products"),
+                "therapeutic_area": _code("therapeutic_areas"),
+                "lifecycle_phase": _code("lifecycle_phases"),
+                "outcome": _text(max_length=120),
+                "notes": _text(max_length=20_000),
+            },
+        ),
+        TargetDefinition(
+            "consents",
+            "consent decisions per purpose and channel",
+            {
+                "stakeholder": FieldDefinition(FieldKind.REFERENCE, required=True),
+                "purpose": FieldDefinition(
+                    FieldKind.CHOICE, required=True, choices=CONSENT_PURPOSES
+                ),
+                "status": FieldDefinition(
+                    FieldKind.CHOICE, required=True, choices=CONSENT_STATUSES
+                ),
+                "channel": _code("channels"),
+                "recorded_at": FieldDefinition(FieldKind.DATETIME, required=True),
+            },
+        ),
+        TargetDefinition(
+            "feedback",
+            "free text from any source: call notes, inquiries, call-centre logs, web and social",
+            {
+                "text": _text(required=True, max_length=20_000),
+                "received_at": FieldDefinition(FieldKind.DATETIME, required=True),
+                "source_kind": FieldDefinition(
+                    FieldKind.CHOICE, required=True, choices=FEEDBACK_SOURCES
+                ),
+                "stakeholder": FieldDefinition(FieldKind.REFERENCE),
+                "channel": _code("channels"),
+                "language": _text(max_length=8),
+            },
+        ),
+    )
+}

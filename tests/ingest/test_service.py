@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from cpxm.identity.models import SourceRecord
+from cpxm.ingest.mapping import ImportMapping, parse_mapping
+from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
+from cpxm.ingest.service import import_file
+from cpxm.interactions.models import Interaction
+from cpxm.stakeholders.models import Stakeholder, TherapeuticInterest
+from cpxm.workspace.models import Channel, Country, Department, LifecyclePhase, TherapeuticArea
+
+HCP_MAPPING: dict[str, Any] = {
+    "source_system": "crm",
+    "target": "stakeholders",
+    "source_id": "ACCOUNT_ID",
+    "fields": {
+        "type": {"value": "hcp"},
+        "first_name": "FIRST",
+        "last_name": "LAST",
+        "professional_id": {
+            "column": "NPI",
+            "pattern": r"\d{10}",
+            "pattern_description": "10 digits",
+        },
+        "email": "EMAIL",
+        "country": {"column": "COUNTRY", "values": {"Germany": "DE", "USA": "US"}},
+        "therapeutic_interests": {"column": "TA", "separator": "|"},
+    },
+}
+CALL_MAPPING: dict[str, Any] = {
+    "source_system": "crm",
+    "target": "interactions",
+    "source_id": "CALL_ID",
+    "fields": {
+        "stakeholder": "ACCOUNT_ID",
+        "occurred_at": {"column": "WHEN", "date_format": "%d/%m/%Y %H:%M"},
+        "channel": {"column": "CHANNEL", "values": {"F2F": "face_to_face", "Tel": "phone"}},
+        "department": {"value": "sales"},
+        "interaction_type": {"value": "call"},
+        "notes": "NOTES",
+    },
+}
+
+
+def _seed_taxonomy(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add_all(
+            [
+                Country(code="DE", name="Germany", default_language="de"),
+                Country(code="US", name="United States", default_language="en"),
+                Channel(code="face_to_face", name="Face to face", kind="personal"),
+                Channel(code="phone", name="Phone", kind="remote"),
+                Department(code="sales", name="Sales"),
+                TherapeuticArea(code="oncology", name="Oncology"),
+                TherapeuticArea(code="immunology", name="Immunology"),
+                LifecyclePhase(code="commercial", name="Commercial", position=3),
+            ]
+        )
+        session.commit()
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _mapping(document: dict[str, Any]) -> ImportMapping:
+    return parse_mapping(document, default_name="test")
+
+
+def _count(engine: Engine, model: type[Any]) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+HCPS = (
+    "ACCOUNT_ID,FIRST,LAST,NPI,EMAIL,COUNTRY,TA\n"
+    "A1,Anna,Schmidt,1234567890,Anna.Schmidt@Example.org,Germany,oncology|immunology\n"
+    "A2,Bob,Jones,12AB,bob@example.com,USA,oncology\n"
+    "A3,Chloé,Martin,0987654321,,Narnia,\n"
+)
+
+
+def test_every_row_is_stored_or_quarantined_with_an_actionable_reason(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    _seed_taxonomy(store_engine)
+    report = import_file(
+        store_engine, path=_write(tmp_path / "hcps.csv", HCPS), mapping=_mapping(HCP_MAPPING)
+    )
+    assert (report.read, report.created, report.quarantined) == (3, 1, 2)
+    with Session(store_engine) as session:
+        reasons = sorted(session.scalars(select(QuarantinedRow.reason)))
+        record = session.scalars(select(SourceRecord)).one()
+        stakeholder = session.get_one(Stakeholder, record.stakeholder_id)
+        interests = set(session.scalars(select(TherapeuticInterest.therapeutic_area_code)))
+        run = session.scalars(select(ImportRun)).one()
+    assert reasons[0] == "row 3: column 'NPI' is '12AB', expected 10 digits"
+    assert reasons[1].startswith("row 4: column 'COUNTRY' is 'Narnia', which is not a known")
+    assert "known: DE, US" in reasons[1]
+    assert record.attributes["email"] == "anna.schmidt@example.org"
+    assert (stakeholder.display_name, stakeholder.type, stakeholder.country_code) == (
+        "Anna Schmidt",
+        "hcp",
+        "DE",
+    )
+    assert interests == {"oncology", "immunology"}
+    assert (run.status, run.rows_read, run.rows_quarantined) == ("completed", 3, 2)
+
+
+def test_reimport_is_idempotent_and_a_changed_row_updates(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    _seed_taxonomy(store_engine)
+    path = _write(tmp_path / "hcps.csv", HCPS)
+    import_file(store_engine, path=path, mapping=_mapping(HCP_MAPPING))
+    again = import_file(store_engine, path=path, mapping=_mapping(HCP_MAPPING))
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 1)
+    assert _count(store_engine, SourceRecord) == 1
+    assert _count(store_engine, Stakeholder) == 1
+    changed = _write(tmp_path / "hcps.csv", HCPS.replace("Anna,Schmidt", "Anna,Schmidt-Weber"))
+    third = import_file(store_engine, path=changed, mapping=_mapping(HCP_MAPPING))
+    assert (third.created, third.updated, third.unchanged) == (0, 1, 0)
+    with Session(store_engine) as session:
+        assert session.scalars(select(Stakeholder.last_name)).one() == "Schmidt-Weber"
+    assert _count(store_engine, SourceRecord) == 1
+
+
+def test_interactions_follow_their_stakeholder_and_unknown_references_are_quarantined(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    _seed_taxonomy(store_engine)
+    import_file(
+        store_engine, path=_write(tmp_path / "hcps.csv", HCPS), mapping=_mapping(HCP_MAPPING)
+    )
+    calls = _write(
+        tmp_path / "calls.csv",
+        "CALL_ID;ACCOUNT_ID;WHEN;CHANNEL;NOTES\n"
+        'C1;A1;03/02/2025 14:30;F2F;"Discussed dosing.\nFollow-up requested."\n'
+        "C2;A9;03/02/2025 15:00;Tel;\n"
+        "C3;A1;2025-02-04T09:00:00+01:00;tel;\n"
+        "C4;A1;31/02/2025 10:00;F2F;\n",
+    )
+    report = import_file(store_engine, path=calls, mapping=_mapping(CALL_MAPPING))
+    assert (report.created, report.quarantined) == (2, 2)
+    with Session(store_engine) as session:
+        interactions = session.scalars(select(Interaction).order_by(Interaction.occurred_at)).all()
+        anna = session.scalars(select(SourceRecord)).one()
+        reasons = sorted(
+            session.scalars(
+                select(QuarantinedRow.reason).where(QuarantinedRow.import_run_id == report.run_id)
+            )
+        )
+    assert [i.channel_code for i in interactions] == ["face_to_face", "phone"]
+    assert interactions[1].occurred_at.hour == 8  # +01:00 stored as UTC
+    assert {i.stakeholder_id for i in interactions} == {anna.stakeholder_id}
+    assert interactions[0].notes == "Discussed dosing.\nFollow-up requested."
+    assert reasons[0].startswith("row 3: column 'ACCOUNT_ID' is 'A9', but no stakeholder")
+    assert (
+        reasons[1]
+        == "row 5: column 'WHEN' is '31/02/2025 10:00', expected a date like 31/12/2024 14:30"
+    )
+
+
+def test_dry_run_reports_but_writes_nothing(store_engine: Engine, tmp_path: Path) -> None:
+    _seed_taxonomy(store_engine)
+    report = import_file(
+        store_engine,
+        path=_write(tmp_path / "hcps.csv", HCPS),
+        mapping=_mapping(HCP_MAPPING),
+        dry_run=True,
+    )
+    assert (report.read, report.created, report.quarantined) == (3, 1, 2)
+    for model in (SourceRecord, Stakeholder, QuarantinedRow, ImportRun, ImportLedgerEntry):
+        assert _count(store_engine, model) == 0
+
+
+def test_duplicate_source_ids_in_one_file_update_rather_than_duplicate(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    _seed_taxonomy(store_engine)
+    path = _write(
+        tmp_path / "dupes.csv",
+        "ACCOUNT_ID,FIRST,LAST,NPI,EMAIL,COUNTRY,TA\nA1,Anna,Schmidt,,,,\nA1,Anna,Schmitt,,,,\n",
+    )
+    report = import_file(store_engine, path=path, mapping=_mapping(HCP_MAPPING), batch_size=1)
+    assert (report.created, report.updated) == (1, 1)
+    assert _count(store_engine, SourceRecord) == 1
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_missing_column_is_quarantined_per_row(
+    store_engine: Engine, tmp_path: Path, batch_size: int
+) -> None:
+    _seed_taxonomy(store_engine)
+    path = _write(tmp_path / "narrow.csv", "ACCOUNT_ID,FIRST\nA1,Anna\n")
+    report = import_file(
+        store_engine, path=path, mapping=_mapping(HCP_MAPPING), batch_size=batch_size
+    )
+    assert report.quarantined == 1
+    with Session(store_engine) as session:
+        reason = session.scalars(select(QuarantinedRow.reason)).one()
+    assert reason.startswith(
+        "row 2: has no column 'LAST'; the file's columns are: ACCOUNT_ID, FIRST"
+    )
