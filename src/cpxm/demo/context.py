@@ -1,0 +1,137 @@
+"""State shared by the chunk generators: the people, id counters and the ground truth so far."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from cpxm.demo.people import Person
+from cpxm.demo.taxonomy import COUNTRIES, DEPARTMENT_CODES, PRODUCTS
+
+TABLE_COLUMNS = {
+    "interactions": (
+        "id",
+        "stakeholder_id",
+        "occurred_at",
+        "channel_code",
+        "department_code",
+        "interaction_type",
+        "direction",
+        "product_code",
+        "therapeutic_area_code",
+        "lifecycle_phase_code",
+        "journey_stage_id",
+        "employee_id",
+        "outcome",
+        "notes",
+        "source_record_id",
+        "created_at",
+    ),
+    "feedback_items": (
+        "id",
+        "source_kind",
+        "text",
+        "stakeholder_id",
+        "received_at",
+        "channel_code",
+        "language",
+        "response_id",
+        "answer_id",
+        "interaction_id",
+        "analysis_status",
+        "created_at",
+    ),
+    "source_records": (
+        "id",
+        "source_system",
+        "source_id",
+        "stakeholder_id",
+        "attributes",
+        "imported_at",
+    ),
+    "demo_source_truth": ("source_record_id", "true_stakeholder_id"),
+    "invitations": (
+        "id",
+        "survey_id",
+        "stakeholder_id",
+        "token",
+        "channel_code",
+        "status",
+        "sent_at",
+        "expires_at",
+        "trigger_interaction_id",
+    ),
+    "responses": (
+        "id",
+        "survey_id",
+        "survey_version",
+        "invitation_id",
+        "stakeholder_id",
+        "channel_code",
+        "language",
+        "status",
+        "started_at",
+        "submitted_at",
+    ),
+    "answers": ("id", "response_id", "question_id", "value_number", "value_text", "value_choices"),
+    "cases": (
+        "id",
+        "case_type",
+        "status",
+        "priority",
+        "title",
+        "description",
+        "stakeholder_id",
+        "response_id",
+        "feedback_item_id",
+        "team_id",
+        "assignee_user_id",
+        "opened_at",
+        "due_at",
+        "closed_at",
+        "resolution_code",
+    ),
+    "case_events": ("id", "case_id", "occurred_at", "actor_user_id", "event_type", "details"),
+}
+
+Row = tuple[Any, ...]
+
+
+@dataclass
+class Context:
+    seed: int
+    scale: float
+    people: list[Person]
+    by_id: dict[int, Person] = field(default_factory=dict)
+    employees: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    next_ids: Counter[str] = field(default_factory=Counter)
+    silent_detractors: list[int] = field(default_factory=list)
+    safety_feedback: dict[str, list[int]] = field(default_factory=dict)
+    pii_feedback: dict[str, list[int]] = field(default_factory=dict)
+    feedback_languages: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.by_id = {person.id: person for person in self.people}
+        staff = [p for p in self.people if p.type == "employee"]
+        for department in DEPARTMENT_CODES:
+            in_department = [p for p in staff if p.department == department]
+            for country in range(len(COUNTRIES)):
+                local = [p.id for p in in_department if p.country == country]
+                self.employees[(department, country)] = np.array(
+                    local or [p.id for p in in_department], dtype=np.int64
+                )
+
+    def take_ids(self, table: str, count: int) -> int:
+        """Reserve ``count`` ids of a table; returns the first."""
+        first = self.next_ids[table] + 1
+        self.next_ids[table] += count
+        return first
+
+    def name_of_employee(self, employee_id: int) -> str:
+        return self.by_id[employee_id].display_name
+
+
+PRODUCT_CODES = tuple(product.code for product in PRODUCTS)

@@ -1,0 +1,239 @@
+"""Generate, inspect and clear the demo workspace.
+
+Generation works chunk by chunk of stakeholders of one type: each chunk's contacts, silo records,
+surveys and feedback are drawn, bulk-loaded and dropped before the next, so memory stays flat as
+the scale grows. Every chunk has its own seeded generator, so the same seed and scale always give
+the same rows, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, Integer, Table, func, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from cpxm.db import bulk_insert, chunked
+from cpxm.demo.activity import EventBatch, generate_chunk_events
+from cpxm.demo.context import TABLE_COLUMNS, Context, Row
+from cpxm.demo.effects import manifest_effects
+from cpxm.demo.followups import detractor_cases
+from cpxm.demo.models import DemoRun
+from cpxm.demo.people import Person, build_people
+from cpxm.demo.profiles import people_rows, taxonomy_rows
+from cpxm.demo.silos import SYSTEMS, SiloWriter
+from cpxm.demo.surveys import EventIndex, SurveyWriter, plan_relationship, write_relationship
+from cpxm.demo.taxonomy import COMPANY_NAME, HISTORY_DAYS, HISTORY_START, REFERENCE_DATE
+from cpxm.demo.texts import TextMaker
+from cpxm.demo.touchpoints import build_touchpoints, used_systems
+from cpxm.demo.waves import write_psp, write_pulse, write_site, write_transactional
+from cpxm.schema import metadata
+from cpxm.stakeholders.models import Stakeholder
+
+ProgressCallback = Callable[[str, int, int], None]
+CHUNK_SIZE = 400
+INSERT_BATCH = 20_000
+GENERATOR_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    seed: int
+    scale: float
+    counts: dict[str, int]  # rows per table
+    seconds: float
+
+
+class Loader:
+    """Bulk-loads rows into the store's tables and counts them."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.counts: Counter[str] = Counter()
+        for name, columns in TABLE_COLUMNS.items():
+            actual = tuple(column.name for column in metadata.tables[name].columns)
+            if actual != columns:
+                raise RuntimeError(f"demo generator is out of date for table {name}: {actual}")
+
+    def table(self, name: str) -> Table:
+        return metadata.tables[name]
+
+    def dicts(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
+        columns = [column.name for column in self.table(name).columns]
+        self.tuples(name, [tuple(row.get(column) for column in columns) for row in rows])
+
+    def tuples(self, name: str, rows: Sequence[Row]) -> None:
+        for batch in chunked(rows, INSERT_BATCH):
+            bulk_insert(self.connection, self.table(name), batch)
+        self.counts[name] += len(rows)
+
+
+def chunks_of(people: list[Person]) -> list[list[Person]]:
+    """Stakeholders grouped by type (in order of first id), then cut into fixed-size chunks."""
+    by_type: dict[str, list[Person]] = {}
+    for person in people:
+        by_type.setdefault(person.type, []).append(person)
+    return [
+        group[start : start + CHUNK_SIZE]
+        for group in by_type.values()
+        for start in range(0, len(group), CHUNK_SIZE)
+    ]
+
+
+def generate_demo(
+    engine: Engine,
+    *,
+    scale: float = 1.0,
+    seed: int = 42,
+    progress: ProgressCallback | None = None,
+) -> DemoSummary:
+    """Fill an empty, migrated store with the demo workspace and its manifest."""
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    started = time.perf_counter()
+    report = progress or (lambda _step, _done, _total: None)
+    people = build_people(seed, scale)
+    ctx = Context(seed, scale, people)
+    chunks = chunks_of(people)
+    total = len(chunks) + 2
+    report("Workspace, stakeholders and consents", 0, total)
+    with engine.begin() as connection:
+        loader = Loader(connection)
+        for name, rows in taxonomy_rows().items():
+            loader.dicts(name, rows)
+        for name, rows in people_rows(people, seed).items():
+            loader.dicts(name, rows)
+        report("Workspace, stakeholders and consents", 1, total)
+        for number, chunk in enumerate(chunks):
+            _generate_chunk(ctx, loader, chunk, number)
+            report(f"Interactions and surveys: {chunk[0].type.replace('_', ' ')}", number + 2, total)
+        counts = dict(sorted(loader.counts.items()))
+        loader.dicts("demo_runs", [_demo_run(ctx, counts)])
+        _reset_sequences(connection)
+        report("Done", total, total)
+    return DemoSummary(seed, scale, counts, time.perf_counter() - started)
+
+
+def _generate_chunk(ctx: Context, loader: Loader, chunk: list[Person], number: int) -> None:
+    rng = np.random.default_rng([ctx.seed, 3, number])
+    texts = TextMaker(rng)
+    type_ = chunk[0].type
+    events, facts = generate_chunk_events(chunk, rng)
+    if type_ == "hcp":
+        planned, unanswered, bursts = plan_relationship(rng, chunk, facts.change_day)
+        events = EventBatch.concat([events, bursts])
+        ctx.silent_detractors.extend(chunk[i].id for i in np.flatnonzero(facts.silent).tolist())
+    events = events.sorted()
+
+    silos = SiloWriter(rng, ctx, REFERENCE_DATE)
+    silos.add_people(chunk, used_systems(events), ctx.by_id)
+    touch = build_touchpoints(rng, chunk, events, facts, ctx, silos, texts)
+    writer = SurveyWriter(ctx, rng, texts)
+    if type_ == "hcp":
+        write_relationship(writer, chunk, planned, unanswered, EventIndex(events), facts.silent)
+    product_codes = [row[7] for row in touch.interactions]  # product_code of each contact
+    write_transactional(writer, chunk, events, touch.ids, product_codes)
+    if type_ == "patient":
+        write_psp(writer, chunk, facts)
+    elif type_ in ("investigator", "site_staff"):
+        write_site(writer, chunk)
+    elif type_ == "employee":
+        write_pulse(writer, chunk)
+    cases, case_events = detractor_cases(ctx, rng, writer.rows.detractors)
+
+    loader.tuples("source_records", silos.records)
+    loader.tuples("demo_source_truth", silos.truth)
+    loader.tuples("interactions", touch.interactions)
+    loader.tuples("invitations", writer.rows.invitations)
+    loader.tuples("responses", writer.rows.responses)
+    loader.tuples("answers", writer.rows.answers)
+    loader.tuples("feedback_items", touch.feedback + writer.rows.feedback)
+    loader.tuples("cases", cases)
+    loader.tuples("case_events", case_events)
+
+
+def _demo_run(ctx: Context, counts: dict[str, int]) -> dict[str, Any]:
+    manifest = {
+        "generator_version": GENERATOR_VERSION,
+        "company": COMPANY_NAME,
+        "seed": ctx.seed,
+        "scale": ctx.scale,
+        "reference_date": REFERENCE_DATE.isoformat(),
+        "history_start": HISTORY_START.isoformat(),
+        "history_days": HISTORY_DAYS,
+        "counts": counts,
+        "effects": manifest_effects(sorted(ctx.silent_detractors)),
+        "silos": {
+            "systems": list(SYSTEMS),
+            "truth_table": "demo_source_truth",
+            "note": "source_records.stakeholder_id is NULL until identity resolution runs",
+        },
+        "text_truth": {
+            "safety_mentions_by_situation": {
+                situation: sorted(ids) for situation, ids in sorted(ctx.safety_feedback.items())
+            },
+            "pii_by_kind": {kind: sorted(ids) for kind, ids in sorted(ctx.pii_feedback.items())},
+            "feedback_languages": dict(sorted(ctx.feedback_languages.items())),
+            "note": (
+                "feedback_items ids; a safety mention is reportable when its situation is "
+                "'affirmed' or 'family' (about a real patient), not when negated, hypothetical "
+                "or historical"
+            ),
+        },
+    }
+    return {
+        "id": 1,
+        "seed": ctx.seed,
+        "scale": ctx.scale,
+        "generated_at": datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+        "manifest": manifest,
+    }
+
+
+def _reset_sequences(connection: Connection) -> None:
+    """After loading explicit ids, move PostgreSQL's sequences past them for later inserts."""
+    if connection.dialect.name != "postgresql":
+        return
+    for table in metadata.sorted_tables:
+        id_column = table.columns.get("id")
+        if id_column is None or not id_column.primary_key or not isinstance(id_column.type, Integer):
+            continue
+        connection.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608
+                f'COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM "{table.name}"'
+            )
+        )
+
+
+def existing_demo(engine: Engine) -> DemoRun | None:
+    """The store's demo run, if it holds a demo."""
+    with Session(engine) as session:
+        return session.scalars(select(DemoRun).order_by(DemoRun.id.desc()).limit(1)).first()
+
+
+def store_has_non_demo_data(engine: Engine) -> bool:
+    """True when the store holds stakeholders that no demo run generated."""
+    with Session(engine) as session:
+        has_stakeholders = session.scalar(select(func.count()).select_from(Stakeholder)) or 0
+        has_demo = session.scalar(select(func.count()).select_from(DemoRun)) or 0
+    return bool(has_stakeholders) and not has_demo
+
+
+def clear_demo(engine: Engine) -> None:
+    """Delete every row of every table, children first, so a demo can be generated again."""
+    tables = list(reversed(metadata.sorted_tables))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            return
+        for table in tables:
+            connection.execute(table.delete())
