@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import cpxm
+from cpxm.analytics.pages import router as analytics_pages
+from cpxm.analytics.service import OverviewCache
 from cpxm.db import make_engine, session_factory
 from cpxm.errors import install_error_handlers
 from cpxm.interactions.api import router as interactions_router
 from cpxm.stakeholders.api import router as stakeholders_router
 from cpxm.surveys.api import responses_router, surveys_router
+from cpxm.web.assets import router as vendor_assets
+from cpxm.web.assets import vega_embed_bundle
+from cpxm.web.security import SecurityHeadersMiddleware
+from cpxm.web.templating import STATIC_DIRECTORY
 
 API_PREFIX = "/api/v1"
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(
@@ -24,9 +38,14 @@ def create_app(
         title="CPXM",
         version=cpxm.__version__,
         description="Customer & Patient Experience Management for life sciences.",
+        # A given sessionmaker may be bound to one connection (the tests' transaction), which
+        # must not be used from the warm-up thread; only the app's own engine is warmed.
+        lifespan=_warm_up_lifespan(warm_overview=sessionmaker_ is None),
     )
     app.state.sessionmaker = sessionmaker_ or session_factory(engine or make_engine())
+    app.state.overview_cache = OverviewCache()
     install_error_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware)
 
     @app.get("/health", tags=["meta"])
     def health() -> dict[str, str]:
@@ -36,4 +55,36 @@ def create_app(
     for router in (stakeholders_router, interactions_router, surveys_router, responses_router):
         api.include_router(router)
     app.include_router(api)
+    app.include_router(analytics_pages)
+    # Vendor routes come before the /static mount, which would otherwise answer their paths.
+    app.include_router(vendor_assets)
+    app.mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static")
     return app
+
+
+def _warm_up_lifespan(
+    *, warm_overview: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Build the slow first-use things (JS bundle, overview aggregates) while the server starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thread = threading.Thread(
+            target=_warm_up, args=(app, warm_overview), name="cpxm-warm-up", daemon=True
+        )
+        thread.start()
+        yield
+
+    return lifespan
+
+
+def _warm_up(app: FastAPI, warm_overview: bool) -> None:
+    vega_embed_bundle()
+    if not warm_overview:
+        return
+    try:
+        with app.state.sessionmaker() as session:
+            app.state.overview_cache.get(session)
+    except Exception:
+        # Only a head start: the first page request computes (and reports) the same thing.
+        logger.warning("could not precompute the overview", exc_info=True)

@@ -1,0 +1,279 @@
+"""Workspace-level aggregates for the overview: who we serve, how we reach them, how it feels.
+
+Aggregation happens in the database (SQLAlchemy Core ``group_by``); Python only turns the small
+reduced tables into scores and intervals. Ibis will take over once analytics outgrow one store, but
+it cannot see a request's uncommitted transaction, so the overview stays on the request's session.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import String
+
+from cpxm.interactions.models import Interaction
+from cpxm.stakeholders.models import Stakeholder
+from cpxm.surveys.models import SCORE_SCALES, Answer, Question, Response
+
+SCORE_TYPES = ("nps", "csat", "ces")
+ALL_STAKEHOLDERS = "all"
+UNKNOWN_TYPE = "unknown"  # anonymous responses: no stakeholder to take a type from
+Z_95 = 1.959964
+
+
+class month_of(FunctionElement[str]):  # lower case: it reads as SQL, like func.*
+    """The ``YYYY-MM`` month of a naive timestamp, compiled per dialect."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(month_of, "sqlite")
+def _month_of_sqlite(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLAlchemy stores SQLite DATETIME as 'YYYY-MM-DD HH:MM:SS[.ffffff]'; the prefix is the month,
+    # and substr is several times cheaper per row than strftime on a quarter million rows.
+    (column,) = element.clauses
+    return f"substr({compiler.process(column, **kw)}, 1, 7)"
+
+
+@compiles(month_of, "postgresql")
+def _month_of_postgresql(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = element.clauses
+    return f"to_char({compiler.process(column, **kw)}, 'YYYY-MM')"
+
+
+@compiles(month_of)
+def _month_of_default(element: month_of, compiler: SQLCompiler, **kw: Any) -> str:
+    (column,) = element.clauses
+    return compiler.process(func.strftime("%Y-%m", column), **kw)
+
+
+@dataclass(frozen=True)
+class MonthlyInteractions:
+    month: str  # YYYY-MM
+    channel: str
+    department: str
+    interactions: int
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """One score for one segment. ``value`` is None when nobody answered."""
+
+    metric: str  # nps, csat or ces
+    segment: str  # a stakeholder type, or "all"
+    n: int
+    value: float | None  # NPS in points (-100..100), CSAT as % satisfied (4-5), CES as mean 1-7
+    ci_low: float | None
+    ci_high: float | None
+    mean: float | None  # the mean answer (CSAT's 1-5 mean is read alongside its top-2-box share)
+    promoters: int = 0
+    detractors: int = 0
+
+
+@dataclass(frozen=True)
+class Overview:
+    stakeholders_by_type: list[tuple[str, int]]
+    monthly_interactions: list[MonthlyInteractions]
+    scores: list[ScoreSummary]
+    total_responses: int
+
+    @property
+    def total_stakeholders(self) -> int:
+        return sum(count for _, count in self.stakeholders_by_type)
+
+    @property
+    def total_interactions(self) -> int:
+        return sum(row.interactions for row in self.monthly_interactions)
+
+    def interactions_by(self, dimension: str) -> list[tuple[str, str, int]]:
+        """(month, channel or department, interactions), summed over the other dimension."""
+        totals: dict[tuple[str, str], int] = defaultdict(int)
+        for row in self.monthly_interactions:
+            totals[(row.month, getattr(row, dimension))] += row.interactions
+        return sorted((month, key, count) for (month, key), count in totals.items())
+
+    def scores_for(self, metric: str) -> list[ScoreSummary]:
+        """The overall score first, then each stakeholder type by number of answers."""
+        rows = [score for score in self.scores if score.metric == metric]
+        return sorted(rows, key=lambda s: (s.segment != ALL_STAKEHOLDERS, -s.n, s.segment))
+
+
+def stakeholders_by_type(session: Session) -> list[tuple[str, int]]:
+    """Stakeholder counts per type, largest first (an index-only scan of the type index)."""
+    count = func.count()
+    rows = session.execute(
+        select(Stakeholder.type, count).group_by(Stakeholder.type).order_by(count.desc())
+    )
+    return [(type_, total) for type_, total in rows.tuples()]
+
+
+def monthly_interactions(session: Session) -> list[MonthlyInteractions]:
+    """Interactions per month, channel and department in one scan; the charts roll it up."""
+    month = month_of(Interaction.occurred_at).label("month")
+    rows = session.execute(
+        select(month, Interaction.channel_code, Interaction.department_code, func.count())
+        .group_by(month, Interaction.channel_code, Interaction.department_code)
+        .order_by(month)
+    )
+    return [
+        MonthlyInteractions(month=m, channel=c, department=d, interactions=n)
+        for m, c, d, n in rows.tuples()
+    ]
+
+
+def score_distribution(session: Session) -> list[tuple[str, str, float, int]]:
+    """(question type, stakeholder type, answer value, answers) over complete responses."""
+    stakeholder_type: ColumnElement[str] = func.coalesce(Stakeholder.type, UNKNOWN_TYPE)
+    statement = (
+        select(Question.question_type, stakeholder_type, Answer.value_number, func.count())
+        .select_from(Answer)
+        .join(Question, Question.id == Answer.question_id)
+        .join(Response, Response.id == Answer.response_id)
+        .outerjoin(Stakeholder, Stakeholder.id == Response.stakeholder_id)
+        .where(
+            Question.question_type.in_(SCORE_TYPES),
+            Response.status == "complete",
+            Answer.value_number.is_not(None),
+        )
+        .group_by(Question.question_type, stakeholder_type, Answer.value_number)
+    )
+    rows = session.execute(statement).tuples()
+    return [(q, t, float(v), n) for q, t, v, n in rows if v is not None]
+
+
+def summarise_scores(distribution: Iterable[tuple[str, str, float, int]]) -> list[ScoreSummary]:
+    """NPS, CSAT and CES, overall and per stakeholder type, from the answer histogram.
+
+    Answers outside a question type's scale are invalid input and left out rather than skewing
+    the score.
+    """
+    histograms: dict[tuple[str, str], dict[float, int]] = defaultdict(lambda: defaultdict(int))
+    for metric, segment, value, count in distribution:
+        low, high = SCORE_SCALES[metric]
+        if not low <= value <= high:
+            continue
+        histograms[(metric, segment)][value] += count
+        histograms[(metric, ALL_STAKEHOLDERS)][value] += count
+    summaries = [
+        _summarise(metric, segment, histogram)
+        for (metric, segment), histogram in histograms.items()
+    ]
+    present = {summary.metric for summary in summaries}
+    summaries.extend(
+        _summarise(metric, ALL_STAKEHOLDERS, {}) for metric in SCORE_TYPES if metric not in present
+    )
+    return summaries
+
+
+def count_complete_responses(session: Session) -> int:
+    return session.scalar(select(func.count(Response.id)).where(Response.status == "complete")) or 0
+
+
+def workspace_overview(session: Session) -> Overview:
+    """Everything the overview page shows, in four aggregate queries."""
+    return Overview(
+        stakeholders_by_type=stakeholders_by_type(session),
+        monthly_interactions=monthly_interactions(session),
+        scores=summarise_scores(score_distribution(session)),
+        total_responses=count_complete_responses(session),
+    )
+
+
+def _summarise(metric: str, segment: str, histogram: dict[float, int]) -> ScoreSummary:
+    n = sum(histogram.values())
+    if n == 0:
+        return ScoreSummary(metric, segment, 0, None, None, None, None)
+    mean = sum(value * count for value, count in histogram.items()) / n
+    if metric == "nps":
+        promoters = sum(count for value, count in histogram.items() if value >= 9)
+        detractors = sum(count for value, count in histogram.items() if value <= 6)
+        low, high = nps_interval(promoters, detractors, n)
+        nps = 100 * (promoters - detractors) / n
+        return ScoreSummary(metric, segment, n, nps, low, high, mean, promoters, detractors)
+    if metric == "csat":
+        satisfied = sum(count for value, count in histogram.items() if value >= 4)
+        low, high = wilson_interval(satisfied, n)
+        return ScoreSummary(metric, segment, n, 100 * satisfied / n, low, high, mean)
+    variance = sum(count * (value - mean) ** 2 for value, count in histogram.items()) / max(
+        n - 1, 1
+    )
+    margin = Z_95 * math.sqrt(variance / n)
+    return ScoreSummary(metric, segment, n, mean, mean - margin, mean + margin, mean)
+
+
+def nps_interval(promoters: int, detractors: int, n: int) -> tuple[float, float]:
+    """95% interval for NPS in points: the variance of a difference of two multinomial shares."""
+    share_promoters, share_detractors = promoters / n, detractors / n
+    nps = share_promoters - share_detractors
+    variance = (share_promoters + share_detractors - nps**2) / n
+    margin = Z_95 * math.sqrt(max(variance, 0.0))
+    return max(-100.0, 100 * (nps - margin)), min(100.0, 100 * (nps + margin))
+
+
+def wilson_interval(successes: int, n: int) -> tuple[float, float]:
+    """95% Wilson interval for a share, in percent; sound for small n and shares near 0 or 100."""
+    share = successes / n
+    denominator = 1 + Z_95**2 / n
+    centre = (share + Z_95**2 / (2 * n)) / denominator
+    margin = Z_95 * math.sqrt(share * (1 - share) / n + Z_95**2 / (4 * n * n)) / denominator
+    return 100 * (centre - margin), 100 * (centre + margin)
+
+
+def data_fingerprint(session: Session) -> tuple[int | None, ...]:
+    """Row counts and highest ids of the tables the overview reads: cheap index-only lookups."""
+    parts: list[Any] = []
+    for model in (Stakeholder, Interaction, Response, Answer):
+        parts.append(select(func.count()).select_from(model).scalar_subquery())
+        parts.append(select(func.max(model.id)).scalar_subquery())
+    row = session.execute(select(*parts)).one()
+    return tuple(row)
+
+
+@dataclass(frozen=True)
+class _CachedOverview:
+    fingerprint: tuple[int | None, ...]
+    computed_at: float
+    overview: Overview
+
+
+class OverviewCache:
+    """The overview, recomputed only when the tables it reads gain or lose rows, or after max_age.
+
+    Grouping a quarter million interactions by month, channel and department costs SQLite a few
+    hundred milliseconds (it sorts to group), while the fingerprint costs a few; so a page view
+    only pays for the aggregation after the data changed. In-place edits that keep counts and ids
+    are picked up within ``max_age_seconds``.
+    """
+
+    def __init__(self, *, max_age_seconds: float = 300.0) -> None:
+        self.max_age_seconds = max_age_seconds
+        self._lock = threading.Lock()
+        self._cached: _CachedOverview | None = None
+
+    def get(self, session: Session) -> Overview:
+        fingerprint = data_fingerprint(session)
+        with self._lock:
+            cached = self._cached
+        now = time.monotonic()
+        if (
+            cached is not None
+            and cached.fingerprint == fingerprint
+            and now - cached.computed_at < self.max_age_seconds
+        ):
+            return cached.overview
+        overview = workspace_overview(session)
+        with self._lock:
+            self._cached = _CachedOverview(fingerprint, now, overview)
+        return overview

@@ -1,0 +1,30 @@
+"""The Jinja2 environment every HTML page renders with, and the URLs of shared assets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+import cpxm
+from cpxm.web.assets import vega_embed_url
+
+WEB_DIRECTORY = Path(__file__).parent
+TEMPLATES_DIRECTORY = WEB_DIRECTORY / "templates"
+STATIC_DIRECTORY = WEB_DIRECTORY / "static"
+
+templates = Jinja2Templates(directory=TEMPLATES_DIRECTORY)
+templates.env.globals.update(
+    app_version=cpxm.__version__,
+    vega_embed_url=vega_embed_url(),
+    # Our own static files change with releases; the version in the URL busts browser caches.
+    static_suffix=f"?v={cpxm.__version__}",
+)
+
+
+def humanise(code: str) -> str:
+    """A readable label for a code: 'medical_affairs' -> 'Medical affairs'."""
+    return code.replace("_", " ").capitalize()
+
+
+templates.env.filters["humanise"] = humanise
