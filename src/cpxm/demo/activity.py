@@ -101,7 +101,8 @@ def clock(rng: np.random.Generator, day: np.ndarray, kind: np.ndarray) -> np.nda
     hours = np.where(personal, 8.0 + 10.0 * rng.random(len(day)), (day - whole) * 24.0)
     weekday = (START_WEEKDAY + whole.astype(np.int64)) % 7
     shift = np.where(personal & (weekday == 5), 2, np.where(personal & (weekday == 6), 1, 0))
-    return whole + shift + hours / 24.0
+    timed: np.ndarray = whole + shift + hours / 24.0
+    return timed
 
 
 def make_events(

@@ -108,7 +108,7 @@ class Context:
     by_id: dict[int, Person] = field(default_factory=dict)
     employees: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
     next_ids: Counter[str] = field(default_factory=Counter)
-    silent_detractors: list[int] = field(default_factory=list)
+    silent_detractors: dict[int, str] = field(default_factory=dict)  # id -> change date
     safety_feedback: dict[str, list[int]] = field(default_factory=dict)
     pii_feedback: dict[str, list[int]] = field(default_factory=dict)
     feedback_languages: Counter[str] = field(default_factory=Counter)

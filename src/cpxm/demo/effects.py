@@ -75,7 +75,7 @@ TRANSACTIONAL_CES_PER_QUALITY = 1.1
 TRANSACTIONAL_LATE_ANSWER_CSAT_PER_DAY = -0.06  # per day an inquiry answer took beyond 5 days
 
 
-def manifest_effects(silent_detractor_ids: list[int]) -> dict[str, Any]:
+def manifest_effects(silent_detractors: dict[int, str]) -> dict[str, Any]:
     """The planted effects, each with its size and a definition a query can follow."""
     return {
         "ping_pong": {
@@ -157,8 +157,9 @@ def manifest_effects(silent_detractor_ids: list[int]) -> dict[str, Any]:
                 "negative comment."
             ),
             "rate_multiplier": SILENT_DETRACTOR_RATE_MULTIPLIER,
-            "count": len(silent_detractor_ids),
-            "stakeholder_ids": silent_detractor_ids,
+            "count": len(silent_detractors),
+            "stakeholder_ids": sorted(silent_detractors),
+            "change_dates": {str(key): value for key, value in sorted(silent_detractors.items())},
         },
         "transactional_csat": {
             "survey": "post_interaction",

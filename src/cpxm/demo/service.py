@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from cpxm.db import bulk_insert, chunked
-from cpxm.demo.activity import EventBatch, generate_chunk_events
+from cpxm.demo.activity import EventBatch, generate_chunk_events, to_datetime
 from cpxm.demo.context import TABLE_COLUMNS, Context, Row
 from cpxm.demo.effects import manifest_effects
 from cpxm.demo.followups import detractor_cases
@@ -113,7 +113,9 @@ def generate_demo(
         report("Workspace, stakeholders and consents", 1, total)
         for number, chunk in enumerate(chunks):
             _generate_chunk(ctx, loader, chunk, number)
-            report(f"Interactions and surveys: {chunk[0].type.replace('_', ' ')}", number + 2, total)
+            report(
+                f"Interactions and surveys: {chunk[0].type.replace('_', ' ')}", number + 2, total
+            )
         counts = dict(sorted(loader.counts.items()))
         loader.dicts("demo_runs", [_demo_run(ctx, counts)])
         _reset_sequences(connection)
@@ -129,7 +131,9 @@ def _generate_chunk(ctx: Context, loader: Loader, chunk: list[Person], number: i
     if type_ == "hcp":
         planned, unanswered, bursts = plan_relationship(rng, chunk, facts.change_day)
         events = EventBatch.concat([events, bursts])
-        ctx.silent_detractors.extend(chunk[i].id for i in np.flatnonzero(facts.silent).tolist())
+        for index in np.flatnonzero(facts.silent).tolist():
+            change = to_datetime(float(facts.change_day[index]))
+            ctx.silent_detractors[chunk[index].id] = change.isoformat()
     events = events.sorted()
 
     silos = SiloWriter(rng, ctx, REFERENCE_DATE)
@@ -169,7 +173,7 @@ def _demo_run(ctx: Context, counts: dict[str, int]) -> dict[str, Any]:
         "history_start": HISTORY_START.isoformat(),
         "history_days": HISTORY_DAYS,
         "counts": counts,
-        "effects": manifest_effects(sorted(ctx.silent_detractors)),
+        "effects": manifest_effects(ctx.silent_detractors),
         "silos": {
             "systems": list(SYSTEMS),
             "truth_table": "demo_source_truth",
@@ -203,7 +207,11 @@ def _reset_sequences(connection: Connection) -> None:
         return
     for table in metadata.sorted_tables:
         id_column = table.columns.get("id")
-        if id_column is None or not id_column.primary_key or not isinstance(id_column.type, Integer):
+        if (
+            id_column is None
+            or not id_column.primary_key
+            or not isinstance(id_column.type, Integer)
+        ):
             continue
         connection.execute(
             text(

@@ -30,7 +30,7 @@ from cpxm.demo.touchpoints import contact_details, record_text_truth
 SURVEY_IDS = survey_ids()
 QUESTION_IDS = question_ids()
 RELATIONSHIP_WAVES = (60.0, 190.0, 320.0, 450.0)
-RELATIONSHIP_RESPONSE_RATE = 0.36
+RELATIONSHIP_RESPONSE_RATE = 0.4
 INVITATION_DAYS = 21.0
 BURST_DEPARTMENTS = (
     "field_sales",

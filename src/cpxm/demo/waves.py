@@ -29,7 +29,7 @@ TRIGGER_KINDS = np.array(
         for a in ACTIVITIES
     ]
 )
-TRANSACTIONAL_INVITE_RATE = 0.22
+TRANSACTIONAL_INVITE_RATE = 0.33
 TRANSACTIONAL_RESPONSE_RATE = 0.3
 AUDIENCE = {
     "hcp": "hcp",
@@ -179,7 +179,9 @@ def _rated(
                 code: _clip_round(mean + 0.95 * rng.normal(), 1, 5)
                 for code, (_, mean) in drivers.items()
             }
-            score = base + sum(weight * (ratings[c] - mean) for c, (weight, mean) in drivers.items())
+            score = base + sum(
+                weight * (ratings[c] - mean) for c, (weight, mean) in drivers.items()
+            )
             nps = _clip_round(score + rng.normal(0, noise), 0, 10)
             sentiment = sentiment_for(nps, 6, 9, rng) if draws[1] < 0.4 else None
             writer.response(
@@ -213,4 +215,3 @@ def write_pulse(writer: SurveyWriter, chunk: list[Person]) -> None:
         "customer_focus": (0.4, 3.5),
     }
     _rated(writer, "employee_pulse", chunk, PULSE_WAVES, 0.6, drivers, 6.5, 1.3, "enps", "employee")
-

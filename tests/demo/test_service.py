@@ -1,0 +1,332 @@
+"""The demo workspace: counts, determinism on both engines, silos, texts and planted effects.
+
+``generate_demo`` commits, so these tests build their own stores (a file per module on SQLite, a
+dedicated database on PostgreSQL) instead of the rolled-back session of ``conftest``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from cpxm.db import make_engine
+from cpxm.demo.service import clear_demo, existing_demo, generate_demo, store_has_non_demo_data
+from cpxm.migrate import upgrade_database
+from cpxm.schema import metadata
+from cpxm.stakeholders.models import Stakeholder
+
+from . import checks
+
+T = metadata.tables
+SMALL_SCALE = 0.01
+EFFECT_SCALE = 0.1
+DIGEST_TABLES = (
+    "stakeholders",
+    "interactions",
+    "source_records",
+    "invitations",
+    "responses",
+    "answers",
+    "feedback_items",
+)
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CPXM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _sqlite_store(directory: Path) -> Engine:
+    engine = make_engine(f"sqlite:///{directory / 'demo.db'}")
+    upgrade_database(engine)
+    return engine
+
+
+def _postgres_store() -> Engine:
+    admin_url = make_url(POSTGRES_ADMIN_URL)
+    database = f"cpxm_demo_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    try:
+        admin = create_engine(
+            admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{database}"'))
+        admin.dispose()
+    except Exception as error:
+        pytest.skip(
+            f"PostgreSQL not reachable at {admin_url.render_as_string(hide_password=True)} "
+            f"({type(error).__name__}); set CPXM_TEST_POSTGRES_URL to run these tests"
+        )
+    engine = make_engine(admin_url.set(database=database).render_as_string(hide_password=False))
+    upgrade_database(engine)
+    return engine
+
+
+def digest(engine: Engine) -> dict[str, str]:
+    """A hash per table of its rows in id order, with values in engine-neutral form."""
+    digests = {}
+    with engine.connect() as connection:
+        for name in DIGEST_TABLES:
+            table = T[name]
+            columns = [c for c in table.columns if c.name not in ("created_at", "updated_at")]
+            hasher = hashlib.sha256()
+            for row in connection.execute(select(*columns).order_by(table.c.id)):
+                hasher.update(repr(tuple(row)).encode())
+            digests[name] = hasher.hexdigest()
+    return digests
+
+
+@pytest.fixture(scope="module")
+def sqlite_small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    engine = _sqlite_store(tmp_path_factory.mktemp("demo-small"))
+    generate_demo(engine, scale=SMALL_SCALE, seed=11)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def postgresql_small() -> Iterator[Engine]:
+    engine = _postgres_store()
+    generate_demo(engine, scale=SMALL_SCALE, seed=11)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def small_store(request: pytest.FixtureRequest) -> Engine:
+    return request.getfixturevalue(f"{request.param}_small")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def effect_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A store large enough for the planted effects to stand out of the noise."""
+    engine = _sqlite_store(tmp_path_factory.mktemp("demo-effects"))
+    generate_demo(engine, scale=EFFECT_SCALE, seed=7)
+    yield engine
+    engine.dispose()
+
+
+def _count(engine: Engine, table: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(T[table])).scalar_one())
+
+
+def test_counts_follow_the_scale_and_the_manifest(small_store: Engine) -> None:
+    counts = checks.manifest(small_store)["counts"]
+    for table in ("stakeholders", "interactions", "responses", "answers", "feedback_items"):
+        assert counts[table] == _count(small_store, table)
+    with small_store.connect() as connection:
+        types: Counter[str] = Counter(
+            dict(
+                connection.execute(
+                    select(T["stakeholders"].c.type, func.count()).group_by(
+                        T["stakeholders"].c.type
+                    )
+                ).all()
+            )
+        )
+    assert types["hcp"] == 30 and types["patient"] == 15 and types["caregiver"] == 6
+    assert types["employee"] >= 27 and types["clinical_site"] >= 1
+    assert 1_500 < counts["interactions"] < 4_500  # about 250,000 * 0.01
+    assert 80 < counts["responses"] < 400  # about 15,000 * 0.01
+
+
+def test_taxonomy_minimums(small_store: Engine) -> None:
+    assert _count(small_store, "therapeutic_areas") >= 3
+    assert _count(small_store, "countries") >= 5
+    assert _count(small_store, "departments") >= 6
+    assert _count(small_store, "channels") >= 10
+    with small_store.connect() as connection:
+        phases = connection.execute(select(T["products"].c.lifecycle_phase_code).distinct()).all()
+        used_channels = connection.execute(
+            select(func.count(T["interactions"].c.channel_code.distinct()))
+        ).scalar_one()
+        moments = connection.execute(
+            select(func.count()).where(T["journey_stages"].c.is_moment_of_truth)
+        ).scalar_one()
+    assert {row[0] for row in phases} == {"preclinical", "clinical", "commercial"}
+    assert used_channels >= 10
+    assert moments >= 3
+
+
+def test_same_seed_gives_the_same_rows_on_both_engines(
+    sqlite_small: Engine, postgresql_small: Engine
+) -> None:
+    assert digest(sqlite_small) == digest(postgresql_small)
+
+
+def test_regenerating_after_clear_is_identical(small_store: Engine) -> None:
+    before = digest(small_store)
+    assert existing_demo(small_store) is not None
+    assert not store_has_non_demo_data(small_store)
+    clear_demo(small_store)
+    assert existing_demo(small_store) is None
+    assert _count(small_store, "interactions") == 0
+    summary = generate_demo(small_store, scale=SMALL_SCALE, seed=11)
+    assert summary.counts["interactions"] > 0
+    assert digest(small_store) == before
+
+
+def test_later_inserts_get_fresh_ids(small_store: Engine) -> None:
+    with Session(small_store) as session:
+        highest = session.scalar(select(func.max(Stakeholder.id))) or 0
+        added = Stakeholder(kind="person", type="hcp", display_name="Dr. Later Insert")
+        session.add(added)
+        session.flush()
+        assert added.id > highest
+        session.rollback()
+
+
+def test_store_with_other_data_is_recognised(tmp_path: Path) -> None:
+    engine = _sqlite_store(tmp_path)
+    assert not store_has_non_demo_data(engine)
+    with Session(engine) as session:
+        session.add(Stakeholder(kind="person", type="hcp", display_name="Dr. Real Customer"))
+        session.commit()
+    assert store_has_non_demo_data(engine)
+    clear_demo(engine)
+    assert not store_has_non_demo_data(engine)
+    engine.dispose()
+
+
+def test_ping_pong_lowers_nps(effect_store: Engine) -> None:
+    size = checks.manifest(effect_store)["effects"]["ping_pong"]["nps_effect"]
+    effect, exposed = checks.ping_pong_effect(effect_store)
+    assert exposed >= 60
+    assert effect == pytest.approx(size, abs=0.8)
+
+
+def test_last_touch_weighs_on_nps(effect_store: Engine) -> None:
+    weight = checks.manifest(effect_store)["effects"]["peak_end"]["last_touch_weight"]
+    assert checks.last_touch_effect(effect_store) == pytest.approx(2 * weight, abs=1.0)
+
+
+def test_driver_ranking_is_recoverable(effect_store: Engine) -> None:
+    truth = checks.manifest(effect_store)["effects"]["nps_drivers"]["weights"]
+    found = checks.driver_weights(effect_store)
+    assert max(found, key=lambda code: found[code]) == max(truth, key=lambda code: truth[code])
+    for code, weight in truth.items():
+        assert found[code] == pytest.approx(weight, abs=0.3)
+
+
+def test_late_inquiry_answers_precede_disengagement(effect_store: Engine) -> None:
+    ratio, late = checks.late_answer_rate_ratio(effect_store)
+    spec = checks.manifest(effect_store)["effects"]["late_medical_inquiry_disengagement"]
+    assert late >= 40
+    assert ratio == pytest.approx(spec["rate_multiplier"], abs=0.25)
+
+
+def test_onboarding_speed_drives_psp_csat(effect_store: Engine) -> None:
+    slope, pairs = checks.onboarding_slope(effect_store)
+    spec = checks.manifest(effect_store)["effects"]["onboarding_speed_psp_csat"]
+    assert pairs >= 40
+    assert slope == pytest.approx(spec["csat_slope_per_day"], abs=0.05)
+
+
+def test_silent_detractors_stop_engaging_without_complaining(effect_store: Engine) -> None:
+    silent_ratio, others_ratio, count = checks.silent_detractor_drop(effect_store)
+    spec = checks.manifest(effect_store)["effects"]["silent_detractors"]
+    assert count == spec["count"] > 5
+    assert silent_ratio < 0.35 < 0.8 < others_ratio
+    r, a, q = T["responses"], T["answers"], T["questions"]
+    with effect_store.connect() as connection:
+        lowest = connection.execute(
+            select(func.min(a.c.value_number))
+            .join(r, r.c.id == a.c.response_id)
+            .join(q, q.c.id == a.c.question_id)
+            .where(r.c.stakeholder_id.in_(spec["stakeholder_ids"]), q.c.code == "nps")
+        ).scalar_one()
+    assert lowest is None or lowest >= 7
+
+
+def test_silos_hold_varied_records_with_a_complete_answer_key(effect_store: Engine) -> None:
+    sr, truth, st = T["source_records"], T["demo_source_truth"], T["stakeholders"]
+    with effect_store.connect() as connection:
+        records = connection.execute(
+            select(
+                sr.c.source_system,
+                sr.c.attributes,
+                sr.c.stakeholder_id,
+                truth.c.true_stakeholder_id,
+                st.c.first_name,
+                st.c.last_name,
+            )
+            .join(truth, truth.c.source_record_id == sr.c.id, isouter=True)
+            .join(st, st.c.id == truth.c.true_stakeholder_id, isouter=True)
+        ).all()
+    assert records and all(row.true_stakeholder_id is not None for row in records)
+    assert all(row.stakeholder_id is None for row in records)
+    per_person = Counter(row.true_stakeholder_id for row in records)
+    assert sum(1 for n in per_person.values() if n >= 2) >= 0.3 * len(per_person)
+    assert {row.source_system for row in records} >= {
+        "crm",
+        "events",
+        "email_platform",
+        "medical_information",
+        "call_centre",
+        "patient_support",
+    }
+    crm = [row for row in records if row.source_system == "crm" and row.first_name]
+    renamed = [r for r in crm if r.attributes["first_name"] != r.first_name]
+    retyped = [
+        r for r in crm if r.attributes["last_name"] not in (r.last_name, r.last_name.upper())
+    ]
+    assert len(renamed) >= 0.1 * len(crm) and retyped
+    assert any(r.attributes["email"] is None for r in crm)
+    assert any("," in (row.attributes.get("attendee") or "") for row in records)
+
+
+def test_comments_carry_negations_family_and_personal_data(effect_store: Engine) -> None:
+    truth = checks.manifest(effect_store)["text_truth"]
+    for situation in ("affirmed", "negated", "family", "hypothetical", "historical"):
+        assert truth["safety_mentions_by_situation"].get(situation)
+    assert set(truth["pii_by_kind"]) >= {"phone", "email"}
+    assert len(truth["feedback_languages"]) >= 4
+    fb = T["feedback_items"]
+    with effect_store.connect() as connection:
+        kinds: dict[str, int] = dict(
+            connection.execute(
+                select(fb.c.source_kind, func.count()).group_by(fb.c.source_kind)
+            ).all()
+        )
+        negated = (
+            connection.execute(
+                select(fb.c.text).where(
+                    fb.c.id.in_(truth["safety_mentions_by_situation"]["negated"])
+                )
+            )
+            .scalars()
+            .all()
+        )
+        emails = (
+            connection.execute(select(fb.c.text).where(fb.c.id.in_(truth["pii_by_kind"]["email"])))
+            .scalars()
+            .all()
+        )
+    assert set(kinds) >= {"survey_comment", "call_note", "call_centre_log", "medical_inquiry"}
+    assert any(re.search(r"\b(no|not|none|keine|aucun|ningún)\b", t, re.I) for t in negated)
+    assert all("@" in t for t in emails)
+
+
+def test_invitations_have_unguessable_tokens_and_triggers(effect_store: Engine) -> None:
+    inv, s = T["invitations"], T["surveys"]
+    with effect_store.connect() as connection:
+        tokens = connection.execute(select(inv.c.token)).scalars().all()
+        untriggered = connection.execute(
+            select(func.count())
+            .select_from(inv.join(s, s.c.id == inv.c.survey_id))
+            .where(s.c.code == "post_interaction", inv.c.trigger_interaction_id.is_(None))
+        ).scalar_one()
+        statuses = set(connection.execute(select(T["responses"].c.status).distinct()).scalars())
+    assert len(tokens) == len(set(tokens))
+    assert all(re.fullmatch(r"[0-9a-f]{32,}", token) for token in tokens)
+    assert untriggered == 0
+    assert statuses == {"complete", "partial"}
