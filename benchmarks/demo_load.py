@@ -1,0 +1,138 @@
+"""Benchmark: generate and load the demo workspace, and compare with the raw bulk-insert limit.
+
+    uv run python benchmarks/demo_load.py --scale 1
+    uv run python benchmarks/demo_load.py --scale 1 \
+        --database-url postgresql+psycopg://postgres@127.0.0.1:5432/cpxm_bench
+
+Reports wall time and peak RSS of generation + load into a fresh store, then re-inserts the
+same interaction rows (the biggest table) into an empty twin of the table (same columns, foreign
+keys and indexes) with the engine's raw bulk path: one ``executemany`` transaction on SQLite,
+``COPY`` on PostgreSQL. The ratio of the demo's load rate to that limit is the headline number.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.sql.elements import quoted_name
+
+from cpxm.db import bulk_insert, make_engine
+from cpxm.demo.service import clear_demo, generate_demo
+from cpxm.migrate import upgrade_database
+from cpxm.schema import metadata
+
+RAW_BATCH = 100_000
+
+
+def fresh_store(url: str | None) -> tuple[Engine, str]:
+    """A migrated, empty store; SQLite in a temporary file unless a URL is given."""
+    if url is None:
+        path = Path(tempfile.mkdtemp(prefix="cpxm-bench-")) / "demo.db"
+        url = f"sqlite:///{path}"
+    elif url.startswith("postgresql"):
+        parsed = make_url(url)
+        admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+        admin.dispose()
+    engine = make_engine(url)
+    upgrade_database(engine)
+    clear_demo(engine)
+    return engine, url
+
+
+def twin_of(table: Table) -> Table:
+    """An empty copy of ``table`` with its foreign keys and (renamed) indexes."""
+    name = f"{table.name}_raw_bench"
+    twin = table.to_metadata(metadata, name=name)
+    for index in twin.indexes:
+        index.name = quoted_name(str(index.name).replace(table.name, name), None)
+    return twin
+
+
+def raw_insert_seconds(engine: Engine, table_name: str) -> tuple[float, int]:
+    """Time the raw bulk insert of ``table_name``'s rows into its twin, in one transaction."""
+    source = metadata.tables[table_name]
+    twin = twin_of(source)
+    twin.drop(engine, checkfirst=True)
+    twin.create(engine)
+    seconds = 0.0
+    rows = 0
+    try:
+        with engine.connect() as reader, engine.begin() as writer:
+            last_id = 0
+            while True:
+                batch: list[Any] = list(
+                    reader.execute(
+                        select(source)
+                        .where(source.c.id > last_id)
+                        .order_by(source.c.id)
+                        .limit(RAW_BATCH)
+                    )
+                )
+                if not batch:
+                    break
+                last_id = batch[-1][0]
+                started = time.perf_counter()
+                bulk_insert(writer, twin, batch)
+                seconds += time.perf_counter() - started
+                rows += len(batch)
+    finally:
+        twin.drop(engine)
+        metadata.remove(twin)
+    return seconds, rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="store to (re)create; default: a SQLite file in a temporary directory. "
+        "A PostgreSQL database named here is dropped and created.",
+    )
+    args = parser.parse_args(argv)
+
+    engine, url = fresh_store(args.database_url)
+    started = time.perf_counter()
+    summary = generate_demo(engine, scale=args.scale, seed=args.seed)
+    wall = time.perf_counter() - started
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    total_rows = sum(summary.counts.values())
+    interactions = summary.counts["interactions"]
+    load_seconds = summary.load_seconds["interactions"]
+    raw_seconds, raw_rows = raw_insert_seconds(engine, "interactions")
+    assert raw_rows == interactions, (raw_rows, interactions)
+
+    demo_rate = interactions / load_seconds
+    raw_rate = raw_rows / raw_seconds
+    end_to_end_rate = interactions / wall
+    print(f"engine:                 {engine.dialect.name} ({make_url(url).render_as_string()})")
+    print(f"scale / seed:           {args.scale} / {args.seed}")
+    print(f"generate + load:        {wall:.1f} s wall, peak RSS {peak_rss_mb:.0f} MB")
+    print(f"rows loaded:            {total_rows:,} ({total_rows / wall:,.0f} rows/s end to end)")
+    print(f"interactions:           {interactions:,}")
+    print(f"  demo load rate:       {demo_rate:,.0f} rows/s ({load_seconds:.1f} s in bulk inserts)")
+    print(f"  raw bulk-insert rate: {raw_rate:,.0f} rows/s ({raw_seconds:.1f} s)")
+    print(f"  load / raw:           {demo_rate / raw_rate:.2f}")
+    print(f"  end-to-end / raw:     {end_to_end_rate / raw_rate:.2f} (interactions / wall time)")
+    print(
+        f"  all rows / raw:       {total_rows / wall / raw_rate:.2f} (all tables, with generation)"
+    )
+    engine.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
