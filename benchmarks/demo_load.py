@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.sql.elements import quoted_name
+from sqlalchemy.sql.naming import conv
 
 from cpxm.db import bulk_insert, make_engine
 from cpxm.demo.service import clear_demo, generate_demo
@@ -51,11 +51,15 @@ def fresh_store(url: str | None) -> tuple[Engine, str]:
 
 
 def twin_of(table: Table) -> Table:
-    """An empty copy of ``table`` with its foreign keys and (renamed) indexes."""
+    """An empty copy of ``table`` with its foreign keys, checks and indexes."""
     name = f"{table.name}_raw_bench"
     twin = table.to_metadata(metadata, name=name)
+    # Constraint and index names are global in PostgreSQL (indexes in SQLite too): rename them.
     for index in twin.indexes:
-        index.name = quoted_name(str(index.name).replace(table.name, name), None)
+        index.name = conv(str(index.name).replace(table.name, name))
+    for constraint in twin.constraints:
+        if constraint.name:
+            constraint.name = conv(str(constraint.name).replace(table.name, name))
     return twin
 
 
