@@ -108,23 +108,23 @@ def generate_demo(
     ctx = Context(seed, scale, people)
     chunks = chunks_of(people)
     total = len(chunks) + 2
-    report("Workspace, stakeholders and consents", 0, total)
+    # One step name for the whole run, so a progress bar keyed by step shows a single bar.
+    step = "Generating the demo workspace"
+    report(step, 0, total)
     with engine.begin() as connection:
         loader = Loader(connection)
         for name, rows in taxonomy_rows().items():
             loader.dicts(name, rows)
         for name, rows in people_rows(people, seed).items():
             loader.dicts(name, rows)
-        report("Workspace, stakeholders and consents", 1, total)
+        report(step, 1, total)
         for number, chunk in enumerate(chunks):
             _generate_chunk(ctx, loader, chunk, number)
-            report(
-                f"Interactions and surveys: {chunk[0].type.replace('_', ' ')}", number + 2, total
-            )
+            report(step, number + 2, total)
         counts = dict(sorted(loader.counts.items()))
         loader.dicts("demo_runs", [_demo_run(ctx, counts)])
         _reset_sequences(connection)
-        report("Done", total, total)
+        report(step, total, total)
     return DemoSummary(
         seed, scale, counts, time.perf_counter() - started, dict(sorted(loader.seconds.items()))
     )
