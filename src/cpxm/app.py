@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import cpxm
 from cpxm.analytics.pages import router as analytics_pages
+from cpxm.analytics.pages import warm_up as warm_up_overview
 from cpxm.analytics.service import OverviewCache
 from cpxm.db import make_engine, session_factory
 from cpxm.errors import install_error_handlers
@@ -84,7 +85,7 @@ def _warm_up(app: FastAPI, warm_overview: bool) -> None:
         return
     try:
         with app.state.sessionmaker() as session:
-            app.state.overview_cache.get(session)
+            warm_up_overview(session, app.state.overview_cache)
     except Exception:
         # Only a head start: the first page request computes (and reports) the same thing.
         logger.warning("could not precompute the overview", exc_info=True)

@@ -59,10 +59,14 @@ def test_overview_shows_counts_scores_and_valid_chart_specs(
     assert set(specs) == {"stakeholders", "channels", "departments", "nps"}
     for spec in specs.values():
         TopLevelSpec.validate(spec)
+        # Every mark reads the inlined rows: no placeholder dataset shadows them in a layer.
+        assert "datasets" not in spec
+        assert all("data" not in layer for layer in spec.get("layer", []))
+        assert spec["data"]["values"]
     assert {
         row["type"]: row["stakeholders"] for row in specs["stakeholders"]["data"]["values"]
     } == {
-        "Hcp": 3,
+        "HCP": 3,
         "Patient": 1,
     }
     channel_rows = specs["channels"]["data"]["values"]
@@ -74,7 +78,7 @@ def test_overview_shows_counts_scores_and_valid_chart_specs(
     assert kpi_csat is not None and kpi_csat.group(1) == "100%"
     assert "n = 4" in html
     table = html[html.index('id="table-stakeholders"') :]
-    assert re.search(r"Hcp</th><td class=\"num\">3</td>", table)
+    assert re.search(r"HCP</th><td class=\"num\">3</td>", table)
     assert '<a href="/" aria-current="page">Overview</a>' in html
 
 

@@ -42,6 +42,11 @@ def _configure(chart: alt.TopLevelMixin) -> Spec:
 
 def _with_data(template: Spec, values: list[dict[str, Any]], **properties: Any) -> Spec:
     spec = copy.deepcopy(template)
+    # Altair gives data-less charts a placeholder dataset, per layer; drop it so every layer
+    # reads the inlined values.
+    spec.pop("datasets", None)
+    for layer in spec.get("layer", []):
+        layer.pop("data", None)
     spec["data"] = {"values": values}
     spec.update(properties)
     return spec
@@ -84,7 +89,6 @@ def _monthly_template(dimension: str, title: str) -> Spec:
             color=alt.Color(
                 f"{dimension}:N", title=dimension.title(), scale=alt.Scale(scheme="tableau10")
             ),
-            order=alt.Order(f"{dimension}:N"),
             tooltip=[
                 alt.Tooltip("yearmonth(month):T", title="Month", format="%B %Y"),
                 alt.Tooltip(f"{dimension}:N", title=dimension.title()),
@@ -108,8 +112,9 @@ def monthly_interactions_spec(
 
 @cache
 def _nps_template() -> Spec:
-    base = alt.Chart(title="NPS by stakeholder type (95% interval)")
-    y = alt.Y("segment:N", sort="-x", title=None)
+    base = alt.Chart()
+    # Rows arrive sorted by NPS; keeping data order spares the layers conflicting sort rules.
+    y = alt.Y("segment:N", sort=None, title=None)
     bars = base.mark_bar(color=ACCENT, opacity=0.85).encode(
         y=y,
         x=alt.X("nps:Q", title="NPS", scale=alt.Scale(domain=[-100, 100])),
@@ -122,7 +127,7 @@ def _nps_template() -> Spec:
         ],
     )
     interval = base.mark_rule(color="#1d2430", strokeWidth=1.5).encode(y=y, x="low:Q", x2="high:Q")
-    return _configure(alt.layer(bars, interval))
+    return _configure(alt.layer(bars, interval, title="NPS by stakeholder type (95% interval)"))
 
 
 def nps_by_type_spec(scores: list[ScoreSummary]) -> Spec:
@@ -135,7 +140,7 @@ def nps_by_type_spec(scores: list[ScoreSummary]) -> Spec:
             "high": round(score.ci_high if score.ci_high is not None else score.value, 1),
             "n": score.n,
         }
-        for score in scores
+        for score in sorted(scores, key=lambda score: -(score.value or 0.0))
         if score.value is not None and score.segment != ALL_STAKEHOLDERS
     ]
     return _with_data(_nps_template(), values, height=max(120, ROW_HEIGHT * len(values)))

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from cpxm.analytics.charts import (
     monthly_interactions_spec,
@@ -109,6 +110,12 @@ def overview_context(overview: Overview) -> dict[str, Any]:
         "segments": segment_scores(overview),
         "charts": charts,
     }
+
+
+def warm_up(session: Session, cache: OverviewCache) -> None:
+    """Compute the aggregates, chart templates and page template before the first visitor asks."""
+    overview_context(cache.get(session))
+    templates.get_template("analytics/overview.html")
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -22,9 +22,15 @@ templates.env.globals.update(
 )
 
 
+# Codes that are acronyms in the trade; everything else reads as a sentence-case phrase.
+ACRONYMS = {"hcp": "HCP", "cro": "CRO", "kol": "KOL", "msl": "MSL", "psp": "PSP", "pv": "PV"}
+
+
 def humanise(code: str) -> str:
-    """A readable label for a code: 'medical_affairs' -> 'Medical affairs'."""
-    return code.replace("_", " ").capitalize()
+    """A readable label for a code: 'medical_affairs' -> 'Medical affairs', 'hcp' -> 'HCP'."""
+    words = [ACRONYMS.get(word, word) for word in code.split("_")]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
 
 
 templates.env.filters["humanise"] = humanise
