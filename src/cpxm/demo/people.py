@@ -84,7 +84,7 @@ def strip_accents(text: str) -> str:
 
 
 def slug(text: str) -> str:
-    return "".join(ch for ch in strip_accents(text).lower() if ch.isalnum())
+    return "".join(ch for ch in strip_accents(text).lower() if ch.isascii() and ch.isalnum())
 
 
 @dataclass
@@ -367,7 +367,7 @@ def _work_email(factory: PeopleFactory, person: Person) -> str | None:
     if factory.rng.random() < 0.12:
         return None
     local = f"{slug(person.first_name or '')}.{slug(person.last_name or '')}"
-    domain = f"{slug(person.city or 'clinic')[:16]}-health.example.org"
+    domain = f"{slug(person.city or '')[:16] or 'clinic'}-health.example.org"
     return f"{local}@{domain}"
 
 

@@ -184,7 +184,8 @@ class SiloWriter:
 
     def _add(self, index: int, person: Person, system: str, orgs: dict[int, Person]) -> None:
         record_id = self.ctx.take_ids("source_records", 1)
-        source_id = f"{SYSTEM_PREFIX[system]}{int(self.rng.integers(10**6, 10**8)):08d}"
+        # Multiplying by a prime coprime to 10**9 scrambles ids yet keeps them unique.
+        source_id = f"{SYSTEM_PREFIX[system]}{(record_id * 7919 + 104_729) % 10**9:09d}"
         if person.kind == "organisation":
             attributes = self._organisation_attributes(person, system)
         else:
