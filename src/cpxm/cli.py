@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -32,6 +33,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Manage the operational store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+quarantine_app = typer.Typer(
+    help="List, correct and replay rows that imports could not store.", no_args_is_help=True
+)
+app.add_typer(quarantine_app, name="quarantine")
 
 console = Console()
 error_console = Console(stderr=True)
@@ -152,6 +157,155 @@ def demo(
         _serve(engine, host, port)
 
 
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="CSV, JSON Lines, .xlsx or Parquet export.")],
+    mapping: Annotated[
+        Path,
+        typer.Option("--mapping", "-m", help="The mapping YAML (see docs/import-mappings.md)."),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check every row and report; store nothing.")
+    ] = False,
+    allow_quarantine: Annotated[
+        bool,
+        typer.Option("--allow-quarantine", help="Exit 0 even when some rows were quarantined."),
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Rows per committed batch.")
+    ] = 2_000,
+) -> None:
+    """Import FILE through a mapping: every row is stored or quarantined with its reason."""
+    from cpxm.ingest.mapping import MappingError, load_mapping
+    from cpxm.ingest.readers import ReadError
+    from cpxm.ingest.service import import_file
+
+    engine = _engine()
+    with _user_errors(engine):
+        try:
+            parsed = load_mapping(mapping)
+        except MappingError as error:
+            raise CommandError(f"mapping {error}") from None
+        _require_current_schema(engine)
+        with Progress(
+            TextColumn(f"importing {file.name}"),
+            TextColumn("{task.completed:,} rows"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("import", total=None)
+            try:
+                report = import_file(
+                    engine,
+                    path=file,
+                    mapping=parsed,
+                    dry_run=dry_run,
+                    batch_size=batch_size,
+                    progress=lambda done: progress.update(task, completed=done),
+                )
+            except ReadError as error:
+                raise CommandError(f"{file}: {error}") from None
+    prefix = "dry run, nothing stored: " if dry_run else ""
+    console.print(
+        f"{prefix}read {report.read:,}  created {report.created:,}  updated {report.updated:,}  "
+        f"unchanged {report.unchanged:,}  quarantined {report.quarantined:,}"
+        + ("" if dry_run else f"  (import run {report.run_id})"),
+        highlight=False,
+    )
+    if report.quarantined:
+        hint = (
+            "run without --dry-run to keep them in quarantine"
+            if dry_run
+            else f"see them with `cpxm quarantine list --run {report.run_id}`"
+        )
+        console.print(f"{report.quarantined:,} row(s) quarantined; {hint}", highlight=False)
+        if not allow_quarantine:
+            raise typer.Exit(code=2)
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    run: Annotated[int | None, typer.Option(help="Only rows of this import run.")] = None,
+    status: Annotated[str, typer.Option(help="open, replayed, discarded or all.")] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """Show quarantined rows with their reasons."""
+    from cpxm.db import transaction
+    from cpxm.ingest.service import list_quarantined
+
+    engine = _engine()
+    with _user_errors(engine), transaction(engine) as session:
+        rows, total = list_quarantined(
+            session, run_id=run, status=None if status == "all" else status, limit=limit
+        )
+        table = Table(title=f"{total:,} quarantined row(s)", title_justify="left")
+        for column in ("id", "run", "status", "reason", "values"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            values = ", ".join(f"{key}={value}" for key, value in row.raw.items())
+            table.add_row(str(row.id), str(row.import_run_id), row.status, row.reason, values)
+    console.print(table)
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    row_ids: Annotated[list[int], typer.Argument(help="Quarantined row ids (one import run).")],
+    set_values: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="COLUMN=VALUE correction applied before replaying."),
+    ] = None,
+) -> None:
+    """Correct quarantined rows and import them again."""
+    from cpxm.ingest.service import QuarantineError, replay_quarantined
+
+    corrections: dict[str, str | None] = {}
+    for assignment in set_values or []:
+        column, separator, value = assignment.partition("=")
+        if not separator or not column.strip():
+            _fail(f"--set takes COLUMN=VALUE, got '{assignment}'")
+        corrections[column.strip()] = value.strip() or None
+    engine = _engine()
+    with _user_errors(engine):
+        try:
+            report = replay_quarantined(engine, row_ids=row_ids, corrections=corrections)
+        except QuarantineError as error:
+            raise CommandError(str(error)) from None
+    console.print(
+        f"replayed {report.read:,}: created {report.created:,}  updated {report.updated:,}  "
+        f"unchanged {report.unchanged:,}  quarantined again {report.quarantined:,}",
+        highlight=False,
+    )
+    if report.quarantined:
+        raise typer.Exit(code=2)
+
+
+@quarantine_app.command("discard")
+def quarantine_discard(row_id: Annotated[int, typer.Argument(help="Quarantined row id.")]) -> None:
+    """Mark a quarantined row as deliberately not imported."""
+    from cpxm.db import transaction
+    from cpxm.ingest.service import QuarantineError, discard_quarantined
+
+    engine = _engine()
+    with _user_errors(engine):
+        try:
+            with transaction(engine) as session:
+                discard_quarantined(session, row_id=row_id)
+        except QuarantineError as error:
+            raise CommandError(str(error)) from None
+    console.print(f"quarantined row {row_id} discarded")
+
+
+def _require_current_schema(engine: Engine) -> None:
+    current = current_revision(engine)
+    head = head_revision(engine)
+    if current != head:
+        raise CommandError(
+            f"the store is at schema revision {current or '(empty)'}, this version needs "
+            f"{head}: run `cpxm init`"
+        )
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to serve on.")] = "127.0.0.1",
@@ -160,13 +314,7 @@ def serve(
     """Serve the web app and the JSON API."""
     engine = _engine()
     with _user_errors(engine):
-        current = current_revision(engine)
-        head = head_revision(engine)
-    if current != head:
-        _fail(
-            f"the store is at schema revision {current or '(empty)'}, the app needs {head}: "
-            "run `cpxm init`"
-        )
+        _require_current_schema(engine)
     _check_port_free(host, port)
     _serve(engine, host, port)
 

@@ -12,22 +12,26 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select, tuple_
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from cpxm.db import chunked, session_factory
-from cpxm.feedback.models import FeedbackItem
-from cpxm.identity.models import SourceRecord
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
 from cpxm.ingest.readers import RawRecord, read_rows
-from cpxm.ingest.rows import ConvertedRow, Lookups, Reference, RowError, convert_row
-from cpxm.interactions.models import Interaction
-from cpxm.stakeholders.models import ORGANISATION_TYPES, Consent, Stakeholder, TherapeuticInterest
+from cpxm.ingest.rows import ConvertedRow, Lookups, RowError, convert_row
+from cpxm.ingest.writers import (
+    PendingRow,
+    assign_ids,
+    check_references,
+    jsonable,
+    resolve_references,
+    write_rows,
+)
 from cpxm.workspace.models import (
     Channel,
     Country,
@@ -204,36 +208,52 @@ def apply_batch(
             _quarantine(session, run_id, record, str(error))
             outcome.quarantined += 1
     ledger = _ledger_entries(session, mapping, [row.source_id for _, row in converted])
-    references = _resolve_references(session, [row for _, row in converted])
+    references = resolve_references(session, [row for _, row in converted])
+    # The last occurrence of a source id in the batch is the one written; earlier ones count
+    # as if they had been written first, so a batch and a row-by-row import report alike.
+    pending: dict[str, PendingRow] = {}
+    digests: dict[str, str] = {}
     for record, row in converted:
         digest = _content_sha256(row.values)
         entry = ledger.get(row.source_id)
-        if entry is not None and entry.content_sha256 == digest:
+        previous = digests.get(row.source_id, entry.content_sha256 if entry else None)
+        if previous == digest:
             outcome.unchanged += 1
             continue
         try:
-            with session.begin_nested():
-                entity_id = _apply_row(session, mapping, row, references, entry)
-                if entry is None:
-                    entry = ImportLedgerEntry(
-                        target=mapping.target,
-                        source_system=mapping.source_system,
-                        source_id=row.source_id,
-                        entity_id=entity_id,
-                        content_sha256=digest,
-                        import_run_id=run_id,
-                    )
-                    session.add(entry)
-                    ledger[row.source_id] = entry
-                    outcome.created += 1
-                else:
-                    entry.content_sha256 = digest
-                    entry.import_run_id = run_id
-                    outcome.updated += 1
-                session.flush()
+            check_references(row, references)
         except RowError as error:
             _quarantine(session, run_id, record, str(error))
             outcome.quarantined += 1
+            continue
+        if previous is None:
+            outcome.created += 1
+        else:
+            outcome.updated += 1
+        digests[row.source_id] = digest
+        pending[row.source_id] = PendingRow(row=row, entity_id=entry.entity_id if entry else None)
+    written = write_rows(
+        session, mapping=mapping, pending=list(pending.values()), references=references
+    )
+    new_entries = []
+    for source_id, entity_id in written.items():
+        entry = ledger.get(source_id)
+        if entry is None:
+            new_entries.append(
+                ImportLedgerEntry(
+                    target=mapping.target,
+                    source_system=mapping.source_system,
+                    source_id=source_id,
+                    entity_id=entity_id,
+                    content_sha256=digests[source_id],
+                    import_run_id=run_id,
+                )
+            )
+        else:
+            entry.content_sha256 = digests[source_id]
+            entry.import_run_id = run_id
+    assign_ids(session, ImportLedgerEntry, new_entries)
+    session.add_all(new_entries)
     session.flush()
     return outcome
 
@@ -266,190 +286,9 @@ def _ledger_entries(
     return {entry.source_id: entry for entry in entries}
 
 
-def _resolve_references(
-    session: Session, rows: list[ConvertedRow]
-) -> dict[tuple[str, str], SourceRecord]:
-    keys = {
-        (value.source_system, value.source_id)
-        for row in rows
-        for value in row.values.values()
-        if isinstance(value, Reference)
-    }
-    if not keys:
-        return {}
-    found = session.scalars(
-        select(SourceRecord).where(
-            tuple_(SourceRecord.source_system, SourceRecord.source_id).in_(list(keys))
-        )
-    )
-    return {(record.source_system, record.source_id): record for record in found}
-
-
-def _stakeholder_for(
-    reference: Reference, references: dict[tuple[str, str], SourceRecord]
-) -> SourceRecord:
-    record = references.get((reference.source_system, reference.source_id))
-    if record is None or record.stakeholder_id is None:
-        raise RowError(
-            f"column '{reference.column}' is '{reference.source_id}', but no stakeholder has that "
-            f"id in source system '{reference.source_system}'; import that system's stakeholders "
-            "first, or correct the id"
-        )
-    return record
-
-
-def _apply_row(
-    session: Session,
-    mapping: ImportMapping,
-    row: ConvertedRow,
-    references: dict[tuple[str, str], SourceRecord],
-    entry: ImportLedgerEntry | None,
-) -> int:
-    values = row.values
-    target = mapping.target
-    if target == "stakeholders":
-        return _apply_stakeholder_record(session, mapping, row, entry)
-    if target == "interactions":
-        source = _stakeholder_for(values["stakeholder"], references)
-        interaction = session.get_one(Interaction, entry.entity_id) if entry else Interaction()
-        interaction.stakeholder_id = source.stakeholder_id  # type: ignore[assignment]
-        interaction.source_record_id = source.id
-        interaction.occurred_at = values["occurred_at"]
-        interaction.channel_code = values["channel"]
-        interaction.department_code = values["department"]
-        interaction.interaction_type = values["interaction_type"]
-        interaction.direction = values["direction"]
-        interaction.product_code = values.get("product")
-        interaction.therapeutic_area_code = values.get("therapeutic_area")
-        interaction.lifecycle_phase_code = values.get("lifecycle_phase")
-        interaction.outcome = values.get("outcome")
-        interaction.notes = values.get("notes")
-        session.add(interaction)
-        session.flush()
-        return interaction.id
-    if target == "consents":
-        source = _stakeholder_for(values["stakeholder"], references)
-        consent = session.get_one(Consent, entry.entity_id) if entry else Consent()
-        consent.stakeholder_id = source.stakeholder_id  # type: ignore[assignment]
-        consent.purpose = values["purpose"]
-        consent.status = values["status"]
-        consent.channel_code = values.get("channel")
-        consent.recorded_at = values["recorded_at"]
-        consent.source = mapping.source_system
-        session.add(consent)
-        session.flush()
-        return consent.id
-    if target == "feedback":
-        item = session.get_one(FeedbackItem, entry.entity_id) if entry else FeedbackItem()
-        reference = values.get("stakeholder")
-        item.stakeholder_id = (
-            _stakeholder_for(reference, references).stakeholder_id if reference else None
-        )
-        item.text = values["text"]
-        item.received_at = values["received_at"]
-        item.source_kind = values["source_kind"]
-        item.channel_code = values.get("channel")
-        item.language = values.get("language")
-        item.analysis_status = "pending"
-        session.add(item)
-        session.flush()
-        return item.id
-    raise AssertionError(f"no handler for target {target}")  # mapping validation prevents this
-
-
-_GOLDEN_FIELDS = (
-    "first_name",
-    "last_name",
-    "specialty",
-    "professional_id",
-    "email",
-    "phone",
-    "address_line",
-    "postal_code",
-    "city",
-    "language",
-    "birth_date",
-)
-
-
-def _apply_stakeholder_record(
-    session: Session, mapping: ImportMapping, row: ConvertedRow, entry: ImportLedgerEntry | None
-) -> int:
-    """Keep the source record as it came; give it a provisional golden record until resolved.
-
-    A new source record gets a stakeholder of its own at once, so interactions and consent can
-    point at someone before identity resolution merges duplicates.
-    """
-    values = row.values
-    attributes = {key: _jsonable(value) for key, value in values.items()}
-    if entry is not None:
-        record = session.get_one(SourceRecord, entry.entity_id)
-    else:
-        existing = session.scalar(
-            select(SourceRecord).where(
-                SourceRecord.source_system == mapping.source_system,
-                SourceRecord.source_id == row.source_id,
-            )
-        )
-        record = existing or SourceRecord(
-            source_system=mapping.source_system, source_id=row.source_id
-        )
-    record.attributes = attributes
-    record.imported_at = _utcnow()
-    session.add(record)
-    session.flush()
-    stakeholder = (
-        session.get_one(Stakeholder, record.stakeholder_id) if record.stakeholder_id else None
-    )
-    if stakeholder is None:
-        stakeholder = Stakeholder()
-        session.add(stakeholder)
-    _fill_golden(stakeholder, values)
-    session.flush()
-    if record.stakeholder_id is None:
-        record.stakeholder_id = stakeholder.id
-        session.flush()
-    _set_interests(session, stakeholder.id, values.get("therapeutic_interests") or [])
-    return record.id
-
-
-def _fill_golden(stakeholder: Stakeholder, values: dict[str, Any]) -> None:
-    stakeholder.type = values["type"]
-    stakeholder.kind = "organisation" if values["type"] in ORGANISATION_TYPES else "person"
-    for name in _GOLDEN_FIELDS:
-        if values.get(name) is not None:
-            setattr(stakeholder, name, values[name])
-    if values.get("country"):
-        stakeholder.country_code = values["country"]
-    full_name = " ".join(
-        part for part in (values.get("first_name"), values.get("last_name")) if part
-    )
-    stakeholder.display_name = values.get("name") or full_name or stakeholder.display_name or "?"
-
-
-def _set_interests(session: Session, stakeholder_id: int, codes: list[str]) -> None:
-    have = set(
-        session.scalars(
-            select(TherapeuticInterest.therapeutic_area_code).where(
-                TherapeuticInterest.stakeholder_id == stakeholder_id
-            )
-        )
-    )
-    for code in sorted(set(codes) - have):
-        session.add(TherapeuticInterest(stakeholder_id=stakeholder_id, therapeutic_area_code=code))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Reference):
-        return {"source_system": value.source_system, "source_id": value.source_id}
-    return value
-
-
 def _content_sha256(values: dict[str, Any]) -> str:
     canonical = json.dumps(
-        {key: _jsonable(value) for key, value in values.items()},
+        {key: jsonable(value) for key, value in values.items()},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -467,3 +306,77 @@ def _file_sha256(path: Path) -> str:
 
 def mapping_of_run(run: ImportRun) -> ImportMapping:
     return parse_mapping(run.mapping, default_name=run.mapping_name)
+
+
+def list_quarantined(
+    session: Session,
+    *,
+    run_id: int | None = None,
+    status: str | None = "open",
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[QuarantinedRow], int]:
+    """Quarantined rows, oldest first, with the total for pagination."""
+    query = select(QuarantinedRow)
+    if run_id is not None:
+        query = query.where(QuarantinedRow.import_run_id == run_id)
+    if status is not None:
+        query = query.where(QuarantinedRow.status == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(QuarantinedRow.id).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+class QuarantineError(ValueError):
+    """A replay or discard that cannot be done as asked."""
+
+
+def replay_quarantined(
+    engine: Engine, *, row_ids: list[int], corrections: dict[str, str | None] | None = None
+) -> ImportReport:
+    """Try open quarantined rows again, with ``corrections`` (column -> value) applied.
+
+    The replay is an import run of its own under the original mapping. Each replayed row is
+    marked ``replayed``; a row that fails again is quarantined afresh with its new reason.
+    """
+    with session_factory(engine)() as session:
+        rows = session.scalars(select(QuarantinedRow).where(QuarantinedRow.id.in_(row_ids))).all()
+        missing = sorted(set(row_ids) - {row.id for row in rows})
+        if missing:
+            raise QuarantineError(f"no quarantined row with id {', '.join(map(str, missing))}")
+        closed = [row.id for row in rows if row.status != "open"]
+        if closed:
+            raise QuarantineError(
+                f"quarantined row(s) {', '.join(map(str, closed))} are no longer open"
+            )
+        run_ids = {row.import_run_id for row in rows}
+        if len(run_ids) > 1:
+            raise QuarantineError("replay rows of one import run at a time")
+        original = session.get_one(ImportRun, run_ids.pop())
+        mapping = mapping_of_run(original)
+        records = [RawRecord(row.row_number, {**row.raw, **(corrections or {})}) for row in rows]
+    report = import_records(
+        engine,
+        records=records,
+        mapping=mapping,
+        file_name=f"replay of import run {original.id}",
+    )
+    with session_factory(engine)() as session:
+        for row in session.scalars(select(QuarantinedRow).where(QuarantinedRow.id.in_(row_ids))):
+            row.status = "replayed"
+            row.resolved_at = _utcnow()
+        session.commit()
+    return report
+
+
+def discard_quarantined(session: Session, *, row_id: int) -> QuarantinedRow:
+    """Mark a quarantined row as deliberately not imported (it stays, for the audit trail)."""
+    row = session.get(QuarantinedRow, row_id)
+    if row is None:
+        raise QuarantineError(f"no quarantined row with id {row_id}")
+    if row.status != "open":
+        raise QuarantineError(f"quarantined row {row_id} is already {row.status}")
+    row.status = "discarded"
+    row.resolved_at = _utcnow()
+    session.flush()
+    return row

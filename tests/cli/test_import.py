@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from cpxm.cli import app
+from cpxm.identity.models import SourceRecord
+from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
+from cpxm.stakeholders.models import Stakeholder
+from cpxm.workspace.models import Country
+from tests.conftest import url_of
+
+runner = CliRunner()
+
+MAPPING = """\
+source_system: crm
+target: stakeholders
+source_id: ID
+fields:
+  type: {value: hcp}
+  first_name: FIRST
+  last_name: LAST
+  country: {column: COUNTRY, values: {Deutschland: DE}}
+"""
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    mapping = tmp_path / "crm.yaml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    data = tmp_path / "crm.csv"
+    data.write_text(
+        "ID;FIRST;LAST;COUNTRY\n1;Anna;Schmidt;Deutschland\n2;Ben;Weber;Atlantis\n",
+        encoding="utf-8",
+    )
+    return data, mapping
+
+
+def _seed(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add(Country(code="DE", name="Germany", default_language="de"))
+        session.commit()
+
+
+def _count(engine: Engine, model: type[object]) -> int:
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_import_prints_counts_and_fails_on_quarantine_unless_allowed(
+    store_engine: Engine, files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(store_engine)
+    data, mapping = files
+    monkeypatch.setenv("CPXM_DATABASE_URL", url_of(store_engine))
+    dry = runner.invoke(app, ["import", str(data), "--mapping", str(mapping), "--dry-run"])
+    assert dry.exit_code == 2
+    assert "dry run, nothing stored: read 2  created 1" in dry.output
+    assert _count(store_engine, SourceRecord) == 0
+    first = runner.invoke(app, ["import", str(data), "-m", str(mapping)])
+    assert first.exit_code == 2
+    assert "read 2  created 1  updated 0  unchanged 0  quarantined 1" in first.output
+    assert "cpxm quarantine list --run" in first.output
+    second = runner.invoke(app, ["import", str(data), "-m", str(mapping), "--allow-quarantine"])
+    assert second.exit_code == 0
+    assert "created 0  updated 0  unchanged 1  quarantined 1" in second.output
+
+
+def test_quarantined_row_is_listed_corrected_and_replayed(
+    store_engine: Engine, files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(store_engine)
+    data, mapping = files
+    monkeypatch.setenv("CPXM_DATABASE_URL", url_of(store_engine))
+    runner.invoke(app, ["import", str(data), "-m", str(mapping)])
+    listing = runner.invoke(app, ["quarantine", "list"])
+    assert listing.exit_code == 0
+    assert "'Atlantis'" in listing.output
+    with Session(store_engine) as session:
+        row_id = session.scalars(select(QuarantinedRow.id)).one()
+    still_bad = runner.invoke(app, ["quarantine", "replay", str(row_id)])
+    assert still_bad.exit_code == 2
+    with Session(store_engine) as session:
+        new_row_id = session.scalars(
+            select(QuarantinedRow.id).where(QuarantinedRow.status == "open")
+        ).one()
+    fixed = runner.invoke(app, ["quarantine", "replay", str(new_row_id), "--set", "COUNTRY=DE"])
+    assert fixed.exit_code == 0, fixed.output
+    assert "created 1" in fixed.output
+    assert _count(store_engine, SourceRecord) == 2
+    again = runner.invoke(app, ["quarantine", "replay", str(new_row_id)])
+    assert again.exit_code == 1
+    assert "no longer open" in again.output
+
+
+def test_bad_mapping_and_missing_file_fail_with_one_line(
+    store_engine: Engine, files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    data, mapping = files
+    monkeypatch.setenv("CPXM_DATABASE_URL", url_of(store_engine))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(MAPPING.replace("target: stakeholders", "target: invoices"), encoding="utf-8")
+    result = runner.invoke(app, ["import", str(data), "-m", str(bad)])
+    assert result.exit_code == 1
+    assert "target 'invoices' is not one of" in result.output
+    missing = runner.invoke(app, ["import", str(tmp_path / "nope.csv"), "-m", str(mapping)])
+    assert missing.exit_code == 1
+    assert "does not exist" in missing.output
+
+
+def test_import_killed_midway_is_consistent_and_completes_on_rerun(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    _seed(store_engine)
+    rows = 12_000
+    data = tmp_path / "big.csv"
+    with data.open("w", encoding="utf-8") as stream:
+        stream.write("ID;FIRST;LAST;COUNTRY\n")
+        for number in range(rows):
+            stream.write(f"{number};First{number};Last{number};DE\n")
+    mapping = tmp_path / "crm.yaml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    command = [sys.executable, "-m", "cpxm", "import", str(data), "-m", str(mapping)]
+    environment = {**os.environ, "CPXM_DATABASE_URL": url_of(store_engine)}
+    process = subprocess.Popen(
+        [*command, "--batch-size", "300"],
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while _count(store_engine, SourceRecord) < 600 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    stored = _count(store_engine, SourceRecord)
+    assert 0 < stored < rows, "the import should have been killed midway"
+    # Committed batches are whole: every source record has its ledger entry and golden record.
+    assert _count(store_engine, ImportLedgerEntry) == stored
+    assert _count(store_engine, Stakeholder) == stored
+    rerun = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"unchanged {stored:,}" in rerun.stdout.replace("\n", " ")
+    assert _count(store_engine, SourceRecord) == rows
+    assert _count(store_engine, Stakeholder) == rows
+    with Session(store_engine) as session:
+        statuses = sorted(session.scalars(select(ImportRun.status)))
+    assert statuses == ["completed", "running"]  # the killed run stays visibly unfinished
