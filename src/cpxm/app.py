@@ -80,12 +80,12 @@ def _warm_up_lifespan(
 
 
 def _warm_up(app: FastAPI, warm_overview: bool) -> None:
+    # The page is asked for before the script it loads, so the overview goes first.
+    if warm_overview:
+        try:
+            with app.state.sessionmaker() as session:
+                warm_up_overview(session, app.state.overview_cache)
+        except Exception:
+            # Only a head start: the first page request computes (and reports) the same thing.
+            logger.warning("could not precompute the overview", exc_info=True)
     vega_embed_bundle()
-    if not warm_overview:
-        return
-    try:
-        with app.state.sessionmaker() as session:
-            warm_up_overview(session, app.state.overview_cache)
-    except Exception:
-        # Only a head start: the first page request computes (and reports) the same thing.
-        logger.warning("could not precompute the overview", exc_info=True)
