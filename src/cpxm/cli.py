@@ -161,8 +161,12 @@ def demo(
 def import_command(
     file: Annotated[Path, typer.Argument(help="CSV, JSON Lines, .xlsx or Parquet export.")],
     mapping: Annotated[
-        Path,
-        typer.Option("--mapping", "-m", help="The mapping YAML (see docs/import-mappings.md)."),
+        str,
+        typer.Option(
+            "--mapping",
+            "-m",
+            help="A mapping YAML file, or the name of a shipped template (`cpxm mappings`).",
+        ),
     ],
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check every row and report; store nothing.")
@@ -176,14 +180,14 @@ def import_command(
     ] = 2_000,
 ) -> None:
     """Import FILE through a mapping: every row is stored or quarantined with its reason."""
-    from cpxm.ingest.mapping import MappingError, load_mapping
+    from cpxm.ingest.mapping import MappingError, resolve_mapping
     from cpxm.ingest.readers import ReadError
     from cpxm.ingest.service import import_file
 
     engine = _engine()
     with _user_errors(engine):
         try:
-            parsed = load_mapping(mapping)
+            parsed = resolve_mapping(mapping)
         except MappingError as error:
             raise CommandError(f"mapping {error}") from None
         _require_current_schema(engine)
@@ -222,6 +226,25 @@ def import_command(
         console.print(f"{report.quarantined:,} row(s) quarantined; {hint}", highlight=False)
         if not allow_quarantine:
             raise typer.Exit(code=2)
+
+
+@app.command()
+def mappings() -> None:
+    """List the mapping templates that ship for typical exports."""
+    from cpxm.ingest.mapping import TEMPLATES_DIRECTORY, load_mapping, template_names
+
+    table = Table(title="mapping templates (use with `cpxm import FILE -m NAME`)")
+    for column in ("name", "source system", "target", "columns read"):
+        table.add_column(column, overflow="fold")
+    for name in template_names():
+        template = load_mapping(TEMPLATES_DIRECTORY / f"{name}.yaml")
+        table.add_row(
+            name,
+            template.source_system,
+            template.target,
+            ", ".join(sorted(template.columns_used())),
+        )
+    console.print(table)
 
 
 @quarantine_app.command("list")

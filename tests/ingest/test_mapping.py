@@ -5,7 +5,13 @@ from typing import Any
 
 import pytest
 
-from cpxm.ingest.mapping import MappingError, load_mapping, parse_mapping
+from cpxm.ingest.mapping import (
+    MappingError,
+    load_mapping,
+    parse_mapping,
+    resolve_mapping,
+    template_names,
+)
 
 VALID: dict[str, Any] = {
     "source_system": "crm",
@@ -73,3 +79,16 @@ def test_load_mapping_reports_file_problems(tmp_path: Path) -> None:
     wrong.write_text("source_system: crm\ntarget: stakeholders\nsource_id: ID\nfields: {}\n")
     with pytest.raises(MappingError, match=r"wrong.yaml: .*needs the field\(s\) type"):
         load_mapping(wrong)
+
+
+def test_every_shipped_template_is_valid_and_resolvable_by_name() -> None:
+    names = template_names()
+    assert {"crm-accounts", "crm-calls", "medical-inquiries", "psp-enrolments"} <= set(names)
+    for name in names:
+        mapping = resolve_mapping(name)
+        assert mapping.name == name
+
+
+def test_unknown_mapping_name_lists_the_templates() -> None:
+    with pytest.raises(MappingError, match="neither a mapping file nor a template; templates: "):
+        resolve_mapping("sap-export")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from cpxm.identity.models import SourceRecord
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
+from cpxm.ingest.readers import ReadError
 from cpxm.ingest.service import import_file
 from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Stakeholder, TherapeuticInterest
@@ -194,18 +195,27 @@ def test_duplicate_source_ids_in_one_file_update_rather_than_duplicate(
     assert _count(store_engine, SourceRecord) == 1
 
 
-@pytest.mark.parametrize("batch_size", [1, 1000])
-def test_missing_column_is_quarantined_per_row(
-    store_engine: Engine, tmp_path: Path, batch_size: int
+def test_file_without_a_mapped_column_fails_before_any_row(
+    store_engine: Engine, tmp_path: Path
 ) -> None:
     _seed_taxonomy(store_engine)
     path = _write(tmp_path / "narrow.csv", "ACCOUNT_ID,FIRST\nA1,Anna\n")
-    report = import_file(
-        store_engine, path=path, mapping=_mapping(HCP_MAPPING), batch_size=batch_size
+    with pytest.raises(ReadError, match=r"narrow\.csv has no column 'COUNTRY', 'EMAIL', 'LAST'"):
+        import_file(store_engine, path=path, mapping=_mapping(HCP_MAPPING))
+    assert _count(store_engine, SourceRecord) == 0
+
+
+def test_jsonl_record_without_a_key_is_quarantined_alone(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    _seed_taxonomy(store_engine)
+    path = _write(
+        tmp_path / "hcps.jsonl",
+        '{"ACCOUNT_ID": "A1", "FIRST": "Anna", "LAST": "S", "NPI": null, "EMAIL": null,'
+        ' "COUNTRY": "DE", "TA": null}\n{"ACCOUNT_ID": "A2", "FIRST": "Ben"}\n',
     )
-    assert report.quarantined == 1
+    report = import_file(store_engine, path=path, mapping=_mapping(HCP_MAPPING))
+    assert (report.created, report.quarantined) == (1, 1)
     with Session(store_engine) as session:
         reason = session.scalars(select(QuarantinedRow.reason)).one()
-    assert reason.startswith(
-        "row 2: has no column 'LAST'; the file's columns are: ACCOUNT_ID, FIRST"
-    )
+    assert reason.startswith("row 2: has no column 'LAST'")

@@ -125,7 +125,7 @@ def stakeholders_by_type(session: Session) -> list[tuple[str, int]]:
     rows = session.execute(
         select(Stakeholder.type, count).group_by(Stakeholder.type).order_by(count.desc())
     )
-    return [(type_, total) for type_, total in rows.tuples()]
+    return [(type_, total) for type_, total in rows]
 
 
 def monthly_interactions(session: Session) -> list[MonthlyInteractions]:
@@ -140,7 +140,7 @@ def monthly_interactions(session: Session) -> list[MonthlyInteractions]:
     )
     return sorted(
         MonthlyInteractions(month=month_key(m), channel=c, department=d, interactions=n)
-        for m, c, d, n in rows.tuples()
+        for m, c, d, n in rows
     )
 
 
@@ -160,7 +160,7 @@ def score_distribution(session: Session) -> list[tuple[str, str, float, int]]:
         )
         .group_by(Question.question_type, stakeholder_type, Answer.value_number)
     )
-    rows = session.execute(statement).tuples()
+    rows = session.execute(statement)
     return [(q, t, float(v), n) for q, t, v, n in rows if v is not None]
 
 

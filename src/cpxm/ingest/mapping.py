@@ -94,10 +94,11 @@ class ImportMapping(BaseModel):
     @field_validator("fields", mode="before")
     @classmethod
     def _shorthand(cls, fields: Any) -> Any:
-        # "notes: CALL_NOTES" is shorthand for "notes: {column: CALL_NOTES}".
+        # "notes: CALL_NOTES" is shorthand for "notes: {column: CALL_NOTES}", and a list of
+        # names for several columns joined.
         if isinstance(fields, dict):
             return {
-                name: {"column": spec} if isinstance(spec, str) else spec
+                name: {"column": spec} if isinstance(spec, str | list) else spec
                 for name, spec in fields.items()
             }
         return fields
@@ -184,3 +185,25 @@ def _describe(error: ValidationError) -> str:
         message = detail["msg"].removeprefix("Value error, ")
         problems.append(f"{where}: {message}" if where else message)
     return "; ".join(problems)
+
+
+TEMPLATES_DIRECTORY = Path(__file__).parent / "templates"
+
+
+def template_names() -> list[str]:
+    """The mapping templates that ship with CPXM, for typical departmental exports."""
+    return sorted(path.stem for path in TEMPLATES_DIRECTORY.glob("*.yaml"))
+
+
+def resolve_mapping(name_or_path: str) -> ImportMapping:
+    """Load a mapping file, or a shipped template by its name (``crm-calls``)."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix in (".yaml", ".yml", ".json"):
+        return load_mapping(path)
+    template = TEMPLATES_DIRECTORY / f"{name_or_path}.yaml"
+    if template.is_file():
+        return load_mapping(template)
+    raise MappingError(
+        f"'{name_or_path}' is neither a mapping file nor a template; "
+        f"templates: {', '.join(template_names())}"
+    )

@@ -9,8 +9,9 @@ the ledger and completes the rest.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from cpxm.db import chunked, session_factory
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
-from cpxm.ingest.readers import RawRecord, read_rows
+from cpxm.ingest.readers import RawRecord, ReadError, detect_format, read_rows
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowError, convert_row
 from cpxm.ingest.writers import (
     PendingRow,
@@ -88,7 +89,7 @@ def import_file(
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Import ``path`` through ``mapping``, committing batch by batch (nothing, if ``dry_run``)."""
-    records = read_rows(path, mapping.file)
+    records = _with_header_checked(read_rows(path, mapping.file), mapping, path)
     return import_records(
         engine,
         records=records,
@@ -99,6 +100,27 @@ def import_file(
         batch_size=batch_size,
         progress=progress,
     )
+
+
+def _with_header_checked(
+    records: Iterator[RawRecord], mapping: ImportMapping, path: Path
+) -> Iterator[RawRecord]:
+    """Fail before the first row when the file lacks a column the mapping reads.
+
+    A missing column would otherwise quarantine every row with the same reason. JSON Lines
+    records may leave keys out, so they are checked row by row instead.
+    """
+    first = next(records, None)
+    if first is None:
+        return iter(())
+    if detect_format(path, mapping.file) != "jsonl":
+        missing = sorted(mapping.columns_used() - set(first.values))
+        if missing:
+            raise ReadError(
+                f"{path.name} has no column {', '.join(repr(c) for c in missing)}, which the "
+                f"mapping '{mapping.name}' reads; its columns are: {', '.join(first.values)}"
+            )
+    return itertools.chain([first], records)
 
 
 def import_records(

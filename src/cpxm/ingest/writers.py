@@ -256,13 +256,14 @@ def _add_interests(
     if not wanted:
         return
     stakeholder_ids = sorted({stakeholder_id for stakeholder_id, _ in wanted if stakeholder_id})
-    have = set(
-        session.execute(
+    have = {
+        (stakeholder_id, code)
+        for stakeholder_id, code in session.execute(
             select(
                 TherapeuticInterest.stakeholder_id, TherapeuticInterest.therapeutic_area_code
             ).where(TherapeuticInterest.stakeholder_id.in_(stakeholder_ids))
-        ).tuples()
-    )
+        )
+    }
     session.add_all(
         TherapeuticInterest(stakeholder_id=stakeholder_id, therapeutic_area_code=code)
         for stakeholder_id, code in sorted(wanted - have, key=str)
