@@ -61,6 +61,8 @@ def _user_errors(engine: Engine | None = None) -> Iterator[None]:
     except OperationalError as error:
         where = engine.url.render_as_string(hide_password=True) if engine else "the database"
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        if "no such table" in reason or "no such column" in reason or "does not exist" in reason:
+            reason += "; is the store initialised and upgraded? run `cpxm init`"
         _fail(f"cannot use the database at {where}: {reason}")
     except SQLAlchemyError as error:
         _fail(f"database error: {str(error).splitlines()[0]}")

@@ -219,3 +219,29 @@ def test_jsonl_record_without_a_key_is_quarantined_alone(
     with Session(store_engine) as session:
         reason = session.scalars(select(QuarantinedRow.reason)).one()
     assert reason.startswith("row 2: has no column 'LAST'")
+
+
+def test_reimport_keeps_one_open_quarantine_row_per_source_id(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    _seed_taxonomy(store_engine)
+    path = _write(tmp_path / "hcps.csv", HCPS)
+    import_file(store_engine, path=path, mapping=_mapping(HCP_MAPPING))
+    import_file(store_engine, path=path, mapping=_mapping(HCP_MAPPING))
+
+    def statuses() -> dict[str, list[str]]:
+        with Session(store_engine) as session:
+            found: dict[str, list[str]] = {}
+            for key, status in session.execute(
+                select(QuarantinedRow.source_key, QuarantinedRow.status).order_by(QuarantinedRow.id)
+            ):
+                found.setdefault(str(key), []).append(status)
+            return found
+
+    assert statuses() == {"A2": ["superseded", "open"], "A3": ["superseded", "open"]}
+    fixed = HCPS.replace("12AB", "1234567899")
+    import_file(store_engine, path=_write(path, fixed), mapping=_mapping(HCP_MAPPING))
+    assert statuses() == {
+        "A2": ["superseded", "resolved"],
+        "A3": ["superseded", "superseded", "open"],
+    }

@@ -38,14 +38,21 @@ class QuarantinedRow(Base):
     """A row an import could not store, with the reason a person can act on."""
 
     __tablename__ = "quarantined_rows"
-    __table_args__ = (Index("ix_quarantined_rows_status_run", "status", "import_run_id"),)
+    __table_args__ = (
+        Index("ix_quarantined_rows_status_run", "status", "import_run_id"),
+        Index("ix_quarantined_rows_source_key_status", "source_key", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     import_run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id"))
     row_number: Mapped[int] = mapped_column(Integer)
+    # The row's source id, when it could be read: a later import of the same id closes this row
+    # (superseded if quarantined again, resolved if stored), so the open list never repeats.
+    source_key: Mapped[str | None] = mapped_column(String(200))
     raw: Mapped[dict[str, Any]] = mapped_column()  # the row as read, column -> value
     reason: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20))  # open, replayed, discarded
+    # open, replayed, discarded, superseded, resolved
+    status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from cpxm.db import chunked, session_factory
@@ -221,13 +221,16 @@ def apply_batch(
     """Store or quarantine each row of one batch; flushes, never commits."""
     outcome = ImportReport(run_id=run_id, read=len(records))
     converted: list[tuple[RawRecord, ConvertedRow]] = []
+    quarantined_keys: list[str] = []
     for record in records:
         try:
             if record.problem:
                 raise RowError(record.problem)
             converted.append((record, convert_row(mapping, record.values, lookups)))
         except RowError as error:
-            _quarantine(session, run_id, record, str(error))
+            key = _source_key(mapping, record)
+            _quarantine(session, run_id, record, str(error), key)
+            quarantined_keys += [key] if key else []
             outcome.quarantined += 1
     ledger = _ledger_entries(session, mapping, [row.source_id for _, row in converted])
     references = resolve_references(session, [row for _, row in converted])
@@ -245,7 +248,8 @@ def apply_batch(
         try:
             check_references(row, references)
         except RowError as error:
-            _quarantine(session, run_id, record, str(error))
+            _quarantine(session, run_id, record, str(error), row.source_id)
+            quarantined_keys.append(row.source_id)
             outcome.quarantined += 1
             continue
         if previous is None:
@@ -277,14 +281,50 @@ def apply_batch(
     assign_ids(session, ImportLedgerEntry, new_entries)
     session.add_all(new_entries)
     session.flush()
+    stored_keys = {row.source_id for _, row in converted} - set(quarantined_keys)
+    _close_earlier_quarantine(session, mapping, run_id, stored_keys, "resolved")
+    _close_earlier_quarantine(session, mapping, run_id, set(quarantined_keys), "superseded")
     return outcome
 
 
-def _quarantine(session: Session, run_id: int, record: RawRecord, reason: str) -> None:
+def _source_key(mapping: ImportMapping, record: RawRecord) -> str | None:
+    values = [record.values.get(column) for column in mapping.source_id_columns]
+    if any(value is None for value in values):
+        return None
+    return "|".join(value for value in values if value is not None)[:200]
+
+
+def _close_earlier_quarantine(
+    session: Session, mapping: ImportMapping, run_id: int, keys: set[str], status: str
+) -> None:
+    """Close open quarantined rows of earlier runs for the same source ids."""
+    if not keys:
+        return
+    same_source = select(ImportRun.id).where(
+        ImportRun.target == mapping.target,
+        ImportRun.source_system == mapping.source_system,
+        ImportRun.id != run_id,
+    )
+    session.execute(
+        update(QuarantinedRow)
+        .where(
+            QuarantinedRow.status == "open",
+            QuarantinedRow.source_key.in_(sorted(keys)),
+            QuarantinedRow.import_run_id.in_(same_source),
+        )
+        .values(status=status, resolved_at=_utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _quarantine(
+    session: Session, run_id: int, record: RawRecord, reason: str, source_key: str | None
+) -> None:
     session.add(
         QuarantinedRow(
             import_run_id=run_id,
             row_number=record.row_number,
+            source_key=source_key,
             raw=dict(record.values),
             reason=f"row {record.row_number}: {reason}",
             status="open",
