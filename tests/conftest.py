@@ -33,7 +33,7 @@ def _worker_suffix() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _postgres_test_url(purpose: str = "") -> str:
+def postgres_test_url(purpose: str = "") -> str:
     """Create (or recreate) this worker's database and return its URL; skip if no server."""
     admin_url = make_url(POSTGRES_ADMIN_URL)
     database = f"cpxm_test_{purpose}{_worker_suffix()}"
@@ -64,7 +64,7 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def postgresql_engine() -> Iterator[Engine]:
-    engine = make_engine(_postgres_test_url())
+    engine = make_engine(postgres_test_url())
     upgrade_database(engine)
     yield engine
     engine.dispose()
@@ -118,7 +118,7 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def _postgres_committing_engine() -> Iterator[Engine]:
-    engine = make_engine(_postgres_test_url("commit_"))
+    engine = make_engine(postgres_test_url("commit_"))
     upgrade_database(engine)
     yield engine
     engine.dispose()

@@ -7,15 +7,13 @@ dedicated database on PostgreSQL) instead of the rolled-back session of ``confte
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from cpxm.db import make_engine
@@ -23,6 +21,7 @@ from cpxm.demo.service import clear_demo, existing_demo, generate_demo, store_ha
 from cpxm.migrate import upgrade_database
 from cpxm.schema import metadata
 from cpxm.stakeholders.models import Stakeholder
+from tests.conftest import postgres_test_url
 
 from . import checks
 
@@ -38,9 +37,6 @@ DIGEST_TABLES = (
     "answers",
     "feedback_items",
 )
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CPXM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 def _sqlite_store(directory: Path) -> Engine:
@@ -50,22 +46,7 @@ def _sqlite_store(directory: Path) -> Engine:
 
 
 def _postgres_store() -> Engine:
-    admin_url = make_url(POSTGRES_ADMIN_URL)
-    database = f"cpxm_demo_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
-    try:
-        admin = create_engine(
-            admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
-        )
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            connection.execute(text(f'CREATE DATABASE "{database}"'))
-        admin.dispose()
-    except Exception as error:
-        pytest.skip(
-            f"PostgreSQL not reachable at {admin_url.render_as_string(hide_password=True)} "
-            f"({type(error).__name__}); set CPXM_TEST_POSTGRES_URL to run these tests"
-        )
-    engine = make_engine(admin_url.set(database=database).render_as_string(hide_password=False))
+    engine = make_engine(postgres_test_url("demo_"))
     upgrade_database(engine)
     return engine
 
