@@ -14,9 +14,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import JSON, Engine, MetaData, Table, any_, bindparam, create_engine, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 from cpxm.config import get_settings
 
@@ -140,6 +142,21 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
+def one_of(
+    session: Session, column: QueryableAttribute[Any] | ColumnElement[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL sent as one array parameter (``= ANY(:values)``).
+
+    psycopg parses every statement's text for placeholders and caches only short ones, so an
+    IN list of thousands of placeholders costs it tens of milliseconds per query; one array
+    parameter keeps the statement short and cached.
+    """
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
 def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for item in items:
@@ -157,6 +174,7 @@ __all__ = [
     "chunked",
     "default_engine",
     "make_engine",
+    "one_of",
     "session_factory",
     "transaction",
 ]

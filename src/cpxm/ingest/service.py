@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from cpxm.db import chunked, session_factory
+from cpxm.db import chunked, one_of, session_factory
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
 from cpxm.ingest.readers import RawRecord, ReadError, detect_format, read_rows
@@ -309,7 +309,7 @@ def _close_earlier_quarantine(
         update(QuarantinedRow)
         .where(
             QuarantinedRow.status == "open",
-            QuarantinedRow.source_key.in_(sorted(keys)),
+            one_of(session, QuarantinedRow.source_key, sorted(keys)),
             QuarantinedRow.import_run_id.in_(same_source),
         )
         .values(status=status, resolved_at=_utcnow())
@@ -342,7 +342,7 @@ def _ledger_entries(
         select(ImportLedgerEntry).where(
             ImportLedgerEntry.target == mapping.target,
             ImportLedgerEntry.source_system == mapping.source_system,
-            ImportLedgerEntry.source_id.in_(set(source_ids)),
+            one_of(session, ImportLedgerEntry.source_id, set(source_ids)),
         )
     )
     return {entry.source_id: entry for entry in entries}

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select, text, tuple_
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from cpxm.db import Base
+from cpxm.db import Base, one_of
 from cpxm.feedback.models import FeedbackItem
 from cpxm.identity.models import SourceRecord
 from cpxm.ingest.mapping import ImportMapping
@@ -75,10 +75,15 @@ def resolve_references(session: Session, rows: list[ConvertedRow]) -> References
         return {}
     found = session.scalars(
         select(SourceRecord).where(
-            tuple_(SourceRecord.source_system, SourceRecord.source_id).in_(sorted(keys))
+            one_of(session, SourceRecord.source_system, {system for system, _ in keys}),
+            one_of(session, SourceRecord.source_id, {source_id for _, source_id in keys}),
         )
     )
-    return {(record.source_system, record.source_id): record for record in found}
+    return {
+        (record.source_system, record.source_id): record
+        for record in found
+        if (record.source_system, record.source_id) in keys
+    }
 
 
 def write_rows(
@@ -123,7 +128,10 @@ def assign_ids(session: Session, model: type[Any], entities: list[Any]) -> None:
 def _by_id(session: Session, model: type[Any], ids: list[int]) -> dict[int, Any]:
     if not ids:
         return {}
-    return {entity.id: entity for entity in session.scalars(select(model).where(model.id.in_(ids)))}
+    return {
+        entity.id: entity
+        for entity in session.scalars(select(model).where(one_of(session, model.id, ids)))
+    }
 
 
 def _fill_interaction(
@@ -193,7 +201,7 @@ def _write_stakeholders(
             for record in session.scalars(
                 select(SourceRecord).where(
                     SourceRecord.source_system == mapping.source_system,
-                    SourceRecord.source_id.in_(unledgered),
+                    one_of(session, SourceRecord.source_id, unledgered),
                 )
             )
         }
@@ -261,7 +269,7 @@ def _add_interests(
         for stakeholder_id, code in session.execute(
             select(
                 TherapeuticInterest.stakeholder_id, TherapeuticInterest.therapeutic_area_code
-            ).where(TherapeuticInterest.stakeholder_id.in_(stakeholder_ids))
+            ).where(one_of(session, TherapeuticInterest.stakeholder_id, stakeholder_ids))
         )
     }
     session.add_all(
