@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from alembic import command
 from sqlalchemy import Engine, inspect, text
 
-from cpxm.migrate import current_revision, head_revision, upgrade_database
+from cpxm.migrate import alembic_config, current_revision, head_revision, upgrade_database
 from cpxm.schema import metadata
 
 
@@ -36,3 +39,15 @@ def test_foreign_keys_reject_unknown_references(engine: Engine) -> None:
             raise AssertionError("a product with an unknown therapeutic area was accepted")
         finally:
             transaction.rollback()
+
+
+def test_every_migration_downgrades_and_upgrades_again(
+    tmp_path: Path, store_engine: Engine
+) -> None:
+    config = alembic_config(store_engine)
+    with store_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+    assert "stakeholders" not in inspect(store_engine).get_table_names()
+    assert upgrade_database(store_engine) == head_revision(store_engine)
+    assert set(metadata.tables) <= set(inspect(store_engine).get_table_names())

@@ -193,6 +193,7 @@ def people_rows(people: list[Person], seed: int) -> Rows:
                 "country_code": person.country_code,
                 "language": person.language,
                 "birth_date": person.birth_date,
+                "status": "active",
                 "created_at": person.created_at,
                 "updated_at": person.created_at,
             }

@@ -59,6 +59,7 @@ class Stakeholder(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('person', 'organisation')", name="kind"),
         CheckConstraint(f"type IN ({_in(STAKEHOLDER_TYPES)})", name="type"),
+        CheckConstraint("status IN ('active', 'merged')", name="status"),
         Index("ix_stakeholders_type_country", "type", "country_code"),
     )
 
@@ -79,6 +80,13 @@ class Stakeholder(Base):
     country_code: Mapped[str | None] = mapped_column(ForeignKey("countries.code"))
     language: Mapped[str | None] = mapped_column(String(8))
     birth_date: Mapped[date | None] = mapped_column(Date)
+    # "active", or "merged" once identity resolution folded it into ``merged_into_id``; merged
+    # records stay so a merge can be undone.
+    status: Mapped[str] = mapped_column(String(20), default="active", server_default="active")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("stakeholders.id"))
+    # For employees: the team they work in, so employee experience links to the teams that
+    # serve customers.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime, server_default=func.now(), onupdate=func.now()
