@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cpxm.ingest.targets import TARGETS, FieldKind
 
 FileFormat = Literal["csv", "jsonl", "xlsx", "parquet"]
+# A reference whose source system is this holds CPXM stakeholder ids, not a source system's ids.
+CPXM_IDS = "cpxm"
 
 
 class MappingError(ValueError):
@@ -40,6 +42,12 @@ class FieldSpec(BaseModel):
     # For a stakeholder reference: the system whose source ids the column holds (default: the
     # mapping's own source system).
     source_system: str | None = None
+    # For a stakeholder reference: a column naming each row's system (rows of a consolidated
+    # export may point into several systems); empty cells fall back to ``source_system``.
+    source_system_column: str | None = None
+    # For numbers: "." reads 1,234.5; "," reads 1.234,5. Grouping marks must group by three, so
+    # "1,5" is an error under "." rather than silently 15.
+    decimal_separator: Literal[".", ","] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
@@ -70,6 +78,11 @@ class FieldSpec(BaseModel):
             return []
         return [self.column] if isinstance(self.column, str) else list(self.column)
 
+    @property
+    def columns_read(self) -> list[str]:
+        extra = [self.source_system_column] if self.source_system_column else []
+        return self.columns + extra
+
 
 class FileOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -90,8 +103,20 @@ class ImportMapping(BaseModel):
     source_id: str | list[str]
     file: FileOptions = FileOptions()
     fields: dict[str, FieldSpec]
+    # For survey responses: question code -> the column holding its answer.
+    answers: dict[str, FieldSpec] | None = None
 
-    @field_validator("fields", mode="before")
+    @field_validator("source_system")
+    @classmethod
+    def _not_reserved(cls, source_system: str) -> str:
+        if source_system == CPXM_IDS:
+            raise ValueError(
+                f"'{CPXM_IDS}' is reserved: a reference with source_system '{CPXM_IDS}' holds "
+                "CPXM stakeholder ids; name the system the export comes from"
+            )
+        return source_system
+
+    @field_validator("fields", "answers", mode="before")
     @classmethod
     def _shorthand(cls, fields: Any) -> Any:
         # "notes: CALL_NOTES" is shorthand for "notes: {column: CALL_NOTES}", and a list of
@@ -130,7 +155,31 @@ class ImportMapping(BaseModel):
                 raise ValueError(f"field '{name}' is not a date, so it takes no 'date_format'")
             if spec.date_format:
                 _check_date_format(name, spec.date_format)
+            if (spec.source_system or spec.source_system_column) and kind != FieldKind.REFERENCE:
+                raise ValueError(
+                    f"field '{name}' is not a stakeholder reference, so it takes no "
+                    "'source_system' or 'source_system_column'"
+                )
+            if spec.decimal_separator and kind != FieldKind.NUMBER:
+                raise ValueError(
+                    f"field '{name}' is not a number, so it takes no 'decimal_separator'"
+                )
+        self._check_answers()
         return self
+
+    def _check_answers(self) -> None:
+        if not TARGETS[self.target].takes_answers:
+            if self.answers is not None:
+                raise ValueError(f"target '{self.target}' takes no 'answers'")
+            return
+        if not self.answers:
+            raise ValueError(
+                f"target '{self.target}' needs 'answers': question code -> the column holding "
+                "its answer, e.g. answers: {nps: 'Q1_Likely to recommend', comment: Q5}"
+            )
+        for code, spec in self.answers.items():
+            if spec.date_format or spec.source_system or spec.decimal_separator:
+                raise ValueError(f"answer '{code}' takes only column, values, pattern or default")
 
     @property
     def source_id_columns(self) -> list[str]:
@@ -138,8 +187,8 @@ class ImportMapping(BaseModel):
 
     def columns_used(self) -> set[str]:
         used = set(self.source_id_columns)
-        for spec in self.fields.values():
-            used.update(spec.columns)
+        for spec in [*self.fields.values(), *(self.answers or {}).values()]:
+            used.update(spec.columns_read)
         return used
 
 

@@ -7,11 +7,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from cpxm.ingest.mapping import FieldSpec, ImportMapping
+from cpxm.ingest.mapping import CPXM_IDS, FieldSpec, ImportMapping
 from cpxm.ingest.readers import RawRow
 from cpxm.ingest.targets import TARGETS, FieldDefinition, FieldKind
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A number with optional grouping by three: 1234.5, 1,234.5, -12 (shown with "." as decimal mark).
+_NUMBER = {
+    ".": re.compile(r"^[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?$"),
+    ",": re.compile(r"^[+-]?(\d+|\d{1,3}(\.\d{3})+)(,\d+)?$"),
+}
 _SHOWN_CHOICES = 12
 
 
@@ -30,9 +35,13 @@ class Lookups:
 class Reference:
     """A stakeholder named by a source system's id, resolved against the store when applied."""
 
-    source_system: str
+    source_system: str  # CPXM_IDS: ``source_id`` is a CPXM stakeholder id
     source_id: str
     column: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source_system, self.source_id)
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,43 @@ def convert_row(mapping: ImportMapping, raw: RawRow, lookups: Lookups) -> Conver
                 raise RowError(f"{_where(spec, name)} is empty, and '{name}' is required")
             continue
         values[name] = _convert(name, text, spec, definition, mapping, lookups)
+        if isinstance(values[name], Reference) and spec and spec.source_system_column:
+            values[name] = _with_row_system(values[name], spec.source_system_column, raw)
+    if mapping.answers is not None:
+        values["answers"] = _answer_texts(mapping.answers, raw)
     return ConvertedRow(source_id=source_id, values=values)
+
+
+def _with_row_system(reference: Reference, column: str, raw: RawRow) -> Reference:
+    if column not in raw:
+        raise RowError(f"has no column '{column}' (the reference's source_system_column)")
+    system = raw[column]
+    if system is None:
+        return reference
+    return _reference(system, reference.source_id, reference.column)
+
+
+def _reference(system: str, source_id: str, column: str) -> Reference:
+    if system == CPXM_IDS and not source_id.isdigit():
+        raise RowError(f"column '{column}' is '{_show(source_id)}', expected a CPXM stakeholder id")
+    return Reference(source_system=system, source_id=source_id, column=column)
+
+
+def _answer_texts(answers: dict[str, FieldSpec], raw: RawRow) -> dict[str, str | None]:
+    """Each question's answer as text; it is checked against the survey's question when the
+    survey is known (the writer), since a file may hold responses to several surveys."""
+    texts: dict[str, str | None] = {}
+    for code, spec in answers.items():
+        text = _raw_text(spec, raw)
+        if text is None and spec.default is not None:
+            text = str(spec.default)
+        if text is not None and spec.values:
+            text = _map_value(text, spec.values)
+        if text is not None and spec.pattern and not re.fullmatch(spec.pattern, text):
+            expected = spec.pattern_description or f"a value matching {spec.pattern}"
+            raise RowError(f"{_where(spec, code)} is '{_show(text)}', expected {expected}")
+        texts[code] = text
+    return texts
 
 
 def _source_id(mapping: ImportMapping, raw: RawRow) -> str:
@@ -125,6 +170,8 @@ def _convert(
         return _parse_datetime(text, spec, where).date()
     if kind is FieldKind.DATETIME:
         return _parse_datetime(text, spec, where)
+    if kind is FieldKind.NUMBER:
+        return _parse_number(text, (spec.decimal_separator if spec else None) or ".", where)
     if kind is FieldKind.CHOICE:
         folded = {choice.casefold(): choice for choice in definition.choices}
         if text.casefold() not in folded:
@@ -145,7 +192,20 @@ def _convert(
     # A stakeholder reference: resolved when the row is applied.
     system = (spec.source_system if spec else None) or mapping.source_system
     column = spec.columns[0] if spec and spec.columns else name
-    return Reference(source_system=system, source_id=text, column=column)
+    return _reference(system, text, column)
+
+
+def _parse_number(text: str, decimal_separator: str, where: str) -> float:
+    compact = text.strip().replace(" ", "").replace("\u00a0", "")
+    if not _NUMBER[decimal_separator].match(compact):
+        example = "1234.5" if decimal_separator == "." else "1234,5"
+        other = "," if decimal_separator == "." else "."
+        raise RowError(
+            f"{where} is '{_show(text)}', expected a number such as {example} "
+            f"(set decimal_separator: '{other}' if the file writes 1234{other}5)"
+        )
+    grouping = "," if decimal_separator == "." else "."
+    return float(compact.replace(grouping, "").replace(decimal_separator, "."))
 
 
 def _map_value(text: str, value_map: dict[str, str]) -> str:

@@ -21,18 +21,13 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from cpxm.db import chunked, one_of, session_factory
+from cpxm.errors import DomainError
+from cpxm.ingest.entities import PendingRow, assign_ids
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
 from cpxm.ingest.readers import RawRecord, ReadError, detect_format, read_rows
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowError, convert_row
-from cpxm.ingest.writers import (
-    PendingRow,
-    assign_ids,
-    check_references,
-    jsonable,
-    resolve_references,
-    write_rows,
-)
+from cpxm.ingest.writers import check_row, jsonable, prepare_batch, write_rows
 from cpxm.workspace.models import (
     Channel,
     Country,
@@ -59,6 +54,17 @@ class ImportReport:
     @property
     def stored(self) -> int:
         return self.created + self.updated + self.unchanged
+
+
+@dataclass
+class RowOutcome:
+    """What became of one row: for callers that answer per row (the events API)."""
+
+    status: str  # created, updated, unchanged, quarantined
+    source_id: str | None
+    entity_id: int | None = None
+    reason: str | None = None
+    quarantined: QuarantinedRow | None = None
 
 
 def _utcnow() -> datetime:
@@ -217,50 +223,84 @@ def apply_batch(
     records: list[RawRecord],
     lookups: Lookups,
     run_id: int,
+    outcomes: list[RowOutcome] | None = None,
 ) -> ImportReport:
-    """Store or quarantine each row of one batch; flushes, never commits."""
+    """Store or quarantine each row of one batch; flushes, never commits.
+
+    When ``outcomes`` is given, it receives one RowOutcome per record, in order.
+    """
     outcome = ImportReport(run_id=run_id, read=len(records))
-    converted: list[tuple[RawRecord, ConvertedRow]] = []
+    per_row: list[RowOutcome] = []
+    converted: list[tuple[RawRecord, ConvertedRow, RowOutcome]] = []
     quarantined_keys: list[str] = []
+
+    def quarantine(record: RawRecord, reason: str, key: str | None, result: RowOutcome) -> None:
+        result.status, result.reason = "quarantined", reason
+        result.quarantined = _quarantine(session, run_id, record, reason, key)
+        quarantined_keys.extend([key] if key else [])
+        outcome.quarantined += 1
+
     for record in records:
+        result = RowOutcome(status="", source_id=_source_key(mapping, record))
+        per_row.append(result)
         try:
             if record.problem:
                 raise RowError(record.problem)
-            converted.append((record, convert_row(mapping, record.values, lookups)))
+            converted.append((record, convert_row(mapping, record.values, lookups), result))
         except RowError as error:
-            key = _source_key(mapping, record)
-            _quarantine(session, run_id, record, str(error), key)
-            quarantined_keys += [key] if key else []
-            outcome.quarantined += 1
-    ledger = _ledger_entries(session, mapping, [row.source_id for _, row in converted])
-    references = resolve_references(session, [row for _, row in converted])
+            quarantine(record, str(error), result.source_id, result)
+    rows = [row for _, row, _ in converted]
+    ledger = _ledger_entries(session, mapping, [row.source_id for row in rows])
+    context = prepare_batch(session, mapping, rows)
     # The last occurrence of a source id in the batch is the one written; earlier ones count
     # as if they had been written first, so a batch and a row-by-row import report alike.
     pending: dict[str, PendingRow] = {}
     digests: dict[str, str] = {}
-    for record, row in converted:
+    for record, row, result in converted:
+        result.source_id = row.source_id
         digest = _content_sha256(row.values)
         entry = ledger.get(row.source_id)
         previous = digests.get(row.source_id, entry.content_sha256 if entry else None)
         if previous == digest:
+            result.status = "unchanged"
             outcome.unchanged += 1
             continue
         try:
-            check_references(row, references)
+            check_row(mapping, row, context)
         except RowError as error:
-            _quarantine(session, run_id, record, str(error), row.source_id)
-            quarantined_keys.append(row.source_id)
-            outcome.quarantined += 1
+            quarantine(record, str(error), row.source_id, result)
             continue
+        result.status = "created" if previous is None else "updated"
         if previous is None:
             outcome.created += 1
         else:
             outcome.updated += 1
         digests[row.source_id] = digest
         pending[row.source_id] = PendingRow(row=row, entity_id=entry.entity_id if entry else None)
-    written = write_rows(
-        session, mapping=mapping, pending=list(pending.values()), references=references
-    )
+    written = write_rows(session, mapping=mapping, pending=list(pending.values()), context=context)
+    _write_ledger(session, mapping, run_id, ledger, written, digests)
+    stored_keys = {row.source_id for row in rows} - set(quarantined_keys)
+    _close_earlier_quarantine(session, mapping, run_id, stored_keys, "resolved")
+    _close_earlier_quarantine(session, mapping, run_id, set(quarantined_keys), "superseded")
+    if outcomes is not None:
+        for result in per_row:
+            if result.status != "quarantined" and result.source_id is not None:
+                entry = ledger.get(result.source_id)
+                result.entity_id = written.get(result.source_id) or (
+                    entry.entity_id if entry else None
+                )
+        outcomes.extend(per_row)
+    return outcome
+
+
+def _write_ledger(
+    session: Session,
+    mapping: ImportMapping,
+    run_id: int,
+    ledger: dict[str, ImportLedgerEntry],
+    written: dict[str, int],
+    digests: dict[str, str],
+) -> None:
     new_entries = []
     for source_id, entity_id in written.items():
         entry = ledger.get(source_id)
@@ -276,15 +316,13 @@ def apply_batch(
                 )
             )
         else:
+            # The entity may have changed (a deleted record created afresh, a shared link).
+            entry.entity_id = entity_id
             entry.content_sha256 = digests[source_id]
             entry.import_run_id = run_id
     assign_ids(session, ImportLedgerEntry, new_entries)
     session.add_all(new_entries)
     session.flush()
-    stored_keys = {row.source_id for _, row in converted} - set(quarantined_keys)
-    _close_earlier_quarantine(session, mapping, run_id, stored_keys, "resolved")
-    _close_earlier_quarantine(session, mapping, run_id, set(quarantined_keys), "superseded")
-    return outcome
 
 
 def _source_key(mapping: ImportMapping, record: RawRecord) -> str | None:
@@ -319,18 +357,18 @@ def _close_earlier_quarantine(
 
 def _quarantine(
     session: Session, run_id: int, record: RawRecord, reason: str, source_key: str | None
-) -> None:
-    session.add(
-        QuarantinedRow(
-            import_run_id=run_id,
-            row_number=record.row_number,
-            source_key=source_key,
-            raw=dict(record.values),
-            reason=f"row {record.row_number}: {reason}",
-            status="open",
-            created_at=_utcnow(),
-        )
+) -> QuarantinedRow:
+    row = QuarantinedRow(
+        import_run_id=run_id,
+        row_number=record.row_number,
+        source_key=source_key,
+        raw=dict(record.values),
+        reason=f"row {record.row_number}: {reason}",
+        status="open",
+        created_at=_utcnow(),
     )
+    session.add(row)
+    return row
 
 
 def _ledger_entries(
@@ -389,8 +427,14 @@ def list_quarantined(
     return list(rows), total
 
 
-class QuarantineError(ValueError):
-    """A replay or discard that cannot be done as asked."""
+class QuarantineError(DomainError):
+    """A replay or discard that cannot be done as asked (the row is no longer open)."""
+
+    status_code = 409
+
+
+class QuarantinedRowNotFound(QuarantineError):
+    status_code = 404
 
 
 def replay_quarantined(
@@ -405,7 +449,9 @@ def replay_quarantined(
         rows = session.scalars(select(QuarantinedRow).where(QuarantinedRow.id.in_(row_ids))).all()
         missing = sorted(set(row_ids) - {row.id for row in rows})
         if missing:
-            raise QuarantineError(f"no quarantined row with id {', '.join(map(str, missing))}")
+            raise QuarantinedRowNotFound(
+                f"no quarantined row with id {', '.join(map(str, missing))}"
+            )
         closed = [row.id for row in rows if row.status != "open"]
         if closed:
             raise QuarantineError(
@@ -435,7 +481,7 @@ def discard_quarantined(session: Session, *, row_id: int) -> QuarantinedRow:
     """Mark a quarantined row as deliberately not imported (it stays, for the audit trail)."""
     row = session.get(QuarantinedRow, row_id)
     if row is None:
-        raise QuarantineError(f"no quarantined row with id {row_id}")
+        raise QuarantinedRowNotFound(f"no quarantined row with id {row_id}")
     if row.status != "open":
         raise QuarantineError(f"quarantined row {row_id} is already {row.status}")
     row.status = "discarded"

@@ -19,6 +19,7 @@ class FieldKind(StrEnum):
     CODE = "code"  # a code in a taxonomy table (FieldDefinition.code_table)
     CODE_LIST = "code_list"  # several codes, split by the field's separator
     REFERENCE = "reference"  # the source id of a stakeholder's source record
+    NUMBER = "number"  # a decimal number ("1234.5"; see FieldSpec.decimal_separator)
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ class FieldDefinition:
     choices: tuple[str, ...] = ()
     code_table: str | None = None
     default: str | None = None  # applied when neither the mapping nor the row gives a value
+    # For references: the kind of stakeholder the field must name (affiliations link a person to
+    # an organisation), or None for any.
+    stakeholder_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class TargetDefinition:
     name: str
     description: str
     fields: dict[str, FieldDefinition] = field(default_factory=dict)
+    # Whether the mapping maps answer columns to question codes (``answers:``), for responses.
+    takes_answers: bool = False
 
 
 def _text(required: bool = False, max_length: int = 300) -> FieldDefinition:
@@ -122,6 +128,48 @@ TARGETS: dict[str, TargetDefinition] = {
                 "channel": _code("channels"),
                 "language": _text(max_length=8),
             },
+        ),
+        TargetDefinition(
+            "affiliations",
+            "a person's role at an organisation: investigator at a site, pharmacist at a pharmacy",
+            {
+                "person": FieldDefinition(
+                    FieldKind.REFERENCE, required=True, stakeholder_kind="person"
+                ),
+                "organisation": FieldDefinition(
+                    FieldKind.REFERENCE, required=True, stakeholder_kind="organisation"
+                ),
+                "role": _text(required=True, max_length=80),
+                "started_on": FieldDefinition(FieldKind.DATE),
+                "ended_on": FieldDefinition(FieldKind.DATE),
+            },
+        ),
+        TargetDefinition(
+            "kpis",
+            "business outcomes per period: prescriptions, orders, enrolments, adherence",
+            {
+                "kpi": _text(required=True, max_length=60),
+                "stakeholder": FieldDefinition(FieldKind.REFERENCE),
+                "product": _code("products"),
+                "country": _code("countries"),
+                "period_start": FieldDefinition(FieldKind.DATE, required=True),
+                "period_end": FieldDefinition(FieldKind.DATE, required=True),
+                "value": FieldDefinition(FieldKind.NUMBER, required=True),
+                "unit": _text(max_length=30),
+            },
+        ),
+        TargetDefinition(
+            "responses",
+            "survey responses exported from another survey tool, one row per response",
+            {
+                "survey": _text(required=True, max_length=80),  # the CPXM survey's code
+                "respondent": FieldDefinition(FieldKind.REFERENCE),
+                "submitted_at": FieldDefinition(FieldKind.DATETIME, required=True),
+                "started_at": FieldDefinition(FieldKind.DATETIME),
+                "language": _text(max_length=8),
+                "channel": _code("channels"),
+            },
+            takes_answers=True,
         ),
     )
 }

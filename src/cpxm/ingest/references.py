@@ -1,0 +1,136 @@
+"""Stakeholder references in imported rows: a source system's id, or a CPXM stakeholder id.
+
+References are resolved once per batch with a few queries. A reference to a stakeholder that
+identity resolution merged away lands on the surviving golden record, so rows imported after a
+merge follow the person like the rows imported before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cpxm.db import one_of
+from cpxm.identity.models import SourceRecord
+from cpxm.ingest.mapping import CPXM_IDS
+from cpxm.ingest.rows import ConvertedRow, Reference, RowError
+from cpxm.stakeholders.models import Stakeholder
+
+# Merge chains longer than this are a data error, not something to follow forever.
+_MAX_MERGE_HOPS = 10
+
+
+@dataclass(frozen=True)
+class ResolvedStakeholder:
+    stakeholder_id: int
+    kind: str  # person or organisation
+    source_record_id: int | None  # None when the row named the stakeholder by its CPXM id
+
+
+References = dict[tuple[str, str], ResolvedStakeholder]
+
+
+def references_in(rows: list[ConvertedRow]) -> set[tuple[str, str]]:
+    return {
+        value.key for row in rows for value in row.values.values() if isinstance(value, Reference)
+    }
+
+
+def resolve_references(session: Session, rows: list[ConvertedRow]) -> References:
+    """Every stakeholder the rows name that exists, keyed by (source system, id)."""
+    keys = references_in(rows)
+    if not keys:
+        return {}
+    by_source: dict[tuple[str, str], tuple[int, int]] = {}  # key -> (record id, stakeholder id)
+    source_keys = {key for key in keys if key[0] != CPXM_IDS}
+    if source_keys:
+        found = session.execute(
+            select(
+                SourceRecord.source_system,
+                SourceRecord.source_id,
+                SourceRecord.id,
+                SourceRecord.stakeholder_id,
+            ).where(
+                one_of(session, SourceRecord.source_system, {system for system, _ in source_keys}),
+                one_of(
+                    session, SourceRecord.source_id, {source_id for _, source_id in source_keys}
+                ),
+                SourceRecord.stakeholder_id.is_not(None),
+            )
+        )
+        by_source = {
+            (system, source_id): (record_id, stakeholder_id)
+            for system, source_id, record_id, stakeholder_id in found
+            if (system, source_id) in source_keys and stakeholder_id is not None
+        }
+    by_cpxm_id = {key: int(key[1]) for key in keys if key[0] == CPXM_IDS}
+    survivors = _survivors(session, {s for _, s in by_source.values()} | set(by_cpxm_id.values()))
+    resolved: References = {}
+    for key, (record_id, stakeholder_id) in by_source.items():
+        if stakeholder_id in survivors:
+            survivor, kind = survivors[stakeholder_id]
+            resolved[key] = ResolvedStakeholder(survivor, kind, record_id)
+    for key, stakeholder_id in by_cpxm_id.items():
+        if stakeholder_id in survivors:
+            survivor, kind = survivors[stakeholder_id]
+            resolved[key] = ResolvedStakeholder(survivor, kind, None)
+    return resolved
+
+
+def _survivors(session: Session, stakeholder_ids: set[int]) -> dict[int, tuple[int, str]]:
+    """Stakeholder id -> (the active record it is, or was merged into; its kind)."""
+    known: dict[int, tuple[str, int | None, str]] = {}  # id -> (status, merged into, kind)
+    wanted = set(stakeholder_ids)
+    for _ in range(_MAX_MERGE_HOPS):
+        if not wanted:
+            break
+        for stakeholder_id, status, merged_into_id, kind in session.execute(
+            select(
+                Stakeholder.id, Stakeholder.status, Stakeholder.merged_into_id, Stakeholder.kind
+            ).where(one_of(session, Stakeholder.id, sorted(wanted)))
+        ):
+            known[stakeholder_id] = (status, merged_into_id, kind)
+        wanted = {
+            merged_into
+            for status, merged_into, _ in known.values()
+            if status == "merged" and merged_into is not None and merged_into not in known
+        }
+    survivors: dict[int, tuple[int, str]] = {}
+    for stakeholder_id in stakeholder_ids:
+        current = stakeholder_id
+        for _ in range(_MAX_MERGE_HOPS):
+            if current not in known:
+                break
+            status, merged_into, kind = known[current]
+            if status != "merged" or merged_into is None:
+                survivors[stakeholder_id] = (current, kind)
+                break
+            current = merged_into
+    return survivors
+
+
+def stakeholder_of(
+    reference: Reference, references: References, *, kind: str | None = None
+) -> ResolvedStakeholder:
+    """The stakeholder a reference names; RowError when it names nobody (or the wrong kind)."""
+    resolved = references.get(reference.key)
+    if resolved is None:
+        if reference.source_system == CPXM_IDS:
+            raise RowError(
+                f"column '{reference.column}' is '{reference.source_id}', but no CPXM "
+                "stakeholder has that id"
+            )
+        raise RowError(
+            f"column '{reference.column}' is '{reference.source_id}', but no stakeholder has that "
+            f"id in source system '{reference.source_system}'; import that system's stakeholders "
+            "first, or correct the id"
+        )
+    if kind is not None and resolved.kind != kind:
+        raise RowError(
+            f"column '{reference.column}' is '{reference.source_id}', which names "
+            f"{'a person' if resolved.kind == 'person' else 'an organisation'}; "
+            f"expected {'a person' if kind == 'person' else 'an organisation'}"
+        )
+    return resolved
