@@ -1,11 +1,23 @@
-"""Source records: what each departmental system knows about someone, kept as it came."""
+"""Source records as each departmental system knows someone, and how identity resolution
+linked them: runs, uncertain pairs and decisions, merges (undoable) and attribute provenance.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cpxm.db import Base
@@ -23,3 +35,98 @@ class SourceRecord(Base):
     stakeholder_id: Mapped[int | None] = mapped_column(ForeignKey("stakeholders.id"), index=True)
     attributes: Mapped[dict[str, Any]] = mapped_column()
     imported_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+PAIR_STATUSES = ("pending", "accepted", "rejected")
+MERGE_REASONS = ("auto", "review", "manual")
+
+
+class ResolutionRun(Base):
+    """One ``cpxm resolve``: its thresholds and what it changed, so re-runs can be compared."""
+
+    __tablename__ = "identity_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    threshold_match: Mapped[float] = mapped_column(Float)
+    threshold_review: Mapped[float] = mapped_column(Float)
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    pairs_scored: Mapped[int] = mapped_column(Integer, default=0)
+    merges: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    review_pairs: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    # Hash of the inputs (records, thresholds, decisions): an unchanged input is not re-scored.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+
+
+class MatchPair(Base):
+    """Two source records the model was unsure about, or a person's decision about them.
+
+    ``record_low_id < record_high_id`` so a pair has one row. Rejected pairs are never linked
+    again; accepted pairs are always linked, whatever a later model says.
+    """
+
+    __tablename__ = "identity_match_pairs"
+    __table_args__ = (
+        UniqueConstraint("record_low_id", "record_high_id"),
+        CheckConstraint("record_low_id < record_high_id", name="ordered"),
+        CheckConstraint("status IN ('pending', 'accepted', 'rejected')", name="status"),
+        Index("ix_identity_match_pairs_status_probability", "status", "match_probability"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_low_id: Mapped[int] = mapped_column(ForeignKey("source_records.id", ondelete="CASCADE"))
+    record_high_id: Mapped[int] = mapped_column(
+        ForeignKey("source_records.id", ondelete="CASCADE"), index=True
+    )
+    match_probability: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("identity_runs.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class MergeEvent(Base):
+    """One stakeholder folded into another, with every row that moved, so it can be undone.
+
+    ``moved`` is ``{"tables": [{"table", "column", "moved": [pk...], "deleted": [row...]}],
+    "source_records": [ids]}``; ``survivor_before`` holds the survivor's attributes and
+    provenance as they were, restored exactly when this is its latest merge.
+    """
+
+    __tablename__ = "identity_merges"
+    __table_args__ = (CheckConstraint("reason IN ('auto', 'review', 'manual')", name="reason"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("stakeholders.id"), index=True)
+    merged_id: Mapped[int] = mapped_column(ForeignKey("stakeholders.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("identity_runs.id"))
+    match_pair_id: Mapped[int | None] = mapped_column(ForeignKey("identity_match_pairs.id"))
+    # The two records whose link joined the groups: rejected on undo so they stay apart.
+    record_low_id: Mapped[int | None] = mapped_column(Integer)
+    record_high_id: Mapped[int | None] = mapped_column(Integer)
+    moved: Mapped[dict[str, Any]] = mapped_column()
+    survivor_before: Mapped[dict[str, Any]] = mapped_column()
+    merged_at: Mapped[datetime] = mapped_column(DateTime)
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AttributeProvenance(Base):
+    """Where a golden record's attribute came from and which survivorship rule chose it."""
+
+    __tablename__ = "identity_attribute_provenance"
+    __table_args__ = (
+        CheckConstraint("rule IN ('only_source', 'trust', 'recency', 'completeness')", name="rule"),
+    )
+
+    stakeholder_id: Mapped[int] = mapped_column(
+        ForeignKey("stakeholders.id", ondelete="CASCADE"), primary_key=True
+    )
+    attribute: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source_record_id: Mapped[int] = mapped_column(
+        ForeignKey("source_records.id", ondelete="CASCADE"), index=True
+    )
+    rule: Mapped[str] = mapped_column(String(20))
