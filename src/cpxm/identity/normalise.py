@@ -1,0 +1,246 @@
+"""One comparable frame from source records kept in each system's own attribute shape.
+
+Imports store the ingest target's field names; systems written by other tools (the demo's
+silos, older loads) keep theirs (``given_name``, ``attendee``, ``address.zip`` ...). Everything
+the linkage model compares is derived here: lower-case ASCII names with nicknames folded to
+their usual given name, e-mail without placeholders, the phone's national significant digits,
+postal code, city, date of birth, professional id and whether it is a person or an organisation.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+ORGANISATION_WORDS = (
+    "clinical_site",
+    "hospital",
+    "pharmacy",
+    "wholesaler",
+    "payer",
+    "patient_organisation",
+    "cro",
+    "elderly_home",
+    "regulator",
+)
+TITLES = {"dr", "prof", "professor", "mr", "mrs", "ms", "mme", "m", "herr", "frau", "sr", "sra"}
+# Cheap nickname folding: the common short forms of frequent given names in our markets.
+NICKNAMES = {
+    "bill": "william",
+    "will": "william",
+    "bob": "robert",
+    "rob": "robert",
+    "kate": "katherine",
+    "kathy": "katherine",
+    "cathy": "catherine",
+    "liz": "elizabeth",
+    "beth": "elizabeth",
+    "mike": "michael",
+    "jim": "james",
+    "jamie": "james",
+    "jen": "jennifer",
+    "jenny": "jennifer",
+    "maggie": "margaret",
+    "peggy": "margaret",
+    "rick": "richard",
+    "rich": "richard",
+    "tom": "thomas",
+    "chris": "christopher",
+    "dan": "daniel",
+    "danny": "daniel",
+    "joe": "joseph",
+    "pat": "patricia",
+    "trish": "patricia",
+    "alex": "alexander",
+    "tony": "anthony",
+    "nick": "nicholas",
+    "sam": "samantha",
+    "vicky": "victoria",
+    "becky": "rebecca",
+    "sue": "susan",
+    "hans": "johannes",
+    "franzi": "franziska",
+    "wolf": "wolfgang",
+    "fritz": "friedrich",
+    "max": "maximilian",
+    "paco": "francisco",
+    "pepe": "jose",
+    "manolo": "manuel",
+    "lola": "dolores",
+    "lupe": "guadalupe",
+    "nacho": "ignacio",
+    "jp": "jean pierre",
+}
+PLACEHOLDER_EMAIL_USERS = {"noemail", "none", "unknown", "na", "noreply", "no-reply"}
+COLUMNS = (
+    "unique_id",
+    "source_system",
+    "kind",
+    "first_name",
+    "last_name",
+    "first_initial",
+    "dob",
+    "email",
+    "phone",
+    "postal_code",
+    "city",
+    "address",
+    "professional_id",
+)
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """The comparable view of one source record (``None`` where the system did not know)."""
+
+    unique_id: int
+    source_system: str
+    kind: str
+    first_name: str | None
+    last_name: str | None
+    first_initial: str | None
+    dob: str | None
+    email: str | None
+    phone: str | None
+    postal_code: str | None
+    city: str | None
+    address: str | None
+    professional_id: str | None
+
+
+def fold(text: object) -> str | None:
+    """Lower-case ASCII letters, digits and single spaces; ``None`` when nothing is left."""
+    if text is None:
+        return None
+    decomposed = unicodedata.normalize("NFKD", str(text))
+    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
+    cleaned = re.sub(r"[^a-z0-9]+", " ", ascii_text).strip()
+    return cleaned or None
+
+
+def _given_name(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return NICKNAMES.get(text, text)
+
+
+def _split_full_name(full: object) -> tuple[str | None, str | None]:
+    """``"Last, First"`` or ``"Dr First Last"`` into (first, last)."""
+    if full is None:
+        return None, None
+    raw = str(full)
+    if "," in raw:
+        last, _, first = raw.partition(",")
+        return fold(first), fold(last)
+    tokens = (fold(raw) or "").split()
+    while tokens and tokens[0] in TITLES and len(tokens) > 1:
+        tokens = tokens[1:]
+    if not tokens:
+        return None, None
+    if len(tokens) == 1:
+        return None, tokens[0]
+    return " ".join(tokens[:-1]), tokens[-1]
+
+
+def _email(value: object) -> str | None:
+    if value is None:
+        return None
+    email = str(value).strip().lower()
+    user, at, domain = email.partition("@")
+    if not at or not user or "." not in domain:
+        return None
+    if user in PLACEHOLDER_EMAIL_USERS or domain.startswith("unknown."):
+        return None
+    return email
+
+
+def _phone(value: object) -> str | None:
+    """The last nine digits: the same across international, national and trunk formats."""
+    if value is None:
+        return None
+    digits = re.sub(r"\D", "", str(value))
+    return digits[-9:] if len(digits) >= 6 else None
+
+
+def _postal_code(value: object) -> str | None:
+    if value is None:
+        return None
+    code = re.sub(r"[^0-9A-Za-z]", "", str(value)).upper()
+    return code or None
+
+
+def _dob(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, date | datetime):
+        return value.isoformat()[:10]
+    text = str(value).strip()
+    if re.fullmatch(r"\d{8}", text):
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    return text[:10] if re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", text) else None
+
+
+def _kind(attributes: dict[str, Any]) -> str:
+    declared = attributes.get("type") or attributes.get("account_type") or attributes.get("role")
+    if attributes.get("account_name") or (fold(declared) or "").replace(" ", "_") in (
+        ORGANISATION_WORDS
+    ):
+        return "organisation"
+    if attributes.get("name") and not (attributes.get("first_name") or attributes.get("last_name")):
+        # One name column and a non-person type: an organisation imported through ingest.
+        return "organisation" if declared and declared in ORGANISATION_WORDS else "person"
+    return "person"
+
+
+def _first(attributes: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        value = attributes.get(key)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def normalise(record_id: int, source_system: str, attributes: dict[str, Any]) -> Normalised:
+    """Map any known attribute shape onto the comparable fields."""
+    address = attributes.get("address")
+    nested: dict[str, Any] = address if isinstance(address, dict) else {}
+    kind = _kind(attributes)
+    first = fold(_first(attributes, "first_name", "given_name", "first"))
+    last = fold(_first(attributes, "last_name", "family_name", "last"))
+    if kind == "organisation":
+        first, last = None, fold(_first(attributes, "account_name", "name"))
+    elif first is None and last is None:
+        first, last = _split_full_name(
+            _first(attributes, "name", "attendee", "requester_name", "caller_name")
+        )
+    if first is not None:
+        first = " ".join(_given_name(token) or token for token in first.split())
+    if first is not None and len(first) == 1:
+        initial: str | None = first
+        first = None  # an initial says little; it still blocks and breaks ties via first_initial
+    else:
+        initial = first[:1] if first else None
+    return Normalised(
+        unique_id=record_id,
+        source_system=source_system,
+        kind=kind,
+        first_name=first,
+        last_name=last,
+        first_initial=initial,
+        dob=_dob(_first(attributes, "birth_date", "dob", "date_of_birth")),
+        email=_email(_first(attributes, "email", "email_address")),
+        phone=_phone(_first(attributes, "phone", "phone_number")),
+        postal_code=_postal_code(
+            _first(attributes, "postal_code", "postcode") or nested.get("zip")
+        ),
+        city=fold(_first(attributes, "city") or nested.get("city")),
+        address=fold(
+            _first(attributes, "address_line", "street")
+            or (address if isinstance(address, str) else None)
+            or nested.get("line1")
+        ),
+        professional_id=_postal_code(attributes.get("professional_id")),
+    )

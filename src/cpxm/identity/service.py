@@ -1,0 +1,367 @@
+"""Identity resolution: link source records into golden records, review, undo and export.
+
+``resolve`` scores every blocked pair with the Splink model, links pairs at or above the match
+threshold (connected components), folds each component's stakeholders into the oldest one and
+queues pairs between the review and match thresholds for a person. People's decisions win over
+the model: accepted pairs are always linked, rejected pairs never, not even through a third record.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from cpxm.errors import DomainError, NotFoundError
+from cpxm.identity.linkage import score_pairs
+from cpxm.identity.merges import merge_stakeholders, refresh_golden_records, undo_merge
+from cpxm.identity.models import (
+    AttributeProvenance,
+    MatchPair,
+    MergeEvent,
+    ResolutionRun,
+    SourceRecord,
+)
+from cpxm.identity.normalise import normalise
+from cpxm.identity.survivorship import DEFAULT_TRUST_ORDER
+from cpxm.stakeholders.models import Stakeholder
+from cpxm.timeutil import utc_now
+from cpxm.workspace.models import AuditLogEntry
+
+DEFAULT_THRESHOLD_MATCH = 0.9
+DEFAULT_THRESHOLD_REVIEW = 0.5
+
+__all__ = [
+    "DEFAULT_THRESHOLD_MATCH",
+    "DEFAULT_THRESHOLD_REVIEW",
+    "decide_pair",
+    "export_links",
+    "list_review",
+    "resolve",
+    "undo_merge",
+    "unmerge_stakeholder",
+]
+
+
+@dataclass
+class _Components:
+    """Union-find over record ids that refuses unions joining a rejected pair."""
+
+    parent: dict[int, int]
+    apart: dict[int, set[int]]  # root -> records its component must never contain
+
+    def find(self, item: int) -> int:
+        root = item
+        while self.parent.get(root, root) != root:
+            root = self.parent[root]
+        while self.parent.get(item, item) != root:
+            self.parent[item], item = root, self.parent[item]
+        return root
+
+    def union(self, a: int, b: int, *, force: bool = False) -> bool:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a == root_b:
+            return False
+        if not force and (
+            any(self.find(x) == root_b for x in self.apart.get(root_a, ()))
+            or any(self.find(x) == root_a for x in self.apart.get(root_b, ()))
+        ):
+            return False
+        low, high = sorted((root_a, root_b))
+        self.parent[high] = low
+        if high in self.apart:
+            self.apart.setdefault(low, set()).update(self.apart.pop(high))
+        return True
+
+
+def resolve(
+    session: Session,
+    *,
+    threshold_match: float = DEFAULT_THRESHOLD_MATCH,
+    threshold_review: float = DEFAULT_THRESHOLD_REVIEW,
+    trust_order: tuple[str, ...] = DEFAULT_TRUST_ORDER,
+    step: Callable[[str], None] = lambda _label: None,
+) -> ResolutionRun:
+    """Link every source record to a golden record; the caller commits."""
+    if not 0 < threshold_review <= threshold_match <= 1:
+        raise DomainError("thresholds must satisfy 0 < review <= match <= 1")
+    previous = session.scalar(
+        select(ResolutionRun)
+        .where(ResolutionRun.finished_at.is_not(None))
+        .order_by(ResolutionRun.id.desc())
+        .limit(1)
+    )
+    run = ResolutionRun(
+        started_at=utc_now(), threshold_match=threshold_match, threshold_review=threshold_review
+    )
+    session.add(run)
+    session.flush()
+    step("reading source records")
+    rows = session.execute(
+        select(
+            SourceRecord.id,
+            SourceRecord.source_system,
+            SourceRecord.stakeholder_id,
+            SourceRecord.attributes,
+            SourceRecord.imported_at,
+        ).order_by(SourceRecord.id)
+    ).all()
+    owner = {row.id: row.stakeholder_id for row in rows}
+    records = [normalise(row.id, row.source_system, row.attributes or {}) for row in rows]
+    edges, run.pairs_scored = score_pairs(records, threshold=threshold_review, step=step)
+    run.records = len(records)
+
+    step("clustering")
+    decided = {
+        (pair.record_low_id, pair.record_high_id): pair
+        for pair in session.scalars(select(MatchPair).where(MatchPair.status != "pending"))
+    }
+    components = _Components(parent={}, apart={})
+    for (low, high), pair in decided.items():
+        if pair.status == "rejected":
+            components.apart.setdefault(low, set()).add(high)
+            components.apart.setdefault(high, set()).add(low)
+    # What people and earlier runs joined stays joined: records sharing a stakeholder, accepted
+    # pairs. Then the model's links, most certain first, so a rejection blocks the weakest path.
+    first_record: dict[int, int] = {}
+    for record_id, stakeholder_id in owner.items():
+        if stakeholder_id is not None:
+            components.union(
+                first_record.setdefault(stakeholder_id, record_id), record_id, force=True
+            )
+    for (low, high), pair in decided.items():
+        if pair.status == "accepted" and low in owner and high in owner:
+            components.union(low, high, force=True)
+    edges.sort(key=lambda edge: (-edge[2], edge[0], edge[1]))
+    for low, high, probability in edges:
+        if probability >= threshold_match and (low, high) not in decided:
+            components.union(low, high)
+
+    step("golden records")
+    clusters: dict[int, list[int]] = {}
+    for record_id in owner:
+        clusters.setdefault(components.find(record_id), []).append(record_id)
+    mapping: dict[int, int] = {}
+    touched: set[int] = set()
+    unlinked: list[tuple[int, list[int]]] = []
+    for members in clusters.values():
+        stakeholders = sorted({owner[r] for r in members if owner[r] is not None})
+        if not stakeholders:
+            unlinked.append((min(members), members))
+            continue
+        survivor = stakeholders[0]
+        mapping.update({other: survivor for other in stakeholders[1:]})
+        if len(stakeholders) > 1:
+            touched.add(survivor)
+        orphans = [r for r in members if owner[r] is None]
+        if orphans:
+            _attach(session, orphans, survivor)
+            touched.add(survivor)
+    merge_stakeholders(session, mapping=mapping, reason="auto", run_id=run.id)
+    run.merges = len(mapping)
+    run.created = len(unlinked)
+    touched.update(_create_golden_records(session, unlinked))
+    touched.update(_without_provenance(session))
+    if previous is not None:
+        touched.update(
+            s
+            for row in rows
+            if row.imported_at >= previous.started_at
+            and (s := owner[row.id]) is not None
+            and s not in mapping
+        )
+    run.updated = refresh_golden_records(session, stakeholder_ids=touched, trust_order=trust_order)
+    run.review_pairs = _queue_for_review(
+        session, edges, components, decided, run, threshold_match=threshold_match
+    )
+    run.finished_at = utc_now()
+    session.add(
+        AuditLogEntry(
+            action="resolve",
+            entity_type="identity_run",
+            entity_id=str(run.id),
+            details={
+                "records": run.records,
+                "merges": run.merges,
+                "created": run.created,
+                "review_pairs": run.review_pairs,
+            },
+        )
+    )
+    session.flush()
+    return run
+
+
+def _attach(session: Session, record_ids: list[int], stakeholder_id: int) -> None:
+    from sqlalchemy import update
+
+    for start in range(0, len(record_ids), 500):
+        session.execute(
+            update(SourceRecord)
+            .where(SourceRecord.id.in_(record_ids[start : start + 500]))
+            .values(stakeholder_id=stakeholder_id)
+        )
+
+
+def _create_golden_records(session: Session, clusters: list[tuple[int, list[int]]]) -> list[int]:
+    """A new stakeholder per cluster no golden record knows yet; survivorship fills it in."""
+    if not clusters:
+        return []
+    created = list(
+        session.scalars(
+            insert(Stakeholder).returning(Stakeholder.id, sort_by_parameter_order=True),
+            [
+                {"kind": "person", "type": "hcp", "display_name": f"record {first}"}
+                for first, _ in clusters
+            ],
+        )
+    )
+    for stakeholder_id, (_, members) in zip(created, clusters, strict=True):
+        _attach(session, members, stakeholder_id)
+    return created
+
+
+def _without_provenance(session: Session) -> list[int]:
+    return list(
+        session.scalars(
+            select(Stakeholder.id)
+            .where(Stakeholder.status == "active")
+            .where(Stakeholder.id.in_(select(SourceRecord.stakeholder_id)))
+            .where(~Stakeholder.id.in_(select(AttributeProvenance.stakeholder_id)))
+        )
+    )
+
+
+def _queue_for_review(
+    session: Session,
+    edges: list[tuple[int, int, float]],
+    components: _Components,
+    decided: dict[tuple[int, int], MatchPair],
+    run: ResolutionRun,
+    *,
+    threshold_match: float,
+) -> int:
+    """Pending pairs = uncertain pairs still apart after linking; stale ones are dropped."""
+    wanted: dict[tuple[int, int], float] = {}
+    for low, high, probability in edges:
+        if (low, high) in decided or components.find(low) == components.find(high):
+            continue
+        if probability < threshold_match or (low, high) not in wanted:
+            # A pair above the match threshold that a rejection kept apart also needs a person.
+            wanted[(low, high)] = probability
+    pending = {
+        (pair.record_low_id, pair.record_high_id): pair
+        for pair in session.scalars(select(MatchPair).where(MatchPair.status == "pending"))
+    }
+    stale = [pair.id for key, pair in pending.items() if key not in wanted]
+    for start in range(0, len(stale), 500):
+        session.execute(delete(MatchPair).where(MatchPair.id.in_(stale[start : start + 500])))
+    for key, probability in wanted.items():
+        pair = pending.get(key)
+        if pair is None:
+            session.add(
+                MatchPair(
+                    record_low_id=key[0],
+                    record_high_id=key[1],
+                    match_probability=probability,
+                    status="pending",
+                    run_id=run.id,
+                )
+            )
+        elif abs(pair.match_probability - probability) > 1e-9:
+            pair.match_probability = probability
+    session.flush()
+    return len(wanted)
+
+
+def list_review(session: Session, *, limit: int, offset: int) -> tuple[list[MatchPair], int]:
+    """Pending pairs, most likely matches first."""
+    total = session.scalar(
+        select(func.count()).select_from(MatchPair).where(MatchPair.status == "pending")
+    )
+    pairs = session.scalars(
+        select(MatchPair)
+        .where(MatchPair.status == "pending")
+        .order_by(MatchPair.match_probability.desc(), MatchPair.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(pairs), int(total or 0)
+
+
+def decide_pair(
+    session: Session, *, pair_id: int, accept: bool, user_id: int | None = None
+) -> MatchPair:
+    """Accept (merge the two golden records) or reject (keep them apart for good)."""
+    pair = session.get(MatchPair, pair_id)
+    if pair is None:
+        raise NotFoundError("review pair", pair_id)
+    if pair.status != "pending":
+        raise DomainError(f"review pair {pair_id} was already {pair.status}")
+    pair.status, pair.decided_at, pair.decided_by_id = (
+        ("accepted" if accept else "rejected"),
+        utc_now(),
+        user_id,
+    )
+    low = session.get(SourceRecord, pair.record_low_id)
+    high = session.get(SourceRecord, pair.record_high_id)
+    assert low is not None and high is not None
+    if accept and low.stakeholder_id and high.stakeholder_id:
+        survivor, merged = sorted((low.stakeholder_id, high.stakeholder_id))
+        if survivor != merged:
+            merge_stakeholders(
+                session,
+                mapping={merged: survivor},
+                reason="review",
+                match_pair_id=pair.id,
+                user_id=user_id,
+            )
+            refresh_golden_records(session, stakeholder_ids=[survivor])
+    session.add(
+        AuditLogEntry(
+            user_id=user_id,
+            action="accept" if accept else "reject",
+            entity_type="identity_match_pair",
+            entity_id=str(pair.id),
+            details={"records": [pair.record_low_id, pair.record_high_id]},
+        )
+    )
+    session.flush()
+    return pair
+
+
+def unmerge_stakeholder(
+    session: Session, *, stakeholder_id: int, user_id: int | None = None
+) -> MergeEvent:
+    """Undo the merge that folded this stakeholder into another."""
+    merge_id = session.scalar(
+        select(MergeEvent.id)
+        .where(MergeEvent.merged_id == stakeholder_id, MergeEvent.undone_at.is_(None))
+        .order_by(MergeEvent.id.desc())
+        .limit(1)
+    )
+    if merge_id is None:
+        raise DomainError(f"stakeholder {stakeholder_id} is not merged into another")
+    return undo_merge(session, merge_id=merge_id, user_id=user_id)
+
+
+def export_links(session: Session, path: Path) -> int:
+    """Write ``source_system,source_id,stakeholder_id`` for every source record."""
+    count = 0
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["source_system", "source_id", "stakeholder_id"])
+        rows: Any = session.execute(
+            select(SourceRecord.source_system, SourceRecord.source_id, SourceRecord.stakeholder_id)
+            .order_by(SourceRecord.source_system, SourceRecord.source_id)
+            .execution_options(yield_per=10_000)
+        )
+        for system, source_id, stakeholder_id in rows:
+            writer.writerow([system, source_id, "" if stakeholder_id is None else stakeholder_id])
+            count += 1
+    return count

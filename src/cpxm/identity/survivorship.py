@@ -1,0 +1,163 @@
+"""Golden-record attributes chosen per attribute from a stakeholder's source records.
+
+Per attribute, among the records that know a value: the most trusted source system wins; a tie
+goes to the most recently updated record, then to the most complete one (most attributes known),
+then to the lowest record id so the choice is stable. The rule that decided is kept with the
+value (``identity_attribute_provenance``), so a reader can tell why a phone number is there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from cpxm.identity.normalise import _kind
+from cpxm.stakeholders.models import STAKEHOLDER_TYPES
+
+DEFAULT_TRUST_ORDER = (
+    "crm",
+    "medical_information",
+    "patient_support",
+    "events",
+    "call_centre",
+    "email_platform",
+)
+ATTRIBUTES = (
+    "type",
+    "first_name",
+    "last_name",
+    "display_name",
+    "specialty",
+    "professional_id",
+    "email",
+    "phone",
+    "address_line",
+    "postal_code",
+    "city",
+    "country_code",
+    "language",
+    "birth_date",
+)
+TYPE_WORDS = {"consumer": "patient", "physician": "hcp", "nurse": "hcp", "pharmacist": "hcp"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One source record as survivorship sees it."""
+
+    record_id: int
+    source_system: str
+    updated_at: datetime
+    values: dict[str, Any]  # golden-record fields this record knows
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: Any
+    record_id: int
+    rule: str
+
+
+def _get(attributes: dict[str, Any], *keys: str) -> Any:
+    nested = attributes.get("address") if isinstance(attributes.get("address"), dict) else {}
+    for key in keys:
+        value = attributes.get(key)
+        if value in (None, "") and nested:
+            value = nested.get(key)
+        if value not in (None, "") and not isinstance(value, dict):
+            return value
+    return None
+
+
+def _name_parts(attributes: dict[str, Any]) -> tuple[str | None, str | None]:
+    first = _get(attributes, "first_name", "given_name", "first")
+    last = _get(attributes, "last_name", "family_name", "last")
+    if first or last:
+        return first, last
+    full = _get(attributes, "attendee", "requester_name", "caller_name")
+    if not full:
+        return None, None
+    text = str(full)
+    if "," in text:
+        last_part, _, first_part = text.partition(",")
+        return first_part.strip() or None, last_part.strip() or None
+    tokens = [t for t in text.split() if t.rstrip(".").lower() not in ("dr", "prof")]
+    if len(tokens) < 2:
+        return None, tokens[0] if tokens else None
+    return " ".join(tokens[:-1]), tokens[-1]
+
+
+def golden_values(attributes: dict[str, Any], countries: set[str]) -> dict[str, Any]:
+    """The golden-record fields one source record knows, in the store's types."""
+    kind = _kind(attributes)
+    raw_type = _get(attributes, "type", "account_type", "role", "caller_type", "requester_type")
+    folded = str(raw_type).strip().lower().replace(" ", "_") if raw_type else None
+    stakeholder_type = TYPE_WORDS.get(folded or "", folded)
+    values: dict[str, Any] = {
+        "type": stakeholder_type if stakeholder_type in STAKEHOLDER_TYPES else None,
+        "specialty": _get(attributes, "specialty"),
+        "professional_id": _get(attributes, "professional_id"),
+        "email": (str(_get(attributes, "email", "email_address") or "").lower() or None),
+        "phone": _get(attributes, "phone", "phone_number"),
+        "address_line": _get(attributes, "address_line", "street", "line1"),
+        "postal_code": _get(attributes, "postal_code", "postcode", "zip"),
+        "city": _get(attributes, "city"),
+        "language": _get(attributes, "language", "lang"),
+    }
+    country = _get(attributes, "country")
+    values["country_code"] = country if country in countries else None
+    birth = _get(attributes, "birth_date", "dob", "date_of_birth")
+    try:
+        values["birth_date"] = date.fromisoformat(str(birth)[:10]) if birth else None
+    except ValueError:
+        values["birth_date"] = None
+    if kind == "organisation":
+        name = _get(attributes, "account_name", "name")
+        values |= {"first_name": None, "last_name": None, "display_name": name}
+    else:
+        first, last = _name_parts(attributes)
+        full = " ".join(part for part in (first, last) if part) or _get(attributes, "name")
+        values |= {"first_name": first, "last_name": last, "display_name": full}
+    for key, value in values.items():
+        if isinstance(value, str):
+            values[key] = value.strip() or None
+    return values
+
+
+def choose(
+    candidates: Sequence[Candidate], trust_order: Sequence[str] = DEFAULT_TRUST_ORDER
+) -> dict[str, Choice]:
+    """Per attribute, the surviving value, the record it came from and the deciding rule."""
+    trust = {system: rank for rank, system in enumerate(trust_order)}
+    completeness = {
+        c.record_id: sum(1 for v in c.values.values() if v is not None) for c in candidates
+    }
+    chosen: dict[str, Choice] = {}
+    for attribute in ATTRIBUTES:
+        known = [c for c in candidates if c.values.get(attribute) is not None]
+        if not known:
+            continue
+
+        def key(c: Candidate) -> tuple[int, float, int, int]:
+            return (
+                trust.get(c.source_system, len(trust)),
+                -c.updated_at.timestamp(),
+                -completeness[c.record_id],
+                c.record_id,
+            )
+
+        known.sort(key=key)
+        best, rule = known[0], "only_source"
+        if len(known) > 1:
+            runner_up = key(known[1])
+            best_key = key(best)
+            if best_key[0] != runner_up[0]:
+                rule = "trust"
+            elif best_key[1] != runner_up[1]:
+                rule = "recency"
+            else:
+                rule = "completeness"
+        chosen[attribute] = Choice(best.values[attribute], best.record_id, rule)
+    return chosen
