@@ -1,0 +1,64 @@
+"""JSON routes: the review queue, decisions on pairs, and undoing merges."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from cpxm.deps import DbSession
+from cpxm.identity import service
+from cpxm.pagination import Page, Pagination
+
+router = APIRouter(prefix="/identity", tags=["identity"])
+
+
+class MatchPairOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    record_low_id: int
+    record_high_id: int
+    match_probability: float
+    status: str
+
+
+class MergeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    survivor_id: int
+    merged_id: int
+    reason: str
+
+
+@router.get("/review")
+def list_review(session: DbSession, page: Pagination) -> Page[MatchPairOut]:
+    pairs, total = service.list_review(session, limit=page.limit, offset=page.offset)
+    return Page(
+        items=[MatchPairOut.model_validate(p) for p in pairs],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("/review/{pair_id}/accept")
+def accept_pair(pair_id: int, session: DbSession) -> MatchPairOut:
+    return MatchPairOut.model_validate(service.decide_pair(session, pair_id=pair_id, accept=True))
+
+
+@router.post("/review/{pair_id}/reject")
+def reject_pair(pair_id: int, session: DbSession) -> MatchPairOut:
+    return MatchPairOut.model_validate(service.decide_pair(session, pair_id=pair_id, accept=False))
+
+
+@router.post("/merges/{merge_id}/undo")
+def undo_merge(merge_id: int, session: DbSession) -> MergeOut:
+    return MergeOut.model_validate(service.undo_merge(session, merge_id=merge_id))
+
+
+@router.post("/stakeholders/{stakeholder_id}/unmerge")
+def unmerge(stakeholder_id: int, session: DbSession) -> MergeOut:
+    return MergeOut.model_validate(
+        service.unmerge_stakeholder(session, stakeholder_id=stakeholder_id)
+    )
