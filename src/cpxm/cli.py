@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cpxm.db import make_engine
+from cpxm.identity.cli import identity_app, resolve_command
 from cpxm.migrate import current_revision, head_revision, upgrade_database
 
 app = typer.Typer(
@@ -37,6 +38,8 @@ quarantine_app = typer.Typer(
     help="List, correct and replay rows that imports could not store.", no_args_is_help=True
 )
 app.add_typer(quarantine_app, name="quarantine")
+app.command("resolve")(resolve_command)
+app.add_typer(identity_app, name="identity")
 
 console = Console()
 error_console = Console(stderr=True)
