@@ -18,6 +18,8 @@ from cpxm.analytics.pages import warm_up as warm_up_overview
 from cpxm.analytics.service import OverviewCache
 from cpxm.db import make_engine, session_factory
 from cpxm.errors import install_error_handlers
+from cpxm.identity.api import router as identity_router
+from cpxm.ingest.api import events_router, imports_router, quarantine_router
 from cpxm.interactions.api import router as interactions_router
 from cpxm.stakeholders.api import router as stakeholders_router
 from cpxm.surveys.api import responses_router, surveys_router
@@ -43,7 +45,8 @@ def create_app(
         # must not be used from the warm-up thread; only the app's own engine is warmed.
         lifespan=_warm_up_lifespan(warm_overview=sessionmaker_ is None),
     )
-    app.state.sessionmaker = sessionmaker_ or session_factory(engine or make_engine())
+    app.state.engine = engine or (None if sessionmaker_ else make_engine())
+    app.state.sessionmaker = sessionmaker_ or session_factory(app.state.engine)
     app.state.overview_cache = OverviewCache()
     install_error_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -53,7 +56,16 @@ def create_app(
         return {"status": "ok", "version": cpxm.__version__}
 
     api = APIRouter(prefix=API_PREFIX)
-    for router in (stakeholders_router, interactions_router, surveys_router, responses_router):
+    for router in (
+        stakeholders_router,
+        interactions_router,
+        surveys_router,
+        responses_router,
+        imports_router,
+        events_router,
+        quarantine_router,
+        identity_router,
+    ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(analytics_pages)

@@ -6,11 +6,14 @@ import os
 from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite:///./cpxm.db"
+DEFAULT_MAX_UPLOAD_MB = 200.0
 
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str
+    # The largest request body POST /api/v1/imports accepts (CPXM_MAX_UPLOAD_MB).
+    max_upload_bytes: int = int(DEFAULT_MAX_UPLOAD_MB * 1024 * 1024)
 
     @property
     def is_sqlite(self) -> bool:
@@ -19,7 +22,22 @@ class Settings:
 
 def get_settings() -> Settings:
     """Read settings afresh: tests and the CLI change the environment between calls."""
-    return Settings(database_url=normalise_database_url(os.environ.get("CPXM_DATABASE_URL", "")))
+    return Settings(
+        database_url=normalise_database_url(os.environ.get("CPXM_DATABASE_URL", "")),
+        max_upload_bytes=_megabytes(
+            os.environ.get("CPXM_MAX_UPLOAD_MB", ""), DEFAULT_MAX_UPLOAD_MB
+        ),
+    )
+
+
+def _megabytes(text: str, default: float) -> int:
+    try:
+        megabytes = float(text) if text.strip() else default
+    except ValueError:
+        raise ValueError(
+            f"CPXM_MAX_UPLOAD_MB is '{text}', expected a number of megabytes"
+        ) from None
+    return int(megabytes * 1024 * 1024)
 
 
 def normalise_database_url(url: str) -> str:

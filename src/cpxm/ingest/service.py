@@ -169,15 +169,22 @@ def import_records(
             if dry_run:
                 session.rollback()
             else:
-                _record_counts(session, report)
+                record_counts(session, report)
                 session.commit()
         if progress:
             progress(report.read)
     if not dry_run:
         with make_session() as session:
-            _record_counts(session, report, finished=True)
+            record_counts(session, report, finished=True)
             session.commit()
     return report
+
+
+def new_run(
+    mapping: ImportMapping, *, file_name: str | None, file_sha256: str | None = None
+) -> ImportRun:
+    """An import run in status ``running``, for callers that apply batches themselves."""
+    return ImportRun(**_run_columns(mapping, file_name, file_sha256))
 
 
 def _run_columns(
@@ -203,7 +210,7 @@ def _add(report: ImportReport, outcome: ImportReport) -> None:
     report.quarantined += outcome.quarantined
 
 
-def _record_counts(session: Session, report: ImportReport, *, finished: bool = False) -> None:
+def record_counts(session: Session, report: ImportReport, *, finished: bool = False) -> None:
     run = session.get_one(ImportRun, report.run_id)
     run.rows_read = report.read
     run.rows_created = report.created
@@ -406,6 +413,26 @@ def _file_sha256(path: Path) -> str:
 
 def mapping_of_run(run: ImportRun) -> ImportMapping:
     return parse_mapping(run.mapping, default_name=run.mapping_name)
+
+
+def list_runs(session: Session, *, limit: int, offset: int) -> tuple[list[ImportRun], int]:
+    """Import runs, newest first, with the total for pagination."""
+    total = session.scalar(select(func.count(ImportRun.id))) or 0
+    runs = session.scalars(
+        select(ImportRun).order_by(ImportRun.id.desc()).limit(limit).offset(offset)
+    )
+    return list(runs), total
+
+
+class ImportRunNotFound(DomainError):
+    status_code = 404
+
+
+def get_run(session: Session, *, run_id: int) -> ImportRun:
+    run = session.get(ImportRun, run_id)
+    if run is None:
+        raise ImportRunNotFound(f"import run {run_id} not found")
+    return run
 
 
 def list_quarantined(
