@@ -264,7 +264,10 @@ def test_rejected_events_are_quarantined_and_replayed_with_a_correction(
     body = api.post("/api/v1/events", json=batch).json()
     assert [r["status"] for r in body["results"]] == ["created"] + ["rejected"] * 4
     reasons = [r["reason"] for r in body["results"][1:]]
-    assert reasons[0].startswith("column 'channel' is 'fax', which is not a known channels code")
+    assert reasons[0] == (
+        "column 'channel' is 'fax', which is not a known channels code; "
+        "known: email, face_to_face, phone"
+    )
     assert reasons[1] == (
         "column 'stakeholder' is 'ACC-404', but no stakeholder has that id in source system "
         "'veeva'; import that system's stakeholders first, or correct the id"

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from cpxm.cli import app
 from cpxm.identity.models import SourceRecord
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
+from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Stakeholder
-from cpxm.workspace.models import Country
+from cpxm.workspace.models import Channel, Country, Department
 from tests.conftest import url_of
 
 runner = CliRunner()
@@ -155,3 +156,48 @@ def test_import_killed_midway_is_consistent_and_completes_on_rerun(
     with Session(store_engine) as session:
         statuses = sorted(session.scalars(select(ImportRun.status)))
     assert statuses == ["completed", "running"]  # the killed run stays visibly unfinished
+
+
+CALLS_MAPPING = """\
+source_system: crm
+target: interactions
+source_id: CALL
+fields:
+  stakeholder: ID
+  occurred_at: WHEN
+  channel: {value: phone}
+  department: {value: sales}
+"""
+
+
+def test_interactions_import_in_a_fresh_process(store_engine: Engine, tmp_path: Path) -> None:
+    """A process that loaded only the importer still knows every table a foreign key names
+    (interactions point at journey stages); in-process tests load them all and cannot tell."""
+    _seed(store_engine)
+    with Session(store_engine) as session:
+        session.add_all(
+            [
+                Channel(code="phone", name="Phone", kind="remote"),
+                Department(code="sales", name="Sales"),
+            ]
+        )
+        session.commit()
+    (tmp_path / "crm.yaml").write_text(MAPPING, encoding="utf-8")
+    (tmp_path / "crm.csv").write_text(
+        "ID;FIRST;LAST;COUNTRY\n1;Anna;Schmidt;DE\n", encoding="utf-8"
+    )
+    (tmp_path / "calls.yaml").write_text(CALLS_MAPPING, encoding="utf-8")
+    (tmp_path / "calls.csv").write_text("CALL,ID,WHEN\nC1,1,2026-01-05\n", encoding="utf-8")
+    environment = {**os.environ, "CPXM_DATABASE_URL": url_of(store_engine)}
+    for name in ("crm", "calls"):
+        command = [sys.executable, "-m", "cpxm", "import", str(tmp_path / f"{name}.csv")]
+        result = subprocess.run(
+            [*command, "-m", str(tmp_path / f"{name}.yaml")],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "created 1" in result.stdout
+    assert _count(store_engine, Interaction) == 1

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from cpxm.db import chunked
 from cpxm.ingest.mapping import CPXM_IDS, ImportMapping, parse_mapping
 from cpxm.ingest.readers import RawRecord, RawRow
+from cpxm.ingest.rows import VALUE_MAP_HINT
 from cpxm.ingest.schemas import EventBatchOut, EventIn, EventResultOut
 from cpxm.ingest.service import (
     BATCH_SIZE,
@@ -127,6 +128,7 @@ def _result(index: int, event: EventIn, outcome: RowOutcome) -> EventResultOut:
         source_id=event.source_id,
         status="rejected" if rejected else outcome.status,
         interaction_id=None if rejected else outcome.entity_id,
-        reason=outcome.reason,
+        # A pushing system fixes its payload, not a mapping's value map.
+        reason=outcome.reason.replace(VALUE_MAP_HINT, "") if outcome.reason else None,
         quarantined_row_id=outcome.quarantined.id if outcome.quarantined else None,
     )

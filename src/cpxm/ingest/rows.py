@@ -18,6 +18,7 @@ _NUMBER = {
     ",": re.compile(r"^[+-]?(\d+|\d{1,3}(\.\d{3})+)(,\d+)?$"),
 }
 _SHOWN_CHOICES = 12
+VALUE_MAP_HINT = "; add the source value to the field's 'values' map"
 
 
 class RowError(ValueError):
@@ -242,7 +243,7 @@ def _check_code(
 
 def _value_map_hint(spec: FieldSpec | None) -> str:
     if spec is not None and spec.column is not None:
-        return "; add the source value to the field's 'values' map"
+        return VALUE_MAP_HINT
     return ""
 
 

@@ -20,6 +20,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+# Every table, so the foreign keys of the rows written (interactions -> journey stages, ...)
+# resolve in a process that loaded nothing but the importer, like `cpxm import`.
+import cpxm.schema  # noqa: F401
 from cpxm.db import chunked, one_of, session_factory
 from cpxm.errors import DomainError
 from cpxm.ingest.entities import PendingRow, assign_ids
