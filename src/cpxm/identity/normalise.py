@@ -74,6 +74,11 @@ NICKNAMES = {
     "nacho": "ignacio",
     "jp": "jean pierre",
 }
+# German spelling writes a missing umlaut as a trailing e (Müller, Mueller); stripping the accent
+# alone (Muller) would make the commonest form of the name differ from its own transliteration.
+UMLAUTS = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
+)
 PLACEHOLDER_EMAIL_USERS = {"noemail", "none", "unknown", "na", "noreply", "no-reply"}
 COLUMNS = (
     "unique_id",
@@ -115,7 +120,9 @@ def fold(text: object) -> str | None:
     """Lower-case ASCII letters, digits and single spaces; ``None`` when nothing is left."""
     if text is None:
         return None
-    decomposed = unicodedata.normalize("NFKD", str(text))
+    decomposed = unicodedata.normalize(
+        "NFKD", unicodedata.normalize("NFC", str(text)).translate(UMLAUTS)
+    )
     ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
     cleaned = re.sub(r"[^a-z0-9]+", " ", ascii_text).strip()
     return cleaned or None
