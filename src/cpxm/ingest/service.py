@@ -10,27 +10,32 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 # Every table, so the foreign keys of the rows written (interactions -> journey stages, ...)
 # resolve in a process that loaded nothing but the importer, like `cpxm import`.
 import cpxm.schema  # noqa: F401
-from cpxm.db import chunked, one_of, session_factory
+from cpxm.db import chunked, session_factory
 from cpxm.errors import DomainError
-from cpxm.ingest.entities import PendingRow, assign_ids
+from cpxm.ingest.entities import PendingRow
+from cpxm.ingest.ledger import (
+    close_earlier_quarantine,
+    content_sha256,
+    ledger_entries,
+    write_ledger,
+)
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
-from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
+from cpxm.ingest.models import ImportRun, QuarantinedRow
 from cpxm.ingest.readers import RawRecord, ReadError, detect_format, read_rows
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowError, convert_row
-from cpxm.ingest.writers import check_row, jsonable, prepare_batch, write_rows
+from cpxm.ingest.writers import check_row, prepare_batch, write_rows
 from cpxm.workspace.models import (
     Channel,
     Country,
@@ -260,7 +265,7 @@ def apply_batch(
         except RowError as error:
             quarantine(record, str(error), result.source_id, result)
     rows = [row for _, row, _ in converted]
-    ledger = _ledger_entries(session, mapping, [row.source_id for row in rows])
+    ledger = ledger_entries(session, mapping, [row.source_id for row in rows])
     context = prepare_batch(session, mapping, rows)
     # The last occurrence of a source id in the batch is the one written; earlier ones count
     # as if they had been written first, so a batch and a row-by-row import report alike.
@@ -268,7 +273,7 @@ def apply_batch(
     digests: dict[str, str] = {}
     for record, row, result in converted:
         result.source_id = row.source_id
-        digest = _content_sha256(row.values)
+        digest = content_sha256(row.values)
         entry = ledger.get(row.source_id)
         previous = digests.get(row.source_id, entry.content_sha256 if entry else None)
         if previous == digest:
@@ -288,10 +293,10 @@ def apply_batch(
         digests[row.source_id] = digest
         pending[row.source_id] = PendingRow(row=row, entity_id=entry.entity_id if entry else None)
     written = write_rows(session, mapping=mapping, pending=list(pending.values()), context=context)
-    _write_ledger(session, mapping, run_id, ledger, written, digests)
+    write_ledger(session, mapping, run_id, ledger, written, digests)
     stored_keys = {row.source_id for row in rows} - set(quarantined_keys)
-    _close_earlier_quarantine(session, mapping, run_id, stored_keys, "resolved")
-    _close_earlier_quarantine(session, mapping, run_id, set(quarantined_keys), "superseded")
+    close_earlier_quarantine(session, mapping, run_id, stored_keys, "resolved")
+    close_earlier_quarantine(session, mapping, run_id, set(quarantined_keys), "superseded")
     if outcomes is not None:
         for result in per_row:
             if result.status != "quarantined" and result.source_id is not None:
@@ -303,66 +308,11 @@ def apply_batch(
     return outcome
 
 
-def _write_ledger(
-    session: Session,
-    mapping: ImportMapping,
-    run_id: int,
-    ledger: dict[str, ImportLedgerEntry],
-    written: dict[str, int],
-    digests: dict[str, str],
-) -> None:
-    new_entries = []
-    for source_id, entity_id in written.items():
-        entry = ledger.get(source_id)
-        if entry is None:
-            new_entries.append(
-                ImportLedgerEntry(
-                    target=mapping.target,
-                    source_system=mapping.source_system,
-                    source_id=source_id,
-                    entity_id=entity_id,
-                    content_sha256=digests[source_id],
-                    import_run_id=run_id,
-                )
-            )
-        else:
-            # The entity may have changed (a deleted record created afresh, a shared link).
-            entry.entity_id = entity_id
-            entry.content_sha256 = digests[source_id]
-            entry.import_run_id = run_id
-    assign_ids(session, ImportLedgerEntry, new_entries)
-    session.add_all(new_entries)
-    session.flush()
-
-
 def _source_key(mapping: ImportMapping, record: RawRecord) -> str | None:
     values = [record.values.get(column) for column in mapping.source_id_columns]
     if any(value is None for value in values):
         return None
     return "|".join(value for value in values if value is not None)[:200]
-
-
-def _close_earlier_quarantine(
-    session: Session, mapping: ImportMapping, run_id: int, keys: set[str], status: str
-) -> None:
-    """Close open quarantined rows of earlier runs for the same source ids."""
-    if not keys:
-        return
-    same_source = select(ImportRun.id).where(
-        ImportRun.target == mapping.target,
-        ImportRun.source_system == mapping.source_system,
-        ImportRun.id != run_id,
-    )
-    session.execute(
-        update(QuarantinedRow)
-        .where(
-            QuarantinedRow.status == "open",
-            one_of(session, QuarantinedRow.source_key, sorted(keys)),
-            QuarantinedRow.import_run_id.in_(same_source),
-        )
-        .values(status=status, resolved_at=_utcnow())
-        .execution_options(synchronize_session=False)
-    )
 
 
 def _quarantine(
@@ -379,31 +329,6 @@ def _quarantine(
     )
     session.add(row)
     return row
-
-
-def _ledger_entries(
-    session: Session, mapping: ImportMapping, source_ids: list[str]
-) -> dict[str, ImportLedgerEntry]:
-    if not source_ids:
-        return {}
-    entries = session.scalars(
-        select(ImportLedgerEntry).where(
-            ImportLedgerEntry.target == mapping.target,
-            ImportLedgerEntry.source_system == mapping.source_system,
-            one_of(session, ImportLedgerEntry.source_id, set(source_ids)),
-        )
-    )
-    return {entry.source_id: entry for entry in entries}
-
-
-def _content_sha256(values: dict[str, Any]) -> str:
-    canonical = json.dumps(
-        {key: jsonable(value) for key, value in values.items()},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _file_sha256(path: Path) -> str:

@@ -1,0 +1,101 @@
+"""The import ledger: which record each source row became and a hash of what it said.
+
+A row whose hash is in the ledger is unchanged and skipped; one with another hash updates the
+record the ledger names. Entries are written in the batch's transaction, with their records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from cpxm.db import one_of
+from cpxm.ingest.entities import assign_ids
+from cpxm.ingest.mapping import ImportMapping
+from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
+from cpxm.ingest.writers import jsonable
+
+
+def write_ledger(
+    session: Session,
+    mapping: ImportMapping,
+    run_id: int,
+    ledger: dict[str, ImportLedgerEntry],
+    written: dict[str, int],
+    digests: dict[str, str],
+) -> None:
+    new_entries = []
+    for source_id, entity_id in written.items():
+        entry = ledger.get(source_id)
+        if entry is None:
+            new_entries.append(
+                ImportLedgerEntry(
+                    target=mapping.target,
+                    source_system=mapping.source_system,
+                    source_id=source_id,
+                    entity_id=entity_id,
+                    content_sha256=digests[source_id],
+                    import_run_id=run_id,
+                )
+            )
+        else:
+            # The entity may have changed (a deleted record created afresh, a shared link).
+            entry.entity_id = entity_id
+            entry.content_sha256 = digests[source_id]
+            entry.import_run_id = run_id
+    assign_ids(session, ImportLedgerEntry, new_entries)
+    session.add_all(new_entries)
+    session.flush()
+
+
+def close_earlier_quarantine(
+    session: Session, mapping: ImportMapping, run_id: int, keys: set[str], status: str
+) -> None:
+    """Close open quarantined rows of earlier runs for the same source ids."""
+    if not keys:
+        return
+    same_source = select(ImportRun.id).where(
+        ImportRun.target == mapping.target,
+        ImportRun.source_system == mapping.source_system,
+        ImportRun.id != run_id,
+    )
+    session.execute(
+        update(QuarantinedRow)
+        .where(
+            QuarantinedRow.status == "open",
+            one_of(session, QuarantinedRow.source_key, sorted(keys)),
+            QuarantinedRow.import_run_id.in_(same_source),
+        )
+        .values(status=status, resolved_at=datetime.now(UTC).replace(tzinfo=None))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def ledger_entries(
+    session: Session, mapping: ImportMapping, source_ids: list[str]
+) -> dict[str, ImportLedgerEntry]:
+    if not source_ids:
+        return {}
+    entries = session.scalars(
+        select(ImportLedgerEntry).where(
+            ImportLedgerEntry.target == mapping.target,
+            ImportLedgerEntry.source_system == mapping.source_system,
+            one_of(session, ImportLedgerEntry.source_id, set(source_ids)),
+        )
+    )
+    return {entry.source_id: entry for entry in entries}
+
+
+def content_sha256(values: dict[str, Any]) -> str:
+    canonical = json.dumps(
+        {key: jsonable(value) for key, value in values.items()},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
