@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from cpxm.feedback.models import FeedbackItem
 from cpxm.ingest.mapping import ImportMapping, parse_mapping, resolve_mapping
-from cpxm.ingest.models import QuarantinedRow
+from cpxm.ingest.models import ImportRun, QuarantinedRow
+from cpxm.ingest.readers import ReadError
 from cpxm.ingest.service import ImportReport, import_file
 from cpxm.interactions.models import Interaction
 from cpxm.outcomes.models import KpiValue
@@ -298,27 +299,51 @@ def test_survey_responses_are_checked_against_the_questions_and_comments_become_
     )
 
 
-def test_responses_to_an_unknown_survey_or_question_are_quarantined(
+def test_a_mapping_naming_an_unknown_survey_or_question_fails_before_any_row(
     store_engine: Engine, tmp_path: Path
 ) -> None:
     _seed(store_engine, tmp_path)
     _survey(store_engine)
     mapping = _responses_mapping()
     mapping["fields"]["survey"] = {"value": "no_such_survey"}
-    report = _import(store_engine, tmp_path, "export.csv", RESPONSES, mapping)
-    assert report.quarantined == 4
-    assert _reasons(store_engine)[0] == (
-        "row 2: survey 'no_such_survey' does not exist in CPXM; create it with its questions "
-        "first, or correct the survey code"
-    )
+    with pytest.raises(ReadError, match="names survey 'no_such_survey', which does not exist"):
+        _import(store_engine, tmp_path, "export.csv", RESPONSES, mapping)
     mapping = _responses_mapping()
     mapping["answers"]["ease"] = {"column": "Q2"}
-    report = _import(store_engine, tmp_path, "export.csv", RESPONSES, mapping)
-    assert report.quarantined == 4
-    assert _reasons(store_engine)[0] == (
-        "row 2: the mapping's answer 'ease' is not a question of survey 'hcp_relationship_nps'; "
-        "its questions are: comment, nps, reach, responsiveness"
+    with pytest.raises(ReadError) as error:
+        _import(store_engine, tmp_path, "export.csv", RESPONSES, mapping)
+    assert str(error.value) == (
+        "the mapping 'survey-tool-responses' maps answers to 'ease', which survey "
+        "'hcp_relationship_nps' does not ask; its questions are: comment, nps, reach, "
+        "responsiveness"
     )
+    with Session(store_engine) as session:
+        assert session.scalar(select(func.count(ImportRun.id))) == 1  # the accounts import only
+
+
+def test_responses_naming_their_survey_per_row_are_checked_row_by_row(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    _seed(store_engine, tmp_path)
+    _survey(store_engine)
+    mapping = {
+        "source_system": "survey_tool",
+        "target": "responses",
+        "source_id": "id",
+        "fields": {"survey": "survey", "submitted_at": "at"},
+        "answers": {"nps": "score", "ease": "effort"},
+    }
+    text = (
+        "id,survey,at,score,effort\nR1,nope,2026-03-01,9,\nR2,hcp_relationship_nps,2026-03-01,9,\n"
+    )
+    report = _import(store_engine, tmp_path, "export.csv", text, mapping)
+    assert _counts(report) == (0, 0, 0, 2)
+    assert _reasons(store_engine) == [
+        "row 2: survey 'nope' does not exist in CPXM; create it with its questions first, or "
+        "correct the survey code",
+        "row 3: the mapping's answer 'ease' is not a question of survey 'hcp_relationship_nps'; "
+        "its questions are: comment, nps, reach, responsiveness",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from cpxm.db import one_of
 from cpxm.feedback.models import FeedbackItem
 from cpxm.ingest.entities import PendingRow, assign_ids, by_id
 from cpxm.ingest.mapping import ImportMapping
+from cpxm.ingest.readers import ReadError
 from cpxm.ingest.references import References, stakeholder_of
 from cpxm.ingest.rows import ConvertedRow, Reference, RowError
 from cpxm.surveys.models import SCORE_SCALES, Answer, Question, Response, Survey
@@ -51,6 +52,29 @@ def load_surveys(session: Session, rows: list[ConvertedRow]) -> dict[str, Survey
         ):
             questions[question.survey_id][question.code] = question
     return {survey.code: SurveyQuestions(survey, questions[survey.id]) for survey in surveys}
+
+
+def check_survey_mapping(session: Session, mapping: ImportMapping) -> None:
+    """Fail before the first row when a mapping for one survey names a survey or question that
+    does not exist, which would otherwise quarantine every row with the same reason."""
+    spec = mapping.fields.get("survey")
+    if mapping.target != "responses" or spec is None or spec.value is None:
+        return
+    code = str(spec.value)
+    survey = session.scalars(select(Survey).where(Survey.code == code)).one_or_none()
+    if survey is None:
+        raise ReadError(
+            f"the mapping '{mapping.name}' names survey '{code}', which does not exist in CPXM; "
+            "create it with its questions first, or correct the survey code"
+        )
+    questions = set(session.scalars(select(Question.code).where(Question.survey_id == survey.id)))
+    unknown = sorted(set(mapping.answers or {}) - questions)
+    if unknown:
+        raise ReadError(
+            f"the mapping '{mapping.name}' maps answers to {', '.join(map(repr, unknown))}, "
+            f"which survey '{code}' does not ask; its questions are: "
+            f"{', '.join(sorted(questions)) or 'none'}"
+        )
 
 
 def typed_answers(

@@ -34,6 +34,7 @@ from cpxm.ingest.ledger import (
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportRun, QuarantinedRow
 from cpxm.ingest.readers import RawRecord, ReadError, detect_format, read_rows
+from cpxm.ingest.responses import check_survey_mapping
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowError, convert_row
 from cpxm.ingest.writers import check_row, prepare_batch, write_rows
 from cpxm.workspace.models import (
@@ -152,6 +153,7 @@ def import_records(
     make_session = session_factory(engine)
     report = ImportReport(run_id=None, dry_run=dry_run)
     with make_session() as session:
+        check_survey_mapping(session, mapping)
         lookups = load_lookups(session)
         run = ImportRun(**_run_columns(mapping, file_name, file_sha256))
         session.add(run)
