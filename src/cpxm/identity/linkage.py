@@ -21,14 +21,25 @@ import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.internals.constants import LEVEL_NOT_OBSERVED_TEXT
 
 from cpxm.identity.normalise import COLUMNS, Normalised
 
 SEED = 20261123
-# Exact identifiers that, when equal, are almost always the same person: used to estimate the
-# prior probability that two records match, assuming they find this share of the true matches.
-IDENTIFIER_RULES = ("professional_id", "email")
-IDENTIFIER_RECALL = 0.6
+# Agreements that almost always mean the same person: used to estimate the prior probability
+# that two records match, assuming they find this share of the true matches.
+IDENTIFIER_RULES = (
+    "l.professional_id = r.professional_id",
+    "l.email = r.email",
+    "l.phone = r.phone AND l.last_name = r.last_name",
+    "l.full_name = r.full_name AND l.dob = r.dob",
+    "l.full_name = r.full_name AND l.postal_code = r.postal_code",
+)
+IDENTIFIER_RECALL = 0.5
+# Columns whose value frequencies adjust the weight of an exact match (see _term_frequencies).
+TERM_FREQUENCY_COLUMNS = ("full_name", "email", "phone", "postal_code")
+# A value only one person holds still happens to be someone else's this often, in records.
+TERM_FREQUENCY_FLOOR = 0.2
 # Below these sizes the written-down probabilities beat estimates from too few pairs.
 U_TRAINING_RECORDS = 2_000
 M_TRAINING_RECORDS = 1_000_000_000  # EM off: see docs/identity-resolution.md for the measurements
@@ -52,6 +63,8 @@ def _blocking_rules() -> list[Any]:
         block_on("last_name", "first_initial", "kind"),
         block_on("last_name", "postal_code", "kind"),
         block_on("dob", "postal_code", "kind"),
+        # Swapped name order (Junitz Steffen for Steffen Junitz).
+        "l.first_name = r.last_name AND l.last_name = r.first_name AND l.kind = r.kind",
     ]
 
 
@@ -59,102 +72,122 @@ def _level(level: Any, m: float, u: float) -> Any:
     return level.configure(m_probability=m, u_probability=u)
 
 
-def _null(column: str) -> Any:
-    return cll.NullLevel(column)
-
-
-def _exact(column: str, m: float, u: float, *, tf: bool) -> Any:
-    level = cll.ExactMatchLevel(column, term_frequency_adjustments=tf)
-    if tf:
-        # A name shared by half the file still says something; never let it say nothing.
-        level.configure(tf_minimum_u_value=1e-6)
+def _sql(condition: str, m: float, u: float, *, tf_column: str | None = None) -> Any:
+    level = cll.CustomLevel(condition)
+    if tf_column is not None:
+        # The level's own u is the average; a frequent value (Smith, a switchboard) counts
+        # less and a rare one more. The floor keeps a value shared by half the file from
+        # counting as evidence against.
+        level.configure(
+            tf_adjustment_column=tf_column,
+            tf_minimum_u_value=1e-6,
+            disable_tf_exact_match_detection=True,
+        )
     return _level(level, m, u)
 
 
-def _comparison(column: str, *levels: Any) -> Any:
+def _exact(column: str, m: float, u: float, *, tf: bool = False) -> Any:
+    return _sql(f"{column}_l = {column}_r", m, u, tf_column=column if tf else None)
+
+
+def _comparison(name: str, null_sql: str, *levels: Any) -> Any:
     return cl.CustomComparison(
-        comparison_levels=[_null(column), *levels], output_column_name=column
+        comparison_levels=[cll.CustomLevel(null_sql).configure(is_null_level=True), *levels],
+        output_column_name=name,
     )
+
+
+def _either_null(column: str) -> str:
+    return f"{column}_l IS NULL OR {column}_r IS NULL"
 
 
 def _comparisons(*, term_frequencies: bool) -> list[Any]:
     """Levels with (m, u): m = share of true pairs at the level, u = share of random pairs.
 
-    A different first name must count strongly against a match (m 0.03 against u 0.93, about
-    -5 bits), otherwise a shared surname, postcode and city outvote it for two colleagues in
-    one practice. Different e-mails and phones count only a little: people have several.
-    Term frequencies (a common surname, a hospital switchboard counts less) need a large file:
-    in a small one the pair itself makes its own phone number look common.
+    Names are one comparison so their levels can see both parts: a swapped first and last
+    name is a strong match, and a shared surname with a different first name must count
+    against it (colleagues in one practice, a family at one address). Postcode, city and
+    street are one comparison too, because they agree together: counted separately, one
+    shared address outvoted a different first name and date of birth. Different e-mails and
+    phones count only a little: people have several. Term frequencies need a large file: in
+    a small one the pair itself makes its own phone number look common.
     """
     tf = term_frequencies
+    same_first = "first_name_l = first_name_r"
+    same_last = "last_name_l = last_name_r"
+    near_first = "jaro_winkler_similarity(first_name_l, first_name_r) >= 0.88"
+    near_last = "jaro_winkler_similarity(last_name_l, last_name_r) >= 0.9"
+    # One side has only an initial, or a given name the other side starts with (Marie and
+    # Marie-Christine, Hans and Hans-Georg).
+    compatible_first = (
+        "first_initial_l = first_initial_r AND (first_name_l IS NULL OR first_name_r IS NULL"
+        " OR starts_with(first_name_l, first_name_r) OR starts_with(first_name_r, first_name_l))"
+    )
+    no_place = (
+        "(postal_code_l IS NULL OR postal_code_r IS NULL)"
+        " AND (city_l IS NULL OR city_r IS NULL) AND (address_l IS NULL OR address_r IS NULL)"
+    )
     return [
-        cl.CustomComparison(
-            comparison_levels=[
-                _null("first_initial"),
-                _exact("first_name", 0.80, 0.01, tf=tf),
-                _level(cll.JaroWinklerLevel("first_name", 0.92), 0.10, 0.004),
-                # One side has only an initial, or a name the other side starts with.
-                _level(
-                    cll.CustomLevel(
-                        "(first_name_l IS NULL OR first_name_r IS NULL"
-                        " OR starts_with(first_name_l, first_name_r)"
-                        " OR starts_with(first_name_r, first_name_l))"
-                        " AND first_initial_l = first_initial_r"
-                    ),
-                    0.04,
-                    0.03,
-                ),
-                _level(cll.ElseLevel(), 0.03, 0.956),
-            ],
-            output_column_name="first_name",
-        ),
         _comparison(
-            "last_name",
-            _exact("last_name", 0.85, 0.002, tf=tf),
-            _level(cll.JaroWinklerLevel("last_name", 0.9), 0.10, 0.004),
-            _level(cll.ElseLevel(), 0.05, 0.994),
+            "name",
+            _either_null("last_name"),
+            _sql(
+                f"{same_first} AND {same_last}",
+                0.70,
+                0.00005,
+                tf_column="full_name" if tf else None,
+            ),
+            _sql("first_name_l = last_name_r AND last_name_l = first_name_r", 0.06, 0.000002),
+            _sql(f"{same_last} AND {near_first}", 0.06, 0.0002),
+            _sql(f"{same_first} AND {near_last}", 0.08, 0.0002),
+            _sql(f"({same_last} OR {near_last}) AND {compatible_first}", 0.06, 0.001),
+            _sql(same_last, 0.01, 0.003),
+            _sql(same_first, 0.015, 0.01),
+            _level(cll.ElseLevel(), 0.015, 0.9857),
         ),
         _comparison(
             "dob",
-            _exact("dob", 0.90, 0.0002, tf=False),
-            _level(cll.DamerauLevenshteinLevel("dob", 1), 0.06, 0.003),
+            _either_null("dob"),
+            _exact("dob", 0.90, 0.0002),
+            _sql("damerau_levenshtein(dob_l, dob_r) <= 1", 0.06, 0.003),
             _level(cll.ElseLevel(), 0.04, 0.9968),
         ),
         _comparison(
             "email",
-            _exact("email", 0.75, 0.00002, tf=False),
-            _level(
-                cll.CustomLevel("split_part(email_l, '@', 1) = split_part(email_r, '@', 1)"),
-                0.05,
-                0.0002,
-            ),
+            _either_null("email"),
+            _exact("email", 0.75, 0.00002, tf=tf),
+            _sql("split_part(email_l, '@', 1) = split_part(email_r, '@', 1)", 0.05, 0.0002),
             _level(cll.ElseLevel(), 0.20, 0.99978),
         ),
         _comparison(
             "phone",
+            _either_null("phone"),
             _exact("phone", 0.80, 0.00005, tf=tf),
             _level(cll.ElseLevel(), 0.20, 0.99995),
         ),
         _comparison(
-            "postal_code",
-            _exact("postal_code", 0.85, 0.005, tf=tf),
-            _level(cll.LevenshteinLevel("postal_code", 1), 0.05, 0.02),
-            _level(cll.ElseLevel(), 0.10, 0.975),
-        ),
-        _comparison(
-            "city",
-            _exact("city", 0.90, 0.05, tf=tf),
-            _level(cll.ElseLevel(), 0.10, 0.95),
-        ),
-        _comparison(
-            "address",
-            _level(cll.JaroWinklerLevel("address", 0.9), 0.80, 0.001),
-            _level(cll.JaroWinklerLevel("address", 0.8), 0.10, 0.01),
-            _level(cll.ElseLevel(), 0.10, 0.989),
+            "place",
+            no_place,
+            _sql(
+                "jaro_winkler_similarity(address_l, address_r) >= 0.9 AND"
+                f" ({_either_null('postal_code')} OR postal_code_l = postal_code_r)",
+                0.55,
+                0.0002,
+            ),
+            _exact("postal_code", 0.30, 0.004, tf=tf),
+            _sql(
+                "levenshtein(postal_code_l, postal_code_r) <= 1"
+                " OR jaro_winkler_similarity(address_l, address_r) >= 0.8",
+                0.05,
+                0.01,
+            ),
+            _sql(f"city_l = city_r AND ({_either_null('postal_code')})", 0.05, 0.04),
+            _level(cll.ElseLevel(), 0.05, 0.9458),
         ),
         _comparison(
             "professional_id",
-            _exact("professional_id", 0.95, 0.00001, tf=False),
+            _either_null("professional_id"),
+            _exact("professional_id", 0.95, 0.00001),
             _level(cll.ElseLevel(), 0.05, 0.99999),
         ),
     ]
@@ -197,6 +230,8 @@ def score_pairs(
     prior = _prior(connection, len(records))
     linker = Linker(frame, _settings(prior, size=len(records)), log_level=None)
     step("training")
+    if len(records) >= U_TRAINING_RECORDS:
+        _term_frequencies(connection, db_api, linker)
     _train(linker, len(records), prior)
     step("scoring")
     predictions = linker.inference.predict(
@@ -218,21 +253,65 @@ def _prior(connection: duckdb.DuckDBPyConnection, size: int) -> float:
     Splink's own estimator counts pairs per rule over the whole table; this one counts the
     distinct pairs any identifier joins, so records sharing several identifiers count once.
     """
-    joined = connection.sql(
-        "SELECT count(*) FROM cpxm_records l JOIN cpxm_records r "
-        "ON l.unique_id < r.unique_id AND l.kind = r.kind "
-        "AND (l.professional_id = r.professional_id OR l.email = r.email)"
-    ).fetchall()
+    # One join per rule (an OR of equalities would be a nested loop), united to distinct pairs.
+    joins = " UNION ".join(
+        "SELECT l.unique_id, r.unique_id FROM cpxm_records l JOIN cpxm_records r "  # noqa: S608
+        f"ON {rule} AND l.unique_id < r.unique_id AND l.kind = r.kind"
+        for rule in IDENTIFIER_RULES
+    )
+    joined = connection.sql(f"SELECT count(*) FROM ({joins})").fetchall()  # noqa: S608
     matching = int(joined[0][0]) / IDENTIFIER_RECALL
     total_pairs = size * (size - 1) / 2
     return min(0.5, max(matching, 1.0) / total_pairs)
+
+
+def _term_frequencies(
+    connection: duckdb.DuckDBPyConnection, db_api: DuckDBAPI, linker: Linker
+) -> None:
+    """Register, per column, how often a value belongs to someone other than its holder.
+
+    Splink's own frequency counts records, so a name only one person holds, recorded by four
+    systems, looks four times as common as a name seen once, and the pair weighs less for
+    being a good match. Here a value's count is discounted by the records of one holder,
+    estimated from the system that holds it most often (systems rarely repeat a person):
+    values with one holder fall to the floor, values with many keep their count.
+    """
+    for column in TERM_FREQUENCY_COLUMNS:
+        table = connection.sql(
+            f"""
+            WITH per_system AS (
+                SELECT {column} AS value, count(*) AS records
+                FROM cpxm_records WHERE {column} IS NOT NULL GROUP BY {column}, source_system
+            ), per_value AS (
+                SELECT value, sum(records) AS records, max(records) AS holders
+                FROM per_system GROUP BY value
+            )
+            SELECT value AS {column},
+                greatest(records * (1 - 1 / holders), {TERM_FREQUENCY_FLOOR})
+                    / (SELECT sum(records) FROM per_value) AS tf_{column}
+            FROM per_value
+            """  # noqa: S608 -- column names are constants above
+        ).fetch_arrow_table()
+        frame = db_api.register(table, table_name=f"cpxm_tf_{column}")
+        linker.table_management.register_term_frequency_lookup(frame, column)
 
 
 def _train(linker: Linker, size: int, prior: float) -> None:
     if size < U_TRAINING_RECORDS:
         return
     training = linker.training
+    levels = [
+        level
+        for comparison in linker._settings_obj.comparisons
+        for level in comparison._comparison_levels_excluding_null
+    ]
+    written = [level.u_probability for level in levels]
     training.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e4, size * 20.0)), seed=SEED)
+    for level, u in zip(levels, written, strict=True):
+        # A level no sampled pair reached (a swapped name) would get Splink's 1e-6, far more
+        # certain than anything the sample showed: keep the written-down u instead.
+        if level._u_probability == LEVEL_NOT_OBSERVED_TEXT:
+            level.u_probability = u
     if size < M_TRAINING_RECORDS:
         return
     # Each session blocks on columns the others leave free, so every comparison gets an m.

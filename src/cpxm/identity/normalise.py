@@ -86,6 +86,7 @@ COLUMNS = (
     "kind",
     "first_name",
     "last_name",
+    "full_name",
     "first_initial",
     "dob",
     "email",
@@ -106,6 +107,7 @@ class Normalised:
     kind: str
     first_name: str | None
     last_name: str | None
+    full_name: str | None
     first_initial: str | None
     dob: str | None
     email: str | None
@@ -236,6 +238,8 @@ def normalise(record_id: int, source_system: str, attributes: dict[str, Any]) ->
         kind=kind,
         first_name=first,
         last_name=last,
+        # How common the whole name is: two records of a rare name are more likely one person.
+        full_name=f"{first} {last}" if first and last else None,
         first_initial=initial,
         dob=_dob(_first(attributes, "birth_date", "dob", "date_of_birth")),
         email=_email(_first(attributes, "email", "email_address")),
