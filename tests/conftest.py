@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.app import create_app
@@ -45,10 +46,11 @@ def postgres_test_url(purpose: str = "") -> str:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
             connection.execute(text(f'CREATE DATABASE "{database}"'))
         admin.dispose()
-    except Exception as error:
+    except OperationalError as error:
+        # Only an unreachable server is a reason to skip; any other failure is a real error.
         pytest.skip(
             f"PostgreSQL not reachable at {admin_url.render_as_string(hide_password=True)} "
-            f"({type(error).__name__}); set CPXM_TEST_POSTGRES_URL to run these tests"
+            f"({type(error.orig).__name__}); set CPXM_TEST_POSTGRES_URL to run these tests"
         )
     return admin_url.set(database=database).render_as_string(hide_password=False)
 

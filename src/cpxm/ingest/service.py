@@ -163,7 +163,9 @@ def import_records(
             session.rollback()
         else:
             session.commit()
-    for batch in chunked(records, batch_size):
+    for batch_number, batch in enumerate(chunked(records, batch_size)):
+        if batch_number in _ANALYZE_AFTER_BATCHES and not dry_run:
+            refresh_statistics(engine)
         with make_session() as session:
             run_id = report.run_id
             if dry_run:
@@ -195,6 +197,22 @@ def new_run(
 ) -> ImportRun:
     """An import run in status ``running``, for callers that apply batches themselves."""
     return ImportRun(**_run_columns(mapping, file_name, file_sha256))
+
+
+# PostgreSQL plans the batch lookups from table statistics, and autovacuum refreshes them only
+# after the fact: a ledger that grew from empty to 100,000 rows mid-import was still planned as
+# empty, and each 2,000-id lookup took 14 s instead of 14 ms. Refreshing at a few points of
+# growth keeps plans right at a cost of milliseconds.
+_ANALYZE_AFTER_BATCHES = frozenset({2, 10, 50, 250, 1000})
+_ANALYZED_TABLES = ("import_ledger", "source_records", "stakeholders", "quarantined_rows")
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """ANALYZE the tables imports look rows up in (PostgreSQL only; SQLite needs no help)."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE " + ", ".join(_ANALYZED_TABLES))
 
 
 def _run_columns(
