@@ -6,14 +6,13 @@ here, because an unsupervised model cannot learn them from a few dozen records (
 imports of a new tenant): it scored a true pair 0.80 and two different people sharing a surname
 and postcode 0.9986. From ``U_TRAINING_RECORDS`` records u is measured by random sampling with a
 fixed seed, and from ``M_TRAINING_RECORDS`` m is refined by expectation maximisation. The prior
-always comes from exact identifier agreement.
+always comes from agreement on strong identifiers.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from typing import Any
 
 import duckdb
@@ -42,7 +41,13 @@ TERM_FREQUENCY_COLUMNS = ("full_name", "email", "phone", "postal_code")
 TERM_FREQUENCY_FLOOR = 0.2
 # Below these sizes the written-down probabilities beat estimates from too few pairs.
 U_TRAINING_RECORDS = 2_000
-M_TRAINING_RECORDS = 1_000_000_000  # EM off: see docs/identity-resolution.md for the measurements
+M_TRAINING_RECORDS = 5_000
+# EM may raise a level's m above the written-down value, never lower it (each comparison is
+# then renormalised). Where the sources never varied a field among the pairs EM saw (the demo's
+# silos copy one e-mail across systems), EM sets m of "different" to 0 and one differing e-mail
+# vetoes any match; people do have several, and the written value says how often. Measured:
+# floors of 0.25 and 0.6 of the written m gave demo F1 0.906, this 0.949 (FEBRL4 the same).
+M_FLOOR_SHARE = 1.0
 
 Edge = tuple[int, int, float]
 
@@ -63,6 +68,7 @@ def _blocking_rules() -> list[Any]:
         block_on("last_name", "first_initial", "kind"),
         block_on("last_name", "postal_code", "kind"),
         block_on("dob", "postal_code", "kind"),
+        block_on("address", "city", "kind"),
         # Swapped name order (Junitz Steffen for Steffen Junitz).
         "l.first_name = r.last_name AND l.last_name = r.first_name AND l.kind = r.kind",
     ]
@@ -174,9 +180,16 @@ def _comparisons(*, term_frequencies: bool) -> list[Any]:
                 0.55,
                 0.0002,
             ),
-            _exact("postal_code", 0.30, 0.004, tf=tf),
+            # The same street with a mistyped postcode, or no postcode but the same city.
             _sql(
-                "levenshtein(postal_code_l, postal_code_r) <= 1"
+                "jaro_winkler_similarity(address_l, address_r) >= 0.9 AND (city_l = city_r"
+                " OR damerau_levenshtein(postal_code_l, postal_code_r) <= 1)",
+                0.08,
+                0.00005,
+            ),
+            _exact("postal_code", 0.25, 0.004, tf=tf),
+            _sql(
+                "damerau_levenshtein(postal_code_l, postal_code_r) <= 1"
                 " OR jaro_winkler_similarity(address_l, address_r) >= 0.8",
                 0.05,
                 0.01,
@@ -187,8 +200,10 @@ def _comparisons(*, term_frequencies: bool) -> list[Any]:
         _comparison(
             "professional_id",
             _either_null("professional_id"),
-            _exact("professional_id", 0.95, 0.00001),
-            _level(cll.ElseLevel(), 0.05, 0.99999),
+            _exact("professional_id", 0.90, 0.00001),
+            # A typed id with one slip (two digits swapped) is still strong evidence.
+            _sql("damerau_levenshtein(professional_id_l, professional_id_r) <= 1", 0.06, 0.0001),
+            _level(cll.ElseLevel(), 0.04, 0.99989),
         ),
     ]
 
@@ -207,11 +222,8 @@ def _settings(prior: float, *, size: int) -> SettingsCreator:
 
 
 def to_arrow(records: Sequence[Normalised]) -> pa.Table:
-    columns: dict[str, list[Any]] = {name: [] for name in COLUMNS}
-    for record in records:
-        for name, value in asdict(record).items():
-            columns[name].append(value)
-    return pa.table(columns)
+    # Column by column with getattr: dataclasses.asdict deep-copies and took a second per 10,000.
+    return pa.table({name: [getattr(record, name) for record in records] for name in COLUMNS})
 
 
 def score_pairs(
@@ -300,12 +312,9 @@ def _train(linker: Linker, size: int, prior: float) -> None:
     if size < U_TRAINING_RECORDS:
         return
     training = linker.training
-    levels = [
-        level
-        for comparison in linker._settings_obj.comparisons
-        for level in comparison._comparison_levels_excluding_null
-    ]
+    levels = _levels(linker)
     written = [level.u_probability for level in levels]
+    written_m = [float(level.m_probability) for level in levels]
     training.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e4, size * 20.0)), seed=SEED)
     for level, u in zip(levels, written, strict=True):
         # A level no sampled pair reached (a swapped name) would get Splink's 1e-6, far more
@@ -331,5 +340,24 @@ def _train(linker: Linker, size: int, prior: float) -> None:
             # comparisons it blocked on: put the model back as it was before the session.
             linker._settings_obj.core_model_settings = saved
             logging.getLogger(__name__).info("EM session skipped", exc_info=True)
+    # A skipped session put back copies of the comparisons: look the levels up again.
+    for level, m in zip(_levels(linker), written_m, strict=True):
+        level.m_probability = max(float(level.m_probability or 0.0), m * M_FLOOR_SHARE)
+    for comparison in linker._settings_obj.comparisons:
+        _normalise_m(comparison._comparison_levels_excluding_null)
     # Set last: an EM session writes its own, blocking-adjusted, prior back into the model.
     linker._settings_obj._probability_two_random_records_match = prior
+
+
+def _levels(linker: Linker) -> list[Any]:
+    return [
+        level
+        for comparison in linker._settings_obj.comparisons
+        for level in comparison._comparison_levels_excluding_null
+    ]
+
+
+def _normalise_m(levels: Sequence[Any]) -> None:
+    total = sum(float(level.m_probability) for level in levels)
+    for level in levels:
+        level.m_probability = float(level.m_probability) / total
