@@ -11,11 +11,10 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from cpxm.db import one_of
-from cpxm.ingest.entities import assign_ids
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
 from cpxm.ingest.writers import jsonable
@@ -29,28 +28,30 @@ def write_ledger(
     written: dict[str, int],
     digests: dict[str, str],
 ) -> None:
-    new_entries = []
+    new_entries: list[dict[str, object]] = []
     for source_id, entity_id in written.items():
         entry = ledger.get(source_id)
         if entry is None:
             new_entries.append(
-                ImportLedgerEntry(
-                    target=mapping.target,
-                    source_system=mapping.source_system,
-                    source_id=source_id,
-                    entity_id=entity_id,
-                    content_sha256=digests[source_id],
-                    import_run_id=run_id,
-                )
+                {
+                    "target": mapping.target,
+                    "source_system": mapping.source_system,
+                    "source_id": source_id,
+                    "entity_id": entity_id,
+                    "content_sha256": digests[source_id],
+                    "import_run_id": run_id,
+                }
             )
         else:
             # The entity may have changed (a deleted record created afresh, a shared link).
             entry.entity_id = entity_id
             entry.content_sha256 = digests[source_id]
             entry.import_run_id = run_id
-    assign_ids(session, ImportLedgerEntry, new_entries)
-    session.add_all(new_entries)
     session.flush()
+    if new_entries:
+        # New entries are never read back in this batch: a Core executemany skips the ORM's
+        # per-object bookkeeping.
+        session.execute(insert(ImportLedgerEntry), new_entries)
 
 
 def close_earlier_quarantine(

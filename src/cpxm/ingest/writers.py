@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from cpxm.db import Base, one_of
@@ -105,15 +106,24 @@ def write_rows(
     model, fill = _SIMPLE_TARGETS[mapping.target]
     existing = by_id(session, model, [p.entity_id for p in pending if p.entity_id is not None])
     entities: dict[str, Any] = {}
+    created: list[SimpleNamespace] = []
     for item in pending:
         # A record deleted since its import (by a person, or a merge) is created afresh.
         entity = existing.get(item.entity_id) if item.entity_id is not None else None
-        entity = entity if entity is not None else model()
+        if entity is None:
+            # New rows skip the ORM: filled as plain attributes, inserted by one executemany.
+            entity = SimpleNamespace(id=None)
+            created.append(entity)
         fill(entity, item.row.values, references, mapping)
         entities[item.row.source_id] = entity
-    assign_ids(session, model, [e for e in entities.values() if e.id is None])
-    session.add_all(entities.values())
     session.flush()
+    if created:
+        assign_ids(session, model, created)
+        columns = [column.key for column in model.__table__.columns]
+        session.execute(
+            insert(model),
+            [{key: getattr(entity, key, None) for key in columns} for entity in created],
+        )
     return {source_id: entity.id for source_id, entity in entities.items()}
 
 
