@@ -271,3 +271,49 @@ def test_export_covers_every_source_record(session: Session, tmp_path: Path) -> 
     }
     active = set(session.scalars(select(Stakeholder.id).where(Stakeholder.status == "active")))
     assert all(int(r["stakeholder_id"]) in active for r in rows)
+
+
+def test_swapped_name_order_links_and_a_family_at_one_address_stays_apart(
+    session: Session,
+) -> None:
+    make_taxonomy(session)
+    home = {"address_line": "Hauptstraße 5", "postal_code": "80331", "city": "München"}
+    rows: list[tuple[str, dict[str, Any]]] = [
+        (
+            "crm",
+            {
+                "type": "hcp",
+                "first_name": "Steffen",
+                "last_name": "Junitz",
+                "phone": "+49 87 3027872",
+                "postal_code": "93838",
+            },
+        ),
+        ("call_centre", {"type": "hcp", "name": "Junitz Steffen", "phone": "0873027872"}),
+        (
+            "patient_support",
+            {
+                "type": "patient",
+                "first_name": "Karl",
+                "last_name": "Huber",
+                "birth_date": "1950-02-01",
+                "phone": "+49 89 111111",
+                **home,
+            },
+        ),
+        (
+            "patient_support",
+            {
+                "type": "caregiver",
+                "first_name": "Maria",
+                "last_name": "Huber",
+                "birth_date": "1953-07-12",
+                "phone": "+49 89 222222",
+                **home,
+            },
+        ),
+    ]
+    records = _load(session, rows + FILLER)
+    service.resolve(session)
+    assert _owner(session, records[0]) == _owner(session, records[1])
+    assert _owner(session, records[2]) != _owner(session, records[3])
