@@ -18,7 +18,6 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from cpxm.errors import DomainError, NotFoundError
-from cpxm.identity.linkage import score_pairs
 from cpxm.identity.merges import merge_stakeholders, refresh_golden_records, undo_merge
 from cpxm.identity.models import (
     AttributeProvenance,
@@ -113,6 +112,10 @@ def resolve(
     ).all()
     owner = {row.id: row.stakeholder_id for row in rows}
     records = [normalise(row.id, row.source_system, row.attributes or {}) for row in rows]
+    # Splink and DuckDB take seconds to import: load them only when a resolve runs, so every
+    # other cpxm command (and the web app) starts without them.
+    from cpxm.identity.linkage import score_pairs
+
     edges, run.pairs_scored = score_pairs(records, threshold=threshold_review, step=step)
     run.records = len(records)
 
