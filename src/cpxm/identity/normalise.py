@@ -15,17 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-ORGANISATION_WORDS = (
-    "clinical_site",
-    "hospital",
-    "pharmacy",
-    "wholesaler",
-    "payer",
-    "patient_organisation",
-    "cro",
-    "elderly_home",
-    "regulator",
-)
+from cpxm.stakeholders.models import ORGANISATION_TYPES
+
 TITLES = {"dr", "prof", "professor", "mr", "mrs", "ms", "mme", "m", "herr", "frau", "sr", "sra"}
 # Cheap nickname folding: the common short forms of frequent given names in our markets.
 NICKNAMES = {
@@ -195,12 +186,12 @@ def _dob(value: object) -> str | None:
 def _kind(attributes: dict[str, Any]) -> str:
     declared = attributes.get("type") or attributes.get("account_type") or attributes.get("role")
     if attributes.get("account_name") or (fold(declared) or "").replace(" ", "_") in (
-        ORGANISATION_WORDS
+        ORGANISATION_TYPES
     ):
         return "organisation"
     if attributes.get("name") and not (attributes.get("first_name") or attributes.get("last_name")):
         # One name column and a non-person type: an organisation imported through ingest.
-        return "organisation" if declared and declared in ORGANISATION_WORDS else "person"
+        return "organisation" if declared and declared in ORGANISATION_TYPES else "person"
     return "person"
 
 
