@@ -16,4 +16,4 @@ else
   fi
 fi
 export UV_PYTHON_DOWNLOADS=never  # use the machine's Python 3.11, never fetch one
-"$UV" sync --frozen --quiet --compile-bytecode "$@"
+"$UV" sync --frozen --quiet --compile-bytecode
