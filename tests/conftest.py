@@ -31,7 +31,32 @@ POSTGRES_ADMIN_URL = os.environ.get(
 
 
 def _worker_suffix() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    # Unique per test run as well as per worker: several runs may share one server (a developer's
+    # run beside CI, two checkouts), and DROP DATABASE ... WITH (FORCE) would kill each other's
+    # connections if the names were shared.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8] or f"p{os.getpid()}"
+    return f"{run}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
+_created_databases: list[str] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop the databases this process created, so runs do not pile them up on the server."""
+    if not _created_databases:
+        return
+    try:
+        admin = create_engine(
+            make_url(POSTGRES_ADMIN_URL),
+            isolation_level="AUTOCOMMIT",
+            connect_args={"connect_timeout": 3},
+        )
+        with admin.connect() as connection:
+            for database in _created_databases:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+    except OperationalError:
+        pass
 
 
 def postgres_test_url(purpose: str = "") -> str:
@@ -46,6 +71,7 @@ def postgres_test_url(purpose: str = "") -> str:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
             connection.execute(text(f'CREATE DATABASE "{database}"'))
         admin.dispose()
+        _created_databases.append(database)
     except OperationalError as error:
         # Only an unreachable server is a reason to skip; any other failure is a real error.
         pytest.skip(

@@ -347,6 +347,27 @@ def serve(
     _serve(engine, host, port)
 
 
+@app.command()
+def worker(
+    workers: Annotated[int, typer.Option(min=1, help="Tasks run side by side.")] = 2,
+) -> None:
+    """Run background and scheduled jobs (reminders, triggers, analysis, SLA escalation).
+
+    Needs a shared queue: set CPXM_JOBS_URL to redis://HOST:PORT/DB or sqlite:///PATH.
+    """
+    from cpxm.jobs import huey, load_task_modules
+
+    if huey.immediate:
+        _fail(
+            "CPXM_JOBS_URL is unset, so jobs run at once inside the app and a worker has no "
+            "queue to read; set CPXM_JOBS_URL=redis://127.0.0.1:6379/0 (or sqlite:///jobs.db) "
+            "for both the app and the worker"
+        )
+    load_task_modules()
+    console.print(f"CPXM worker: {len(huey._registry._registry)} tasks, {workers} workers")
+    huey.create_consumer(workers=workers, worker_type="thread", periodic=True).run()
+
+
 def _serve(engine: Engine, host: str, port: int) -> None:
     import uvicorn
 
