@@ -13,6 +13,10 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+# Jobs run inside the test that enqueues them, on its own transaction's data, unless a test
+# chooses a queue itself. Set before cpxm.jobs is first imported.
+os.environ.setdefault("CPXM_JOBS_URL", "immediate")
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text

@@ -353,15 +353,15 @@ def worker(
 ) -> None:
     """Run background and scheduled jobs (reminders, triggers, analysis, SLA escalation).
 
-    Needs a shared queue: set CPXM_JOBS_URL to redis://HOST:PORT/DB or sqlite:///PATH.
+    The app and its workers share the queue named by CPXM_JOBS_URL (redis://HOST:PORT/DB in
+    production). With the embedded default, `cpxm serve` already runs a worker itself.
     """
     from cpxm.jobs import huey, load_task_modules
 
     if huey.immediate:
         _fail(
-            "CPXM_JOBS_URL is unset, so jobs run at once inside the app and a worker has no "
-            "queue to read; set CPXM_JOBS_URL=redis://127.0.0.1:6379/0 (or sqlite:///jobs.db) "
-            "for both the app and the worker"
+            "CPXM_JOBS_URL is 'immediate': jobs run inside the caller and a worker has no queue "
+            "to read; set CPXM_JOBS_URL=redis://127.0.0.1:6379/0 for the app and the worker"
         )
     load_task_modules()
     console.print(f"CPXM worker: {len(huey._registry._registry)} tasks, {workers} workers")
@@ -372,10 +372,17 @@ def _serve(engine: Engine, host: str, port: int) -> None:
     import uvicorn
 
     from cpxm.app import create_app
+    from cpxm.jobs import runs_embedded_worker, start_worker
 
     shown_host = f"[{host}]" if ":" in host else host
+    # The embedded queue has no separate worker process: this one runs jobs and schedules.
+    worker = start_worker() if runs_embedded_worker() else None
     console.print(f"CPXM is running at [bold]http://{shown_host}:{port}[/]  (Ctrl+C to stop)")
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(create_app(engine), host=host, port=port, log_level="warning")
+    finally:
+        if worker is not None:
+            worker.stop(graceful=True)
 
 
 def _check_port_free(host: str, port: int) -> None:

@@ -8,10 +8,14 @@ Tests call the service functions directly; the wiring is tested with ``huey.imme
 
 Where the queue lives is ``CPXM_JOBS_URL``:
 
-- unset or ``immediate``: tasks run in the calling process at once. The embedded demo and a
-  single-user install need no worker this way; periodic tasks then run only under ``cpxm worker``.
-- ``redis://host:port/db``: a Redis queue shared by the web app and any number of workers.
-- ``sqlite:///path/to/jobs.db``: a queue in a SQLite file, for one machine without Redis.
+- unset: a SQLite queue file beside the store (``cpxm.db`` -> ``cpxm.jobs.db``; ``cpxm-jobs.db`` in
+  the working directory when the store is PostgreSQL). ``cpxm serve`` (and so ``cpxm demo``) runs
+  a worker inside its own process for it, so one command gives a working product.
+- ``redis://host:port/db``: a Redis queue shared by the web app and any number of ``cpxm worker``
+  processes (production).
+- ``sqlite:///path/to/jobs.db``: a queue in a SQLite file of your choosing.
+- ``immediate``: tasks run in the calling process at once, before the caller's transaction commits
+  (tests; never a web app).
 """
 
 from __future__ import annotations
@@ -21,8 +25,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey.consumer import Consumer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,11 +39,13 @@ from cpxm.db import make_engine
 TASK_MODULES: tuple[str, ...] = ()
 
 
-def make_huey(jobs_url: str) -> Huey:
+def make_huey(jobs_url: str, database_url: str = "") -> Huey:
     """The queue for ``jobs_url`` (see the module docstring); a clear error for an unknown form."""
     url = jobs_url.strip()
-    if url in ("", "immediate"):
+    if url == "immediate":
         return MemoryHuey("cpxm", immediate=True)
+    if url == "":
+        return SqliteHuey("cpxm", filename=default_queue_file(database_url))
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisHuey("cpxm", url=url)
     if url.startswith("sqlite:///"):
@@ -48,7 +56,32 @@ def make_huey(jobs_url: str) -> Huey:
     )
 
 
-huey: Huey = make_huey(os.environ.get("CPXM_JOBS_URL", ""))
+def default_queue_file(database_url: str) -> str:
+    """Beside an SQLite store (``cpxm.db`` -> ``cpxm.jobs.db``), else in the working directory."""
+    if database_url.startswith("sqlite:///") and not database_url.endswith(":memory:"):
+        store = Path(database_url.removeprefix("sqlite:///"))
+        return str(store.with_name(f"{store.stem}.jobs.db"))
+    return "cpxm-jobs.db"
+
+
+huey: Huey = make_huey(os.environ.get("CPXM_JOBS_URL", ""), get_settings().database_url)
+
+
+def runs_embedded_worker() -> bool:
+    """Whether ``cpxm serve`` should run the worker itself: the queue is a local SQLite file."""
+    return isinstance(huey, SqliteHuey)
+
+
+def start_worker(workers: int = 1) -> Consumer:
+    """Start worker threads and the scheduler (periodic tasks) for ``huey``; ``.stop()`` ends them.
+
+    Call from the main thread: Huey installs its signal handlers there, and a server started
+    afterwards (uvicorn) installs its own over them.
+    """
+    load_task_modules()
+    consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
+    consumer.start()
+    return consumer
 
 
 @cache

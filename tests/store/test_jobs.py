@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 import redis
 from huey import MemoryHuey, RedisHuey, SqliteHuey
 from sqlalchemy import Engine, text
 
-from cpxm.jobs import job_session, make_huey
+from cpxm.jobs import default_queue_file, job_session, make_huey
 from tests.conftest import url_of
 
 INSERT_COUNTRY = "INSERT INTO countries (code, name, default_language) VALUES (:code, 'Test', 'en')"
 
 
-def test_unset_jobs_url_runs_tasks_in_process() -> None:
-    queue = make_huey("")
+def test_unset_jobs_url_keeps_the_queue_beside_an_sqlite_store(tmp_path: Path) -> None:
+    queue = make_huey("", f"sqlite:///{tmp_path}/store.db")
+    assert isinstance(queue, SqliteHuey)
+    assert (tmp_path / "store.jobs.db").exists()
+    assert default_queue_file("postgresql+psycopg://db/cpxm") == "cpxm-jobs.db"
+
+
+def test_immediate_jobs_url_runs_tasks_in_process() -> None:
+    queue = make_huey("immediate")
     assert isinstance(queue, MemoryHuey)
     assert queue.immediate
 
@@ -27,7 +35,7 @@ def test_unset_jobs_url_runs_tasks_in_process() -> None:
     assert double(21)() == 42
 
 
-def test_redis_and_sqlite_urls_choose_their_storage(tmp_path: object) -> None:
+def test_redis_and_sqlite_urls_choose_their_storage(tmp_path: Path) -> None:
     assert isinstance(make_huey("redis://127.0.0.1:6379/3"), RedisHuey)
     assert isinstance(make_huey(f"sqlite:///{tmp_path}/jobs.db"), SqliteHuey)
 
