@@ -1,0 +1,22 @@
+"""Feedback analysis results and the patient-safety net: safety cases and their events.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-23 15:00:00
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # The tables are filled in during this session by the issue-5 engineer.
+    pass
+
+
+def downgrade() -> None:
+    pass
