@@ -63,6 +63,12 @@ TABLE_COLUMNS = {
         "sent_at",
         "expires_at",
         "trigger_interaction_id",
+        "wave",
+        "language",
+        "reminders_sent",
+        "last_reminded_at",
+        "opened_at",
+        "send_error",
     ),
     "responses": (
         "id",
@@ -75,6 +81,9 @@ TABLE_COLUMNS = {
         "status",
         "started_at",
         "submitted_at",
+        "open_link_id",
+        "resume_token",
+        "updated_at",
     ),
     "answers": ("id", "response_id", "question_id", "value_number", "value_text", "value_choices"),
     "cases": (

@@ -181,6 +181,13 @@ class SurveyWriter:
                 to_datetime(sent),
                 to_datetime(sent + INVITATION_DAYS),
                 trigger,
+                # Waves are monthly sends; a triggered invitation belongs to its contact instead.
+                None if trigger is not None else f"{to_datetime(sent):%Y-%m}",
+                person.language,
+                0,
+                None,
+                None if status in ("sent", "expired") else to_datetime(sent),
+                None,
             )
         )
         return invitation_id
@@ -220,6 +227,9 @@ class SurveyWriter:
                 "partial" if partial else "complete",
                 started_at,
                 submitted,
+                None,
+                None,
+                submitted or started_at,
             )
         )
         questions = SURVEY_BY_CODE[survey].questions

@@ -72,11 +72,70 @@ class Question(Base):
     # Choices, scale bounds, translations: whatever the question type needs.
     options: Mapped[dict[str, Any] | None] = mapped_column()
     required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A question a later version dropped keeps its row, so older answers still name it.
+    removed_in_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class SurveyVersion(Base):
+    """The whole definition of one version, as published; a response renders from its version."""
+
+    __tablename__ = "survey_versions"
+    __table_args__ = (UniqueConstraint("survey_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class SurveyLink(Base):
+    """An anonymous open link: anyone holding it may answer, each answer its own response."""
+
+    __tablename__ = "survey_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    channel_code: Mapped[str | None] = mapped_column(ForeignKey("channels.code"))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+FATIGUE_RULE_KINDS = (
+    "survey_interval",  # at most one survey invitation per N days
+    "contact_pressure",  # none within N days after M or more contacts from any department
+    "quiet_period",  # none between two dates of the year (optionally only in some countries)
+)
+
+
+class FatigueRule(Base):
+    """A contact-fatigue rule every distribution applies; counts every channel and department."""
+
+    __tablename__ = "fatigue_rules"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{k}'" for k in FATIGUE_RULE_KINDS) + ")", name="kind"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    parameters: Mapped[dict[str, Any]] = mapped_column()
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str] = mapped_column(Text)
 
 
 class Invitation(Base):
     __tablename__ = "invitations"
-    __table_args__ = (Index("ix_invitations_stakeholder_sent", "stakeholder_id", "sent_at"),)
+    __table_args__ = (
+        Index("ix_invitations_stakeholder_sent", "stakeholder_id", "sent_at"),
+        # One invitation per stakeholder per wave of a survey (NULL waves: triggered ones).
+        UniqueConstraint("survey_id", "wave", "stakeholder_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
@@ -88,6 +147,14 @@ class Invitation(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
     # The touchpoint that triggered a transactional survey ("3 days after an MSL visit").
     trigger_interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
+    # The send this invitation belongs to ("2026-Q1"); NULL for triggered invitations.
+    wave: Mapped[str | None] = mapped_column(String(80))
+    language: Mapped[str | None] = mapped_column(String(8))
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Why the last email could not be sent, for the sender to act on; NULL once sent.
+    send_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Response(Base):
@@ -104,6 +171,10 @@ class Response(Base):
     status: Mapped[str] = mapped_column(String(20))  # partial, complete
     started_at: Mapped[datetime] = mapped_column(DateTime)
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    open_link_id: Mapped[int | None] = mapped_column(ForeignKey("survey_links.id"))
+    # An anonymous respondent's own link to resume a partial response (open links only).
+    resume_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Answer(Base):
