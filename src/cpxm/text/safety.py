@@ -1,0 +1,204 @@
+"""Safety detection: adverse events, product complaints and special situations, with context.
+
+Each sentence is searched for the vocabulary in ``safety_terms.yaml`` (or
+``CPXM_SAFETY_TERMS_FILE``). Every hit becomes a mention with its ConText situation (negated,
+hypothetical, historical, other person, affirmed), the product named in the sentence or the text,
+and whether it is *reportable*: something that happened to a real person. Nothing is dropped:
+mentions that are not reportable are still returned, labelled, so a reader can see why.
+
+Reportable, by kind:
+- affirmed: always.
+- other person (a relative, a patient of the writer): when the text links it to a treatment,
+  otherwise it is family history ("my mother had breast cancer").
+- historical: when it names one of our products in the sentence and not "a different medicine":
+  a past reaction to our product is news to PV today.
+- negated, hypothetical: never.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cpxm.text.context import bounded_alternation, classify
+from cpxm.text.products import ProductCatalogue, ProductMatch
+
+DEFAULT_TERMS_FILE = Path(__file__).with_name("safety_terms.yaml")
+SAFETY_KINDS = ("ae", "pc", "srs")
+_SENTENCE = re.compile(r"[^.!?;。！？\n]+[.!?;。！？]*")
+_TREATMENT = re.compile(
+    r"(?<!\w)(?:medication|medicine|meds|drug|tablets?|pills?|capsules?|injections?|injecting|"
+    r"injected|infusions?|jabs?|shots?|doses?|dosage|treatment|therapy|prescri\w+|taking|took|"
+    r"started|starting|since (?:starting|taking|beginning)|after (?:taking|starting|the)|"
+    r"on (?:it|the)|pens?|patches?|cream|inhaler|vaccine|vaccinated)(?!\w)",
+    re.IGNORECASE,
+)
+_OTHER_MEDICINE = re.compile(
+    r"(?:a|another|other|different|previous|old|former) (?:different )?"
+    r"(?:medicine|medication|drug|treatment|product|brand)",
+    re.IGNORECASE,
+)
+_DIGITAL = re.compile(
+    r"(?<!\w)(?:portal|website|site|app|apps|login|log ?in|page|link|system|phone|phones|"
+    r"helpline|hotline|email|e-mail|printer|card|code|password|button|form|search|"
+    r"programme|program|service|rep|reps|team|process|scheme|edc)(?!\w)",
+    re.IGNORECASE,
+)
+_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+@dataclass(frozen=True)
+class SafetyMention:
+    kind: str  # ae, pc, srs
+    subtype: str  # adverse_event, quality_defect, packaging, counterfeit, pregnancy, ...
+    term: str  # the words as written
+    context: str  # affirmed, negated, hypothetical, historical, other_person
+    reportable: bool
+    sentence: str
+    start: int  # offsets in the whole text
+    end: int
+    product_code: str | None = None
+    product_written: str | None = None
+    triggers: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "subtype": self.subtype,
+            "term": self.term,
+            "context": self.context,
+            "reportable": self.reportable,
+            "sentence": self.sentence,
+            "start": self.start,
+            "end": self.end,
+            "product_code": self.product_code,
+            "product_written": self.product_written,
+        }
+
+
+@dataclass(frozen=True)
+class SafetyResult:
+    mentions: list[SafetyMention] = field(default_factory=list)
+    products: list[ProductMatch] = field(default_factory=list)
+
+    @property
+    def reportable(self) -> list[SafetyMention]:
+        return [mention for mention in self.mentions if mention.reportable]
+
+    @property
+    def kinds(self) -> list[str]:
+        """Kinds with at least one reportable mention, in ``SAFETY_KINDS`` order."""
+        present = {mention.kind for mention in self.reportable}
+        return [kind for kind in SAFETY_KINDS if kind in present]
+
+    @property
+    def contexts(self) -> list[str]:
+        """Every situation seen, reportable or not (``negated``, ``other_person``, ...)."""
+        return sorted({mention.context for mention in self.mentions})
+
+
+@dataclass(frozen=True)
+class _Vocabulary:
+    patterns: tuple[tuple[str, str, re.Pattern[str]], ...]  # (kind, subtype, pattern)
+    figurative: re.Pattern[str]
+
+
+def terms_path() -> Path:
+    configured = os.environ.get("CPXM_SAFETY_TERMS_FILE", "").strip()
+    return Path(configured) if configured else DEFAULT_TERMS_FILE
+
+
+def _alternation(expressions: list[str]) -> re.Pattern[str]:
+    return bounded_alternation(expressions)
+
+
+@cache
+def load_vocabulary(path: Path | None = None) -> _Vocabulary:
+    source = path or terms_path()
+    data: dict[str, Any] = yaml.safe_load(source.read_text(encoding="utf-8"))
+    patterns: list[tuple[str, str, re.Pattern[str]]] = [
+        ("ae", "adverse_event", _alternation([str(term) for term in data["ae"]]))
+    ]
+    for kind in ("pc", "srs"):
+        for subtype, terms in data[kind].items():
+            patterns.append((kind, str(subtype), _alternation([str(term) for term in terms])))
+    figurative = _alternation([str(term) for term in data.get("figurative") or ["$^"]])
+    return _Vocabulary(tuple(patterns), figurative)
+
+
+def detect_safety(text: str, catalogue: ProductCatalogue | None = None) -> SafetyResult:
+    """Every safety mention in ``text`` with its context; see the module docstring."""
+    vocabulary = load_vocabulary()
+    products = catalogue.find(text) if catalogue is not None else []
+    has_treatment = bool(products) or bool(_TREATMENT.search(text))
+    mentions: list[SafetyMention] = []
+    for sentence_match in _SENTENCE.finditer(text):
+        sentence = sentence_match.group()
+        offset = sentence_match.start()
+        masked = vocabulary.figurative.sub(lambda match: " " * len(match.group()), sentence)
+        cjk = bool(_CJK.search(sentence))
+        sentence_products = [
+            product for product in products if offset <= product.start < offset + len(sentence)
+        ]
+        candidates = sentence_products or products
+        product = candidates[0] if candidates else None
+        covered: list[tuple[int, int]] = []
+        for kind, subtype, pattern in vocabulary.patterns:
+            for match in pattern.finditer(masked):
+                start, end = match.span()
+                if any(
+                    start < taken_end and end > taken_start for taken_start, taken_end in covered
+                ):
+                    continue  # one span, one mention: "allergic reaction" is not two events
+                if kind == "srs" and subtype in ("paediatric", "elderly") and not has_treatment:
+                    continue  # a child or an elderly person is a special situation only if exposed
+                if subtype == "lack_of_efficacy" and (
+                    _DIGITAL.search(sentence)
+                    or not (sentence_products or _TREATMENT.search(sentence))
+                ):
+                    continue  # "the portal does not work" is not about a medicine
+                covered.append((start, end))
+                context = classify(sentence, start, end, cjk=cjk)
+                reportable = _reportable(
+                    context.context, kind, sentence, sentence_products, has_treatment
+                )
+                mentions.append(
+                    SafetyMention(
+                        kind=kind,
+                        subtype=subtype,
+                        term=sentence[start:end],
+                        context=context.context,
+                        reportable=reportable,
+                        sentence=sentence.strip(),
+                        start=offset + start,
+                        end=offset + end,
+                        product_code=product.code if product else None,
+                        product_written=product.written if product else None,
+                        triggers=context.triggers,
+                    )
+                )
+    return SafetyResult(mentions, products)
+
+
+def _reportable(
+    context: str,
+    kind: str,
+    sentence: str,
+    sentence_products: list[ProductMatch],
+    has_treatment: bool,
+) -> bool:
+    if context == "affirmed":
+        return True
+    if context == "other_person":
+        # A product complaint or special situation about another person's medicine counts
+        # as it is; an event needs a link to a treatment, else it is family history.
+        return kind != "ae" or has_treatment
+    if context == "historical":
+        return bool(sentence_products) and not _OTHER_MEDICINE.search(sentence)
+    return False
