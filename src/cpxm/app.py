@@ -23,6 +23,7 @@ from cpxm.ingest.api import events_router, imports_router, quarantine_router
 from cpxm.interactions.api import router as interactions_router
 from cpxm.stakeholders.api import router as stakeholders_router
 from cpxm.surveys.api import responses_router, surveys_router
+from cpxm.surveys.respondent import router as respondent_pages
 from cpxm.web.assets import router as vendor_assets
 from cpxm.web.assets import vega_embed_bundle
 from cpxm.web.security import SecurityHeadersMiddleware
@@ -69,6 +70,7 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(analytics_pages)
+    app.include_router(respondent_pages)
     # Vendor routes come before the /static mount, which would otherwise answer their paths.
     app.include_router(vendor_assets)
     app.mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static")

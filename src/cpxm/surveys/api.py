@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from cpxm.access import COMMERCIAL_DATA, requires
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 from cpxm.surveys import service
@@ -21,8 +22,12 @@ from cpxm.surveys.schemas import (
     survey_out,
 )
 
-surveys_router = APIRouter(prefix="/surveys", tags=["surveys"])
-responses_router = APIRouter(prefix="/responses", tags=["responses"])
+surveys_router = APIRouter(
+    prefix="/surveys", tags=["surveys"], dependencies=[requires(COMMERCIAL_DATA)]
+)
+responses_router = APIRouter(
+    prefix="/responses", tags=["responses"], dependencies=[requires(COMMERCIAL_DATA)]
+)
 
 
 @surveys_router.get("", response_model=Page[SurveyOut])

@@ -1,4 +1,9 @@
-"""Reading surveys with their questions, and responses with their answers."""
+"""Surveys with their questions and versions, and responses with their answers.
+
+A survey is saved from a definition document (``cpxm.surveys.definition``): the first save creates
+it at version 1; a later save that changes anything publishes the next version. A question code
+keeps its meaning across versions (its type may not change), so trends compare like with like.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cpxm.errors import NotFoundError
-from cpxm.surveys.models import Answer, Question, Response, Survey
+from cpxm.surveys.definition import (
+    DefinitionError,
+    SurveyDefinition,
+    definition_document,
+    localise,
+    parse_definition,
+    question_options,
+)
+from cpxm.surveys.models import Answer, Question, Response, Survey, SurveyVersion
 from cpxm.timeutil import to_naive_utc
 
 
@@ -108,3 +121,131 @@ def get_response(session: Session, *, response_id: int) -> ResponseWithAnswers:
         .order_by(Question.position, Question.id)
     )
     return ResponseWithAnswers(response=response, answers=[(row[0], row[1]) for row in rows])
+
+
+@dataclass(frozen=True)
+class SavedDefinition:
+    survey: Survey
+    created: bool  # a new survey (version 1)
+    changed: bool  # a new version was published (always true when created)
+
+
+def save_definition(session: Session, *, document: dict[str, Any]) -> SavedDefinition:
+    """Create a survey from a definition, or publish its next version if the definition changed."""
+    definition = parse_definition(document)
+    stored_document = definition_document(definition)
+    survey = session.scalars(select(Survey).where(Survey.code == definition.code)).one_or_none()
+    if survey is None:
+        survey = Survey(code=definition.code, version=1)
+        _fill_survey(survey, definition)
+        session.add(survey)
+        session.flush()
+        _write_questions(session, survey, definition, existing={})
+        session.add(SurveyVersion(survey_id=survey.id, version=1, definition=stored_document))
+        session.flush()
+        return SavedDefinition(survey, created=True, changed=True)
+    current = current_definition(session, survey=survey)
+    if definition_document(current) == stored_document:
+        return SavedDefinition(survey, created=False, changed=False)
+    existing = {
+        question.code: question
+        for question in session.scalars(select(Question).where(Question.survey_id == survey.id))
+    }
+    changed_types = [
+        f"question '{question.code}' was {existing[question.code].question_type}, "
+        f"now {question.type}; give the changed question a new code"
+        for _page, question in definition.questions()
+        if question.code in existing and existing[question.code].question_type != question.type
+    ]
+    if changed_types:
+        raise DefinitionError(changed_types)
+    survey.version += 1
+    _fill_survey(survey, definition)
+    _write_questions(session, survey, definition, existing=existing)
+    session.add(
+        SurveyVersion(survey_id=survey.id, version=survey.version, definition=stored_document)
+    )
+    session.flush()
+    return SavedDefinition(survey, created=False, changed=True)
+
+
+def _fill_survey(survey: Survey, definition: SurveyDefinition) -> None:
+    survey.name = localise(definition.name, definition.default_language, "")
+    survey.kind = definition.kind
+    survey.status = definition.status
+    survey.default_language = definition.default_language
+    survey.audience = definition.audience.model_dump(mode="json")
+
+
+def _write_questions(
+    session: Session,
+    survey: Survey,
+    definition: SurveyDefinition,
+    *,
+    existing: dict[str, Question],
+) -> None:
+    asked = set()
+    for position, (page, question) in enumerate(definition.questions(), start=1):
+        asked.add(question.code)
+        row = existing.get(question.code)
+        if row is None:
+            row = Question(survey_id=survey.id, code=question.code, question_type=question.type)
+            session.add(row)
+        row.position = position
+        row.prompt = localise(question.prompt, definition.default_language, "")
+        row.options = question_options(question, page)
+        row.required = question.required
+        row.removed_in_version = None
+    for code, row in existing.items():
+        if code not in asked and row.removed_in_version is None:
+            row.removed_in_version = survey.version
+    session.flush()
+
+
+def current_definition(session: Session, *, survey: Survey) -> SurveyDefinition:
+    return definition_of_version(session, survey_id=survey.id, version=survey.version)
+
+
+def definition_of_version(session: Session, *, survey_id: int, version: int) -> SurveyDefinition:
+    """The definition a version was published with (what its respondents saw)."""
+    stored = session.scalars(
+        select(SurveyVersion.definition).where(
+            SurveyVersion.survey_id == survey_id, SurveyVersion.version == version
+        )
+    ).one_or_none()
+    if stored is None:
+        raise NotFoundError("survey version", f"{survey_id}/{version}")
+    return SurveyDefinition.model_validate(stored)
+
+
+def export_definition(
+    session: Session, *, survey_id: int, version: int | None = None
+) -> dict[str, Any]:
+    """A survey's definition (its current version unless one is named), ready to import again."""
+    survey = session.get(Survey, survey_id)
+    if survey is None:
+        raise NotFoundError("survey", survey_id)
+    definition = definition_of_version(
+        session, survey_id=survey_id, version=version or survey.version
+    )
+    return definition_document(definition)
+
+
+def list_versions(session: Session, *, survey_id: int) -> list[SurveyVersion]:
+    return list(
+        session.scalars(
+            select(SurveyVersion)
+            .where(SurveyVersion.survey_id == survey_id)
+            .order_by(SurveyVersion.version)
+        )
+    )
+
+
+def find_survey(session: Session, *, reference: str) -> Survey:
+    """A survey by code or numeric id (the CLI takes either)."""
+    survey = session.scalars(select(Survey).where(Survey.code == reference)).one_or_none()
+    if survey is None and reference.isdigit():
+        survey = session.get(Survey, int(reference))
+    if survey is None:
+        raise NotFoundError("survey", repr(reference))
+    return survey
