@@ -88,8 +88,8 @@ def evaluate(rows: list[dict[str, str]], *, show_errors: bool) -> None:
     print(f"  CPXM  {macro_f1(truth_labels, ours):.3f}")
     print(f"  VADER {macro_f1(truth_labels, plain):.3f}")
     for label in LABELS:
-        p1, r1, f1_ours, n = prf([t == label for t in truth_labels], [p == label for p in ours])
-        p2, r2, f1_plain, _ = prf([t == label for t in truth_labels], [p == label for p in plain])
+        _, _, f1_ours, n = prf([t == label for t in truth_labels], [p == label for p in ours])
+        _, _, f1_plain, _ = prf([t == label for t in truth_labels], [p == label for p in plain])
         print(f"  {label:<9} CPXM F1 {f1_ours:.3f}  VADER F1 {f1_plain:.3f}  (support {n})")
     traps: dict[str, list[bool]] = {}
     for row, analysis in zip(rows, analyses, strict=True):

@@ -58,7 +58,7 @@ def bounded_alternation(alternatives: list[str]) -> re.Pattern[str]:
 
 
 _RELATIVES = (
-    r"mother|mom|mum|mummy|father|dad|daddy|husband|wife|partner|spouse|son|daughter|child|"
+    r"mother|mom|mum|mummy|father|dad|daddy|grandad|granddad|gran|grandparents?|parents?|husband|wife|partner|spouse|son|daughter|child|"
     r"children|kid|kids|brother|sister|grandmother|grandma|granny|nan|grandfather|grandpa|"
     r"grandson|granddaughter|aunt|uncle|cousin|niece|nephew|friend|neighbou?r|colleague|"
     r"boyfriend|girlfriend|fianc[ée]e?|baby|toddler|stepson|stepdaughter|in-laws?|"
@@ -70,12 +70,13 @@ _TRIGGERS: tuple[_Trigger, ...] = (
         "negated",
         _compile(
             r"no|not|never|without|nor|neither|none of|free of|free from|denies|denied|deny|"
-            r"absence of|zero|not a single|not any|nothing like|"
+            r"absence of|zero|not a single|not any|nothing like|nobody|no one|none|neither|"
             r"(?:didn't|did not|don't|do not|doesn't|does not|haven't|have not|hasn't|has not|"
             r"hadn't|had not|won't|wasn't|weren't|isn't|aren't) ?(?:\w+ )?(?:any|had|have|get|got|"
             r"experience|experienced|notice|noticed|see|seen|cause|caused|report|reported|suffer|"
             r"suffered|develop|developed)?|"
-            r"keine?n?|nicht|nie|aucune?|pas d[e']|pas|sans|jamais|ningun[oa]?|ningún|sin|nunca"
+            r"keine?n?|keinerlei|nicht|nie|aucune?|pas d[e']|pas|sans|jamais|"
+            r"ningun[oa]?|ningún|sin|nunca"
         ),
         "forward",
         5,
@@ -85,6 +86,8 @@ _TRIGGERS: tuple[_Trigger, ...] = (
         _compile(
             r"(?:is|are|was|were|has been|have been) (?:not|never) (?:an? )?(?:issue|problem)|"
             r"(?:none|not at all|never happened|no problem|not an issue)|"
+            r"(?:has|have|had|did) not (?:come|came) back|(?:hasn't|haven't|didn't) come back|"
+            r"never came back|(?:did not|didn't) (?:return|recur)|"
             r"(?:は|が)?(?:全く)?ありません|ない"
         ),
         "backward",
@@ -102,7 +105,10 @@ _TRIGGERS: tuple[_Trigger, ...] = (
             r"look out for|warn(?:ed|s|ing)? (?:me |us |patients )?(?:about|of|that)|"
             r"explained what to do|possible|potential|"
             r"(?:leaflet|label|insert|smpc) (?:lists|mentions|says|warns)|would|"
-            r"falls|wenn|si|en cas d[e']|en caso de|もし|場合|たら"
+            r"falls|wenn|si|en cas d[e']|en caso de|もし|場合|たら|"
+            r"(?:start|starting|starts|begin|beginning) (?:it |on it |\w+ )?(?:next|tomorrow|soon|"
+            r"in \w+ (?:days|weeks))|(?:haven't|hasn't|have not|has not|not) (?:yet )?started|"
+            r"about to start|going to start|will start|before (?:i|we) start"
         ),
         "forward",
         0,
@@ -111,13 +117,14 @@ _TRIGGERS: tuple[_Trigger, ...] = (
     _Trigger(
         "historical",
         _compile(
-            r"(?:\w+|a few|several|many) (?:years|decades) ago|years back|long ago|ages ago|"
+            r"(?:(?:\w+|a few|several|many) )?(?:years|decades) ago|years back|long ago|ages ago|"
             r"back in (?:19|20)\d\d|in (?:19|20)\d\d|as a (?:child|kid|teenager|teen)|"
             r"when i was (?:young|younger|little|a child|a kid|a teenager|\d+)|used to|"
             r"previously|in the past|history of|past history|before (?:i|she|he) (?:started|began)|"
             r"before starting|(?:my|her|his) (?:previous|old|last|former|earlier) (?:treatment|"
             r"medication|medicine|drug|therapy)|(?:a|another|other|different|previous) "
-            r"(?:different )?(?:medicine|medication|drug|treatment|product|brand)|"
+            r"(?:different )?(?:medicine|medication|drug|treatment|product|brand|inhaler|cream|"
+            r"pill|tablet|injection)|"
             r"früher|autrefois|il y a des années|hace años|以前|昔"
         ),
         "both",
@@ -137,8 +144,8 @@ _TRIGGERS: tuple[_Trigger, ...] = (
             r"(?:ma|mon) (?:mère|père|mari|femme|fille|fils|sœur|frère)|"
             r"mi (?:madre|padre|marido|esposa|hija|hijo|hermana|hermano)|母|父|夫|妻|息子|娘"
         ),
-        "both",
-        0,
+        "forward",
+        10,
     ),
 )
 _PSEUDO = _compile(
@@ -203,7 +210,8 @@ def _within(between: str, window: int) -> bool:
 
 
 _QUESTION_START = re.compile(
-    r"^\W*(?:can|could|does|do|is|are|will|would|should|what|how|which|when|may|has|have)\b",
+    r"^\W*(?:can|could|does|do|is|are|will|would|should|what|how|which|when|may|has|have|"
+    r"anyone(?! else)|has anyone|did anyone|does anyone)\b",
     re.IGNORECASE,
 )
 _EXPOSURE = re.compile(

@@ -41,13 +41,22 @@ _TREATMENT = re.compile(
 )
 _OTHER_MEDICINE = re.compile(
     r"(?:a|another|other|different|previous|old|former) (?:different )?"
-    r"(?:medicine|medication|drug|treatment|product|brand)",
+    r"(?:medicine|medication|drug|treatment|product|brand|inhaler|cream|pill|tablet|injection)|"
+    r"(?:an?|the|to|from|with|on) (?:antibiotics?|penicillin|chemo(?:therapy)?|vaccines?|"
+    r"painkillers?|steroids?|statins?|aspirin|ibuprofen)",
     re.IGNORECASE,
 )
 _DIGITAL = re.compile(
     r"(?<!\w)(?:portal|website|site|app|apps|login|log ?in|page|link|system|phone|phones|"
     r"helpline|hotline|email|e-mail|printer|card|code|password|button|form|search|"
     r"programme|program|service|rep|reps|team|process|scheme|edc)(?!\w)",
+    re.IGNORECASE,
+)
+# Sentences about getting better are not events, whatever body part they name.
+_IMPROVEMENT = re.compile(
+    r"(?<!\w)(?:better|great|good|fine|under control|improv\w*|back to normal|clear(?:ed)?|"
+    r"gone away|all gone|completely gone|well|relief|is back|are back|normal again|life back|"
+    r"so far so good|no (?:problems|issues)|feel(?:ing)? (?:like )?(?:myself|new))(?!\w)",
     re.IGNORECASE,
 )
 _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -107,6 +116,9 @@ class SafetyResult:
 class _Vocabulary:
     patterns: tuple[tuple[str, str, re.Pattern[str]], ...]  # (kind, subtype, pattern)
     figurative: re.Pattern[str]
+    pc_net: re.Pattern[str]
+    ae_net: re.Pattern[str]
+    body_net: re.Pattern[str]
 
 
 def terms_path() -> Path:
@@ -129,7 +141,16 @@ def load_vocabulary(path: Path | None = None) -> _Vocabulary:
         for subtype, terms in data[kind].items():
             patterns.append((kind, str(subtype), _alternation([str(term) for term in terms])))
     figurative = _alternation([str(term) for term in data.get("figurative") or ["$^"]])
-    return _Vocabulary(tuple(patterns), figurative)
+    objects, defects = str(data["pc_objects"]), str(data["pc_defects"])
+    # One clause, object and defect within six words of each other, in either order.
+    near = r"(?:[\s,]+[\w'-]+){0,6}?[\s,]+"
+    pc_net = re.compile(
+        rf"(?<!\w)(?:(?:{objects}){near}(?:{defects})|(?:{defects}){near}(?:{objects}))(?!\w)",
+        re.IGNORECASE,
+    )
+    ae_net = _alternation([str(term) for term in data.get("ae_backoff") or ["$^"]])
+    body_net = re.compile(rf"(?<!\w)(?:{data['body_parts']})(?!\w)", re.IGNORECASE)
+    return _Vocabulary(tuple(patterns), figurative, pc_net, ae_net, body_net)
 
 
 def detect_safety(text: str, catalogue: ProductCatalogue | None = None) -> SafetyResult:
@@ -183,7 +204,68 @@ def detect_safety(text: str, catalogue: ProductCatalogue | None = None) -> Safet
                         triggers=context.triggers,
                     )
                 )
+        mentions.extend(
+            _safety_net(
+                vocabulary,
+                sentence,
+                masked,
+                offset,
+                covered,
+                product,
+                sentence_products,
+                has_treatment,
+                cjk=cjk,
+            )
+        )
     return SafetyResult(mentions, products)
+
+
+def _safety_net(
+    vocabulary: _Vocabulary,
+    sentence: str,
+    masked: str,
+    offset: int,
+    covered: list[tuple[int, int]],
+    product: ProductMatch | None,
+    sentence_products: list[ProductMatch],
+    has_treatment: bool,
+    *,
+    cjk: bool,
+) -> list[SafetyMention]:
+    """Possible events and complaints the vocabulary has no word for (recall comes first)."""
+    found: list[SafetyMention] = []
+    nets: list[tuple[str, str, re.Pattern[str]]] = [("pc", "possible_complaint", vocabulary.pc_net)]
+    if has_treatment and not _IMPROVEMENT.search(sentence):
+        nets.append(("ae", "possible_event", vocabulary.ae_net))
+        if not any(kind_start < kind_end for kind_start, kind_end in covered):
+            # Only where no event word was found: a body part alone is the weakest evidence.
+            nets.append(("ae", "possible_event", vocabulary.body_net))
+    for kind, subtype, pattern in nets:
+        for match in pattern.finditer(masked):
+            start, end = match.span()
+            if any(start < taken_end and end > taken_start for taken_start, taken_end in covered):
+                continue
+            covered.append((start, end))
+            context = classify(sentence, start, end, cjk=cjk)
+            found.append(
+                SafetyMention(
+                    kind=kind,
+                    subtype=subtype,
+                    term=sentence[start:end],
+                    context=context.context,
+                    reportable=_reportable(
+                        context.context, kind, sentence, sentence_products, has_treatment
+                    ),
+                    sentence=sentence.strip(),
+                    start=offset + start,
+                    end=offset + end,
+                    product_code=product.code if product else None,
+                    product_written=product.written if product else None,
+                    triggers=context.triggers,
+                )
+            )
+            break
+    return found
 
 
 def _reportable(
