@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 # Jobs run inside the test that enqueues them, on its own transaction's data, unless a test
@@ -18,6 +19,7 @@ from pathlib import Path
 os.environ.setdefault("CPXM_JOBS_URL", "immediate")
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -25,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.app import create_app
+from cpxm.auth.service import create_api_token, create_user
 from cpxm.db import make_engine
 from cpxm.migrate import upgrade_database
 from cpxm.schema import metadata
@@ -132,10 +135,50 @@ def session(session_maker: sessionmaker[Session]) -> Iterator[Session]:
     session.close()
 
 
+def bearer_headers(maker: sessionmaker[Session], role: str = "admin") -> dict[str, str]:
+    """Headers that sign requests in as a new user of ``role`` (an API token), committed through
+    ``maker`` (the test's transaction, or ``sessionmaker(bind=engine)`` for a committing store)."""
+    with maker() as session:
+        user = create_user(session, email=f"{role}-{uuid.uuid4().hex[:10]}@test.example", role=role)
+        issued = create_api_token(session, user=user, name="tests")
+        session.commit()
+    return {"Authorization": f"Bearer {issued.token}"}
+
+
 @pytest.fixture
-def client(session_maker: sessionmaker[Session]) -> Iterator[TestClient]:
+def app(session_maker: sessionmaker[Session]) -> FastAPI:
     """The whole app, on the test's transaction."""
-    with TestClient(create_app(sessionmaker_=session_maker)) as test_client:
+    return create_app(sessionmaker_=session_maker)
+
+
+@pytest.fixture
+def client(app: FastAPI, session_maker: sessionmaker[Session]) -> Iterator[TestClient]:
+    """The whole app, on the test's transaction, signed in as an admin (by API token)."""
+    with TestClient(app, headers=bearer_headers(session_maker, "admin")) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def client_as(
+    app: FastAPI, session_maker: sessionmaker[Session]
+) -> Iterator[Callable[[str], TestClient]]:
+    """``client_as("commercial")``: a client signed in as a new user of that role."""
+    opened: list[TestClient] = []
+
+    def make(role: str) -> TestClient:
+        test_client = TestClient(app, headers=bearer_headers(session_maker, role))
+        opened.append(test_client)
+        return test_client
+
+    yield make
+    for test_client in opened:
+        test_client.close()
+
+
+@pytest.fixture
+def anonymous_client(app: FastAPI) -> Iterator[TestClient]:
+    """The whole app with nobody signed in; HTTPS, so secure cookies are kept."""
+    with TestClient(app, base_url="https://testserver") as test_client:
         yield test_client
 
 

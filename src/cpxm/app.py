@@ -13,6 +13,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 import cpxm
+from cpxm.access import PUBLIC, requires
+from cpxm.access.errors import install_access_handlers
 from cpxm.analytics.pages import router as analytics_pages
 from cpxm.analytics.pages import warm_up as warm_up_overview
 from cpxm.analytics.service import OverviewCache
@@ -50,9 +52,10 @@ def create_app(
     app.state.sessionmaker = sessionmaker_ or session_factory(app.state.engine)
     app.state.overview_cache = OverviewCache()
     install_error_handlers(app)
+    install_access_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)
 
-    @app.get("/health", tags=["meta"])
+    @app.get("/health", tags=["meta"], dependencies=[requires(PUBLIC)])
     def health() -> dict[str, str]:
         return {"status": "ok", "version": cpxm.__version__}
 

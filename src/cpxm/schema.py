@@ -3,6 +3,7 @@
 Alembic's environment and the tests import this module so ``Base.metadata`` is complete.
 """
 
+from cpxm.auth import models as auth_models
 from cpxm.cases import models as cases_models
 from cpxm.db import Base
 from cpxm.demo import models as demo_models
@@ -19,6 +20,7 @@ from cpxm.workspace import models as workspace_models
 metadata = Base.metadata
 
 __all__ = [
+    "auth_models",
     "cases_models",
     "demo_models",
     "feedback_models",

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.app import create_app
 from cpxm.ingest.models import ImportRun
 from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Stakeholder
+from tests.conftest import bearer_headers
 from tests.factories import make_stakeholder, make_taxonomy
 
 ACCOUNTS = (Path(__file__).parents[2] / "docs" / "examples" / "crm_accounts.csv").read_bytes()
@@ -29,7 +30,8 @@ def api(store_engine: Engine) -> Iterator[TestClient]:
     with Session(store_engine) as session:
         make_taxonomy(session)  # countries DE and FR: ACC-003 and ACC-004 cannot be stored
         session.commit()
-    with TestClient(create_app(engine=store_engine)) as client:
+    headers = bearer_headers(sessionmaker(bind=store_engine), "admin")
+    with TestClient(create_app(engine=store_engine), headers=headers) as client:
         yield client
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from cpxm.access import AGGREGATES, requires
 from cpxm.analytics.charts import (
     monthly_interactions_spec,
     nps_by_type_spec,
@@ -18,7 +19,7 @@ from cpxm.analytics.service import ALL_STAKEHOLDERS, Overview, OverviewCache, Sc
 from cpxm.deps import DbSession
 from cpxm.web.templating import templates
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[requires(AGGREGATES)])
 
 
 @dataclass(frozen=True)

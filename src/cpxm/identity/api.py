@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
+from cpxm.access import DATA_STEWARDSHIP, requires
 from cpxm.deps import DbSession
 from cpxm.identity import service
 from cpxm.pagination import Page, Pagination
 
-router = APIRouter(prefix="/identity", tags=["identity"])
+router = APIRouter(prefix="/identity", tags=["identity"], dependencies=[requires(DATA_STEWARDSHIP)])
 
 
 class MatchPairOut(BaseModel):

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, Response, UploadFil
 from fastapi.routing import APIRoute
 from starlette.types import Message, Receive
 
+from cpxm.access import DATA_STEWARDSHIP, requires
 from cpxm.config import get_settings
 from cpxm.deps import DbEngine, DbSession
 from cpxm.ingest import events as events_service
@@ -83,9 +84,12 @@ def _counted(receive: Receive, limit: int) -> Receive:
     return counting
 
 
-imports_router = APIRouter(prefix="/imports", tags=["imports"], route_class=_UploadRoute)
-events_router = APIRouter(prefix="/events", tags=["imports"])
-quarantine_router = APIRouter(prefix="/quarantine", tags=["imports"])
+_STEWARDS_ONLY = [requires(DATA_STEWARDSHIP)]
+imports_router = APIRouter(
+    prefix="/imports", tags=["imports"], route_class=_UploadRoute, dependencies=_STEWARDS_ONLY
+)
+events_router = APIRouter(prefix="/events", tags=["imports"], dependencies=_STEWARDS_ONLY)
+quarantine_router = APIRouter(prefix="/quarantine", tags=["imports"], dependencies=_STEWARDS_ONLY)
 
 
 @imports_router.post("", response_model=ImportReportOut, status_code=status.HTTP_201_CREATED)

@@ -7,17 +7,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from cpxm.access import COMMERCIAL_DATA, CommercialReader, requires, shield_interactions
 from cpxm.deps import DbSession
 from cpxm.interactions import service
 from cpxm.interactions.schemas import InteractionCreate, InteractionOut, interaction_out
 from cpxm.pagination import Page, Pagination
 
-router = APIRouter(prefix="/interactions", tags=["interactions"])
+router = APIRouter(
+    prefix="/interactions", tags=["interactions"], dependencies=[requires(COMMERCIAL_DATA)]
+)
 
 
 @router.get("", response_model=Page[InteractionOut])
 def list_interactions(
     session: DbSession,
+    principal: CommercialReader,
     page: Pagination,
     stakeholder_id: int | None = None,
     channel: str | None = None,
@@ -49,7 +53,7 @@ def list_interactions(
         offset=page.offset,
     )
     return Page(
-        items=[interaction_out(i) for i in interactions],
+        items=shield_interactions(principal, [interaction_out(i) for i in interactions]),
         total=total,
         limit=page.limit,
         offset=page.offset,
@@ -57,8 +61,11 @@ def list_interactions(
 
 
 @router.get("/{interaction_id}", response_model=InteractionOut)
-def get_interaction(session: DbSession, interaction_id: int) -> InteractionOut:
-    return interaction_out(service.get_interaction(session, interaction_id=interaction_id))
+def get_interaction(
+    session: DbSession, principal: CommercialReader, interaction_id: int
+) -> InteractionOut:
+    found = interaction_out(service.get_interaction(session, interaction_id=interaction_id))
+    return shield_interactions(principal, [found])[0]
 
 
 @router.post("", response_model=InteractionOut, status_code=status.HTTP_201_CREATED)

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
+from cpxm.access import COMMERCIAL_DATA, CommercialReader, requires, shield_stakeholders
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 from cpxm.stakeholders import service
@@ -17,7 +18,9 @@ from cpxm.stakeholders.schemas import (
     stakeholder_out,
 )
 
-router = APIRouter(prefix="/stakeholders", tags=["stakeholders"])
+router = APIRouter(
+    prefix="/stakeholders", tags=["stakeholders"], dependencies=[requires(COMMERCIAL_DATA)]
+)
 
 StakeholderType = Literal[STAKEHOLDER_TYPES]  # type: ignore[valid-type]
 
@@ -25,6 +28,7 @@ StakeholderType = Literal[STAKEHOLDER_TYPES]  # type: ignore[valid-type]
 @router.get("", response_model=Page[StakeholderOut])
 def list_stakeholders(
     session: DbSession,
+    principal: CommercialReader,
     page: Pagination,
     type: StakeholderType | None = None,
     kind: Literal["person", "organisation"] | None = None,
@@ -48,7 +52,9 @@ def list_stakeholders(
         offset=page.offset,
     )
     return Page(
-        items=[stakeholder_out(s) for s in stakeholders],
+        items=shield_stakeholders(
+            session, principal, [stakeholder_out(s) for s in stakeholders], purpose="list"
+        ),
         total=total,
         limit=page.limit,
         offset=page.offset,
@@ -56,12 +62,15 @@ def list_stakeholders(
 
 
 @router.get("/{stakeholder_id}", response_model=StakeholderDetailOut)
-def get_stakeholder(session: DbSession, stakeholder_id: int) -> StakeholderDetailOut:
+def get_stakeholder(
+    session: DbSession, principal: CommercialReader, stakeholder_id: int
+) -> StakeholderDetailOut:
     """One stakeholder with therapeutic interests, channel preferences and affiliations."""
     profile = service.get_stakeholder_profile(session, stakeholder_id=stakeholder_id)
-    return stakeholder_detail_out(
+    found = stakeholder_detail_out(
         profile.stakeholder,
         therapeutic_interests=profile.therapeutic_interests,
         channel_preferences=profile.channel_preferences,
         affiliations=profile.affiliations,
     )
+    return shield_stakeholders(session, principal, [found], purpose="profile")[0]

@@ -17,6 +17,8 @@ import altair as alt
 import vl_convert
 from fastapi import APIRouter, Request, Response
 
+from cpxm.access import PUBLIC, requires
+
 VENDOR_PREFIX = "/static/vendor"
 # The stub does not declare __version__; the module has it at run time.
 VL_CONVERT_VERSION: str = vl_convert.__version__  # type: ignore[attr-defined]
@@ -64,7 +66,7 @@ def vega_embed_bundle() -> Bundle:
         return _bundle
 
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[requires(PUBLIC)])
 
 
 @router.get(vega_embed_url())

@@ -88,6 +88,12 @@ class User(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    # Brute-force protection: failures since the last good sign-in, and until when it is locked.
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The identity provider's subject, once the person has signed in by single sign-on.
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), unique=True)
 
 
 class AuditLogEntry(Base):

@@ -1,0 +1,123 @@
+"""Access control: the ONE place that decides who may see and change what.
+
+How to declare a route's policy
+-------------------------------
+Every route must name a policy; ``tests/access/test_coverage.py`` walks ``app.routes`` and fails
+for any route that names none. Pick the policy by the data the route returns or changes:
+
+====================  =====================================================================
+policy                use for
+====================  =====================================================================
+``PUBLIC``            health, static assets, sign-in pages, survey respondent pages ``/s/{token}``
+``SIGNED_IN``         a user's own things: profile, inbox, notifications
+``AGGREGATES``        dashboards and figures that never show one person's record
+``COMMERCIAL_DATA``   record-level stakeholders, interactions, surveys, responses, cases
+``MEDICAL_DATA``      medical-inquiry content (medical/commercial firewall)
+``PATIENT_DATA``      patient-identifiable records (every call is audited as a read)
+``SAFETY_DATA``       safety cases, AE / PC / special situations, reconciliation (PV)
+``CX_MANAGEMENT``     changing surveys, governance (RACI), routing: admin and cx_lead
+``DATA_STEWARDSHIP``  imports, quarantine, identity resolution: admin
+``ADMINISTRATION``    users, teams, roles, tokens: admin
+====================  =====================================================================
+
+For a whole router (usual)::
+
+    from cpxm.access import COMMERCIAL_DATA, requires
+    router = APIRouter(prefix="/surveys", dependencies=[requires(COMMERCIAL_DATA)])
+
+For one route, or a public one::
+
+    @router.get("/s/{token}", dependencies=[requires(PUBLIC)])
+
+When the endpoint needs the principal (who is asking), take it as a parameter instead::
+
+    from cpxm.access import CommercialReader
+    def list_things(session: DbSession, principal: CommercialReader) -> ...
+
+Unsigned requests get 401 on ``/api/...`` and a redirect to ``/auth/sign-in`` on pages; a role
+outside the policy gets 403 with the roles that may. ``roles.ROLE_DOMAINS`` says which role sees
+which data domain.
+
+Principal resolution
+--------------------
+``Authorization: Bearer <token>`` (``cpxm token create --user EMAIL``) wins over the
+``cpxm_session`` cookie set by signing in. Cookie-signed POST/PUT/PATCH/DELETE must carry the
+session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``; templates get it as
+``csrf_token``). Bearer requests need none: they carry no ambient credentials.
+
+Record-level rules and audit
+----------------------------
+Routes that return stakeholders pass them through :func:`shield_stakeholders` (patients
+pseudonymised for roles without the patient-identifiable domain; whole reads audited), and
+interactions through :func:`shield_interactions` (medical notes withheld outside the firewall).
+Every ORM change made in a request is written to ``audit_log`` by :mod:`cpxm.access.audit`; send
+``X-Audit-Reason`` to record why.
+"""
+
+from cpxm.access.policy import (
+    ADMINISTRATION,
+    AGGREGATES,
+    ALL_POLICIES,
+    COMMERCIAL_DATA,
+    CX_MANAGEMENT,
+    DATA_STEWARDSHIP,
+    MEDICAL_DATA,
+    PATIENT_DATA,
+    PUBLIC,
+    SAFETY_DATA,
+    SIGNED_IN,
+    Administrator,
+    AggregatesReader,
+    CommercialReader,
+    CxManager,
+    DataSteward,
+    Forbidden,
+    MedicalReader,
+    NotSignedIn,
+    PatientDataReader,
+    Policy,
+    SafetyReader,
+    SignedIn,
+    policies_of,
+    requires,
+)
+from cpxm.access.principal import Principal
+from cpxm.access.roles import DOMAINS, ROLE_DOMAINS, ROLES, Domain, Role
+from cpxm.access.shield import pseudonym, shield_interactions, shield_stakeholders
+
+__all__ = [
+    "ADMINISTRATION",
+    "AGGREGATES",
+    "ALL_POLICIES",
+    "COMMERCIAL_DATA",
+    "CX_MANAGEMENT",
+    "DATA_STEWARDSHIP",
+    "DOMAINS",
+    "MEDICAL_DATA",
+    "PATIENT_DATA",
+    "PUBLIC",
+    "ROLES",
+    "ROLE_DOMAINS",
+    "SAFETY_DATA",
+    "SIGNED_IN",
+    "Administrator",
+    "AggregatesReader",
+    "CommercialReader",
+    "CxManager",
+    "DataSteward",
+    "Domain",
+    "Forbidden",
+    "MedicalReader",
+    "NotSignedIn",
+    "PatientDataReader",
+    "Policy",
+    "Principal",
+    "Role",
+    "SafetyReader",
+    "SignedIn",
+    "policies_of",
+    "pseudonym",
+    "requires",
+    "shield_interactions",
+    "shield_stakeholders",
+]

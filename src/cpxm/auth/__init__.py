@@ -1,0 +1,1 @@
+"""Signing in: passwords (argon2), server-side sessions, lockout, API tokens and SSO."""

@@ -1,0 +1,47 @@
+"""Sign-in state: server-side sessions and API tokens.
+
+Only hashes of secrets are stored (SHA-256 of 32 random bytes: a stolen database dump lets nobody
+sign in); the secret itself goes to the browser as a cookie or to the integrator once, on creation.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cpxm.db import Base
+
+
+class UserSession(Base):
+    """A signed-in browser: the cookie carries the secret, the row its hash and CSRF token."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    # "password" or "oidc": how the person proved who they are.
+    method: Mapped[str] = mapped_column(String(20))
+
+
+class ApiToken(Base):
+    """A bearer token for an integration, acting as its user (and never more than that role)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    # The first characters of the token, shown in lists so a person can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)

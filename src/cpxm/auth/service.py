@@ -1,0 +1,254 @@
+"""Users, passwords, sessions, lockout and API tokens; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from cpxm.access import audit
+from cpxm.access.principal import hash_secret
+from cpxm.access.roles import Role, parse_role
+from cpxm.auth.models import ApiToken, UserSession
+from cpxm.errors import DomainError, NotFoundError
+from cpxm.timeutil import utc_now
+from cpxm.workspace.models import Team, User
+
+# argon2id with the library's defaults (RFC 9106 low-memory profile): ~50 ms per check here.
+password_hasher = PasswordHasher()
+# A hash to verify against when the email is unknown, so timing does not reveal which emails exist.
+_DUMMY_HASH = password_hasher.hash(secrets.token_urlsafe(16))
+
+MIN_PASSWORD_LENGTH = 12
+MAX_FAILED_SIGN_INS = 5
+LOCKOUT = timedelta(minutes=15)
+SESSION_LIFETIME = timedelta(hours=12)
+TOKEN_PREFIX = "cpxm_"  # noqa: S105 (a marker that makes leaked tokens greppable)
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class SignInFailed(DomainError):
+    status_code = 401
+
+
+class AccountLocked(DomainError):
+    status_code = 429
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return password_hasher.hash(password)
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if not EMAIL_PATTERN.match(email):
+        raise DomainError(f"'{email}' is not an email address")
+    return email
+
+
+def get_user_by_email(session: Session, *, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    role: str | Role,
+    password: str | None = None,
+    display_name: str | None = None,
+    team_id: int | None = None,
+) -> User:
+    """A new user; without a password they can sign in only by SSO or use API tokens."""
+    email = normalise_email(email)
+    checked_role = role if isinstance(role, Role) else parse_role(role)
+    if get_user_by_email(session, email=email) is not None:
+        raise DomainError(f"a user with email {email} exists already")
+    if team_id is not None and session.get(Team, team_id) is None:
+        raise NotFoundError("team", team_id)
+    user = User(
+        email=email,
+        display_name=display_name or email.split("@")[0],
+        role=checked_role.value,
+        password_hash=None if password is None else hash_password(password),
+        team_id=team_id,
+        is_active=True,
+        failed_sign_ins=0,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def update_user(
+    session: Session,
+    *,
+    user: User,
+    role: str | None = None,
+    team_id: int | None = None,
+    is_active: bool | None = None,
+    password: str | None = None,
+) -> User:
+    if role is not None:
+        user.role = parse_role(role).value
+    if team_id is not None:
+        if session.get(Team, team_id) is None:
+            raise NotFoundError("team", team_id)
+        user.team_id = team_id
+    if is_active is not None:
+        user.is_active = is_active
+        if not is_active:
+            session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    if password is not None:
+        user.password_hash = hash_password(password)
+        user.failed_sign_ins = 0
+        user.locked_until = None
+    session.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A started session; ``token`` goes into the cookie and is never stored."""
+
+    token: str
+    csrf_token: str
+    user: User
+    expires_at: datetime
+
+
+def authenticate(session: Session, *, email: str, password: str) -> User:
+    """The user whose password this is, counting failures and locking after too many.
+
+    Refuses with one message whether the email is unknown or the password wrong, so the form
+    does not tell an attacker which accounts exist. The failure count is flushed by the
+    caller's transaction even though the request fails: the endpoint commits it first.
+    """
+    now = utc_now()
+    user = get_user_by_email(session, email=email)
+    if user is None or user.password_hash is None or not user.is_active:
+        _verify_quietly(_DUMMY_HASH, password)
+        raise SignInFailed("the email or password is wrong")
+    if user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
+        raise AccountLocked(
+            f"too many failed sign-ins: this account is locked for {minutes} more minute(s)"
+        )
+    if not _verify_quietly(user.password_hash, password):
+        user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
+        if user.failed_sign_ins >= MAX_FAILED_SIGN_INS:
+            user.locked_until = now + LOCKOUT
+            user.failed_sign_ins = 0
+        audit.record(
+            session,
+            user_id=user.id,
+            action="sign_in_failed",
+            entity_type="users",
+            entity_id=user.id,
+        )
+        session.flush()
+        if user.locked_until is not None and user.locked_until > now:
+            raise AccountLocked(
+                f"too many failed sign-ins: this account is locked for "
+                f"{int(LOCKOUT.total_seconds() // 60)} minutes"
+            )
+        raise SignInFailed("the email or password is wrong")
+    if password_hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = password_hasher.hash(password)
+    user.failed_sign_ins = 0
+    user.locked_until = None
+    session.flush()
+    return user
+
+
+def _verify_quietly(password_hash: str, password: str) -> bool:
+    try:
+        return password_hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def start_session(session: Session, *, user: User, method: str = "password") -> NewSession:
+    now = utc_now()
+    token = secrets.token_urlsafe(32)
+    csrf_token = secrets.token_urlsafe(32)
+    expires_at = now + SESSION_LIFETIME
+    session.add(
+        UserSession(
+            token_hash=hash_secret(token),
+            user_id=user.id,
+            csrf_token=csrf_token,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=expires_at,
+            method=method,
+        )
+    )
+    user.last_sign_in_at = now
+    # Expired sessions of this user go when they sign in again: the table does not grow forever.
+    session.execute(
+        delete(UserSession).where(UserSession.user_id == user.id, UserSession.expires_at <= now)
+    )
+    audit.record(
+        session,
+        user_id=user.id,
+        action="sign_in",
+        entity_type="users",
+        entity_id=user.id,
+        details={"method": method},
+    )
+    session.flush()
+    return NewSession(token=token, csrf_token=csrf_token, user=user, expires_at=expires_at)
+
+
+def end_session(session: Session, *, token: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.token_hash == hash_secret(token)))
+
+
+@dataclass(frozen=True)
+class NewApiToken:
+    token: str
+    api_token: ApiToken
+
+
+def create_api_token(
+    session: Session, *, user: User, name: str = "cli", expires_at: datetime | None = None
+) -> NewApiToken:
+    """A new bearer token for ``user``; the plain token is returned once and never stored."""
+    if not user.is_active:
+        raise DomainError(f"user {user.email} is deactivated")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    api_token = ApiToken(
+        user_id=user.id,
+        name=name.strip()[:120] or "token",
+        prefix=token[:12],
+        token_hash=hash_secret(token),
+        created_at=utc_now(),
+        expires_at=expires_at,
+    )
+    session.add(api_token)
+    session.flush()
+    return NewApiToken(token=token, api_token=api_token)
+
+
+def revoke_api_token(session: Session, *, token_id: int) -> ApiToken:
+    api_token = session.get(ApiToken, token_id)
+    if api_token is None:
+        raise NotFoundError("API token", token_id)
+    api_token.revoked_at = api_token.revoked_at or utc_now()
+    session.flush()
+    return api_token
+
+
+def list_users(session: Session, *, limit: int, offset: int) -> tuple[list[User], int]:
+    total = session.scalar(select(func.count()).select_from(User)) or 0
+    users = session.scalars(select(User).order_by(User.email).limit(limit).offset(offset)).all()
+    return list(users), total
