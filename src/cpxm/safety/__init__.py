@@ -1,0 +1,1 @@
+"""The patient-safety net: safety cases in the PV queue, their clock, escalation and exports."""

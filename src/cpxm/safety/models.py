@@ -1,0 +1,97 @@
+"""Safety cases in the PV queue, and the trail of what happened to each.
+
+A case is opened for every reportable safety kind (``ae``, ``pc``, ``srs``) found in a feedback
+item: one case per item and kind, so a complaint about a leaking pen that also hurt the patient
+reaches both quality and PV. Its clock (``due_at``) is one business day after first awareness in
+the reporter's country. ``created_at`` is when the case reached the PV queue (forwarded to PV);
+``exported_at`` when it first left CPXM for the safety database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cpxm.db import Base
+
+CASE_KINDS = ("ae", "pc", "srs")
+CASE_STATUSES = ("open", "acknowledged", "confirmed", "rejected")
+
+
+class SafetyCase(Base):
+    __tablename__ = "safety_cases"
+    __table_args__ = (
+        UniqueConstraint("feedback_item_id", "kind"),
+        CheckConstraint("kind IN ('ae', 'pc', 'srs')", name="kind"),
+        CheckConstraint(
+            "status IN ('open', 'acknowledged', 'confirmed', 'rejected')", name="status"
+        ),
+        Index("ix_safety_cases_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feedback_item_id: Mapped[int] = mapped_column(ForeignKey("feedback_items.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    subtypes: Mapped[list[str]] = mapped_column(JSON)  # adverse_event, packaging, pregnancy, ...
+    verbatim: Mapped[str] = mapped_column(Text)  # the reporter's words, unredacted (PV only)
+    product_code: Mapped[str | None] = mapped_column(ForeignKey("products.code"))
+    product_written: Mapped[str | None] = mapped_column(String(200))  # as the text spells it
+    event_terms: Mapped[list[str]] = mapped_column(JSON)  # the words that describe the event
+    context: Mapped[str] = mapped_column(String(20))  # affirmed, other_person, historical
+    mentions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    # The four elements of a valid case, present or missing.
+    has_patient: Mapped[bool] = mapped_column(Boolean)
+    has_reporter: Mapped[bool] = mapped_column(Boolean)
+    has_product: Mapped[bool] = mapped_column(Boolean)
+    has_event: Mapped[bool] = mapped_column(Boolean)
+    reporter_stakeholder_id: Mapped[int | None] = mapped_column(ForeignKey("stakeholders.id"))
+    source_kind: Mapped[str] = mapped_column(String(40))
+    survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id"), index=True)
+    response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id"), index=True)
+    # A study is named by its investigational product's code (products in the clinical phase).
+    study_code: Mapped[str | None] = mapped_column(String(40), index=True)
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    aware_at: Mapped[datetime] = mapped_column(DateTime)  # first awareness by the company
+    due_at: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    exported_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Item 4: asked on the survey's thank-you page; None until the respondent answers.
+    contact_permission: Mapped[bool | None] = mapped_column(Boolean)
+    contact_permission_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class SafetyCaseEvent(Base):
+    """Append-only trail: opened, acknowledged, escalated, confirmed, rejected, exported, ..."""
+
+    __tablename__ = "safety_case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("safety_cases.id", ondelete="CASCADE"), index=True
+    )
+    occurred_at: Mapped[datetime] = mapped_column(DateTime)
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    event_type: Mapped[str] = mapped_column(String(40))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
