@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from cpxm.db import make_engine
 from cpxm.identity.cli import identity_app, resolve_command
 from cpxm.migrate import current_revision, head_revision, upgrade_database
+from cpxm.surveys.cli import survey_app
 
 app = typer.Typer(
     help="CPXM: Customer & Patient Experience Management for life sciences.",
@@ -40,6 +41,7 @@ quarantine_app = typer.Typer(
 app.add_typer(quarantine_app, name="quarantine")
 app.command("resolve")(resolve_command)
 app.add_typer(identity_app, name="identity")
+app.add_typer(survey_app, name="survey")
 
 console = Console()
 error_console = Console(stderr=True)

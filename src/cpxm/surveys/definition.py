@@ -118,6 +118,17 @@ class Audience(BaseModel):
     countries: list[str] = []
 
 
+class Trigger(BaseModel):
+    """Invite automatically some days after a kind of contact ("3 days after an MSL visit")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interaction_types: Annotated[list[str], Field(min_length=1)]
+    days_after: Annotated[int, Field(ge=0, le=90)] = 3
+    channel: str = "email"
+    expires_days: Annotated[int, Field(ge=1, le=365)] = 14
+
+
 class SurveyDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -130,6 +141,7 @@ class SurveyDefinition(BaseModel):
     introduction: Text | None = None
     thank_you: Text | None = None
     audience: Audience = Audience()
+    trigger: Trigger | None = None
     pages: Annotated[list[PageDefinition], Field(min_length=1)]
 
     def questions(self) -> list[tuple[int, QuestionDefinition]]:

@@ -1,0 +1,341 @@
+"""Getting a survey to people: waves of personal invitations, triggered invitations, open links,
+emails, reminders and expiry.
+
+Every personal invitation passes the same gate (``cpxm.surveys.fatigue``): survey consent on the
+channel and the contact-fatigue rules. A plan says who would be invited and who is held back by
+which rule; sending carries the plan out. One stakeholder gets at most one invitation per wave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cpxm.db import one_of
+from cpxm.errors import DomainError
+from cpxm.interactions.models import Interaction
+from cpxm.stakeholders.models import Stakeholder, TherapeuticInterest
+from cpxm.surveys.definition import SurveyDefinition, localise, pipe_names
+from cpxm.surveys.fatigue import Hold, holds_for
+from cpxm.surveys.mail import Email, Mailer
+from cpxm.surveys.models import Invitation, Survey, SurveyLink
+from cpxm.surveys.responding import new_token
+from cpxm.surveys.service import current_definition
+
+DEFAULT_EXPIRES_DAYS = 21
+# The invitation email's words; a survey's own ``introduction`` is used as its body when set.
+INVITATION_TEXT = {
+    "en": ("Your opinion: {survey_name}", "Dear {display_name},", "It takes a few minutes."),
+    "de": ("Ihre Meinung: {survey_name}", "Guten Tag {display_name},", "Es dauert wenige Minuten."),
+    "fr": ("Votre avis : {survey_name}", "Bonjour {display_name},", "Cela prend quelques minutes."),
+    "es": ("Su opinión: {survey_name}", "Estimado/a {display_name}:", "Le llevará unos minutos."),
+}
+REMINDER_PREFIX = {"en": "Reminder", "de": "Erinnerung", "fr": "Rappel", "es": "Recordatorio"}
+
+
+class SurveyNotActive(DomainError):
+    status_code = 409
+
+
+@dataclass
+class SendPlan:
+    survey: Survey
+    wave: str
+    channel: str
+    invite: list[Stakeholder] = field(default_factory=list)
+    held: list[tuple[Stakeholder, list[Hold]]] = field(default_factory=list)
+    already_invited: int = 0
+
+
+def audience_of(session: Session, *, definition: SurveyDefinition) -> list[Stakeholder]:
+    """Active stakeholders matching the audience's types, therapeutic areas and countries."""
+    audience = definition.audience
+    query = select(Stakeholder).where(Stakeholder.status == "active")
+    if audience.stakeholder_types:
+        query = query.where(one_of(session, Stakeholder.type, audience.stakeholder_types))
+    if audience.countries:
+        query = query.where(one_of(session, Stakeholder.country_code, audience.countries))
+    if audience.therapeutic_areas:
+        interested = select(TherapeuticInterest.stakeholder_id).where(
+            one_of(session, TherapeuticInterest.therapeutic_area_code, audience.therapeutic_areas)
+        )
+        query = query.where(Stakeholder.id.in_(interested))
+    return list(session.scalars(query.order_by(Stakeholder.id)))
+
+
+def plan_wave(
+    session: Session, *, survey: Survey, wave: str, channel: str, now: datetime
+) -> SendPlan:
+    """Who a wave would invite now, and who is held back by which rule (nothing is written)."""
+    if survey.status != "active":
+        raise SurveyNotActive(
+            f"survey '{survey.code}' is {survey.status}; set status: active in its definition "
+            "before sending"
+        )
+    definition = current_definition(session, survey=survey)
+    audience = audience_of(session, definition=definition)
+    invited = set(
+        session.scalars(
+            select(Invitation.stakeholder_id).where(
+                Invitation.survey_id == survey.id, Invitation.wave == wave
+            )
+        )
+    )
+    candidates = [s for s in audience if s.id not in invited]
+    holds = holds_for(session, stakeholders=candidates, channel=channel, now=now)
+    plan = SendPlan(survey, wave, channel, already_invited=len(audience) - len(candidates))
+    for stakeholder in candidates:
+        reasons = holds.get(stakeholder.id)
+        if reasons:
+            plan.held.append((stakeholder, reasons))
+        else:
+            plan.invite.append(stakeholder)
+    return plan
+
+
+def create_invitations(
+    session: Session,
+    *,
+    plan: SendPlan,
+    now: datetime,
+    expires_days: int = DEFAULT_EXPIRES_DAYS,
+) -> list[Invitation]:
+    """Carry out a plan: one pending invitation per stakeholder; emails go out in a job."""
+    invitations = [
+        Invitation(
+            survey_id=plan.survey.id,
+            stakeholder_id=stakeholder.id,
+            token=new_token(),
+            channel_code=plan.channel,
+            status="pending",
+            expires_at=now + timedelta(days=expires_days),
+            wave=plan.wave,
+            language=stakeholder.language,
+        )
+        for stakeholder in plan.invite
+    ]
+    session.add_all(invitations)
+    session.flush()
+    return invitations
+
+
+def invite_after_contacts(
+    session: Session, *, survey: Survey, now: datetime
+) -> tuple[list[Invitation], int]:
+    """The survey's trigger: invite after each matching contact ``days_after`` days ago.
+
+    Looks back one more day than the delay, so an hourly job never misses a contact, and skips
+    contacts that already have their invitation. Returns (invitations, contacts held back).
+    """
+    definition = current_definition(session, survey=survey)
+    trigger = definition.trigger
+    if trigger is None or survey.status != "active":
+        return [], 0
+    due_before = now - timedelta(days=trigger.days_after)
+    contacts = list(
+        session.scalars(
+            select(Interaction)
+            .where(
+                one_of(session, Interaction.interaction_type, trigger.interaction_types),
+                Interaction.occurred_at <= due_before,
+                Interaction.occurred_at > due_before - timedelta(days=1),
+                Interaction.id.not_in(
+                    select(Invitation.trigger_interaction_id).where(
+                        Invitation.survey_id == survey.id,
+                        Invitation.trigger_interaction_id.is_not(None),
+                    )
+                ),
+            )
+            .order_by(Interaction.occurred_at)
+        )
+    )
+    if not contacts:
+        return [], 0
+    people = {
+        s.id: s
+        for s in session.scalars(
+            select(Stakeholder).where(
+                one_of(session, Stakeholder.id, {c.stakeholder_id for c in contacts})
+            )
+        )
+    }
+    holds = holds_for(session, stakeholders=list(people.values()), channel=trigger.channel, now=now)
+    invitations: list[Invitation] = []
+    held = 0
+    chosen: set[int] = set()
+    for contact in contacts:
+        person = people[contact.stakeholder_id]
+        # Several due contacts of one person make one invitation, for the latest contact.
+        if holds.get(person.id) or person.id in chosen:
+            held += 1
+            continue
+        chosen.add(person.id)
+        invitations.append(
+            Invitation(
+                survey_id=survey.id,
+                stakeholder_id=person.id,
+                token=new_token(),
+                channel_code=trigger.channel,
+                status="pending",
+                expires_at=now + timedelta(days=trigger.expires_days),
+                trigger_interaction_id=contact.id,
+                language=person.language,
+            )
+        )
+    session.add_all(invitations)
+    session.flush()
+    return invitations, held
+
+
+def deliver_invitations(
+    session: Session,
+    *,
+    invitation_ids: list[int],
+    mailer: Mailer,
+    now: datetime,
+    reminder: bool = False,
+) -> tuple[int, int]:
+    """Email each invitation (skipping finished or expired ones); (sent, failed).
+
+    Consent is checked again at sending time, so a withdrawal since the plan is honoured.
+    """
+    sent = failed = 0
+    rows = session.execute(
+        select(Invitation, Stakeholder, Survey)
+        .join(Stakeholder, Stakeholder.id == Invitation.stakeholder_id)
+        .join(Survey, Survey.id == Invitation.survey_id)
+        .where(one_of(session, Invitation.id, invitation_ids))
+        .order_by(Invitation.id)
+    ).all()
+    stakeholders = [row[1] for row in rows]
+    holds = holds_for(session, stakeholders=stakeholders, channel="email", now=now)
+    definitions: dict[int, SurveyDefinition] = {}
+    for invitation, stakeholder, survey in rows:
+        if invitation.status in ("completed", "expired") or invitation.channel_code != "email":
+            continue
+        if invitation.expires_at is not None and invitation.expires_at <= now:
+            continue
+        consent = [h for h in holds.get(stakeholder.id, []) if h.rule == "survey_consent"]
+        if consent or not stakeholder.email:
+            invitation.send_error = consent[0].reason if consent else "no email address"
+            failed += 1
+            continue
+        if survey.id not in definitions:
+            definitions[survey.id] = current_definition(session, survey=survey)
+        email = invitation_email(
+            definitions[survey.id], invitation, stakeholder, mailer.settings.public_url, reminder
+        )
+        try:
+            mailer.send(email)
+        except OSError as error:  # smtplib errors are OSErrors: refused, disconnected, timeout
+            invitation.send_error = f"{type(error).__name__}: {error}"[:500]
+            failed += 1
+            continue
+        invitation.send_error = None
+        if reminder:
+            invitation.reminders_sent += 1
+            invitation.last_reminded_at = now
+        else:
+            invitation.status = "sent" if invitation.status == "pending" else invitation.status
+            invitation.sent_at = now
+        sent += 1
+    session.flush()
+    return sent, failed
+
+
+def invitation_email(
+    definition: SurveyDefinition,
+    invitation: Invitation,
+    stakeholder: Stakeholder,
+    public_url: str,
+    reminder: bool,
+) -> Email:
+    language = invitation.language or definition.default_language
+    if language not in INVITATION_TEXT:
+        language = "en"
+    subject, greeting, body = INVITATION_TEXT[language]
+    names = {
+        "first_name": stakeholder.first_name or "",
+        "last_name": stakeholder.last_name or "",
+        "display_name": stakeholder.display_name,
+        "survey_name": localise(definition.name, language, definition.default_language),
+    }
+    introduction = localise(definition.introduction, language, definition.default_language)
+    subject = pipe_names(subject, names)
+    if reminder:
+        subject = f"{REMINDER_PREFIX.get(language, 'Reminder')}: {subject}"
+    return Email(
+        to=stakeholder.email or "",
+        subject=subject,
+        greeting=pipe_names(greeting, names),
+        text=pipe_names(introduction or body, names),
+        link=f"{public_url}/s/{invitation.token}",
+    )
+
+
+def pending_invitation_ids(session: Session, *, survey_id: int | None = None) -> list[int]:
+    query = select(Invitation.id).where(
+        Invitation.status == "pending", Invitation.channel_code == "email"
+    )
+    if survey_id is not None:
+        query = query.where(Invitation.survey_id == survey_id)
+    return list(session.scalars(query.order_by(Invitation.id)))
+
+
+def reminder_due_ids(
+    session: Session, *, now: datetime, after_days: int = 7, max_reminders: int = 1
+) -> list[int]:
+    """Invitations sent at least ``after_days`` ago, not yet opened or answered, not expired."""
+    return list(
+        session.scalars(
+            select(Invitation.id)
+            .where(
+                Invitation.status == "sent",
+                Invitation.opened_at.is_(None),
+                Invitation.sent_at <= now - timedelta(days=after_days),
+                Invitation.reminders_sent < max_reminders,
+                (Invitation.expires_at.is_(None)) | (Invitation.expires_at > now),
+            )
+            .order_by(Invitation.id)
+        )
+    )
+
+
+def expire_invitations(session: Session, *, now: datetime) -> int:
+    """Mark invitations past their expiry that were never completed; their links stop working."""
+    due = list(
+        session.scalars(
+            select(Invitation).where(
+                Invitation.expires_at <= now,
+                one_of(session, Invitation.status, ["pending", "sent", "started"]),
+            )
+        )
+    )
+    for invitation in due:
+        invitation.status = "expired"
+    session.flush()
+    return len(due)
+
+
+def create_open_link(
+    session: Session,
+    *,
+    survey: Survey,
+    label: str,
+    channel: str | None = None,
+    expires_at: datetime | None = None,
+) -> SurveyLink:
+    """An anonymous link anyone may answer (a congress booth, a website banner)."""
+    link = SurveyLink(
+        survey_id=survey.id,
+        token=new_token(),
+        label=label,
+        channel_code=channel,
+        expires_at=expires_at,
+    )
+    session.add(link)
+    session.flush()
+    return link
