@@ -144,3 +144,178 @@ def nps_by_type_spec(scores: list[ScoreSummary]) -> Spec:
         if score.value is not None and score.segment != ALL_STAKEHOLDERS
     ]
     return _with_data(_nps_template(), values, height=max(120, ROW_HEIGHT * len(values)))
+
+
+SIGNIFICANT_COLOUR = "#c2410c"
+QUIET_COLOUR = "#9aa5b5"
+
+
+@cache
+def _interval_bars_template() -> Spec:
+    base = alt.Chart()
+    y = alt.Y("label:N", sort=None, title=None)
+    colour = alt.Color(
+        "flag:N",
+        title=None,
+        scale=alt.Scale(
+            domain=["significantly different", "not significantly different"],
+            range=[SIGNIFICANT_COLOUR, ACCENT],
+        ),
+    )
+    bars = base.mark_bar(opacity=0.85, cornerRadiusEnd=2).encode(
+        y=y,
+        x=alt.X("value:Q", title=None),
+        color=colour,
+        tooltip=[
+            alt.Tooltip("label:N", title="Segment"),
+            alt.Tooltip("value:Q", title="Value", format=".1f"),
+            alt.Tooltip("low:Q", title="95% low", format=".1f"),
+            alt.Tooltip("high:Q", title="95% high", format=".1f"),
+            alt.Tooltip("n:Q", title="Answers", format=","),
+        ],
+    )
+    interval = base.mark_rule(color="#1d2430", strokeWidth=1.5).encode(y=y, x="low:Q", x2="high:Q")
+    return _configure(alt.layer(bars, interval))
+
+
+def interval_bars_spec(
+    rows: list[dict[str, Any]], *, title: str, domain: tuple[float, float] | None = None
+) -> Spec:
+    """Horizontal bars with their 95% intervals; a bar is orange only when its difference from
+    the rest survived the multiple-comparison correction. Rows: label, value, low, high, n,
+    significant."""
+    values = [
+        {
+            "label": row["label"],
+            "value": round(row["value"], 2),
+            "low": round(row["low"], 2),
+            "high": round(row["high"], 2),
+            "n": row["n"],
+            "flag": "significantly different"
+            if row.get("significant")
+            else "not significantly different",
+        }
+        for row in rows
+    ]
+    spec = _with_data(
+        _interval_bars_template(), values, height=max(120, ROW_HEIGHT * len(values)), title=title
+    )
+    if domain is not None:
+        for layer in spec["layer"]:
+            if "x" in layer.get("encoding", {}) and "scale" not in layer["encoding"]["x"]:
+                layer["encoding"]["x"]["scale"] = {"domain": list(domain)}
+    return spec
+
+
+@cache
+def _trend_template() -> Spec:
+    base = alt.Chart()
+    x = alt.X("period:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=-45))
+    band = base.mark_area(opacity=0.18, color=ACCENT).encode(
+        x=x, y=alt.Y("low:Q", title=None, scale=alt.Scale(zero=False)), y2="high:Q"
+    )
+    line = base.mark_line(color=ACCENT, point=True).encode(
+        x=x,
+        y=alt.Y("value:Q"),
+        tooltip=[
+            alt.Tooltip("period:T", title="Period start", format="%d %b %Y"),
+            alt.Tooltip("value:Q", title="Value", format=".1f"),
+            alt.Tooltip("low:Q", title="95% low", format=".1f"),
+            alt.Tooltip("high:Q", title="95% high", format=".1f"),
+            alt.Tooltip("n:Q", title="Answers", format=","),
+        ],
+    )
+    flagged = (
+        base.mark_point(color=SIGNIFICANT_COLOUR, size=110, shape="diamond", filled=True)
+        .encode(x=x, y="value:Q")
+        .transform_filter("datum.significant")
+    )
+    return _configure(alt.layer(band, line, flagged).properties(height=CHART_HEIGHT))
+
+
+def trend_spec(rows: list[dict[str, Any]], *, title: str) -> Spec:
+    """A line over periods with its 95% band; diamonds mark significant changes from the
+    period before. Rows: period (YYYY-MM-DD), value, low, high, n, significant."""
+    values = [
+        {
+            "period": row["period"],
+            "value": round(row["value"], 2),
+            "low": round(row["low"], 2),
+            "high": round(row["high"], 2),
+            "n": row["n"],
+            "significant": bool(row.get("significant")),
+        }
+        for row in rows
+    ]
+    return _with_data(_trend_template(), values, title=title)
+
+
+@cache
+def _scatter_template() -> Spec:
+    chart = (
+        alt.Chart()
+        .mark_circle(size=120, color=ACCENT, opacity=0.85)
+        .encode(
+            x=alt.X("importance:Q", title="Importance (share of explained variance, %)"),
+            y=alt.Y(
+                "performance:Q", title="Performance (mean rating)", scale=alt.Scale(zero=False)
+            ),
+            tooltip=[
+                alt.Tooltip("label:N", title="Driver"),
+                alt.Tooltip("importance:Q", title="Importance %", format=".1f"),
+                alt.Tooltip("performance:Q", title="Mean rating", format=".2f"),
+            ],
+        )
+    )
+    labels = (
+        alt.Chart()
+        .mark_text(align="left", dx=8, color="#1d2430")
+        .encode(x="importance:Q", y="performance:Q", text="label:N")
+    )
+    return _configure(alt.layer(chart, labels).properties(height=CHART_HEIGHT + 40))
+
+
+def importance_performance_spec(rows: list[dict[str, Any]], *, title: str) -> Spec:
+    """Drivers placed by importance and performance: high importance and low performance is
+    where to act first. Rows: label, importance (percent), performance."""
+    values = [
+        {
+            "label": row["label"],
+            "importance": round(row["importance"], 2),
+            "performance": round(row["performance"], 3),
+        }
+        for row in rows
+    ]
+    return _with_data(_scatter_template(), values, title=title)
+
+
+@cache
+def _simple_bars_template(horizontal: bool) -> Spec:
+    if horizontal:
+        encoding = {
+            "y": alt.Y("label:N", sort=None, title=None),
+            "x": alt.X("value:Q", title=None),
+        }
+    else:
+        encoding = {
+            "x": alt.X("label:N", sort=None, title=None, axis=alt.Axis(labelAngle=-30)),
+            "y": alt.Y("value:Q", title=None),
+        }
+    return _configure(
+        alt.Chart()
+        .mark_bar(color=ACCENT, cornerRadiusEnd=2)
+        .encode(
+            **encoding,
+            tooltip=[
+                alt.Tooltip("label:N", title="Item"),
+                alt.Tooltip("value:Q", title="Value", format=",.2f"),
+            ],
+        )
+    )
+
+
+def bars_spec(rows: list[tuple[str, float]], *, title: str, horizontal: bool = True) -> Spec:
+    """Plain bars of (label, value), in the given order."""
+    values = [{"label": label, "value": round(value, 3)} for label, value in rows]
+    height = max(120, ROW_HEIGHT * len(values)) if horizontal else CHART_HEIGHT
+    return _with_data(_simple_bars_template(horizontal), values, height=height, title=title)

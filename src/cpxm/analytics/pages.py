@@ -15,6 +15,7 @@ from cpxm.analytics.charts import (
     nps_by_type_spec,
     stakeholders_by_type_spec,
 )
+from cpxm.analytics.metric_pages import router as metric_pages_router
 from cpxm.analytics.service import ALL_STAKEHOLDERS, Overview, OverviewCache, ScoreSummary
 from cpxm.deps import DbSession
 from cpxm.web.templating import templates
@@ -124,3 +125,7 @@ def overview_page(request: Request, session: DbSession) -> HTMLResponse:
     cache: OverviewCache = request.app.state.overview_cache
     context = overview_context(cache.get(session))
     return templates.TemplateResponse(request, "analytics/overview.html", context)
+
+
+# The other analytics pages live in their own modules; the app includes this one router.
+router.include_router(metric_pages_router)

@@ -1,0 +1,52 @@
+"""JSON endpoints of experience analytics under ``/api/v1/analytics``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from cpxm.access import AGGREGATES, CommercialReader, requires
+from cpxm.analytics.drilldown import ResponseRow, responses_for_viewer
+from cpxm.analytics.metrics import MetricReport, metric_report, rating_questions
+from cpxm.analytics.params import MetricQueryParams
+from cpxm.deps import DbSession
+from cpxm.pagination import Page, Pagination
+
+# Figures are aggregates; the drill-down to answers is record-level and asks for more.
+router = APIRouter(prefix="/analytics", tags=["analytics"], dependencies=[requires(AGGREGATES)])
+
+
+@router.get("/metrics")
+def get_metrics(session: DbSession, query: MetricQueryParams) -> MetricReport:
+    """NPS, CSAT, CES or a rating: overall, by segment (each against the rest), by period (each
+    against the one before), with 95% intervals, response rates and corrected significance."""
+    return metric_report(session, query)
+
+
+@router.get("/metrics/responses")
+def get_metric_responses(
+    session: DbSession,
+    principal: CommercialReader,
+    query: MetricQueryParams,
+    page: Pagination,
+    segment_key: Annotated[str | None, Query(description="One segment of the report.")] = None,
+    period_key: Annotated[str | None, Query(description="One period's first day.")] = None,
+) -> Page[ResponseRow]:
+    """The answers (and comments) behind one figure of ``/analytics/metrics``, newest first."""
+    rows, total = responses_for_viewer(
+        session,
+        principal,
+        query=query,
+        segment_key=segment_key,
+        period_key=period_key,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Page[ResponseRow](items=rows, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/questions")
+def get_rating_questions(session: DbSession) -> list[dict[str, object]]:
+    """Numeric questions a metric can be computed on (``question_id`` of ``/metrics``)."""
+    return rating_questions(session)

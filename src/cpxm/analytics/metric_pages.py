@@ -1,0 +1,221 @@
+"""The metrics page (``/analytics/metrics``): a score by segment and over time, its drill-down
+to the answers behind each figure, and CSV downloads of every table."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from cpxm.access import CommercialReader
+from cpxm.analytics.charts import interval_bars_spec, trend_spec
+from cpxm.analytics.drilldown import responses_for_viewer
+from cpxm.analytics.export import csv_response
+from cpxm.analytics.facts import DIMENSIONS, GRAINS, Slice, dimension_labels
+from cpxm.analytics.metrics import (
+    METRICS,
+    MetricCell,
+    MetricReport,
+    metric_report,
+    rating_questions,
+)
+from cpxm.analytics.params import MetricQueryParams
+from cpxm.deps import DbSession
+from cpxm.errors import FieldError
+from cpxm.pagination import Pagination
+from cpxm.stakeholders.models import STAKEHOLDER_TYPES
+from cpxm.web.templating import humanise, templates
+
+router = APIRouter(include_in_schema=False)
+
+FILTER_DIMENSIONS = (
+    "stakeholder_type",
+    "country",
+    "survey",
+    "channel",
+    "department",
+    "therapeutic_area",
+    "product",
+    "lifecycle_phase",
+    "journey_stage",
+)
+CELL_COLUMNS = (
+    "key", "label", "n", "suppressed", "value", "ci_low", "ci_high", "mean", "promoters_percent",
+    "detractors_percent", "invitations", "response_rate", "compared_with", "difference",
+    "p_value", "adjusted_p", "significant",
+)  # fmt: skip
+
+
+def query_string(request: Request, **overrides: str | None) -> str:
+    """The request's query string with some parameters replaced (None removes them)."""
+    items = [
+        (key, value) for key, value in request.query_params.multi_items() if key not in overrides
+    ]
+    items.extend((key, value) for key, value in overrides.items() if value is not None)
+    return urlencode(items)
+
+
+def filter_options(session: Session) -> list[dict[str, Any]]:
+    """Each filterable dimension with its values, for the filter form."""
+    options = []
+    for dimension in FILTER_DIMENSIONS:
+        if dimension == "stakeholder_type":
+            values = [(code, humanise(code)) for code in STAKEHOLDER_TYPES]
+        else:
+            labels = dimension_labels(session, dimension)
+            values = sorted(labels.items(), key=lambda item: item[1])
+        options.append({"dimension": dimension, "label": humanise(dimension), "values": values})
+    return options
+
+
+def selected_filters(slice_: Slice) -> dict[str, str]:
+    return dict(slice_.filters)
+
+
+def _chart_rows(cells: list[MetricCell], *, period: bool = False) -> list[dict[str, Any]]:
+    return [
+        {
+            ("period" if period else "label"): cell.key if period else cell.label,
+            "value": cell.value,
+            "low": cell.ci_low,
+            "high": cell.ci_high,
+            "n": cell.n,
+            "significant": cell.significant,
+        }
+        for cell in cells
+        if not cell.suppressed and cell.value is not None
+    ]
+
+
+def metric_charts(report: MetricReport) -> dict[str, dict[str, Any]]:
+    charts: dict[str, dict[str, Any]] = {}
+    domain = (-100.0, 100.0) if report.query.metric == "nps" else None
+    segment_rows = _chart_rows(report.segments)
+    if segment_rows:
+        charts["segments"] = interval_bars_spec(
+            segment_rows,
+            title=f"{report.metric_label} by {humanise(report.query.segment or '')} (95% CI)",
+            domain=domain,
+        )
+    trend_rows = _chart_rows(report.trend, period=True)
+    if trend_rows:
+        charts["trend"] = trend_spec(
+            trend_rows, title=f"{report.metric_label} by {report.query.grain} (95% CI)"
+        )
+    return charts
+
+
+def form_context(request: Request, session: Session) -> dict[str, Any]:
+    return {
+        "metrics": METRICS,
+        "dimensions": DIMENSIONS,
+        "grains": list(GRAINS),
+        "filter_options": filter_options(session),
+        "questions": rating_questions(session),
+        "params": request.query_params,
+    }
+
+
+@router.get("/analytics/metrics", response_class=HTMLResponse)
+def metrics_page(request: Request, session: DbSession, query: MetricQueryParams) -> Response:
+    context: dict[str, Any] = form_context(request, session)
+    context["selected"] = selected_filters(query.slice)
+    context["query"] = query
+    try:
+        report = metric_report(session, query)
+    except FieldError as error:
+        context.update(report=None, errors=error.detail, charts={})
+        return templates.TemplateResponse(
+            request, "analytics/metrics.html", context, status_code=422
+        )
+    context.update(
+        report=report,
+        errors=[],
+        charts=metric_charts(report),
+        query_string=query_string(request),
+        drill=lambda **keys: "/analytics/metrics/responses?" + query_string(request, **keys),
+    )
+    return templates.TemplateResponse(request, "analytics/metrics.html", context)
+
+
+@router.get("/analytics/metrics/export/{table}.csv")
+def metrics_csv(table: str, session: DbSession, query: MetricQueryParams) -> Response:
+    """``segments``, ``trend`` or ``overall`` as CSV."""
+    report = metric_report(session, query)
+    cells = {"segments": report.segments, "trend": report.trend, "overall": [report.overall]}
+    if table not in cells:
+        raise FieldError(
+            [{"type": "value_error", "loc": ["path", "table"],
+              "msg": "table is one of segments, trend, overall", "input": table}]
+        )  # fmt: skip
+    rows = [[getattr(cell, column) for column in CELL_COLUMNS] for cell in cells[table]]
+    return csv_response(f"{query.metric}-{table}.csv", ("metric", *CELL_COLUMNS), (
+        [query.metric, *row] for row in rows
+    ))  # fmt: skip
+
+
+@router.get("/analytics/metrics/responses", response_class=HTMLResponse)
+def metric_responses_page(
+    request: Request,
+    session: DbSession,
+    principal: CommercialReader,
+    query: MetricQueryParams,
+    page: Pagination,
+    segment_key: Annotated[str | None, Query()] = None,
+    period_key: Annotated[str | None, Query()] = None,
+) -> Response:
+    rows, total = responses_for_viewer(
+        session,
+        principal,
+        query=query,
+        segment_key=segment_key,
+        period_key=period_key,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    context = {
+        "rows": rows,
+        "total": total,
+        "page": page,
+        "query": query,
+        "segment_key": segment_key,
+        "period_key": period_key,
+        "segment_label": dimension_labels(session, query.segment).get(
+            segment_key or "", segment_key
+        )
+        if query.segment
+        else None,
+        "query_string": query_string(request),
+        "next_page": query_string(request, offset=str(page.offset + page.limit)),
+        "previous_page": query_string(request, offset=str(max(0, page.offset - page.limit))),
+        "back": "/analytics/metrics?"
+        + query_string(request, segment_key=None, period_key=None, offset=None, limit=None),
+    }
+    return templates.TemplateResponse(request, "analytics/responses.html", context)
+
+
+@router.get("/analytics/metrics/responses.csv")
+def metric_responses_csv(
+    session: DbSession,
+    principal: CommercialReader,
+    query: MetricQueryParams,
+    segment_key: Annotated[str | None, Query()] = None,
+    period_key: Annotated[str | None, Query()] = None,
+) -> Response:
+    """Every answer behind one figure (up to 100,000), as CSV."""
+    rows, _ = responses_for_viewer(
+        session,
+        principal,
+        query=query,
+        segment_key=segment_key,
+        period_key=period_key,
+        limit=100_000,
+    )
+    header = ("response_id", "answered_at", "survey", "stakeholder_id", "stakeholder",
+              "stakeholder_type", "question_type", "value", "comment")  # fmt: skip
+    return csv_response(
+        "responses.csv", header, ([getattr(row, column) for column in header] for row in rows)
+    )
