@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import cpxm
 from cpxm.access import PUBLIC, requires
 from cpxm.access.errors import install_access_handlers
+from cpxm.analytics.api import router as analytics_api_router
 from cpxm.analytics.pages import router as analytics_pages
 from cpxm.analytics.pages import warm_up as warm_up_overview
 from cpxm.analytics.service import OverviewCache
@@ -69,6 +70,7 @@ def create_app(
         events_router,
         quarantine_router,
         identity_router,
+        analytics_api_router,
     ):
         api.include_router(router)
     app.include_router(api)
