@@ -29,7 +29,13 @@ from cpxm.demo.models import DemoRun
 from cpxm.demo.people import Person, build_people
 from cpxm.demo.profiles import people_rows, taxonomy_rows
 from cpxm.demo.silos import SYSTEMS, SiloWriter
-from cpxm.demo.surveys import EventIndex, SurveyWriter, plan_relationship, write_relationship
+from cpxm.demo.surveys import (
+    EventIndex,
+    SurveyWriter,
+    demo_survey_versions,
+    plan_relationship,
+    write_relationship,
+)
 from cpxm.demo.taxonomy import COMPANY_NAME, HISTORY_DAYS, HISTORY_START, REFERENCE_DATE
 from cpxm.demo.texts import TextMaker
 from cpxm.demo.touchpoints import build_touchpoints, used_systems
@@ -115,6 +121,7 @@ def generate_demo(
         loader = Loader(connection)
         for name, rows in taxonomy_rows().items():
             loader.dicts(name, rows)
+        loader.dicts("survey_versions", demo_survey_versions())
         for name, rows in people_rows(people, seed).items():
             loader.dicts(name, rows)
         report(step, 1, total)

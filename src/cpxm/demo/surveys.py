@@ -21,11 +21,13 @@ from cpxm.demo.taxonomy import (
     PRODUCT_BY_CODE,
     PRODUCTS,
     SURVEY_BY_CODE,
+    SURVEYS,
     question_ids,
     survey_ids,
 )
 from cpxm.demo.texts import TextMaker
 from cpxm.demo.touchpoints import contact_details, record_text_truth
+from cpxm.surveys.definition import definition_document, parse_definition
 
 SURVEY_IDS = survey_ids()
 QUESTION_IDS = question_ids()
@@ -373,3 +375,51 @@ def _commercial_product(person: Person, rng: np.random.Generator) -> str:
     areas = person.interests or ("oncology",)
     options = [p.code for p in PRODUCTS if p.therapeutic_area in areas and p.phase == "commercial"]
     return options[int(rng.integers(0, len(options)))]
+
+
+def demo_survey_documents() -> list[dict[str, object]]:
+    """The demo's survey designs as definition documents, checked by the definition validator."""
+    documents = []
+    for survey in SURVEYS:
+        questions = []
+        for question in survey.questions:
+            item: dict[str, object] = {
+                "code": question.code,
+                "type": question.question_type,
+                "prompt": question.prompt,
+                "required": question.required,
+            }
+            options = dict(question.options or {})
+            if question.question_type == "rating":
+                item["min"], item["max"] = options["min"], options["max"]
+            if "choices" in options:
+                item["choices"] = [
+                    {"value": str(choice), "label": str(choice).capitalize()}
+                    for choice in options["choices"]  # type: ignore[attr-defined]
+                ]
+            questions.append(item)
+        document = {
+            "code": survey.code,
+            "name": survey.name,
+            "kind": survey.kind,
+            "status": "active",
+            "default_language": "en",
+            "audience": survey.audience,
+            "pages": [{"questions": questions}],
+        }
+        documents.append(definition_document(parse_definition(document)))
+    return documents
+
+
+def demo_survey_versions() -> list[dict[str, object]]:
+    """Version 1 of each demo survey, so its invitations open real respondent pages."""
+    return [
+        {
+            "id": survey_id,
+            "survey_id": survey_id,
+            "version": 1,
+            "definition": document,
+            "created_at": to_datetime(-30.0),
+        }
+        for survey_id, document in enumerate(demo_survey_documents(), start=1)
+    ]
