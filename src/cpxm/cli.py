@@ -22,6 +22,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from cpxm.auth.cli import token_app, user_app
 from cpxm.db import make_engine
 from cpxm.identity.cli import identity_app, resolve_command
 from cpxm.migrate import current_revision, head_revision, upgrade_database
@@ -42,6 +43,8 @@ app.add_typer(quarantine_app, name="quarantine")
 app.command("resolve")(resolve_command)
 app.add_typer(identity_app, name="identity")
 app.add_typer(survey_app, name="survey")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
 
 console = Console()
 error_console = Console(stderr=True)

@@ -252,3 +252,50 @@ def list_users(session: Session, *, limit: int, offset: int) -> tuple[list[User]
     total = session.scalar(select(func.count()).select_from(User)) or 0
     users = session.scalars(select(User).order_by(User.email).limit(limit).offset(offset)).all()
     return list(users), total
+
+
+def create_team(
+    session: Session,
+    *,
+    name: str,
+    department_code: str | None = None,
+    country_code: str | None = None,
+    therapeutic_area_code: str | None = None,
+) -> Team:
+    """A team: a department in a country for a therapeutic area, any part left open."""
+    from cpxm.workspace.models import Country, Department, TherapeuticArea
+
+    name = name.strip()
+    if not name:
+        raise DomainError("a team needs a name")
+    if session.scalar(select(Team).where(Team.name == name)) is not None:
+        raise DomainError(f"a team named '{name}' exists already")
+    for model, code, label in (
+        (Department, department_code, "department"),
+        (Country, country_code, "country"),
+        (TherapeuticArea, therapeutic_area_code, "therapeutic area"),
+    ):
+        if code is not None and session.get(model, code) is None:
+            raise DomainError(f"unknown {label} code '{code}'")
+    team = Team(
+        name=name,
+        department_code=department_code,
+        country_code=country_code,
+        therapeutic_area_code=therapeutic_area_code,
+    )
+    session.add(team)
+    session.flush()
+    return team
+
+
+def list_teams(session: Session, *, limit: int, offset: int) -> tuple[list[Team], int]:
+    total = session.scalar(select(func.count()).select_from(Team)) or 0
+    teams = session.scalars(select(Team).order_by(Team.name).limit(limit).offset(offset)).all()
+    return list(teams), total
+
+
+def get_user(session: Session, *, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFoundError("user", user_id)
+    return user

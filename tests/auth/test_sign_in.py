@@ -1,0 +1,189 @@
+"""Signing in through the pages: argon2 passwords, the session cookie's flags, CSRF, lockout."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cpxm.auth import service
+from cpxm.auth.models import UserSession
+from cpxm.workspace.models import AuditLogEntry, User
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def analyst(session: Session) -> User:
+    user = service.create_user(session, email="Ana@Example.org", role="analyst", password=PASSWORD)
+    session.commit()
+    return user
+
+
+def _form_token(client: TestClient, path: str = "/auth/sign-in") -> str:
+    page = client.get(path)
+    assert page.status_code == 200
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, "the page has no CSRF field"
+    return match.group(1)
+
+
+def _sign_in(client: TestClient, password: str = PASSWORD, next_path: str = "/") -> Response:
+    response: Response = client.post(
+        "/auth/sign-in",
+        data={
+            "email": "ana@example.org",
+            "password": password,
+            "csrf_token": _form_token(client),
+            "next": next_path,
+        },
+        follow_redirects=False,
+    )
+    return response
+
+
+def test_password_is_stored_as_argon2id(analyst: User) -> None:
+    assert analyst.password_hash is not None
+    assert analyst.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in analyst.password_hash
+
+
+def test_sign_in_sets_a_secure_http_only_session_cookie(
+    anonymous_client: TestClient, analyst: User, session: Session
+) -> None:
+    response = _sign_in(anonymous_client, next_path="/api/v1/me")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/api/v1/me"
+    cookie = next(
+        value
+        for name, value in response.headers.multi_items()
+        if name == "set-cookie" and value.startswith("cpxm_session=")
+    )
+    flags = {part.strip().lower() for part in cookie.split(";")}
+    assert {"httponly", "secure", "samesite=lax", "path=/"} <= flags
+    me = anonymous_client.get("/api/v1/me")
+    assert me.status_code == 200
+    assert me.json()["email"] == "ana@example.org"
+    assert me.json()["domains"] == ["commercial"]
+    # Only a hash of the cookie's secret is stored.
+    secret = cookie.split(";")[0].split("=", 1)[1]
+    stored = session.scalars(select(UserSession.token_hash)).all()
+    assert secret not in stored and len(stored) == 1
+
+
+def test_sign_in_refuses_open_redirects(anonymous_client: TestClient, analyst: User) -> None:
+    response = _sign_in(anonymous_client, next_path="//evil.example/phish")
+    assert response.headers["location"] == "/"
+
+
+def test_wrong_password_and_unknown_email_read_the_same(
+    anonymous_client: TestClient, analyst: User
+) -> None:
+    wrong = _sign_in(anonymous_client, password="not the password at all")
+    unknown = anonymous_client.post(
+        "/auth/sign-in",
+        data={
+            "email": "nobody@example.org",
+            "password": PASSWORD,
+            "csrf_token": _form_token(anonymous_client),
+        },
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert "the email or password is wrong" in unknown.text
+    assert "the email or password is wrong" in wrong.text
+
+
+def test_five_failures_lock_the_account_even_for_the_right_password(
+    anonymous_client: TestClient, analyst: User, session: Session
+) -> None:
+    statuses = [
+        _sign_in(anonymous_client, password=f"wrong password {n}").status_code
+        for n in range(service.MAX_FAILED_SIGN_INS)
+    ]
+    assert statuses == [401] * (service.MAX_FAILED_SIGN_INS - 1) + [429]
+    locked = _sign_in(anonymous_client)
+    assert locked.status_code == 429
+    assert "locked" in locked.text
+    assert anonymous_client.get("/api/v1/me").status_code == 401
+    session.expire_all()
+    failures = session.scalars(
+        select(AuditLogEntry).where(AuditLogEntry.action == "sign_in_failed")
+    ).all()
+    assert len(failures) == service.MAX_FAILED_SIGN_INS
+
+
+def test_sign_in_form_without_its_csrf_token_is_refused(
+    anonymous_client: TestClient, analyst: User
+) -> None:
+    anonymous_client.get("/auth/sign-in")
+    response = anonymous_client.post(
+        "/auth/sign-in",
+        data={"email": "ana@example.org", "password": PASSWORD, "csrf_token": "forged"},
+    )
+    assert response.status_code == 403
+    assert anonymous_client.get("/api/v1/me").status_code == 401
+
+
+def test_cookie_signed_posts_need_the_session_csrf_token(
+    anonymous_client: TestClient, analyst: User, session: Session
+) -> None:
+    _sign_in(anonymous_client)
+    csrf = session.scalars(select(UserSession.csrf_token)).one()
+    refused = anonymous_client.post("/auth/sign-out", follow_redirects=False)
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["detail"]
+    assert anonymous_client.get("/api/v1/me").status_code == 200
+    signed_out = anonymous_client.post(
+        "/auth/sign-out", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert signed_out.status_code == 303
+    assert anonymous_client.get("/api/v1/me").status_code == 401
+
+
+def test_pages_redirect_to_sign_in_and_the_api_answers_401(
+    anonymous_client: TestClient,
+) -> None:
+    page = anonymous_client.get("/?segment=x", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/auth/sign-in?next=%2F%3Fsegment%3Dx"
+    api = anonymous_client.get("/api/v1/stakeholders")
+    assert api.status_code == 401
+    assert api.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_security_headers_on_the_sign_in_page(anonymous_client: TestClient) -> None:
+    response = anonymous_client.get("/auth/sign-in")
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert "form-action 'self'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
+
+
+def test_api_tokens_act_as_their_user_until_revoked(
+    anonymous_client: TestClient, analyst: User, session: Session
+) -> None:
+    issued = service.create_api_token(session, user=analyst, name="bi-tool")
+    session.commit()
+    assert issued.token.startswith("cpxm_")
+    headers = {"Authorization": f"Bearer {issued.token}"}
+    assert anonymous_client.get("/api/v1/me", headers=headers).json()["role"] == "analyst"
+    service.revoke_api_token(session, token_id=issued.api_token.id)
+    session.commit()
+    assert anonymous_client.get("/api/v1/me", headers=headers).status_code == 401
+    wrong = {"Authorization": "Bearer cpxm_not-a-token"}
+    assert anonymous_client.get("/api/v1/me", headers=wrong).status_code == 401
+
+
+def test_deactivating_a_user_ends_their_sessions(
+    anonymous_client: TestClient, analyst: User, session: Session
+) -> None:
+    _sign_in(anonymous_client)
+    assert anonymous_client.get("/api/v1/me").status_code == 200
+    service.update_user(session, user=analyst, is_active=False)
+    session.commit()
+    assert anonymous_client.get("/api/v1/me").status_code == 401
