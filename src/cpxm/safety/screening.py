@@ -1,0 +1,164 @@
+"""Screening: analyse feedback items and open a safety case for every reportable finding.
+
+This is where analysis (``cpxm.feedback``, ``cpxm.text``) meets the PV queue; every path that
+analyses stored feedback (the job on arrival, the periodic sweep, ``cpxm analyze``, the demo,
+the survey thank-you page) comes through here, so none can analyse without screening.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from cpxm.db import one_of, session_factory
+from cpxm.feedback import service as feedback_service
+from cpxm.feedback.models import FeedbackItem
+from cpxm.safety import service as safety_service
+from cpxm.safety.models import SafetyCase
+from cpxm.text import ProductCatalogue, analyse_text
+from cpxm.timeutil import utc_now
+
+logger = logging.getLogger(__name__)
+ProgressCallback = Callable[[int, int], None]
+DEFAULT_BATCH = 500
+
+
+@dataclass
+class ScreeningReport:
+    analysed: int = 0
+    failed: int = 0
+    cases_opened: int = 0
+    cases_by_kind: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: ScreeningReport) -> None:
+        self.analysed += other.analysed
+        self.failed += other.failed
+        self.cases_opened += other.cases_opened
+        for kind, count in other.cases_by_kind.items():
+            self.cases_by_kind[kind] = self.cases_by_kind.get(kind, 0) + count
+
+
+def screen_items(
+    session: Session,
+    *,
+    items: Sequence[FeedbackItem],
+    catalogue: ProductCatalogue | None = None,
+    now: datetime | None = None,
+) -> tuple[ScreeningReport, list[SafetyCase]]:
+    """Analyse ``items``, keep the results and open their safety cases; flushes, never commits."""
+    now = now or utc_now()
+    catalogue = catalogue or feedback_service.load_catalogue(session)
+    names = feedback_service.known_names(session, (item.stakeholder_id for item in items))
+    report = ScreeningReport()
+    opened: list[SafetyCase] = []
+    for item in items:
+        try:
+            analysis = analyse_text(
+                item.text,
+                catalogue=catalogue,
+                known_names=names.get(item.stakeholder_id or 0, ()),
+                language=item.language,
+            )
+        except Exception as error:
+            logger.exception("feedback item %s could not be analysed", item.id)
+            feedback_service.store_failure(
+                session, item=item, error=f"{type(error).__name__}: {error}"
+            )
+            report.failed += 1
+            continue
+        feedback_service.store_analysis(session, item=item, analysis=analysis, now=now)
+        report.analysed += 1
+        cases = safety_service.open_cases(
+            session,
+            item=item,
+            mentions=analysis.safety.mentions,
+            pii_kinds=analysis.pii_kinds,
+            now=now,
+        )
+        for case in cases:
+            report.cases_by_kind[case.kind] = report.cases_by_kind.get(case.kind, 0) + 1
+        report.cases_opened += len(cases)
+        opened.extend(cases)
+    session.flush()
+    return report, opened
+
+
+def screen_pending(session: Session, *, limit: int = DEFAULT_BATCH) -> ScreeningReport:
+    """One batch of pending items (oldest first): the periodic sweep's unit of work."""
+    items = feedback_service.pending_items(session, limit=limit)
+    if not items:
+        return ScreeningReport()
+    return screen_items(session, items=items)[0]
+
+
+def screen_by_ids(session: Session, *, feedback_ids: Sequence[int]) -> ScreeningReport:
+    """Analyse the given items if still pending: the job enqueued when feedback arrives."""
+    items = list(
+        session.scalars(
+            select(FeedbackItem)
+            .where(one_of(session, FeedbackItem.id, feedback_ids))
+            .where(FeedbackItem.analysis_status == "pending")
+            .order_by(FeedbackItem.id)
+        )
+    )
+    if not items:
+        return ScreeningReport()
+    return screen_items(session, items=items)[0]
+
+
+def screen_response(session: Session, *, response_id: int) -> list[SafetyCase]:
+    """Screen a survey response's free text now, for its thank-you page; returns its AE cases.
+
+    Items already analysed (by a job that ran first) are not analysed again; their cases count.
+    """
+    items = list(
+        session.scalars(
+            select(FeedbackItem).where(
+                FeedbackItem.response_id == response_id, FeedbackItem.analysis_status == "pending"
+            )
+        )
+    )
+    if items:
+        screen_items(session, items=items)
+    return list(
+        session.scalars(
+            select(SafetyCase).where(SafetyCase.response_id == response_id, SafetyCase.kind == "ae")
+        )
+    )
+
+
+def screen_all_pending(
+    engine: Engine,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    progress: ProgressCallback | None = None,
+) -> ScreeningReport:
+    """Every pending item, in committed batches: bulk analysis for the CLI and the demo.
+
+    Commits each batch so a long run keeps what it did if interrupted, and readers see
+    progress; ``progress(done, total)`` is called after each batch.
+    """
+    make_session = session_factory(engine)
+    with make_session() as session:
+        total = feedback_service.count_pending(session)
+        catalogue = feedback_service.load_catalogue(session)
+    report = ScreeningReport()
+    done = 0
+    if progress:
+        progress(0, total)
+    while True:
+        with make_session() as session, session.begin():
+            items = feedback_service.pending_items(session, limit=batch_size)
+            if not items:
+                break
+            batch, _ = screen_items(session, items=items, catalogue=catalogue)
+        report.add(batch)
+        done += len(items)
+        if progress:
+            progress(min(done, total), max(total, done))
+    return report
