@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+import pytest
+from sqlalchemy.orm import Session
+
+from cpxm.errors import DomainError
+from cpxm.safety import service
+from cpxm.safety.exports import cases_csv, cases_e2b
+from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
+from cpxm.safety.screening import screen_items
+from tests.factories import make_response, make_stakeholder, make_survey, make_taxonomy
+from tests.safety.helpers import make_feedback
+
+NOW = datetime(2026, 11, 23, 12, 0)
+
+
+def test_csv_and_e2b_carry_product_event_and_reporter(session: Session) -> None:
+    make_taxonomy(session)
+    hcp = make_stakeholder(
+        session, type="hcp", country_code="FR", first_name="Anne", last_name="Roy"
+    )
+    item = make_feedback(
+        session,
+        "One of my patients on Immuny developed severe hives after the second dose.",
+        stakeholder_id=hcp.id,
+        source_kind="call_note",
+    )
+    (case,) = screen_items(session, items=[item], now=NOW)[1]
+
+    rows = list(csv.DictReader(io.StringIO(cases_csv([case]))))
+    assert rows[0]["kind"] == "ae"
+    assert rows[0]["product_code"] == "immu_y"
+    assert "hives" in rows[0]["event_terms"]
+    assert rows[0]["country_code"] == "FR"
+
+    message = cases_e2b(session, [case])
+    (report,) = message["ichicsr"]["safetyreport"]
+    assert report["primarysource"]["qualification"] == "1"  # an HCP reported it
+    assert report["primarysource"]["reporterfamilyname"] == "Roy"
+    assert report["patient"]["drug"][0]["medicinalproduct"] == "Immuny"
+    assert {"primarysourcereaction": "hives", "reactionmeddrapt": None} in report["patient"][
+        "reaction"
+    ]
+    assert report["receivedate"] == "20261123"
+
+
+def test_reconciliation_states_zero_events_explicitly(session: Session) -> None:
+    survey = make_survey(session, name="Quiet survey")
+    response = make_response(session, survey=survey)
+    item = make_feedback(session, "The webinar was useful.", response_id=response.id)
+    screen_items(session, items=[item], now=NOW)
+
+    report = reconcile(session, survey_id=survey.id)
+    assert report.zero_events
+    assert report.items_screened == 1 and report.items_pending == 0
+    assert report.statement.startswith("Zero events: 1 feedback item(s) in scope were screened")
+    assert "Zero events" in reconciliation_csv(report)
+    assert reconciliation_pdf(report).startswith(b"%PDF")
+
+
+def test_reconciliation_lists_cases_and_warns_about_unscreened_items(session: Session) -> None:
+    survey = make_survey(session, name="Busy survey")
+    response = make_response(session, survey=survey)
+    item = make_feedback(session, "I got a rash after the injection.", response_id=response.id)
+    make_feedback(session, "Still waiting to be screened.", response_id=response.id)
+    (case,) = screen_items(session, items=[item], now=NOW)[1]
+    service.acknowledge(session, case_id=case.id, user_id=None, now=datetime(2026, 11, 23, 15, 0))
+
+    report = reconcile(session, survey_id=survey.id)
+    assert [listed.id for listed in report.cases] == [case.id]
+    assert report.items_pending == 1
+    assert report.statement.startswith("NOT COMPLETE")
+    lines = reconciliation_csv(report).splitlines()
+    assert lines[5].startswith("case_id,kind")
+    assert lines[6].split(",")[10] == "yes"  # acknowledged within one business day
+    assert reconciliation_pdf(report).startswith(b"%PDF")
+
+
+def test_reconciliation_needs_a_scope(session: Session) -> None:
+    with pytest.raises(DomainError, match="choose a scope"):
+        reconcile(session)
