@@ -1,0 +1,118 @@
+"""Record-level rules: patients pseudonymised, whole reads audited, medical notes firewalled,
+and every change audited with who and why."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cpxm.access import pseudonym
+from cpxm.workspace.models import AuditLogEntry
+from tests.factories import make_interaction, make_stakeholder, make_taxonomy
+
+
+def _reads(session: Session) -> list[AuditLogEntry]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(AuditLogEntry).where(
+                AuditLogEntry.action == "read", AuditLogEntry.entity_type == "stakeholders"
+            )
+        )
+    )
+
+
+def test_analysts_and_commercial_see_patients_only_under_a_pseudonym(
+    client_as: Callable[[str], TestClient], session: Session
+) -> None:
+    patient = make_stakeholder(
+        session,
+        type="patient",
+        display_name="Maria Keller",
+        first_name="Maria",
+        last_name="Keller",
+        email="maria@example.org",
+    )
+    hcp = make_stakeholder(session, type="hcp", display_name="Dr Jonas Weber")
+    session.commit()
+    for role in ("analyst", "commercial"):
+        client = client_as(role)
+        listed = {s["id"]: s for s in client.get("/api/v1/stakeholders").json()["items"]}
+        assert listed[patient.id]["display_name"] == pseudonym(patient.id)
+        assert listed[patient.id]["email"] is None and listed[patient.id]["last_name"] is None
+        assert listed[hcp.id]["display_name"] == "Dr Jonas Weber"
+        one = client.get(f"/api/v1/stakeholders/{patient.id}").json()
+        assert one["display_name"] == pseudonym(patient.id)
+        assert "Keller" not in client.get("/api/v1/stakeholders?q=Maria").text
+    # Pseudonymised reads are not reads of patient-identifiable data.
+    assert _reads(session) == []
+
+
+def test_patient_services_see_patients_whole_and_each_read_is_audited(
+    client_as: Callable[[str], TestClient], session: Session
+) -> None:
+    patient = make_stakeholder(session, type="patient", display_name="Maria Keller")
+    make_stakeholder(session, type="hcp")
+    session.commit()
+    client = client_as("patient_services")
+    profile = client.get(f"/api/v1/stakeholders/{patient.id}")
+    assert profile.json()["display_name"] == "Maria Keller"
+    client.get("/api/v1/stakeholders", params={"type": "patient"})
+    reads = _reads(session)
+    assert len(reads) == 2
+    assert all(entry.user_id is not None for entry in reads)
+    assert reads[0].entity_id == str(patient.id)
+    assert reads[1].details is not None and patient.id in reads[1].details["ids"]
+
+
+def test_medical_inquiry_notes_stay_behind_the_firewall(
+    client_as: Callable[[str], TestClient], session: Session
+) -> None:
+    make_taxonomy(session)
+    hcp = make_stakeholder(session, type="hcp")
+    inquiry = make_interaction(
+        session,
+        stakeholder=hcp,
+        department_code="medical_affairs",
+        notes="Asked about off-label dosing in renal impairment",
+    )
+    visit = make_interaction(session, stakeholder=hcp, notes="Left samples")
+    session.commit()
+    commercial = client_as("commercial")
+    assert commercial.get(f"/api/v1/interactions/{inquiry.id}").json()["notes"] is None
+    assert commercial.get(f"/api/v1/interactions/{visit.id}").json()["notes"] == "Left samples"
+    listed = commercial.get("/api/v1/interactions").text
+    assert "off-label" not in listed
+    medical = client_as("medical")
+    assert "off-label" in medical.get(f"/api/v1/interactions/{inquiry.id}").json()["notes"]
+
+
+def test_changes_are_audited_with_who_and_why(client: TestClient, session: Session) -> None:
+    make_taxonomy(session)
+    hcp = make_stakeholder(session, type="hcp")
+    session.commit()
+    created = client.post(
+        "/api/v1/interactions",
+        json={
+            "stakeholder_id": hcp.id,
+            "occurred_at": "2025-01-02T10:00:00",
+            "channel": "email",
+            "department": "sales",
+            "interaction_type": "visit",
+            "direction": "outbound",
+        },
+        headers={"X-Audit-Reason": "logged a missed visit"},
+    )
+    assert created.status_code == 201, created.text
+    session.expire_all()
+    entry = session.scalars(
+        select(AuditLogEntry).where(
+            AuditLogEntry.entity_type == "interactions", AuditLogEntry.action == "create"
+        )
+    ).one()
+    assert entry.entity_id == str(created.json()["id"])
+    assert entry.reason == "logged a missed visit"
+    assert entry.user_id is not None
