@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from cpxm.access import COMMERCIAL_DATA, requires
+from cpxm.access import COMMERCIAL_DATA, CX_MANAGEMENT, requires
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 from cpxm.surveys import service
+from cpxm.surveys.distribution import create_open_link, plan_wave
+from cpxm.surveys.export import export_responses
 from cpxm.surveys.schemas import (
     ResponseDetailOut,
     ResponseOut,
@@ -21,6 +26,7 @@ from cpxm.surveys.schemas import (
     survey_detail_out,
     survey_out,
 )
+from cpxm.timeutil import to_naive_utc, utc_now
 
 surveys_router = APIRouter(
     prefix="/surveys", tags=["surveys"], dependencies=[requires(COMMERCIAL_DATA)]
@@ -93,3 +99,76 @@ def get_response(session: DbSession, response_id: int) -> ResponseDetailOut:
     """One response with its answers, named by question."""
     found = service.get_response(session, response_id=response_id)
     return response_detail_out(found.response, answers=found.answers)
+
+
+@surveys_router.post(
+    "", response_model=SurveyDetailOut, dependencies=[requires(CX_MANAGEMENT)], status_code=201
+)
+def save_survey(session: DbSession, definition: Annotated[dict[str, Any], Body()]) -> Any:
+    """Create a survey from a definition (JSON), or publish its next version if it changed."""
+    saved = service.save_definition(session, document=definition)
+    found = service.get_survey(session, survey_id=saved.survey.id)
+    return JSONResponse(
+        jsonable_encoder(survey_detail_out(found.survey, questions=found.questions)),
+        status_code=201 if saved.created else 200,
+    )
+
+
+@surveys_router.get("/{survey_id}/definition")
+def get_definition(
+    session: DbSession, survey_id: int, version: int | None = None
+) -> dict[str, Any]:
+    """The survey's definition (current version unless one is named), ready to import again."""
+    return service.export_definition(session, survey_id=survey_id, version=version)
+
+
+@surveys_router.get("/{survey_id}/export")
+def export_survey_responses(
+    session: DbSession, survey_id: int, format: Literal["csv", "json", "parquet"] = "csv"
+) -> Response:
+    """The survey's responses as CSV, JSON or Parquet, one row per response."""
+    survey = service.get_survey(session, survey_id=survey_id).survey
+    data = export_responses(session, survey=survey, format=format)
+    media = {"csv": "text/csv", "json": "application/json", "parquet": "application/octet-stream"}
+    return Response(
+        data,
+        media_type=media[format],
+        headers={"content-disposition": f'attachment; filename="{survey.code}.{format}"'},
+    )
+
+
+class OpenLinkIn(BaseModel):
+    label: str = "open link"
+    channel: str | None = None
+    expires_at: datetime | None = None
+
+
+@surveys_router.post("/{survey_id}/links", dependencies=[requires(CX_MANAGEMENT)], status_code=201)
+def create_link(session: DbSession, survey_id: int, link: OpenLinkIn) -> dict[str, Any]:
+    """An anonymous open link to the survey."""
+    survey = service.get_survey(session, survey_id=survey_id).survey
+    created = create_open_link(
+        session,
+        survey=survey,
+        label=link.label,
+        channel=link.channel,
+        expires_at=to_naive_utc(link.expires_at) if link.expires_at else None,
+    )
+    return {"id": created.id, "token": created.token, "path": f"/s/{created.token}"}
+
+
+@surveys_router.get("/{survey_id}/send-plan", dependencies=[requires(CX_MANAGEMENT)])
+def send_plan(
+    session: DbSession, survey_id: int, wave: str, channel: str = "email"
+) -> dict[str, Any]:
+    """Who a wave would invite now and who is held back by which rule (a dry run)."""
+    survey = service.get_survey(session, survey_id=survey_id).survey
+    plan = plan_wave(session, survey=survey, wave=wave, channel=channel, now=utc_now())
+    return {
+        "invite": [s.id for s in plan.invite],
+        "held": [
+            {"stakeholder_id": s.id, "rules": [{"rule": h.rule, "reason": h.reason} for h in holds]}
+            for s, holds in plan.held
+        ],
+        "already_invited": plan.already_invited,
+    }
