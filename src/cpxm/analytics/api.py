@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 
 from cpxm.access import AGGREGATES, CommercialReader, requires
 from cpxm.analytics.drilldown import ResponseRow, responses_for_viewer
+from cpxm.analytics.drivers import DriverReport, key_drivers
 from cpxm.analytics.metrics import MetricReport, metric_report, rating_questions
-from cpxm.analytics.params import MetricQueryParams
+from cpxm.analytics.params import DriverQueryParams, MetricQueryParams
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 
@@ -50,3 +51,10 @@ def get_metric_responses(
 def get_rating_questions(session: DbSession) -> list[dict[str, object]]:
     """Numeric questions a metric can be computed on (``question_id`` of ``/metrics``)."""
     return rating_questions(session)
+
+
+@router.get("/drivers")
+def get_drivers(session: DbSession, query: DriverQueryParams) -> DriverReport:
+    """Relative weights (and the exact Shapley check) of a survey's rating questions and top
+    feedback themes for its NPS, CSAT or a chosen outcome, with importance x performance."""
+    return key_drivers(session, query)

@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
+from cpxm.analytics.drivers import DriverQuery
 from cpxm.analytics.facts import DIMENSIONS, GRAINS, Slice
 from cpxm.analytics.metrics import DEFAULT_MIN_N, METRICS, MetricQuery, parse_filters
+from cpxm.errors import FieldError, field_error
 
 FilterList = Annotated[
     list[str],
@@ -65,3 +67,53 @@ def metric_query_params(
 
 
 MetricQueryParams = Annotated[MetricQuery, Depends(metric_query_params)]
+
+
+def driver_query(
+    survey: str,
+    outcome_question_id: int | None,
+    include_themes: bool,
+    filters: list[str],
+    date_from: str | date | None,
+    date_to: str | date | None,
+    min_n: int,
+) -> DriverQuery:
+    return DriverQuery(
+        survey=survey,
+        outcome_question_id=outcome_question_id,
+        include_themes=include_themes,
+        slice=Slice(
+            parse_filters([item for item in filters if item]),
+            _date(date_from, "date_from"),
+            _date(date_to, "date_to"),
+        ),
+        min_n=min_n,
+    )
+
+
+def _date(value: str | date | None, name: str) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FieldError([field_error(name, "expected a date, YYYY-MM-DD", value)]) from None
+
+
+def driver_query_params(
+    survey: Annotated[str, Query(description="The survey's code.")],
+    filters: FilterList = [],  # noqa: B006
+    date_from: Annotated[date | None, Query()] = None,
+    date_to: Annotated[date | None, Query()] = None,
+    outcome_question_id: Annotated[
+        int | None, Query(description="Default: the survey's NPS (else CSAT, else CES).")
+    ] = None,
+    themes: Annotated[bool, Query(description="Include feedback themes as drivers.")] = True,
+    min_n: Annotated[int, Query(ge=3, description="Fewest complete responses to analyse.")] = 50,
+) -> DriverQuery:
+    return driver_query(survey, outcome_question_id, themes, filters, date_from, date_to, min_n)
+
+
+DriverQueryParams = Annotated[DriverQuery, Depends(driver_query_params)]

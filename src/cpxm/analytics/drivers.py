@@ -1,0 +1,321 @@
+"""Key drivers: which questions and feedback themes drive an outcome (NPS or a rating), by
+Johnson's relative weights, with an importance x performance view.
+
+The database pivots each response's answers into one row and reduces the complete rows to n,
+sums and sums of cross-products; the correlation matrix, weights and the Shapley check come
+from that single row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cpxm.analytics import stats
+from cpxm.analytics.facts import Slice, score_answers, validate_slice
+from cpxm.analytics.query import fetch, table
+from cpxm.errors import FieldError, field_error
+from cpxm.surveys.models import Question, Survey
+from cpxm.web.templating import humanise
+
+NUMERIC_TYPES = ("nps", "csat", "ces", "rating")
+MAX_THEMES = 8
+MIN_THEME_MENTIONS = 20
+SHAPLEY_MAX_PREDICTORS = 12  # 2^12 regressions: the exact check stays under a second
+DEFAULT_MIN_N = 50
+
+
+@dataclass(frozen=True)
+class DriverQuery:
+    survey: str  # survey code
+    outcome_question_id: int | None = None  # default: the survey's NPS question
+    include_themes: bool = True
+    slice: Slice = field(default_factory=Slice)
+    min_n: int = DEFAULT_MIN_N
+
+
+@dataclass(frozen=True)
+class Driver:
+    kind: str  # question or theme
+    code: str
+    label: str
+    weight: float  # raw relative weight: this driver's part of R^2
+    importance_percent: float  # its share of the explained variance
+    shapley_percent: float | None  # the same share by exact Shapley decomposition (a check)
+    correlation: float  # with the outcome
+    performance: float  # mean rating (questions) or % of responses mentioning (themes)
+    performance_percent: float  # performance on a 0-100 scale, for the chart
+    quadrant: str
+
+
+@dataclass(frozen=True)
+class DriverReport:
+    query: DriverQuery
+    survey_name: str
+    outcome_label: str
+    n: int  # complete responses used
+    suppressed: bool
+    r_squared: float | None
+    drivers: list[Driver]
+
+
+@dataclass(frozen=True)
+class _Variable:
+    column: str
+    kind: str
+    code: str
+    label: str
+    low: float
+    high: float
+    question_id: int | None = None
+    question_type: str | None = None
+    theme: str | None = None
+
+
+def _survey_questions(session: Session, survey_code: str) -> tuple[str, int, list[_Variable]]:
+    survey = session.execute(
+        select(Survey.id, Survey.name).where(Survey.code == survey_code)
+    ).first()
+    if survey is None:
+        raise FieldError([field_error("survey", "no such survey", survey_code, kind="not_found")])
+    rows = session.execute(
+        select(
+            Question.id, Question.code, Question.question_type, Question.prompt, Question.options
+        )
+        .where(Question.survey_id == survey.id, Question.question_type.in_(NUMERIC_TYPES))
+        .order_by(Question.position)
+    ).all()
+    variables = []
+    for row in rows:
+        low, high = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}.get(row.question_type, (1, 5))
+        options = dict(row.options or {})
+        if row.question_type == "rating":
+            low = options.get("min", low) if isinstance(options.get("min"), int | float) else low
+            high = options.get("max", high) if isinstance(options.get("max"), int | float) else high
+        variables.append(
+            _Variable(
+                column=f"q{row.id}",
+                kind="question",
+                code=row.code,
+                label=row.question_type.upper()
+                if row.question_type in ("nps", "csat", "ces")
+                else humanise(row.code),
+                low=float(low),
+                high=float(high),
+                question_id=row.id,
+                question_type=row.question_type,
+            )
+        )
+    return survey.name, survey.id, variables
+
+
+def _themes(session: Session, answers: ir.Table) -> list[_Variable]:
+    """The survey's most mentioned feedback themes in the sliced responses."""
+    items = table("feedback_items")
+    themes = table("feedback_themes")
+    responses = answers.select(r_id=answers.response_id).distinct()
+    commented = items.select(f_id=items.id, f_response=items.response_id)
+    joined = commented.join(themes, commented.f_id == themes.feedback_item_id).join(
+        responses, commented.f_response == responses.r_id
+    )
+    mentions = (
+        joined.group_by("theme_code")
+        .aggregate(responses=joined.f_response.nunique())
+        .filter(lambda t: t.responses >= MIN_THEME_MENTIONS)
+        .order_by(ibis.desc("responses"), ibis.asc("theme_code"))
+        .limit(MAX_THEMES)
+    )
+    return [
+        _Variable(
+            column=f"t{index}",
+            kind="theme",
+            code=row["theme_code"],
+            label=f"Theme: {humanise(row['theme_code'])}",
+            low=0.0,
+            high=1.0,
+            theme=row["theme_code"],
+        )
+        for index, row in enumerate(fetch(session, mentions))
+    ]
+
+
+def _wide(answers: ir.Table, variables: list[_Variable]) -> ir.Table:
+    """One row per response, one column per question and theme (themes 0/1)."""
+    questions = [variable for variable in variables if variable.kind == "question"]
+    wide = answers.group_by("response_id").aggregate(
+        **{
+            variable.column: (answers.question_id == variable.question_id)
+            .ifelse(answers.value, ibis.null("float64"))
+            .max()
+            for variable in questions
+        }
+    )
+    themed = [variable for variable in variables if variable.kind == "theme"]
+    if themed:
+        items = table("feedback_items")
+        themes = table("feedback_themes")
+        commented = items.filter(items.response_id.notnull()).select(
+            f_id=items.id, f_response=items.response_id
+        )
+        joined = commented.join(themes, commented.f_id == themes.feedback_item_id)
+        flags = joined.group_by("f_response").aggregate(
+            **{
+                variable.column: (joined.theme_code == variable.theme).ifelse(1.0, 0.0).max()
+                for variable in themed
+            }
+        )
+        wide = wide.left_join(flags, wide.response_id == flags.f_response)
+        wide = wide.select(
+            *[variable.column for variable in questions],
+            **{variable.column: wide[variable.column].fill_null(0.0) for variable in themed},
+        )
+    complete = wide.filter(*[wide[variable.column].notnull() for variable in questions])
+    return complete
+
+
+def _moments_row(wide: ir.Table, columns: list[str]) -> ir.Table:
+    metrics: dict[str, ir.Value] = {"n": wide.count()}
+    for i, first in enumerate(columns):
+        metrics[f"s_{i}"] = wide[first].sum()
+        for j in range(i, len(columns)):
+            metrics[f"p_{i}_{j}"] = (wide[first] * wide[columns[j]]).sum()
+    return wide.aggregate(**metrics)
+
+
+def key_drivers(session: Session, query: DriverQuery) -> DriverReport:
+    """Relative weights of the survey's rating questions (and top themes) for the outcome."""
+    validate_slice(session, query.slice)
+    survey_name, _, questions = _survey_questions(session, query.survey)
+    outcome = _outcome(questions, query)
+    predictors = [variable for variable in questions if variable is not outcome]
+    if not predictors:
+        raise FieldError(
+            [field_error("survey", "the survey has no rating questions besides the outcome",
+                         query.survey)]
+        )  # fmt: skip
+    answers = score_answers(
+        question_id=None,
+        question_types=NUMERIC_TYPES,
+        slice_=Slice(
+            (*query.slice.filters, ("survey", query.survey)),
+            query.slice.date_from,
+            query.slice.date_to,
+        ),
+    )
+    if query.include_themes:
+        predictors += _themes(session, answers)
+    variables = [*predictors, outcome]
+    columns = [variable.column for variable in variables]
+    (row,) = fetch(session, _moments_row(_wide(answers, variables), columns))
+    n = int(row["n"] or 0)
+    if n < max(query.min_n, len(variables) + 2):
+        return DriverReport(query, survey_name, outcome.label, n, True, None, [])
+
+    k = len(columns)
+    sums = np.array([float(row[f"s_{i}"] or 0.0) for i in range(k)])
+    cross = np.zeros((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            cross[i, j] = cross[j, i] = float(row[f"p_{i}_{j}"] or 0.0)
+    variances = np.diag(cross) / n - (sums / n) ** 2
+    varying = [index for index in range(k - 1) if variances[index] > 1e-12]
+    if variances[-1] <= 1e-12 or not varying:
+        return DriverReport(query, survey_name, outcome.label, n, True, None, [])
+    keep = [*varying, k - 1]
+    correlation = stats.correlation_from_moments(n, sums[keep], cross[np.ix_(keep, keep)])
+    weights = stats.relative_weights(correlation)
+    shapley = (
+        stats.shapley_r_squared(correlation) if len(varying) <= SHAPLEY_MAX_PREDICTORS else None
+    )
+    r_squared = float(weights.sum())
+    means = sums / n
+    drivers = []
+    for position, index in enumerate(varying):
+        variable = variables[index]
+        mean = float(means[index])
+        span = variable.high - variable.low
+        performance_percent = 100 * (mean - variable.low) / span if span else 0.0
+        drivers.append(
+            Driver(
+                kind=variable.kind,
+                code=variable.code,
+                label=variable.label,
+                weight=float(weights[position]),
+                importance_percent=100 * float(weights[position]) / r_squared if r_squared else 0.0,
+                shapley_percent=100 * float(shapley[position]) / r_squared
+                if shapley is not None and r_squared
+                else None,
+                correlation=float(correlation[position, -1]),
+                performance=100 * mean if variable.kind == "theme" else mean,
+                performance_percent=performance_percent,
+                quadrant="",
+            )
+        )
+    drivers = _with_quadrants(drivers)
+    drivers.sort(key=lambda driver: -driver.weight)
+    return DriverReport(query, survey_name, outcome.label, n, False, r_squared, drivers)
+
+
+def _outcome(questions: list[_Variable], query: DriverQuery) -> _Variable:
+    if query.outcome_question_id is not None:
+        for variable in questions:
+            if variable.question_id == query.outcome_question_id:
+                return variable
+        raise FieldError(
+            [field_error("outcome_question_id", "not a numeric question of this survey",
+                         query.outcome_question_id)]
+        )  # fmt: skip
+    # Default: the survey's NPS question, else its CSAT, else its CES.
+    for code_type in ("nps", "csat", "ces"):
+        for variable in questions:
+            if variable.question_type == code_type:
+                return variable
+    raise FieldError(
+        [field_error("outcome_question_id", "the survey has no NPS, CSAT or CES question; "
+                     "choose an outcome", None, kind="missing")]
+    )  # fmt: skip
+
+
+def _with_quadrants(drivers: list[Driver]) -> list[Driver]:
+    """Questions split at their mean importance and performance; themes are read as their own."""
+    questions = [driver for driver in drivers if driver.kind == "question"]
+    if not questions:
+        return drivers
+    importance_cut = sum(d.importance_percent for d in questions) / len(questions)
+    performance_cut = sum(d.performance_percent for d in questions) / len(questions)
+    result = []
+    for driver in drivers:
+        if driver.kind != "question":
+            quadrant = "theme"
+        elif driver.importance_percent >= importance_cut:
+            quadrant = "fix first" if driver.performance_percent < performance_cut else "keep it up"
+        else:
+            quadrant = (
+                "lower priority" if driver.performance_percent < performance_cut else "maintain"
+            )
+        result.append(Driver(**{**driver.__dict__, "quadrant": quadrant}))
+    return result
+
+
+def surveys_with_drivers(session: Session) -> list[tuple[str, str]]:
+    """Surveys with at least two numeric questions: (code, name)."""
+    surveys = table("surveys")
+    questions = table("questions")
+    numeric = questions.filter(questions.question_type.isin(NUMERIC_TYPES))
+    counted = (
+        numeric.group_by("survey_id")
+        .aggregate(numeric=numeric.count())
+        .filter(lambda t: t.numeric >= 2)
+    )
+    rows = fetch(
+        session,
+        surveys.join(counted, surveys.id == counted.survey_id)
+        .select("code", "name")
+        .order_by("name"),
+    )
+    return [(row["code"], row["name"]) for row in rows]
