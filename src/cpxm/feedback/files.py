@@ -1,0 +1,101 @@
+"""``cpxm analyze --input``: analyse a CSV file's text column into a new CSV, storing nothing."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cpxm.text import ProductCatalogue, analyse_text
+
+ADDED_COLUMNS = (
+    "language",
+    "sentiment_label",
+    "sentiment_score",
+    "themes",
+    "redacted_text",
+    "pii",
+    "safety",
+    "safety_context",
+)
+
+
+class FileAnalysisError(ValueError):
+    """The input cannot be analysed as asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class FileAnalysisReport:
+    rows: int
+    with_safety: int
+
+
+def count_rows(path: Path) -> int:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
+
+
+def analyse_csv(
+    *,
+    input_path: Path,
+    output_path: Path,
+    text_column: str,
+    catalogue: ProductCatalogue | None,
+    progress: Callable[[int], None] | None = None,
+) -> FileAnalysisReport:
+    """Copy ``input_path`` to ``output_path`` with the analysis columns added to every row."""
+    try:
+        handle = input_path.open(encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise FileAnalysisError(f"cannot read {input_path}: {error.strerror}") from None
+    rows = 0
+    with_safety = 0
+    with handle, output_path.open("w", encoding="utf-8", newline="") as out:
+        reader = csv.DictReader(handle)
+        columns = reader.fieldnames or []
+        if text_column not in columns:
+            raise FileAnalysisError(
+                f"{input_path} has no column '{text_column}'; its columns are: "
+                + (", ".join(columns) or "(none: is the file empty?)")
+            )
+        clashes = [column for column in ADDED_COLUMNS if column in columns]
+        if clashes:
+            raise FileAnalysisError(
+                f"{input_path} already has column(s) {', '.join(clashes)}, which the analysis "
+                "adds; rename them first"
+            )
+        writer = csv.DictWriter(out, fieldnames=[*columns, *ADDED_COLUMNS])
+        writer.writeheader()
+        try:
+            for row in reader:
+                text = row.get(text_column) or ""
+                analysis = analyse_text(text, catalogue=catalogue)
+                kinds = analysis.safety.kinds
+                with_safety += bool(kinds)
+                writer.writerow(
+                    {
+                        **row,
+                        "language": analysis.language or "",
+                        "sentiment_label": analysis.sentiment.label,
+                        "sentiment_score": f"{analysis.sentiment.score:.4f}",
+                        "themes": ";".join(analysis.themes),
+                        "redacted_text": analysis.redacted_text,
+                        "pii": ";".join(analysis.pii_kinds),
+                        "safety": ";".join(kinds),
+                        "safety_context": ";".join(analysis.safety.contexts),
+                    }
+                )
+                rows += 1
+                if progress and rows % 50 == 0:
+                    progress(rows)
+        except UnicodeDecodeError as error:
+            raise FileAnalysisError(
+                f"{input_path} is not UTF-8 text (byte {error.start} of a row); "
+                "save it as UTF-8 CSV"
+            ) from None
+        except csv.Error as error:
+            raise FileAnalysisError(f"{input_path} line {reader.line_num}: {error}") from None
+    if progress:
+        progress(rows)
+    return FileAnalysisReport(rows, with_safety)

@@ -1,0 +1,288 @@
+"""``cpxm safety ...``: the PV officer's queue, decisions, exports and reconciliation.
+
+``cpxm.cli`` registers it: ``app.add_typer(safety_app, name="safety")``. Actions are recorded
+against the user named by ``--as EMAIL`` (default: none, recorded as the command line).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from cpxm.db import make_engine, session_factory
+from cpxm.errors import DomainError
+from cpxm.safety import service
+from cpxm.safety.exports import cases_csv, cases_e2b
+from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
+from cpxm.timeutil import utc_now
+from cpxm.workspace.models import User
+
+console = Console()
+error_console = Console(stderr=True)
+safety_app = typer.Typer(
+    help="Work the PV queue: list, acknowledge, confirm, reject, export, reconcile.",
+    no_args_is_help=True,
+)
+ActingUser = Annotated[
+    str | None, typer.Option("--as", help="Email of the PV officer doing this (for the trail).")
+]
+
+
+def _fail(message: str) -> None:
+    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    try:
+        engine = make_engine()
+    except (SQLAlchemyError, ValueError, ModuleNotFoundError) as error:
+        _fail(f"CPXM_DATABASE_URL is not usable: {error}")
+        raise
+    try:
+        with session_factory(engine)() as session:
+            yield session
+            session.commit()
+    except DomainError as error:
+        _fail(str(error.detail))
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        if "no such table" in reason or "does not exist" in reason:
+            reason += "; is the store initialised and upgraded? run `cpxm init`"
+        _fail(f"database error: {reason}")
+
+
+def _user_id(session: Session, email: str | None) -> int | None:
+    if email is None:
+        return None
+    user_id = session.scalar(select(User.id).where(User.email == email))
+    if user_id is None:
+        raise DomainError(f"no user with email '{email}'")
+    return user_id
+
+
+def _date(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{option} is '{text}', expected a date like 2026-01-31") from None
+
+
+@safety_app.command("queue")
+def queue_command(
+    status: Annotated[
+        str | None, typer.Option(help="open, acknowledged, confirmed, rejected.")
+    ] = "open",
+    kind: Annotated[str | None, typer.Option(help="ae, pc or srs.")] = None,
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only open cases past due.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """The PV queue: most escalated and soonest due first."""
+    now = utc_now()
+    with _session() as session:
+        cases, total = service.list_cases(
+            session,
+            case_filter=service.CaseFilter(
+                status=status if status != "all" else None, kind=kind, overdue=overdue
+            ),
+            limit=limit,
+            now=now,
+        )
+        table = Table(title=f"{total:,} safety case(s)", title_justify="left")
+        for column in (
+            "id",
+            "kind",
+            "status",
+            "due",
+            "esc",
+            "product",
+            "event",
+            "context",
+            "elements",
+        ):
+            table.add_column(column, overflow="fold")
+        for case in cases:
+            late = case.status == "open" and case.due_at < now
+            elements = "".join(
+                letter if present else "-"
+                for letter, present in zip(
+                    "PRDE",
+                    (case.has_patient, case.has_reporter, case.has_product, case.has_event),
+                    strict=True,
+                )
+            )
+            table.add_row(
+                str(case.id),
+                case.kind,
+                case.status,
+                ("[red]" if late else "") + case.due_at.isoformat(sep=" ", timespec="minutes"),
+                str(case.escalation_level or ""),
+                case.product_code or case.product_written or "?",
+                ", ".join(case.event_terms)[:60],
+                case.context,
+                elements,
+            )
+    console.print(table)
+    console.print("elements: P patient, R reporter, D drug/product, E event (- missing)")
+
+
+@safety_app.command("show")
+def show_command(case_id: Annotated[int, typer.Argument()]) -> None:
+    """One case: verbatim text, detections, the four elements, the clock and its trail."""
+    with _session() as session:
+        case = service.get_case(session, case_id)
+        events = service.case_events(session, case_id)
+        console.print(f"[bold]safety case {case.id}[/] ({case.kind}: {', '.join(case.subtypes)})")
+        console.print(
+            f"status {case.status}; aware {case.aware_at}; due {case.due_at}; "
+            f"escalation {case.escalation_level}"
+        )
+        console.print(
+            f"product {case.product_code or '-'} (written '{case.product_written or '-'}'); "
+            f"event {', '.join(case.event_terms)}; context {case.context}"
+        )
+        console.print(
+            f"patient {'present' if case.has_patient else 'missing'}, reporter "
+            f"{'present' if case.has_reporter else 'missing'}, product "
+            f"{'present' if case.has_product else 'missing'}, event "
+            f"{'present' if case.has_event else 'missing'}; contact permission "
+            f"{'not asked' if case.contact_permission is None else case.contact_permission}"
+        )
+        console.print(f"verbatim: {case.verbatim}", highlight=False)
+        for event in events:
+            console.print(
+                f"  {event.occurred_at}  {event.event_type}  {event.details or ''}", highlight=False
+            )
+
+
+@safety_app.command("ack")
+def acknowledge_command(
+    case_ids: Annotated[list[int], typer.Argument(help="Case ids.")], acting: ActingUser = None
+) -> None:
+    """Acknowledge cases: PV has seen them (stops the escalation clock)."""
+    with _session() as session:
+        user_id = _user_id(session, acting)
+        for case_id in case_ids:
+            case = service.acknowledge(session, case_id=case_id, user_id=user_id)
+            on_time = (
+                "on time"
+                if case.acknowledged_at and case.acknowledged_at <= case.due_at
+                else "LATE"
+            )
+            console.print(f"case {case_id} acknowledged ({on_time})")
+
+
+@safety_app.command("confirm")
+def confirm_command(
+    case_id: Annotated[int, typer.Argument()],
+    note: Annotated[str | None, typer.Option(help="Why, for the trail.")] = None,
+    acting: ActingUser = None,
+) -> None:
+    """Confirm a case as valid for the safety database."""
+    with _session() as session:
+        service.decide(
+            session,
+            case_id=case_id,
+            decision="confirmed",
+            user_id=_user_id(session, acting),
+            note=note,
+        )
+    console.print(f"case {case_id} confirmed")
+
+
+@safety_app.command("reject")
+def reject_command(
+    case_id: Annotated[int, typer.Argument()],
+    note: Annotated[str, typer.Option(help="Why it is not a case (required).")],
+    acting: ActingUser = None,
+) -> None:
+    """Reject a case (a false alarm), saying why."""
+    with _session() as session:
+        service.decide(
+            session,
+            case_id=case_id,
+            decision="rejected",
+            user_id=_user_id(session, acting),
+            note=note,
+        )
+    console.print(f"case {case_id} rejected")
+
+
+@safety_app.command("export")
+def export_command(
+    output: Annotated[Path, typer.Argument(help="File to write (.csv or .json).")],
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv or e2b (JSON shaped after ICH E2B).")
+    ] = "csv",
+    status: Annotated[str | None, typer.Option(help="Only cases with this status.")] = None,
+    kind: Annotated[str | None, typer.Option(help="ae, pc or srs.")] = None,
+    acting: ActingUser = None,
+) -> None:
+    """Export cases for the safety database; each exported case records when."""
+    if fmt not in ("csv", "e2b"):
+        _fail(f"--format is '{fmt}', expected csv or e2b")
+    with _session() as session:
+        cases = service.all_cases(session, case_filter=service.CaseFilter(status=status, kind=kind))
+        if fmt == "csv":
+            output.write_text(cases_csv(cases), encoding="utf-8")
+        else:
+            output.write_text(
+                json.dumps(cases_e2b(session, cases), indent=2, ensure_ascii=False),
+                encoding="utf-8",
+            )
+        service.mark_exported(session, cases=cases, user_id=_user_id(session, acting), fmt=fmt)
+    console.print(f"exported {len(cases):,} case(s) to {output}")
+
+
+@safety_app.command("reconcile")
+def reconcile_command(
+    output: Annotated[Path, typer.Argument(help="File to write (.pdf or .csv).")],
+    survey: Annotated[int | None, typer.Option(help="A survey id.")] = None,
+    study: Annotated[str | None, typer.Option(help="A study, by its product code.")] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="Received on or after (YYYY-MM-DD).")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Received before (YYYY-MM-DD).")
+    ] = None,
+) -> None:
+    """Reconciliation report per survey, study or period, as PDF or CSV (by OUTPUT's suffix)."""
+    suffix = output.suffix.lower()
+    if suffix not in (".pdf", ".csv"):
+        _fail(f"{output}: write the report to a .pdf or .csv file")
+    with _session() as session:
+        report = reconcile(
+            session,
+            survey_id=survey,
+            study_code=study,
+            period_from=_date(date_from, "--from"),
+            period_to=_date(date_to, "--to"),
+        )
+        if suffix == ".pdf":
+            output.write_bytes(reconciliation_pdf(report))
+        else:
+            output.write_text(reconciliation_csv(report), encoding="utf-8")
+    console.print(f"{report.scope}: {report.statement}", highlight=False)
+    console.print(f"written to {output}")
+
+
+@safety_app.command("escalate")
+def escalate_command() -> None:
+    """Escalate overdue open cases now (the worker also does this every 15 minutes)."""
+    with _session() as session:
+        escalated = service.escalate_overdue(session)
+    console.print(f"{len(escalated)} case(s) escalated")
