@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql.naming import conv
 
 from cpxm.db import bulk_insert, make_engine
-from cpxm.demo.service import clear_demo, generate_demo
+from cpxm.demo.service import generate_demo
 from cpxm.migrate import upgrade_database
 from cpxm.schema import metadata
 
@@ -45,8 +45,9 @@ def fresh_store(url: str | None) -> tuple[Engine, str]:
             connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
         admin.dispose()
     engine = make_engine(url)
-    upgrade_database(engine)
-    clear_demo(engine)
+    upgrade_database(
+        engine
+    )  # a new file or a recreated database: empty but for what migrations seed
     return engine, url
 
 

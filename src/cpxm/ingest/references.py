@@ -38,13 +38,24 @@ def references_in(rows: list[ConvertedRow]) -> set[tuple[str, str]]:
     }
 
 
-def resolve_references(session: Session, rows: list[ConvertedRow]) -> References:
-    """Every stakeholder the rows name that exists, keyed by (source system, id)."""
+SourceLinks = dict[tuple[str, str], tuple[int, int]]  # key -> (source record id, stakeholder id)
+
+
+def resolve_references(
+    session: Session, rows: list[ConvertedRow], seen: SourceLinks | None = None
+) -> References:
+    """Every stakeholder the rows name that exists, keyed by (source system, id).
+
+    ``seen`` carries the source records earlier batches of the same import found, so only new
+    keys are looked up: a file of a million call reports names the same twenty thousand
+    accounts again and again. Merges are followed afresh for every batch, so rows imported
+    after a merge land on the surviving record.
+    """
     keys = references_in(rows)
     if not keys:
         return {}
-    by_source: dict[tuple[str, str], tuple[int, int]] = {}  # key -> (record id, stakeholder id)
-    source_keys = {key for key in keys if key[0] != CPXM_IDS}
+    known = seen if seen is not None else {}
+    source_keys = {key for key in keys if key[0] != CPXM_IDS and key not in known}
     if source_keys:
         found = session.execute(
             select(
@@ -60,11 +71,10 @@ def resolve_references(session: Session, rows: list[ConvertedRow]) -> References
                 SourceRecord.stakeholder_id.is_not(None),
             )
         )
-        by_source = {
-            (system, source_id): (record_id, stakeholder_id)
-            for system, source_id, record_id, stakeholder_id in found
-            if (system, source_id) in source_keys and stakeholder_id is not None
-        }
+        for system, source_id, record_id, stakeholder_id in found:
+            if (system, source_id) in source_keys and stakeholder_id is not None:
+                known[(system, source_id)] = (record_id, stakeholder_id)
+    by_source = {key: known[key] for key in keys if key in known}
     by_cpxm_id = {key: int(key[1]) for key in keys if key[0] == CPXM_IDS}
     survivors = _survivors(session, {s for _, s in by_source.values()} | set(by_cpxm_id.values()))
     resolved: References = {}

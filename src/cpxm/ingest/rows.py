@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -52,27 +53,227 @@ class ConvertedRow:
 
 
 def convert_row(mapping: ImportMapping, raw: RawRow, lookups: Lookups) -> ConvertedRow:
-    """Typed values for every mapped field, defaults applied; raises RowError on the first fault."""
-    source_id = _source_id(mapping, raw)
-    target = TARGETS[mapping.target]
-    values: dict[str, Any] = {}
-    for name, definition in target.fields.items():
-        spec = mapping.fields.get(name)
-        text = _raw_text(spec, raw) if spec else None
-        if text is None and spec is not None and spec.default is not None:
-            text = str(spec.default)
-        if text is None and definition.default is not None:
-            text = definition.default
+    """Typed values for every mapped field, defaults applied; raises RowError on the first fault.
+
+    Compiles the mapping for this one row: an import converts through one ``RowConverter``.
+    """
+    return RowConverter(mapping, lookups)(raw)
+
+
+class RowConverter:
+    """A mapping compiled once per import: each field's columns, value map, pattern, date parser
+    and code lists prepared up front, so a row costs a few dictionary lookups per field.
+
+    Measured on a million CRM call reports, compiling made conversion about three times faster
+    than reading the mapping anew for every row (benchmarks/import_load.py).
+    """
+
+    def __init__(self, mapping: ImportMapping, lookups: Lookups) -> None:
+        self.mapping = mapping
+        self._source_columns = tuple(mapping.source_id_columns)
+        self._plans = [
+            _FieldPlan(name, definition, mapping.fields.get(name), mapping, lookups)
+            for name, definition in TARGETS[mapping.target].fields.items()
+        ]
+
+    def __call__(self, raw: RawRow) -> ConvertedRow:
+        source_id = _source_id(self._source_columns, raw)
+        values: dict[str, Any] = {}
+        for plan in self._plans:
+            value = plan.convert(raw)
+            if value is not _ABSENT:
+                values[plan.name] = value
+        if self.mapping.answers is not None:
+            values["answers"] = _answer_texts(self.mapping.answers, raw)
+        return ConvertedRow(source_id=source_id, values=values)
+
+
+_ABSENT = object()  # a field neither the row nor a default gives: left out of the values
+
+
+class _FieldPlan:
+    """How one target field's value is taken from a row and checked."""
+
+    def __init__(
+        self,
+        name: str,
+        definition: FieldDefinition,
+        spec: FieldSpec | None,
+        mapping: ImportMapping,
+        lookups: Lookups,
+    ) -> None:
+        self.name = name
+        self.definition = definition
+        self.spec = spec
+        self.mapping = mapping
+        self.lookups = lookups
+        self.constant = str(spec.value) if spec is not None and spec.value is not None else None
+        self.columns = tuple(spec.columns) if spec is not None else ()
+        self.fallback: str | None = None
+        if spec is not None and spec.default is not None:
+            self.fallback = str(spec.default)
+        elif definition.default is not None:
+            self.fallback = definition.default
+        self.value_map = (
+            {_normalise(key): value for key, value in spec.values.items()}
+            if spec is not None and spec.values
+            else None
+        )
+        self.pattern = re.compile(spec.pattern) if spec is not None and spec.pattern else None
+        date_format = spec.date_format if spec is not None else None
+        self.date_parser = _compile_date_format(date_format) if date_format else None
+        self.folded_choices = {choice.casefold(): choice for choice in definition.choices}
+        known = lookups.codes.get(definition.code_table or "", set())
+        self.known_codes = known
+        self.folded_codes = {code.casefold(): code for code in known}
+        # A reference's system and the column named in its errors, as _typed_value finds them.
+        self.reference_system = (spec.source_system if spec else None) or mapping.source_system
+        self.reference_column = spec.columns[0] if spec and spec.columns else name
+
+    def convert(self, raw: RawRow) -> Any:
+        if self.constant is not None:
+            text: str | None = self.constant
+        elif self.columns:
+            text = _columns_text(self.columns, raw)
+        else:
+            text = None
         if text is None:
-            if definition.required:
-                raise RowError(f"{_where(spec, name)} is empty, and '{name}' is required")
+            text = self.fallback
+        if text is None:
+            if self.definition.required:
+                raise RowError(
+                    f"{_where(self.spec, self.name)} is empty, and '{self.name}' is required"
+                )
+            return _ABSENT
+        value = self._typed(text)
+        spec = self.spec
+        if isinstance(value, Reference) and spec is not None and spec.source_system_column:
+            value = _with_row_system(value, spec.source_system_column, raw)
+        return value
+
+    def _typed(self, text: str) -> Any:
+        if self.value_map is not None:
+            text = self.value_map.get(_normalise(text), text)
+        spec = self.spec
+        if self.pattern is not None and not self.pattern.fullmatch(text):
+            assert spec is not None
+            expected = spec.pattern_description or f"a value matching {spec.pattern}"
+            raise RowError(f"{_where(spec, self.name)} is '{_show(text)}', expected {expected}")
+        kind = self.definition.kind
+        if kind is FieldKind.TEXT:
+            if len(text) > self.definition.max_length:
+                raise RowError(
+                    f"{_where(spec, self.name)} is {len(text)} characters long; '{self.name}' "
+                    f"takes at most {self.definition.max_length}"
+                )
+            return text
+        if kind is FieldKind.DATETIME or kind is FieldKind.DATE:
+            parsed = self.date_parser(text) if self.date_parser is not None else None
+            if parsed is None:
+                parsed = _parse_datetime(text, spec, _where(spec, self.name))
+            return parsed.date() if kind is FieldKind.DATE else parsed
+        if kind is FieldKind.CHOICE:
+            choice = self.folded_choices.get(text.casefold())
+            if choice is not None:
+                return choice
+        elif kind is FieldKind.CODE:
+            if text in self.known_codes:
+                return text
+            code = self.folded_codes.get(text.casefold())
+            if code is not None:
+                return code
+        elif kind is FieldKind.REFERENCE:
+            return _reference(self.reference_system, text, self.reference_column)
+        # Everything else, and every error message, through the general path.
+        return _typed_value(self.name, text, spec, self.definition, self.mapping, self.lookups)
+
+
+def _columns_text(columns: tuple[str, ...], raw: RawRow) -> str | None:
+    if len(columns) == 1:
+        column = columns[0]
+        if column not in raw:
+            raise RowError(f"has no column '{column}'; the file's columns are: {', '.join(raw)}")
+        return raw[column]
+    pieces = []
+    for column in columns:
+        if column not in raw:
+            raise RowError(f"has no column '{column}'; the file's columns are: {', '.join(raw)}")
+        value = raw[column]
+        if value is not None:
+            pieces.append(value)
+    return " ".join(pieces) if pieces else None
+
+
+# strptime codes that are plain numbers; a format made only of these and literal text is read
+# with one regular expression instead of strptime, which costs tens of microseconds a call.
+_NUMERIC_CODES = {
+    "d": r"(?P<day>\d{1,2})",
+    "m": r"(?P<month>\d{1,2})",
+    "Y": r"(?P<year>\d{4})",
+    "y": r"(?P<year2>\d{2})",
+    "H": r"(?P<hour>\d{1,2})",
+    "M": r"(?P<minute>\d{1,2})",
+    "S": r"(?P<second>\d{1,2})",
+    "f": r"(?P<fraction>\d{1,6})",
+}
+
+
+def _compile_date_format(date_format: str) -> Callable[[str], datetime | None] | None:
+    """A fast parser for ``date_format``, or None when it uses codes strptime must handle.
+
+    The parser returns None for text it cannot read; the caller then asks strptime, so a
+    mismatch gets strptime's result (or its error message), never a different answer.
+    """
+    pattern = []
+    index = 0
+    seen: set[str] = set()
+    while index < len(date_format):
+        char = date_format[index]
+        if char == "%":
+            if index + 1 >= len(date_format):
+                return None
+            code = date_format[index + 1]
+            if code == "%":
+                pattern.append("%")
+            elif code in _NUMERIC_CODES and code not in seen:
+                seen.add(code)
+                pattern.append(_NUMERIC_CODES[code])
+            else:
+                return None
+            index += 2
             continue
-        values[name] = _convert(name, text, spec, definition, mapping, lookups)
-        if isinstance(values[name], Reference) and spec and spec.source_system_column:
-            values[name] = _with_row_system(values[name], spec.source_system_column, raw)
-    if mapping.answers is not None:
-        values["answers"] = _answer_texts(mapping.answers, raw)
-    return ConvertedRow(source_id=source_id, values=values)
+        # strptime lets one space in the format stand for any run of whitespace.
+        pattern.append(r"\s+" if char.isspace() else re.escape(char))
+        index += 1
+    if not ({"Y", "y"} & seen):
+        return None
+    compiled = re.compile("".join(pattern))
+
+    def parse(text: str) -> datetime | None:
+        match = compiled.fullmatch(text)
+        if match is None:
+            return None
+        parts = match.groupdict()
+        if parts.get("year") is not None:
+            year = int(parts["year"])
+        else:
+            short = int(parts["year2"])
+            year = short + (1900 if short >= 69 else 2000)  # strptime's pivot
+        fraction = parts.get("fraction")
+        try:
+            return datetime(
+                year,
+                int(parts.get("month") or 1),
+                int(parts.get("day") or 1),
+                int(parts.get("hour") or 0),
+                int(parts.get("minute") or 0),
+                int(parts.get("second") or 0),
+                int(fraction.ljust(6, "0")) if fraction else 0,
+            )
+        except ValueError:
+            return None
+
+    return parse
 
 
 def _with_row_system(reference: Reference, column: str, raw: RawRow) -> Reference:
@@ -107,9 +308,13 @@ def _answer_texts(answers: dict[str, FieldSpec], raw: RawRow) -> dict[str, str |
     return texts
 
 
-def _source_id(mapping: ImportMapping, raw: RawRow) -> str:
+def _source_id(source_columns: tuple[str, ...], raw: RawRow) -> str:
+    if len(source_columns) == 1 and (single := raw.get(source_columns[0])) is not None:
+        if len(single) > 200:
+            raise RowError(f"the source id is {len(single)} characters long; at most 200 fit")
+        return single
     parts = []
-    for column in mapping.source_id_columns:
+    for column in source_columns:
         if column not in raw:
             raise RowError(f"has no column '{column}' (the mapping's source_id)")
         value = raw[column]
@@ -141,7 +346,7 @@ def _where(spec: FieldSpec | None, name: str) -> str:
     return "column " + " + ".join(f"'{column}'" for column in spec.columns)
 
 
-def _convert(
+def _typed_value(
     name: str,
     text: str,
     spec: FieldSpec | None,
@@ -149,12 +354,8 @@ def _convert(
     mapping: ImportMapping,
     lookups: Lookups,
 ) -> Any:
+    """``text`` (value map and pattern already applied) as the field's type, or RowError."""
     where = _where(spec, name)
-    if spec is not None and spec.values:
-        text = _map_value(text, spec.values)
-    if spec is not None and spec.pattern and not re.fullmatch(spec.pattern, text):
-        expected = spec.pattern_description or f"a value matching {spec.pattern}"
-        raise RowError(f"{where} is '{_show(text)}', expected {expected}")
     kind = definition.kind
     if kind is FieldKind.TEXT:
         if len(text) > definition.max_length:
@@ -215,7 +416,8 @@ def _map_value(text: str, value_map: dict[str, str]) -> str:
 
 
 def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()
+    # str.split() splits on runs of Unicode whitespace, as \s+ does, and drops the ends.
+    return " ".join(text.split()).casefold()
 
 
 def _check_code(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,9 @@ from cpxm.ingest.ledger import (
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportRun, QuarantinedRow
 from cpxm.ingest.readers import RawRecord, ReadError, detect_format, read_rows
+from cpxm.ingest.references import SourceLinks
 from cpxm.ingest.responses import check_survey_mapping
-from cpxm.ingest.rows import ConvertedRow, Lookups, RowError, convert_row
+from cpxm.ingest.rows import ConvertedRow, Lookups, RowConverter, RowError
 from cpxm.ingest.writers import check_row, prepare_batch, write_rows
 from cpxm.workspace.models import (
     Channel,
@@ -46,7 +47,7 @@ from cpxm.workspace.models import (
     TherapeuticArea,
 )
 
-BATCH_SIZE = 2_000
+BATCH_SIZE = 5_000
 ProgressCallback = Callable[[int], None]  # rows read so far
 
 
@@ -155,6 +156,7 @@ def import_records(
     with make_session() as session:
         check_survey_mapping(session, mapping)
         lookups = load_lookups(session)
+        carry = batch_carry(session, mapping, lookups)
         run = ImportRun(**_run_columns(mapping, file_name, file_sha256))
         session.add(run)
         session.flush()
@@ -175,7 +177,12 @@ def import_records(
                 session.flush()
                 run_id = scratch.id
             outcome = apply_batch(
-                session, mapping=mapping, records=batch, lookups=lookups, run_id=run_id
+                session,
+                mapping=mapping,
+                records=batch,
+                lookups=lookups,
+                run_id=run_id,
+                carry=carry,
             )
             _add(report, outcome)
             if dry_run:
@@ -251,6 +258,33 @@ def record_counts(session: Session, report: ImportReport, *, finished: bool = Fa
     session.flush()
 
 
+@dataclass
+class BatchCarry:
+    """What one import carries from batch to batch, so no batch works it out again."""
+
+    converter: RowConverter
+    seen_sources: SourceLinks = field(default_factory=dict)
+    # Whether earlier runs left open quarantined rows this import may resolve or supersede;
+    # when none did, the per-batch search for them is skipped.
+    earlier_quarantine: bool = True
+
+
+def batch_carry(session: Session, mapping: ImportMapping, lookups: Lookups) -> BatchCarry:
+    earlier = session.scalar(
+        select(QuarantinedRow.id)
+        .join(ImportRun, ImportRun.id == QuarantinedRow.import_run_id)
+        .where(
+            QuarantinedRow.status == "open",
+            ImportRun.target == mapping.target,
+            ImportRun.source_system == mapping.source_system,
+        )
+        .limit(1)
+    )
+    return BatchCarry(
+        converter=RowConverter(mapping, lookups), earlier_quarantine=earlier is not None
+    )
+
+
 def apply_batch(
     session: Session,
     *,
@@ -259,11 +293,16 @@ def apply_batch(
     lookups: Lookups,
     run_id: int,
     outcomes: list[RowOutcome] | None = None,
+    carry: BatchCarry | None = None,
 ) -> ImportReport:
     """Store or quarantine each row of one batch; flushes, never commits.
 
-    When ``outcomes`` is given, it receives one RowOutcome per record, in order.
+    When ``outcomes`` is given, it receives one RowOutcome per record, in order. ``carry``
+    comes from ``batch_carry`` once per import; without it the batch works alone.
     """
+    if carry is None:
+        carry = batch_carry(session, mapping, lookups)
+    convert = carry.converter
     outcome = ImportReport(run_id=run_id, read=len(records))
     per_row: list[RowOutcome] = []
     converted: list[tuple[RawRecord, ConvertedRow, RowOutcome]] = []
@@ -281,12 +320,12 @@ def apply_batch(
         try:
             if record.problem:
                 raise RowError(record.problem)
-            converted.append((record, convert_row(mapping, record.values, lookups), result))
+            converted.append((record, convert(record.values), result))
         except RowError as error:
             quarantine(record, str(error), result.source_id, result)
     rows = [row for _, row, _ in converted]
     ledger = ledger_entries(session, mapping, [row.source_id for row in rows])
-    context = prepare_batch(session, mapping, rows)
+    context = prepare_batch(session, mapping, rows, carry.seen_sources)
     # The last occurrence of a source id in the batch is the one written; earlier ones count
     # as if they had been written first, so a batch and a row-by-row import report alike.
     pending: dict[str, PendingRow] = {}
@@ -314,9 +353,10 @@ def apply_batch(
         pending[row.source_id] = PendingRow(row=row, entity_id=entry.entity_id if entry else None)
     written = write_rows(session, mapping=mapping, pending=list(pending.values()), context=context)
     write_ledger(session, mapping, run_id, ledger, written, digests)
-    stored_keys = {row.source_id for row in rows} - set(quarantined_keys)
-    close_earlier_quarantine(session, mapping, run_id, stored_keys, "resolved")
-    close_earlier_quarantine(session, mapping, run_id, set(quarantined_keys), "superseded")
+    if carry.earlier_quarantine:
+        stored_keys = {row.source_id for row in rows} - set(quarantined_keys)
+        close_earlier_quarantine(session, mapping, run_id, stored_keys, "resolved")
+        close_earlier_quarantine(session, mapping, run_id, set(quarantined_keys), "superseded")
     if outcomes is not None:
         for result in per_row:
             if result.status != "quarantined" and result.source_id is not None:
@@ -329,7 +369,11 @@ def apply_batch(
 
 
 def _source_key(mapping: ImportMapping, record: RawRecord) -> str | None:
-    values = [record.values.get(column) for column in mapping.source_id_columns]
+    columns = mapping.source_id_columns
+    if len(columns) == 1:
+        single = record.values.get(columns[0])
+        return single[:200] if single is not None else None
+    values = [record.values.get(column) for column in columns]
     if any(value is None for value in values):
         return None
     return "|".join(value for value in values if value is not None)[:200]

@@ -9,17 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from cpxm.db import Base, one_of
+from cpxm.db import Base, bulk_insert, one_of
 from cpxm.feedback.models import FeedbackItem
 from cpxm.identity.models import SourceRecord
 from cpxm.ingest.entities import PendingRow, assign_ids, by_id
 from cpxm.ingest.mapping import ImportMapping
-from cpxm.ingest.references import References, resolve_references, stakeholder_of
+from cpxm.ingest.references import (
+    References,
+    SourceLinks,
+    resolve_references,
+    stakeholder_of,
+)
 from cpxm.ingest.responses import SurveyQuestions, load_surveys, typed_answers, write_responses
 from cpxm.ingest.rows import ConvertedRow, Reference, RowError
 from cpxm.ingest.targets import TARGETS
@@ -57,9 +62,12 @@ class BatchContext:
 
 
 def prepare_batch(
-    session: Session, mapping: ImportMapping, rows: list[ConvertedRow]
+    session: Session,
+    mapping: ImportMapping,
+    rows: list[ConvertedRow],
+    seen_sources: SourceLinks | None = None,
 ) -> BatchContext:
-    context = BatchContext(references=resolve_references(session, rows))
+    context = BatchContext(references=resolve_references(session, rows, seen_sources))
     if mapping.target == "responses":
         context.surveys = load_surveys(session, rows)
     return context
@@ -119,10 +127,13 @@ def write_rows(
     session.flush()
     if created:
         assign_ids(session, model, created)
-        columns = [column.key for column in model.__table__.columns]
-        session.execute(
-            insert(model),
-            [{key: getattr(entity, key, None) for key in columns} for entity in created],
+        table = cast(Table, model.__table__)
+        columns = [column.key for column in table.columns]
+        bulk_insert(
+            session.connection(),
+            table,
+            [tuple(getattr(entity, key, None) for key in columns) for entity in created],
+            [column.name for column in table.columns],
         )
     return {source_id: entity.id for source_id, entity in entities.items()}
 
