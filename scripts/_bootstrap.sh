@@ -17,3 +17,11 @@ else
 fi
 export UV_PYTHON_DOWNLOADS=never  # use the machine's Python 3.11, never fetch one
 "$UV" sync --frozen --quiet --compile-bytecode
+
+# The browser tests drive Debian's Chromium (Playwright cannot download one here). Install it
+# when it is missing and we may (root, apt-get present); otherwise those tests skip and say why.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing chromium for the browser tests ..." >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "could not install chromium; the browser tests will skip" >&2
+fi
