@@ -16,11 +16,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import duckdb
-import pyarrow as pa
+import numpy as np
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
-from splink.internals.constants import LEVEL_NOT_OBSERVED_TEXT
 
 from cpxm.identity.normalise import COLUMNS, Normalised
 
@@ -103,6 +102,23 @@ def _exact(column: str, m: float, u: float, *, tf: bool = False) -> Any:
     return _sql(f"{column}_l = {column}_r", m, u, tf_column=column if tf else None)
 
 
+def _one_edit(column: str) -> str:
+    """``damerau_levenshtein(l, r) <= 1``, with a cheap test first.
+
+    One edit (a slip, a dropped or doubled character, two swapped neighbours) touches at most
+    two adjacent characters, so in a value of n characters the first or the last (n - 1) // 2
+    still agree. Most pairs fail that test, and the edit distance, ten times dearer, runs only
+    for the rest: it was most of the scoring time of dates, ids and postcodes.
+    """
+    left, right = f"{column}_l", f"{column}_r"
+    half = f"((length({left}) - 1) // 2)"
+    return (
+        f"((left({left}, {half}) = left({right}, {half})"
+        f" OR right({left}, {half}) = right({right}, {half}))"
+        f" AND damerau_levenshtein({left}, {right}) <= 1)"
+    )
+
+
 def _comparison(name: str, null_sql: str, *levels: Any) -> Any:
     return cl.CustomComparison(
         comparison_levels=[cll.CustomLevel(null_sql).configure(is_null_level=True), *levels],
@@ -150,7 +166,14 @@ def _comparisons(*, term_frequencies: bool) -> list[Any]:
                 0.00005,
                 tf_column="full_name" if tf else None,
             ),
-            _sql("first_name_l = last_name_r AND last_name_l = first_name_r", 0.06, 0.000002),
+            # Entered the wrong way round, possibly with a slip in one of the two parts.
+            _sql(
+                "(first_name_l = last_name_r AND jaro_winkler_similarity(last_name_l, first_name_r)"
+                " >= 0.88) OR (last_name_l = first_name_r AND"
+                " jaro_winkler_similarity(first_name_l, last_name_r) >= 0.88)",
+                0.06,
+                0.000002,
+            ),
             _sql(f"{same_last} AND {near_first}", 0.06, 0.0002),
             _sql(f"{same_first} AND {near_last}", 0.08, 0.0002),
             _sql(f"({same_last} OR {near_last}) AND {compatible_first}", 0.06, 0.001),
@@ -162,7 +185,7 @@ def _comparisons(*, term_frequencies: bool) -> list[Any]:
             "dob",
             _either_null("dob"),
             _exact("dob", 0.90, 0.0002),
-            _sql("damerau_levenshtein(dob_l, dob_r) <= 1", 0.06, 0.003),
+            _sql(_one_edit("dob"), 0.06, 0.003),
             _level(cll.ElseLevel(), 0.04, 0.9968),
         ),
         _comparison(
@@ -181,22 +204,24 @@ def _comparisons(*, term_frequencies: bool) -> list[Any]:
         _comparison(
             "place",
             no_place,
+            # Cheap tests before the string similarity: DuckDB evaluates it only for the
+            # pairs the first part of a condition left.
             _sql(
-                "jaro_winkler_similarity(address_l, address_r) >= 0.9 AND"
-                f" ({_either_null('postal_code')} OR postal_code_l = postal_code_r)",
+                f"({_either_null('postal_code')} OR postal_code_l = postal_code_r)"
+                " AND jaro_winkler_similarity(address_l, address_r) >= 0.9",
                 0.55,
                 0.0002,
             ),
             # The same street with a mistyped postcode, or no postcode but the same city.
             _sql(
-                "jaro_winkler_similarity(address_l, address_r) >= 0.9 AND (city_l = city_r"
-                " OR damerau_levenshtein(postal_code_l, postal_code_r) <= 1)",
+                f"(city_l = city_r OR {_one_edit('postal_code')})"
+                " AND jaro_winkler_similarity(address_l, address_r) >= 0.9",
                 0.08,
                 0.00005,
             ),
             _exact("postal_code", 0.25, 0.004, tf=tf),
             _sql(
-                "damerau_levenshtein(postal_code_l, postal_code_r) <= 1"
+                f"{_one_edit('postal_code')}"
                 " OR jaro_winkler_similarity(address_l, address_r) >= 0.8",
                 0.05,
                 0.01,
@@ -209,7 +234,7 @@ def _comparisons(*, term_frequencies: bool) -> list[Any]:
             _either_null("professional_id"),
             _exact("professional_id", 0.90, 0.00001),
             # A typed id with one slip (two digits swapped) is still strong evidence.
-            _sql("damerau_levenshtein(professional_id_l, professional_id_r) <= 1", 0.06, 0.0001),
+            _sql(_one_edit("professional_id"), 0.06, 0.0001),
             _level(cll.ElseLevel(), 0.04, 0.99989),
         ),
     ]
@@ -228,9 +253,25 @@ def _settings(prior: float, *, size: int) -> SettingsCreator:
     )
 
 
-def to_arrow(records: Sequence[Normalised]) -> pa.Table:
-    # Column by column with getattr: dataclasses.asdict deep-copies and took a second per 10,000.
-    return pa.table({name: [getattr(record, name) for record in records] for name in COLUMNS})
+def load_records(connection: duckdb.DuckDBPyConnection, records: Sequence[Normalised]) -> None:
+    """Copy the normalised records into the DuckDB table ``cpxm_records``.
+
+    DuckDB scans a dict of NumPy arrays directly. Building a pyarrow table from Python lists
+    instead made pyarrow import pandas (2-4 s on this machine, more than a whole FEBRL4 resolve).
+    Column by column with getattr: dataclasses.asdict deep-copies and took a second per 10,000.
+    """
+    columns: dict[str, Any] = {
+        name: np.array([getattr(record, name) for record in records], dtype=object)
+        for name in COLUMNS
+        if name != "unique_id"
+    }
+    columns["unique_id"] = np.array([record.unique_id for record in records], dtype=np.int64)
+    connection.register("cpxm_input", columns)
+    casts = ", ".join(
+        "unique_id" if name == "unique_id" else f"{name}::VARCHAR AS {name}" for name in COLUMNS
+    )
+    connection.execute(f"CREATE TABLE cpxm_records AS SELECT {casts} FROM cpxm_input")  # noqa: S608
+    connection.unregister("cpxm_input")
 
 
 def score_pairs(
@@ -244,14 +285,16 @@ def score_pairs(
         return [], 0
     logging.getLogger("splink").setLevel(logging.ERROR)
     connection = duckdb.connect()
+    connection.execute("SET enable_progress_bar = false")
+    load_records(connection, records)
     db_api = DuckDBAPI(connection)
-    frame = db_api.register(to_arrow(records), table_name="cpxm_records")
+    frame = db_api.register("cpxm_records", table_name="cpxm_records")
     prior = _prior(connection, len(records))
     linker = Linker(frame, _settings(prior, size=len(records)), log_level=None)
     step("training")
     if len(records) >= U_TRAINING_RECORDS:
         _term_frequencies(connection, db_api, linker)
-    _train(linker, len(records), prior)
+    _train(connection, linker, len(records), prior)
     step("scoring")
     predictions = linker.inference.predict(
         threshold_match_probability=threshold, warning_mode="never"
@@ -298,8 +341,9 @@ def _term_frequencies(
     keep most of their count. Counting records per system instead gave demo F1 0.949, this 0.955.
     """
     for column, holder in TERM_FREQUENCY_COLUMNS.items():
-        table = connection.sql(
+        connection.execute(
             f"""
+            CREATE TABLE cpxm_tf_{column} AS
             WITH per_system AS (
                 SELECT {column} AS value, count(*) AS records,
                     greatest(count(DISTINCT {holder}), 1) AS holders
@@ -313,24 +357,18 @@ def _term_frequencies(
                     / (SELECT sum(records) FROM per_value) AS tf_{column}
             FROM per_value
             """  # noqa: S608 -- column names are constants above
-        ).fetch_arrow_table()
-        frame = db_api.register(table, table_name=f"cpxm_tf_{column}")
+        )
+        frame = db_api.register(f"cpxm_tf_{column}", table_name=f"cpxm_tf_{column}")
         linker.table_management.register_term_frequency_lookup(frame, column)
 
 
-def _train(linker: Linker, size: int, prior: float) -> None:
+def _train(connection: duckdb.DuckDBPyConnection, linker: Linker, size: int, prior: float) -> None:
     if size < U_TRAINING_RECORDS:
         return
     training = linker.training
     levels = _levels(linker)
-    written = [level.u_probability for level in levels]
     written_m = [float(level.m_probability) for level in levels]
-    training.estimate_u_using_random_sampling(max_pairs=min(5e6, max(1e4, size * 20.0)), seed=SEED)
-    for level, u in zip(levels, written, strict=True):
-        # A level no sampled pair reached (a swapped name) would get Splink's 1e-6, far more
-        # certain than anything the sample showed: keep the written-down u instead.
-        if level._u_probability == LEVEL_NOT_OBSERVED_TEXT:
-            level.u_probability = u
+    _estimate_u(connection, linker, pairs=min(5e6, max(1e4, size * 20.0)))
     if size < M_TRAINING_RECORDS:
         return
     # Each session blocks on columns the others leave free, so every comparison gets an m.
@@ -357,6 +395,49 @@ def _train(linker: Linker, size: int, prior: float) -> None:
         _normalise_m(comparison._comparison_levels_excluding_null)
     # Set last: an EM session writes its own, blocking-adjusted, prior back into the model.
     linker._settings_obj._probability_two_random_records_match = prior
+
+
+def _estimate_u(connection: duckdb.DuckDBPyConnection, linker: Linker, *, pairs: float) -> None:
+    """u of every level from all pairs among a fixed pseudo-random sample of records.
+
+    The same estimate as Splink's ``estimate_u_using_random_sampling`` (random pairs, nearly
+    all non-matches), with Splink's own comparison SQL, in one query: Splink's runs up to ten
+    chunks and builds a pyarrow table from Python lists, which imports pandas; together they
+    took 2-8 s of a 10,000-record resolve. Pairs are of one kind, as blocking compares them.
+    A level no sampled pair reached (a swapped name) keeps its written-down u rather than a
+    near-zero estimate far more certain than the sample could show.
+    """
+    sample_size = int(0.5 * ((8 * pairs + 1) ** 0.5 + 1))  # n records give n(n-1)/2 pairs
+    comparisons = linker._settings_obj.comparisons
+    sides = ", ".join(
+        f"l.{name} AS {name}_l, r.{name} AS {name}_r" for name in COLUMNS if name != "unique_id"
+    )
+    cases = ", ".join(comparison._case_statement for comparison in comparisons)
+    connection.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE cpxm_u_vectors AS
+        WITH sample AS (
+            SELECT * FROM cpxm_records ORDER BY hash(unique_id + {SEED}) LIMIT {sample_size}
+        ), pairs AS (
+            SELECT {sides} FROM sample l JOIN sample r
+            ON l.unique_id < r.unique_id AND l.kind = r.kind
+        )
+        SELECT {cases} FROM pairs
+        """  # noqa: S608 -- Splink's own comparison SQL and our constants
+    )
+    for comparison in comparisons:
+        gamma = comparison._gamma_column_name
+        counts = dict(
+            connection.execute(
+                f"SELECT {gamma}, count(*) FROM cpxm_u_vectors WHERE {gamma} >= 0 GROUP BY 1"  # noqa: S608
+            ).fetchall()
+        )
+        total = sum(counts.values())
+        for level in comparison._comparison_levels_excluding_null:
+            seen = counts.get(level.comparison_vector_value, 0)
+            if seen and total:
+                level.u_probability = seen / total
+    connection.execute("DROP TABLE cpxm_u_vectors")
 
 
 def _levels(linker: Linker) -> list[Any]:

@@ -7,9 +7,10 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from cpxm.db import Base, chunked, one_of
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.identity.models import AttributeProvenance, MatchPair, MergeEvent, SourceRecord
 from cpxm.identity.references import move_references, restore_references
@@ -24,7 +25,12 @@ from cpxm.stakeholders.models import ORGANISATION_TYPES, Stakeholder
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import AuditLogEntry, Country
 
-CHUNK = 500
+# Ids per statement: few round trips, well under SQLite's 32,766 parameters.
+CHUNK = 2_000
+
+
+def _table(name: str) -> Table:
+    return Base.metadata.tables[name]
 
 
 def _jsonable(value: Any) -> Any:
@@ -34,18 +40,21 @@ def _jsonable(value: Any) -> Any:
 def _snapshot(session: Session, stakeholder_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Attributes and provenance of each stakeholder, as JSON, to restore on undo."""
     snapshots: dict[int, dict[str, Any]] = {}
-    for start in range(0, len(stakeholder_ids), CHUNK):
-        chunk = stakeholder_ids[start : start + CHUNK]
-        for stakeholder in session.scalars(select(Stakeholder).where(Stakeholder.id.in_(chunk))):
-            fields = {a: _jsonable(getattr(stakeholder, a)) for a in ATTRIBUTES}
-            fields["kind"] = stakeholder.kind
-            snapshots[stakeholder.id] = {"fields": fields, "provenance": []}
-        for row in session.scalars(
-            select(AttributeProvenance).where(AttributeProvenance.stakeholder_id.in_(chunk))
+    columns = [Stakeholder.id, Stakeholder.kind, *(getattr(Stakeholder, a) for a in ATTRIBUTES)]
+    for chunk in chunked(stakeholder_ids, CHUNK):
+        for row in session.execute(select(*columns).where(one_of(session, Stakeholder.id, chunk))):
+            fields = {a: _jsonable(row._mapping[a]) for a in ATTRIBUTES}
+            fields["kind"] = row.kind
+            snapshots[row.id] = {"fields": fields, "provenance": []}
+        for stakeholder_id, attribute, record_id, rule in session.execute(
+            select(
+                AttributeProvenance.stakeholder_id,
+                AttributeProvenance.attribute,
+                AttributeProvenance.source_record_id,
+                AttributeProvenance.rule,
+            ).where(one_of(session, AttributeProvenance.stakeholder_id, chunk))
         ):
-            snapshots[row.stakeholder_id]["provenance"].append(
-                [row.attribute, row.source_record_id, row.rule]
-            )
+            snapshots[stakeholder_id]["provenance"].append([attribute, record_id, rule])
     return snapshots
 
 
@@ -57,24 +66,28 @@ def merge_stakeholders(
     run_id: int | None = None,
     match_pair_id: int | None = None,
     user_id: int | None = None,
-) -> list[MergeEvent]:
-    """Fold each key of ``mapping`` into its value (a survivor); every reference follows."""
+) -> dict[int, int]:
+    """Fold each key of ``mapping`` into its value (a survivor); every reference follows.
+
+    Returns the id of each merge event by merged stakeholder.
+    """
     if not mapping:
-        return []
+        return {}
     survivors = sorted(set(mapping.values()))
     before = _snapshot(session, survivors)
     survivor_records = _first_records(session, survivors)
     moved = move_references(session, mapping=mapping)
     now = utc_now()
     merged_ids = sorted(mapping)
-    for start in range(0, len(merged_ids), CHUNK):
-        chunk = merged_ids[start : start + CHUNK]
-        session.execute(
-            update(Stakeholder)
-            .where(Stakeholder.id.in_(chunk))
-            .values(status="merged", merged_into_id=_case(mapping, chunk))
-        )
-    events = []
+    stakeholders = _table("stakeholders")
+    session.execute(
+        update(stakeholders)
+        .where(stakeholders.c.id == bindparam("merged"))
+        .values(status="merged", merged_into_id=bindparam("survivor")),
+        [{"merged": merged, "survivor": mapping[merged]} for merged in merged_ids],
+    )
+    _expire(session, merged_ids)
+    rows = []
     for merged_id in merged_ids:
         records = [
             pk[0]
@@ -82,53 +95,57 @@ def merge_stakeholders(
             if entry["table"] == "source_records"
             for pk in entry["moved"]
         ]
-        events.append(
-            MergeEvent(
-                survivor_id=mapping[merged_id],
-                merged_id=merged_id,
-                reason=reason,
-                run_id=run_id,
-                match_pair_id=match_pair_id,
-                record_low_id=min(records) if records else None,
-                record_high_id=survivor_records.get(mapping[merged_id]),
-                moved={"tables": moved[merged_id]},
-                survivor_before=before.get(mapping[merged_id], {}),
-                merged_at=now,
-            )
+        rows.append(
+            {
+                "survivor_id": mapping[merged_id],
+                "merged_id": merged_id,
+                "reason": reason,
+                "run_id": run_id,
+                "match_pair_id": match_pair_id,
+                "record_low_id": min(records) if records else None,
+                "record_high_id": survivor_records.get(mapping[merged_id]),
+                "moved": {"tables": moved[merged_id]},
+                "survivor_before": before.get(mapping[merged_id], {}),
+                "merged_at": now,
+            }
         )
-    session.add_all(events)
-    session.flush()
+    # One executemany, without RETURNING: on SQLite, RETURNING in bulk falls back to one
+    # INSERT per merge. The new ids are read back by merged id and time.
+    session.execute(insert(_table("identity_merges")), rows)
+    merge_ids: dict[int, int] = {}
+    for chunk in chunked(merged_ids, CHUNK):
+        merge_ids.update(
+            session.execute(
+                select(MergeEvent.merged_id, MergeEvent.id).where(
+                    one_of(session, MergeEvent.merged_id, chunk),
+                    MergeEvent.merged_at == now,
+                    MergeEvent.undone_at.is_(None),
+                )
+            ).all()
+        )
     session.execute(
-        insert(AuditLogEntry),
+        insert(_table("audit_log")),
         [
             {
                 "user_id": user_id,
                 "action": "merge",
                 "entity_type": "stakeholder",
-                "entity_id": str(event.merged_id),
+                "entity_id": str(merged_id),
                 "reason": f"identity resolution ({reason})",
-                "details": {"merge_id": event.id, "survivor_id": event.survivor_id},
+                "details": {"merge_id": merge_ids[merged_id], "survivor_id": mapping[merged_id]},
             }
-            for event in events
+            for merged_id in merged_ids
         ],
     )
-    session.flush()
-    return events
-
-
-def _case(mapping: dict[int, int], chunk: Sequence[int]) -> Any:
-    from sqlalchemy import case
-
-    return case({merged: mapping[merged] for merged in chunk}, value=Stakeholder.id)
+    return merge_ids
 
 
 def _first_records(session: Session, stakeholder_ids: Sequence[int]) -> dict[int, int]:
     found: dict[int, int] = {}
-    for start in range(0, len(stakeholder_ids), CHUNK):
-        chunk = stakeholder_ids[start : start + CHUNK]
+    for chunk in chunked(stakeholder_ids, CHUNK):
         rows = session.execute(
             select(SourceRecord.stakeholder_id, func.min(SourceRecord.id))
-            .where(SourceRecord.stakeholder_id.in_(chunk))
+            .where(one_of(session, SourceRecord.stakeholder_id, chunk))
             .group_by(SourceRecord.stakeholder_id)
         )
         found.update({int(s): int(r) for s, r in rows if s is not None})
@@ -220,12 +237,23 @@ def refresh_golden_records(
     stakeholder_ids: Iterable[int],
     trust_order: Sequence[str] = DEFAULT_TRUST_ORDER,
 ) -> int:
-    """Recompute survivorship for these stakeholders; returns how many changed."""
+    """Recompute survivorship for these stakeholders; returns how many changed.
+
+    Reads and writes rows, not ORM objects, one statement per chunk each: loading, comparing
+    and flushing an object per stakeholder was most of a 10,000-record resolve. Objects of
+    these stakeholders already in the session are expired so they reload what was written.
+    """
     ids = sorted(set(stakeholder_ids))
     countries = set(session.scalars(select(Country.code)))
-    changed = 0
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
+    table = _table("stakeholders")
+    golden_columns = [table.c.id, table.c.kind, *(table.c[a] for a in ATTRIBUTES)]
+    update_golden = (
+        update(table)
+        .where(table.c.id == bindparam("golden_id"))
+        .values({name: bindparam(f"new_{name}") for name in ("kind", *ATTRIBUTES)})
+    )
+    changed: list[int] = []
+    for chunk in chunked(ids, CHUNK):
         candidates: dict[int, list[Candidate]] = defaultdict(list)
         for record in session.execute(
             select(
@@ -234,7 +262,7 @@ def refresh_golden_records(
                 SourceRecord.source_system,
                 SourceRecord.attributes,
                 SourceRecord.imported_at,
-            ).where(SourceRecord.stakeholder_id.in_(chunk))
+            ).where(one_of(session, SourceRecord.stakeholder_id, chunk))
         ):
             attributes = record.attributes or {}
             updated = attributes.get("updated_at")
@@ -251,54 +279,77 @@ def refresh_golden_records(
                 )
             )
         provenance = {
-            (row.stakeholder_id, row.attribute): (row.source_record_id, row.rule)
-            for row in session.scalars(
-                select(AttributeProvenance).where(AttributeProvenance.stakeholder_id.in_(chunk))
+            (stakeholder_id, attribute): (record_id, rule)
+            for stakeholder_id, attribute, record_id, rule in session.execute(
+                select(
+                    AttributeProvenance.stakeholder_id,
+                    AttributeProvenance.attribute,
+                    AttributeProvenance.source_record_id,
+                    AttributeProvenance.rule,
+                ).where(one_of(session, AttributeProvenance.stakeholder_id, chunk))
             )
         }
-        # Provenance is written in bulk per chunk: row by row it was half of a resolve's time.
         stale: dict[str, list[int]] = defaultdict(list)
         fresh: list[dict[str, Any]] = []
-        for stakeholder in session.scalars(select(Stakeholder).where(Stakeholder.id.in_(chunk))):
-            chosen = choose(candidates.get(stakeholder.id, []), trust_order)
+        updates: list[dict[str, Any]] = []
+        current_rows = session.execute(
+            select(*golden_columns).where(one_of(session, table.c.id, chunk))
+        )
+        for row in current_rows:
+            chosen = choose(candidates.get(row.id, []), trust_order)
             if not chosen:
                 continue
+            current = dict(row._mapping)
+            wanted = dict(current)
             dirty = False
             for attribute in ATTRIBUTES:
                 choice = chosen.get(attribute)
                 value = choice.value if choice else None
-                if attribute in ("type", "display_name") and value is None:
-                    continue  # required columns keep what they had
-                if getattr(stakeholder, attribute) != value:
-                    setattr(stakeholder, attribute, value)
-                    dirty = True
-                old = provenance.get((stakeholder.id, attribute))
+                if not (attribute in ("type", "display_name") and value is None):
+                    wanted[attribute] = value  # required columns keep what they had
+                old = provenance.get((row.id, attribute))
                 new = (choice.record_id, choice.rule) if choice else None
                 if old != new:
                     dirty = True
                     if old is not None:
-                        stale[attribute].append(stakeholder.id)
+                        stale[attribute].append(row.id)
                     if new is not None:
                         fresh.append(
                             {
-                                "stakeholder_id": stakeholder.id,
+                                "stakeholder_id": row.id,
                                 "attribute": attribute,
                                 "source_record_id": new[0],
                                 "rule": new[1],
                             }
                         )
-            kind = "organisation" if stakeholder.type in ORGANISATION_TYPES else "person"
-            if stakeholder.kind != kind:
-                stakeholder.kind, dirty = kind, True
-            changed += dirty
+            wanted["kind"] = "organisation" if wanted["type"] in ORGANISATION_TYPES else "person"
+            if wanted != current:
+                updates.append(
+                    {"golden_id": row.id}
+                    | {f"new_{name}": wanted[name] for name in ("kind", *ATTRIBUTES)}
+                )
+                dirty = True
+            if dirty:
+                changed.append(row.id)
+        if updates:
+            session.execute(update_golden, updates)
         for attribute, stakeholders in stale.items():
             session.execute(
                 delete(AttributeProvenance).where(
                     AttributeProvenance.attribute == attribute,
-                    AttributeProvenance.stakeholder_id.in_(stakeholders),
+                    one_of(session, AttributeProvenance.stakeholder_id, stakeholders),
                 )
             )
         if fresh:
-            session.execute(insert(AttributeProvenance), fresh)
-        session.flush()
-    return changed
+            # The Core table: the ORM's bulk insert prepares every row as an object first.
+            session.execute(insert(_table("identity_attribute_provenance")), fresh)
+    _expire(session, changed)
+    return len(changed)
+
+
+def _expire(session: Session, stakeholder_ids: Iterable[int]) -> None:
+    """Make loaded objects of these stakeholders reload what a bulk statement wrote."""
+    wanted = set(stakeholder_ids)
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, Stakeholder) and instance.id in wanted:
+            session.expire(instance)

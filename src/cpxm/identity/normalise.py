@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from cpxm.stakeholders.models import ORGANISATION_TYPES
@@ -113,6 +114,12 @@ def fold(text: object) -> str | None:
     """Lower-case ASCII letters, digits and single spaces; ``None`` when nothing is left."""
     if text is None:
         return None
+    return _fold(str(text))
+
+
+@lru_cache(maxsize=200_000)
+def _fold(text: str) -> str | None:
+    # Names, cities and streets repeat across records and systems: each is folded once.
     decomposed = unicodedata.normalize(
         "NFKD", unicodedata.normalize("NFC", str(text)).translate(UMLAUTS)
     )

@@ -131,28 +131,29 @@ def choose(
 ) -> dict[str, Choice]:
     """Per attribute, the surviving value, the record it came from and the deciding rule."""
     trust = {system: rank for rank, system in enumerate(trust_order)}
-    completeness = {
-        c.record_id: sum(1 for v in c.values.values() if v is not None) for c in candidates
-    }
-    chosen: dict[str, Choice] = {}
-    for attribute in ATTRIBUTES:
-        known = [c for c in candidates if c.values.get(attribute) is not None]
-        if not known:
-            continue
-
-        def key(c: Candidate) -> tuple[int, float, int, int]:
-            return (
+    # One order for every attribute (trust, recency, completeness, id): the first record that
+    # knows an attribute wins it, and the next one that knows it shows which rule decided.
+    ranked = sorted(
+        (
+            (
                 trust.get(c.source_system, len(trust)),
                 -c.updated_at.timestamp(),
-                -completeness[c.record_id],
+                -sum(1 for v in c.values.values() if v is not None),
                 c.record_id,
-            )
-
-        known.sort(key=key)
-        best, rule = known[0], "only_source"
+            ),
+            c,
+        )
+        for c in candidates
+    )
+    chosen: dict[str, Choice] = {}
+    for attribute in ATTRIBUTES:
+        known = [(key, c) for key, c in ranked if c.values.get(attribute) is not None]
+        if not known:
+            continue
+        best_key, best = known[0]
+        rule = "only_source"
         if len(known) > 1:
-            runner_up = key(known[1])
-            best_key = key(best)
+            runner_up = known[1][0]
             if best_key[0] != runner_up[0]:
                 rule = "trust"
             elif best_key[1] != runner_up[1]:
