@@ -71,9 +71,192 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f("uq_users_oidc_subject"), ["oidc_subject"])
 
     # ### end Alembic commands ###
+    op.create_table(
+        "case_scan_watermarks",
+        sa.Column("source", sa.String(length=40), nullable=False),
+        sa.Column("last_id", sa.Integer(), nullable=False),
+        sa.Column("scanned_at", sa.DateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("source", name=op.f("pk_case_scan_watermarks")),
+    )
+    op.create_table(
+        "notifications",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("link", sa.String(length=300), nullable=True),
+        sa.Column("read_at", sa.DateTime(), nullable=True),
+        sa.Column("emailed_at", sa.DateTime(), nullable=True),
+        sa.Column("email_error", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_notifications_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
+    )
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_notifications_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "raci_assignments",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "activity", sa.String(length=40), server_default="detractor_followup", nullable=False
+        ),
+        sa.Column("letter", sa.String(length=1), nullable=False),
+        sa.Column("department_code", sa.String(length=40), nullable=True),
+        sa.Column("country_code", sa.String(length=2), nullable=True),
+        sa.Column("therapeutic_area_code", sa.String(length=40), nullable=True),
+        sa.Column("stakeholder_type", sa.String(length=40), nullable=True),
+        sa.Column("team_id", sa.Integer(), nullable=True),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.CheckConstraint(
+            "activity IN ('detractor_followup', 'complaint', 'medical_inquiry', 'safety_case', 'survey_approval', 'journey_ownership')",
+            name=op.f("ck_raci_assignments_activity"),
+        ),
+        sa.CheckConstraint(
+            "letter IN ('R', 'A', 'C', 'I')", name=op.f("ck_raci_assignments_letter")
+        ),
+        sa.CheckConstraint(
+            "(team_id IS NULL) <> (user_id IS NULL)", name=op.f("ck_raci_assignments_one_party")
+        ),
+        sa.ForeignKeyConstraint(
+            ["country_code"],
+            ["countries.code"],
+            name=op.f("fk_raci_assignments_country_code_countries"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["department_code"],
+            ["departments.code"],
+            name=op.f("fk_raci_assignments_department_code_departments"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"],
+            ["teams.id"],
+            name=op.f("fk_raci_assignments_team_id_teams"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["therapeutic_area_code"],
+            ["therapeutic_areas.code"],
+            name=op.f("fk_raci_assignments_therapeutic_area_code_therapeutic_areas"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_raci_assignments_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_raci_assignments")),
+    )
+    with op.batch_alter_table("raci_assignments", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_raci_assignments_activity_letter", ["activity", "letter"], unique=False
+        )
+
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("source_key", sa.String(length=80), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "activity",
+                sa.String(length=40),
+                server_default="detractor_followup",
+                nullable=False,
+            )
+        )
+        batch_op.add_column(sa.Column("department_code", sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column("country_code", sa.String(length=2), nullable=True))
+        batch_op.add_column(sa.Column("therapeutic_area_code", sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column("accountable_user_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("accountable_team_id", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("sla_business_hours", sa.Integer(), nullable=True))
+        batch_op.add_column(
+            sa.Column("escalation_level", sa.Integer(), server_default="0", nullable=False)
+        )
+        batch_op.add_column(sa.Column("escalated_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("last_reminded_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("resolution_note", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("recovery_token", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("recovery_sent_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("recovery_score", sa.Float(), nullable=True))
+        batch_op.add_column(sa.Column("recovery_answered_at", sa.DateTime(), nullable=True))
+        batch_op.create_unique_constraint(batch_op.f("uq_cases_recovery_token"), ["recovery_token"])
+        batch_op.create_unique_constraint(batch_op.f("uq_cases_source_key"), ["source_key"])
+        batch_op.create_foreign_key(
+            batch_op.f("fk_cases_therapeutic_area_code_therapeutic_areas"),
+            "therapeutic_areas",
+            ["therapeutic_area_code"],
+            ["code"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_cases_accountable_user_id_users"),
+            "users",
+            ["accountable_user_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_cases_accountable_team_id_teams"),
+            "teams",
+            ["accountable_team_id"],
+            ["id"],
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_cases_country_code_countries"), "countries", ["country_code"], ["code"]
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_cases_department_code_departments"),
+            "departments",
+            ["department_code"],
+            ["code"],
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_cases_department_code_departments"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(batch_op.f("fk_cases_country_code_countries"), type_="foreignkey")
+        batch_op.drop_constraint(
+            batch_op.f("fk_cases_accountable_team_id_teams"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_cases_accountable_user_id_users"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(
+            batch_op.f("fk_cases_therapeutic_area_code_therapeutic_areas"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(batch_op.f("uq_cases_source_key"), type_="unique")
+        batch_op.drop_constraint(batch_op.f("uq_cases_recovery_token"), type_="unique")
+        batch_op.drop_column("recovery_answered_at")
+        batch_op.drop_column("recovery_score")
+        batch_op.drop_column("recovery_sent_at")
+        batch_op.drop_column("recovery_token")
+        batch_op.drop_column("resolution_note")
+        batch_op.drop_column("last_reminded_at")
+        batch_op.drop_column("escalated_at")
+        batch_op.drop_column("escalation_level")
+        batch_op.drop_column("sla_business_hours")
+        batch_op.drop_column("accountable_team_id")
+        batch_op.drop_column("accountable_user_id")
+        batch_op.drop_column("therapeutic_area_code")
+        batch_op.drop_column("country_code")
+        batch_op.drop_column("department_code")
+        batch_op.drop_column("activity")
+        batch_op.drop_column("source_key")
+
+    with op.batch_alter_table("raci_assignments", schema=None) as batch_op:
+        batch_op.drop_index("ix_raci_assignments_activity_letter")
+
+    op.drop_table("raci_assignments")
+    with op.batch_alter_table("notifications", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_notifications_user_id"))
+
+    op.drop_table("notifications")
+    op.drop_table("case_scan_watermarks")
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_users_oidc_subject"), type_="unique")

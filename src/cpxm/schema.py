@@ -8,6 +8,7 @@ from cpxm.cases import models as cases_models
 from cpxm.db import Base
 from cpxm.demo import models as demo_models
 from cpxm.feedback import models as feedback_models
+from cpxm.governance import models as governance_models
 from cpxm.identity import models as identity_models
 from cpxm.ingest import models as ingest_models
 from cpxm.interactions import models as interactions_models
@@ -25,6 +26,7 @@ __all__ = [
     "cases_models",
     "demo_models",
     "feedback_models",
+    "governance_models",
     "identity_models",
     "ingest_models",
     "interactions_models",

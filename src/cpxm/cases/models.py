@@ -1,11 +1,11 @@
-"""Cases in the closed loop, and the trail of what happened to each."""
+"""Cases in the closed loop, the trail of what happened to each, and the scanner's watermarks."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cpxm.db import Base
@@ -31,6 +31,27 @@ class Case(Base):
     due_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     resolution_code: Mapped[str | None] = mapped_column(String(60))
+    # What opened it, e.g. "response:12:nps" or "feedback:40:complaint": opening is idempotent.
+    source_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    # The routing scope the RACI matrix was asked about.
+    activity: Mapped[str] = mapped_column(
+        String(40), default="detractor_followup", server_default="detractor_followup"
+    )
+    department_code: Mapped[str | None] = mapped_column(ForeignKey("departments.code"))
+    country_code: Mapped[str | None] = mapped_column(ForeignKey("countries.code"))
+    therapeutic_area_code: Mapped[str | None] = mapped_column(ForeignKey("therapeutic_areas.code"))
+    accountable_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    accountable_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    sla_business_hours: Mapped[int | None] = mapped_column(Integer)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_reminded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    # Service recovery: a one-question re-survey after closure ("Did we resolve this well?").
+    recovery_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    recovery_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    recovery_score: Mapped[float | None] = mapped_column(Float)
+    recovery_answered_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class CaseEvent(Base):
@@ -42,3 +63,13 @@ class CaseEvent(Base):
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     event_type: Mapped[str] = mapped_column(String(40))  # opened, assigned, comment, escalated, ...
     details: Mapped[dict[str, Any] | None] = mapped_column()
+
+
+class CaseScanWatermark(Base):
+    """How far the case scanner has read each source, so a scan only looks at what is new."""
+
+    __tablename__ = "case_scan_watermarks"
+
+    source: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_id: Mapped[int] = mapped_column(Integer, default=0)
+    scanned_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,1 @@
+"""Governance: who is Responsible, Accountable, Consulted and Informed for each activity."""
