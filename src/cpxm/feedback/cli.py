@@ -117,6 +117,7 @@ def _analyze_file(input_file: Path, text_column: str, output: Path) -> None:
         f"analysed {report.rows:,} row(s) into {output}; {report.with_safety:,} with a possible "
         "safety event (column 'safety')",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -149,6 +150,7 @@ def _analyze_store(batch_size: int) -> None:
         f"analysed {report.analysed:,} feedback item(s), {report.failed:,} failed; "
         f"{report.cases_opened:,} safety case(s) opened" + (f" ({kinds})" if kinds else ""),
         highlight=False,
+        soft_wrap=True,
     )
     if report.failed:
         raise typer.Exit(code=2)
