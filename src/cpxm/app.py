@@ -21,6 +21,8 @@ from cpxm.analytics.pages import warm_up as warm_up_overview
 from cpxm.analytics.service import OverviewCache
 from cpxm.auth.api import admin_router, me_router
 from cpxm.auth.pages import router as auth_pages
+from cpxm.governance.api import router as governance_router
+from cpxm.governance.pages import router as governance_pages
 from cpxm.db import make_engine, session_factory
 from cpxm.errors import install_error_handlers
 from cpxm.identity.api import router as identity_router
@@ -74,11 +76,13 @@ def create_app(
         identity_router,
         analytics_api_router,
         me_router,
+        governance_router,
         admin_router,
     ):
         api.include_router(router)
     app.include_router(api)
     app.include_router(auth_pages)
+    app.include_router(governance_pages)
     app.include_router(analytics_pages)
     app.include_router(respondent_pages)
     # Vendor routes come before the /static mount, which would otherwise answer their paths.

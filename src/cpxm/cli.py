@@ -25,6 +25,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from cpxm.auth.cli import token_app, user_app
 from cpxm.db import make_engine
 from cpxm.feedback.cli import analyze_command
+from cpxm.governance.cli import governance_app
 from cpxm.identity.cli import identity_app, resolve_command
 from cpxm.migrate import current_revision, head_revision, upgrade_database
 from cpxm.safety.cli import safety_app
@@ -47,6 +48,7 @@ app.add_typer(identity_app, name="identity")
 app.add_typer(survey_app, name="survey")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(governance_app, name="governance")
 app.command("analyze")(analyze_command)
 app.add_typer(safety_app, name="safety")
 

@@ -115,7 +115,12 @@ def _code(session: Session, model: Any, value: Any, where: str, problems: list[s
         return None
     code = str(value)
     if session.get(model, code) is None:
-        problems.append(f"{where}: unknown {model.__tablename__.rstrip('s')} code '{code}'")
+        label = {
+            "departments": "department",
+            "countries": "country",
+            "therapeutic_areas": "therapeutic area",
+        }[model.__tablename__]
+        problems.append(f"{where}: unknown {label} code '{code}'")
         return None
     return code
 
@@ -241,16 +246,12 @@ def _labels(session: Session, rows: list[RaciAssignment]) -> dict[int, str]:
     team_ids = {row.team_id for row in rows if row.team_id is not None}
     user_ids = {row.user_id for row in rows if row.user_id is not None}
     teams = (
-        dict(
-            session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))).tuples().all()
-        )
+        dict(session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids))).all())
         if team_ids
         else {}
     )
     users = (
-        dict(
-            session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).tuples().all()
-        )
+        dict(session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all())
         if user_ids
         else {}
     )

@@ -1,0 +1,68 @@
+"""The governance page: the RACI matrix as a table, and (for CX management) its YAML to edit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from cpxm.access import CX_MANAGEMENT, CxManager, SignedIn
+from cpxm.deps import DbSession
+from cpxm.governance import service
+from cpxm.web.templating import templates
+
+router = APIRouter(prefix="/governance", include_in_schema=False)
+
+
+def _page(
+    request: Request,
+    session: DbSession,
+    principal: SignedIn,
+    *,
+    yaml_text: str | None = None,
+    problems: list[str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "governance/matrix.html",
+        {
+            "rows": service.matrix(session),
+            "yaml_text": yaml_text if yaml_text is not None else service.dump_matrix(session),
+            "problems": problems or [],
+            "can_edit": CX_MANAGEMENT.allows(principal.role),
+            "csrf_token": principal.csrf_token or "",
+            "principal": principal,
+            "active_nav": "governance",
+            "saved": request.query_params.get("saved") == "1",
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("", response_class=HTMLResponse)
+def matrix_page(request: Request, session: DbSession, principal: SignedIn) -> Response:
+    return _page(request, session, principal)
+
+
+@router.post("")
+def save_matrix(
+    request: Request,
+    session: DbSession,
+    principal: CxManager,
+    yaml_text: Annotated[str, Form(max_length=1_000_000)],
+) -> Response:
+    try:
+        service.load_matrix(session, text=yaml_text)
+    except service.GovernanceError as error:
+        session.rollback()
+        return _page(
+            request,
+            session,
+            principal,
+            yaml_text=yaml_text,
+            problems=error.detail,
+            status_code=422,
+        )
+    return RedirectResponse("/governance?saved=1", status_code=303)
