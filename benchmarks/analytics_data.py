@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
 
@@ -45,16 +46,19 @@ def copy_sqlite_to_postgres(sqlite_path: Path, postgres: Engine) -> dict[str, in
     """Copy every table's rows (shared columns only), then analyse, so plans see real sizes."""
     source = sqlite3.connect(sqlite_path)
     counts: dict[str, int] = {}
+    inspector = inspect(postgres)
+    existing = set(inspector.get_table_names())
     target_columns = {
-        name: {column["name"] for column in inspect(postgres).get_columns(name)}
+        name: {column["name"] for column in inspector.get_columns(name)}
         for name in metadata.tables
+        if name in existing
     }
     with postgres.begin() as connection:
         raw = connection.connection.driver_connection
         assert raw is not None
         for table in metadata.sorted_tables:
             present = [row[1] for row in source.execute(f'PRAGMA table_info("{table.name}")')]
-            if not present:
+            if not present or table.name not in target_columns:
                 continue
             columns = [
                 column.name
@@ -64,14 +68,20 @@ def copy_sqlite_to_postgres(sqlite_path: Path, postgres: Engine) -> dict[str, in
             column_list = ", ".join(f'"{name}"' for name in columns)
             cursor = source.execute(f'SELECT {column_list} FROM "{table.name}"')  # noqa: S608
             total = 0
-            with (
-                raw.cursor() as target,
-                target.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy,
-            ):
-                while batch := cursor.fetchmany(BATCH):
-                    for row in batch:
-                        copy.write_row(row)
-                    total += len(batch)
+            try:
+                # A savepoint per table: a table the current schema cannot take (say a new NOT
+                # NULL column) is skipped and named; the others still load. Rows a migration
+                # seeded are replaced by the source's.
+                with raw.transaction(), raw.cursor() as target:
+                    target.execute(f'DELETE FROM "{table.name}"')  # noqa: S608
+                    with target.copy(f'COPY "{table.name}" ({column_list}) FROM STDIN') as copy:
+                        while batch := cursor.fetchmany(BATCH):
+                            for row in batch:
+                                copy.write_row(row)
+                            total += len(batch)
+            except psycopg.Error as error:
+                print(f"skipped {table.name}: {str(error).splitlines()[0]}", file=sys.stderr)
+                continue
             counts[table.name] = total
         for table in metadata.sorted_tables:
             id_column = table.columns.get("id")

@@ -6,11 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from cpxm.access import AGGREGATES, CommercialReader, requires
+from cpxm.access import AGGREGATES, AggregatesReader, CommercialReader, requires
+from cpxm.analytics.coordination import CoordinationReport, coordination_for_viewer
 from cpxm.analytics.drilldown import ResponseRow, responses_for_viewer
 from cpxm.analytics.drivers import DriverReport, key_drivers
 from cpxm.analytics.metrics import MetricReport, metric_report, rating_questions
-from cpxm.analytics.params import DriverQueryParams, MetricQueryParams
+from cpxm.analytics.params import (
+    CoordinationQueryParams,
+    DriverQueryParams,
+    MetricQueryParams,
+)
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 
@@ -58,3 +63,13 @@ def get_drivers(session: DbSession, query: DriverQueryParams) -> DriverReport:
     """Relative weights (and the exact Shapley check) of a survey's rating questions and top
     feedback themes for its NPS, CSAT or a chosen outcome, with importance x performance."""
     return key_drivers(session, query)
+
+
+@router.get("/coordination")
+def get_coordination(
+    session: DbSession, principal: AggregatesReader, query: CoordinationQueryParams
+) -> CoordinationReport:
+    """Contact pressure by department and channel, ping-pong episodes (N or more departments
+    within D days), their effect on later NPS, and the stakeholders affected now (named only
+    for roles that see records; patients pseudonymised unless the role sees patient data)."""
+    return coordination_for_viewer(session, principal, query)

@@ -8,6 +8,7 @@ few hundred rows at most), so a page needs no extra request per chart.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -314,7 +315,7 @@ def _simple_bars_template(horizontal: bool) -> Spec:
     )
 
 
-def bars_spec(rows: list[tuple[str, float]], *, title: str, horizontal: bool = True) -> Spec:
+def bars_spec(rows: Sequence[tuple[str, float]], *, title: str, horizontal: bool = True) -> Spec:
     """Plain bars of (label, value), in the given order."""
     values = [{"label": label, "value": round(value, 3)} for label, value in rows]
     height = max(120, ROW_HEIGHT * len(values)) if horizontal else CHART_HEIGHT

@@ -15,6 +15,7 @@ from cpxm.analytics.charts import (
     nps_by_type_spec,
     stakeholders_by_type_spec,
 )
+from cpxm.analytics.coordination_pages import router as coordination_pages_router
 from cpxm.analytics.driver_pages import router as driver_pages_router
 from cpxm.analytics.metric_pages import router as metric_pages_router
 from cpxm.analytics.service import ALL_STAKEHOLDERS, Overview, OverviewCache, ScoreSummary
@@ -131,3 +132,4 @@ def overview_page(request: Request, session: DbSession) -> HTMLResponse:
 # The other analytics pages live in their own modules; the app includes this one router.
 router.include_router(metric_pages_router)
 router.include_router(driver_pages_router)
+router.include_router(coordination_pages_router)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
+from cpxm.analytics.coordination import CoordinationQuery
 from cpxm.analytics.drivers import DriverQuery
 from cpxm.analytics.facts import DIMENSIONS, GRAINS, Slice
 from cpxm.analytics.metrics import DEFAULT_MIN_N, METRICS, MetricQuery, parse_filters
@@ -117,3 +118,36 @@ def driver_query_params(
 
 
 DriverQueryParams = Annotated[DriverQuery, Depends(driver_query_params)]
+
+
+def coordination_query_params(
+    slice_: SliceParams,
+    min_departments: Annotated[
+        int, Query(ge=2, le=20, description="N: departments that make an episode.")
+    ] = 3,
+    window_days: Annotated[
+        int, Query(ge=1, le=365, description="D: days within which they contact.")
+    ] = 7,
+    grain: Annotated[str, Query(description="Contact pressure per week, month or quarter.")] = (
+        "month"
+    ),
+    outcome_survey: Annotated[
+        str | None, Query(description="The NPS survey for the effect (default: all).")
+    ] = None,
+    as_of: Annotated[
+        date | None, Query(description="'Now' for the affected list (default: latest contact).")
+    ] = None,
+    top: Annotated[int, Query(ge=1, le=500, description="Length of the affected list.")] = 25,
+) -> CoordinationQuery:
+    return CoordinationQuery(
+        min_departments=min_departments,
+        window_days=window_days,
+        grain=grain,
+        slice=slice_,
+        outcome_survey=outcome_survey or None,
+        as_of=as_of,
+        top=top,
+    )
+
+
+CoordinationQueryParams = Annotated[CoordinationQuery, Depends(coordination_query_params)]
