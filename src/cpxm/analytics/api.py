@@ -10,10 +10,12 @@ from cpxm.access import AGGREGATES, AggregatesReader, CommercialReader, requires
 from cpxm.analytics.coordination import CoordinationReport, coordination_for_viewer
 from cpxm.analytics.drilldown import ResponseRow, responses_for_viewer
 from cpxm.analytics.drivers import DriverReport, key_drivers
+from cpxm.analytics.journeys import JourneyReport, journey_report
 from cpxm.analytics.metrics import MetricReport, metric_report, rating_questions
 from cpxm.analytics.params import (
     CoordinationQueryParams,
     DriverQueryParams,
+    JourneyQueryParams,
     MetricQueryParams,
 )
 from cpxm.deps import DbSession
@@ -73,3 +75,10 @@ def get_coordination(
     within D days), their effect on later NPS, and the stakeholders affected now (named only
     for roles that see records; patients pseudonymised unless the role sees patient data)."""
     return coordination_for_viewer(session, principal, query)
+
+
+@router.get("/journeys")
+def get_journey(session: DbSession, query: JourneyQueryParams) -> JourneyReport:
+    """Stage funnel, drop-offs, days between stages, common paths, moments of truth and the
+    peak-end weights of the relationship NPS."""
+    return journey_report(session, query)

@@ -10,6 +10,7 @@ from fastapi import Depends, Query
 from cpxm.analytics.coordination import CoordinationQuery
 from cpxm.analytics.drivers import DriverQuery
 from cpxm.analytics.facts import DIMENSIONS, GRAINS, Slice
+from cpxm.analytics.journeys import JourneyQuery
 from cpxm.analytics.metrics import DEFAULT_MIN_N, METRICS, MetricQuery, parse_filters
 from cpxm.errors import FieldError, field_error
 
@@ -151,3 +152,18 @@ def coordination_query_params(
 
 
 CoordinationQueryParams = Annotated[CoordinationQuery, Depends(coordination_query_params)]
+
+
+def journey_query_params(
+    slice_: SliceParams,
+    journey: Annotated[str | None, Query(description="A journey code (default: the first).")] = (
+        None
+    ),
+    min_n: Annotated[
+        int, Query(ge=1, description="Fewest answers per group for moments of truth.")
+    ] = 30,
+) -> JourneyQuery:
+    return JourneyQuery(journey=journey or None, slice=slice_, min_n=min_n)
+
+
+JourneyQueryParams = Annotated[JourneyQuery, Depends(journey_query_params)]

@@ -267,3 +267,26 @@ def least_squares(design: np.ndarray, outcome: np.ndarray) -> tuple[np.ndarray, 
     residuals = outcome - design @ coefficients
     sigma2 = float(residuals @ residuals) / max(n - k, 1)
     return coefficients, np.sqrt(np.clip(np.diag(gram_inverse) * sigma2, 0.0, None))
+
+
+def ols_from_moments(
+    n: int,
+    sums_x: np.ndarray,
+    cross_xx: np.ndarray,
+    sum_y: float,
+    cross_xy: np.ndarray,
+    sum_yy: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares with an intercept from the sums the database reduced: coefficients
+    (intercept first) and their classical standard errors."""
+    k = len(sums_x)
+    gram = np.empty((k + 1, k + 1))
+    gram[0, 0] = n
+    gram[0, 1:] = gram[1:, 0] = sums_x
+    gram[1:, 1:] = cross_xx
+    moment = np.concatenate([[sum_y], cross_xy])
+    inverse = np.linalg.pinv(gram)
+    coefficients = inverse @ moment
+    residual = max(sum_yy - float(coefficients @ moment), 0.0)
+    sigma2 = residual / max(n - k - 1, 1)
+    return coefficients, np.sqrt(np.clip(np.diag(inverse) * sigma2, 0.0, None))

@@ -1,0 +1,107 @@
+"""The journeys page (``/analytics/journeys``) and its CSV downloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from cpxm.analytics.charts import bars_spec
+from cpxm.analytics.export import csv_response
+from cpxm.analytics.journeys import JourneyReport, journey_report, journeys
+from cpxm.analytics.metric_pages import filter_options, query_string, selected_filters
+from cpxm.analytics.params import JourneyQueryParams
+from cpxm.deps import DbSession
+from cpxm.errors import FieldError
+from cpxm.web.templating import templates
+
+router = APIRouter(include_in_schema=False)
+
+STAGE_COLUMNS = (
+    "code", "name", "position", "is_moment_of_truth", "reached", "reached_percent", "continued",
+    "dropped", "drop_off_percent", "mean_days_to_next", "satisfied_continue_percent",
+    "dissatisfied_continue_percent", "truth_effect", "truth_p_value",
+)  # fmt: skip
+
+
+def journey_charts(report: JourneyReport) -> dict[str, dict[str, Any]]:
+    charts: dict[str, dict[str, Any]] = {}
+    if report.stakeholders:
+        charts["funnel"] = bars_spec(
+            [(stage.name, float(stage.reached)) for stage in report.stages],
+            title="Stakeholders reaching each stage",
+        )
+    truths = [
+        (stage.name, stage.truth_effect)
+        for stage in report.stages
+        if stage.truth_effect is not None
+    ]
+    if truths:
+        charts["truth"] = bars_spec(
+            truths, title="Points more likely to go on after a satisfied (vs dissatisfied) answer"
+        )
+    if report.peak_end.by_last_quality:
+        charts["peak"] = bars_spec(
+            [(f"last touch {label}", mean) for label, _, mean in report.peak_end.by_last_quality],
+            title="Mean NPS answer (0-10) by the quality of the last touch before answering",
+        )
+    return charts
+
+
+@router.get("/analytics/journeys", response_class=HTMLResponse)
+def journeys_page(request: Request, session: DbSession, query: JourneyQueryParams) -> Response:
+    context: dict[str, Any] = {
+        "journeys": journeys(session),
+        "filter_options": [
+            option
+            for option in filter_options(session)
+            if option["dimension"] in ("stakeholder_type", "country")
+        ],
+        "params": request.query_params,
+        "query": query,
+        "selected": selected_filters(query.slice),
+        "query_string": query_string(request),
+        "report": None,
+        "errors": [],
+        "charts": {},
+    }
+    if not context["journeys"]:
+        return templates.TemplateResponse(request, "analytics/journeys.html", context)
+    try:
+        report = journey_report(session, query)
+    except FieldError as error:
+        context["errors"] = error.detail
+        return templates.TemplateResponse(
+            request, "analytics/journeys.html", context, status_code=422
+        )
+    context.update(report=report, charts=journey_charts(report))
+    return templates.TemplateResponse(request, "analytics/journeys.html", context)
+
+
+@router.get("/analytics/journeys/export/{table}.csv")
+def journeys_csv(table: str, session: DbSession, query: JourneyQueryParams) -> Response:
+    """``stages``, ``paths`` or ``peak-end``."""
+    report = journey_report(session, query)
+    if table == "stages":
+        return csv_response(
+            f"journey-{report.journey_code}-stages.csv",
+            STAGE_COLUMNS,
+            ([getattr(stage, column) for column in STAGE_COLUMNS] for stage in report.stages),
+        )
+    if table == "paths":
+        return csv_response(
+            f"journey-{report.journey_code}-paths.csv",
+            ("path", "stakeholders", "percent"),
+            ((row.path, row.stakeholders, row.percent) for row in report.paths),
+        )
+    if table == "peak-end":
+        return csv_response(
+            "peak-end.csv",
+            ("last_touch_quality", "answers", "mean_nps_answer"),
+            report.peak_end.by_last_quality,
+        )
+    raise FieldError(
+        [{"type": "value_error", "loc": ["path", "table"], "input": table,
+          "msg": "table is one of stages, paths, peak-end"}]
+    )  # fmt: skip
