@@ -25,9 +25,13 @@ from cpxm.governance.api import router as governance_router
 from cpxm.governance.pages import router as governance_pages
 from cpxm.db import make_engine, session_factory
 from cpxm.errors import install_error_handlers
+from cpxm.feedback.api import router as feedback_router
+from cpxm.feedback.pages import router as feedback_pages
 from cpxm.identity.api import router as identity_router
 from cpxm.ingest.api import events_router, imports_router, quarantine_router
 from cpxm.interactions.api import router as interactions_router
+from cpxm.safety.api import router as safety_router
+from cpxm.safety.pages import router as safety_pages
 from cpxm.stakeholders.api import router as stakeholders_router
 from cpxm.surveys.api import responses_router, surveys_router
 from cpxm.surveys.respondent import router as respondent_pages
@@ -76,6 +80,8 @@ def create_app(
         identity_router,
         analytics_api_router,
         me_router,
+        feedback_router,
+        safety_router,
         governance_router,
         admin_router,
     ):
@@ -85,6 +91,8 @@ def create_app(
     app.include_router(governance_pages)
     app.include_router(analytics_pages)
     app.include_router(respondent_pages)
+    app.include_router(feedback_pages)
+    app.include_router(safety_pages)
     # Vendor routes come before the /static mount, which would otherwise answer their paths.
     app.include_router(vendor_assets)
     app.mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static")

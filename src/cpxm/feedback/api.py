@@ -1,0 +1,114 @@
+"""JSON routes for feedback: record it (analysed by a job after commit), list and read it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Query, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from cpxm.access import AGGREGATES, CommercialReader, audit, requires
+from cpxm.deps import DbSession
+from cpxm.feedback import service
+from cpxm.feedback.schemas import FeedbackIn, FeedbackOut, ThemeSummaryOut, feedback_out
+from cpxm.pagination import Page, Pagination
+
+router = APIRouter(prefix="/feedback", tags=["feedback"])
+
+
+def _enqueue_screening(maker: sessionmaker[Session], feedback_ids: list[int]) -> None:
+    """Runs after the response, once the request's transaction has committed."""
+    from cpxm.jobs import huey
+    from cpxm.safety.jobs import screen_feedback
+    from cpxm.safety.screening import screen_by_ids
+
+    if huey.immediate:
+        # No queue (tests, or a deliberately in-process setup): screen on the app's own store
+        # rather than on whatever CPXM_DATABASE_URL a job session would open.
+        with maker() as session, session.begin():
+            screen_by_ids(session, feedback_ids=feedback_ids)
+        return
+    screen_feedback(feedback_ids)
+
+
+def _audit_originals(
+    session: DbSession, principal: CommercialReader, items: list[FeedbackOut]
+) -> None:
+    shown = [item.id for item in items if item.text is not None]
+    audit.record_read(
+        session, principal, entity_type="feedback_item", entity_ids=shown, purpose="feedback api"
+    )
+
+
+@router.post("", status_code=201)
+def create_feedback(
+    request: Request,
+    body: FeedbackIn,
+    session: DbSession,
+    principal: CommercialReader,
+    background: BackgroundTasks,
+) -> FeedbackOut:
+    """Record feedback; it is analysed (and screened for safety) by a job right after."""
+    item = service.create_feedback(
+        session,
+        source_kind=body.source_kind,
+        text=body.text,
+        received_at=body.received_at,
+        stakeholder_id=body.stakeholder_id,
+        channel_code=body.channel_code,
+        language=body.language,
+    )
+    background.add_task(_enqueue_screening, request.app.state.sessionmaker, [item.id])
+    return feedback_out(principal, item, None)
+
+
+@router.get("")
+def list_feedback(
+    session: DbSession,
+    principal: CommercialReader,
+    page: Pagination,
+    source_kind: str | None = None,
+    sentiment: Annotated[str | None, Query(pattern="^(positive|neutral|negative)$")] = None,
+    theme: str | None = None,
+    safety_kind: Annotated[str | None, Query(pattern="^(ae|pc|srs)$")] = None,
+    stakeholder_id: int | None = None,
+    analysis_status: Annotated[str | None, Query(pattern="^(pending|done|failed)$")] = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+) -> Page[FeedbackOut]:
+    rows, total = service.list_feedback(
+        session,
+        feedback_filter=service.FeedbackFilter(
+            source_kind=source_kind,
+            sentiment=sentiment,
+            theme=theme,
+            safety_kind=safety_kind,
+            stakeholder_id=stakeholder_id,
+            analysis_status=analysis_status,
+            received_from=received_from,
+            received_to=received_to,
+        ),
+        limit=page.limit,
+        offset=page.offset,
+    )
+    items = [feedback_out(principal, item, analysis) for item, analysis in rows]
+    _audit_originals(session, principal, items)
+    return Page(items=items, total=total, limit=page.limit, offset=page.offset)
+
+
+@router.get("/themes", dependencies=[requires(AGGREGATES)])
+def theme_summary(session: DbSession) -> list[ThemeSummaryOut]:
+    """Items and negative items per theme: figures, no record-level text."""
+    return [
+        ThemeSummaryOut(theme=code, label=label, items=items, negative=negative)
+        for code, label, items, negative in service.theme_summary(session)
+    ]
+
+
+@router.get("/{feedback_id}")
+def get_feedback(session: DbSession, principal: CommercialReader, feedback_id: int) -> FeedbackOut:
+    item, analysis = service.get_feedback(session, feedback_id)
+    shown = feedback_out(principal, item, analysis)
+    _audit_originals(session, principal, [shown])
+    return shown

@@ -1,0 +1,227 @@
+"""JSON routes for the PV queue: cases, decisions, exports and reconciliation (PV only)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from cpxm.access import SAFETY_DATA, SafetyReader, requires
+from cpxm.deps import DbSession
+from cpxm.pagination import Page, Pagination
+from cpxm.safety import service
+from cpxm.safety.exports import cases_csv, cases_e2b
+from cpxm.safety.models import SafetyCase, SafetyCaseEvent
+from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
+
+router = APIRouter(prefix="/safety", tags=["safety"], dependencies=[requires(SAFETY_DATA)])
+
+
+class SafetyCaseOut(BaseModel):
+    id: int
+    feedback_item_id: int
+    kind: str
+    subtypes: list[str]
+    status: str
+    verbatim: str
+    product_code: str | None
+    product_written: str | None
+    event_terms: list[str]
+    context: str
+    has_patient: bool
+    has_reporter: bool
+    has_product: bool
+    has_event: bool
+    reporter_stakeholder_id: int | None
+    source_kind: str
+    survey_id: int | None
+    study_code: str | None
+    country_code: str | None
+    aware_at: datetime
+    due_at: datetime
+    created_at: datetime
+    acknowledged_at: datetime | None
+    decided_at: datetime | None
+    decision_note: str | None
+    escalation_level: int
+    exported_at: datetime | None
+    contact_permission: bool | None
+    mentions: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, case: SafetyCase) -> SafetyCaseOut:
+        return cls.model_validate(case, from_attributes=True)
+
+
+class CaseEventOut(BaseModel):
+    occurred_at: datetime
+    event_type: str
+    actor_user_id: int | None
+    details: dict[str, Any] | None
+
+    @classmethod
+    def of(cls, event: SafetyCaseEvent) -> CaseEventOut:
+        return cls.model_validate(event, from_attributes=True)
+
+
+class SafetyCaseDetailOut(SafetyCaseOut):
+    events: list[CaseEventOut]
+
+
+class DecisionIn(BaseModel):
+    note: str | None = Field(None, max_length=5_000, description="Required to reject.")
+
+
+class ReconciliationOut(BaseModel):
+    scope: str
+    generated_at: datetime
+    items_screened: int
+    items_pending: int
+    zero_events: bool
+    statement: str
+    cases: list[SafetyCaseOut]
+
+
+def _filter(
+    status: str | None,
+    kind: str | None,
+    overdue: bool,
+    survey_id: int | None,
+    study_code: str | None,
+) -> service.CaseFilter:
+    return service.CaseFilter(
+        status=status, kind=kind, overdue=overdue, survey_id=survey_id, study_code=study_code
+    )
+
+
+@router.get("/cases")
+def list_cases(
+    session: DbSession,
+    page: Pagination,
+    status: Annotated[str | None, Query(pattern="^(open|acknowledged|confirmed|rejected)$")] = None,
+    kind: Annotated[str | None, Query(pattern="^(ae|pc|srs)$")] = None,
+    overdue: bool = False,
+    survey_id: int | None = None,
+    study_code: str | None = None,
+) -> Page[SafetyCaseOut]:
+    """The PV queue: open first, most escalated and soonest due at the top."""
+    cases, total = service.list_cases(
+        session,
+        case_filter=_filter(status, kind, overdue, survey_id, study_code),
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Page(
+        items=[SafetyCaseOut.of(case) for case in cases],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/cases/export")
+def export_cases(
+    session: DbSession,
+    principal: SafetyReader,
+    export_format: Annotated[str, Query(alias="format", pattern="^(csv|e2b)$")] = "csv",
+    status: Annotated[str | None, Query(pattern="^(open|acknowledged|confirmed|rejected)$")] = None,
+    kind: Annotated[str | None, Query(pattern="^(ae|pc|srs)$")] = None,
+) -> Response:
+    """Every matching case as CSV or as JSON shaped after ICH E2B; records the export."""
+    cases = service.all_cases(session, case_filter=_filter(status, kind, False, None, None))
+    service.mark_exported(session, cases=cases, user_id=principal.user_id, fmt=export_format)
+    if export_format == "csv":
+        return Response(
+            cases_csv(cases),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="safety-cases.csv"'},
+        )
+    return Response(
+        json.dumps(cases_e2b(session, cases), ensure_ascii=False),
+        media_type="application/json",
+        headers={"Content-Disposition": 'attachment; filename="safety-cases-e2b.json"'},
+    )
+
+
+@router.get("/cases/{case_id}")
+def get_case(session: DbSession, case_id: int) -> SafetyCaseDetailOut:
+    case = service.get_case(session, case_id)
+    events = [CaseEventOut.of(event) for event in service.case_events(session, case_id)]
+    return SafetyCaseDetailOut(**SafetyCaseOut.of(case).model_dump(), events=events)
+
+
+@router.post("/cases/{case_id}/acknowledge")
+def acknowledge_case(session: DbSession, principal: SafetyReader, case_id: int) -> SafetyCaseOut:
+    return SafetyCaseOut.of(
+        service.acknowledge(session, case_id=case_id, user_id=principal.user_id)
+    )
+
+
+@router.post("/cases/{case_id}/confirm")
+def confirm_case(
+    session: DbSession, principal: SafetyReader, case_id: int, body: DecisionIn
+) -> SafetyCaseOut:
+    return SafetyCaseOut.of(
+        service.decide(
+            session,
+            case_id=case_id,
+            decision="confirmed",
+            user_id=principal.user_id,
+            note=body.note,
+        )
+    )
+
+
+@router.post("/cases/{case_id}/reject")
+def reject_case(
+    session: DbSession, principal: SafetyReader, case_id: int, body: DecisionIn
+) -> SafetyCaseOut:
+    return SafetyCaseOut.of(
+        service.decide(
+            session, case_id=case_id, decision="rejected", user_id=principal.user_id, note=body.note
+        )
+    )
+
+
+@router.get("/reconciliation", response_model=None)
+def reconciliation(
+    session: DbSession,
+    survey_id: int | None = None,
+    study_code: str | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    report_format: Annotated[str, Query(alias="format", pattern="^(json|csv|pdf)$")] = "json",
+) -> ReconciliationOut | Response:
+    """Every event detected in a survey, study or period, its case and when it reached PV."""
+    report = reconcile(
+        session,
+        survey_id=survey_id,
+        study_code=study_code,
+        period_from=received_from,
+        period_to=received_to,
+    )
+    if report_format == "csv":
+        return Response(
+            reconciliation_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="reconciliation.csv"'},
+        )
+    if report_format == "pdf":
+        return Response(
+            reconciliation_pdf(report),
+            media_type="application/pdf",
+            headers={"Content-Disposition": 'attachment; filename="reconciliation.pdf"'},
+        )
+    return ReconciliationOut(
+        scope=report.scope,
+        generated_at=report.generated_at,
+        items_screened=report.items_screened,
+        items_pending=report.items_pending,
+        zero_events=report.zero_events,
+        statement=report.statement,
+        cases=[SafetyCaseOut.of(case) for case in report.cases],
+    )
