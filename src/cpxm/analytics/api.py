@@ -10,11 +10,13 @@ from cpxm.access import AGGREGATES, AggregatesReader, CommercialReader, requires
 from cpxm.analytics.coordination import CoordinationReport, coordination_for_viewer
 from cpxm.analytics.drilldown import ResponseRow, responses_for_viewer
 from cpxm.analytics.drivers import DriverReport, key_drivers
+from cpxm.analytics.impact import ImpactReport, impact_report
 from cpxm.analytics.journeys import JourneyReport, journey_report
 from cpxm.analytics.metrics import MetricReport, metric_report, rating_questions
 from cpxm.analytics.params import (
     CoordinationQueryParams,
     DriverQueryParams,
+    ImpactQueryParams,
     JourneyQueryParams,
     MetricQueryParams,
 )
@@ -82,3 +84,10 @@ def get_journey(session: DbSession, query: JourneyQueryParams) -> JourneyReport:
     """Stage funnel, drop-offs, days between stages, common paths, moments of truth and the
     peak-end weights of the relationship NPS."""
     return journey_report(session, query)
+
+
+@router.get("/impact")
+def get_impact(session: DbSession, query: ImpactQueryParams) -> ImpactReport:
+    """How much an imported KPI moves per point of NPS, CSAT or CES, with its 95% interval,
+    and the KPI's mean for promoters, passives and detractors."""
+    return impact_report(session, query)

@@ -17,6 +17,7 @@ from cpxm.analytics.charts import (
 )
 from cpxm.analytics.coordination_pages import router as coordination_pages_router
 from cpxm.analytics.driver_pages import router as driver_pages_router
+from cpxm.analytics.impact_pages import router as impact_pages_router
 from cpxm.analytics.journey_pages import router as journey_pages_router
 from cpxm.analytics.metric_pages import router as metric_pages_router
 from cpxm.analytics.service import ALL_STAKEHOLDERS, Overview, OverviewCache, ScoreSummary
@@ -135,3 +136,4 @@ router.include_router(metric_pages_router)
 router.include_router(driver_pages_router)
 router.include_router(coordination_pages_router)
 router.include_router(journey_pages_router)
+router.include_router(impact_pages_router)

@@ -10,6 +10,7 @@ from fastapi import Depends, Query
 from cpxm.analytics.coordination import CoordinationQuery
 from cpxm.analytics.drivers import DriverQuery
 from cpxm.analytics.facts import DIMENSIONS, GRAINS, Slice
+from cpxm.analytics.impact import ImpactQuery
 from cpxm.analytics.journeys import JourneyQuery
 from cpxm.analytics.metrics import DEFAULT_MIN_N, METRICS, MetricQuery, parse_filters
 from cpxm.errors import FieldError, field_error
@@ -167,3 +168,15 @@ def journey_query_params(
 
 
 JourneyQueryParams = Annotated[JourneyQuery, Depends(journey_query_params)]
+
+
+def impact_query_params(
+    slice_: SliceParams,
+    kpi: Annotated[str | None, Query(description="A KPI name in kpi_values.")] = None,
+    metric: Annotated[str, Query(description="nps, csat or ces.")] = "nps",
+    min_n: Annotated[int, Query(ge=3, description="Fewest stakeholders to estimate.")] = 30,
+) -> ImpactQuery:
+    return ImpactQuery(kpi=kpi or None, metric=metric, slice=slice_, min_n=min_n)
+
+
+ImpactQueryParams = Annotated[ImpactQuery, Depends(impact_query_params)]
