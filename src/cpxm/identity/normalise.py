@@ -128,6 +128,18 @@ def _fold(text: str) -> str | None:
     return cleaned or None
 
 
+def _plain(name: str | None) -> str | None:
+    """A name with umlauts written either way alike: Müller, Mueller and Muller -> muller.
+
+    Systems that cannot store an umlaut drop it (Muller) or transliterate it (Mueller); both
+    sides of a comparison go through this, so a name that happens to contain ae, oe or ue
+    (Michael) is changed the same way on both.
+    """
+    if name is None:
+        return None
+    return name.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+
+
 def _given_name(text: str | None) -> str | None:
     if text is None:
         return None
@@ -225,6 +237,7 @@ def normalise(record_id: int, source_system: str, attributes: dict[str, Any]) ->
         )
     if first is not None:
         first = " ".join(_given_name(token) or token for token in first.split())
+    first, last = _plain(first), _plain(last)
     if first is not None and len(first) == 1:
         initial: str | None = first
         first = None  # an initial says little; it still blocks and breaks ties via first_initial

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,10 +49,19 @@ __all__ = [
 
 @dataclass
 class _Components:
-    """Union-find over record ids that refuses unions joining a rejected pair."""
+    """Union-find over record ids that refuses unions joining a rejected pair.
+
+    A model link may also not chain two groups whose identifiers disagree: when either side
+    already holds more than one record and both know a professional id (or a date of birth)
+    but share none, the link is refused. Two records the model compared directly stand on
+    their own score; a chain through a third record must not put two professional ids in
+    one person (different people at one e-mail address, one name shared by two doctors).
+    """
 
     parent: dict[int, int]
     apart: dict[int, set[int]]  # root -> records its component must never contain
+    # root -> (size, professional ids, dates of birth) of its component
+    identifiers: dict[int, tuple[int, frozenset[str], frozenset[str]]] = field(default_factory=dict)
 
     def find(self, item: int) -> int:
         root = item
@@ -62,6 +71,16 @@ class _Components:
             self.parent[item], item = root, self.parent[item]
         return root
 
+    def _conflict(self, root_a: int, root_b: int) -> bool:
+        empty: tuple[int, frozenset[str], frozenset[str]] = (1, frozenset(), frozenset())
+        size_a, ids_a, dobs_a = self.identifiers.get(root_a, empty)
+        size_b, ids_b, dobs_b = self.identifiers.get(root_b, empty)
+        if size_a == 1 and size_b == 1:
+            return False
+        return bool(ids_a and ids_b and ids_a.isdisjoint(ids_b)) or bool(
+            dobs_a and dobs_b and dobs_a.isdisjoint(dobs_b)
+        )
+
     def union(self, a: int, b: int, *, force: bool = False) -> bool:
         root_a, root_b = self.find(a), self.find(b)
         if root_a == root_b:
@@ -69,12 +88,18 @@ class _Components:
         if not force and (
             any(self.find(x) == root_b for x in self.apart.get(root_a, ()))
             or any(self.find(x) == root_a for x in self.apart.get(root_b, ()))
+            or self._conflict(root_a, root_b)
         ):
             return False
         low, high = sorted((root_a, root_b))
         self.parent[high] = low
         if high in self.apart:
             self.apart.setdefault(low, set()).update(self.apart.pop(high))
+        if self.identifiers:
+            empty: tuple[int, frozenset[str], frozenset[str]] = (1, frozenset(), frozenset())
+            size_l, ids_l, dobs_l = self.identifiers.get(low, empty)
+            size_h, ids_h, dobs_h = self.identifiers.pop(high, empty)
+            self.identifiers[low] = (size_l + size_h, ids_l | ids_h, dobs_l | dobs_h)
         return True
 
 
@@ -124,7 +149,18 @@ def resolve(
         (pair.record_low_id, pair.record_high_id): pair
         for pair in session.scalars(select(MatchPair).where(MatchPair.status != "pending"))
     }
-    components = _Components(parent={}, apart={})
+    components = _Components(
+        parent={},
+        apart={},
+        identifiers={
+            record.unique_id: (
+                1,
+                frozenset([record.professional_id] if record.professional_id else []),
+                frozenset([record.dob] if record.dob else []),
+            )
+            for record in records
+        },
+    )
     for (low, high), pair in decided.items():
         if pair.status == "rejected":
             components.apart.setdefault(low, set()).add(high)
