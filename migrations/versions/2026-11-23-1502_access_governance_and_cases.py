@@ -75,6 +75,7 @@ def upgrade() -> None:
         "case_scan_watermarks",
         sa.Column("source", sa.String(length=40), nullable=False),
         sa.Column("last_id", sa.Integer(), nullable=False),
+        sa.Column("last_seen_at", sa.DateTime(), nullable=True),
         sa.Column("scanned_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("source", name=op.f("pk_case_scan_watermarks")),
     )

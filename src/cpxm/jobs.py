@@ -36,7 +36,7 @@ from cpxm.config import get_settings
 from cpxm.db import make_engine
 
 # Every module that declares tasks. The worker imports them all, so a task is never unknown to it.
-TASK_MODULES: tuple[str, ...] = ("cpxm.surveys.jobs", "cpxm.safety.jobs")
+TASK_MODULES: tuple[str, ...] = ("cpxm.surveys.jobs", "cpxm.safety.jobs", "cpxm.cases.jobs")
 
 
 def make_huey(jobs_url: str, database_url: str = "") -> Huey:

@@ -71,5 +71,7 @@ class CaseScanWatermark(Base):
     __tablename__ = "case_scan_watermarks"
 
     source: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # Keyset position: sources analysed out of id order are read by (last_seen_at, last_id).
     last_id: Mapped[int] = mapped_column(Integer, default=0)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
     scanned_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,528 @@
+"""The closed loop: open, route, work, escalate and close cases; the caller owns the transaction.
+
+Every step is a ``CaseEvent`` on the case's trail (who, when, what); ORM changes made in a
+request are also in the audit log (``cpxm.access.audit``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from cpxm.cases.models import Case, CaseEvent
+from cpxm.cases.notifications import notify, team_member_ids
+from cpxm.cases.sla import (
+    CASE_TYPES,
+    PRIORITIES,
+    add_business_hours,
+    business_hours_between,
+    sla_hours,
+)
+from cpxm.errors import DomainError, NotFoundError
+from cpxm.governance import service as governance
+from cpxm.governance.service import Party
+from cpxm.stakeholders.models import Stakeholder
+from cpxm.timeutil import utc_now
+from cpxm.workspace.models import Team, User
+
+STATUSES = ("open", "in_progress", "closed")
+RESOLUTION_CODES = (
+    "resolved_explained",  # we explained; the person accepted
+    "resolved_fixed",  # we fixed what went wrong
+    "resolved_compensated",  # a gesture or replacement
+    "referred_medical",  # handed to medical information
+    "referred_pv",  # handed to pharmacovigilance
+    "no_response",  # we tried and could not reach the person
+    "duplicate",
+    "not_actionable",
+)
+# Which RACI activity routes each case type.
+ACTIVITY_OF_TYPE = {
+    "detractor": "detractor_followup",
+    "low_score": "detractor_followup",
+    "negative_feedback": "detractor_followup",
+    "complaint": "complaint",
+    "medical_inquiry": "medical_inquiry",
+    "manual": "detractor_followup",
+}
+# A recovery re-survey answer at or above this (0-10) counts as a recovered relationship.
+RECOVERED_AT = 7
+
+
+class CaseStateError(DomainError):
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class OpenedCase:
+    case: Case
+    created: bool
+
+
+def _event(
+    session: Session,
+    case: Case,
+    event_type: str,
+    *,
+    actor_user_id: int | None = None,
+    at: datetime | None = None,
+    **details: Any,
+) -> CaseEvent:
+    event = CaseEvent(
+        case_id=case.id,
+        occurred_at=at or utc_now(),
+        actor_user_id=actor_user_id,
+        event_type=event_type,
+        details=details or None,
+    )
+    session.add(event)
+    return event
+
+
+def open_case(
+    session: Session,
+    *,
+    case_type: str,
+    title: str,
+    priority: str = "normal",
+    description: str | None = None,
+    source_key: str | None = None,
+    stakeholder_id: int | None = None,
+    response_id: int | None = None,
+    feedback_item_id: int | None = None,
+    department: str | None = None,
+    country: str | None = None,
+    therapeutic_area: str | None = None,
+    actor_user_id: int | None = None,
+    now: datetime | None = None,
+) -> OpenedCase:
+    """Open a case and route it; with a ``source_key`` already used, return that case instead."""
+    if case_type not in CASE_TYPES:
+        raise DomainError(f"unknown case type '{case_type}'; choose one of {', '.join(CASE_TYPES)}")
+    if priority not in PRIORITIES:
+        raise DomainError(f"unknown priority '{priority}'; choose one of {', '.join(PRIORITIES)}")
+    if not title.strip():
+        raise DomainError("a case needs a title")
+    if source_key is not None:
+        existing = session.scalar(select(Case).where(Case.source_key == source_key))
+        if existing is not None:
+            return OpenedCase(case=existing, created=False)
+    stakeholder = session.get(Stakeholder, stakeholder_id) if stakeholder_id else None
+    if stakeholder_id is not None and stakeholder is None:
+        raise NotFoundError("stakeholder", stakeholder_id)
+    now = now or utc_now()
+    country = country or (stakeholder.country_code if stakeholder else None)
+    hours = sla_hours(case_type, priority)
+    case = Case(
+        case_type=case_type,
+        status="open",
+        priority=priority,
+        title=title.strip()[:300],
+        description=description,
+        stakeholder_id=stakeholder_id,
+        response_id=response_id,
+        feedback_item_id=feedback_item_id,
+        opened_at=now,
+        due_at=add_business_hours(now, hours, country),
+        sla_business_hours=hours,
+        source_key=source_key,
+        activity=ACTIVITY_OF_TYPE[case_type],
+        department_code=department,
+        country_code=country,
+        therapeutic_area_code=therapeutic_area,
+        escalation_level=0,
+    )
+    # A savepoint: a concurrent scan that opened the same source first wins, without failing ours.
+    try:
+        with session.begin_nested():
+            session.add(case)
+            session.flush()
+    except IntegrityError:
+        if source_key is None:
+            raise
+        existing = session.scalar(select(Case).where(Case.source_key == source_key))
+        if existing is None:
+            raise
+        return OpenedCase(case=existing, created=False)
+    _event(
+        session,
+        case,
+        "opened",
+        actor_user_id=actor_user_id,
+        at=now,
+        case_type=case_type,
+        priority=priority,
+        source=source_key,
+        due_at=case.due_at.isoformat() if case.due_at else None,
+    )
+    route_case(
+        session,
+        case=case,
+        stakeholder_type=stakeholder.type if stakeholder else None,
+        actor_user_id=actor_user_id,
+        now=now,
+    )
+    return OpenedCase(case=case, created=True)
+
+
+def _people(session: Session, parties: list[Party]) -> list[int]:
+    ids: list[int] = []
+    for party in parties:
+        if party.user_id is not None:
+            ids.append(party.user_id)
+        elif party.team_id is not None:
+            ids.extend(team_member_ids(session, party.team_id))
+    return ids
+
+
+def route_case(
+    session: Session,
+    *,
+    case: Case,
+    stakeholder_type: str | None = None,
+    actor_user_id: int | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Assign the Responsible from the RACI matrix, note the Accountable, notify the Informed."""
+    now = now or utc_now()
+    raci = governance.resolve(
+        session,
+        activity=case.activity,
+        department=case.department_code,
+        country=case.country_code,
+        therapeutic_area=case.therapeutic_area_code,
+        stakeholder_type=stakeholder_type,
+    )
+    link = f"/cases/{case.id}"
+    if not raci.responsible:
+        _event(
+            session, case, "unrouted", actor_user_id=actor_user_id, at=now, activity=case.activity
+        )
+        leads = session.scalars(
+            select(User.id).where(User.role.in_(("cx_lead", "admin")), User.is_active.is_(True))
+        ).all()
+        notify(
+            session,
+            user_ids=leads,
+            subject=f"Case {case.id} has nobody responsible",
+            body=f"No RACI row names a Responsible for {case.activity} in this scope: {case.title}",
+            link=link,
+        )
+        session.flush()
+        return
+    responsible = raci.responsible[0]
+    case.assignee_user_id = responsible.user_id
+    case.team_id = responsible.team_id
+    if raci.accountable:
+        case.accountable_user_id = raci.accountable[0].user_id
+        case.accountable_team_id = raci.accountable[0].team_id
+    _event(
+        session,
+        case,
+        "routed",
+        actor_user_id=actor_user_id,
+        at=now,
+        responsible=responsible.label,
+        accountable=[p.label for p in raci.accountable],
+        consulted=[p.label for p in raci.consulted],
+        informed=[p.label for p in raci.informed],
+    )
+    notify(
+        session,
+        user_ids=_people(session, [responsible]),
+        subject=f"New case {case.id}: {case.title}",
+        body=(
+            f"A {case.case_type.replace('_', ' ')} case is yours; "
+            f"due {case.due_at:%Y-%m-%d %H:%M} UTC."
+        ),
+        link=link,
+    )
+    informed = _people(session, raci.informed)
+    if informed:
+        notify(
+            session,
+            user_ids=informed,
+            subject=f"Case {case.id} opened: {case.title}",
+            body=f"For your information: a {case.case_type.replace('_', ' ')} case was opened.",
+            link=link,
+        )
+        _event(session, case, "informed", at=now, users=sorted(set(informed)))
+    session.flush()
+
+
+def get_case(session: Session, *, case_id: int) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFoundError("case", case_id)
+    return case
+
+
+def case_events(session: Session, *, case_id: int) -> list[CaseEvent]:
+    return list(
+        session.scalars(
+            select(CaseEvent)
+            .where(CaseEvent.case_id == case_id)
+            .order_by(CaseEvent.occurred_at, CaseEvent.id)
+        ).all()
+    )
+
+
+def list_cases(
+    session: Session,
+    *,
+    status: str | None = None,
+    case_type: str | None = None,
+    assignee_user_id: int | None = None,
+    mine_for: User | None = None,
+    overdue_at: datetime | None = None,
+    hidden_types: tuple[str, ...] = (),
+    limit: int,
+    offset: int,
+) -> tuple[list[Case], int]:
+    """Cases filtered; ``mine_for`` keeps those assigned to the user or to the user's team;
+    ``hidden_types`` drops types the caller may not see."""
+    query: Select[Case] = select(Case)
+    if status == "active":
+        query = query.where(Case.status != "closed")
+    elif status is not None:
+        query = query.where(Case.status == status)
+    if case_type is not None:
+        query = query.where(Case.case_type == case_type)
+    if assignee_user_id is not None:
+        query = query.where(Case.assignee_user_id == assignee_user_id)
+    if mine_for is not None:
+        condition = Case.assignee_user_id == mine_for.id
+        if mine_for.team_id is not None:
+            condition = condition | (Case.team_id == mine_for.team_id)
+        query = query.where(condition)
+    if overdue_at is not None:
+        query = query.where(Case.status != "closed", Case.due_at < overdue_at)
+    if hidden_types:
+        query = query.where(Case.case_type.not_in(hidden_types))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    cases = session.scalars(
+        query.order_by(Case.status == "closed", Case.due_at, Case.id).limit(limit).offset(offset)
+    ).all()
+    return list(cases), total
+
+
+def assign_case(
+    session: Session,
+    *,
+    case: Case,
+    actor_user_id: int | None,
+    user_id: int | None = None,
+    team_id: int | None = None,
+) -> Case:
+    if user_id is None and team_id is None:
+        raise DomainError("assign to a user_id or a team_id")
+    if user_id is not None and session.get(User, user_id) is None:
+        raise NotFoundError("user", user_id)
+    if team_id is not None and session.get(Team, team_id) is None:
+        raise NotFoundError("team", team_id)
+    _require_open(case)
+    case.assignee_user_id = user_id
+    case.team_id = team_id
+    _event(session, case, "assigned", actor_user_id=actor_user_id, user_id=user_id, team_id=team_id)
+    notify(
+        session,
+        user_ids=[user_id] if user_id else team_member_ids(session, team_id or 0),
+        subject=f"Case {case.id} assigned to you: {case.title}",
+        body=f"Due {case.due_at:%Y-%m-%d %H:%M} UTC.",
+        link=f"/cases/{case.id}",
+    )
+    session.flush()
+    return case
+
+
+def comment_case(session: Session, *, case: Case, actor_user_id: int | None, text: str) -> Case:
+    if not text.strip():
+        raise DomainError("a comment needs text")
+    _event(session, case, "comment", actor_user_id=actor_user_id, text=text.strip()[:5000])
+    session.flush()
+    return case
+
+
+def start_case(session: Session, *, case: Case, actor_user_id: int | None) -> Case:
+    _require_open(case)
+    if case.status == "open":
+        case.status = "in_progress"
+        _event(session, case, "started", actor_user_id=actor_user_id)
+        session.flush()
+    return case
+
+
+def close_case(
+    session: Session,
+    *,
+    case: Case,
+    actor_user_id: int | None,
+    resolution_code: str,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Case:
+    """Close with a resolution code, and create the service-recovery re-survey link."""
+    if resolution_code not in RESOLUTION_CODES:
+        raise DomainError(
+            f"unknown resolution code '{resolution_code}'; "
+            f"choose one of {', '.join(RESOLUTION_CODES)}"
+        )
+    _require_open(case)
+    now = now or utc_now()
+    case.status = "closed"
+    case.closed_at = now
+    case.resolution_code = resolution_code
+    case.resolution_note = note
+    within = case.due_at is None or now <= case.due_at
+    _event(
+        session,
+        case,
+        "closed",
+        actor_user_id=actor_user_id,
+        at=now,
+        resolution_code=resolution_code,
+        within_sla=within,
+        business_hours=round(business_hours_between(case.opened_at, now, case.country_code), 2),
+    )
+    if case.stakeholder_id is not None and resolution_code not in ("duplicate", "not_actionable"):
+        case.recovery_token = secrets.token_urlsafe(24)
+        case.recovery_sent_at = now
+        _event(session, case, "recovery_survey_created", at=now, link=f"/r/{case.recovery_token}")
+    session.flush()
+    return case
+
+
+def reopen_case(session: Session, *, case: Case, actor_user_id: int | None, reason: str) -> Case:
+    if case.status != "closed":
+        raise CaseStateError(f"case {case.id} is not closed")
+    case.status = "in_progress"
+    case.closed_at = None
+    case.resolution_code = None
+    _event(session, case, "reopened", actor_user_id=actor_user_id, reason=reason[:1000])
+    session.flush()
+    return case
+
+
+def _require_open(case: Case) -> None:
+    if case.status == "closed":
+        raise CaseStateError(f"case {case.id} is closed; reopen it first")
+
+
+def case_for_recovery(session: Session, *, token: str) -> Case:
+    case = session.scalar(select(Case).where(Case.recovery_token == token))
+    if case is None:
+        raise NotFoundError("recovery survey", "with this link")
+    return case
+
+
+def record_recovery_answer(session: Session, *, token: str, score: int) -> Case:
+    """The person's 0-10 answer to "how well did we resolve this?"; one answer per case."""
+    if not 0 <= score <= 10:
+        raise DomainError("the answer is a number from 0 to 10")
+    case = case_for_recovery(session, token=token)
+    if case.recovery_answered_at is not None:
+        raise CaseStateError("this question was already answered; thank you")
+    case.recovery_score = float(score)
+    case.recovery_answered_at = utc_now()
+    _event(session, case, "recovery_answered", score=score, recovered=score >= RECOVERED_AT)
+    session.flush()
+    return case
+
+
+@dataclass(frozen=True)
+class RecoveryFigures:
+    surveyed: int
+    answered: int
+    recovered: int
+
+    @property
+    def recovery_rate(self) -> float | None:
+        return self.recovered / self.answered if self.answered else None
+
+
+def recovery_figures(session: Session) -> RecoveryFigures:
+    row = session.execute(
+        select(
+            func.count(Case.recovery_sent_at),
+            func.count(Case.recovery_answered_at),
+            func.count(Case.id).filter(Case.recovery_score >= RECOVERED_AT),
+        )
+    ).one()
+    return RecoveryFigures(surveyed=row[0], answered=row[1], recovered=row[2])
+
+
+@dataclass(frozen=True)
+class SlaSweep:
+    escalated: list[int]
+    reminded: list[int]
+
+
+def sweep_slas(session: Session, *, now: datetime | None = None) -> SlaSweep:
+    """Escalate breached cases to their Accountable, and remind assignees of cases about to
+    breach (a quarter of the SLA or less left). Each happens once per case."""
+    now = now or utc_now()
+    escalated: list[int] = []
+    reminded: list[int] = []
+    breached = session.scalars(
+        select(Case)
+        .where(Case.status != "closed", Case.due_at < now, Case.escalation_level == 0)
+        .order_by(Case.id)
+    ).all()
+    for case in breached:
+        case.escalation_level = 1
+        case.escalated_at = now
+        accountable = [
+            Party(team_id=case.accountable_team_id, user_id=case.accountable_user_id, label="")
+        ]
+        people = (
+            _people(session, accountable)
+            if (case.accountable_user_id or case.accountable_team_id)
+            else list(
+                session.scalars(
+                    select(User.id).where(User.role == "cx_lead", User.is_active.is_(True))
+                ).all()
+            )
+        )
+        _event(session, case, "escalated", at=now, to_users=sorted(set(people)))
+        notify(
+            session,
+            user_ids=people,
+            subject=f"Case {case.id} breached its SLA: {case.title}",
+            body=(
+                f"Due {case.due_at:%Y-%m-%d %H:%M} UTC and still {case.status.replace('_', ' ')}; "
+                "you are accountable."
+            ),
+            link=f"/cases/{case.id}",
+        )
+        escalated.append(case.id)
+    upcoming = session.scalars(
+        select(Case)
+        .where(Case.status != "closed", Case.due_at >= now, Case.last_reminded_at.is_(None))
+        .order_by(Case.id)
+    ).all()
+    for case in upcoming:
+        assert case.due_at is not None
+        left = business_hours_between(now, case.due_at, case.country_code)
+        if left > max(1.0, (case.sla_business_hours or 0) / 4):
+            continue
+        case.last_reminded_at = now
+        people = _people(
+            session, [Party(team_id=case.team_id, user_id=case.assignee_user_id, label="")]
+        )
+        _event(session, case, "reminded", at=now, business_hours_left=round(left, 2))
+        notify(
+            session,
+            user_ids=people,
+            subject=f"Case {case.id} is due soon: {case.title}",
+            body=f"{left:.1f} business hour(s) left; due {case.due_at:%Y-%m-%d %H:%M} UTC.",
+            link=f"/cases/{case.id}",
+        )
+        reminded.append(case.id)
+    session.flush()
+    return SlaSweep(escalated=escalated, reminded=reminded)
