@@ -245,3 +245,91 @@ def test_reimport_keeps_one_open_quarantine_row_per_source_id(
         "A2": ["superseded", "resolved"],
         "A3": ["superseded", "superseded", "open"],
     }
+
+
+TWO_HCPS = (
+    "ACCOUNT_ID,FIRST,LAST,NPI,EMAIL,COUNTRY,TA\n"
+    "A1,Anna,Schmidt,1234567890,anna@example.org,Germany,\n"
+    "A2,Anna,Schmidt,1234567890,anna.s@example.org,Germany,\n"
+)
+
+
+def test_rows_after_a_mid_import_merge_land_on_the_survivor(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    """Batches reuse what earlier batches resolved, until a merge says it may be stale."""
+    from cpxm.identity.merges import merge_stakeholders
+    from cpxm.ingest.readers import RawRecord
+    from cpxm.ingest.service import apply_batch, batch_carry, load_lookups, new_run
+
+    _seed_taxonomy(store_engine)
+    import_file(
+        store_engine, path=_write(tmp_path / "hcps.csv", TWO_HCPS), mapping=_mapping(HCP_MAPPING)
+    )
+    mapping = _mapping(CALL_MAPPING)
+
+    def call(call_id: str, account: str) -> RawRecord:
+        values = {"CALL_ID": call_id, "ACCOUNT_ID": account, "WHEN": "03/02/2025 14:30"}
+        return RawRecord(2, {**values, "CHANNEL": "F2F", "NOTES": None})
+
+    with Session(store_engine) as session:
+        owner = {
+            source_id: int(stakeholder_id or 0)
+            for source_id, stakeholder_id in session.execute(
+                select(SourceRecord.source_id, SourceRecord.stakeholder_id)
+            )
+        }
+        lookups = load_lookups(session)
+        carry = batch_carry(session, mapping, lookups)
+        run = new_run(mapping, file_name="calls.csv")
+        session.add(run)
+        session.flush()
+        apply_batch(
+            session, mapping=mapping, records=[call("C1", "A1")], lookups=lookups,
+            run_id=run.id, carry=carry,
+        )  # fmt: skip
+        merge_stakeholders(session, mapping={owner["A1"]: owner["A2"]}, reason="manual")
+        apply_batch(
+            session, mapping=mapping, records=[call("C2", "A1")], lookups=lookups,
+            run_id=run.id, carry=carry,
+        )  # fmt: skip
+        session.commit()
+        by_call = {
+            call_id: stakeholder_id
+            for call_id, stakeholder_id in session.execute(
+                select(ImportLedgerEntry.source_id, Interaction.stakeholder_id)
+                .join(Interaction, Interaction.id == ImportLedgerEntry.entity_id)
+                .where(ImportLedgerEntry.target == "interactions")
+            )
+        }
+    # The merge moved C1 with everything else A1's record had; C2 was resolved after it.
+    assert by_call == {"C1": owner["A2"], "C2": owner["A2"]}
+
+
+@pytest.mark.parametrize(
+    ("date_format", "text"),
+    [
+        ("%d/%m/%Y %H:%M", "03/02/2025 14:30"),
+        ("%d/%m/%Y %H:%M", "3/2/2025  4:05"),
+        ("%Y%m%d", "20250203"),
+        ("%d.%m.%y", "03.02.69"),
+        ("%d.%m.%y", "03.02.68"),
+        ("%Y-%m-%d %H:%M:%S.%f", "2025-02-03 14:30:01.5"),
+        ("%m/%d/%Y", "02/30/2025"),  # no such day: strptime's error
+        ("%d %b %Y", "03 Feb 2025"),  # month names: strptime itself
+    ],
+)
+def test_compiled_date_formats_read_like_strptime(date_format: str, text: str) -> None:
+    from datetime import datetime
+
+    from cpxm.ingest.rows import _compile_date_format
+
+    parser = _compile_date_format(date_format)
+    try:
+        expected: datetime | None = datetime.strptime(text, date_format)
+    except ValueError:
+        expected = None
+    if parser is None:
+        assert "%b" in date_format  # only formats with codes beyond numbers go to strptime
+        return
+    assert parser(text) == expected

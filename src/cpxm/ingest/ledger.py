@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from cpxm.db import bulk_insert, one_of
@@ -18,15 +18,25 @@ from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
 
 
+class LedgerEntry(NamedTuple):
+    """What the ledger says of one source row (read as plain rows: the ORM's identity map and
+    instance bookkeeping cost more than the rest of an unchanged re-import)."""
+
+    id: int
+    entity_id: int
+    content_sha256: str
+
+
 def write_ledger(
     session: Session,
     mapping: ImportMapping,
     run_id: int,
-    ledger: dict[str, ImportLedgerEntry],
+    ledger: dict[str, LedgerEntry],
     written: dict[str, int],
     digests: dict[str, str],
 ) -> None:
     new_entries: list[tuple[object, ...]] = []
+    changed: list[dict[str, object]] = []
     for source_id, entity_id in written.items():
         entry = ledger.get(source_id)
         if entry is None:
@@ -42,10 +52,27 @@ def write_ledger(
             )
         else:
             # The entity may have changed (a deleted record created afresh, a shared link).
-            entry.entity_id = entity_id
-            entry.content_sha256 = digests[source_id]
-            entry.import_run_id = run_id
+            changed.append(
+                {
+                    "entry_id": entry.id,
+                    "entity_id": entity_id,
+                    "content_sha256": digests[source_id],
+                    "import_run_id": run_id,
+                }
+            )
     session.flush()
+    if changed:
+        ledger_table = cast(Table, ImportLedgerEntry.__table__)
+        session.execute(
+            update(ledger_table)
+            .where(ledger_table.c.id == bindparam("entry_id"))
+            .values(
+                entity_id=bindparam("entity_id"),
+                content_sha256=bindparam("content_sha256"),
+                import_run_id=bindparam("import_run_id"),
+            ),
+            changed,
+        )
     if new_entries:
         # New entries are never read back in this batch: the bulk path (COPY on PostgreSQL)
         # skips the ORM's per-object bookkeeping; the database numbers them.
@@ -92,17 +119,25 @@ def close_earlier_quarantine(
 
 def ledger_entries(
     session: Session, mapping: ImportMapping, source_ids: list[str]
-) -> dict[str, ImportLedgerEntry]:
+) -> dict[str, LedgerEntry]:
     if not source_ids:
         return {}
-    entries = session.scalars(
-        select(ImportLedgerEntry).where(
+    rows = session.execute(
+        select(
+            ImportLedgerEntry.source_id,
+            ImportLedgerEntry.id,
+            ImportLedgerEntry.entity_id,
+            ImportLedgerEntry.content_sha256,
+        ).where(
             ImportLedgerEntry.target == mapping.target,
             ImportLedgerEntry.source_system == mapping.source_system,
             one_of(session, ImportLedgerEntry.source_id, set(source_ids)),
         )
     )
-    return {entry.source_id: entry for entry in entries}
+    return {
+        source_id: LedgerEntry(entry_id, entity_id, digest)
+        for source_id, entry_id, entity_id, digest in rows
+    }
 
 
 def content_sha256(values: dict[str, Any]) -> str:

@@ -7,13 +7,14 @@ merge follow the person like the rows imported before it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cpxm.db import one_of
-from cpxm.identity.models import SourceRecord
+from cpxm.identity.models import MergeEvent, SourceRecord
 from cpxm.ingest.mapping import CPXM_IDS
 from cpxm.ingest.rows import ConvertedRow, Reference, RowError
 from cpxm.stakeholders.models import Stakeholder
@@ -41,20 +42,41 @@ def references_in(rows: list[ConvertedRow]) -> set[tuple[str, str]]:
 SourceLinks = dict[tuple[str, str], tuple[int, int]]  # key -> (source record id, stakeholder id)
 
 
-def resolve_references(
-    session: Session, rows: list[ConvertedRow], seen: SourceLinks | None = None
-) -> References:
-    """Every stakeholder the rows name that exists, keyed by (source system, id).
+@dataclass
+class ReferenceCache:
+    """What earlier batches of one import resolved, kept while no merge or unmerge happens.
 
-    ``seen`` carries the source records earlier batches of the same import found, so only new
-    keys are looked up: a file of a million call reports names the same twenty thousand
-    accounts again and again. Merges are followed afresh for every batch, so rows imported
-    after a merge land on the surviving record.
+    A file of a million call reports names the same twenty thousand accounts again and again.
+    Every merge and unmerge writes ``identity_merges`` (a new event, or ``undone_at``), so a
+    change there is the one signal that a cached link or survivor may be stale.
     """
+
+    links: SourceLinks = field(default_factory=dict)
+    survivors: dict[int, tuple[int, str]] = field(default_factory=dict)
+    merges_seen: tuple[Any, ...] | None = None
+
+    def refresh(self, session: Session) -> None:
+        signature = tuple(
+            session.execute(select(func.max(MergeEvent.id), func.count(MergeEvent.undone_at))).one()
+        )
+        if signature != self.merges_seen:
+            self.links.clear()
+            self.survivors.clear()
+            self.merges_seen = signature
+
+
+def resolve_references(
+    session: Session, rows: list[ConvertedRow], cache: ReferenceCache | None = None
+) -> References:
+    """Every stakeholder the rows name that exists, keyed by (source system, id)."""
     keys = references_in(rows)
     if not keys:
         return {}
-    known = seen if seen is not None else {}
+    if cache is None:
+        cache = ReferenceCache()
+    else:
+        cache.refresh(session)
+    known = cache.links
     source_keys = {key for key in keys if key[0] != CPXM_IDS and key not in known}
     if source_keys:
         found = session.execute(
@@ -76,7 +98,9 @@ def resolve_references(
                 known[(system, source_id)] = (record_id, stakeholder_id)
     by_source = {key: known[key] for key in keys if key in known}
     by_cpxm_id = {key: int(key[1]) for key in keys if key[0] == CPXM_IDS}
-    survivors = _survivors(session, {s for _, s in by_source.values()} | set(by_cpxm_id.values()))
+    wanted = {s for _, s in by_source.values()} | set(by_cpxm_id.values())
+    survivors = cache.survivors
+    survivors.update(_survivors(session, wanted - survivors.keys()))
     resolved: References = {}
     for key, (record_id, stakeholder_id) in by_source.items():
         if stakeholder_id in survivors:

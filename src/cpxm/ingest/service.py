@@ -34,7 +34,7 @@ from cpxm.ingest.ledger import (
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportRun, QuarantinedRow
 from cpxm.ingest.readers import RawRecord, ReadError, detect_format, read_rows
-from cpxm.ingest.references import SourceLinks
+from cpxm.ingest.references import ReferenceCache
 from cpxm.ingest.responses import check_survey_mapping
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowConverter, RowError
 from cpxm.ingest.writers import check_row, prepare_batch, write_rows
@@ -263,7 +263,7 @@ class BatchCarry:
     """What one import carries from batch to batch, so no batch works it out again."""
 
     converter: RowConverter
-    seen_sources: SourceLinks = field(default_factory=dict)
+    references: ReferenceCache = field(default_factory=ReferenceCache)
     # Whether earlier runs left open quarantined rows this import may resolve or supersede;
     # when none did, the per-batch search for them is skipped.
     earlier_quarantine: bool = True
@@ -325,14 +325,23 @@ def apply_batch(
             quarantine(record, str(error), result.source_id, result)
     rows = [row for _, row, _ in converted]
     ledger = ledger_entries(session, mapping, [row.source_id for row in rows])
-    context = prepare_batch(session, mapping, rows, carry.seen_sources)
+    row_digests = [content_sha256(row.values) for row in rows]
+    # Only rows that differ from the ledger are checked and written, so only their references
+    # are resolved: an unchanged re-import reads, converts and compares, nothing more.
+    changed = {
+        row.source_id
+        for row, digest in zip(rows, row_digests, strict=True)
+        if (entry := ledger.get(row.source_id)) is None or entry.content_sha256 != digest
+    }
+    context = prepare_batch(
+        session, mapping, [row for row in rows if row.source_id in changed], carry.references
+    )
     # The last occurrence of a source id in the batch is the one written; earlier ones count
     # as if they had been written first, so a batch and a row-by-row import report alike.
     pending: dict[str, PendingRow] = {}
     digests: dict[str, str] = {}
-    for record, row, result in converted:
+    for (record, row, result), digest in zip(converted, row_digests, strict=True):
         result.source_id = row.source_id
-        digest = content_sha256(row.values)
         entry = ledger.get(row.source_id)
         previous = digests.get(row.source_id, entry.content_sha256 if entry else None)
         if previous == digest:

@@ -20,8 +20,8 @@ from cpxm.identity.models import SourceRecord
 from cpxm.ingest.entities import PendingRow, assign_ids, by_id
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.references import (
+    ReferenceCache,
     References,
-    SourceLinks,
     resolve_references,
     stakeholder_of,
 )
@@ -65,9 +65,9 @@ def prepare_batch(
     session: Session,
     mapping: ImportMapping,
     rows: list[ConvertedRow],
-    seen_sources: SourceLinks | None = None,
+    references: ReferenceCache | None = None,
 ) -> BatchContext:
-    context = BatchContext(references=resolve_references(session, rows, seen_sources))
+    context = BatchContext(references=resolve_references(session, rows, references))
     if mapping.target == "responses":
         context.surveys = load_surveys(session, rows)
     return context
