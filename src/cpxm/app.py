@@ -21,12 +21,15 @@ from cpxm.analytics.pages import warm_up as warm_up_overview
 from cpxm.analytics.service import OverviewCache
 from cpxm.auth.api import admin_router, me_router
 from cpxm.auth.pages import router as auth_pages
-from cpxm.governance.api import router as governance_router
-from cpxm.governance.pages import router as governance_pages
+from cpxm.cases.api import notifications_router
+from cpxm.cases.api import router as cases_router
+from cpxm.cases.pages import router as cases_pages
 from cpxm.db import make_engine, session_factory
 from cpxm.errors import install_error_handlers
 from cpxm.feedback.api import router as feedback_router
 from cpxm.feedback.pages import router as feedback_pages
+from cpxm.governance.api import router as governance_router
+from cpxm.governance.pages import router as governance_pages
 from cpxm.identity.api import router as identity_router
 from cpxm.ingest.api import events_router, imports_router, quarantine_router
 from cpxm.interactions.api import router as interactions_router
@@ -80,6 +83,8 @@ def create_app(
         identity_router,
         analytics_api_router,
         me_router,
+        cases_router,
+        notifications_router,
         feedback_router,
         safety_router,
         governance_router,
@@ -88,6 +93,7 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(auth_pages)
+    app.include_router(cases_pages)
     app.include_router(governance_pages)
     app.include_router(analytics_pages)
     app.include_router(respondent_pages)

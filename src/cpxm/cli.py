@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cpxm.auth.cli import token_app, user_app
+from cpxm.cases.cli import cases_app
 from cpxm.db import make_engine
 from cpxm.feedback.cli import analyze_command
 from cpxm.governance.cli import governance_app
@@ -49,6 +50,7 @@ app.add_typer(survey_app, name="survey")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(governance_app, name="governance")
+app.add_typer(cases_app, name="cases")
 app.command("analyze")(analyze_command)
 app.add_typer(safety_app, name="safety")
 

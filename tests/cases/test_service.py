@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from cpxm.cases import scan, service
 from cpxm.cases.models import Case, CaseScanWatermark
 from cpxm.cases.sla import add_business_hours, business_hours_between
+from cpxm.errors import DomainError
 from cpxm.feedback.models import FeedbackAnalysis, FeedbackItem
 from cpxm.workspace.models import Notification
 from tests.cases.helpers import Org, make_org
@@ -104,7 +105,7 @@ def test_closing_needs_a_resolution_code_and_creates_the_recovery_question(
     case = service.open_case(
         session, case_type="detractor", title="NPS 5", stakeholder_id=hcp.id
     ).case
-    with pytest.raises(service.DomainError, match="unknown resolution code 'fixed'"):
+    with pytest.raises(DomainError, match="unknown resolution code 'fixed'"):
         service.close_case(session, case=case, actor_user_id=org.agent.id, resolution_code="fixed")
     service.close_case(
         session, case=case, actor_user_id=org.agent.id, resolution_code="resolved_explained"

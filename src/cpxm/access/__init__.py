@@ -18,6 +18,7 @@ policy                use for
 ``CX_MANAGEMENT``     changing surveys, governance (RACI), routing: admin and cx_lead
 ``DATA_STEWARDSHIP``  imports, quarantine, identity resolution: admin
 ``ADMINISTRATION``    users, teams, roles, tokens: admin
+``CASE_WORK``         working closed-loop cases: every record role but analyst
 ====================  =====================================================================
 
 For a whole router (usual)::
@@ -58,6 +59,7 @@ from cpxm.access.policy import (
     ADMINISTRATION,
     AGGREGATES,
     ALL_POLICIES,
+    CASE_WORK,
     COMMERCIAL_DATA,
     CX_MANAGEMENT,
     DATA_STEWARDSHIP,
@@ -68,6 +70,7 @@ from cpxm.access.policy import (
     SIGNED_IN,
     Administrator,
     AggregatesReader,
+    CaseWorker,
     CommercialReader,
     CxManager,
     DataSteward,
@@ -89,6 +92,7 @@ __all__ = [
     "ADMINISTRATION",
     "AGGREGATES",
     "ALL_POLICIES",
+    "CASE_WORK",
     "COMMERCIAL_DATA",
     "CX_MANAGEMENT",
     "DATA_STEWARDSHIP",
@@ -102,6 +106,7 @@ __all__ = [
     "SIGNED_IN",
     "Administrator",
     "AggregatesReader",
+    "CaseWorker",
     "CommercialReader",
     "CxManager",
     "DataSteward",

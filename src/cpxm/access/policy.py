@@ -179,6 +179,12 @@ DATA_STEWARDSHIP = policy(
     roles=(Role.ADMIN,),
 )
 ADMINISTRATION = policy("administration", "users, teams, roles and tokens", roles=(Role.ADMIN,))
+CASE_WORK = policy(
+    "case_work",
+    "working cases: open, assign, comment, close (analysts and viewers only read figures)",
+    roles=tuple(role for role in Role if role not in (Role.ANALYST, Role.VIEWER)),
+    domain=Domain.COMMERCIAL,
+)
 
 ALL_POLICIES: tuple[Policy, ...] = (
     PUBLIC,
@@ -191,6 +197,7 @@ ALL_POLICIES: tuple[Policy, ...] = (
     CX_MANAGEMENT,
     DATA_STEWARDSHIP,
     ADMINISTRATION,
+    CASE_WORK,
 )
 
 
@@ -209,6 +216,7 @@ SafetyReader = Annotated[Principal, Depends(SAFETY_DATA)]
 CxManager = Annotated[Principal, Depends(CX_MANAGEMENT)]
 DataSteward = Annotated[Principal, Depends(DATA_STEWARDSHIP)]
 Administrator = Annotated[Principal, Depends(ADMINISTRATION)]
+CaseWorker = Annotated[Principal, Depends(CASE_WORK)]
 
 
 def policies_of(route: Any) -> list[Policy]:
