@@ -46,7 +46,7 @@ def _plant(session: Session, n: int = 120) -> None:
                 value=value,
                 unit="scripts",
                 source_system="crm",
-            )  # fmt: skip
+            )
             for start, value in values
         )
     session.flush()
