@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, case, cast, delete, func, select
+from sqlalchemy import Text, case, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from cpxm.db import one_of
@@ -75,6 +75,61 @@ def store_analysis(
     if item.language is None and analysis.language:
         item.language = analysis.language
     return record
+
+
+def store_analyses(
+    session: Session,
+    *,
+    analysed: Sequence[tuple[FeedbackItem, TextAnalysis]],
+    now: datetime | None = None,
+) -> None:
+    """``store_analysis`` for many items at once: a few statements per batch, not per item."""
+    if not analysed:
+        return
+    now = now or utc_now()
+    ids = [item.id for item, _ in analysed]
+    session.flush()
+    session.execute(
+        delete(FeedbackTheme).where(one_of(session, FeedbackTheme.feedback_item_id, ids))
+    )
+    session.execute(
+        delete(FeedbackAnalysis).where(one_of(session, FeedbackAnalysis.feedback_item_id, ids))
+    )
+    session.execute(
+        insert(FeedbackAnalysis),
+        [
+            {
+                "feedback_item_id": item.id,
+                "language": analysis.language,
+                "sentiment_label": analysis.sentiment.label,
+                "sentiment_score": analysis.sentiment.score,
+                "themes": analysis.themes,
+                "redacted_text": analysis.redacted_text,
+                "pii_kinds": analysis.pii_kinds,
+                "safety_kinds": analysis.safety.kinds,
+                "safety_contexts": analysis.safety.contexts,
+                "safety_mentions": [mention.as_dict() for mention in analysis.safety.mentions],
+                "analysed_at": now,
+                "error": None,
+            }
+            for item, analysis in analysed
+        ],
+    )
+    themes = [
+        {"feedback_item_id": item.id, "theme_code": code}
+        for item, analysis in analysed
+        for code in analysis.themes
+    ]
+    if themes:
+        session.execute(insert(FeedbackTheme), themes)
+    # Already-loaded analyses would be stale after the Core statements above.
+    for item, analysis in analysed:
+        stale = session.identity_map.get(session.identity_key(FeedbackAnalysis, (item.id,)))
+        if stale is not None:
+            session.expunge(stale)
+        item.analysis_status = "done"
+        if item.language is None and analysis.language:
+            item.language = analysis.language
 
 
 def store_failure(session: Session, *, item: FeedbackItem, error: str) -> None:

@@ -20,7 +20,7 @@ from cpxm.feedback import service as feedback_service
 from cpxm.feedback.models import FeedbackItem
 from cpxm.safety import service as safety_service
 from cpxm.safety.models import SafetyCase
-from cpxm.text import ProductCatalogue, analyse_text
+from cpxm.text import ProductCatalogue, TextAnalysis, analyse_text
 from cpxm.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ def screen_items(
     names = feedback_service.known_names(session, (item.stakeholder_id for item in items))
     report = ScreeningReport()
     opened: list[SafetyCase] = []
+    analysed: list[tuple[FeedbackItem, TextAnalysis]] = []
     for item in items:
         try:
             analysis = analyse_text(
@@ -64,15 +65,19 @@ def screen_items(
                 known_names=names.get(item.stakeholder_id or 0, ()),
                 language=item.language,
             )
-        except Exception as error:
+        except Exception as error:  # one bad text must not stop the stream
             logger.exception("feedback item %s could not be analysed", item.id)
             feedback_service.store_failure(
                 session, item=item, error=f"{type(error).__name__}: {error}"
             )
             report.failed += 1
             continue
-        feedback_service.store_analysis(session, item=item, analysis=analysis, now=now)
-        report.analysed += 1
+        analysed.append((item, analysis))
+    feedback_service.store_analyses(session, analysed=analysed, now=now)
+    report.analysed += len(analysed)
+    for item, analysis in analysed:
+        if not analysis.safety.reportable:
+            continue
         cases = safety_service.open_cases(
             session,
             item=item,
