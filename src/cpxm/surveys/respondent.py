@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from cpxm.access import PUBLIC, requires
 from cpxm.deps import DbSession
@@ -41,6 +42,7 @@ from cpxm.surveys.responding import (
     new_token,
     open_respondent,
     parse_answers,
+    reserve_for_writing,
     save_answers,
     saved_answers,
     scale_of,
@@ -103,6 +105,15 @@ async def receive_answers(request: Request, session: DbSession, token: str) -> R
             f"'{content_type or 'no content type'}'"
         )
     body = await _read_body(request)
+    # The store is used synchronously: off the event loop, so one request waiting for a lock
+    # never stops the others (the one holding it among them) from finishing.
+    return await run_in_threadpool(_receive, request, session, token, content_type, body)
+
+
+def _receive(
+    request: Request, session: Session, token: str, content_type: str, body: bytes
+) -> Response:
+    reserve_for_writing(session)
     if content_type == JSON_TYPE:
         return _receive_json(session, token, body)
     return _receive_form(request, session, token, body)
@@ -130,7 +141,7 @@ def _receive_json(session: Session, token: str, body: bytes) -> Response:
     now = utc_now()
     key = document.get("key")
     respondent = _respondent_for(session, token, key if isinstance(key, str) else None, now)
-    response, stored = submit_response(
+    submitted = submit_response(
         session,
         respondent=respondent,
         fields=json_answers_to_fields(document["answers"]),
@@ -138,8 +149,12 @@ def _receive_json(session: Session, token: str, body: bytes) -> Response:
         resume_token=key if isinstance(key, str) and TOKEN_PATTERN.match(key) else None,
     )
     return JSONResponse(
-        {"response_id": response.id, "status": response.status, "stored": stored},
-        status_code=201 if stored else 200,
+        {
+            "response_id": submitted.response_id,
+            "status": submitted.status,
+            "stored": submitted.stored,
+        },
+        status_code=201 if submitted.stored else 200,
     )
 
 

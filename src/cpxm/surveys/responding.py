@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from cpxm.db import Base
 from cpxm.errors import DomainError
 from cpxm.feedback.models import FeedbackItem
 from cpxm.stakeholders.models import Stakeholder
@@ -111,6 +114,17 @@ class Respondent:
 
     def text(self, value: Any) -> str:
         return localise(value, self.language, self.definition.default_language)
+
+
+def reserve_for_writing(session: Session) -> None:
+    """On SQLite, take the write lock before the first read of a transaction that will write.
+
+    SQLite's WAL lets a read transaction become a write only if nobody committed since it read;
+    otherwise it fails at once with "database is locked" (no waiting). Claiming the lock first,
+    as ``BEGIN IMMEDIATE`` would, makes concurrent submits queue on the busy timeout instead.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE fatigue_rules SET id = id WHERE 1 = 0"))
 
 
 def new_token() -> str:
@@ -573,6 +587,13 @@ def complete_response(session: Session, *, respondent: Respondent, now: datetime
     return True
 
 
+@dataclass(frozen=True)
+class Submitted:
+    response_id: int
+    status: str
+    stored: bool  # False: a repeated submit, nothing stored twice
+
+
 def submit_response(
     session: Session,
     *,
@@ -580,14 +601,14 @@ def submit_response(
     fields: Mapping[str, list[str]],
     now: datetime,
     resume_token: str | None = None,
-) -> tuple[Response, bool]:
-    """Check and store a whole response in one call (the JSON path); (response, newly stored).
+) -> Submitted:
+    """Check and store a whole response in one call (the JSON path).
 
     Answers already saved on earlier pages count; every required, visible question must be
     answered by the end.
     """
     if respondent.state == "completed" and respondent.response is not None:
-        return respondent.response, False
+        return Submitted(respondent.response.id, respondent.response.status, stored=False)
     if respondent.state != "open":
         raise LinkNotOpen(respondent.state)
     questions = [question for _page, question in respondent.definition.questions()]
@@ -604,15 +625,101 @@ def submit_response(
         for code, value in answers.items()
         if is_visible_code(respondent, code, everything)
     }
-    response = save_answers(
-        session,
-        respondent=respondent,
-        answers=visible,
-        cleared=set(),
-        now=now,
-        resume_token=resume_token,
-    )
-    return response, complete_response(session, respondent=respondent, now=now)
+    if respondent.response is None:
+        return _insert_whole_response(session, respondent, visible, now, resume_token)
+    response = save_answers(session, respondent=respondent, answers=visible, cleared=set(), now=now)
+    stored = complete_response(session, respondent=respondent, now=now)
+    return Submitted(response.id, response.status, stored)
+
+
+def _insert_whole_response(
+    session: Session,
+    respondent: Respondent,
+    answers: Mapping[str, AnswerValue],
+    now: datetime,
+    resume_token: str | None,
+) -> Submitted:
+    """A new, complete response in a few set-based statements (the hot path of a survey wave).
+
+    The response row is inserted with ON CONFLICT DO NOTHING: when a concurrent submit of the
+    same invitation or resume key got there first, nothing is stored and the caller is told.
+    """
+    invitation, link = respondent.invitation, respondent.link
+    values = {
+        "survey_id": respondent.survey.id,
+        "survey_version": respondent.version,
+        "invitation_id": invitation.id if invitation else None,
+        "stakeholder_id": invitation.stakeholder_id if invitation else None,
+        "channel_code": invitation.channel_code
+        if invitation
+        else (link.channel_code if link else None),
+        "open_link_id": link.id if link and not invitation else None,
+        "resume_token": None if invitation else (resume_token or new_token()),
+        "language": respondent.language,
+        "status": "complete",
+        "started_at": now,
+        "submitted_at": now,
+        "updated_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    # Core statements on the tables: the ORM's bulk machinery costs more than the inserts here.
+    responses = Base.metadata.tables["responses"]
+    insert_response = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(responses)
+    response_id = session.execute(
+        insert_response.values(**values).on_conflict_do_nothing().returning(responses.c.id)
+    ).scalar_one_or_none()
+    if response_id is None:
+        key = (
+            Response.invitation_id == invitation.id
+            if invitation
+            else Response.resume_token == values["resume_token"]
+        )
+        earlier = session.execute(select(Response.id, Response.status).where(key)).one()
+        return Submitted(earlier.id, earlier.status, stored=False)
+    question_ids = _question_ids(session, respondent.survey.id)
+    rows = [
+        {
+            "response_id": response_id,
+            "question_id": question_ids[code],
+            "value_number": value.number,
+            "value_text": value.text,
+            "value_choices": value.choices,
+        }
+        for code, value in answers.items()
+    ]
+    free_text = {question_ids[c] for c in answers if _is_free_text(respondent.definition, c)}
+    if rows:
+        answers_table = Base.metadata.tables["answers"]
+        stored = session.execute(
+            insert(answers_table).returning(
+                answers_table.c.id,
+                answers_table.c.question_id,
+                answers_table.c.value_text,
+                sort_by_parameter_order=True,
+            ),
+            rows,
+        ).all()
+        comments = [
+            {
+                "source_kind": "survey_comment",
+                "text": text_value or "",
+                "stakeholder_id": values["stakeholder_id"],
+                "received_at": now,
+                "channel_code": values["channel_code"],
+                "language": respondent.language,
+                "response_id": response_id,
+                "answer_id": answer_id,
+                "analysis_status": "pending",
+            }
+            for answer_id, question_id, text_value in stored
+            if question_id in free_text
+        ]
+        if comments:
+            session.execute(insert(Base.metadata.tables["feedback_items"]), comments)
+    if invitation is not None:
+        invitation.status = "completed"
+    respondent.state = "completed"
+    return Submitted(response_id, "complete", stored=True)
 
 
 def is_visible_code(respondent: Respondent, code: str, answers: Mapping[str, AnswerValue]) -> bool:
