@@ -1,8 +1,8 @@
 """Workspace-level aggregates for the overview: who we serve, how we reach them, how it feels.
 
-Aggregation happens in the database (SQLAlchemy Core ``group_by``); Python only turns the small
-reduced tables into scores and intervals. Ibis will take over once analytics outgrow one store, but
-it cannot see a request's uncommitted transaction, so the overview stays on the request's session.
+Like every analytics query, these are Ibis expressions compiled for the store's dialect and run
+on the request's own connection (``cpxm.analytics.query``); Python only turns the small reduced
+tables into scores and intervals.
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, select
-from sqlalchemy.ext.compiler import compiles
+import ibis.expr.types as ir
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
+from cpxm.analytics.query import dialect_of, fetch, table
 from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Stakeholder
-from cpxm.surveys.models import SCORE_SCALES, Answer, Question, Response
+from cpxm.surveys.models import SCORE_SCALES, Answer, Response
 
 SCORE_TYPES = ("nps", "csat", "ces")
 ALL_STAKEHOLDERS = "all"
@@ -32,33 +31,15 @@ UNKNOWN_TYPE = "unknown"  # anonymous responses: no stakeholder to take a type f
 Z_95 = 1.959964
 
 
-class month_bucket(FunctionElement[Any]):  # lower case: it reads as SQL, like func.*
-    """A per-dialect month key for grouping a naive timestamp; ``month_key`` reads it as YYYY-MM.
+def month_bucket(timestamp: ir.TimestampValue, dialect: str) -> ir.Value:
+    """The cheapest month key per engine; ``month_key`` reads it as YYYY-MM.
 
-    The cheapest grouping key differs: PostgreSQL's ``date_trunc`` is a fraction of ``to_char``'s
-    cost per row; on SQLite, whose DATETIME is text 'YYYY-MM-DD HH:MM:SS', a prefix is the month
-    and ``substr`` is several times cheaper than ``strftime``.
+    On SQLite a DATETIME is text 'YYYY-MM-DD HH:MM:SS', so its first seven characters are the
+    month, several times cheaper than date functions; elsewhere ``date_trunc``.
     """
-
-    inherit_cache = True
-
-
-@compiles(month_bucket, "postgresql")
-def _month_bucket_postgresql(element: month_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    # Constants inline, not bound: PostgreSQL matches GROUP BY to SELECT expressions textually.
-    return compiler.process(func.date_trunc(literal_column("'month'"), *element.clauses), **kw)
-
-
-@compiles(month_bucket, "sqlite")
-def _month_bucket_sqlite(element: month_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(
-        func.substr(*element.clauses, literal_column("1"), literal_column("7")), **kw
-    )
-
-
-@compiles(month_bucket)
-def _month_bucket_default(element: month_bucket, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(func.strftime(literal_column("'%Y-%m'"), *element.clauses), **kw)
+    if dialect == "sqlite":
+        return timestamp.cast("string").substr(0, 7)
+    return timestamp.truncate("M")
 
 
 def month_key(bucket: datetime | str) -> str:
@@ -121,47 +102,62 @@ class Overview:
 
 def stakeholders_by_type(session: Session) -> list[tuple[str, int]]:
     """Stakeholder counts per type, largest first (an index-only scan of the type index)."""
-    count = func.count()
-    rows = session.execute(
-        select(Stakeholder.type, count).group_by(Stakeholder.type).order_by(count.desc())
-    )
-    return [(type_, total) for type_, total in rows]
+    stakeholders = table("stakeholders")
+    counted = stakeholders.group_by("type").aggregate(n=stakeholders.count())
+    rows = fetch(session, counted)
+    return sorted(((row["type"], int(row["n"])) for row in rows), key=lambda r: (-r[1], r[0]))
 
 
 def monthly_interactions(session: Session) -> list[MonthlyInteractions]:
     """Interactions per month, channel and department in one scan; the charts roll it up."""
-    month = month_bucket(Interaction.occurred_at).label("month")
-    # No ORDER BY: it steers PostgreSQL from a hash aggregate to sorting every row (on disk at
-    # 250k rows); the ~1,000 groups are sorted here instead.
-    rows = session.execute(
-        select(month, Interaction.channel_code, Interaction.department_code, func.count()).group_by(
-            month, Interaction.channel_code, Interaction.department_code
-        )
-    )
+    interactions = table("interactions")
+    month = month_bucket(interactions.occurred_at, dialect_of(session))
+    # No ORDER BY: it steers PostgreSQL from a hash aggregate to sorting every row; the ~1,000
+    # groups are sorted here instead.
+    grouped = interactions.group_by(
+        month=month, channel=interactions.channel_code, department=interactions.department_code
+    ).aggregate(n=interactions.count())
     return sorted(
-        MonthlyInteractions(month=month_key(m), channel=c, department=d, interactions=n)
-        for m, c, d, n in rows
+        MonthlyInteractions(
+            month=month_key(row["month"]),
+            channel=row["channel"],
+            department=row["department"],
+            interactions=int(row["n"]),
+        )
+        for row in fetch(session, grouped)
     )
 
 
 def score_distribution(session: Session) -> list[tuple[str, str, float, int]]:
     """(question type, stakeholder type, answer value, answers) over complete responses."""
-    stakeholder_type: ColumnElement[str] = func.coalesce(Stakeholder.type, UNKNOWN_TYPE)
-    statement = (
-        select(Question.question_type, stakeholder_type, Answer.value_number, func.count())
-        .select_from(Answer)
-        .join(Question, Question.id == Answer.question_id)
-        .join(Response, Response.id == Answer.response_id)
-        .outerjoin(Stakeholder, Stakeholder.id == Response.stakeholder_id)
-        .where(
-            Question.question_type.in_(SCORE_TYPES),
-            Response.status == "complete",
-            Answer.value_number.is_not(None),
-        )
-        .group_by(Question.question_type, stakeholder_type, Answer.value_number)
+    answers = table("answers")
+    questions = table("questions")
+    responses = table("responses")
+    stakeholders = table("stakeholders")
+    valid = answers.filter(answers.value_number.notnull()).select(
+        response_id=answers.response_id, question_id=answers.question_id, value=answers.value_number
     )
-    rows = session.execute(statement)
-    return [(q, t, float(v), n) for q, t, v, n in rows if v is not None]
+    scored = questions.filter(questions.question_type.isin(SCORE_TYPES)).select(
+        q_id=questions.id, question_type=questions.question_type
+    )
+    complete = responses.filter(responses.status == "complete").select(
+        r_id=responses.id, r_stakeholder=responses.stakeholder_id
+    )
+    people = stakeholders.select(s_id=stakeholders.id, s_type=stakeholders.type)
+    joined = (
+        valid.join(scored, valid.question_id == scored.q_id)
+        .join(complete, valid.response_id == complete.r_id)
+        .left_join(people, complete.r_stakeholder == people.s_id)
+    )
+    grouped = joined.group_by(
+        question_type=joined.question_type,
+        stakeholder_type=joined.s_type.fill_null(UNKNOWN_TYPE),
+        value=joined.value,
+    ).aggregate(n=joined.count())
+    return [
+        (row["question_type"], row["stakeholder_type"], float(row["value"]), int(row["n"]))
+        for row in fetch(session, grouped)
+    ]
 
 
 def summarise_scores(distribution: Iterable[tuple[str, str, float, int]]) -> list[ScoreSummary]:
@@ -189,7 +185,10 @@ def summarise_scores(distribution: Iterable[tuple[str, str, float, int]]) -> lis
 
 
 def count_complete_responses(session: Session) -> int:
-    return session.scalar(select(func.count(Response.id)).where(Response.status == "complete")) or 0
+    responses = table("responses")
+    complete = responses.filter(responses.status == "complete")
+    (row,) = fetch(session, complete.aggregate(n=complete.count()))
+    return int(row["n"] or 0)
 
 
 def workspace_overview(session: Session) -> Overview:
