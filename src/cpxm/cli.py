@@ -147,6 +147,7 @@ def demo(
         generate_demo,
         store_has_non_demo_data,
     )
+    from cpxm.governance.demo import demo_admin_login
 
     engine = _engine()
     if serve_after:
@@ -171,6 +172,12 @@ def demo(
             with _progress_bar() as report:
                 summary = generate_demo(engine, scale=scale, seed=seed, progress=report)
             _print_counts(summary.counts, summary.seconds)
+        login = demo_admin_login(engine)
+        console.print(
+            f"sign in as {login.email} with password {login.password}"
+            + ("" if login.from_environment else " (generated; set CPXM_DEMO_ADMIN_PASSWORD)"),
+            highlight=False,
+        )
     if serve_after:
         _serve(engine, host, port)
 

@@ -72,13 +72,19 @@ def score_rule(question_type: str, value: float) -> tuple[str, str] | None:
     return None
 
 
-def scan(session: Session, *, now: datetime | None = None) -> ScanReport:
-    """Read every new answer and analysis (in batches) and open the cases they call for."""
+def scan(
+    session: Session, *, now: datetime | None = None, since: datetime | None = None
+) -> ScanReport:
+    """Read every new answer and analysis (in batches) and open the cases they call for.
+
+    ``since`` skips sources older than that moment (they are still read past): the first scan of
+    years of imported history opens cases only for what can still be followed up.
+    """
     report = ScanReport()
     now = now or utc_now()
-    while _scan_answers(session, report, now):
+    while _scan_answers(session, report, now, since):
         pass
-    while _scan_feedback(session, report, now):
+    while _scan_feedback(session, report, now, since):
         pass
     return report
 
@@ -90,7 +96,9 @@ def _record(report: ScanReport, case: Case, created: bool) -> None:
         report.already_open += 1
 
 
-def _scan_answers(session: Session, report: ScanReport, now: datetime) -> bool:
+def _scan_answers(
+    session: Session, report: ScanReport, now: datetime, since: datetime | None
+) -> bool:
     mark = _watermark(session, "survey_answers")
     rows = session.execute(
         select(Answer.id, Answer.value_number, Question.question_type, Response, Survey.name)
@@ -104,7 +112,7 @@ def _scan_answers(session: Session, report: ScanReport, now: datetime) -> bool:
     if not rows:
         return False
     for _answer_id, value, question_type, response, survey_name in rows:
-        if value is None:
+        if value is None or (since is not None and (response.submitted_at or now) < since):
             continue
         rule = score_rule(question_type, value)
         if rule is None:
@@ -130,7 +138,9 @@ def _scan_answers(session: Session, report: ScanReport, now: datetime) -> bool:
     return len(rows) == BATCH
 
 
-def _scan_feedback(session: Session, report: ScanReport, now: datetime) -> bool:
+def _scan_feedback(
+    session: Session, report: ScanReport, now: datetime, since: datetime | None
+) -> bool:
     mark = _watermark(session, "feedback_analyses")
     rows = session.execute(
         select(FeedbackAnalysis, FeedbackItem)
@@ -147,6 +157,8 @@ def _scan_feedback(session: Session, report: ScanReport, now: datetime) -> bool:
         return False
     themes_wanted = case_themes()
     for analysis, item in rows:
+        if since is not None and item.received_at < since:
+            continue
         # Never copy raw text into a case when a redacted version exists: cases travel by email.
         text = analysis.redacted_text or item.text
         excerpt = text if len(text) <= 2000 else text[:2000] + "..."

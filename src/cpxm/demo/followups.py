@@ -58,6 +58,23 @@ def detractor_cases(
                 opened + timedelta(days=7),
                 closed,
                 RESOLUTIONS[int(rng.integers(0, len(RESOLUTIONS)))] if closed else None,
+                # The case scanner's key for a response: it never opens this one again.
+                f"response:{response_id}",
+                "detractor_followup",
+                "field_sales",
+                person.country_code,
+                None,
+                CX_LEAD_USER,
+                None,
+                None,
+                0,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
             )
         )
         trail: list[tuple[timedelta, int | None, str, dict[str, object]]] = [

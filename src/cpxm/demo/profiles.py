@@ -159,6 +159,7 @@ def taxonomy_rows() -> Rows:
                 "team_id": team_ids[team],
                 "is_active": True,
                 "created_at": HISTORY_START - timedelta(days=30),
+                "failed_sign_ins": 0,
             }
         )
     return rows

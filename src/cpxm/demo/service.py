@@ -40,6 +40,7 @@ from cpxm.demo.taxonomy import COMPANY_NAME, HISTORY_DAYS, HISTORY_START, REFERE
 from cpxm.demo.texts import TextMaker
 from cpxm.demo.touchpoints import build_touchpoints, used_systems
 from cpxm.demo.waves import write_psp, write_pulse, write_site, write_transactional
+from cpxm.governance.demo import prepare_demo_governance
 from cpxm.safety.demo import screen_demo_feedback
 from cpxm.schema import metadata
 from cpxm.stakeholders.models import Stakeholder
@@ -134,6 +135,7 @@ def generate_demo(
         _reset_sequences(connection)
         report(step, total, total)
     screen_demo_feedback(engine, report)
+    prepare_demo_governance(engine)
     return DemoSummary(
         seed, scale, counts, time.perf_counter() - started, dict(sorted(loader.seconds.items()))
     )
