@@ -22,8 +22,8 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 LEXICON_FILE = Path(__file__).with_name("lexicon.yaml")
 # Tuned on the development part of the evaluation set (benchmarks/text_analysis.py --tune).
-POSITIVE_THRESHOLD = 0.3
-NEGATIVE_THRESHOLD = -0.1
+POSITIVE_THRESHOLD = 0.4
+NEGATIVE_THRESHOLD = -0.3
 
 
 @dataclass(frozen=True)
