@@ -31,6 +31,7 @@ from cpxm.feedback.pages import router as feedback_pages
 from cpxm.governance.api import router as governance_router
 from cpxm.governance.pages import router as governance_pages
 from cpxm.identity.api import router as identity_router
+from cpxm.identity.pages import router as identity_pages
 from cpxm.ingest.api import events_router, imports_router, quarantine_router
 from cpxm.interactions.api import router as interactions_router
 from cpxm.safety.api import router as safety_router
@@ -99,6 +100,7 @@ def create_app(
     app.include_router(respondent_pages)
     app.include_router(feedback_pages)
     app.include_router(safety_pages)
+    app.include_router(identity_pages)
     # Vendor routes come before the /static mount, which would otherwise answer their paths.
     app.include_router(vendor_assets)
     app.mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static")
