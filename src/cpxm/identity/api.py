@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from cpxm.access import DATA_STEWARDSHIP, requires
+from cpxm.access import DATA_STEWARDSHIP, DataSteward, requires
 from cpxm.deps import DbSession
 from cpxm.identity import service
 from cpxm.pagination import Page, Pagination
@@ -44,22 +44,30 @@ def list_review(session: DbSession, page: Pagination) -> Page[MatchPairOut]:
 
 
 @router.post("/review/{pair_id}/accept")
-def accept_pair(pair_id: int, session: DbSession) -> MatchPairOut:
-    return MatchPairOut.model_validate(service.decide_pair(session, pair_id=pair_id, accept=True))
+def accept_pair(pair_id: int, session: DbSession, principal: DataSteward) -> MatchPairOut:
+    return MatchPairOut.model_validate(
+        service.decide_pair(session, pair_id=pair_id, accept=True, user_id=principal.user_id)
+    )
 
 
 @router.post("/review/{pair_id}/reject")
-def reject_pair(pair_id: int, session: DbSession) -> MatchPairOut:
-    return MatchPairOut.model_validate(service.decide_pair(session, pair_id=pair_id, accept=False))
+def reject_pair(pair_id: int, session: DbSession, principal: DataSteward) -> MatchPairOut:
+    return MatchPairOut.model_validate(
+        service.decide_pair(session, pair_id=pair_id, accept=False, user_id=principal.user_id)
+    )
 
 
 @router.post("/merges/{merge_id}/undo")
-def undo_merge(merge_id: int, session: DbSession) -> MergeOut:
-    return MergeOut.model_validate(service.undo_merge(session, merge_id=merge_id))
+def undo_merge(merge_id: int, session: DbSession, principal: DataSteward) -> MergeOut:
+    return MergeOut.model_validate(
+        service.undo_merge(session, merge_id=merge_id, user_id=principal.user_id)
+    )
 
 
 @router.post("/stakeholders/{stakeholder_id}/unmerge")
-def unmerge(stakeholder_id: int, session: DbSession) -> MergeOut:
+def unmerge(stakeholder_id: int, session: DbSession, principal: DataSteward) -> MergeOut:
     return MergeOut.model_validate(
-        service.unmerge_stakeholder(session, stakeholder_id=stakeholder_id)
+        service.unmerge_stakeholder(
+            session, stakeholder_id=stakeholder_id, user_id=principal.user_id
+        )
     )

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from cpxm.db import Base, chunked, one_of
+from cpxm.db import Base, bulk_insert, chunked, one_of
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.identity.models import AttributeProvenance, MatchPair, MergeEvent, SourceRecord
 from cpxm.identity.references import move_references, restore_references
@@ -341,8 +341,17 @@ def refresh_golden_records(
                 )
             )
         if fresh:
-            # The Core table: the ORM's bulk insert prepares every row as an object first.
-            session.execute(insert(_table("identity_attribute_provenance")), fresh)
+            # The engine's raw bulk path: provenance is a dozen rows per golden record, and
+            # SQLAlchemy's per-row parameter handling cost more than the insert itself.
+            bulk_insert(
+                session.connection(),
+                _table("identity_attribute_provenance"),
+                [
+                    (row["stakeholder_id"], row["attribute"], row["source_record_id"], row["rule"])
+                    for row in fresh
+                ],
+                ["stakeholder_id", "attribute", "source_record_id", "rule"],
+            )
     _expire(session, changed)
     return len(changed)
 

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from cpxm.db import Base
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.identity.merges import merge_stakeholders, refresh_golden_records, undo_merge
 from cpxm.identity.models import (
@@ -188,6 +189,7 @@ def resolve(
     mapping: dict[int, int] = {}
     touched: set[int] = set()
     unlinked: list[tuple[int, list[int]]] = []
+    attach: dict[int, int] = {}
     for members in clusters.values():
         stakeholders = sorted({owner[r] for r in members if owner[r] is not None})
         if not stakeholders:
@@ -199,8 +201,9 @@ def resolve(
             touched.add(survivor)
         orphans = [r for r in members if owner[r] is None]
         if orphans:
-            _attach(session, orphans, survivor)
+            attach.update({record: survivor for record in orphans})
             touched.add(survivor)
+    _attach_many(session, attach)
     merge_stakeholders(session, mapping=mapping, reason="auto", run_id=run.id)
     run.merges = len(mapping)
     run.created = len(unlinked)
@@ -236,33 +239,76 @@ def resolve(
     return run
 
 
-def _attach(session: Session, record_ids: list[int], stakeholder_id: int) -> None:
-    from sqlalchemy import update
+def _attach_many(session: Session, owners: dict[int, int]) -> None:
+    """Point each source record at its stakeholder: one executemany by primary key."""
+    if not owners:
+        return
+    table: Table = Base.metadata.tables["source_records"]
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("record"))
+        .values(stakeholder_id=bindparam("owner")),
+        [{"record": record, "owner": owner} for record, owner in owners.items()],
+    )
+    _expire_records(session, owners)
 
-    for start in range(0, len(record_ids), 500):
-        session.execute(
-            update(SourceRecord)
-            .where(SourceRecord.id.in_(record_ids[start : start + 500]))
-            .values(stakeholder_id=stakeholder_id)
-        )
+
+def _expire_records(session: Session, record_ids: dict[int, int]) -> None:
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, SourceRecord) and instance.id in record_ids:
+            session.expire(instance)
 
 
 def _create_golden_records(session: Session, clusters: list[tuple[int, list[int]]]) -> list[int]:
     """A new stakeholder per cluster no golden record knows yet; survivorship fills it in."""
     if not clusters:
         return []
-    created = list(
-        session.scalars(
-            insert(Stakeholder).returning(Stakeholder.id, sort_by_parameter_order=True),
-            [
-                {"kind": "person", "type": "hcp", "display_name": f"record {first}"}
-                for first, _ in clusters
-            ],
-        )
+    created = _new_ids(session, "stakeholders", len(clusters))
+    now = utc_now()
+    # Ids are taken first, so the rows go in as one executemany: asking the database for
+    # each new id (INSERT ... RETURNING) is one statement per row on SQLite.
+    session.execute(
+        insert(Base.metadata.tables["stakeholders"]),
+        [
+            {
+                "id": stakeholder_id,
+                "kind": "person",
+                "type": "hcp",
+                "display_name": f"record {first}",
+                "status": "active",
+                "created_at": now,
+                "updated_at": now,
+            }
+            for stakeholder_id, (first, _) in zip(created, clusters, strict=True)
+        ],
     )
-    for stakeholder_id, (_, members) in zip(created, clusters, strict=True):
-        _attach(session, members, stakeholder_id)
+    _attach_many(
+        session,
+        {
+            record: stakeholder_id
+            for stakeholder_id, (_, members) in zip(created, clusters, strict=True)
+            for record in members
+        },
+    )
     return created
+
+
+def _new_ids(session: Session, table_name: str, count: int) -> list[int]:
+    """``count`` unused ids of a table: from its sequence on PostgreSQL, above the highest
+    on SQLite (which allows one writer at a time, and this transaction has already written)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return list(
+            session.scalars(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id'))"
+                    " FROM generate_series(1, :count)"
+                ),
+                {"table": table_name, "count": count},
+            )
+        )
+    table = Base.metadata.tables[table_name]
+    highest = session.scalar(select(func.max(table.c.id))) or 0
+    return list(range(highest + 1, highest + 1 + count))
 
 
 def _without_provenance(session: Session) -> list[int]:
