@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from cpxm.access import AGGREGATES, AggregatesReader, CommercialReader, requires
 from cpxm.analytics.coordination import CoordinationReport, coordination_for_viewer
 from cpxm.analytics.drilldown import ResponseRow, responses_for_viewer
 from cpxm.analytics.drivers import DriverReport, key_drivers
 from cpxm.analytics.impact import ImpactReport, impact_report
-from cpxm.analytics.journeys import JourneyReport, journey_report
-from cpxm.analytics.metrics import MetricReport, metric_report, rating_questions
+from cpxm.analytics.journey_pages import cached_journey_report
+from cpxm.analytics.journeys import JourneyReport
+from cpxm.analytics.metric_pages import cached_metric_report
+from cpxm.analytics.metrics import MetricReport, rating_questions
 from cpxm.analytics.params import (
     CoordinationQueryParams,
     DriverQueryParams,
@@ -20,6 +22,7 @@ from cpxm.analytics.params import (
     JourneyQueryParams,
     MetricQueryParams,
 )
+from cpxm.analytics.service import report_cache
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 
@@ -28,10 +31,10 @@ router = APIRouter(prefix="/analytics", tags=["analytics"], dependencies=[requir
 
 
 @router.get("/metrics")
-def get_metrics(session: DbSession, query: MetricQueryParams) -> MetricReport:
+def get_metrics(request: Request, session: DbSession, query: MetricQueryParams) -> MetricReport:
     """NPS, CSAT, CES or a rating: overall, by segment (each against the rest), by period (each
     against the one before), with 95% intervals, response rates and corrected significance."""
-    return metric_report(session, query)
+    return cached_metric_report(request, session, query)
 
 
 @router.get("/metrics/responses")
@@ -63,31 +66,38 @@ def get_rating_questions(session: DbSession) -> list[dict[str, object]]:
 
 
 @router.get("/drivers")
-def get_drivers(session: DbSession, query: DriverQueryParams) -> DriverReport:
+def get_drivers(request: Request, session: DbSession, query: DriverQueryParams) -> DriverReport:
     """Relative weights (and the exact Shapley check) of a survey's rating questions and top
     feedback themes for its NPS, CSAT or a chosen outcome, with importance x performance."""
-    return key_drivers(session, query)
+    return report_cache(request.app.state).get(
+        session, ("drivers", query), lambda: key_drivers(session, query)
+    )
 
 
 @router.get("/coordination")
 def get_coordination(
-    session: DbSession, principal: AggregatesReader, query: CoordinationQueryParams
+    request: Request,
+    session: DbSession,
+    principal: AggregatesReader,
+    query: CoordinationQueryParams,
 ) -> CoordinationReport:
     """Contact pressure by department and channel, ping-pong episodes (N or more departments
     within D days), their effect on later NPS, and the stakeholders affected now (named only
     for roles that see records; patients pseudonymised unless the role sees patient data)."""
-    return coordination_for_viewer(session, principal, query)
+    return coordination_for_viewer(session, principal, query, report_cache(request.app.state))
 
 
 @router.get("/journeys")
-def get_journey(session: DbSession, query: JourneyQueryParams) -> JourneyReport:
+def get_journey(request: Request, session: DbSession, query: JourneyQueryParams) -> JourneyReport:
     """Stage funnel, drop-offs, days between stages, common paths, moments of truth and the
     peak-end weights of the relationship NPS."""
-    return journey_report(session, query)
+    return cached_journey_report(request, session, query)
 
 
 @router.get("/impact")
-def get_impact(session: DbSession, query: ImpactQueryParams) -> ImpactReport:
+def get_impact(request: Request, session: DbSession, query: ImpactQueryParams) -> ImpactReport:
     """How much an imported KPI moves per point of NPS, CSAT or CES, with its 95% interval,
     and the KPI's mean for promoters, passives and detractors."""
-    return impact_report(session, query)
+    return report_cache(request.app.state).get(
+        session, ("impact", query), lambda: impact_report(session, query)
+    )

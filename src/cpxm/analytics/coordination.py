@@ -30,6 +30,7 @@ from cpxm.analytics.facts import (
     validate_slice,
 )
 from cpxm.analytics.query import as_date, as_datetime, fetch, table
+from cpxm.analytics.service import ReportCache
 from cpxm.errors import FieldError, field_error
 from cpxm.stakeholders.models import PATIENT_IDENTIFIABLE_TYPES
 
@@ -468,16 +469,26 @@ def _affected(
 
 
 def coordination_for_viewer(
-    session: Session, principal: Principal, query: CoordinationQuery
+    session: Session,
+    principal: Principal,
+    query: CoordinationQuery,
+    cache: ReportCache | None = None,
 ) -> CoordinationReport:
     """The report as ``principal`` may see it: the named list only with commercial access,
-    patients whole only with patient-identifiable access (and that read audited)."""
+    patients whole only with patient-identifiable access (and that read audited, also when the
+    report comes from ``cache``)."""
     show_patients = principal.can_see(Domain.PATIENT_IDENTIFIABLE)
-    report = coordination_report(
-        session,
-        query,
-        include_affected=principal.can_see(Domain.COMMERCIAL),
-        show_patient_identity=show_patients,
+    include_affected = principal.can_see(Domain.COMMERCIAL)
+
+    def compute() -> CoordinationReport:
+        return coordination_report(
+            session, query, include_affected=include_affected, show_patient_identity=show_patients
+        )
+
+    report = (
+        cache.get(session, ("coordination", query, include_affected, show_patients), compute)
+        if cache is not None
+        else compute()
     )
     if show_patients:
         record_read(

@@ -13,6 +13,7 @@ from cpxm.analytics.coordination import CoordinationReport, coordination_for_vie
 from cpxm.analytics.export import csv_response
 from cpxm.analytics.metric_pages import filter_options, query_string, selected_filters
 from cpxm.analytics.params import CoordinationQueryParams
+from cpxm.analytics.service import report_cache
 from cpxm.deps import DbSession
 from cpxm.errors import FieldError
 from cpxm.web.templating import templates
@@ -73,7 +74,7 @@ def coordination_page(
         "charts": {},
     }
     try:
-        report = coordination_for_viewer(session, principal, query)
+        report = coordination_for_viewer(session, principal, query, report_cache(request.app.state))
     except FieldError as error:
         context["errors"] = error.detail
         return templates.TemplateResponse(
@@ -85,10 +86,14 @@ def coordination_page(
 
 @router.get("/analytics/coordination/export/{table}.csv")
 def coordination_csv(
-    table: str, session: DbSession, principal: AggregatesReader, query: CoordinationQueryParams
+    request: Request,
+    table: str,
+    session: DbSession,
+    principal: AggregatesReader,
+    query: CoordinationQueryParams,
 ) -> Response:
     """``departments``, ``channels``, ``distribution``, ``episodes`` or ``affected``."""
-    report = coordination_for_viewer(session, principal, query)
+    report = coordination_for_viewer(session, principal, query, report_cache(request.app.state))
     if table in ("departments", "channels"):
         rows = report.by_department if table == "departments" else report.by_channel
         return csv_response(

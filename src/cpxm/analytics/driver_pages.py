@@ -12,6 +12,7 @@ from cpxm.analytics.drivers import DriverReport, key_drivers, surveys_with_drive
 from cpxm.analytics.export import csv_response
 from cpxm.analytics.metric_pages import filter_options, query_string, selected_filters
 from cpxm.analytics.params import DriverQueryParams, driver_query
+from cpxm.analytics.service import report_cache
 from cpxm.deps import DbSession
 from cpxm.errors import FieldError
 from cpxm.web.templating import templates
@@ -75,7 +76,9 @@ def drivers_page(
             chosen, outcome_question_id, themes, filters, date_from, date_to, min_n
         )
         context["selected"] = selected_filters(query.slice)
-        report = key_drivers(session, query)
+        report = report_cache(request.app.state).get(
+            session, ("drivers", query), lambda: key_drivers(session, query)
+        )
     except FieldError as error:
         context.update(errors=error.detail, selected={}, chosen=chosen)
         return templates.TemplateResponse(
@@ -86,8 +89,10 @@ def drivers_page(
 
 
 @router.get("/analytics/drivers/export/drivers.csv")
-def drivers_csv(session: DbSession, query: DriverQueryParams) -> Response:
-    report = key_drivers(session, query)
+def drivers_csv(request: Request, session: DbSession, query: DriverQueryParams) -> Response:
+    report = report_cache(request.app.state).get(
+        session, ("drivers", query), lambda: key_drivers(session, query)
+    )
     return csv_response(
         f"drivers-{query.survey}.csv",
         ("survey", "outcome", "n", "r_squared", *DRIVER_COLUMNS),

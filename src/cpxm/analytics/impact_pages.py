@@ -12,6 +12,7 @@ from cpxm.analytics.export import csv_response
 from cpxm.analytics.impact import ImpactReport, impact_report
 from cpxm.analytics.metric_pages import filter_options, query_string, selected_filters
 from cpxm.analytics.params import ImpactQueryParams
+from cpxm.analytics.service import report_cache
 from cpxm.deps import DbSession
 from cpxm.errors import FieldError
 from cpxm.web.templating import humanise, templates
@@ -57,7 +58,9 @@ def impact_page(request: Request, session: DbSession, query: ImpactQueryParams) 
         "charts": {},
     }
     try:
-        report = impact_report(session, query)
+        report = report_cache(request.app.state).get(
+            session, ("impact", query), lambda: impact_report(session, query)
+        )
     except FieldError as error:
         context["errors"] = error.detail
         return templates.TemplateResponse(
@@ -68,8 +71,10 @@ def impact_page(request: Request, session: DbSession, query: ImpactQueryParams) 
 
 
 @router.get("/analytics/impact/export/impact.csv")
-def impact_csv(session: DbSession, query: ImpactQueryParams) -> Response:
-    report = impact_report(session, query)
+def impact_csv(request: Request, session: DbSession, query: ImpactQueryParams) -> Response:
+    report = report_cache(request.app.state).get(
+        session, ("impact", query), lambda: impact_report(session, query)
+    )
     header = ("kpi", "metric", "row", "stakeholders", "estimate", "ci_low", "ci_high", "p_value")
     rows: list[list[Any]] = [
         [report.kpi, query.metric, "slope per score point", report.stakeholders, report.slope,

@@ -6,12 +6,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from cpxm.analytics.charts import bars_spec
 from cpxm.analytics.export import csv_response
-from cpxm.analytics.journeys import JourneyReport, journey_report, journeys
+from cpxm.analytics.journeys import JourneyQuery, JourneyReport, journey_report, journeys
 from cpxm.analytics.metric_pages import filter_options, query_string, selected_filters
 from cpxm.analytics.params import JourneyQueryParams
+from cpxm.analytics.service import report_cache
 from cpxm.deps import DbSession
 from cpxm.errors import FieldError
 from cpxm.web.templating import templates
@@ -23,6 +25,12 @@ STAGE_COLUMNS = (
     "dropped", "drop_off_percent", "mean_days_to_next", "satisfied_continue_percent",
     "dissatisfied_continue_percent", "truth_effect", "truth_p_value",
 )  # fmt: skip
+
+
+def cached_journey_report(request: Request, session: Session, query: JourneyQuery) -> JourneyReport:
+    return report_cache(request.app.state).get(
+        session, ("journeys", query), lambda: journey_report(session, query)
+    )
 
 
 def journey_charts(report: JourneyReport) -> dict[str, dict[str, Any]]:
@@ -69,7 +77,7 @@ def journeys_page(request: Request, session: DbSession, query: JourneyQueryParam
     if not context["journeys"]:
         return templates.TemplateResponse(request, "analytics/journeys.html", context)
     try:
-        report = journey_report(session, query)
+        report = cached_journey_report(request, session, query)
     except FieldError as error:
         context["errors"] = error.detail
         return templates.TemplateResponse(
@@ -80,9 +88,11 @@ def journeys_page(request: Request, session: DbSession, query: JourneyQueryParam
 
 
 @router.get("/analytics/journeys/export/{table}.csv")
-def journeys_csv(table: str, session: DbSession, query: JourneyQueryParams) -> Response:
+def journeys_csv(
+    request: Request, table: str, session: DbSession, query: JourneyQueryParams
+) -> Response:
     """``stages``, ``paths`` or ``peak-end``."""
-    report = journey_report(session, query)
+    report = cached_journey_report(request, session, query)
     if table == "stages":
         return csv_response(
             f"journey-{report.journey_code}-stages.csv",

@@ -18,11 +18,13 @@ from cpxm.analytics.facts import DIMENSIONS, GRAINS, Slice, dimension_labels
 from cpxm.analytics.metrics import (
     METRICS,
     MetricCell,
+    MetricQuery,
     MetricReport,
     metric_report,
     rating_questions,
 )
 from cpxm.analytics.params import MetricQueryParams
+from cpxm.analytics.service import report_cache
 from cpxm.deps import DbSession
 from cpxm.errors import FieldError
 from cpxm.pagination import Pagination
@@ -47,6 +49,14 @@ CELL_COLUMNS = (
     "detractors_percent", "invitations", "response_rate", "compared_with", "difference",
     "p_value", "adjusted_p", "significant",
 )  # fmt: skip
+
+
+def cached_metric_report(request: Request, session: Session, query: MetricQuery) -> MetricReport:
+    """The report from the app's cache while the data is unchanged (a page, its CSV and the API
+    share it)."""
+    return report_cache(request.app.state).get(
+        session, ("metrics", query), lambda: metric_report(session, query)
+    )
 
 
 def query_string(request: Request, **overrides: str | None) -> str:
@@ -125,7 +135,7 @@ def metrics_page(request: Request, session: DbSession, query: MetricQueryParams)
     context["selected"] = selected_filters(query.slice)
     context["query"] = query
     try:
-        report = metric_report(session, query)
+        report = cached_metric_report(request, session, query)
     except FieldError as error:
         context.update(report=None, errors=error.detail, charts={})
         return templates.TemplateResponse(
@@ -142,9 +152,11 @@ def metrics_page(request: Request, session: DbSession, query: MetricQueryParams)
 
 
 @router.get("/analytics/metrics/export/{table}.csv")
-def metrics_csv(table: str, session: DbSession, query: MetricQueryParams) -> Response:
+def metrics_csv(
+    request: Request, table: str, session: DbSession, query: MetricQueryParams
+) -> Response:
     """``segments``, ``trend`` or ``overall`` as CSV."""
-    report = metric_report(session, query)
+    report = cached_metric_report(request, session, query)
     cells = {"segments": report.segments, "trend": report.trend, "overall": [report.overall]}
     if table not in cells:
         raise FieldError(
