@@ -35,7 +35,7 @@ _FIRST_PERSON = re.compile(
 )
 _PATIENT_QUALIFIER = re.compile(
     r"(?<!\w)(?:\d{1,3}[- ]?(?:years?|yrs?|y/o|yo)|male|female|man|woman|boy|girl|mr|mrs|ms|"
-    r"aged|initials|participant \w+|patient \w*\d+|pregnant)(?!\w)",
+    r"aged|initials|participant \w+|patient \w*\d+|pregnant|caller|pt)(?!\w)",
     re.IGNORECASE,
 )
 

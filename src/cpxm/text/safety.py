@@ -214,6 +214,7 @@ def detect_safety(text: str, catalogue: ProductCatalogue | None = None) -> Safet
                 product,
                 sentence_products,
                 has_treatment,
+                {mention.kind for mention in mentions if mention.sentence == sentence.strip()},
                 cjk=cjk,
             )
         )
@@ -229,17 +230,23 @@ def _safety_net(
     product: ProductMatch | None,
     sentence_products: list[ProductMatch],
     has_treatment: bool,
+    kinds_found: set[str],
     *,
     cjk: bool,
 ) -> list[SafetyMention]:
-    """Possible events and complaints the vocabulary has no word for (recall comes first)."""
+    """Possible events and complaints the vocabulary has no word for (recall comes first).
+
+    Only for kinds the sentence's vocabulary did not already find, so a case lists the
+    reporter's event words rather than the phrases around them.
+    """
     found: list[SafetyMention] = []
-    nets: list[tuple[str, str, re.Pattern[str]]] = [("pc", "possible_complaint", vocabulary.pc_net)]
-    if has_treatment and not _IMPROVEMENT.search(sentence):
+    nets: list[tuple[str, str, re.Pattern[str]]] = []
+    if "pc" not in kinds_found:
+        nets.append(("pc", "possible_complaint", vocabulary.pc_net))
+    if "ae" not in kinds_found and has_treatment and not _IMPROVEMENT.search(sentence):
         nets.append(("ae", "possible_event", vocabulary.ae_net))
-        if not any(kind_start < kind_end for kind_start, kind_end in covered):
-            # Only where no event word was found: a body part alone is the weakest evidence.
-            nets.append(("ae", "possible_event", vocabulary.body_net))
+        # A body part alone is the weakest evidence: only where nothing else was found.
+        nets.append(("ae", "possible_event", vocabulary.body_net))
     for kind, subtype, pattern in nets:
         for match in pattern.finditer(masked):
             start, end = match.span()
