@@ -6,9 +6,8 @@ record the ledger names. Entries are written in the batch's transaction, with th
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
@@ -138,13 +137,3 @@ def ledger_entries(
         source_id: LedgerEntry(entry_id, entity_id, digest)
         for source_id, entry_id, entity_id, digest in rows
     }
-
-
-def content_sha256(values: dict[str, Any]) -> str:
-    """A digest of a converted row: equal exactly when the row says the same.
-
-    Converted rows list their fields in the target's order, and their values are str, int,
-    float, bool, date, datetime, lists and dicts of those, and References: the repr of the
-    pairs is canonical, and several times cheaper to build than sorted JSON.
-    """
-    return hashlib.sha256(repr(tuple(values.items())).encode()).hexdigest()

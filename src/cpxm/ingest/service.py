@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +28,6 @@ from cpxm.errors import DomainError
 from cpxm.ingest.entities import PendingRow
 from cpxm.ingest.ledger import (
     close_earlier_quarantine,
-    content_sha256,
     ledger_entries,
     write_ledger,
 )
@@ -305,7 +305,7 @@ def apply_batch(
     convert = carry.converter
     outcome = ImportReport(run_id=run_id, read=len(records))
     per_row: list[RowOutcome] = []
-    converted: list[tuple[RawRecord, ConvertedRow, RowOutcome]] = []
+    converted: list[tuple[RawRecord, ConvertedRow, RowOutcome, str]] = []
     quarantined_keys: list[str] = []
 
     def quarantine(record: RawRecord, reason: str, key: str | None, result: RowOutcome) -> None:
@@ -314,25 +314,41 @@ def apply_batch(
         quarantined_keys.extend([key] if key else [])
         outcome.quarantined += 1
 
-    for record in records:
-        result = RowOutcome(status="", source_id=_source_key(mapping, record))
+    keys = [_source_key(mapping, record) for record in records]
+    ledger = ledger_entries(session, mapping, [key for key in keys if key is not None])
+    occurrences = Counter(keys)
+    stored_keys: set[str] = set()
+    for record, key in zip(records, keys, strict=True):
+        result = RowOutcome(status="", source_id=key)
         per_row.append(result)
+        if record.problem:
+            quarantine(record, record.problem, key, result)
+            continue
+        digest = convert.digest(record.values)
+        entry = ledger.get(key) if key is not None else None
+        if (
+            key is not None
+            and entry is not None
+            and entry.content_sha256 == digest
+            and occurrences[key] == 1
+        ):
+            # Said exactly this before: nothing to convert, check or write.
+            result.status = "unchanged"
+            outcome.unchanged += 1
+            stored_keys.add(key)
+            continue
         try:
-            if record.problem:
-                raise RowError(record.problem)
-            converted.append((record, convert(record.values), result))
+            converted.append((record, convert(record.values), result, digest))
         except RowError as error:
-            quarantine(record, str(error), result.source_id, result)
-    rows = [row for _, row, _ in converted]
-    ledger = ledger_entries(session, mapping, [row.source_id for row in rows])
-    row_digests = [content_sha256(row.values) for row in rows]
-    # Only rows that differ from the ledger are checked and written, so only their references
-    # are resolved: an unchanged re-import reads, converts and compares, nothing more.
+            quarantine(record, str(error), key, result)
+    rows = [row for _, row, _, _ in converted]
     changed = {
         row.source_id
-        for row, digest in zip(rows, row_digests, strict=True)
-        if (entry := ledger.get(row.source_id)) is None or entry.content_sha256 != digest
+        for _, row, _, digest in converted
+        if (known := ledger.get(row.source_id)) is None or known.content_sha256 != digest
     }
+    # Only rows that differ from the ledger are checked and written, so only their references
+    # are resolved.
     context = prepare_batch(
         session, mapping, [row for row in rows if row.source_id in changed], carry.references
     )
@@ -340,7 +356,7 @@ def apply_batch(
     # as if they had been written first, so a batch and a row-by-row import report alike.
     pending: dict[str, PendingRow] = {}
     digests: dict[str, str] = {}
-    for (record, row, result), digest in zip(converted, row_digests, strict=True):
+    for record, row, result, digest in converted:
         result.source_id = row.source_id
         entry = ledger.get(row.source_id)
         previous = digests.get(row.source_id, entry.content_sha256 if entry else None)
@@ -363,7 +379,8 @@ def apply_batch(
     written = write_rows(session, mapping=mapping, pending=list(pending.values()), context=context)
     write_ledger(session, mapping, run_id, ledger, written, digests)
     if carry.earlier_quarantine:
-        stored_keys = {row.source_id for row in rows} - set(quarantined_keys)
+        stored_keys |= {row.source_id for row in rows}
+        stored_keys -= set(quarantined_keys)
         close_earlier_quarantine(session, mapping, run_id, stored_keys, "resolved")
         close_earlier_quarantine(session, mapping, run_id, set(quarantined_keys), "superseded")
     if outcomes is not None:
