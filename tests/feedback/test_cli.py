@@ -125,4 +125,4 @@ def test_safety_commands_export_and_reconcile(
     empty = runner.invoke(
         app, ["safety", "reconcile", str(tmp_path / "r.csv"), "--from", "2027-01-01"]
     )
-    assert "Zero events: 0 feedback item(s)" in empty.output
+    assert "Zero events: no feedback item was received in scope" in empty.output

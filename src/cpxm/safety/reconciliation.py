@@ -51,6 +51,11 @@ class Reconciliation:
                 f"NOT COMPLETE: {self.items_pending} feedback item(s) in scope are not yet "
                 "screened; run `cpxm analyze` and produce this report again."
             )
+        if self.zero_events and not self.items_screened:
+            return (
+                "Zero events: no feedback item was received in scope, so there was nothing to "
+                "detect."
+            )
         if self.zero_events:
             return (
                 f"Zero events: {self.items_screened} feedback item(s) in scope were screened and "
