@@ -1,0 +1,87 @@
+"""The linkage model's building blocks: normalisation, the edit-distance shortcut, chain rule."""
+
+from __future__ import annotations
+
+import random
+
+import duckdb
+
+from cpxm.identity.linkage import _one_edit
+from cpxm.identity.normalise import normalise
+from cpxm.identity.service import _Components
+
+
+def test_umlauts_written_any_way_compare_equal() -> None:
+    names = [
+        normalise(1, "crm", {"first_name": "Jürgen", "last_name": "Müller"}),
+        normalise(2, "events", {"attendee": "Mueller, Juergen"}),
+        normalise(3, "call_centre", {"caller_name": "Jurgen MULLER"}),
+    ]
+    assert {(n.first_name, n.last_name) for n in names} == {("jurgen", "muller")}
+
+
+def test_given_name_kept_when_surname_missing() -> None:
+    record = normalise(1, "febrl_b", {"first_name": "Pascale"})
+    assert record.first_name == "pascale" and record.last_name is None
+
+
+def test_one_edit_shortcut_agrees_with_the_edit_distance() -> None:
+    rng = random.Random(7)
+    alphabet = "0123456789-ab"
+    pairs = []
+    for _ in range(3_000):
+        left = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        right = list(left)
+        for _ in range(rng.randint(0, 2)):
+            at = rng.randrange(len(right) + 1)
+            kind = rng.randrange(4)
+            if kind == 0 and at < len(right):
+                right[at] = rng.choice(alphabet)
+            elif kind == 1 and at < len(right):
+                del right[at]
+            elif kind == 2:
+                right.insert(at, rng.choice(alphabet))
+            elif at + 1 < len(right):
+                right[at], right[at + 1] = right[at + 1], right[at]
+        pairs.append((left, "".join(right)))
+    connection = duckdb.connect()
+    connection.execute("CREATE TABLE p (x_l VARCHAR, x_r VARCHAR)")
+    connection.executemany("INSERT INTO p VALUES (?, ?)", pairs)
+    disagreements = connection.execute(
+        f"SELECT count(*) FROM p WHERE ({_one_edit('x')}) <> (damerau_levenshtein(x_l, x_r) <= 1)"  # noqa: S608
+    ).fetchone()
+    close = connection.execute("SELECT count(*) FROM p WHERE damerau_levenshtein(x_l, x_r) <= 1")
+    assert disagreements == (0,)
+    assert (close.fetchone() or (0,))[0] > 1_000  # the sample does exercise the near pairs
+
+
+def _components() -> _Components:
+    ids = {1: "A", 2: None, 3: "B", 4: None}
+    return _Components(
+        parent={},
+        apart={},
+        identifiers={
+            record: (1, frozenset([pid] if pid else []), frozenset()) for record, pid in ids.items()
+        },
+    )
+
+
+def test_a_chain_may_not_join_two_professional_ids() -> None:
+    components = _components()
+    assert components.union(1, 2)  # id A with a record that has none
+    assert not components.union(2, 3)  # would chain A and B into one person
+    assert components.find(3) != components.find(1)
+    assert components.union(3, 4)  # B's own group still grows
+
+
+def test_a_direct_pair_stands_on_its_score() -> None:
+    components = _components()
+    # Two single records: the model compared them directly, their ids already counted.
+    assert components.union(1, 3)
+    assert components.find(1) == components.find(3)
+
+
+def test_people_decisions_override_the_chain_rule() -> None:
+    components = _components()
+    components.union(1, 2)
+    assert components.union(2, 3, force=True)
