@@ -50,5 +50,19 @@ async def _domain_error_handler(_request: Request, error: Exception) -> JSONResp
     return JSONResponse({"detail": error.detail}, status_code=error.status_code)
 
 
+async def _out_of_range_handler(_request: Request, error: Exception) -> JSONResponse:
+    # An id or number beyond what the store's integer columns hold (SQLite raises OverflowError,
+    # PostgreSQL a DataError): the caller's input is wrong, not the server.
+    message = "a number in the request is out of the range the store holds"
+    return JSONResponse(
+        {"detail": [{"type": "value_error", "loc": ["request"], "msg": message, "input": None}]},
+        status_code=422,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    from sqlalchemy.exc import DataError
+
     app.add_exception_handler(DomainError, _domain_error_handler)
+    app.add_exception_handler(OverflowError, _out_of_range_handler)
+    app.add_exception_handler(DataError, _out_of_range_handler)

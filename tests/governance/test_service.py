@@ -83,7 +83,7 @@ raci:
 """
     with pytest.raises(service.GovernanceError) as raised:
         service.load_matrix(session, text=bad)
-    problems = "\n".join(raised.value.detail)
+    problems = "\n".join(raised.value.problems)
     assert "raci[0].activity: 'detractor_follow_up' is not one of" in problems
     assert "raci[1]: unknown country code 'XX'" in problems
     assert "raci[1].responsible[0]: no user 'ghost@example.org'" in problems

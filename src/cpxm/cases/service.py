@@ -24,12 +24,12 @@ from cpxm.cases.sla import (
     business_hours_between,
     sla_hours,
 )
-from cpxm.errors import DomainError, NotFoundError
+from cpxm.errors import DomainError, FieldError, NotFoundError, field_error
 from cpxm.governance import service as governance
 from cpxm.governance.service import Party
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.timeutil import utc_now
-from cpxm.workspace.models import Team, User
+from cpxm.workspace.models import Country, Department, Team, TherapeuticArea, User
 
 STATUSES = ("open", "in_progress", "closed")
 RESOLUTION_CODES = (
@@ -113,6 +113,7 @@ def open_case(
         existing = session.scalar(select(Case).where(Case.source_key == source_key))
         if existing is not None:
             return OpenedCase(case=existing, created=False)
+    _check_codes(session, department=department, country=country, area=therapeutic_area)
     stakeholder = session.get(Stakeholder, stakeholder_id) if stakeholder_id else None
     if stakeholder_id is not None and stakeholder is None:
         raise NotFoundError("stakeholder", stakeholder_id)
@@ -169,6 +170,22 @@ def open_case(
         now=now,
     )
     return OpenedCase(case=case, created=True)
+
+
+def _check_codes(
+    session: Session, *, department: str | None, country: str | None, area: str | None
+) -> None:
+    errors = [
+        field_error(name, f"unknown {label} code '{code}'", code)
+        for name, label, model, code in (
+            ("department", "department", Department, department),
+            ("country", "country", Country, country),
+            ("therapeutic_area", "therapeutic area", TherapeuticArea, area),
+        )
+        if code is not None and session.get(model, code) is None
+    ]
+    if errors:
+        raise FieldError(errors)
 
 
 def _people(session: Session, parties: list[Party]) -> list[int]:

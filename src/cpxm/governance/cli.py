@@ -34,7 +34,7 @@ def load(
             report = service.load_matrix(session, text=file.read_text(encoding="utf-8"))
             session.commit()
     except service.GovernanceError as error:
-        _fail(f"{file} was not loaded:\n  " + "\n  ".join(error.detail))
+        _fail(f"{file} was not loaded:\n  " + "\n  ".join(error.problems))
         return
     except SQLAlchemyError as error:
         _fail(f"database error: {str(error).splitlines()[0]}; run `cpxm init` first?")

@@ -62,7 +62,7 @@ def save_matrix(
             session,
             principal,
             yaml_text=yaml_text,
-            problems=error.detail,
+            problems=error.problems,
             status_code=422,
         )
     return RedirectResponse("/governance?saved=1", status_code=303)

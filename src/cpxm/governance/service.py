@@ -9,7 +9,7 @@ import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from cpxm.errors import DomainError
+from cpxm.errors import DomainError, FieldError, field_error
 from cpxm.governance.models import ACTIVITIES, RaciAssignment
 from cpxm.stakeholders.models import STAKEHOLDER_TYPES
 from cpxm.workspace.models import Country, Department, Team, TherapeuticArea, User
@@ -19,10 +19,13 @@ LETTER_KEYS = {"responsible": "R", "accountable": "A", "consulted": "C", "inform
 KEY_OF_LETTER = {letter: key for key, letter in LETTER_KEYS.items()}
 
 
-class GovernanceError(DomainError):
-    """A matrix that cannot be loaded; ``detail`` lists every problem with where it is."""
+class GovernanceError(FieldError):
+    """A matrix that cannot be loaded; ``problems`` lists every problem with where it is (and
+    ``detail`` carries them in the API's validation-error shape, located at the YAML field)."""
 
-    status_code = 422
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__([field_error("yaml", problem, None) for problem in problems])
+        self.problems = problems
 
 
 @dataclass(frozen=True)
