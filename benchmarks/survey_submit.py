@@ -35,7 +35,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, func, insert, select, text
+from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from starlette.applications import Starlette
@@ -225,9 +225,9 @@ def start_server(app: str, url: str, port: int, workers: int) -> subprocess.Pope
     command = [
         sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
         "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-        "--no-access-log",
+        "--no-access-log", "--timeout-worker-healthcheck", "120",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603
     # Importing the app takes seconds on a busy machine; workers accept once they are up.
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and server.poll() is None:
@@ -264,7 +264,7 @@ def run_wrk(
         "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{int(seconds)}s",
         "--timeout", "10s", "-s", handle.name, url,
     ]  # fmt: skip
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
     Path(handle.name).unlink()
     line = next(line for line in output.splitlines() if line.startswith("WRKJSON "))
     result: dict[str, Any] = json.loads(line.removeprefix("WRKJSON "))
@@ -363,7 +363,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
