@@ -36,6 +36,7 @@ from cpxm.ingest.api import events_router, imports_router, quarantine_router
 from cpxm.interactions.api import router as interactions_router
 from cpxm.safety.api import router as safety_router
 from cpxm.safety.pages import router as safety_pages
+from cpxm.safety.respondent import router as safety_respondent_pages
 from cpxm.stakeholders.api import router as stakeholders_router
 from cpxm.surveys.api import responses_router, surveys_router
 from cpxm.surveys.respondent import router as respondent_pages
@@ -100,6 +101,7 @@ def create_app(
     app.include_router(respondent_pages)
     app.include_router(feedback_pages)
     app.include_router(safety_pages)
+    app.include_router(safety_respondent_pages)
     app.include_router(identity_pages)
     # Vendor routes come before the /static mount, which would otherwise answer their paths.
     app.include_router(vendor_assets)

@@ -12,7 +12,7 @@ only, so later questions there (e.g. consent to be contacted by the safety team)
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -53,6 +53,10 @@ from cpxm.timeutil import utc_now
 from cpxm.web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(PUBLIC)])
+# Domains above surveys add to the thank-you page without surveys importing them (the safety
+# net's "may we contact you?" question): each takes (session, respondent) and returns template
+# context, or None to add nothing.
+THANK_YOU_EXTRAS: list[Callable[[Session, Respondent], dict[str, Any] | None]] = []
 
 # A 10-question response is a few KB; this leaves room for long comments and stops floods.
 MAX_BODY_BYTES = 256 * 1024
@@ -267,10 +271,15 @@ def show_thanks(request: Request, session: DbSession, token: str) -> Response:
         return render_notice(request, "invalid", language="en", status_code=404)
     if respondent.state != "completed":
         return _see_other(f"/s/{token}")
-    return render_thank_you(request, respondent)
+    extras: dict[str, Any] = {}
+    for extra in THANK_YOU_EXTRAS:
+        extras.update(extra(session, respondent) or {})
+    return render_thank_you(request, respondent, extras)
 
 
-def render_thank_you(request: Request, respondent: Respondent) -> Response:
+def render_thank_you(
+    request: Request, respondent: Respondent, extras: Mapping[str, Any] | None = None
+) -> Response:
     """The one place the thank-you page is rendered (``respondent/thank_you.html``)."""
     words = ui_text(respondent.language)
     message = respondent.text(respondent.definition.thank_you) or words["thank_you"]
@@ -284,6 +293,7 @@ def render_thank_you(request: Request, respondent: Respondent) -> Response:
             "title": words["thank_you_title"],
             "message": pipe_names(message, respondent.names),
             "response": respondent.response,
+            **(extras or {}),
         },
     )
 
