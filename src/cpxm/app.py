@@ -20,6 +20,8 @@ from cpxm.analytics.pages import router as analytics_pages
 from cpxm.analytics.pages import warm_up as warm_up_overview
 from cpxm.analytics.service import OverviewCache
 from cpxm.auth.api import admin_router, me_router
+from cpxm.auth.oidc import install_oidc
+from cpxm.auth.oidc import router as oidc_pages
 from cpxm.auth.pages import router as auth_pages
 from cpxm.cases.api import notifications_router
 from cpxm.cases.api import router as cases_router
@@ -95,6 +97,8 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(auth_pages)
+    app.include_router(oidc_pages)
+    install_oidc(app)
     app.include_router(cases_pages)
     app.include_router(governance_pages)
     app.include_router(analytics_pages)
