@@ -21,6 +21,7 @@ from cpxm.feedback.models import FeedbackItem
 from cpxm.safety import service as safety_service
 from cpxm.safety.models import SafetyCase
 from cpxm.text import ProductCatalogue, TextAnalysis, analyse_text
+from cpxm.text.safety import detect_safety
 from cpxm.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
@@ -119,7 +120,9 @@ def screen_by_ids(session: Session, *, feedback_ids: Sequence[int]) -> Screening
 def screen_response(session: Session, *, response_id: int) -> list[SafetyCase]:
     """Screen a survey response's free text now, for its thank-you page; returns its AE cases.
 
-    Items already analysed (by a job that ran first) are not analysed again; their cases count.
+    Only the safety part runs here, so the page is quick and the case (with its clock) opens
+    at once; the items stay pending and the job or sweep stores their full analysis like any
+    other item's (it finds the case already open and does not open it twice).
     """
     items = list(
         session.scalars(
@@ -129,7 +132,11 @@ def screen_response(session: Session, *, response_id: int) -> list[SafetyCase]:
         )
     )
     if items:
-        screen_items(session, items=items)
+        catalogue = feedback_service.load_catalogue(session)
+        for item in items:
+            result = detect_safety(item.text, catalogue)
+            if result.reportable:
+                safety_service.open_cases(session, item=item, mentions=result.mentions)
     return list(
         session.scalars(
             select(SafetyCase).where(SafetyCase.response_id == response_id, SafetyCase.kind == "ae")
