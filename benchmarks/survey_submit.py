@@ -55,6 +55,7 @@ from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Channel
 
 ROOT = Path(__file__).resolve().parents[1]
+WARM_UP_SECONDS = 10
 EXAMPLE = ROOT / "docs" / "examples" / "survey-hcp-pulse.yaml"
 POSTGRES_URL = os.environ.get(
     "CPXM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/cpxm_bench_submit"
@@ -301,7 +302,12 @@ def measure(engine_name: str, args: argparse.Namespace) -> dict[str, Any]:
         with urllib.request.urlopen(f"{base}/static/respondent.css") as sheet:  # noqa: S310
             css = sheet.read()
         results["page_bytes"] = {"html": len(html), "css": len(css)}
-        run_wrk(f"{base}/s/{link_token}", "POST", submit_body(), 2, 4, 1)  # warm up
+        # Warm up at full load: the app builds its JS bundle and overview in a thread at start,
+        # and connection pools fill; none of that is what a sustained wave of submits costs.
+        run_wrk(
+            f"{base}/s/{link_token}", "POST", submit_body(), WARM_UP_SECONDS, args.connections,
+            args.threads,
+        )  # fmt: skip
         before = stored_responses(url)
         cpxm = run_wrk(
             f"{base}/s/{link_token}", "POST", submit_body(), args.duration, args.connections,
@@ -318,7 +324,10 @@ def measure(engine_name: str, args: argparse.Namespace) -> dict[str, Any]:
     server = start_server("benchmarks.survey_submit:bare_app", url, port, args.workers)
     try:
         base = f"http://127.0.0.1:{port}"
-        run_wrk(f"{base}/submit", "POST", submit_body(), 2, 4, 1)
+        run_wrk(
+            f"{base}/submit", "POST", submit_body(), WARM_UP_SECONDS, args.connections,
+            args.threads,
+        )  # fmt: skip
         before = stored_responses(url)
         bare = run_wrk(
             f"{base}/submit", "POST", submit_body(), args.duration, args.connections,
