@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cpxm.demo.taxonomy import PRODUCTS
-from cpxm.text import analyse_text, build_catalogue
+from cpxm.text import ProductCatalogue, analyse_text, build_catalogue
 from cpxm.text import sentiment as sentiment_module
 from cpxm.text.sentiment import analyse_sentiment, vader_compound
 
@@ -32,7 +32,7 @@ def load(split: str) -> list[dict[str, str]]:
     return [row for row in rows if split == "all" or row["split"] == split]
 
 
-def catalogue():  # type: ignore[no-untyped-def]
+def catalogue() -> ProductCatalogue:
     return build_catalogue(
         (product.code, product.name, product.generic_name) for product in PRODUCTS
     )
