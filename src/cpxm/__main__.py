@@ -1,3 +1,5 @@
 from cpxm.cli import app
 
-app(prog_name="cpxm")
+# Guarded: a process started by multiprocessing's spawn imports the main module again.
+if __name__ == "__main__":
+    app(prog_name="cpxm")

@@ -9,9 +9,8 @@ the ledger and completes the rest.
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +32,14 @@ from cpxm.ingest.ledger import (
 )
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportRun, QuarantinedRow
-from cpxm.ingest.readers import RawRecord, ReadError, detect_format, read_rows
+from cpxm.ingest.prepare import (
+    PreparedRecord,
+    prepared_in_worker,
+    read_checked,
+    source_key,
+    use_worker,
+)
+from cpxm.ingest.readers import RawRecord, ReadError
 from cpxm.ingest.references import ReferenceCache
 from cpxm.ingest.responses import check_survey_mapping
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowConverter, RowError
@@ -103,12 +109,25 @@ def import_file(
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
     progress: ProgressCallback | None = None,
+    worker: bool | None = None,
 ) -> ImportReport:
-    """Import ``path`` through ``mapping``, committing batch by batch (nothing, if ``dry_run``)."""
-    records = _with_header_checked(read_rows(path, mapping.file), mapping, path)
+    """Import ``path`` through ``mapping``, committing batch by batch (nothing, if ``dry_run``).
+
+    ``worker`` prepares the rows in a second process (default: for large files on a machine
+    with two cores or more; see ``cpxm.ingest.prepare``).
+    """
+    if not path.is_file():
+        raise ReadError(f"{path} does not exist or is not a file")
+    in_worker = use_worker(path) if worker is None else worker
+
+    def batches(lookups: Lookups) -> Iterator[Sequence[RawRecord | PreparedRecord]]:
+        if in_worker:
+            return prepared_in_worker(path, mapping, lookups, batch_size)
+        return chunked(read_checked(path, mapping), batch_size)
+
     return import_records(
         engine,
-        records=records,
+        records=batches,
         mapping=mapping,
         file_name=path.name,
         file_sha256=_file_sha256(path),
@@ -118,31 +137,13 @@ def import_file(
     )
 
 
-def _with_header_checked(
-    records: Iterator[RawRecord], mapping: ImportMapping, path: Path
-) -> Iterator[RawRecord]:
-    """Fail before the first row when the file lacks a column the mapping reads.
-
-    A missing column would otherwise quarantine every row with the same reason. JSON Lines
-    records may leave keys out, so they are checked row by row instead.
-    """
-    first = next(records, None)
-    if first is None:
-        return iter(())
-    if detect_format(path, mapping.file) != "jsonl":
-        missing = sorted(mapping.columns_used() - set(first.values))
-        if missing:
-            raise ReadError(
-                f"{path.name} has no column {', '.join(repr(c) for c in missing)}, which the "
-                f"mapping '{mapping.name}' reads; its columns are: {', '.join(first.values)}"
-            )
-    return itertools.chain([first], records)
+BatchSource = Callable[[Lookups], Iterator[Sequence[RawRecord | PreparedRecord]]]
 
 
 def import_records(
     engine: Engine,
     *,
-    records: Iterable[RawRecord],
+    records: Iterable[RawRecord] | BatchSource,
     mapping: ImportMapping,
     file_name: str | None = None,
     file_sha256: str | None = None,
@@ -150,7 +151,8 @@ def import_records(
     batch_size: int = BATCH_SIZE,
     progress: ProgressCallback | None = None,
 ) -> ImportReport:
-    """Import already-read rows (a file, or a batch pushed to the API)."""
+    """Import rows: already read (a batch pushed to the API), or batches from a source that
+    needs the store's taxonomy codes first (a file, see ``import_file``)."""
     make_session = session_factory(engine)
     report = ImportReport(run_id=None, dry_run=dry_run)
     with make_session() as session:
@@ -165,7 +167,8 @@ def import_records(
             session.rollback()
         else:
             session.commit()
-    for batch_number, batch in enumerate(chunked(records, batch_size)):
+    batches = records(lookups) if callable(records) else chunked(records, batch_size)
+    for batch_number, batch in enumerate(batches):
         if batch_number in _ANALYZE_AFTER_BATCHES and not dry_run:
             refresh_statistics(engine)
         with make_session() as session:
@@ -289,7 +292,7 @@ def apply_batch(
     session: Session,
     *,
     mapping: ImportMapping,
-    records: list[RawRecord],
+    records: Sequence[RawRecord | PreparedRecord],
     lookups: Lookups,
     run_id: int,
     outcomes: list[RowOutcome] | None = None,
@@ -314,17 +317,27 @@ def apply_batch(
         quarantined_keys.extend([key] if key else [])
         outcome.quarantined += 1
 
-    keys = [_source_key(mapping, record) for record in records]
+    prepared = [item for item in records if isinstance(item, PreparedRecord)]
+    if len(prepared) != len(records):
+        # Rows not prepared in a second process are converted here, and only when changed.
+        prepared = [
+            item
+            if isinstance(item, PreparedRecord)
+            else PreparedRecord(item, source_key(mapping, item), "", None, None)
+            for item in records
+        ]
+    keys = [item.key for item in prepared]
     ledger = ledger_entries(session, mapping, [key for key in keys if key is not None])
     occurrences = Counter(keys)
     stored_keys: set[str] = set()
-    for record, key in zip(records, keys, strict=True):
+    for item, key in zip(prepared, keys, strict=True):
+        record = item.record
         result = RowOutcome(status="", source_id=key)
         per_row.append(result)
         if record.problem:
             quarantine(record, record.problem, key, result)
             continue
-        digest = convert.digest(record.values)
+        digest = item.digest or convert.digest(record.values)
         entry = ledger.get(key) if key is not None else None
         if (
             key is not None
@@ -337,10 +350,15 @@ def apply_batch(
             outcome.unchanged += 1
             stored_keys.add(key)
             continue
+        if item.error is not None:
+            quarantine(record, item.error, key, result)
+            continue
         try:
-            converted.append((record, convert(record.values), result, digest))
+            row = item.converted if item.converted is not None else convert(record.values)
         except RowError as error:
             quarantine(record, str(error), key, result)
+            continue
+        converted.append((record, row, result, digest))
     rows = [row for _, row, _, _ in converted]
     changed = {
         row.source_id
@@ -392,17 +410,6 @@ def apply_batch(
                 )
         outcomes.extend(per_row)
     return outcome
-
-
-def _source_key(mapping: ImportMapping, record: RawRecord) -> str | None:
-    columns = mapping.source_id_columns
-    if len(columns) == 1:
-        single = record.values.get(columns[0])
-        return single[:200] if single is not None else None
-    values = [record.values.get(column) for column in columns]
-    if any(value is None for value in values):
-        return None
-    return "|".join(value for value in values if value is not None)[:200]
 
 
 def _quarantine(
