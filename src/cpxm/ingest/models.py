@@ -24,7 +24,10 @@ class ImportRun(Base):
     mapping: Mapped[dict[str, Any]] = mapped_column()
     file_name: Mapped[str | None] = mapped_column(String(500))
     file_sha256: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20))  # running, completed, failed
+    # queued (an upload waiting for a worker), running (or killed while running), completed,
+    # failed (``error`` says why)
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     rows_read: Mapped[int] = mapped_column(Integer, default=0)
