@@ -19,6 +19,7 @@ from cpxm.analytics.api import router as analytics_api_router
 from cpxm.analytics.pages import router as analytics_pages
 from cpxm.analytics.pages import warm_up as warm_up_overview
 from cpxm.analytics.service import OverviewCache
+from cpxm.auth.admin_pages import router as admin_pages
 from cpxm.auth.api import admin_router, me_router
 from cpxm.auth.oidc import install_oidc
 from cpxm.auth.oidc import router as oidc_pages
@@ -98,6 +99,7 @@ def create_app(
     app.include_router(api)
     app.include_router(auth_pages)
     app.include_router(oidc_pages)
+    app.include_router(admin_pages)
     install_oidc(app)
     app.include_router(cases_pages)
     app.include_router(governance_pages)
