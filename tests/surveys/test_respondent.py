@@ -13,6 +13,7 @@ from cpxm.feedback.models import FeedbackItem
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.surveys.models import Answer, Invitation, Response
 from cpxm.timeutil import utc_now
+from tests.factories import make_stakeholder
 from tests.surveys.helpers import (
     FULL_ANSWERS,
     make_invitation,
@@ -193,6 +194,19 @@ def test_form_errors_are_tied_to_fields_and_keep_answers(
     assert 'aria-describedby="error-nps"' in page.text
     assert 'id="error-nps"' in page.text and "kept text" in page.text
     assert 'href="#question-nps"' in page.text  # the error summary links to the field
+    assert "This question needs an answer." in page.text
+
+
+def test_error_messages_and_buttons_follow_the_respondent_language(
+    client: TestClient, session: Session
+) -> None:
+    survey = setup_survey(session)
+    german = make_stakeholder(session, first_name="Grete", language="de")
+    invitation = make_invitation(session, survey, german)
+    page = client.post(f"/s/{invitation.token}", data={"page": "1", "action": "next"})
+    assert page.status_code == 422
+    assert 'lang="de"' in page.text and "Bitte beantworten Sie diese Frage." in page.text
+    assert "Weiter" in page.text and "Liebe/r Grete" in page.text
 
 
 def test_display_logic_skips_hidden_questions(client: TestClient, session: Session) -> None:

@@ -28,6 +28,7 @@ from cpxm.errors import DomainError
 from cpxm.surveys.definition import QuestionDefinition, pipe_names
 from cpxm.surveys.models import Response as SurveyResponse
 from cpxm.surveys.responding import (
+    NEEDS_ANSWER,
     TOKEN_PATTERN,
     AnswerErrors,
     AnswerValue,
@@ -360,7 +361,12 @@ def render_page(
             "pages": len(definition.pages),
             "is_last": _step(respondent, page, +1, answers) == page,
             "questions": shown,
-            "errors": dict(errors or {}),
+            # The one message every respondent meets is in their language; checks on values
+            # (scales, lengths) stay in English for now.
+            "errors": {
+                code: words["needs_answer"] if message == NEEDS_ANSWER else message
+                for code, message in (errors or {}).items()
+            },
             "action": f"/s/{respondent.token}",
             "key": _open_link_key(respondent),
             "saved": saved,

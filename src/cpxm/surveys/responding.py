@@ -42,6 +42,7 @@ TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 COMPANY_NAME = "CPXM"  # piped as {company}; a deployment names itself in the survey text instead
 
 LinkState = Literal["open", "completed", "expired", "closed"]
+NEEDS_ANSWER = "this question needs an answer"
 
 
 class InvalidLink(DomainError):
@@ -439,7 +440,7 @@ def missing_required(
 ) -> dict[str, str]:
     """Required questions that display logic shows and that have no answer yet."""
     return {
-        question.code: "this question needs an answer"
+        question.code: NEEDS_ANSWER
         for question in questions
         if question.required and question.code not in answers and is_visible(question, answers)
     }
