@@ -133,9 +133,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("open_link_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("resume_token", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("updated_at", sa.DateTime(), nullable=True))
-        batch_op.create_unique_constraint(
-            batch_op.f("uq_responses_resume_token"), ["resume_token"]
-        )
+        batch_op.create_unique_constraint(batch_op.f("uq_responses_resume_token"), ["resume_token"])
         batch_op.create_foreign_key(
             batch_op.f("fk_responses_open_link_id_survey_links"),
             "survey_links",
