@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import ibis
@@ -76,7 +76,14 @@ def dialect_of(session: Session) -> str:
 
 def compile_sql(expression: ir.Expr, dialect: str) -> str:
     """The SQL Ibis writes for ``expression`` in ``dialect`` (sqlite, postgres, duckdb)."""
-    return str(ibis.to_sql(expression, dialect=dialect))
+    return _compiled(expression.op(), dialect)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(node: Any, dialect: str) -> str:
+    # Compiling costs Ibis milliseconds per expression, a page asks for a dozen, and the same
+    # expressions come back on every view; expression nodes compare and hash by structure.
+    return str(ibis.to_sql(node.to_expr(), dialect=dialect))
 
 
 def fetch(session: Session, expression: ir.Table) -> list[Row]:
