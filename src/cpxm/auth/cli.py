@@ -18,6 +18,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from cpxm.access import audit
 from cpxm.access.roles import ROLES
 from cpxm.auth import service
 from cpxm.db import make_engine, session_factory
@@ -83,6 +84,15 @@ def user_add(
         user = service.create_user(
             session, email=email, role=role, password=password, display_name=name
         )
+        audit.record(
+            session,
+            user_id=None,
+            action="create",
+            entity_type="users",
+            entity_id=user.id,
+            reason="cpxm user add",
+            details={"role": user.role},
+        )
         console.print(f"user {user.email} added with role {user.role} (id {user.id})")
     if generate_password and password:
         console.print(f"password (shown once): {password}", highlight=False)
@@ -118,6 +128,14 @@ def token_create(
         if found is None:
             raise DomainError(f"no user with email {user}; add one with `cpxm user add`")
         issued = service.create_api_token(session, user=found, name=name)
+        audit.record(
+            session,
+            user_id=None,
+            action="create",
+            entity_type="api_tokens",
+            entity_id=issued.api_token.id,
+            reason="cpxm token create",
+        )
     # Plain stdout: scripts capture it with $(cpxm token create --user ...).
     typer.echo(issued.token)
 
@@ -127,4 +145,13 @@ def token_revoke(token_id: Annotated[int, typer.Argument(help="The token's id.")
     """Revoke a token; requests with it are refused from now on."""
     with _transaction() as session:
         revoked = service.revoke_api_token(session, token_id=token_id)
+        audit.record(
+            session,
+            user_id=None,
+            action="update",
+            entity_type="api_tokens",
+            entity_id=revoked.id,
+            reason="cpxm token revoke",
+            details={"fields": ["revoked_at"]},
+        )
         console.print(f"token {revoked.id} ({revoked.prefix}...) revoked")

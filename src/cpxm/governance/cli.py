@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
+from cpxm.access import audit
 from cpxm.db import make_engine, session_factory
 from cpxm.governance import service
 
@@ -32,6 +33,14 @@ def load(
     try:
         with session_factory(make_engine())() as session:
             report = service.load_matrix(session, text=file.read_text(encoding="utf-8"))
+            audit.record(
+                session,
+                user_id=None,
+                action="update",
+                entity_type="raci_assignments",
+                reason=f"cpxm governance load {file.name}",
+                details={"assignments": report.assignments},
+            )
             session.commit()
     except service.GovernanceError as error:
         _fail(f"{file} was not loaded:\n  " + "\n  ".join(error.problems))
