@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from cpxm.stakeholders.models import Consent, Stakeholder
@@ -146,9 +146,7 @@ def test_plan_applies_consent_and_every_fatigue_rule(session: Session) -> None:
     assert not quiet.invite and "year_end_quiet_period" in _held(quiet)[free.id]
     # A rule switched off stops holding people back.
     session.execute(
-        FatigueRule.__table__.update()
-        .where(FatigueRule.code == "year_end_quiet_period")
-        .values(active=False)
+        update(FatigueRule).where(FatigueRule.code == "year_end_quiet_period").values(active=False)
     )
     december = plan_wave(session, survey=survey, wave="2026-12", channel="email", now=christmas)
     # Six months on, the busy week and the last survey no longer hold anyone back either.
@@ -177,7 +175,7 @@ def test_one_invitation_per_stakeholder_per_wave_and_emails_over_smtp(
     assert message["To"] == "grete@example.org"
     assert "Ihre Meinung" in message["Subject"]  # the stakeholder's language
     parts = {
-        part.get_content_type(): part.get_payload(decode=True).decode()
+        part.get_content_type(): bytes(part.get_payload(decode=True)).decode()
         for part in message.walk()
         if not part.is_multipart()
     }
