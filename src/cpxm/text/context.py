@@ -70,7 +70,7 @@ _TRIGGERS: tuple[_Trigger, ...] = (
         "negated",
         _compile(
             r"no|not|never|without|nor|neither|none of|free of|free from|denies|denied|deny|"
-            r"absence of|zero|not a single|not any|nothing like|nobody|no one|none|neither|"
+            r"absence of|zero|not a single|not any|nothing like|neither|"
             r"(?:didn't|did not|don't|do not|doesn't|does not|haven't|have not|hasn't|has not|"
             r"hadn't|had not|won't|wasn't|weren't|isn't|aren't) ?(?:\w+ )?(?:any|had|have|get|got|"
             r"experience|experienced|notice|noticed|see|seen|cause|caused|report|reported|suffer|"
@@ -80,6 +80,13 @@ _TRIGGERS: tuple[_Trigger, ...] = (
         ),
         "forward",
         5,
+    ),
+    # A negated subject ("none of my patients on X has reported") spans a longer phrase.
+    _Trigger(
+        "negated",
+        _compile(r"none of|nobody|no one|not one of|neither of|none"),
+        "forward",
+        9,
     ),
     _Trigger(
         "negated",
