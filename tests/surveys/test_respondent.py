@@ -242,3 +242,18 @@ def test_open_link_gives_each_respondent_a_resume_address(
     other = client.post(f"/s/{link.token}", json={"answers": FULL_ANSWERS})
     assert other.status_code == 201
     assert _count(session, Response) == 2
+
+
+def test_an_answer_hidden_by_a_changed_condition_is_not_kept(
+    client: TestClient, session: Session
+) -> None:
+    survey = setup_survey(session)
+    invitation = make_invitation(session, survey)
+    url = f"/s/{invitation.token}"
+    detractor = {"page": "1", "action": "save", "q_nps": "3", "q_detractor_followup": "yes"}
+    client.post(url, data=detractor)
+    assert "yes" in set(session.scalars(select(Answer.value_text)))
+    promoter = {"page": "1", "action": "save", "q_nps": "10", "q_detractor_followup": "yes"}
+    client.post(url, data=promoter)
+    session.expire_all()
+    assert "yes" not in set(session.scalars(select(Answer.value_text)))

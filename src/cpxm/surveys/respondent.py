@@ -225,6 +225,13 @@ def _receive_form(request: Request, session: Session, token: str, body: bytes) -
     everything = {**saved_answers(session, respondent=respondent), **answers}
     for code in empty:
         everything.pop(code, None)
+    # An answer to a question its condition now hides (the respondent changed an earlier
+    # answer) is not kept: the stored response matches what display logic asks.
+    hidden = {q.code for q in questions if not is_visible(q, everything)}
+    answers = {code: value for code, value in answers.items() if code not in hidden}
+    empty |= hidden
+    for code in hidden:
+        everything.pop(code, None)
     if action in ("next", "submit") and not errors:
         visible = [q for q in questions if is_visible(q, everything)]
         errors = missing_required(visible, everything)
