@@ -36,7 +36,12 @@ from cpxm.config import get_settings
 from cpxm.db import make_engine
 
 # Every module that declares tasks. The worker imports them all, so a task is never unknown to it.
-TASK_MODULES: tuple[str, ...] = ("cpxm.surveys.jobs", "cpxm.safety.jobs", "cpxm.cases.jobs")
+TASK_MODULES: tuple[str, ...] = (
+    "cpxm.ingest.jobs",
+    "cpxm.surveys.jobs",
+    "cpxm.safety.jobs",
+    "cpxm.cases.jobs",
+)
 
 
 def make_huey(jobs_url: str, database_url: str = "") -> Huey:
@@ -88,6 +93,11 @@ def start_worker(workers: int = 1) -> Consumer:
 def _engine_for(database_url: str) -> Engine:
     # One engine (and pool) per store for the life of a worker process, not one per task.
     return make_engine(database_url)
+
+
+def job_engine(database_url: str | None = None) -> Engine:
+    """The configured store's engine, for jobs that commit as they go (imports)."""
+    return _engine_for(database_url or get_settings().database_url)
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from cpxm.app import create_app
 from cpxm.ingest.models import ImportRun
 from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Stakeholder
-from tests.conftest import bearer_headers
+from tests.conftest import bearer_headers, url_of
 from tests.factories import make_stakeholder, make_taxonomy
 
 ACCOUNTS = (Path(__file__).parents[2] / "docs" / "examples" / "crm_accounts.csv").read_bytes()
@@ -336,3 +336,44 @@ def test_quarantine_replay_and_discard_over_the_api(api: TestClient) -> None:
     assert api.post("/api/v1/quarantine/999999/discard").status_code == 404
     assert api.post("/api/v1/quarantine/999999/replay", json={}).status_code == 404
     assert api.get("/api/v1/imports/999999").status_code == 404
+
+
+def test_background_upload_answers_at_once_and_the_run_completes(
+    api: TestClient, store_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The worker finds the store by configuration, as a worker process would.
+    monkeypatch.setenv("CPXM_DATABASE_URL", url_of(store_engine))
+    monkeypatch.setenv("CPXM_SPOOL_DIR", str(tmp_path / "spool"))
+    answer = _upload(api, background="true")
+    assert answer.status_code == 202, answer.text
+    queued = answer.json()
+    assert answer.headers["location"] == f"/api/v1/imports/{queued['id']}"
+    # Tests run jobs at once (CPXM_JOBS_URL=immediate), so the run is done by now.
+    run = api.get(answer.headers["location"]).json()
+    assert (run["status"], run["read"], run["created"], run["quarantined"]) == (
+        "completed",
+        4,
+        2,
+        2,
+    )
+    assert _count(store_engine, Stakeholder) == 2
+    assert list((tmp_path / "spool").iterdir()) == []  # the spooled copy is gone
+
+
+def test_background_upload_of_an_unreadable_file_fails_its_run_with_the_reason(
+    api: TestClient, store_engine: Engine, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CPXM_DATABASE_URL", url_of(store_engine))
+    monkeypatch.setenv("CPXM_SPOOL_DIR", str(tmp_path / "spool"))
+    answer = _upload(api, b"ACCOUNT_ID;NAME\nACC-1;Anna\n", background="true")
+    assert answer.status_code == 202, answer.text
+    run = api.get(answer.headers["location"]).json()
+    assert run["status"] == "failed"
+    assert "has no column" in run["error"]
+    assert _count(store_engine, Stakeholder) == 0
+
+
+def test_background_dry_run_is_refused(api: TestClient) -> None:
+    answer = _upload(api, background="true", dry_run="true")
+    assert answer.status_code == 422
+    assert "dry run answers in the request" in answer.text

@@ -10,7 +10,9 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, Response, UploadFile, status
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 from starlette.types import Message, Receive
 
 from cpxm.access import DATA_STEWARDSHIP, requires
@@ -30,7 +32,7 @@ from cpxm.ingest.schemas import (
     report_out,
     run_out,
 )
-from cpxm.ingest.uploads import import_upload, mapping_for_upload
+from cpxm.ingest.uploads import import_upload, mapping_for_upload, queue_upload
 from cpxm.pagination import Page, Pagination
 
 
@@ -92,7 +94,17 @@ events_router = APIRouter(prefix="/events", tags=["imports"], dependencies=_STEW
 quarantine_router = APIRouter(prefix="/quarantine", tags=["imports"], dependencies=_STEWARDS_ONLY)
 
 
-@imports_router.post("", response_model=ImportReportOut, status_code=status.HTTP_201_CREATED)
+@imports_router.post(
+    "",
+    response_model=ImportReportOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        status.HTTP_202_ACCEPTED: {
+            "model": ImportRunOut,
+            "description": "Queued (background=true): follow the run at GET /imports/{id}.",
+        }
+    },
+)
 def upload_import(
     engine: DbEngine,
     file: UploadFile,
@@ -101,9 +113,36 @@ def upload_import(
     ] = None,
     mapping_yaml: Annotated[str | None, Form(description="A mapping's YAML text.")] = None,
     dry_run: Annotated[bool, Form(description="Check and count every row; store nothing.")] = False,
-) -> ImportReportOut:
-    """Import an export file: every row is stored or quarantined with its reason."""
+    background: Annotated[
+        bool, Form(description="Answer at once (202) and import in a worker.")
+    ] = False,
+) -> ImportReportOut | JSONResponse:
+    """Import an export file: every row is stored or quarantined with its reason.
+
+    A large file need not hold the request open: with ``background`` the answer is the queued
+    run, which ``GET /imports/{id}`` follows to completed (or failed, with the reason).
+    """
     import_mapping = mapping_for_upload(name=mapping, text=mapping_yaml)
+    if background:
+        if dry_run:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                "a dry run answers in the request; send dry_run without background",
+            )
+        run = queue_upload(
+            engine,
+            stream=file.file,
+            file_name=file.filename,
+            content_type=file.content_type,
+            mapping=import_mapping,
+        )
+        with Session(engine) as session:
+            queued = run_out(service.get_run(session, run_id=run.id))
+        return JSONResponse(
+            queued.model_dump(mode="json"),
+            status_code=status.HTTP_202_ACCEPTED,
+            headers={"Location": f"/api/v1/imports/{run.id}"},
+        )
     report = import_upload(
         engine,
         stream=file.file,

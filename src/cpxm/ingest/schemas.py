@@ -45,7 +45,8 @@ class ImportRunOut(BaseModel):
     target: str
     mapping_name: str
     file_name: str | None
-    status: str  # running (or killed while running), completed
+    status: str  # queued, running (or killed while running), completed, failed
+    error: str | None = None  # why a failed run failed
     started_at: datetime
     finished_at: datetime | None
     read: int
@@ -63,6 +64,7 @@ def run_out(run: ImportRun) -> ImportRunOut:
         mapping_name=run.mapping_name,
         file_name=run.file_name,
         status=run.status,
+        error=run.error,
         started_at=run.started_at,
         finished_at=run.finished_at,
         read=run.rows_read,

@@ -110,6 +110,7 @@ def import_file(
     batch_size: int = BATCH_SIZE,
     progress: ProgressCallback | None = None,
     worker: bool | None = None,
+    run_id: int | None = None,
 ) -> ImportReport:
     """Import ``path`` through ``mapping``, committing batch by batch (nothing, if ``dry_run``).
 
@@ -130,10 +131,11 @@ def import_file(
         records=batches,
         mapping=mapping,
         file_name=path.name,
-        file_sha256=_file_sha256(path),
+        file_sha256=file_sha256(path),
         dry_run=dry_run,
         batch_size=batch_size,
         progress=progress,
+        run_id=run_id,
     )
 
 
@@ -150,32 +152,81 @@ def import_records(
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
     progress: ProgressCallback | None = None,
+    run_id: int | None = None,
 ) -> ImportReport:
     """Import rows: already read (a batch pushed to the API), or batches from a source that
-    needs the store's taxonomy codes first (a file, see ``import_file``)."""
+    needs the store's taxonomy codes first (a file, see ``import_file``).
+
+    ``run_id`` names a queued run (an upload handed to a worker) to carry out; otherwise the
+    import gets a run of its own. A run that fails says why in ``error``.
+    """
     make_session = session_factory(engine)
     report = ImportReport(run_id=None, dry_run=dry_run)
     with make_session() as session:
-        check_survey_mapping(session, mapping)
-        lookups = load_lookups(session)
-        carry = batch_carry(session, mapping, lookups)
-        run = ImportRun(**_run_columns(mapping, file_name, file_sha256))
-        session.add(run)
+        if run_id is not None:
+            run = session.get_one(ImportRun, run_id)
+            run.status, run.started_at = "running", _utcnow()
+        else:
+            run = ImportRun(**_run_columns(mapping, file_name, file_sha256))
+            session.add(run)
         session.flush()
         report.run_id = run.id
+        try:
+            check_survey_mapping(session, mapping)
+        except DomainError as error:
+            _fail_run(session, run, error, dry_run)
+            raise
+        lookups = load_lookups(session)
+        carry = batch_carry(session, mapping, lookups)
         if dry_run:
             session.rollback()
         else:
             session.commit()
+    try:
+        _apply_batches(engine, records, mapping, lookups, carry, report, batch_size, progress)
+    except Exception as error:
+        if not dry_run:
+            with make_session() as session:
+                _fail_run(session, session.get_one(ImportRun, report.run_id), error, dry_run)
+        raise
+    if not dry_run:
+        with make_session() as session:
+            record_counts(session, report, finished=True)
+            session.commit()
+    return report
+
+
+def _fail_run(session: Session, run: ImportRun, error: Exception, dry_run: bool) -> None:
+    """Mark ``run`` failed with the error's own words (committed unless a dry run)."""
+    if dry_run:
+        session.rollback()
+        return
+    run.status, run.error, run.finished_at = "failed", str(error)[:2000], _utcnow()
+    session.commit()
+
+
+def _apply_batches(
+    engine: Engine,
+    records: Iterable[RawRecord] | BatchSource,
+    mapping: ImportMapping,
+    lookups: Lookups,
+    carry: BatchCarry,
+    report: ImportReport,
+    batch_size: int,
+    progress: ProgressCallback | None,
+) -> None:
+    make_session = session_factory(engine)
+    dry_run = report.dry_run
     batches = records(lookups) if callable(records) else chunked(records, batch_size)
     for batch_number, batch in enumerate(batches):
         if batch_number in _ANALYZE_AFTER_BATCHES and not dry_run:
             refresh_statistics(engine)
         with make_session() as session:
             run_id = report.run_id
+            assert run_id is not None
             if dry_run:
                 # The run row was rolled back; a throwaway one keeps the batch's references valid.
-                scratch = ImportRun(**_run_columns(mapping, file_name, file_sha256))
+                scratch = ImportRun(**_run_columns(mapping, None, None))
                 session.add(scratch)
                 session.flush()
                 run_id = scratch.id
@@ -195,11 +246,6 @@ def import_records(
                 session.commit()
         if progress:
             progress(report.read)
-    if not dry_run:
-        with make_session() as session:
-            record_counts(session, report, finished=True)
-            session.commit()
-    return report
 
 
 def new_run(
@@ -428,7 +474,7 @@ def _quarantine(
     return row
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         while chunk := stream.read(1 << 20):

@@ -6,6 +6,7 @@ name must not become a way to read files on the server.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -15,6 +16,7 @@ from typing import BinaryIO
 import yaml
 from sqlalchemy import Engine
 
+from cpxm.db import session_factory
 from cpxm.errors import DomainError
 from cpxm.ingest.mapping import (
     TEMPLATES_DIRECTORY,
@@ -24,8 +26,9 @@ from cpxm.ingest.mapping import (
     parse_mapping,
     template_names,
 )
+from cpxm.ingest.models import ImportRun
 from cpxm.ingest.readers import ReadError
-from cpxm.ingest.service import ImportReport, import_file
+from cpxm.ingest.service import ImportReport, file_sha256, import_file, new_run
 
 _SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".xlsx", ".parquet", ".pq")
 # For uploads whose file name says nothing (a client that posts "data" or "blob").
@@ -99,6 +102,46 @@ def import_upload(
             return import_file(engine, path=path, mapping=mapping, dry_run=dry_run)
         except ReadError as error:
             raise UnreadableFile(str(error)) from None
+
+
+def spool_directory() -> Path:
+    """Where uploads wait for a worker (``CPXM_SPOOL_DIR``; default: the system's temp folder).
+
+    With several machines, workers must see the same folder (a shared volume).
+    """
+    configured = os.environ.get("CPXM_SPOOL_DIR", "").strip()
+    directory = Path(configured) if configured else Path(tempfile.gettempdir()) / "cpxm-spool"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def queue_upload(
+    engine: Engine,
+    *,
+    stream: BinaryIO,
+    file_name: str | None,
+    content_type: str | None,
+    mapping: ImportMapping,
+) -> ImportRun:
+    """Keep the upload in the spool folder, record a queued run, and hand it to a worker.
+
+    The run is committed before the job is enqueued, so the worker always finds it; the caller
+    follows it at ``GET /api/v1/imports/{id}`` (queued, running, completed or failed).
+    """
+    from cpxm.ingest.jobs import run_queued_import
+
+    name = _file_name(file_name, content_type, mapping)
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=spool_directory()))
+    path = folder / name
+    with path.open("wb") as target:
+        shutil.copyfileobj(stream, target, _COPY_CHUNK)
+    with session_factory(engine)() as session:
+        run = new_run(mapping, file_name=name, file_sha256=file_sha256(path))
+        run.status = "queued"
+        session.add(run)
+        session.commit()
+    run_queued_import(run.id, str(path))
+    return run
 
 
 def _file_name(file_name: str | None, content_type: str | None, mapping: ImportMapping) -> str:
