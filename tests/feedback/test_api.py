@@ -27,6 +27,11 @@ def test_posted_feedback_is_screened_after_commit(
     assert shown["safety_kinds"] == ["ae"]
     assert "[PHONE]" in shown["redacted_text"]
     assert shown["text"].endswith("0171 2345678.")  # this role may see personal data
+    flagged = client.get("/api/v1/feedback", params={"safety_kind": "ae"}).json()
+    assert [item["id"] for item in flagged["items"]] == [feedback_id]
+    assert client.get("/api/v1/feedback", params={"safety_kind": "pc"}).json()["total"] == 0
+    themed = client.get("/api/v1/feedback", params={"theme": "side_effects"}).json()
+    assert [item["id"] for item in themed["items"]] == [feedback_id]
 
 
 def test_redacted_text_for_roles_without_patient_data_and_firewall(
