@@ -8,46 +8,23 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from cpxm.access import audit
 from cpxm.access.roles import ROLES
 from cpxm.auth import service
-from cpxm.db import make_engine, session_factory
+from cpxm.cli_support import cli_session
+from cpxm.cli_support import fail as _fail
 from cpxm.errors import DomainError
 
 console = Console()
 error_console = Console(stderr=True)
 user_app = typer.Typer(help="Add and list the people who sign in.", no_args_is_help=True)
 token_app = typer.Typer(help="Create and revoke API tokens for integrations.", no_args_is_help=True)
-
-
-def _fail(message: str) -> None:
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
-
-
-@contextmanager
-def _transaction() -> Iterator[Session]:
-    """One committed transaction on ``CPXM_DATABASE_URL``; failures become one line."""
-    try:
-        engine = make_engine()
-        with session_factory(engine)() as session:
-            yield session
-            session.commit()
-    except (DomainError, ValueError) as error:
-        _fail(str(error.detail if isinstance(error, DomainError) else error))
-    except SQLAlchemyError as error:
-        reason = str(error).splitlines()[0]
-        _fail(f"database error: {reason}; is the store initialised? run `cpxm init`")
 
 
 @user_app.command("add")
@@ -80,7 +57,7 @@ def user_add(
             _fail(f"environment variable {password_env} is empty or not set")
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    with _transaction() as session:
+    with cli_session(ValueError) as session:
         user = service.create_user(
             session, email=email, role=role, password=password, display_name=name
         )
@@ -101,7 +78,7 @@ def user_add(
 @user_app.command("list")
 def user_list() -> None:
     """Every user with role, team and state."""
-    with _transaction() as session:
+    with cli_session(ValueError) as session:
         users, total = service.list_users(session, limit=10_000, offset=0)
         table = Table("id", "email", "role", "team", "active", "locked until")
         for user in users:
@@ -123,7 +100,7 @@ def token_create(
     name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
 ) -> None:
     """Create an API token for USER and print it (only this once)."""
-    with _transaction() as session:
+    with cli_session(ValueError) as session:
         found = service.get_user_by_email(session, email=user)
         if found is None:
             raise DomainError(f"no user with email {user}; add one with `cpxm user add`")
@@ -143,7 +120,7 @@ def token_create(
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[int, typer.Argument(help="The token's id.")]) -> None:
     """Revoke a token; requests with it are refused from now on."""
-    with _transaction() as session:
+    with cli_session(ValueError) as session:
         revoked = service.revoke_api_token(session, token_id=token_id)
         audit.record(
             session,

@@ -7,16 +7,12 @@ from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from cpxm.cases import scan, service
+from cpxm.cli_support import fail as _fail
 from cpxm.db import make_engine, session_factory
 
 console = Console()
 error_console = Console(stderr=True)
 cases_app = typer.Typer(help="Open cases from new feedback, and sweep SLAs.", no_args_is_help=True)
-
-
-def _fail(message: str) -> None:
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
 
 
 @cases_app.command("scan")

@@ -21,17 +21,13 @@ from rich.progress import (
 from sqlalchemy import inspect
 from sqlalchemy.exc import SQLAlchemyError
 
+from cpxm.cli_support import fail as _fail
 from cpxm.db import make_engine, session_factory
 from cpxm.feedback.files import FileAnalysisError, analyse_csv, count_rows
 from cpxm.text import ProductCatalogue, build_catalogue
 
 console = Console()
 error_console = Console(stderr=True)
-
-
-def _fail(message: str) -> None:
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
 
 
 def _progress(description: str) -> Progress:

@@ -10,17 +10,13 @@ from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from cpxm.access import audit
+from cpxm.cli_support import fail as _fail
 from cpxm.db import make_engine, session_factory
 from cpxm.governance import service
 
 console = Console()
 error_console = Console(stderr=True)
 governance_app = typer.Typer(help="Load and show the RACI governance matrix.", no_args_is_help=True)
-
-
-def _fail(message: str) -> None:
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
 
 
 @governance_app.command("load")

@@ -16,11 +16,9 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from cpxm.db import make_engine, session_factory
-from cpxm.errors import DomainError
+from cpxm.cli_support import cli_session as _session
+from cpxm.cli_support import fail as _fail
 from cpxm.identity import service
 from cpxm.identity.models import SourceRecord
 
@@ -30,32 +28,6 @@ identity_app = typer.Typer(
     help="Review uncertain pairs, undo merges and export identity links.", no_args_is_help=True
 )
 T = TypeVar("T")
-
-
-def _fail(message: str) -> None:
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    """One transaction: committed on success; a failure becomes one line and exit code 1."""
-    try:
-        engine = make_engine()
-    except (SQLAlchemyError, ValueError, ModuleNotFoundError) as error:
-        _fail(f"CPXM_DATABASE_URL is not usable: {error}")
-        raise
-    try:
-        with session_factory(engine)() as session:
-            yield session
-            session.commit()
-    except DomainError as error:
-        _fail(str(error.detail))
-    except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        if "no such table" in reason or "does not exist" in reason:
-            reason += "; is the store initialised and upgraded? run `cpxm init`"
-        _fail(f"database error: {reason}")
 
 
 def resolve_command(

@@ -7,8 +7,6 @@ against the user named by ``--as EMAIL`` (default: none, recorded as the command
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -17,10 +15,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from cpxm.db import make_engine, session_factory
+from cpxm.cli_support import cli_session as _session
+from cpxm.cli_support import fail as _fail
 from cpxm.errors import DomainError
 from cpxm.safety import service
 from cpxm.safety.exports import cases_csv, cases_e2b
@@ -37,31 +35,6 @@ safety_app = typer.Typer(
 ActingUser = Annotated[
     str | None, typer.Option("--as", help="Email of the PV officer doing this (for the trail).")
 ]
-
-
-def _fail(message: str) -> None:
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    try:
-        engine = make_engine()
-    except (SQLAlchemyError, ValueError, ModuleNotFoundError) as error:
-        _fail(f"CPXM_DATABASE_URL is not usable: {error}")
-        raise
-    try:
-        with session_factory(engine)() as session:
-            yield session
-            session.commit()
-    except DomainError as error:
-        _fail(str(error.detail))
-    except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        if "no such table" in reason or "does not exist" in reason:
-            reason += "; is the store initialised and upgraded? run `cpxm init`"
-        _fail(f"database error: {reason}")
 
 
 def _user_id(session: Session, email: str | None) -> int | None:

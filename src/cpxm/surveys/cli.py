@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,11 +14,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from cpxm.db import make_engine, session_factory
-from cpxm.errors import DomainError
+from cpxm.cli_support import cli_session
+from cpxm.cli_support import fail as _fail
 from cpxm.surveys.definition import load_definition_file
 from cpxm.surveys.distribution import (
     DEFAULT_EXPIRES_DAYS,
@@ -42,54 +38,12 @@ console = Console()
 error_console = Console(stderr=True)
 
 
-def _fail(message: str) -> None:
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
-
-
-def _detail(detail: Any) -> str:
-    if isinstance(detail, list):
-        return "; ".join(
-            (".".join(str(p) for p in item.get("loc", [])) + ": " if item.get("loc") else "")
-            + str(item.get("msg", item))
-            if isinstance(item, dict)
-            else str(item)
-            for item in detail
-        )
-    return str(detail)
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    """One transaction: committed on success; a failure becomes one line and exit code 1."""
-    try:
-        engine = make_engine()
-    except (SQLAlchemyError, ValueError, ModuleNotFoundError) as error:
-        _fail(f"CPXM_DATABASE_URL is not usable: {error}")
-        raise
-    try:
-        with session_factory(engine)() as session:
-            yield session
-            session.commit()
-    except DomainError as error:
-        _fail(_detail(error.detail))
-    except MailConfigError as error:
-        _fail(str(error))
-    except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        if "no such table" in reason or "does not exist" in reason:
-            reason += "; is the store initialised and upgraded? run `cpxm init`"
-        _fail(f"database error: {reason}")
-    finally:
-        engine.dispose()
-
-
 @survey_app.command("create")
 def create_command(
     file: Annotated[Path, typer.Argument(help="A survey definition, JSON or YAML.")],
 ) -> None:
     """Create a survey from a definition, or publish its next version if it changed."""
-    with _session() as session:
+    with cli_session(MailConfigError) as session:
         saved = save_definition(session, document=load_definition_file(file))
         survey = saved.survey
         if saved.created:
@@ -115,7 +69,7 @@ def definition_command(
     ] = None,
 ) -> None:
     """Print a survey's definition as JSON (import it elsewhere with `cpxm survey create`)."""
-    with _session() as session:
+    with cli_session(MailConfigError) as session:
         found = find_survey(session, reference=survey)
         document = export_definition(session, survey_id=found.id, version=version)
     typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
@@ -139,7 +93,7 @@ def send_command(
     """Invite the survey's audience, honouring consent and the contact-fatigue rules."""
     now = utc_now()
     wave = wave or f"{now:%Y-%m}"
-    with _session() as session:
+    with cli_session(MailConfigError) as session:
         found = find_survey(session, reference=survey)
         plan = plan_wave(session, survey=found, wave=wave, channel=channel, now=now)
         by_rule = Counter(hold.rule for _s, holds in plan.held for hold in holds)
@@ -204,7 +158,7 @@ def export_command(
         _fail(f"--format is '{format}', expected one of {', '.join(FORMATS)}")
     if format == "parquet" and out is None:
         _fail("parquet is binary: name a file with --out")
-    with _session() as session:
+    with cli_session(MailConfigError) as session:
         found = find_survey(session, reference=survey)
         data = export_responses(session, survey=found, format=format)
     write_export(data, out)
@@ -222,7 +176,7 @@ def link_command(
     ] = None,
 ) -> None:
     """Create an anonymous open link to the survey."""
-    with _session() as session:
+    with cli_session(MailConfigError) as session:
         found = find_survey(session, reference=survey)
         link = create_open_link(
             session, survey=found, label=label, channel=channel, expires_at=expires
@@ -234,7 +188,7 @@ def link_command(
 @survey_app.command("rules")
 def rules_command() -> None:
     """List the contact-fatigue rules in force."""
-    with _session() as session:
+    with cli_session(MailConfigError) as session:
         table = Table("code", "kind", "parameters", "description")
         for rule in active_rules(session):
             table.add_row(rule.code, rule.kind, json.dumps(rule.parameters), rule.description)
