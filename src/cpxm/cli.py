@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cpxm.auth.cli import token_app, user_app
 from cpxm.cases.cli import cases_app
+from cpxm.cli_support import fail as _fail
 from cpxm.db import make_engine
 from cpxm.feedback.cli import analyze_command
 from cpxm.governance.cli import governance_app
@@ -60,11 +61,6 @@ error_console = Console(stderr=True)
 
 class CommandError(Exception):
     """A failure the user can act on; printed as one line, exit code 1."""
-
-
-def _fail(message: str) -> None:
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
 
 
 @contextmanager
