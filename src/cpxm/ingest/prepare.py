@@ -20,8 +20,12 @@ from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.readers import RawRecord, ReadError, detect_format, read_rows
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowConverter, RowError
 
-# Files from this size up are prepared in a second process (when the machine has two cores);
-# below it, starting the process costs more than it saves. CPXM_IMPORT_WORKER=0 turns it off.
+# With CPXM_IMPORT_WORKER=1, files from this size up are prepared in a second process (when the
+# machine has two cores); below it, starting the process costs more than it saves. It is off by
+# default: measured on 100,000 call reports on a quiet 2-core machine it saved 7% on PostgreSQL,
+# cost 30% on SQLite, and halved the speed of unchanged re-imports (every row is converted
+# before the ledger is consulted), because the writing process, not conversion, is the
+# bottleneck (BENCHMARKS.md).
 WORKER_FROM_BYTES = 8 * 1024 * 1024
 _QUEUED_BATCHES = 4  # batches read ahead: bounds the memory the reader may use
 _PARENT_POLL_SECONDS = 1.0
@@ -82,8 +86,8 @@ def read_checked(path: Path, mapping: ImportMapping) -> Iterator[RawRecord]:
 
 
 def use_worker(path: Path) -> bool:
-    """Whether ``path`` is worth a second process on this machine."""
-    if os.environ.get("CPXM_IMPORT_WORKER", "").strip() == "0":
+    """Whether ``path`` should be prepared in a second process (opt-in, see above)."""
+    if os.environ.get("CPXM_IMPORT_WORKER", "").strip() != "1":
         return False
     return (os.cpu_count() or 1) >= 2 and path.stat().st_size >= WORKER_FROM_BYTES
 
