@@ -333,3 +333,50 @@ def test_compiled_date_formats_read_like_strptime(date_format: str, text: str) -
         assert "%b" in date_format  # only formats with codes beyond numbers go to strptime
         return
     assert parser(text) == expected
+
+
+def test_imported_feedback_reaches_the_safety_net_at_once(
+    store_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Analysis on arrival: each committed batch of feedback is screened, not left pending."""
+    from cpxm.feedback.models import FeedbackItem
+    from cpxm.ingest.mapping import TEMPLATES_DIRECTORY, load_mapping
+    from cpxm.safety.models import SafetyCase
+    from cpxm.workspace.models import Channel
+    from tests.conftest import url_of
+
+    _seed_taxonomy(store_engine)
+    with Session(store_engine) as session:
+        session.add(Channel(code="call_centre", name="Call centre", kind="remote"))
+        session.commit()
+    import_file(
+        store_engine, path=_write(tmp_path / "hcps.csv", HCPS), mapping=_mapping(HCP_MAPPING)
+    )
+    logs = _write(
+        tmp_path / "logs.csv",
+        "ticket_id,caller_id,opened_at,subject,summary,language\n"
+        "T1,A1,2025-02-03T10:00:00,Side effect,After the second dose I had a severe rash "
+        "and was admitted to hospital,en\n"
+        "T2,A1,2025-02-03T11:00:00,Delivery,The order arrived on time,en\n",
+    )
+    template = load_mapping(TEMPLATES_DIRECTORY / "call-centre-logs.yaml")
+    document = template.model_dump(mode="json", exclude_none=True)
+    document["fields"]["stakeholder"] = {"column": "caller_id", "source_system": "crm"}
+    mapping = _mapping(document)
+    # The worker serves the configured store; this store is not it, so nothing is screened...
+    import_file(store_engine, path=logs, mapping=mapping)
+    with Session(store_engine) as session:
+        statuses = set(session.scalars(select(FeedbackItem.analysis_status)))
+    assert statuses == {"pending"}
+    # ...until it is the configured store: then each committed batch is screened at once.
+    monkeypatch.setenv("CPXM_DATABASE_URL", url_of(store_engine))
+    changed = _write(tmp_path / "logs.csv", logs.read_text().replace("severe rash", "bad rash"))
+    import_file(store_engine, path=changed, mapping=mapping)
+    with Session(store_engine) as session:
+        statuses_after = dict(
+            session.execute(select(FeedbackItem.text, FeedbackItem.analysis_status)).all()
+        )
+        cases = session.scalar(select(func.count()).select_from(SafetyCase))
+    rash = next(text for text in statuses_after if "bad rash" in text)
+    assert statuses_after[rash] != "pending"
+    assert cases and cases >= 1
