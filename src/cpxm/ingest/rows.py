@@ -417,14 +417,7 @@ def _source_id(source_columns: tuple[str, ...], raw: RawRow) -> str:
 def _raw_text(spec: FieldSpec, raw: RawRow) -> str | None:
     if spec.value is not None:
         return str(spec.value)
-    pieces = []
-    for column in spec.columns:
-        if column not in raw:
-            raise RowError(f"has no column '{column}'; the file's columns are: {', '.join(raw)}")
-        value = raw[column]
-        if value is not None:
-            pieces.append(value)
-    return " ".join(pieces) if pieces else None
+    return _columns_text(tuple(spec.columns), raw)
 
 
 def _where(spec: FieldSpec | None, name: str) -> str:
