@@ -11,12 +11,14 @@ from cpxm.access import AggregatesReader
 from cpxm.analytics.charts import bars_spec
 from cpxm.analytics.coordination import CoordinationReport, coordination_for_viewer
 from cpxm.analytics.export import csv_response
-from cpxm.analytics.metric_pages import filter_options, query_string, selected_filters
+from cpxm.analytics.metric_pages import (
+    render_report_page,
+    report_page_context,
+)
 from cpxm.analytics.params import CoordinationQueryParams
 from cpxm.analytics.service import report_cache
 from cpxm.deps import DbSession
 from cpxm.errors import FieldError
-from cpxm.web.templating import templates
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,29 +61,14 @@ def coordination_page(
     principal: AggregatesReader,
     query: CoordinationQueryParams,
 ) -> Response:
-    context: dict[str, Any] = {
-        "filter_options": [
-            option
-            for option in filter_options(session)
-            if option["dimension"] in ("stakeholder_type", "country")
-        ],
-        "params": request.query_params,
-        "query": query,
-        "selected": selected_filters(query.slice),
-        "query_string": query_string(request),
-        "report": None,
-        "errors": [],
-        "charts": {},
-    }
-    try:
-        report = coordination_for_viewer(session, principal, query, report_cache(request.app.state))
-    except FieldError as error:
-        context["errors"] = error.detail
-        return templates.TemplateResponse(
-            request, "analytics/coordination.html", context, status_code=422
-        )
-    context.update(report=report, charts=coordination_charts(report))
-    return templates.TemplateResponse(request, "analytics/coordination.html", context)
+    context = report_page_context(request, session, query, ("stakeholder_type", "country"))
+    return render_report_page(
+        request,
+        "analytics/coordination.html",
+        context,
+        lambda: coordination_for_viewer(session, principal, query, report_cache(request.app.state)),
+        coordination_charts,
+    )
 
 
 @router.get("/analytics/coordination/export/{table}.csv")

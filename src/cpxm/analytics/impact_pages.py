@@ -10,12 +10,14 @@ from fastapi.responses import HTMLResponse, Response
 from cpxm.analytics.charts import interval_bars_spec
 from cpxm.analytics.export import csv_response
 from cpxm.analytics.impact import ImpactReport, impact_report
-from cpxm.analytics.metric_pages import filter_options, query_string, selected_filters
+from cpxm.analytics.metric_pages import (
+    render_report_page,
+    report_page_context,
+)
 from cpxm.analytics.params import ImpactQueryParams
 from cpxm.analytics.service import report_cache
 from cpxm.deps import DbSession
-from cpxm.errors import FieldError
-from cpxm.web.templating import humanise, templates
+from cpxm.web.templating import humanise
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,31 +45,18 @@ def impact_charts(report: ImpactReport) -> dict[str, dict[str, Any]]:
 
 @router.get("/analytics/impact", response_class=HTMLResponse)
 def impact_page(request: Request, session: DbSession, query: ImpactQueryParams) -> Response:
-    context: dict[str, Any] = {
-        "filter_options": [
-            option
-            for option in filter_options(session)
-            if option["dimension"] in ("stakeholder_type", "country", "survey")
-        ],
-        "params": request.query_params,
-        "query": query,
-        "selected": selected_filters(query.slice),
-        "query_string": query_string(request),
-        "report": None,
-        "errors": [],
-        "charts": {},
-    }
-    try:
-        report = report_cache(request.app.state).get(
+    context = report_page_context(
+        request, session, query, ("stakeholder_type", "country", "survey")
+    )
+    return render_report_page(
+        request,
+        "analytics/impact.html",
+        context,
+        lambda: report_cache(request.app.state).get(
             session, ("impact", query), lambda: impact_report(session, query)
-        )
-    except FieldError as error:
-        context["errors"] = error.detail
-        return templates.TemplateResponse(
-            request, "analytics/impact.html", context, status_code=422
-        )
-    context.update(report=report, charts=impact_charts(report))
-    return templates.TemplateResponse(request, "analytics/impact.html", context)
+        ),
+        impact_charts,
+    )
 
 
 @router.get("/analytics/impact/export/impact.csv")

@@ -11,7 +11,10 @@ from sqlalchemy.orm import Session
 from cpxm.analytics.charts import bars_spec
 from cpxm.analytics.export import csv_response
 from cpxm.analytics.journeys import JourneyQuery, JourneyReport, journey_report, journeys
-from cpxm.analytics.metric_pages import filter_options, query_string, selected_filters
+from cpxm.analytics.metric_pages import (
+    render_report_page,
+    report_page_context,
+)
 from cpxm.analytics.params import JourneyQueryParams
 from cpxm.analytics.service import report_cache
 from cpxm.deps import DbSession
@@ -59,32 +62,17 @@ def journey_charts(report: JourneyReport) -> dict[str, dict[str, Any]]:
 
 @router.get("/analytics/journeys", response_class=HTMLResponse)
 def journeys_page(request: Request, session: DbSession, query: JourneyQueryParams) -> Response:
-    context: dict[str, Any] = {
-        "journeys": journeys(session),
-        "filter_options": [
-            option
-            for option in filter_options(session)
-            if option["dimension"] in ("stakeholder_type", "country")
-        ],
-        "params": request.query_params,
-        "query": query,
-        "selected": selected_filters(query.slice),
-        "query_string": query_string(request),
-        "report": None,
-        "errors": [],
-        "charts": {},
-    }
+    context = report_page_context(request, session, query, ("stakeholder_type", "country"))
+    context["journeys"] = journeys(session)
     if not context["journeys"]:
         return templates.TemplateResponse(request, "analytics/journeys.html", context)
-    try:
-        report = cached_journey_report(request, session, query)
-    except FieldError as error:
-        context["errors"] = error.detail
-        return templates.TemplateResponse(
-            request, "analytics/journeys.html", context, status_code=422
-        )
-    context.update(report=report, charts=journey_charts(report))
-    return templates.TemplateResponse(request, "analytics/journeys.html", context)
+    return render_report_page(
+        request,
+        "analytics/journeys.html",
+        context,
+        lambda: cached_journey_report(request, session, query),
+        journey_charts,
+    )
 
 
 @router.get("/analytics/journeys/export/{table}.csv")

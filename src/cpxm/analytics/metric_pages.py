@@ -3,7 +3,8 @@ to the answers behind each figure, and CSV downloads of every table."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -116,6 +117,44 @@ def metric_charts(report: MetricReport) -> dict[str, dict[str, Any]]:
             trend_rows, title=f"{report.metric_label} by {report.query.grain} (95% CI)"
         )
     return charts
+
+
+R = TypeVar("R")
+
+
+def report_page_context(
+    request: Request, session: Session, query: Any, dimensions: tuple[str, ...]
+) -> dict[str, Any]:
+    """What every report page's template starts from: filters limited to ``dimensions``."""
+    return {
+        "filter_options": [
+            option for option in filter_options(session) if option["dimension"] in dimensions
+        ],
+        "params": request.query_params,
+        "query": query,
+        "selected": selected_filters(query.slice),
+        "query_string": query_string(request),
+        "report": None,
+        "errors": [],
+        "charts": {},
+    }
+
+
+def render_report_page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    build: Callable[[], R],
+    charts: Callable[[R], dict[str, Any]],
+) -> Response:
+    """The page with its report and charts, or with the filter errors (422) it cannot build."""
+    try:
+        report = build()
+    except FieldError as error:
+        context["errors"] = error.detail
+        return templates.TemplateResponse(request, template, context, status_code=422)
+    context.update(report=report, charts=charts(report))
+    return templates.TemplateResponse(request, template, context)
 
 
 def form_context(request: Request, session: Session) -> dict[str, Any]:
