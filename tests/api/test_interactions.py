@@ -41,8 +41,8 @@ def test_list_is_newest_first_with_the_envelope(client: TestClient, session: Ses
     assert body["total"] == 3
     assert (body["limit"], body["offset"]) == (2, 0)
     assert [item["occurred_at"] for item in body["items"]] == [
-        "2025-01-03T12:00:00",
-        "2025-01-02T12:00:00",
+        "2025-01-03T12:00:00Z",
+        "2025-01-02T12:00:00Z",
     ]
     assert {"channel", "department", "occurred_at"} <= set(body["items"][0])
 
@@ -119,7 +119,7 @@ def test_create_stores_and_answers_201_with_the_object(
     body = response.json()
     assert body["channel"] == "face_to_face"
     assert body["department"] == "medical_affairs"
-    assert body["occurred_at"] == "2025-03-14T09:30:00"
+    assert body["occurred_at"] == "2025-03-14T09:30:00Z"
     assert body["created_at"]
     stored = session.get(Interaction, body["id"])
     assert stored is not None
@@ -136,7 +136,7 @@ def test_create_converts_an_aware_time_to_naive_utc(client: TestClient, session:
         json=_valid_payload(hcp.id, occurred_at="2025-03-14T11:30:00+02:00"),
     ).json()
 
-    assert body["occurred_at"] == "2025-03-14T09:30:00"
+    assert body["occurred_at"] == "2025-03-14T09:30:00Z"
 
 
 def _errors_by_field(response: Any) -> dict[str, dict[str, Any]]:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from cpxm.access.roles import ROLES
+from cpxm.timeutil import UtcDateTime
 
 
 class MeOut(BaseModel):
@@ -26,8 +25,8 @@ class UserOut(BaseModel):
     role: str
     team_id: int | None
     is_active: bool
-    locked_until: datetime | None
-    last_sign_in_at: datetime | None
+    locked_until: UtcDateTime | None
+    last_sign_in_at: UtcDateTime | None
 
 
 class UserCreate(BaseModel):
@@ -70,5 +69,5 @@ class TokenOut(BaseModel):
     id: int
     name: str
     prefix: str
-    created_at: datetime
+    created_at: UtcDateTime
     token: str = Field(description="The secret, shown only in this response.")

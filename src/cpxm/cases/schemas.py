@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from cpxm.cases.service import RESOLUTION_CODES
 from cpxm.cases.sla import CASE_TYPES, PRIORITIES
+from cpxm.timeutil import UtcDateTime
 
 CaseType = Literal[CASE_TYPES]  # type: ignore[valid-type]
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
@@ -34,11 +34,11 @@ class CaseOut(BaseModel):
     assignee_user_id: int | None
     accountable_user_id: int | None
     accountable_team_id: int | None
-    opened_at: datetime
-    due_at: datetime | None
+    opened_at: UtcDateTime
+    due_at: UtcDateTime | None
     sla_business_hours: int | None
     escalation_level: int
-    closed_at: datetime | None
+    closed_at: UtcDateTime | None
     resolution_code: str | None
     recovery_score: float | None
 
@@ -47,7 +47,7 @@ class CaseEventOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    occurred_at: datetime
+    occurred_at: UtcDateTime
     actor_user_id: int | None
     event_type: str
     details: dict[str, Any] | None
@@ -90,11 +90,11 @@ class NotificationOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    created_at: datetime
+    created_at: UtcDateTime
     subject: str
     body: str
     link: str | None
-    read_at: datetime | None
+    read_at: UtcDateTime | None
 
 
 class NotificationsRead(BaseModel):

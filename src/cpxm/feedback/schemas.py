@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from cpxm.access import Principal
 from cpxm.access.roles import Domain
 from cpxm.feedback.models import FeedbackAnalysis, FeedbackItem
+from cpxm.timeutil import UtcDateTime
 
 
 class FeedbackIn(BaseModel):
@@ -25,7 +26,7 @@ class FeedbackOut(BaseModel):
     id: int
     source_kind: str
     stakeholder_id: int | None
-    received_at: datetime
+    received_at: UtcDateTime
     channel_code: str | None
     language: str | None
     analysis_status: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cpxm.ingest.mapping import CPXM_IDS
 from cpxm.ingest.models import ImportRun, QuarantinedRow
 from cpxm.ingest.service import ImportReport
+from cpxm.timeutil import UtcDateTime
 
 MAX_EVENTS = 10_000
 SOURCE_SYSTEM = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60, examples=["crm"])
@@ -47,8 +47,8 @@ class ImportRunOut(BaseModel):
     file_name: str | None
     status: str  # queued, running (or killed while running), completed, failed
     error: str | None = None  # why a failed run failed
-    started_at: datetime
-    finished_at: datetime | None
+    started_at: UtcDateTime
+    finished_at: UtcDateTime | None
     read: int
     created: int
     updated: int
@@ -83,8 +83,8 @@ class QuarantinedRowOut(BaseModel):
     status: str
     reason: str
     values: dict[str, Any]
-    created_at: datetime
-    resolved_at: datetime | None
+    created_at: UtcDateTime
+    resolved_at: UtcDateTime | None
 
 
 def quarantined_out(row: QuarantinedRow) -> QuarantinedRowOut:

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cpxm.interactions.models import Interaction
-from cpxm.timeutil import to_naive_utc, utc_now
+from cpxm.timeutil import UtcDateTime, to_naive_utc, utc_now
 
 # Clocks drift and clients queue; an interaction a few minutes "in the future" is still real.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -53,7 +53,7 @@ class InteractionCreate(BaseModel):
 class InteractionOut(BaseModel):
     id: int
     stakeholder_id: int
-    occurred_at: datetime
+    occurred_at: UtcDateTime
     channel: str
     department: str
     interaction_type: str
@@ -65,7 +65,7 @@ class InteractionOut(BaseModel):
     employee_id: int | None
     outcome: str | None
     notes: str | None
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 def interaction_out(interaction: Interaction) -> InteractionOut:

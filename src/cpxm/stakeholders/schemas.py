@@ -7,11 +7,12 @@ every endpoint that shows a stakeholder goes through ``stakeholder_out`` or
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from pydantic import BaseModel
 
 from cpxm.stakeholders.models import Affiliation, ChannelPreference, Stakeholder
+from cpxm.timeutil import UtcDateTime
 
 
 class StakeholderOut(BaseModel):
@@ -31,8 +32,8 @@ class StakeholderOut(BaseModel):
     country: str | None
     language: str | None
     birth_date: date | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
 
 class ChannelPreferenceOut(BaseModel):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from cpxm.surveys.models import Answer, Question, Response, Survey
+from cpxm.timeutil import UtcDateTime
 
 
 class SurveyOut(BaseModel):
@@ -19,7 +19,7 @@ class SurveyOut(BaseModel):
     version: int
     default_language: str
     audience: dict[str, Any] | None
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class QuestionOut(BaseModel):
@@ -45,8 +45,8 @@ class ResponseOut(BaseModel):
     channel: str | None
     language: str
     status: str
-    started_at: datetime
-    submitted_at: datetime | None
+    started_at: UtcDateTime
+    submitted_at: UtcDateTime | None
 
 
 class AnswerOut(BaseModel):
