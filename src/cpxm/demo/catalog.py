@@ -172,7 +172,7 @@ INQUIRY_KEYS = ("inquiry_phone", "inquiry_email", "inquiry_portal")
 
 # Contacts per year at engagement 1, before planted effects.
 ANNUAL_RATES = {
-    "hcp": 39.0,
+    "hcp": 41.0,
     "patient": 13.0,
     "caregiver": 6.0,
     "investigator": 30.0,

@@ -30,7 +30,7 @@ TRIGGER_KINDS = np.array(
     ]
 )
 TRANSACTIONAL_INVITE_RATE = 0.33
-TRANSACTIONAL_RESPONSE_RATE = 0.3
+TRANSACTIONAL_RESPONSE_RATE = 0.33
 AUDIENCE = {
     "hcp": "hcp",
     "investigator": "site",
