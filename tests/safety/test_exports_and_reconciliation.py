@@ -5,12 +5,18 @@ import io
 from datetime import datetime
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
 from cpxm.errors import DomainError
 from cpxm.safety import service
 from cpxm.safety.exports import cases_csv, cases_e2b
-from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
+from cpxm.safety.reconciliation import (
+    cjk_font_path,
+    reconcile,
+    reconciliation_csv,
+    reconciliation_pdf,
+)
 from cpxm.safety.screening import screen_items
 from tests.factories import make_response, make_stakeholder, make_survey, make_taxonomy
 from tests.safety.helpers import make_feedback
@@ -83,3 +89,45 @@ def test_reconciliation_lists_cases_and_warns_about_unscreened_items(session: Se
 def test_reconciliation_needs_a_scope(session: Session) -> None:
     with pytest.raises(DomainError, match="choose a scope"):
         reconcile(session)
+
+
+def _pdf_text(data: bytes) -> str:
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+    # fpdf2 encodes CFF-font text as two-byte codes through an embedded CMap, which pypdf reads
+    # one byte at a time: each CJK letter comes back after a NUL. The letters are right.
+    return text.replace("\x00", "")
+
+
+JAPANESE_AE = "Immunyを使ってから発疹が出ました。"
+
+
+def test_reconciliation_pdf_shows_japanese_verbatims(session: Session) -> None:
+    if cjk_font_path() is None:
+        pytest.skip("no CJK font: install the project's dependencies (noto-cjk-sans-jp-regular)")
+    survey = make_survey(session, name="患者アンケート")
+    response = make_response(session, survey=survey)
+    item = make_feedback(session, JAPANESE_AE, response_id=response.id)
+    (case,) = screen_items(session, items=[item], now=NOW)[1]
+    assert case.event_terms == ["発疹"]
+
+    pdf = reconciliation_pdf(reconcile(session, survey_id=survey.id))
+    assert b"NotoSansCJK" in pdf  # the glyphs come from the embedded CJK font
+    text = _pdf_text(pdf)
+    assert "患者アンケート" in text  # the scope line
+    assert "発疹" in text  # the event column
+    assert JAPANESE_AE in text.replace("\n", "")  # the verbatim, whole
+    assert "no CJK font" not in text
+
+
+def test_reconciliation_pdf_says_so_when_no_cjk_font_is_found(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CPXM_CJK_FONT", "/nonexistent/font.otf")
+    survey = make_survey(session, name="Survey JP")
+    response = make_response(session, survey=survey)
+    item = make_feedback(session, JAPANESE_AE, response_id=response.id)
+    screen_items(session, items=[item], now=NOW)
+
+    text = _pdf_text(reconciliation_pdf(reconcile(session, survey_id=survey.id)))
+    assert "no CJK font is installed" in " ".join(text.split())
+    assert "Immuny???????" in text.replace("\n", "")

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import os
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import resources
 from pathlib import Path
 
 from fpdf import FPDF
@@ -27,7 +31,17 @@ from cpxm.surveys.models import Response, Survey
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Product
 
+logger = logging.getLogger(__name__)
 _FONT_DIRECTORY = Path("/usr/share/fonts/truetype/dejavu")
+# Chinese, Japanese and Korean glyphs come from the Noto Sans CJK font that the
+# ``noto-cjk-sans-jp-regular`` package ships (a dependency); CPXM_CJK_FONT names another file.
+CJK_FONT_ENV = "CPXM_CJK_FONT"
+_CJK_FONT_PACKAGE = "noto_cjk_sans_jp_regular"
+_CJK_FONT_FILE = "NotoSansCJKjp-Regular.otf"
+CJK_MISSING_NOTE = (
+    "Note: no CJK font is installed (Python package noto-cjk-sans-jp-regular), so Chinese, "
+    "Japanese and Korean characters are shown as '?'; the CSV export has the exact text."
+)
 
 
 @dataclass
@@ -188,11 +202,18 @@ def reconciliation_csv(report: Reconciliation) -> str:
 def reconciliation_pdf(report: Reconciliation) -> bytes:
     pdf = FPDF(orientation="L", format="A4")
     family = _font(pdf)
+    has_cjk = _add_cjk_fallback(pdf, family)
+
+    def safe(text: str) -> str:
+        return _safe(text, family, has_cjk=has_cjk)
+
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
     pdf.set_font(family, "B", 16)
     pdf.cell(0, 10, "Safety reconciliation report", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(family, "", 10)
+    if not has_cjk and any(_is_cjk(case.verbatim) for case in report.cases):
+        pdf.multi_cell(0, 5, CJK_MISSING_NOTE, new_x="LMARGIN", new_y="NEXT")
     for label, value in (
         ("Scope", report.scope),
         ("Generated", report.generated_at.isoformat(sep=" ", timespec="minutes") + " UTC"),
@@ -200,11 +221,11 @@ def reconciliation_pdf(report: Reconciliation) -> bytes:
         ("Feedback items not yet screened", str(report.items_pending)),
         ("Safety cases", str(len(report.cases))),
     ):
-        pdf.cell(60, 6, _safe(label, family), new_x="RIGHT")
-        pdf.cell(0, 6, _safe(value, family), new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(60, 6, safe(label), new_x="RIGHT")
+        pdf.cell(0, 6, safe(value), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     pdf.set_font(family, "B", 11)
-    pdf.multi_cell(0, 7, _safe(report.statement, family), border=1, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 7, safe(report.statement), border=1, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
     if report.cases:
         widths = (14, 10, 40, 30, 48, 24, 28, 28, 28, 14, 22)
@@ -242,8 +263,17 @@ def reconciliation_pdf(report: Reconciliation) -> bytes:
                 row[11],
             )
             for width, value in zip(widths, values, strict=True):
-                pdf.cell(width, 6, _safe(_fit(pdf, value, width), family), border=1)
+                pdf.cell(width, 6, safe(_fit(pdf, value, width)), border=1)
             pdf.ln()
+        # The reporter's own words, so PV can reconcile against the safety database's narrative.
+        pdf.ln(4)
+        pdf.set_font(family, "B", 11)
+        pdf.cell(0, 7, "Verbatims", new_x="LMARGIN", new_y="NEXT")
+        for case in report.cases:
+            pdf.set_font(family, "B", 8)
+            pdf.cell(14, 5, f"case {case.id}", new_x="RIGHT")
+            pdf.set_font(family, "", 8)
+            pdf.multi_cell(0, 5, safe(case.verbatim), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(8)
     pdf.set_font(family, "", 10)
     pdf.cell(
@@ -266,10 +296,43 @@ def _font(pdf: FPDF) -> str:
     return "Helvetica"
 
 
-def _safe(text: str, family: str) -> str:
+def cjk_font_path() -> Path | None:
+    """The CJK font file to embed, or None when neither the package nor CPXM_CJK_FONT has one."""
+    configured = os.environ.get(CJK_FONT_ENV, "").strip()
+    if configured:
+        return Path(configured) if Path(configured).is_file() else None
+    try:
+        path = Path(str(resources.files(_CJK_FONT_PACKAGE) / _CJK_FONT_FILE))
+    except ModuleNotFoundError:
+        return None
+    return path if path.is_file() else None
+
+
+def _add_cjk_fallback(pdf: FPDF, family: str) -> bool:
+    """Let text the main font cannot draw fall back to the CJK font; False when there is none."""
+    path = cjk_font_path()
+    if path is None:
+        logger.warning("no CJK font found; CJK characters in PDFs are replaced by '?'")
+        return False
+    if family == "Helvetica":
+        return False  # core fonts take no fallback; _safe replaces what Latin-1 cannot hold
+    pdf.add_font("NotoSansCJK", "", str(path))
+    pdf.set_fallback_fonts(["NotoSansCJK"], exact_match=False)
+    return True
+
+
+def _is_cjk(text: str) -> bool:
+    return any(unicodedata.east_asian_width(char) in ("W", "F") for char in text)
+
+
+def _safe(text: str, family: str, *, has_cjk: bool) -> str:
     # The built-in Helvetica covers Latin-1 only; without DejaVu, other letters become "?".
     if family == "Helvetica":
         return text.encode("latin-1", "replace").decode("latin-1")
+    if not has_cjk:
+        return "".join(
+            "?" if unicodedata.east_asian_width(char) in ("W", "F") else char for char in text
+        )
     return text
 
 
