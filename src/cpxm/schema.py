@@ -3,6 +3,7 @@
 Alembic's environment and the tests import this module so ``Base.metadata`` is complete.
 """
 
+from cpxm.analytics import models as analytics_models
 from cpxm.auth import models as auth_models
 from cpxm.cases import models as cases_models
 from cpxm.db import Base
@@ -22,6 +23,7 @@ from cpxm.workspace import models as workspace_models
 metadata = Base.metadata
 
 __all__ = [
+    "analytics_models",
     "auth_models",
     "cases_models",
     "demo_models",
