@@ -14,7 +14,7 @@ from cpxm.cases.models import Case, CaseScanWatermark
 from cpxm.cases.sla import add_business_hours, business_hours_between
 from cpxm.errors import DomainError
 from cpxm.feedback.models import FeedbackAnalysis, FeedbackItem
-from cpxm.workspace.models import Notification
+from cpxm.workspace.models import Country, Notification
 from tests.cases.helpers import Org, make_org
 from tests.factories import make_question, make_response, make_stakeholder, make_survey
 
@@ -48,6 +48,43 @@ def test_business_hours_skip_nights_weekends_and_holidays() -> None:
         2026, 12, 28, 12, 0
     )
     assert business_hours_between(friday_16, datetime(2026, 11, 23, 12, 0)) == 4.0
+
+
+def test_business_hours_are_counted_in_the_countrys_time_zone_and_holidays(
+    session: Session, org: Org
+) -> None:
+    session.add_all(
+        [
+            Country(code="JP", name="Japan", default_language="ja"),
+            Country(code="US", name="United States", default_language="en"),
+        ]
+    )
+    session.flush()
+    tokyo = make_stakeholder(session, type="hcp", country_code="JP")
+    new_york = make_stakeholder(session, type="hcp", country_code="US")
+    # Friday 20 November 2026, 17:30 local time in each city, as UTC.
+    friday_evening_tokyo = datetime(2026, 11, 20, 8, 30)  # JST is UTC+9
+    friday_evening_new_york = datetime(2026, 11, 20, 22, 30)  # EST is UTC-5
+    high = {"case_type": "detractor", "priority": "urgent", "title": "NPS 0"}  # 4 hours
+
+    in_tokyo = service.open_case(
+        session, **high, stakeholder_id=tokyo.id, now=friday_evening_tokyo
+    ).case
+    in_new_york = service.open_case(
+        session, **high, stakeholder_id=new_york.id, now=friday_evening_new_york
+    ).case
+
+    # Monday 23 November is Labour Thanksgiving Day in Japan: Tuesday 09:00-13:00 JST.
+    assert in_tokyo.due_at == datetime(2026, 11, 24, 4, 0)
+    # New York works that Monday: 09:00-13:00 EST.
+    assert in_new_york.due_at == datetime(2026, 11, 23, 18, 0)
+    # Tokyo's business day is over long before New York's starts: 17:30 JST counts nothing.
+    assert business_hours_between(friday_evening_tokyo, datetime(2026, 11, 20, 9, 0), "JP") == 0
+    assert business_hours_between(datetime(2026, 11, 20, 14, 0), friday_evening_new_york, "US") == 8
+    # A country the store does not know counts in the default zone, UTC, without holidays.
+    assert add_business_hours(datetime(2026, 11, 20, 16, 0), 4, "ZZ") == datetime(
+        2026, 11, 23, 12, 0
+    )
 
 
 def test_a_case_is_routed_to_the_responsible_team_and_informs(session: Session, org: Org) -> None:

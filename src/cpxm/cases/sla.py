@@ -1,20 +1,37 @@
-"""Service levels in business hours: the clock runs Monday to Friday, 09:00-17:00, and stops on the
-public holidays of the case's country (``holidays`` package, shipped data, no download).
+"""Service levels in business hours, counted where the case is: Monday to Friday, 09:00-17:00 in
+the local time of the case's country, stopping on that country's public holidays (``holidays``
+package, shipped data, no download).
 
-Times are naive UTC, like the rest of the store; business hours are counted in UTC as well, which
-is exact for teams in UTC and an hour or two off for the rest of Europe: document it, not hide it.
+Times in and out are naive UTC, like the rest of the store. A country's business time zone is its
+main zone in the tz database (``zone.tab``; for countries that span several, the zone of the
+business capital, e.g. the US: New York, Australia: Sydney). A case with no country, or a country
+the database does not know, counts in ``CPXM_BUSINESS_TIMEZONE`` (default UTC) with no holidays.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+import os
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
 DAY_START = time(9, 0)
 DAY_END = time(17, 0)
 HOURS_PER_DAY = 8
+DEFAULT_TIMEZONE = "UTC"
+# zone.tab lists a country's zones from east to west or by history, not by where business is done.
+MAIN_ZONE = {
+    "AU": "Australia/Sydney",
+    "BR": "America/Sao_Paulo",
+    "CA": "America/Toronto",
+    "RU": "Europe/Moscow",
+    "UA": "Europe/Kyiv",
+    "UZ": "Asia/Tashkent",
+}
 
 # Business hours to resolve, per case type and priority. Complaints and safety-adjacent cases are
 # tighter because regulations and reputations are at stake; manual cases follow their priority.
@@ -34,6 +51,38 @@ def sla_hours(case_type: str, priority: str) -> int:
     return SLA_HOURS.get(case_type, SLA_HOURS["manual"]).get(priority, 24)
 
 
+def _zone_table() -> str:
+    try:
+        return (files("tzdata.zoneinfo") / "zone.tab").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        for folder in ("/usr/share/zoneinfo", "/usr/lib/zoneinfo", "/etc/zoneinfo"):
+            table = Path(folder) / "zone.tab"
+            if table.exists():
+                return table.read_text(encoding="utf-8")
+    return ""
+
+
+@cache
+def _country_zones() -> dict[str, str]:
+    zones: dict[str, str] = {}
+    for line in _zone_table().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        country, _coordinates, zone = line.split("\t")[:3]
+        zones.setdefault(country, zone)
+    return zones | MAIN_ZONE
+
+
+@cache
+def business_timezone(country: str | None) -> ZoneInfo:
+    """The time zone whose 09:00-17:00 counts for a case in ``country``."""
+    name = _country_zones().get(country.upper()) if country else None
+    try:
+        return ZoneInfo(name or os.environ.get("CPXM_BUSINESS_TIMEZONE") or DEFAULT_TIMEZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TIMEZONE)
+
+
 @cache
 def _holidays(country: str | None, year: int) -> frozenset[date]:
     if not country:
@@ -48,10 +97,23 @@ def is_business_day(day: date, country: str | None) -> bool:
     return day.weekday() < 5 and day not in _holidays(country, day.year)
 
 
+def _to_local(moment: datetime, zone: ZoneInfo) -> datetime:
+    """Naive UTC -> naive wall-clock time in ``zone``."""
+    return moment.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+
+
+def _to_utc(wall_clock: datetime, zone: ZoneInfo) -> datetime:
+    """Naive wall-clock time in ``zone`` -> naive UTC."""
+    return wall_clock.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+
 def add_business_hours(start: datetime, hours: float, country: str | None = None) -> datetime:
     """The moment ``hours`` business hours after ``start`` (which may fall outside them)."""
+    zone = business_timezone(country)
     remaining = timedelta(hours=hours)
-    moment = start
+    # Business hours never span a daylight-saving change (they happen at night), so wall-clock
+    # arithmetic within a day is elapsed time.
+    moment = _to_local(start, zone)
     while True:
         day = moment.date()
         if not is_business_day(day, country):
@@ -66,7 +128,7 @@ def add_business_hours(start: datetime, hours: float, country: str | None = None
             continue
         available = closes - moment
         if remaining <= available:
-            return moment + remaining
+            return _to_utc(moment + remaining, zone)
         remaining -= available
         moment = datetime.combine(day + timedelta(days=1), DAY_START)
 
@@ -75,6 +137,8 @@ def business_hours_between(start: datetime, end: datetime, country: str | None =
     """Business hours from ``start`` to ``end`` (0 if end is not after start)."""
     if end <= start:
         return 0.0
+    zone = business_timezone(country)
+    start, end = _to_local(start, zone), _to_local(end, zone)
     total = timedelta()
     day = start.date()
     while day <= end.date():
