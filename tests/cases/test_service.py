@@ -65,14 +65,19 @@ def test_business_hours_are_counted_in_the_countrys_time_zone_and_holidays(
     # Friday 20 November 2026, 17:30 local time in each city, as UTC.
     friday_evening_tokyo = datetime(2026, 11, 20, 8, 30)  # JST is UTC+9
     friday_evening_new_york = datetime(2026, 11, 20, 22, 30)  # EST is UTC-5
-    high = {"case_type": "detractor", "priority": "urgent", "title": "NPS 0"}  # 4 hours
 
-    in_tokyo = service.open_case(
-        session, **high, stakeholder_id=tokyo.id, now=friday_evening_tokyo
-    ).case
-    in_new_york = service.open_case(
-        session, **high, stakeholder_id=new_york.id, now=friday_evening_new_york
-    ).case
+    def urgent_case(stakeholder_id: int, now: datetime) -> Case:  # 4 business hours
+        return service.open_case(
+            session,
+            case_type="detractor",
+            priority="urgent",
+            title="NPS 0",
+            stakeholder_id=stakeholder_id,
+            now=now,
+        ).case
+
+    in_tokyo = urgent_case(tokyo.id, friday_evening_tokyo)
+    in_new_york = urgent_case(new_york.id, friday_evening_new_york)
 
     # Monday 23 November is Labour Thanksgiving Day in Japan: Tuesday 09:00-13:00 JST.
     assert in_tokyo.due_at == datetime(2026, 11, 24, 4, 0)
