@@ -16,15 +16,18 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from cpxm.cases.notifications import notify, team_member_ids
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.feedback.models import FeedbackItem
+from cpxm.governance import service as governance
+from cpxm.governance.service import Party
 from cpxm.safety.calendar import due_after_one_business_day, escalation_level
 from cpxm.safety.models import CASE_KINDS, CASE_STATUSES, SafetyCase, SafetyCaseEvent
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.surveys.models import Response
 from cpxm.text.safety import SafetyMention
 from cpxm.timeutil import utc_now
-from cpxm.workspace.models import Product
+from cpxm.workspace.models import Product, User
 
 # Where a reporter's country is unknown, the clock follows this calendar (ISO country code).
 DEFAULT_COUNTRY_ENV = "CPXM_PV_DEFAULT_COUNTRY"
@@ -237,7 +240,8 @@ def escalate_overdue(session: Session, *, now: datetime | None = None) -> list[S
     """Raise the escalation level of open cases past their due time, once per business day late.
 
     Level 1 the moment a case is overdue, 2 a business day later, and so on; each raise is an
-    ``escalated`` event that the queue and the closed loop can act on.
+    ``escalated`` event, and notifies the Accountable and the Informed for ``safety_case`` in
+    the RACI matrix (in the app, and by email where SMTP is configured).
     """
     now = now or utc_now()
     overdue = session.scalars(
@@ -249,10 +253,81 @@ def escalate_overdue(session: Session, *, now: datetime | None = None) -> list[S
         if level > case.escalation_level:
             case.escalation_level = level
             case.escalated_at = now
-            _record(session, case, "escalated", None, now, {"level": level})
+            notified = _notify_escalation(session, case, level)
+            _record(session, case, "escalated", None, now, {"level": level, **notified})
             escalated.append(case)
     session.flush()
     return escalated
+
+
+def _notify_escalation(session: Session, case: SafetyCase, level: int) -> dict[str, list[int]]:
+    """Tell the RACI's Accountable (or, when the matrix names none, every PV officer) and its
+    Informed that a case is late; returns who was told, for the case's trail.
+
+    The message names the case, kind, product and clock but never the verbatim: emails leave
+    the system, and the case page shows the text to those who may read it.
+    """
+    reporter_type = (
+        session.scalar(
+            select(Stakeholder.type).where(Stakeholder.id == case.reporter_stakeholder_id)
+        )
+        if case.reporter_stakeholder_id
+        else None
+    )
+    area = (
+        session.scalar(
+            select(Product.therapeutic_area_code).where(Product.code == case.product_code)
+        )
+        if case.product_code
+        else None
+    )
+    raci = governance.resolve(
+        session,
+        activity="safety_case",
+        country=case.country_code,
+        therapeutic_area=area,
+        stakeholder_type=reporter_type,
+    )
+    accountable = _people(session, raci.accountable) or list(
+        session.scalars(
+            select(User.id).where(User.role == "pv_officer", User.is_active.is_(True))
+        ).all()
+    )
+    informed = sorted(set(_people(session, raci.informed)) - set(accountable))
+    product = case.product_written or case.product_code or "product not named"
+    late = f"due {case.due_at:%Y-%m-%d %H:%M} UTC and not yet acknowledged"
+    link = f"/safety/cases/{case.id}"
+    notify(
+        session,
+        user_ids=accountable,
+        subject=f"Safety case {case.id} is overdue (escalation level {level})",
+        body=(
+            f"A {_KIND_NAMES[case.kind]} case ({product}) was {late}. You are accountable for "
+            "safety cases: make sure PV acknowledges it today."
+        ),
+        link=link,
+    )
+    notify(
+        session,
+        user_ids=informed,
+        subject=f"For information: safety case {case.id} is overdue (level {level})",
+        body=f"A {_KIND_NAMES[case.kind]} case ({product}) was {late}.",
+        link=link,
+    )
+    return {"notified_accountable": sorted(set(accountable)), "notified_informed": informed}
+
+
+_KIND_NAMES = {"ae": "adverse event", "pc": "product complaint", "srs": "special situation"}
+
+
+def _people(session: Session, parties: Sequence[Party]) -> list[int]:
+    ids: list[int] = []
+    for party in parties:
+        if party.user_id is not None:
+            ids.append(party.user_id)
+        elif party.team_id is not None:
+            ids.extend(team_member_ids(session, party.team_id))
+    return ids
 
 
 def record_contact_permission(
