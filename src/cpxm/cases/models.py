@@ -52,6 +52,12 @@ class Case(Base):
     recovery_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     recovery_score: Mapped[float | None] = mapped_column(Float)
     recovery_answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The re-survey is an invitation of the survey distribution (consent and fatigue rules apply);
+    # when the rules hold it back, why. Cases closed before held a /r/ token instead.
+    recovery_invitation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitations.id"), index=True
+    )
+    recovery_held_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class CaseEvent(Base):
@@ -71,7 +77,13 @@ class CaseScanWatermark(Base):
     __tablename__ = "case_scan_watermarks"
 
     source: Mapped[str] = mapped_column(String(40), primary_key=True)
-    # Keyset position: sources analysed out of id order are read by (last_seen_at, last_id).
+    # Where the next scan starts, a keyset position: sources analysed out of id order are read by
+    # (last_seen_at, last_id). Everything before it is settled: no transaction can still add there.
     last_id: Mapped[int] = mapped_column(Integer, default=0)
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
     scanned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # The furthest position a scan reached, and when; it becomes the start once the look-back
+    # window has passed, so a row committed late below it (a lower id) is still read.
+    checkpoint_id: Mapped[int | None] = mapped_column(Integer)
+    checkpoint_seen_at: Mapped[datetime | None] = mapped_column(DateTime)
+    checkpoint_at: Mapped[datetime | None] = mapped_column(DateTime)

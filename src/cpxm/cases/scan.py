@@ -1,8 +1,16 @@
 """Open cases from what customers told us, without the other rooms knowing about cases.
 
-The scanner reads survey answers and feedback analyses newer than its watermarks and opens one
-case per source (``source_key`` is unique, so a scan run twice, or two scans at once, never
-opens a case twice). It runs every few minutes as a job and on demand as ``cpxm cases scan``.
+The scanner reads survey answers and feedback analyses past its watermarks and opens one case per
+source (``source_key`` is unique, so a scan run twice, or two scans at once, never opens a case
+twice). It runs every few minutes as a job and on demand as ``cpxm cases scan``.
+
+Ids and analysis times are handed out when a row is written, not when its transaction commits: on
+PostgreSQL a transaction may commit id 100 after another committed id 101 was already scanned. So
+a watermark only moves to a position once it has settled: each scan records how far it got (the
+checkpoint), and that position becomes the start of later scans only after the look-back window
+(``CPXM_CASE_SCAN_LOOKBACK_MINUTES``, default 15). Until then the window is read again, which
+opens nothing twice. A transaction that commits answers more than the window after writing them
+is the one thing missed; no request or job here runs that long.
 
 Rules (the issue's, with the scales of ``cpxm.surveys.models.SCORE_SCALES``):
 - NPS 0-6: a detractor case (0-3 high priority);
@@ -16,9 +24,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import literal, select, tuple_
+from sqlalchemy import and_, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from cpxm.cases.models import Case, CaseScanWatermark
@@ -35,6 +43,7 @@ DEFAULT_CASE_THEMES = (
     "access_reimbursement",
 )
 BATCH = 2000
+DEFAULT_LOOKBACK_MINUTES = 15
 
 
 def case_themes() -> frozenset[str]:
@@ -42,6 +51,18 @@ def case_themes() -> frozenset[str]:
     if not configured:
         return frozenset(DEFAULT_CASE_THEMES)
     return frozenset(code.strip() for code in configured.split(",") if code.strip())
+
+
+def lookback() -> timedelta:
+    """How long a scanned position stays open to rows committed late below it."""
+    configured = os.environ.get("CPXM_CASE_SCAN_LOOKBACK_MINUTES", "").strip()
+    try:
+        minutes = float(configured) if configured else DEFAULT_LOOKBACK_MINUTES
+    except ValueError:
+        raise ValueError(
+            f"CPXM_CASE_SCAN_LOOKBACK_MINUTES is '{configured}', expected a number of minutes"
+        ) from None
+    return timedelta(minutes=max(minutes, 0))
 
 
 @dataclass
@@ -82,11 +103,33 @@ def scan(
     """
     report = ScanReport()
     now = now or utc_now()
-    while _scan_answers(session, report, now, since):
-        pass
-    while _scan_feedback(session, report, now, since):
-        pass
+    answers = _watermark(session, "survey_answers")
+    position: tuple[datetime | None, int] = (None, answers.last_id)
+    while (reached := _scan_answers(session, report, now, since, position[1])) is not None:
+        position = (None, reached)
+    _settle(answers, position, now)
+    feedback = _watermark(session, "feedback_analyses")
+    position = (feedback.last_seen_at, feedback.last_id)
+    while (seen := _scan_feedback(session, report, now, since, position)) is not None:
+        position = seen
+    _settle(feedback, position, now)
+    session.flush()
     return report
+
+
+def _settle(mark: CaseScanWatermark, reached: tuple[datetime | None, int], now: datetime) -> None:
+    """Move the start to the checkpoint once it is older than the look-back window; checkpoint
+    where this scan got to."""
+    mark.scanned_at = now
+    window = lookback()
+    if mark.checkpoint_at is not None and mark.checkpoint_at > now - window:
+        return  # the last checkpoint may still gain rows below it
+    if mark.checkpoint_id is not None:
+        mark.last_seen_at, mark.last_id = mark.checkpoint_seen_at, mark.checkpoint_id
+    mark.checkpoint_seen_at, mark.checkpoint_id = reached
+    mark.checkpoint_at = now
+    if not window:
+        mark.last_seen_at, mark.last_id = reached
 
 
 def _record(report: ScanReport, case: Case, created: bool) -> None:
@@ -96,21 +139,29 @@ def _record(report: ScanReport, case: Case, created: bool) -> None:
         report.already_open += 1
 
 
+# Scores that may call for a case (``score_rule``), so re-reading the window stays cheap.
+_FOLLOW_UP_SCORES = or_(
+    and_(Question.question_type == "nps", Answer.value_number <= 6),
+    and_(Question.question_type == "csat", Answer.value_number <= 2),
+    and_(Question.question_type == "ces", Answer.value_number <= 3),
+)
+
+
 def _scan_answers(
-    session: Session, report: ScanReport, now: datetime, since: datetime | None
-) -> bool:
-    mark = _watermark(session, "survey_answers")
+    session: Session, report: ScanReport, now: datetime, since: datetime | None, after_id: int
+) -> int | None:
+    """One batch of scores after ``after_id``; the last id read, or None when there is none."""
     rows = session.execute(
         select(Answer.id, Answer.value_number, Question.question_type, Response, Survey.name)
         .join(Question, Question.id == Answer.question_id)
         .join(Response, Response.id == Answer.response_id)
         .join(Survey, Survey.id == Response.survey_id)
-        .where(Answer.id > mark.last_id)
+        .where(Answer.id > after_id, _FOLLOW_UP_SCORES)
         .order_by(Answer.id)
         .limit(BATCH)
     ).all()
     if not rows:
-        return False
+        return None
     for _answer_id, value, question_type, response, survey_name in rows:
         if value is None or (since is not None and (response.submitted_at or now) < since):
             continue
@@ -132,29 +183,32 @@ def _scan_answers(
         )
         _record(report, opened.case, opened.created)
     report.answers_read += len(rows)
-    mark.last_id = rows[-1][0]
-    mark.scanned_at = now
     session.flush()
-    return len(rows) == BATCH
+    last_id: int = rows[-1][0]
+    return last_id
 
 
 def _scan_feedback(
-    session: Session, report: ScanReport, now: datetime, since: datetime | None
-) -> bool:
-    mark = _watermark(session, "feedback_analyses")
+    session: Session,
+    report: ScanReport,
+    now: datetime,
+    since: datetime | None,
+    after: tuple[datetime | None, int],
+) -> tuple[datetime | None, int] | None:
+    """One batch of analyses after the keyset ``after``; the last position read, or None."""
     rows = session.execute(
         select(FeedbackAnalysis, FeedbackItem)
         .join(FeedbackItem, FeedbackItem.id == FeedbackAnalysis.feedback_item_id)
         # Analyses finish out of item order (a job pool), so the keyset is (analysed_at, item).
         .where(
             tuple_(FeedbackAnalysis.analysed_at, FeedbackAnalysis.feedback_item_id)
-            > tuple_(literal(mark.last_seen_at or datetime(1970, 1, 1)), literal(mark.last_id))
+            > tuple_(literal(after[0] or datetime(1970, 1, 1)), literal(after[1]))
         )
         .order_by(FeedbackAnalysis.analysed_at, FeedbackAnalysis.feedback_item_id)
         .limit(BATCH)
     ).all()
     if not rows:
-        return False
+        return None
     themes_wanted = case_themes()
     for analysis, item in rows:
         if since is not None and item.received_at < since:
@@ -198,8 +252,5 @@ def _scan_feedback(
         )
         _record(report, opened.case, opened.created)
     report.feedback_read += len(rows)
-    mark.last_seen_at = rows[-1][0].analysed_at
-    mark.last_id = rows[-1][0].feedback_item_id
-    mark.scanned_at = now
     session.flush()
-    return len(rows) == BATCH
+    return rows[-1][0].analysed_at, rows[-1][0].feedback_item_id
