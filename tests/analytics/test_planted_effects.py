@@ -45,7 +45,8 @@ def test_relative_weights_rank_the_planted_nps_drivers(
     planted = manifest["effects"]["nps_drivers"]
 
     report = key_drivers(
-        demo_session, DriverQuery(planted["survey"], include_themes=False, min_n=100)
+        demo_session,
+        DriverQuery(planted["survey"], include_themes=False, include_touchpoints=False, min_n=100),
     )
 
     found = [driver.code for driver in report.drivers]

@@ -8,7 +8,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from cpxm.analytics.charts import bars_spec, importance_performance_spec
-from cpxm.analytics.drivers import DriverReport, key_drivers, surveys_with_drivers
+from cpxm.analytics.drivers import (
+    DEFAULT_TOUCHPOINT_DAYS,
+    DriverReport,
+    key_drivers,
+    surveys_with_drivers,
+)
 from cpxm.analytics.export import csv_response
 from cpxm.analytics.metric_pages import filter_options, query_string, selected_filters
 from cpxm.analytics.params import DriverQueryParams, driver_query
@@ -53,6 +58,8 @@ def drivers_page(
     survey: Annotated[str | None, Query()] = None,
     outcome_question_id: Annotated[int | None, Query()] = None,
     themes: Annotated[bool, Query()] = True,
+    touchpoints: Annotated[bool, Query()] = True,
+    touchpoint_days: Annotated[int, Query(ge=1, le=365)] = DEFAULT_TOUCHPOINT_DAYS,
     filters: Annotated[list[str], Query(alias="filter")] = [],  # noqa: B006
     date_from: Annotated[str | None, Query()] = None,
     date_to: Annotated[str | None, Query()] = None,
@@ -73,8 +80,9 @@ def drivers_page(
         return templates.TemplateResponse(request, "analytics/drivers.html", context)
     try:
         query = driver_query(
-            chosen, outcome_question_id, themes, filters, date_from, date_to, min_n
-        )
+            chosen, outcome_question_id, themes, filters, date_from, date_to, min_n,
+            touchpoints, touchpoint_days,
+        )  # fmt: skip
         context["selected"] = selected_filters(query.slice)
         report = report_cache(request.app.state).get(
             session, ("drivers", query), lambda: key_drivers(session, query)

@@ -1,5 +1,8 @@
-"""Key drivers: which questions and feedback themes drive an outcome (NPS or a rating), by
-Johnson's relative weights, with an importance x performance view.
+"""Key drivers: which questions, touchpoints and feedback themes drive an outcome (NPS or a
+rating), by Johnson's relative weights, with an importance x performance view.
+
+A touchpoint driver is exposure before answering: 1 when the respondent had an interaction
+through that department (or channel) in the ``touchpoint_days`` before the response, else 0.
 
 The database pivots each response's answers into one row and reduces the complete rows to n,
 sums and sums of cross-products; the correlation matrix, weights and the Shapley check come
@@ -17,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cpxm.analytics import stats
-from cpxm.analytics.facts import Slice, score_answers, validate_slice
+from cpxm.analytics.facts import Slice, dimension_labels, score_answers, validate_slice
 from cpxm.analytics.query import fetch, table
 from cpxm.errors import FieldError, field_error
 from cpxm.surveys.models import Question, Survey
@@ -26,6 +29,11 @@ from cpxm.web.templating import humanise
 NUMERIC_TYPES = ("nps", "csat", "ces", "rating")
 MAX_THEMES = 8
 MIN_THEME_MENTIONS = 20
+MAX_TOUCHPOINTS = 6
+MIN_TOUCHPOINT_GROUP = 20  # exposed and unexposed responses each, for a touchpoint to qualify
+DEFAULT_TOUCHPOINT_DAYS = 30
+TOUCHPOINT_DIMENSIONS = ("department", "channel")
+SECONDS_PER_DAY = 86_400
 SHAPLEY_MAX_PREDICTORS = 12  # 2^12 regressions: the exact check stays under a second
 DEFAULT_MIN_N = 50
 
@@ -35,20 +43,22 @@ class DriverQuery:
     survey: str  # survey code
     outcome_question_id: int | None = None  # default: the survey's NPS question
     include_themes: bool = True
+    include_touchpoints: bool = True
+    touchpoint_days: int = DEFAULT_TOUCHPOINT_DAYS
     slice: Slice = field(default_factory=Slice)
     min_n: int = DEFAULT_MIN_N
 
 
 @dataclass(frozen=True)
 class Driver:
-    kind: str  # question or theme
-    code: str
+    kind: str  # question, touchpoint or theme
+    code: str  # question code, theme code, or "department:<code>" / "channel:<code>"
     label: str
     weight: float  # raw relative weight: this driver's part of R^2
     importance_percent: float  # its share of the explained variance
     shapley_percent: float | None  # the same share by exact Shapley decomposition (a check)
     correlation: float  # with the outcome
-    performance: float  # mean rating (questions) or % of responses mentioning (themes)
+    performance: float  # mean rating (questions), or % of responses exposed / mentioning
     performance_percent: float  # performance on a 0-100 scale, for the chart
     quadrant: str
 
@@ -75,6 +85,7 @@ class _Variable:
     question_id: int | None = None
     question_type: str | None = None
     theme: str | None = None
+    touchpoint: tuple[str, str] | None = None  # (dimension, code)
 
 
 def _survey_questions(session: Session, survey_code: str) -> tuple[str, int, list[_Variable]]:
@@ -144,8 +155,82 @@ def _themes(session: Session, answers: ir.Table) -> list[_Variable]:
     ]
 
 
-def _wide(answers: ir.Table, variables: list[_Variable]) -> ir.Table:
-    """One row per response, one column per question and theme (themes 0/1)."""
+def _exposure_flags(
+    answers: ir.Table, days: int, touchpoints: list[tuple[str, str, str]]
+) -> ir.Table:
+    """One row per response whose respondent had any interaction in the ``days`` before
+    answering (``x_response``), one 0/1 column per (column, dimension, code) touchpoint."""
+    respondents = answers.select(
+        r_id=answers.response_id,
+        r_stakeholder=answers.stakeholder_id,
+        r_at=answers.answered_at,
+        r_epoch=answers.answered_at.epoch_seconds(),
+    ).distinct()
+    interactions = table("interactions")
+    touches = interactions.select(
+        x_stakeholder=interactions.stakeholder_id,
+        x_at=interactions.occurred_at,
+        x_department=interactions.department_code,
+        x_channel=interactions.channel_code,
+    )
+    joined = respondents.join(
+        touches,
+        [
+            respondents.r_stakeholder == touches.x_stakeholder,
+            # The plain comparison lets the (stakeholder, occurred_at) index bound the scan.
+            touches.x_at < respondents.r_at,
+            touches.x_at.epoch_seconds() >= respondents.r_epoch - days * SECONDS_PER_DAY,
+        ],
+    )
+    return joined.group_by(x_response=joined.r_id).aggregate(
+        **{
+            column: (joined[f"x_{dimension}"] == code).ifelse(1.0, 0.0).max()
+            for column, dimension, code in touchpoints
+        }
+    )
+
+
+def _touchpoints(session: Session, answers: ir.Table, days: int) -> list[_Variable]:
+    """The departments and channels whose exposure splits the responses most evenly (each side
+    at least MIN_TOUCHPOINT_GROUP): a touchpoint nearly everyone (or no one) met explains
+    nothing."""
+    labels = {dimension: dimension_labels(session, dimension) for dimension in TOUCHPOINT_DIMENSIONS}
+    everything = [
+        (f"c{index}", dimension, code)
+        for index, (dimension, code) in enumerate(
+            (dimension, code) for dimension in TOUCHPOINT_DIMENSIONS for code in labels[dimension]
+        )
+    ]
+    if not everything:
+        return []
+    (total_row,) = fetch(session, answers.aggregate(n=answers.response_id.nunique()))
+    total = int(total_row["n"] or 0)
+    flags = _exposure_flags(answers, days, everything)
+    (counts,) = fetch(session, flags.aggregate(**{c: flags[c].sum() for c, _, _ in everything}))
+    candidates = []
+    for column, dimension, code in everything:
+        exposed = int(counts[column] or 0)
+        balance = min(exposed, total - exposed)
+        if balance >= MIN_TOUCHPOINT_GROUP:
+            candidates.append((-balance, dimension, code))
+    chosen = sorted(candidates)[:MAX_TOUCHPOINTS]
+    return [
+        _Variable(
+            column=f"x{index}",
+            kind="touchpoint",
+            code=f"{dimension}:{code}",
+            label=f"Contact: {labels[dimension].get(code) or humanise(code)} "
+            f"({dimension}, {days} days before)",
+            low=0.0,
+            high=1.0,
+            touchpoint=(dimension, code),
+        )
+        for index, (_, dimension, code) in enumerate(chosen)
+    ]
+
+
+def _wide(answers: ir.Table, variables: list[_Variable], touchpoint_days: int) -> ir.Table:
+    """One row per response, one column per question, touchpoint and theme (the last two 0/1)."""
     questions = [variable for variable in variables if variable.kind == "question"]
     wide = answers.group_by("response_id").aggregate(
         **{
@@ -171,8 +256,26 @@ def _wide(answers: ir.Table, variables: list[_Variable]) -> ir.Table:
         )
         wide = wide.left_join(flags, wide.response_id == flags.f_response)
         wide = wide.select(
+            "response_id",
             *[variable.column for variable in questions],
             **{variable.column: wide[variable.column].fill_null(0.0) for variable in themed},
+        )
+    touched = [variable for variable in variables if variable.kind == "touchpoint"]
+    if touched:
+        exposed = _exposure_flags(
+            answers,
+            touchpoint_days,
+            [
+                (variable.column, *variable.touchpoint)
+                for variable in touched
+                if variable.touchpoint is not None
+            ],
+        )
+        kept = [variable.column for variable in variables if variable.kind != "touchpoint"]
+        wide = wide.left_join(exposed, wide.response_id == exposed.x_response)
+        wide = wide.select(
+            *kept,
+            **{variable.column: wide[variable.column].fill_null(0.0) for variable in touched},
         )
     complete = wide.filter(*[wide[variable.column].notnull() for variable in questions])
     return complete
@@ -207,11 +310,14 @@ def key_drivers(session: Session, query: DriverQuery) -> DriverReport:
             query.slice.date_to,
         ),
     )
+    if query.include_touchpoints:
+        predictors += _touchpoints(session, answers, query.touchpoint_days)
     if query.include_themes:
         predictors += _themes(session, answers)
     variables = [*predictors, outcome]
     columns = [variable.column for variable in variables]
-    (row,) = fetch(session, _moments_row(_wide(answers, variables), columns))
+    wide = _wide(answers, variables, query.touchpoint_days)
+    (row,) = fetch(session, _moments_row(wide, columns))
     n = int(row["n"] or 0)
     if n < max(query.min_n, len(variables) + 2):
         return DriverReport(query, survey_name, outcome.label, n, True, None, [])
@@ -251,7 +357,7 @@ def key_drivers(session: Session, query: DriverQuery) -> DriverReport:
                 if shapley is not None and r_squared
                 else None,
                 correlation=float(correlation[position, -1]),
-                performance=100 * mean if variable.kind == "theme" else mean,
+                performance=mean if variable.kind == "question" else 100 * mean,
                 performance_percent=performance_percent,
                 quadrant="",
             )
@@ -282,7 +388,8 @@ def _outcome(questions: list[_Variable], query: DriverQuery) -> _Variable:
 
 
 def _with_quadrants(drivers: list[Driver]) -> list[Driver]:
-    """Questions split at their mean importance and performance; themes are read as their own."""
+    """Questions split at their mean importance and performance; touchpoints and themes are
+    read as their own."""
     questions = [driver for driver in drivers if driver.kind == "question"]
     if not questions:
         return drivers
@@ -291,7 +398,7 @@ def _with_quadrants(drivers: list[Driver]) -> list[Driver]:
     result = []
     for driver in drivers:
         if driver.kind != "question":
-            quadrant = "theme"
+            quadrant = driver.kind
         elif driver.importance_percent >= importance_cut:
             quadrant = "fix first" if driver.performance_percent < performance_cut else "keep it up"
         else:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from cpxm.analytics.coordination import CoordinationQuery
-from cpxm.analytics.drivers import DriverQuery
+from cpxm.analytics.drivers import DEFAULT_TOUCHPOINT_DAYS, DriverQuery
 from cpxm.analytics.facts import DIMENSIONS, GRAINS, Slice
 from cpxm.analytics.impact import ImpactQuery
 from cpxm.analytics.journeys import JourneyQuery
@@ -80,11 +80,15 @@ def driver_query(
     date_from: str | date | None,
     date_to: str | date | None,
     min_n: int,
+    include_touchpoints: bool = True,
+    touchpoint_days: int = DEFAULT_TOUCHPOINT_DAYS,
 ) -> DriverQuery:
     return DriverQuery(
         survey=survey,
         outcome_question_id=outcome_question_id,
         include_themes=include_themes,
+        include_touchpoints=include_touchpoints,
+        touchpoint_days=touchpoint_days,
         slice=Slice(
             parse_filters([item for item in filters if item]),
             _date(date_from, "date_from"),
@@ -115,8 +119,17 @@ def driver_query_params(
     ] = None,
     themes: Annotated[bool, Query(description="Include feedback themes as drivers.")] = True,
     min_n: Annotated[int, Query(ge=3, description="Fewest complete responses to analyse.")] = 50,
+    touchpoints: Annotated[
+        bool, Query(description="Include contact with departments and channels as drivers.")
+    ] = True,
+    touchpoint_days: Annotated[
+        int, Query(ge=1, le=365, description="Days before a response that count as exposure.")
+    ] = DEFAULT_TOUCHPOINT_DAYS,
 ) -> DriverQuery:
-    return driver_query(survey, outcome_question_id, themes, filters, date_from, date_to, min_n)
+    return driver_query(
+        survey, outcome_question_id, themes, filters, date_from, date_to, min_n,
+        touchpoints, touchpoint_days,
+    )  # fmt: skip
 
 
 DriverQueryParams = Annotated[DriverQuery, Depends(driver_query_params)]
