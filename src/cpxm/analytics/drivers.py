@@ -194,7 +194,7 @@ def _touchpoints(session: Session, answers: ir.Table, days: int) -> list[_Variab
     """The departments and channels whose exposure splits the responses most evenly (each side
     at least MIN_TOUCHPOINT_GROUP): a touchpoint nearly everyone (or no one) met explains
     nothing."""
-    labels = {dimension: dimension_labels(session, dimension) for dimension in TOUCHPOINT_DIMENSIONS}
+    labels = {name: dimension_labels(session, name) for name in TOUCHPOINT_DIMENSIONS}
     everything = [
         (f"c{index}", dimension, code)
         for index, (dimension, code) in enumerate(

@@ -1,0 +1,40 @@
+"""``cpxm analytics ...``: check and rebuild the summaries analytics read.
+
+``cpxm.cli`` registers it: ``app.add_typer(analytics_app, name="analytics")``.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from cpxm.analytics.summaries import rebuild_summaries, summary_drift
+from cpxm.cli_support import cli_session
+
+console = Console()
+analytics_app = typer.Typer(
+    help="Check and rebuild the summaries the analytics pages read.", no_args_is_help=True
+)
+
+
+@analytics_app.command("check")
+def check_command() -> None:
+    """Compare the interaction summary with a fresh count; exit 1 when they differ."""
+    with cli_session() as session:
+        check = summary_drift(session)
+    console.print(
+        f"interactions: {check.interactions:,}; summarised: {check.summarised:,}; "
+        f"groups that differ: {check.drifted_groups:,}",
+        highlight=False,
+    )
+    if check.drifted_groups:
+        console.print("run `cpxm analytics rebuild` to recount", highlight=False)
+        raise typer.Exit(code=1)
+
+
+@analytics_app.command("rebuild")
+def rebuild_command() -> None:
+    """Recount the interaction summary from the interactions, in one transaction."""
+    with cli_session() as session:
+        groups = rebuild_summaries(session)
+    console.print(f"rebuilt interaction_daily_counts: {groups:,} groups", highlight=False)

@@ -1,0 +1,97 @@
+"""The interaction summary stays exact under every kind of write, and rebuilds when it is not."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from cpxm.analytics.models import InteractionDailyCount
+from cpxm.analytics.service import monthly_interactions
+from cpxm.analytics.summaries import rebuild_summaries, summary_drift
+from cpxm.db import bulk_insert
+from cpxm.interactions.models import Interaction
+from tests.factories import make_interaction, make_stakeholder, make_taxonomy
+
+
+def _counted_from_rows(session: Session) -> Counter[tuple[str, str, str]]:
+    """Interactions per month, channel and department, counted here from the rows."""
+    rows = session.execute(
+        select(Interaction.occurred_at, Interaction.channel_code, Interaction.department_code)
+    ).all()
+    return Counter((row[0].strftime("%Y-%m"), row[1], row[2]) for row in rows)
+
+
+def _from_overview(session: Session) -> Counter[tuple[str, str, str]]:
+    return Counter(
+        {(r.month, r.channel, r.department): r.interactions for r in monthly_interactions(session)}
+    )
+
+
+def test_summary_follows_inserts_bulk_loads_updates_and_deletes(session: Session) -> None:
+    make_taxonomy(session)
+    hcp = make_stakeholder(session)
+    first = make_interaction(session, stakeholder=hcp, occurred_at=datetime(2025, 1, 31, 23, 59))
+    make_interaction(session, stakeholder=hcp, occurred_at=datetime(2025, 1, 31, 8, 0))
+    gone = make_interaction(
+        session, stakeholder=hcp, occurred_at=datetime(2025, 2, 1), channel_code="phone"
+    )
+    table = Interaction.__table__
+    columns = ["stakeholder_id", "occurred_at", "channel_code", "department_code",
+               "interaction_type", "direction"]  # fmt: skip
+    bulk_insert(  # COPY on PostgreSQL: the statement-level trigger sees every row at once
+        session.connection(),
+        table,  # type: ignore[arg-type]
+        [
+            (hcp.id, datetime(2025, 3, day, 10), "email", "medical_affairs", "visit", "outbound")
+            for day in range(1, 29)
+        ],
+        columns,
+    )
+    assert _from_overview(session) == _counted_from_rows(session)
+
+    session.execute(  # moves one interaction to another month, channel and department
+        update(Interaction)
+        .where(Interaction.id == first.id)
+        .values(
+            occurred_at=datetime(2025, 2, 1, 0, 0),
+            channel_code="phone",
+            department_code="patient_services",
+        )
+    )
+    session.execute(delete(Interaction).where(Interaction.id == gone.id))
+    session.execute(  # and a bulk update of many rows in one statement
+        update(Interaction)
+        .where(Interaction.department_code == "medical_affairs")
+        .values(channel_code="face_to_face")
+    )
+    session.flush()
+
+    counted = _counted_from_rows(session)
+    assert _from_overview(session) == counted
+    assert counted == Counter({
+        ("2025-01", "email", "sales"): 1,
+        ("2025-02", "phone", "patient_services"): 1,
+        ("2025-03", "face_to_face", "medical_affairs"): 28,
+    })  # fmt: skip
+    assert summary_drift(session).drifted_groups == 0
+
+
+def test_rebuild_recounts_a_summary_that_drifted(session: Session) -> None:
+    make_taxonomy(session)
+    hcp = make_stakeholder(session)
+    for day in (1, 2, 2):
+        make_interaction(session, stakeholder=hcp, occurred_at=datetime(2025, 4, day, 9))
+    session.execute(update(InteractionDailyCount).values(interactions=99))
+    session.flush()
+
+    drifted = summary_drift(session)
+    groups = rebuild_summaries(session)
+    after = summary_drift(session)
+
+    assert drifted.interactions == 3 and drifted.summarised == 198 and drifted.drifted_groups == 2
+    assert groups == 2
+    assert after.summarised == 3 and after.drifted_groups == 0
+    assert _from_overview(session) == Counter({("2025-04", "email", "sales"): 3})
