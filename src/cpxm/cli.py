@@ -22,6 +22,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from cpxm.analytics.cli import analytics_app
 from cpxm.auth.cli import token_app, user_app
 from cpxm.cases.cli import cases_app
 from cpxm.cli_support import fail as _fail
@@ -54,6 +55,7 @@ app.add_typer(governance_app, name="governance")
 app.add_typer(cases_app, name="cases")
 app.command("analyze")(analyze_command)
 app.add_typer(safety_app, name="safety")
+app.add_typer(analytics_app, name="analytics")
 
 console = Console()
 error_console = Console(stderr=True)
