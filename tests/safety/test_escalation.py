@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from datetime import datetime
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
 
+import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,7 +20,6 @@ from cpxm.governance.service import load_matrix
 from cpxm.safety import service
 from cpxm.safety.screening import screen_items
 from cpxm.workspace.models import Notification, User
-from tests.cases.test_notifications import _Inbox, smtp  # noqa: F401  (the SMTP fixture)
 from tests.factories import make_stakeholder, make_taxonomy
 from tests.safety.helpers import make_feedback
 
@@ -21,6 +27,33 @@ RECEIVED = datetime(2026, 11, 23, 10, 0)  # a Monday; due a business day later
 # Due Tuesday 10:00; by Thursday noon: level 1, plus one at Wednesday and Thursday 10:00.
 LATE = datetime(2026, 11, 26, 12, 0)
 VERBATIM = "Since my second Immuny injection I have had palpitations at night."
+
+
+class Inbox:
+    """What a real SMTP server on loopback received."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("CPXM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("CPXM_SMTP_PORT", str(port))
+    monkeypatch.setenv("CPXM_PUBLIC_URL", "https://cpxm.example")
+    yield inbox
+    controller.stop()
+
 
 MATRIX = """
 raci:
@@ -53,7 +86,7 @@ def _inbox_of(session: Session) -> dict[str, list[str]]:
 
 def test_escalation_notifies_accountable_and_informed_by_app_and_email(
     session: Session,
-    smtp: _Inbox,  # noqa: F811
+    smtp: Inbox,
 ) -> None:
     make_taxonomy(session)
     pv_team = create_team(session, name="PV DE", country_code="DE")
