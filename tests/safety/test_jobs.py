@@ -34,9 +34,10 @@ def test_tasks_screen_sweep_and_escalate(
     assert huey.immediate
     load_task_modules()
     assert "cpxm.safety.jobs.screen_feedback" in str(huey._registry._registry)
-    monkeypatch.setenv("CPXM_DATABASE_URL", url_of(store_engine))
+    # Written before the store is the configured one, so no commit hook screens them.
     first = _add(store_engine, "I was sick all night after the first injection.")
     second = _add(store_engine, "The blister pack was torn open on arrival.")
+    monkeypatch.setenv("CPXM_DATABASE_URL", url_of(store_engine))
 
     screen_feedback([first])
     with Session(store_engine) as session:

@@ -18,18 +18,18 @@ router = APIRouter(prefix="/feedback", tags=["feedback"])
 
 
 def _enqueue_screening(maker: sessionmaker[Session], feedback_ids: list[int]) -> None:
-    """Runs after the response, once the request's transaction has committed."""
+    """Runs after the response, once the request's transaction has committed.
+
+    With a queue, the commit itself enqueued the screening (``cpxm.safety.jobs`` listens to
+    every session's commits). With no queue (tests, or a deliberately in-process setup), screen
+    here on the app's own store rather than on whatever CPXM_DATABASE_URL a job would open.
+    """
     from cpxm.jobs import huey
-    from cpxm.safety.jobs import screen_feedback
     from cpxm.safety.screening import screen_by_ids
 
     if huey.immediate:
-        # No queue (tests, or a deliberately in-process setup): screen on the app's own store
-        # rather than on whatever CPXM_DATABASE_URL a job session would open.
         with maker() as session, session.begin():
             screen_by_ids(session, feedback_ids=feedback_ids)
-        return
-    screen_feedback(feedback_ids)
 
 
 def _audit_originals(

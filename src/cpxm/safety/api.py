@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from cpxm.access import SAFETY_DATA, SafetyReader, requires
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
+from cpxm.safety import jobs as _arrival_hooks  # noqa: F401  (analysis on arrival: commits enqueue it)
 from cpxm.safety import service
 from cpxm.safety.exports import cases_csv, cases_e2b
 from cpxm.safety.models import SafetyCase, SafetyCaseEvent

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from cpxm.cli_support import cli_session as _session
 from cpxm.cli_support import fail as _fail
 from cpxm.errors import DomainError
+from cpxm.safety import jobs as _arrival_hooks  # noqa: F401  (analysis on arrival: commits enqueue it)
 from cpxm.safety import service
 from cpxm.safety.exports import cases_csv, cases_e2b
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf

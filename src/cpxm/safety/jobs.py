@@ -1,19 +1,35 @@
 """Safety jobs: analyse feedback on arrival, sweep anything missed, escalate late cases.
 
-Whoever creates feedback items enqueues ``screen_feedback(ids)`` after committing them (the
-feedback API does); the minute-by-minute sweep analyses whatever is still pending, so items
-written by bulk loaders or by a process that could not enqueue are screened within a minute.
+**Analysis on arrival, for every writer.** Whatever creates feedback items (the API, survey
+submissions and edits, imports of feedback or survey responses, a script) does it through a
+SQLAlchemy session; this module listens to every session, notes the feedback items left
+``pending`` by a flush (or inserted in bulk for survey responses), and once the transaction
+commits enqueues their analysis and safety screening as a job. The job runs where the worker
+runs, on the configured store (``CPXM_DATABASE_URL``): a commit to any other store (a test's,
+a benchmark's) is left to that store's own sweep. The minute-by-minute sweep still screens
+whatever is pending, so an item written with no session at all is screened within a minute.
 """
 
 from __future__ import annotations
 
-from huey import crontab
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from huey import crontab
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from cpxm.config import get_settings
+from cpxm.feedback.models import FeedbackItem
 from cpxm.jobs import huey, job_session
-from cpxm.safety.screening import screen_by_ids, screen_pending
+from cpxm.safety.screening import screen_by_ids, screen_by_responses, screen_pending
 from cpxm.safety.service import escalate_overdue
 
 SWEEP_BATCH = 500
+# Keys in Session.info: what the current transaction left pending.
+_ARRIVED_IDS = "cpxm.safety.arrived_ids"
+_ARRIVED_RESPONSES = "cpxm.safety.arrived_responses"
+_ARRIVED_UNKNOWN = "cpxm.safety.arrived_unknown"
 
 
 @huey.task(retries=2, retry_delay=60)
@@ -21,6 +37,20 @@ def screen_feedback(feedback_ids: list[int]) -> None:
     """Analyse these feedback items (if still pending) and open their safety cases."""
     with job_session() as session:
         screen_by_ids(session, feedback_ids=feedback_ids)
+
+
+@huey.task(retries=2, retry_delay=60)
+def screen_response_feedback(response_ids: list[int]) -> None:
+    """Analyse the pending comments of these survey responses and open their safety cases."""
+    with job_session() as session:
+        screen_by_responses(session, response_ids=response_ids)
+
+
+@huey.task(retries=2, retry_delay=60)
+def screen_pending_now() -> None:
+    """One sweep now, for feedback written in bulk without ids we could see."""
+    with job_session() as session:
+        screen_pending(session, limit=SWEEP_BATCH)
 
 
 @huey.periodic_task(crontab(minute="*"))
@@ -32,6 +62,58 @@ def sweep_pending_feedback() -> None:
 
 @huey.periodic_task(crontab(minute="*/15"))
 def escalate_safety_cases() -> None:
-    """Raise the escalation of open cases past their one-business-day clock."""
+    """Raise the escalation of open cases past their one-business-day clock (and notify)."""
     with job_session() as session:
         escalate_overdue(session)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_pending_items(session: Session, _flush_context: Any) -> None:
+    ids = [
+        item.id
+        for item in (*session.new, *session.dirty)
+        if isinstance(item, FeedbackItem) and item.analysis_status == "pending"
+    ]
+    if ids:
+        session.info.setdefault(_ARRIVED_IDS, set()).update(ids)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk_inserts(state: ORMExecuteState) -> None:
+    table = getattr(state.statement, "table", None)
+    if not state.is_insert or getattr(table, "name", None) != "feedback_items":
+        return
+    parameters = state.parameters
+    rows: Sequence[Mapping[str, Any]] = (
+        parameters if isinstance(parameters, Sequence) else [parameters or {}]
+    )
+    responses = {row.get("response_id") for row in rows}
+    if None in responses:
+        state.session.info[_ARRIVED_UNKNOWN] = True
+    state.session.info.setdefault(_ARRIVED_RESPONSES, set()).update(
+        response for response in responses if response is not None
+    )
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_arrivals(session: Session) -> None:
+    ids = session.info.pop(_ARRIVED_IDS, None)
+    responses = session.info.pop(_ARRIVED_RESPONSES, None)
+    unknown = session.info.pop(_ARRIVED_UNKNOWN, False)
+    if not (ids or responses or unknown):
+        return
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    if url != get_settings().database_url:
+        return  # the worker serves another store; this one's sweep screens them
+    if ids:
+        screen_feedback(sorted(ids))
+    if responses:
+        screen_response_feedback(sorted(responses))
+    if unknown:
+        screen_pending_now()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_arrivals(session: Session) -> None:
+    for key in (_ARRIVED_IDS, _ARRIVED_RESPONSES, _ARRIVED_UNKNOWN):
+        session.info.pop(key, None)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, select
 from sqlalchemy.orm import Session
 
 from cpxm.db import one_of, session_factory
@@ -104,12 +104,23 @@ def screen_pending(session: Session, *, limit: int = DEFAULT_BATCH) -> Screening
 
 def screen_by_ids(session: Session, *, feedback_ids: Sequence[int]) -> ScreeningReport:
     """Analyse the given items if still pending: the job enqueued when feedback arrives."""
+    return _screen_pending_where(session, one_of(session, FeedbackItem.id, feedback_ids))
+
+
+def screen_by_responses(session: Session, *, response_ids: Sequence[int]) -> ScreeningReport:
+    """Analyse the pending comments of these survey responses (submitted or edited)."""
+    return _screen_pending_where(session, one_of(session, FeedbackItem.response_id, response_ids))
+
+
+def _screen_pending_where(session: Session, condition: ColumnElement[bool]) -> ScreeningReport:
+    # Two jobs may name the same items (a writer's own enqueue and the commit hook's): on
+    # PostgreSQL the second skips rows the first holds, and then finds them no longer pending.
     items = list(
         session.scalars(
             select(FeedbackItem)
-            .where(one_of(session, FeedbackItem.id, feedback_ids))
-            .where(FeedbackItem.analysis_status == "pending")
+            .where(condition, FeedbackItem.analysis_status == "pending")
             .order_by(FeedbackItem.id)
+            .with_for_update(skip_locked=True)
         )
     )
     if not items:

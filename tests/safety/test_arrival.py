@@ -1,0 +1,134 @@
+"""Analysis on arrival: every commit that leaves feedback pending enqueues its screening job.
+
+The queue is held (not immediate) here, so the tests see what each writer's commit enqueued,
+then run those jobs as a worker would.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from huey import Huey
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from cpxm.app import create_app
+from cpxm.feedback.models import FeedbackItem
+from cpxm.jobs import huey, load_task_modules
+from cpxm.safety.models import SafetyCase
+from tests.conftest import bearer_headers, url_of
+from tests.surveys.helpers import FULL_ANSWERS, make_invitation, setup_survey
+
+SAFETY_TASKS = {"screen_feedback", "screen_response_feedback", "screen_pending_now"}
+AE_TEXT = "Since the last injection I have had a terrible rash."
+
+
+@pytest.fixture
+def queue(store_engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Huey]:
+    load_task_modules()
+    monkeypatch.setenv("CPXM_DATABASE_URL", url_of(store_engine))
+    huey.immediate = False
+    huey.flush()
+    yield huey
+    huey.flush()
+    huey.immediate = True
+
+
+def _safety_jobs(queue: Huey) -> list[tuple[str, tuple[object, ...]]]:
+    return [(task.name, task.args) for task in queue.pending() if task.name in SAFETY_TASKS]
+
+
+def _work(queue: Huey) -> None:
+    while (task := queue.dequeue()) is not None:
+        queue.execute(task)
+
+
+def _item(engine: Engine, **filters: object) -> FeedbackItem:
+    with Session(engine) as session:
+        return session.scalars(select(FeedbackItem).filter_by(**filters)).one()
+
+
+def test_feedback_posted_to_the_api_is_screened_by_a_job(store_engine: Engine, queue: Huey) -> None:
+    maker = sessionmaker(bind=store_engine)
+    with TestClient(create_app(sessionmaker_=maker), headers=bearer_headers(maker)) as client:
+        created = client.post("/api/v1/feedback", json={"source_kind": "web_form", "text": AE_TEXT})
+    assert created.status_code == 201, created.text
+    feedback_id = created.json()["id"]
+    assert _safety_jobs(queue) == [("screen_feedback", ([feedback_id],))]
+    assert _item(store_engine, id=feedback_id).analysis_status == "pending"
+
+    _work(queue)
+    assert _item(store_engine, id=feedback_id).analysis_status == "done"
+    with Session(store_engine) as session:
+        assert session.scalars(select(SafetyCase.kind)).all() == ["ae"]
+
+
+def test_a_survey_submitted_as_json_is_screened_without_its_thank_you_page(
+    store_engine: Engine, queue: Huey
+) -> None:
+    with Session(store_engine) as session:
+        invitation = make_invitation(session, setup_survey(session))
+        token = invitation.token
+        session.commit()
+    queue.flush()  # whatever setting up the survey enqueued
+    maker = sessionmaker(bind=store_engine)
+    with TestClient(create_app(sessionmaker_=maker)) as client:
+        answers = {**FULL_ANSWERS, "reason": AE_TEXT}
+        assert client.post(f"/s/{token}", json={"answers": answers}).status_code == 201
+    item = _item(store_engine, source_kind="survey_comment")
+    assert item.analysis_status == "pending"
+    assert _safety_jobs(queue) == [("screen_response_feedback", ([item.response_id],))]
+
+    _work(queue)
+    assert _item(store_engine, id=item.id).analysis_status == "done"
+    with Session(store_engine) as session:
+        case = session.scalars(select(SafetyCase)).one()
+    assert case.kind == "ae" and case.response_id == item.response_id
+
+
+def test_any_session_that_commits_feedback_enqueues_it_and_a_rollback_does_not(
+    store_engine: Engine, queue: Huey
+) -> None:
+    def add(session: Session) -> FeedbackItem:
+        item = FeedbackItem(
+            source_kind="call_note",
+            text="Caller says the pen jammed and the dose was lost.",
+            received_at=datetime(2026, 11, 23, 9, 0),
+            analysis_status="pending",
+        )
+        session.add(item)
+        session.flush()
+        return item
+
+    with Session(store_engine) as session:
+        add(session)
+        session.rollback()
+    assert _safety_jobs(queue) == []
+
+    with Session(store_engine) as session:
+        item_id = add(session).id
+        session.commit()
+    assert _safety_jobs(queue) == [("screen_feedback", ([item_id],))]
+    _work(queue)
+    with Session(store_engine) as session:
+        assert session.scalars(select(SafetyCase.kind)).all() == ["pc"]
+
+
+def test_a_commit_to_another_store_is_left_to_that_store_s_sweep(
+    store_engine: Engine, queue: Huey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CPXM_DATABASE_URL", "sqlite:///elsewhere.db")
+    with Session(store_engine) as session:
+        session.add(
+            FeedbackItem(
+                source_kind="email",
+                text=AE_TEXT,
+                received_at=datetime(2026, 11, 23, 9, 0),
+                analysis_status="pending",
+            )
+        )
+        session.commit()
+    assert _safety_jobs(queue) == []
