@@ -43,14 +43,16 @@ def test_open_work_and_close_a_case_through_the_api(
         f"/api/v1/cases/{case_id}/close", json={"resolution_code": "resolved_fixed"}
     ).json()
     assert closed["status"] == "closed"
-    assert closed["events"][-1]["event_type"] == "recovery_survey_created"
+    # No survey consent or address on record: the re-survey is held back; the trail says why.
+    assert closed["events"][-1]["event_type"] == "recovery_survey_held"
+    assert closed["events"][-1]["details"]["rules"] == ["survey_consent", "contact_details"]
     again = worker.post(f"/api/v1/cases/{case_id}/start")
     assert again.status_code == 409
     assert "reopen it first" in again.json()["detail"]
     # Analysts read figures, not cases to work.
     analyst = client_as("analyst")
     assert analyst.post(f"/api/v1/cases/{case_id}/reopen", json={"reason": "x"}).status_code == 403
-    assert analyst.get("/api/v1/cases/recovery").json()["surveyed"] == 1
+    assert analyst.get("/api/v1/cases/recovery").json()["surveyed"] == 0
     assert client_as("viewer").get("/api/v1/cases").status_code == 403
 
 
@@ -127,8 +129,11 @@ def test_case_pages_show_the_trail_pseudonymise_patients_and_take_csrf_forms(
     )
     assert done.status_code == 303
     session.refresh(case)
-    assert case.status == "closed" and case.recovery_token
-    # The recovery question is public, needs no JavaScript, and takes one answer.
+    assert case.status == "closed" and case.recovery_token is None
+    # A /r/ link of a case closed before re-surveys were survey invitations keeps working: it
+    # is public, needs no JavaScript, and takes one answer.
+    case.recovery_token, case.recovery_sent_at = "closed-before-the-upgrade", case.closed_at
+    session.commit()
     anonymous_client.cookies.clear()
     question = anonymous_client.get(f"/r/{case.recovery_token}")
     assert question.status_code == 200 and 'type="radio"' in question.text

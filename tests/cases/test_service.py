@@ -140,7 +140,7 @@ def test_breach_escalates_once_to_the_accountable_and_reminders_come_first(
     assert _events(session, case)[-2:] == ["reminded", "escalated"]
 
 
-def test_closing_needs_a_resolution_code_and_creates_the_recovery_question(
+def test_closing_needs_a_resolution_code_and_old_recovery_links_still_count(
     session: Session, org: Org
 ) -> None:
     hcp = make_stakeholder(session, type="hcp")
@@ -152,22 +152,29 @@ def test_closing_needs_a_resolution_code_and_creates_the_recovery_question(
     service.close_case(
         session, case=case, actor_user_id=org.agent.id, resolution_code="resolved_explained"
     )
-    assert case.status == "closed" and case.recovery_token
+    assert case.status == "closed" and case.resolution_code == "resolved_explained"
     with pytest.raises(service.CaseStateError, match="reopen it first"):
         service.start_case(session, case=case, actor_user_id=None)
-    service.record_recovery_answer(session, token=case.recovery_token, score=9)
+    # Cases closed before re-surveys were survey invitations hold a /r/ token; answers count.
+    for number, closed in enumerate((case, _closed_before_upgrade(session, hcp.id))):
+        closed.recovery_token, closed.recovery_sent_at = f"old-link-{number}", closed.closed_at
+    service.record_recovery_answer(session, token="old-link-0", score=9)
     with pytest.raises(service.CaseStateError, match="already answered"):
-        service.record_recovery_answer(session, token=case.recovery_token, score=2)
-    other = service.open_case(
-        session, case_type="detractor", title="NPS 1", stakeholder_id=hcp.id
-    ).case
-    service.close_case(session, case=other, actor_user_id=None, resolution_code="no_response")
-    assert other.recovery_token is not None
-    service.record_recovery_answer(session, token=other.recovery_token, score=3)
+        service.record_recovery_answer(session, token="old-link-0", score=2)
+    with pytest.raises(DomainError, match="from 0 to 10"):
+        service.record_recovery_answer(session, token="old-link-1", score=11)
+    service.record_recovery_answer(session, token="old-link-1", score=3)
     figures = service.recovery_figures(session)
     assert (figures.surveyed, figures.answered, figures.recovered) == (2, 2, 1)
     assert figures.recovery_rate == 0.5
     assert "recovery_answered" in _events(session, case)
+
+
+def _closed_before_upgrade(session: Session, stakeholder_id: int) -> Case:
+    case = service.open_case(
+        session, case_type="detractor", title="NPS 1", stakeholder_id=stakeholder_id
+    ).case
+    return service.close_case(session, case=case, actor_user_id=None, resolution_code="no_response")
 
 
 def test_scan_opens_one_case_per_source_and_only_for_what_needs_it(

@@ -18,6 +18,7 @@ Rules (the issue's, with the scales of ``cpxm.surveys.models.SCORE_SCALES``):
 - feedback whose analysis found a product complaint: a complaint case (high);
 - negative feedback on a chosen theme (``CPXM_CASE_THEMES``, comma-separated theme codes): a
   negative-feedback case, unless the same survey response already has a case.
+Answers to a case's service-recovery re-survey (``cpxm.cases.recovery``) go onto that case.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from sqlalchemy import and_, literal, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from cpxm.cases.models import Case, CaseScanWatermark
-from cpxm.cases.service import open_case
+from cpxm.cases.recovery import RECOVERY_QUESTION_CODE, RECOVERY_SURVEY_CODE
+from cpxm.cases.service import open_case, record_recovery_score
 from cpxm.feedback.models import FeedbackAnalysis, FeedbackItem
 from cpxm.surveys.models import Answer, Question, Response, Survey
 from cpxm.timeutil import utc_now
@@ -144,6 +146,8 @@ _FOLLOW_UP_SCORES = or_(
     and_(Question.question_type == "nps", Answer.value_number <= 6),
     and_(Question.question_type == "csat", Answer.value_number <= 2),
     and_(Question.question_type == "ces", Answer.value_number <= 3),
+    # and the answers to service-recovery re-surveys, which go onto their cases
+    and_(Survey.code == RECOVERY_SURVEY_CODE, Question.code == RECOVERY_QUESTION_CODE),
 )
 
 
@@ -152,7 +156,14 @@ def _scan_answers(
 ) -> int | None:
     """One batch of scores after ``after_id``; the last id read, or None when there is none."""
     rows = session.execute(
-        select(Answer.id, Answer.value_number, Question.question_type, Response, Survey.name)
+        select(
+            Answer.id,
+            Answer.value_number,
+            Question.question_type,
+            Response,
+            Survey.name,
+            Survey.code,
+        )
         .join(Question, Question.id == Answer.question_id)
         .join(Response, Response.id == Answer.response_id)
         .join(Survey, Survey.id == Response.survey_id)
@@ -162,8 +173,13 @@ def _scan_answers(
     ).all()
     if not rows:
         return None
-    for _answer_id, value, question_type, response, survey_name in rows:
-        if value is None or (since is not None and (response.submitted_at or now) < since):
+    for _answer_id, value, question_type, response, survey_name, survey_code in rows:
+        if value is None:
+            continue
+        if survey_code == RECOVERY_SURVEY_CODE:
+            _record_recovery(session, response, value, now)
+            continue
+        if since is not None and (response.submitted_at or now) < since:
             continue
         rule = score_rule(question_type, value)
         if rule is None:
@@ -186,6 +202,20 @@ def _scan_answers(
     session.flush()
     last_id: int = rows[-1][0]
     return last_id
+
+
+def _record_recovery(session: Session, response: Response, value: float, now: datetime) -> None:
+    if response.invitation_id is None:
+        return
+    case = session.scalar(select(Case).where(Case.recovery_invitation_id == response.invitation_id))
+    if case is not None:
+        record_recovery_score(
+            session,
+            case=case,
+            score=value,
+            at=response.submitted_at or now,
+            response_id=response.id,
+        )
 
 
 def _scan_feedback(

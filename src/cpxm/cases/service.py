@@ -6,7 +6,6 @@ request are also in the audit log (``cpxm.access.audit``).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from cpxm.cases.models import Case, CaseEvent
 from cpxm.cases.notifications import notify, team_member_ids
+from cpxm.cases.recovery import invite_to_recovery
 from cpxm.cases.sla import (
     CASE_TYPES,
     PRIORITIES,
@@ -384,7 +384,8 @@ def close_case(
     note: str | None = None,
     now: datetime | None = None,
 ) -> Case:
-    """Close with a resolution code, and create the service-recovery re-survey link."""
+    """Close with a resolution code, and invite the person to the service-recovery re-survey
+    (``cpxm.cases.recovery``) or record why the distribution's rules held it back."""
     if resolution_code not in RESOLUTION_CODES:
         raise DomainError(
             f"unknown resolution code '{resolution_code}'; "
@@ -408,11 +409,37 @@ def close_case(
         business_hours=round(business_hours_between(case.opened_at, now, case.country_code), 2),
     )
     if case.stakeholder_id is not None and resolution_code not in ("duplicate", "not_actionable"):
-        case.recovery_token = secrets.token_urlsafe(24)
-        case.recovery_sent_at = now
-        _event(session, case, "recovery_survey_created", at=now, link=f"/r/{case.recovery_token}")
+        _invite_to_recovery(session, case=case, now=now)
     session.flush()
     return case
+
+
+def _invite_to_recovery(session: Session, *, case: Case, now: datetime) -> None:
+    if case.recovery_invitation_id is not None:
+        return  # closed again after a reopen: one re-survey per case
+    invite = invite_to_recovery(session, case=case)
+    if invite.invitation is None:
+        case.recovery_held_reason = "; ".join(hold.reason for hold in invite.holds)[:1000]
+        _event(
+            session,
+            case,
+            "recovery_survey_held",
+            at=now,
+            rules=[hold.rule for hold in invite.holds],
+            reasons=[hold.reason for hold in invite.holds],
+        )
+        return
+    case.recovery_invitation_id = invite.invitation.id
+    case.recovery_sent_at = now
+    case.recovery_held_reason = None
+    _event(
+        session,
+        case,
+        "recovery_survey_created",
+        at=now,
+        invitation_id=invite.invitation.id,
+        channel=invite.invitation.channel_code,
+    )
 
 
 def reopen_case(session: Session, *, case: Case, actor_user_id: int | None, reason: str) -> Case:
@@ -439,17 +466,36 @@ def case_for_recovery(session: Session, *, token: str) -> Case:
 
 
 def record_recovery_answer(session: Session, *, token: str, score: int) -> Case:
-    """The person's 0-10 answer to "how well did we resolve this?"; one answer per case."""
+    """The person's 0-10 answer on a ``/r/`` link (cases closed before re-surveys were survey
+    invitations); one answer per case."""
     if not 0 <= score <= 10:
         raise DomainError("the answer is a number from 0 to 10")
     case = case_for_recovery(session, token=token)
     if case.recovery_answered_at is not None:
         raise CaseStateError("this question was already answered; thank you")
-    case.recovery_score = float(score)
-    case.recovery_answered_at = utc_now()
-    _event(session, case, "recovery_answered", score=score, recovered=score >= RECOVERED_AT)
-    session.flush()
+    record_recovery_score(session, case=case, score=score, at=utc_now())
     return case
+
+
+def record_recovery_score(
+    session: Session, *, case: Case, score: float, at: datetime, response_id: int | None = None
+) -> bool:
+    """Put the re-survey's answer on the case, once; False if it already had one."""
+    if case.recovery_answered_at is not None:
+        return False
+    case.recovery_score = float(score)
+    case.recovery_answered_at = at
+    _event(
+        session,
+        case,
+        "recovery_answered",
+        at=at,
+        score=score,
+        recovered=score >= RECOVERED_AT,
+        response_id=response_id,
+    )
+    session.flush()
+    return True
 
 
 @dataclass(frozen=True)
