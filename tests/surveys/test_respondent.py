@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from cpxm.feedback.models import FeedbackItem
 from cpxm.stakeholders.models import Stakeholder
-from cpxm.surveys.models import Answer, Invitation, Response
+from cpxm.surveys.models import Answer, Invitation, Question, Response
 from cpxm.timeutil import utc_now
 from tests.factories import make_stakeholder
 from tests.surveys.helpers import (
@@ -242,6 +242,32 @@ def test_open_link_gives_each_respondent_a_resume_address(
     other = client.post(f"/s/{link.token}", json={"answers": FULL_ANSWERS})
     assert other.status_code == 201
     assert _count(session, Response) == 2
+
+
+def test_json_with_an_open_link_key_finishes_the_response_that_key_started(
+    client: TestClient, session: Session
+) -> None:
+    survey = setup_survey(session)
+    link = make_open_link(session, survey)
+    key = "resume-key-of-one-respondent"
+    form = {"page": "1", "action": "next", "q_nps": "3", "key": key}
+    assert client.post(f"/s/{link.token}", data=form, follow_redirects=False).status_code == 303
+    rest = {code: value for code, value in FULL_ANSWERS.items() if code != "nps"}
+    finished = client.post(f"/s/{link.token}", json={"answers": rest, "key": key})
+    assert finished.status_code == 201, finished.text
+    response = session.scalars(select(Response)).one()
+    assert response.status == "complete" and response.resume_token == key
+    saved_nps = session.scalar(
+        select(Answer.value_number)
+        .join(Question, Question.id == Answer.question_id)
+        .where(Answer.response_id == response.id, Question.code == "nps")
+    )
+    assert saved_nps == 3.0  # the answer saved on page 1 counts and is kept
+    # The key belongs to this link's respondent: another link cannot reach that response.
+    other = make_open_link(session, survey)
+    stolen = client.post(f"/s/{other.token}", json={"answers": rest, "key": key})
+    assert stolen.status_code == 404
+    assert _count(session, Response) == 1
 
 
 def test_an_answer_hidden_by_a_changed_condition_is_not_kept(

@@ -18,15 +18,14 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from cpxm.access import PUBLIC, requires
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
 from cpxm.surveys.definition import QuestionDefinition, pipe_names
-from cpxm.surveys.models import Response as SurveyResponse
 from cpxm.surveys.responding import (
     NEEDS_ANSWER,
     TOKEN_PATTERN,
@@ -35,6 +34,8 @@ from cpxm.surveys.responding import (
     InvalidLink,
     LinkNotOpen,
     Respondent,
+    Submitted,
+    check_response,
     complete_response,
     field_name,
     is_visible,
@@ -47,7 +48,7 @@ from cpxm.surveys.responding import (
     save_answers,
     saved_answers,
     scale_of,
-    submit_response,
+    store_response,
 )
 from cpxm.surveys.ui_text import kano_labels, ui_text
 from cpxm.timeutil import utc_now
@@ -118,9 +119,9 @@ async def receive_answers(request: Request, session: DbSession, token: str) -> R
 def _receive(
     request: Request, session: Session, token: str, content_type: str, body: bytes
 ) -> Response:
-    reserve_for_writing(session)
     if content_type == JSON_TYPE:
         return _receive_json(session, token, body)
+    reserve_for_writing(session)
     return _receive_form(request, session, token, body)
 
 
@@ -129,10 +130,15 @@ async def _read_body(request: Request) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise BodyTooLarge(f"the answers are larger than {MAX_BODY_BYTES // 1024} KB")
     body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise BodyTooLarge(f"the answers are larger than {MAX_BODY_BYTES // 1024} KB")
+    try:
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > MAX_BODY_BYTES:
+                raise BodyTooLarge(f"the answers are larger than {MAX_BODY_BYTES // 1024} KB")
+    except ClientDisconnect:
+        # The respondent's connection went before the answers arrived: nothing to store, and
+        # nobody left to answer (the status is for the log).
+        raise BadBody("the connection closed before the answers arrived") from None
     return bytes(body)
 
 
@@ -145,14 +151,22 @@ def _receive_json(session: Session, token: str, body: bytes) -> Response:
         raise BadBody('send {"answers": {"question_code": value, ...}, "key": optional}')
     now = utc_now()
     key = document.get("key")
-    respondent = _respondent_for(session, token, key if isinstance(key, str) else None, now)
-    submitted = submit_response(
-        session,
-        respondent=respondent,
-        fields=json_answers_to_fields(document["answers"]),
-        now=now,
-        resume_token=key if isinstance(key, str) and TOKEN_PATTERN.match(key) else None,
-    )
+    key = key if isinstance(key, str) and TOKEN_PATTERN.match(key) else None
+    respondent = _respondent_for(session, token, key, now)
+    if respondent.state == "completed" and respondent.response is not None:
+        submitted = Submitted(respondent.response.id, respondent.response.status, stored=False)
+    else:
+        answers = check_response(
+            session, respondent=respondent, fields=json_answers_to_fields(document["answers"])
+        )
+        if session.get_bind().dialect.name == "sqlite":
+            # Everything is checked: end the read and queue for SQLite's one writer only now,
+            # so the checks of one request never hold up the writes of the others.
+            session.commit()
+            reserve_for_writing(session)
+        submitted = store_response(
+            session, respondent=respondent, answers=answers, now=now, resume_token=key
+        )
     return JSONResponse(
         {
             "response_id": submitted.response_id,
@@ -187,16 +201,13 @@ def _scalar(value: Any) -> str:
 
 def _respondent_for(session: Session, token: str, key: str | None, now: Any) -> Respondent:
     """The respondent; on an open link, a repeated first save finds the response it started."""
-    if key and TOKEN_PATTERN.match(key) and key != token:
-        started = session.scalars(
-            select(SurveyResponse.id).where(SurveyResponse.resume_token == key)
-        ).first()
-        if started is not None:
-            resumed = open_respondent(session, token=key, now=now)
-            if resumed.link is not None and resumed.link.token == token:
-                return resumed
-            raise InvalidLink()
-    respondent = open_respondent(session, token=token, now=now)
+    resume_key = key if key and TOKEN_PATTERN.match(key) and key != token else None
+    respondent = open_respondent(session, token=token, now=now, resume_key=resume_key)
+    if respondent.resumes and resume_key is not None:
+        resumed = open_respondent(session, token=resume_key, now=now)
+        if resumed.link is not None and resumed.link.token == token:
+            return resumed
+        raise InvalidLink()
     if respondent.state != "open" and respondent.state != "completed":
         raise LinkNotOpen(respondent.state)
     return respondent

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -34,8 +34,16 @@ from cpxm.surveys.definition import (
     kano_category,
     localise,
 )
-from cpxm.surveys.models import Answer, Invitation, Question, Response, Survey, SurveyLink
-from cpxm.surveys.service import definition_of_version
+from cpxm.surveys.models import (
+    Answer,
+    Invitation,
+    Question,
+    Response,
+    Survey,
+    SurveyLink,
+    SurveyVersion,
+)
+from cpxm.surveys.service import definition_text, parsed_definition
 
 # Tokens are URL-safe random strings; anything else is refused before the store is asked.
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -112,6 +120,8 @@ class Respondent:
     link: SurveyLink | None = None
     response: Response | None = None
     names: dict[str, str] = field(default_factory=dict)
+    # Whether the resume key given with an open link already started a response.
+    resumes: bool = False
 
     def text(self, value: Any) -> str:
         return localise(value, self.language, self.definition.default_language)
@@ -134,33 +144,84 @@ def new_token() -> str:
 
 
 def open_respondent(
-    session: Session, *, token: str, now: datetime, language: str | None = None
+    session: Session,
+    *,
+    token: str,
+    now: datetime,
+    language: str | None = None,
+    resume_key: str | None = None,
 ) -> Respondent:
-    """Resolve ``token``; raises InvalidLink for anything that is not a live token of ours."""
+    """Resolve ``token``; raises InvalidLink for anything that is not a live token of ours.
+
+    Each kind of token is resolved in one query with its survey and the definition its
+    respondent answers (a personal link also with its response and stakeholder). With
+    ``resume_key`` (an open link's respondent key), ``resumes`` tells whether that key already
+    started a response, in the same query.
+    """
     if not TOKEN_PATTERN.match(token):
         raise InvalidLink()
-    invitation = session.scalars(select(Invitation).where(Invitation.token == token)).first()
-    if invitation is not None:
-        return _from_invitation(session, token, invitation, now, language)
-    link = session.scalars(select(SurveyLink).where(SurveyLink.token == token)).first()
-    if link is not None:
-        survey = _survey(session, link.survey_id)
+    found = session.execute(
+        select(Invitation, Survey, Response, Stakeholder, definition_text())
+        .join(Survey, Survey.id == Invitation.survey_id)
+        .outerjoin(Response, Response.invitation_id == Invitation.id)
+        .outerjoin(Stakeholder, Stakeholder.id == Invitation.stakeholder_id)
+        .join(
+            SurveyVersion,
+            (SurveyVersion.survey_id == Invitation.survey_id)
+            & (SurveyVersion.version == func.coalesce(Response.survey_version, Survey.version)),
+        )
+        .where(Invitation.token == token)
+    ).first()
+    if found is not None:
+        invitation, survey, response, stakeholder, stored = found
+        return _from_invitation(
+            token, invitation, survey, response, stakeholder, stored, now, language
+        )
+    key_taken = (
+        select(Response.id).where(Response.resume_token == resume_key).exists()
+        if resume_key
+        else literal(False)
+    )
+    from_link = session.execute(
+        select(SurveyLink, Survey, definition_text(), key_taken)
+        .join(Survey, Survey.id == SurveyLink.survey_id)
+        .join(
+            SurveyVersion,
+            (SurveyVersion.survey_id == Survey.id) & (SurveyVersion.version == Survey.version),
+        )
+        .where(SurveyLink.token == token)
+    ).first()
+    if from_link is not None:
+        link, survey, stored, resumes = from_link
         state = _link_state(survey, link.expires_at, link.closed_at, now)
-        return _respondent(session, token, survey, survey.version, state, language, link=link)
-    response = session.scalars(select(Response).where(Response.resume_token == token)).first()
-    if response is None:
+        respondent = _respondent(
+            token, survey, parsed_definition(stored), survey.version, state, language, link=link
+        )
+        respondent.resumes = bool(resumes)
+        return respondent
+    resumed = session.execute(
+        select(Response, Survey, SurveyLink, definition_text())
+        .join(Survey, Survey.id == Response.survey_id)
+        .outerjoin(SurveyLink, SurveyLink.id == Response.open_link_id)
+        .join(
+            SurveyVersion,
+            (SurveyVersion.survey_id == Response.survey_id)
+            & (SurveyVersion.version == Response.survey_version),
+        )
+        .where(Response.resume_token == token)
+    ).first()
+    if resumed is None:
         raise InvalidLink()
-    survey = _survey(session, response.survey_id)
-    link = session.get(SurveyLink, response.open_link_id) if response.open_link_id else None
+    response, survey, link, stored = resumed
     state = (
         "completed"
         if response.status == "complete"
         else _link_state(survey, link.expires_at if link else None, None, now)
     )
     return _respondent(
-        session,
         token,
         survey,
+        parsed_definition(stored),
         response.survey_version,
         state,
         language or response.language,
@@ -170,13 +231,15 @@ def open_respondent(
 
 
 def _from_invitation(
-    session: Session, token: str, invitation: Invitation, now: datetime, language: str | None
+    token: str,
+    invitation: Invitation,
+    survey: Survey,
+    response: Response | None,
+    stakeholder: Stakeholder | None,
+    stored: str,
+    now: datetime,
+    language: str | None,
 ) -> Respondent:
-    survey = _survey(session, invitation.survey_id)
-    response = session.scalars(
-        select(Response).where(Response.invitation_id == invitation.id)
-    ).first()
-    stakeholder = session.get(Stakeholder, invitation.stakeholder_id)
     if response is not None and response.status == "complete":
         state: LinkState = "completed"
     else:
@@ -192,9 +255,9 @@ def _from_invitation(
             "display_name": stakeholder.display_name,
         }
     return _respondent(
-        session,
         token,
         survey,
+        parsed_definition(stored),
         response.survey_version if response else survey.version,
         state,
         preferred,
@@ -202,13 +265,6 @@ def _from_invitation(
         response=response,
         names=names,
     )
-
-
-def _survey(session: Session, survey_id: int) -> Survey:
-    survey = session.get(Survey, survey_id)
-    if survey is None:  # a foreign key makes this impossible; a clear page all the same
-        raise InvalidLink()
-    return survey
 
 
 def _link_state(
@@ -222,15 +278,14 @@ def _link_state(
 
 
 def _respondent(
-    session: Session,
     token: str,
     survey: Survey,
+    definition: SurveyDefinition,
     version: int,
     state: LinkState,
     language: str | None,
     **links: Any,
 ) -> Respondent:
-    definition = definition_of_version(session, survey_id=survey.id, version=version)
     languages = definition.all_languages()
     chosen = language if language in languages else None
     if chosen is None and language:
@@ -603,13 +658,27 @@ def submit_response(
     now: datetime,
     resume_token: str | None = None,
 ) -> Submitted:
-    """Check and store a whole response in one call (the JSON path).
+    """Check and store a whole response in one call (the JSON path, and the demo's answers).
 
     Answers already saved on earlier pages count; every required, visible question must be
     answered by the end.
     """
     if respondent.state == "completed" and respondent.response is not None:
         return Submitted(respondent.response.id, respondent.response.status, stored=False)
+    answers = check_response(session, respondent=respondent, fields=fields)
+    return store_response(
+        session, respondent=respondent, answers=answers, now=now, resume_token=resume_token
+    )
+
+
+def check_response(
+    session: Session, *, respondent: Respondent, fields: Mapping[str, list[str]]
+) -> dict[str, AnswerValue]:
+    """The answers of a whole response to store (those display logic shows), or AnswerErrors.
+
+    Only reads: a caller on SQLite may end its read transaction here and take the write lock
+    for :func:`store_response` alone, so checks never hold up other writers.
+    """
     if respondent.state != "open":
         raise LinkNotOpen(respondent.state)
     questions = [question for _page, question in respondent.definition.questions()]
@@ -621,14 +690,24 @@ def submit_response(
     missing = missing_required(questions, everything)
     if missing:
         raise AnswerErrors(missing)
-    visible = {
-        code: value
-        for code, value in answers.items()
-        if is_visible_code(respondent, code, everything)
-    }
+    shown = {question.code for question in questions if is_visible(question, everything)}
+    return {code: value for code, value in answers.items() if code in shown}
+
+
+def store_response(
+    session: Session,
+    *,
+    respondent: Respondent,
+    answers: Mapping[str, AnswerValue],
+    now: datetime,
+    resume_token: str | None = None,
+) -> Submitted:
+    """Store answers checked by :func:`check_response` and complete the response, once."""
+    if respondent.state != "open":
+        raise LinkNotOpen(respondent.state)
     if respondent.response is None:
-        return _insert_whole_response(session, respondent, visible, now, resume_token)
-    response = save_answers(session, respondent=respondent, answers=visible, cleared=set(), now=now)
+        return _insert_whole_response(session, respondent, answers, now, resume_token)
+    response = save_answers(session, respondent=respondent, answers=answers, cleared=set(), now=now)
     stored = complete_response(session, respondent=respondent, now=now)
     return Submitted(response.id, response.status, stored)
 
@@ -688,7 +767,8 @@ def _insert_whole_response(
         }
         for code, value in answers.items()
     ]
-    free_text = {question_ids[c] for c in answers if _is_free_text(respondent.definition, c)}
+    texts = {q.code for _page, q in respondent.definition.questions() if q.type == "text"}
+    free_text = {question_ids[code] for code in answers if code in texts}
     if rows:
         answers_table = Base.metadata.tables["answers"]
         stored = session.execute(
@@ -721,13 +801,6 @@ def _insert_whole_response(
         invitation.status = "completed"
     respondent.state = "completed"
     return Submitted(response_id, "complete", stored=True)
-
-
-def is_visible_code(respondent: Respondent, code: str, answers: Mapping[str, AnswerValue]) -> bool:
-    for _page, question in respondent.definition.questions():
-        if question.code == code:
-            return is_visible(question, answers)
-    return False
 
 
 def mark_opened(respondent: Respondent, *, now: datetime) -> None:

@@ -7,12 +7,15 @@ keeps its meaning across versions (its type may not change), so trends compare l
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from cpxm.errors import NotFoundError
 from cpxm.surveys.definition import (
@@ -207,15 +210,31 @@ def current_definition(session: Session, *, survey: Survey) -> SurveyDefinition:
 
 
 def definition_of_version(session: Session, *, survey_id: int, version: int) -> SurveyDefinition:
-    """The definition a version was published with (what its respondents saw)."""
+    """The definition a version was published with (what its respondents saw).
+
+    Shared and cached: treat it as read-only.
+    """
     stored = session.scalars(
-        select(SurveyVersion.definition).where(
+        select(definition_text()).where(
             SurveyVersion.survey_id == survey_id, SurveyVersion.version == version
         )
     ).one_or_none()
     if stored is None:
         raise NotFoundError("survey version", f"{survey_id}/{version}")
-    return SurveyDefinition.model_validate(stored)
+    return parsed_definition(stored)
+
+
+def definition_text() -> ColumnElement[str]:
+    """A version's definition as the text it is stored as (the key of :func:`parsed_definition`)."""
+    return cast(SurveyVersion.definition, Text)
+
+
+@lru_cache(maxsize=256)
+def parsed_definition(stored: str) -> SurveyDefinition:
+    """A published definition, checked once per process: versions never change once published,
+    and every respondent request needs one. Keyed by the stored text itself, so a cache entry
+    can never answer for another survey's or another database's definition."""
+    return SurveyDefinition.model_validate(json.loads(stored))
 
 
 def export_definition(
