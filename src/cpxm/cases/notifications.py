@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import smtplib
 from collections.abc import Iterable
+from typing import Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from cpxm.governance import service as governance
+from cpxm.governance.service import Party
 from cpxm.surveys.mail import Email, smtp_mailer, smtp_settings
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Notification, User
@@ -24,6 +27,62 @@ def team_member_ids(session: Session, team_id: int) -> list[int]:
             select(User.id).where(User.team_id == team_id, User.is_active.is_(True))
         ).all()
     )
+
+
+def people_of(session: Session, parties: Iterable[Party]) -> list[int]:
+    """The users a list of RACI parties stands for: each named user, each team's active members."""
+    ids: list[int] = []
+    for party in parties:
+        if party.user_id is not None:
+            ids.append(party.user_id)
+        elif party.team_id is not None:
+            ids.extend(team_member_ids(session, party.team_id))
+    return ids
+
+
+def active_users_with_roles(session: Session, roles: Iterable[str]) -> list[int]:
+    return list(
+        session.scalars(
+            select(User.id).where(User.role.in_(tuple(roles)), User.is_active.is_(True))
+        ).all()
+    )
+
+
+RaciLetter = Literal["responsible", "accountable", "consulted", "informed"]
+
+
+def notify_raci(
+    session: Session,
+    *,
+    activity: str,
+    subject: str,
+    body: str,
+    link: str | None = None,
+    letters: tuple[RaciLetter, ...] = ("accountable", "informed"),
+    department: str | None = None,
+    country: str | None = None,
+    therapeutic_area: str | None = None,
+    stakeholder_type: str | None = None,
+    fallback_roles: tuple[str, ...] = ("cx_lead", "admin"),
+) -> list[Notification]:
+    """Tell the people the RACI matrix names for ``activity`` in a scope (by default the
+    Accountable and the Informed): in-app now, by email through the mail job when SMTP is set.
+
+    With nobody named there, the active users of ``fallback_roles`` are told instead, so an
+    escalation never goes nowhere. Returns the notifications (flushed), one per person.
+    """
+    raci = governance.resolve(
+        session,
+        activity=activity,
+        department=department,
+        country=country,
+        therapeutic_area=therapeutic_area,
+        stakeholder_type=stakeholder_type,
+    )
+    user_ids = people_of(session, [party for letter in letters for party in getattr(raci, letter)])
+    if not user_ids:
+        user_ids = active_users_with_roles(session, fallback_roles)
+    return notify(session, user_ids=user_ids, subject=subject, body=body, link=link)
 
 
 def notify(

@@ -15,7 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from cpxm.cases.models import Case, CaseEvent
-from cpxm.cases.notifications import notify, team_member_ids
+from cpxm.cases.notifications import (
+    active_users_with_roles,
+    notify,
+    people_of,
+    team_member_ids,
+)
 from cpxm.cases.recovery import invite_to_recovery
 from cpxm.cases.sla import (
     CASE_TYPES,
@@ -188,16 +193,6 @@ def _check_codes(
         raise FieldError(errors)
 
 
-def _people(session: Session, parties: list[Party]) -> list[int]:
-    ids: list[int] = []
-    for party in parties:
-        if party.user_id is not None:
-            ids.append(party.user_id)
-        elif party.team_id is not None:
-            ids.extend(team_member_ids(session, party.team_id))
-    return ids
-
-
 def route_case(
     session: Session,
     *,
@@ -221,9 +216,7 @@ def route_case(
         _event(
             session, case, "unrouted", actor_user_id=actor_user_id, at=now, activity=case.activity
         )
-        leads = session.scalars(
-            select(User.id).where(User.role.in_(("cx_lead", "admin")), User.is_active.is_(True))
-        ).all()
+        leads = active_users_with_roles(session, ("cx_lead", "admin"))
         notify(
             session,
             user_ids=leads,
@@ -252,7 +245,7 @@ def route_case(
     )
     notify(
         session,
-        user_ids=_people(session, [responsible]),
+        user_ids=people_of(session, [responsible]),
         subject=f"New case {case.id}: {case.title}",
         body=(
             f"A {case.case_type.replace('_', ' ')} case is yours; "
@@ -260,7 +253,7 @@ def route_case(
         ),
         link=link,
     )
-    informed = _people(session, raci.informed)
+    informed = people_of(session, raci.informed)
     if informed:
         notify(
             session,
@@ -544,13 +537,9 @@ def sweep_slas(session: Session, *, now: datetime | None = None) -> SlaSweep:
             Party(team_id=case.accountable_team_id, user_id=case.accountable_user_id, label="")
         ]
         people = (
-            _people(session, accountable)
+            people_of(session, accountable)
             if (case.accountable_user_id or case.accountable_team_id)
-            else list(
-                session.scalars(
-                    select(User.id).where(User.role == "cx_lead", User.is_active.is_(True))
-                ).all()
-            )
+            else active_users_with_roles(session, ("cx_lead",))
         )
         _event(session, case, "escalated", at=now, to_users=sorted(set(people)))
         notify(
@@ -575,7 +564,7 @@ def sweep_slas(session: Session, *, now: datetime | None = None) -> SlaSweep:
         if left > max(1.0, (case.sla_business_hours or 0) / 4):
             continue
         case.last_reminded_at = now
-        people = _people(
+        people = people_of(
             session, [Party(team_id=case.team_id, user_id=case.assignee_user_id, label="")]
         )
         _event(session, case, "reminded", at=now, business_hours_left=round(left, 2))
