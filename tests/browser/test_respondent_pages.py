@@ -100,3 +100,35 @@ def test_a_tampered_link_gets_a_friendly_page(browser: Any, live_server: str) ->
     assert answer is not None and answer.status == 404
     assert page.get_by_role("heading", name="This link does not work").is_visible()
     page.close()
+
+
+def test_display_logic_follows_the_answers_on_the_same_page(
+    browser: Any, live_server: str, live_store: Engine
+) -> None:
+    token = _invitation_token(live_store)
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda message: refused.append(message.text))
+    page.goto(f"{live_server}/s/{token}")
+    follow_up = page.locator("#question-detractor_followup")
+    # The follow-up is for detractors (NPS <= 6): hidden until the score says so.
+    assert follow_up.is_hidden()
+    page.get_by_role("radio", name="9", exact=True).first.check()
+    assert follow_up.is_hidden()
+    page.get_by_role("radio", name="3", exact=True).first.check()
+    assert follow_up.is_visible()
+    assert page.get_by_role("radio", name="Yes").is_visible()
+    page.get_by_role("radio", name="10", exact=True).first.check()
+    assert follow_up.is_hidden()
+    # Hidden means hidden for assistive technology and the keyboard too.
+    assert page.get_by_role("radio", name="Yes").count() == 0
+    assert not any("Content Security Policy" in text for text in refused), refused
+    context.close()
+
+    # Without JavaScript the question stays on the page and the server decides.
+    context = browser.new_context(java_script_enabled=False, **PHONE)
+    page = context.new_page()
+    page.goto(f"{live_server}/s/{token}")
+    assert page.locator("#question-detractor_followup").is_visible()
+    context.close()

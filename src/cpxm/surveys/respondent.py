@@ -11,6 +11,8 @@ only, so later questions there (e.g. consent to be contacted by the safety team)
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,6 +20,7 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
@@ -52,7 +55,8 @@ from cpxm.surveys.responding import (
 )
 from cpxm.surveys.ui_text import kano_labels, ui_text
 from cpxm.timeutil import utc_now
-from cpxm.web.templating import templates
+from cpxm.web.security import PAGE_CSP
+from cpxm.web.templating import TEMPLATES_DIRECTORY, templates
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(PUBLIC)])
 # Domains above surveys add to the thank-you page without surveys importing them (the safety
@@ -64,6 +68,17 @@ THANK_YOU_EXTRAS: list[Callable[[Session, Respondent], dict[str, Any] | None]] =
 MAX_BODY_BYTES = 256 * 1024
 FORM_TYPE = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
+
+
+# Display logic within a page, as the respondent answers: a small script inlined into the pages
+# that need it (no extra request), allowed by its hash so the CSP still forbids any other script.
+DISPLAY_LOGIC = (TEMPLATES_DIRECTORY / "respondent" / "display_logic.js").read_text()
+DISPLAY_LOGIC_CSP = PAGE_CSP.replace(
+    "script-src 'self'",
+    "script-src 'self' 'sha256-"
+    + base64.b64encode(hashlib.sha256(DISPLAY_LOGIC.encode()).digest()).decode()
+    + "'",
+)
 
 
 class UnsupportedContentType(DomainError):
@@ -362,8 +377,11 @@ def render_page(
         if is_visible(question, answers)
         or (question.show_if is not None and _condition_on_page(respondent, question, page))
     ]
+    for view in shown:
+        view["show_if"] = _same_page_condition(respondent, view["code"], page)
+    scripted = any(view["show_if"] for view in shown)
     title = definition.pages[page - 1].title
-    return templates.TemplateResponse(
+    rendered = templates.TemplateResponse(
         request,
         "respondent/page.html",
         {
@@ -389,8 +407,31 @@ def render_page(
             "key": _open_link_key(respondent),
             "saved": saved,
             "resume_address": resume_address(respondent) if respondent.response else None,
+            "display_logic": Markup(DISPLAY_LOGIC) if scripted else None,  # noqa: S704
         },
         status_code=status_code,
+    )
+    if scripted:
+        rendered.headers["content-security-policy"] = DISPLAY_LOGIC_CSP
+    return rendered
+
+
+def _same_page_condition(respondent: Respondent, code: str, page: int) -> str | None:
+    """The condition of question ``code`` as JSON for the page's script, when it names a
+    question on the same page (conditions on earlier pages are settled by the server)."""
+    questions = {q.code: q for q in page_questions(respondent, page)}
+    condition = questions[code].show_if
+    if condition is None or condition.question not in questions:
+        return None
+    return json.dumps(
+        {
+            "question": condition.question,
+            "type": questions[condition.question].type,
+            "equals": condition.equals,
+            "in": condition.any_of,
+            "min": condition.min,
+            "max": condition.max,
+        }
     )
 
 
