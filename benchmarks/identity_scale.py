@@ -2,6 +2,7 @@
 
     uv run python benchmarks/identity_scale.py --records 1000000
     uv run python benchmarks/identity_scale.py --records 100000 --seed 7
+    uv run python benchmarks/identity_scale.py --records 100000 --store /tmp/scale-100k.db
 
 Generates people with Faker name, street and city pools of six locales (drawn with NumPy, so a
 million records take a minute, not an hour of Faker calls) and records them in six departmental
@@ -23,6 +24,7 @@ import argparse
 import itertools
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -285,7 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--store", type=Path, help="keep the store here (default: a temp dir)")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        help="keep the generated records here; when it exists, resolve a copy of it instead",
+    )
     parser.add_argument("--resolve-side", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.resolve_side is not None:
@@ -293,18 +299,29 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     with tempfile.TemporaryDirectory(prefix="cpxm-identity-scale-") as name:
-        path = args.store or Path(name) / "scale.db"
-        started = time.perf_counter()
-        rows, truth = generate(args.records, args.seed)
-        generated = time.perf_counter() - started
-        np.save(path.with_suffix(".truth.npy"), np.array(truth, dtype=np.int64))
-        people = len(set(truth))
-        started = time.perf_counter()
-        load(path, rows)
-        loaded = time.perf_counter() - started
-        del rows, truth
-        print(f"generated {args.records:,} records of {people:,} people in {generated:.0f} s")
-        print(f"loaded into SQLite in {loaded:.0f} s")
+        path = Path(name) / "scale.db"
+        if args.store is not None and args.store.exists():
+            # A kept store: resolve a copy of it, so every run starts from the same records.
+            shutil.copyfile(args.store, path)
+            shutil.copyfile(args.store.with_suffix(".truth.npy"), path.with_suffix(".truth.npy"))
+            print(f"records from {args.store}")
+        else:
+            started = time.perf_counter()
+            rows, truth = generate(args.records, args.seed)
+            generated = time.perf_counter() - started
+            np.save(path.with_suffix(".truth.npy"), np.array(truth, dtype=np.int64))
+            people = len(set(truth))
+            started = time.perf_counter()
+            load(path, rows)
+            loaded = time.perf_counter() - started
+            del rows, truth
+            print(f"generated {args.records:,} records of {people:,} people in {generated:.0f} s")
+            print(f"loaded into SQLite in {loaded:.0f} s")
+            if args.store is not None:
+                shutil.copyfile(path, args.store)
+                shutil.copyfile(
+                    path.with_suffix(".truth.npy"), args.store.with_suffix(".truth.npy")
+                )
         output = subprocess.run(  # noqa: S603 -- this interpreter and this file
             [sys.executable, __file__, "--resolve-side", str(path)],
             check=True,

@@ -85,3 +85,16 @@ def test_people_decisions_override_the_chain_rule() -> None:
     components = _components()
     components.union(1, 2)
     assert components.union(2, 3, force=True)
+
+
+def test_other_scripts_institutions_and_mobiles_are_compared() -> None:
+    record = normalise(
+        1,
+        "events",
+        {"attendee": "Ota, Kumiko", "city": "横浜市", "organisation": "St. Mori Hospital"},
+    )
+    assert (record.city, record.institution) == ("横浜市", "st mori hospital")
+    call = normalise(2, "call_centre", {"caller_name": "Kumiko Ota", "mobile": "+81 3-1234-5678"})
+    assert call.phone == "312345678" and call.institution is None
+    organisation = normalise(3, "crm", {"account_name": "Mori Hospital", "type": "hospital"})
+    assert organisation.kind == "organisation" and organisation.institution is None

@@ -317,3 +317,82 @@ def test_swapped_name_order_links_and_a_family_at_one_address_stays_apart(
     service.resolve(session)
     assert _owner(session, records[0]) == _owner(session, records[1])
     assert _owner(session, records[2]) != _owner(session, records[3])
+
+
+def test_records_without_a_stakeholder_get_complete_golden_records(session: Session) -> None:
+    """As the demo and a bulk load leave them: golden records are written whole, with
+    provenance for every attribute, and the uncertain pairs are queued."""
+    make_taxonomy(session)
+    records = _load(session, PEOPLE + FILLER)
+    for record in records:
+        record.stakeholder_id = None
+    session.flush()
+    run = service.resolve(session)
+    anna = {_owner(session, r) for r in records[0:3]}
+    assert len(anna) == 1 and None not in anna
+    golden = session.get(Stakeholder, anna.pop())
+    assert golden is not None
+    assert (golden.first_name, golden.professional_id, golden.kind) == (
+        "Anna",
+        "DE1234567",
+        "person",
+    )
+    provenance = dict(
+        session.execute(
+            select(AttributeProvenance.attribute, AttributeProvenance.rule).where(
+                AttributeProvenance.stakeholder_id == golden.id
+            )
+        ).all()
+    )
+    assert provenance["first_name"] == "trust" and provenance["professional_id"]
+    assert run.created == len({_owner(session, r) for r in records})
+    assert all(_owner(session, r) is not None for r in records)
+    pending = session.scalar(
+        select(func.count()).select_from(MatchPair).where(MatchPair.status == "pending")
+    )
+    assert pending == run.review_pairs
+    again = service.resolve(session)
+    assert (again.merges, again.created, again.updated) == (0, 0, 0)
+
+
+def test_namesakes_at_different_institutions_stay_apart(session: Session) -> None:
+    make_taxonomy(session)
+    rows: list[tuple[str, dict[str, Any]]] = [
+        (
+            "crm",
+            {
+                "type": "hcp",
+                "first_name": "Ricky",
+                "last_name": "Buckley",
+                "email": "ricky.buckley@stfowler.example.org",
+                "primary_affiliation": "St Fowler Hospital",
+                "specialty": "Gastroenterology",
+                "city": "Andrewsfurt",
+            },
+        ),
+        (
+            "events",
+            {
+                "type": "hcp",
+                "attendee": "Buckley, Ricky",
+                "email": "ricky.buckley@mcdaniel.example.org",
+                "organisation": "McDaniel Central Pharmacy",
+                "profession": "General practice",
+                "city": "West Katherineborough",
+            },
+        ),
+        (
+            "medical_information",
+            {
+                "type": "hcp",
+                "requester_name": "Dr Ricky Buckley",
+                "institution": "St. Fowler Hospital",
+                "mobile": "+44 20 7946 0319",
+                "city": "Andrewsfurt",
+            },
+        ),
+    ]
+    records = _load(session, rows + FILLER)
+    service.resolve(session)
+    assert _owner(session, records[0]) == _owner(session, records[2])
+    assert _owner(session, records[0]) != _owner(session, records[1])

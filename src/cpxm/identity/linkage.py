@@ -238,6 +238,23 @@ def _comparisons(*, term_frequencies: bool) -> list[Any]:
             _sql(f"city_l = city_r AND ({_either_null('postal_code')})", 0.05, 0.04),
             _level(cll.ElseLevel(), 0.05, 0.9458),
         ),
+        # Where a person works: people move and systems spell institutions their own way,
+        # so a different one counts a little against, a shared one for.
+        _comparison(
+            "institution",
+            _either_null("institution"),
+            _exact("institution", 0.70, 0.01),
+            _sql("jaro_winkler_similarity(institution_l, institution_r) >= 0.9", 0.10, 0.005),
+            _level(cll.ElseLevel(), 0.20, 0.985),
+        ),
+        # Specialty: weak (many share one, systems word it differently), but it tells two
+        # namesakes apart.
+        _comparison(
+            "specialty",
+            _either_null("specialty"),
+            _exact("specialty", 0.85, 0.1),
+            _level(cll.ElseLevel(), 0.15, 0.9),
+        ),
         _comparison(
             "professional_id",
             _either_null("professional_id"),

@@ -231,6 +231,71 @@ def _restore_snapshot(session: Session, stakeholder_id: int, snapshot: dict[str,
     )
 
 
+def candidate(
+    record_id: int,
+    source_system: str,
+    attributes: dict[str, Any] | None,
+    imported_at: datetime,
+    countries: set[str],
+) -> Candidate:
+    """A source record as survivorship sees it: recency is the export's ``updated_at`` when
+    it has one, else when the record was imported."""
+    attributes = attributes or {}
+    updated = attributes.get("updated_at")
+    try:
+        updated_at = datetime.fromisoformat(updated) if updated else imported_at
+    except (TypeError, ValueError):
+        updated_at = imported_at
+    return Candidate(
+        record_id,
+        source_system,
+        updated_at.replace(tzinfo=None),
+        golden_values(attributes, countries),
+    )
+
+
+def found_golden_records(
+    session: Session,
+    *,
+    clusters: Sequence[Sequence[Candidate]],
+    stakeholder_ids: Sequence[int],
+    trust_order: Sequence[str] = DEFAULT_TRUST_ORDER,
+) -> None:
+    """Insert one new golden record per cluster of records no stakeholder holds yet.
+
+    Survivorship runs on the records the caller has already read, and the stakeholders and
+    their provenance go in by the engine's bulk path (COPY on PostgreSQL): a new golden record
+    is written once, complete, instead of inserted empty, read back and updated.
+    """
+    now = utc_now()
+    columns = ["id", "kind", *ATTRIBUTES, "status", "created_at", "updated_at"]
+    stakeholders: list[tuple[Any, ...]] = []
+    provenance: list[tuple[int, str, int, str]] = []
+    for stakeholder_id, members in zip(stakeholder_ids, clusters, strict=True):
+        chosen = choose(members, trust_order)
+        values = {attribute: choice.value for attribute, choice in chosen.items()}
+        values.setdefault("type", "hcp")
+        values.setdefault("display_name", f"record {min(c.record_id for c in members)}")
+        kind = "organisation" if values["type"] in ORGANISATION_TYPES else "person"
+        stakeholders.append(
+            (stakeholder_id, kind, *(values.get(a) for a in ATTRIBUTES), "active", now, now)
+        )
+        provenance.extend(
+            (stakeholder_id, attribute, choice.record_id, choice.rule)
+            for attribute, choice in chosen.items()
+        )
+    connection = session.connection()
+    for batch in chunked(stakeholders, 50_000):
+        bulk_insert(connection, _table("stakeholders"), batch, columns)
+    for batch in chunked(provenance, 200_000):
+        bulk_insert(
+            connection,
+            _table("identity_attribute_provenance"),
+            batch,
+            ["stakeholder_id", "attribute", "source_record_id", "rule"],
+        )
+
+
 def refresh_golden_records(
     session: Session,
     *,
@@ -264,18 +329,13 @@ def refresh_golden_records(
                 SourceRecord.imported_at,
             ).where(one_of(session, SourceRecord.stakeholder_id, chunk))
         ):
-            attributes = record.attributes or {}
-            updated = attributes.get("updated_at")
-            try:
-                updated_at = datetime.fromisoformat(updated) if updated else record.imported_at
-            except (TypeError, ValueError):
-                updated_at = record.imported_at
             candidates[record.stakeholder_id].append(
-                Candidate(
+                candidate(
                     record.id,
                     record.source_system,
-                    updated_at.replace(tzinfo=None),
-                    golden_values(attributes, countries),
+                    record.attributes,
+                    record.imported_at,
+                    countries,
                 )
             )
         provenance = {

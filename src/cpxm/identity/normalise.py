@@ -87,6 +87,8 @@ COLUMNS = (
     "city",
     "address",
     "professional_id",
+    "institution",
+    "specialty",
 )
 
 
@@ -108,10 +110,12 @@ class Normalised:
     city: str | None
     address: str | None
     professional_id: str | None
+    institution: str | None
+    specialty: str | None
 
 
 def fold(text: object) -> str | None:
-    """Lower-case ASCII letters, digits and single spaces; ``None`` when nothing is left."""
+    """Lower-case letters (Latin ones without accents), digits and single spaces, or ``None``."""
     if text is None:
         return None
     return _fold(str(text))
@@ -123,8 +127,10 @@ def _fold(text: str) -> str | None:
     decomposed = unicodedata.normalize(
         "NFKD", unicodedata.normalize("NFC", str(text)).translate(UMLAUTS)
     )
-    ascii_text = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
-    cleaned = re.sub(r"[^a-z0-9]+", " ", ascii_text).strip()
+    # Latin letters lose their accents; other scripts (a city or institution written in
+    # kanji) keep their letters, which would otherwise vanish and make such records blank.
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    cleaned = re.sub(r"[\W_]+", " ", plain).strip()
     return cleaned or None
 
 
@@ -254,7 +260,7 @@ def normalise(record_id: int, source_system: str, attributes: dict[str, Any]) ->
         first_initial=initial,
         dob=_dob(_first(attributes, "birth_date", "dob", "date_of_birth")),
         email=_email(_first(attributes, "email", "email_address")),
-        phone=_phone(_first(attributes, "phone", "phone_number")),
+        phone=_phone(_first(attributes, "phone", "phone_number", "mobile")),
         postal_code=_postal_code(
             _first(attributes, "postal_code", "postcode") or nested.get("zip")
         ),
@@ -265,4 +271,10 @@ def normalise(record_id: int, source_system: str, attributes: dict[str, Any]) ->
             or nested.get("line1")
         ),
         professional_id=_postal_code(attributes.get("professional_id")),
+        institution=fold(
+            _first(attributes, "institution", "organisation", "primary_affiliation", "employer")
+        )
+        if kind == "person"
+        else None,
+        specialty=fold(_first(attributes, "specialty", "profession")),
     )

@@ -14,12 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
-from cpxm.db import Base
+from cpxm.db import Base, bulk_insert, chunked
 from cpxm.errors import DomainError, NotFoundError
-from cpxm.identity.merges import merge_stakeholders, refresh_golden_records, undo_merge
+from cpxm.identity.merges import (
+    candidate,
+    found_golden_records,
+    merge_stakeholders,
+    refresh_golden_records,
+    undo_merge,
+)
 from cpxm.identity.models import (
     AttributeProvenance,
     MatchPair,
@@ -31,7 +37,7 @@ from cpxm.identity.normalise import normalise
 from cpxm.identity.survivorship import DEFAULT_TRUST_ORDER
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.timeutil import utc_now
-from cpxm.workspace.models import AuditLogEntry
+from cpxm.workspace.models import AuditLogEntry, Country
 
 DEFAULT_THRESHOLD_MATCH = 0.9
 DEFAULT_THRESHOLD_REVIEW = 0.5
@@ -183,6 +189,7 @@ def resolve(
             components.union(low, high)
 
     step("golden records")
+    by_id = {row.id: row for row in rows}
     clusters: dict[int, list[int]] = {}
     for record_id in owner:
         clusters.setdefault(components.find(record_id), []).append(record_id)
@@ -207,7 +214,7 @@ def resolve(
     merge_stakeholders(session, mapping=mapping, reason="auto", run_id=run.id)
     run.merges = len(mapping)
     run.created = len(unlinked)
-    touched.update(_create_golden_records(session, unlinked))
+    _create_golden_records(session, unlinked, by_id, trust_order)
     touched.update(_without_provenance(session))
     if previous is not None:
         touched.update(
@@ -240,16 +247,39 @@ def resolve(
 
 
 def _attach_many(session: Session, owners: dict[int, int]) -> None:
-    """Point each source record at its stakeholder: one executemany by primary key."""
+    """Point each source record at its stakeholder, in bulk.
+
+    PostgreSQL: the pairs are copied into a temporary table and applied by one joined UPDATE
+    (an executemany is a round trip per record). SQLite: one executemany by primary key in the
+    driver, without SQLAlchemy's per-row parameter handling.
+    """
     if not owners:
         return
-    table: Table = Base.metadata.tables["source_records"]
-    session.execute(
-        update(table)
-        .where(table.c.id == bindparam("record"))
-        .values(stakeholder_id=bindparam("owner")),
-        [{"record": record, "owner": owner} for record, owner in owners.items()],
-    )
+    connection = session.connection()
+    pairs = sorted(owners.items())
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(
+            "CREATE TEMP TABLE cpxm_record_owner (record_id bigint PRIMARY KEY,"
+            " stakeholder_id bigint NOT NULL) ON COMMIT DROP"
+        )
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        with (
+            raw.cursor() as cursor,
+            cursor.copy("COPY cpxm_record_owner (record_id, stakeholder_id) FROM STDIN") as copy,
+        ):
+            for pair in pairs:
+                copy.write_row(pair)
+        connection.exec_driver_sql(
+            "UPDATE source_records SET stakeholder_id = o.stakeholder_id"
+            " FROM cpxm_record_owner o WHERE source_records.id = o.record_id"
+        )
+        connection.exec_driver_sql("DROP TABLE cpxm_record_owner")
+    else:
+        connection.exec_driver_sql(
+            "UPDATE source_records SET stakeholder_id = ? WHERE id = ?",
+            [(owner, record) for record, owner in pairs],
+        )
     _expire_records(session, owners)
 
 
@@ -259,28 +289,34 @@ def _expire_records(session: Session, record_ids: dict[int, int]) -> None:
             session.expire(instance)
 
 
-def _create_golden_records(session: Session, clusters: list[tuple[int, list[int]]]) -> list[int]:
-    """A new stakeholder per cluster no golden record knows yet; survivorship fills it in."""
+def _create_golden_records(
+    session: Session,
+    clusters: list[tuple[int, list[int]]],
+    rows: dict[int, Any],
+    trust_order: tuple[str, ...],
+) -> list[int]:
+    """A new, complete golden record per cluster no stakeholder holds yet."""
     if not clusters:
         return []
     created = _new_ids(session, "stakeholders", len(clusters))
-    now = utc_now()
-    # Ids are taken first, so the rows go in as one executemany: asking the database for
-    # each new id (INSERT ... RETURNING) is one statement per row on SQLite.
-    session.execute(
-        insert(Base.metadata.tables["stakeholders"]),
-        [
-            {
-                "id": stakeholder_id,
-                "kind": "person",
-                "type": "hcp",
-                "display_name": f"record {first}",
-                "status": "active",
-                "created_at": now,
-                "updated_at": now,
-            }
-            for stakeholder_id, (first, _) in zip(created, clusters, strict=True)
+    countries = set(session.scalars(select(Country.code)))
+    found_golden_records(
+        session,
+        clusters=[
+            [
+                candidate(
+                    record,
+                    rows[record].source_system,
+                    rows[record].attributes,
+                    rows[record].imported_at,
+                    countries,
+                )
+                for record in members
+            ]
+            for _, members in clusters
         ],
+        stakeholder_ids=created,
+        trust_order=trust_order,
     )
     _attach_many(
         session,
@@ -339,29 +375,56 @@ def _queue_for_review(
         if probability < threshold_match or (low, high) not in wanted:
             # A pair above the match threshold that a rejection kept apart also needs a person.
             wanted[(low, high)] = probability
-    pending = {
-        (pair.record_low_id, pair.record_high_id): pair
-        for pair in session.scalars(select(MatchPair).where(MatchPair.status == "pending"))
-    }
-    stale = [pair.id for key, pair in pending.items() if key not in wanted]
-    for start in range(0, len(stale), 500):
-        session.execute(delete(MatchPair).where(MatchPair.id.in_(stale[start : start + 500])))
-    for key, probability in wanted.items():
-        pair = pending.get(key)
-        if pair is None:
-            session.add(
-                MatchPair(
-                    record_low_id=key[0],
-                    record_high_id=key[1],
-                    match_probability=probability,
-                    status="pending",
-                    run_id=run.id,
-                )
-            )
-        elif abs(pair.match_probability - probability) > 1e-9:
-            pair.match_probability = probability
     session.flush()
+    # Rows, not objects: a first run over a large store queues tens of thousands of pairs.
+    pending = {
+        (low, high): (pair_id, probability)
+        for pair_id, low, high, probability in session.execute(
+            select(
+                MatchPair.id,
+                MatchPair.record_low_id,
+                MatchPair.record_high_id,
+                MatchPair.match_probability,
+            ).where(MatchPair.status == "pending")
+        )
+    }
+    stale = [pair_id for key, (pair_id, _) in pending.items() if key not in wanted]
+    for chunk in chunked(stale, 500):
+        session.execute(delete(MatchPair).where(MatchPair.id.in_(chunk)))
+    changed = [
+        {"pair": pending[key][0], "probability": probability}
+        for key, probability in wanted.items()
+        if key in pending and abs(pending[key][1] - probability) > 1e-9
+    ]
+    if changed:
+        table = Base.metadata.tables["identity_match_pairs"]
+        session.execute(
+            update(table)
+            .where(table.c.id == bindparam("pair"))
+            .values(match_probability=bindparam("probability")),
+            changed,
+        )
+    new = [
+        (low, high, probability, "pending", run.id)
+        for (low, high), probability in wanted.items()
+        if (low, high) not in pending
+    ]
+    for batch in chunked(new, 50_000):
+        bulk_insert(
+            session.connection(),
+            Base.metadata.tables["identity_match_pairs"],
+            batch,
+            ["record_low_id", "record_high_id", "match_probability", "status", "run_id"],
+        )
+    _expire_pairs(session)
     return len(wanted)
+
+
+def _expire_pairs(session: Session) -> None:
+    """Loaded review pairs reload what the bulk statements wrote."""
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, MatchPair):
+            session.expire(instance)
 
 
 def list_review(session: Session, *, limit: int, offset: int) -> tuple[list[MatchPair], int]:

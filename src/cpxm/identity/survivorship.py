@@ -97,10 +97,10 @@ def golden_values(attributes: dict[str, Any], countries: set[str]) -> dict[str, 
     stakeholder_type = TYPE_WORDS.get(folded or "", folded)
     values: dict[str, Any] = {
         "type": stakeholder_type if stakeholder_type in STAKEHOLDER_TYPES else None,
-        "specialty": _get(attributes, "specialty"),
+        "specialty": _get(attributes, "specialty", "profession"),
         "professional_id": _get(attributes, "professional_id"),
         "email": (str(_get(attributes, "email", "email_address") or "").lower() or None),
-        "phone": _get(attributes, "phone", "phone_number"),
+        "phone": _get(attributes, "phone", "phone_number", "mobile"),
         "address_line": _get(attributes, "address_line", "street", "line1"),
         "postal_code": _get(attributes, "postal_code", "postcode", "zip"),
         "city": _get(attributes, "city"),
