@@ -119,6 +119,8 @@ TABLE_COLUMNS = {
         "recovery_sent_at",
         "recovery_score",
         "recovery_answered_at",
+        "recovery_invitation_id",
+        "recovery_held_reason",
     ),
     "case_events": ("id", "case_id", "occurred_at", "actor_user_id", "event_type", "details"),
 }

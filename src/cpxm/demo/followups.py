@@ -75,6 +75,8 @@ def detractor_cases(
                 None,
                 None,
                 None,
+                None,  # recovery_invitation_id
+                None,  # recovery_held_reason
             )
         )
         trail: list[tuple[timedelta, int | None, str, dict[str, object]]] = [
