@@ -26,10 +26,14 @@ EVAL_FILE = Path(__file__).resolve().parent.parent / "tests" / "data" / "feedbac
 LABELS = ("positive", "neutral", "negative")
 
 
-def load(split: str) -> list[dict[str, str]]:
+def load(split: str, first_id: int = 0) -> list[dict[str, str]]:
     with EVAL_FILE.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return [row for row in rows if split == "all" or row["split"] == split]
+    return [
+        row
+        for row in rows
+        if (split == "all" or row["split"] == split) and int(row["id"]) >= first_id
+    ]
 
 
 def catalogue() -> ProductCatalogue:
@@ -98,6 +102,13 @@ def evaluate(rows: list[dict[str, str]], *, show_errors: bool) -> None:
     print("safety call correct, by trap")
     for trap, outcomes in sorted(traps.items()):
         print(f"  {trap:<15}{sum(outcomes):>4}/{len(outcomes)}")
+    print("any safety kind, by trap (context): precision, recall, F1, support")
+    for trap in sorted(traps):
+        chosen = [i for i, row in enumerate(rows) if row["trap"] == trap]
+        precision, recall, f1, support = prf(
+            [any_truth[i] for i in chosen], [any_predicted[i] for i in chosen]
+        )
+        print(f"  {trap:<15}{precision:>10.3f}{recall:>8.3f}{f1:>7.3f}{support:>5}/{len(chosen)}")
 
 
 def tune(rows: list[dict[str, str]]) -> None:
@@ -147,12 +158,18 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true")
     parser.add_argument("--errors", action="store_true")
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument(
+        "--first-id", type=int, default=0, help="only rows from this id on (a later batch)"
+    )
     arguments = parser.parse_args()
     if arguments.tune:
         tune(load("dev"))
         return
-    rows = load(arguments.split)
-    print(f"split: {arguments.split}")
+    rows = load(arguments.split, arguments.first_id)
+    print(
+        f"split: {arguments.split}"
+        + (f", rows {arguments.first_id}+" if arguments.first_id else "")
+    )
     evaluate(rows, show_errors=arguments.errors)
     throughput(load("all"), arguments.seconds)
 
