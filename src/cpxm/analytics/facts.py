@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 
 import ibis
 import ibis.expr.types as ir
@@ -103,19 +104,29 @@ def validate_slice(session: Session, slice_: Slice) -> None:
 
 def dimension_labels(session: Session, dimension: str) -> dict[str, str]:
     """Readable names of a dimension's codes (an empty map where codes are the names)."""
+    expression = _labels_expression(dimension)
+    if expression is None:
+        return {}
+    rows = fetch(session, expression)
+    if dimension == "journey_stage":
+        return {row["key"]: f"{row['journey']}: {row['stage']}" for row in rows}
+    return {row["key"]: row["label"] for row in rows}
+
+
+@cache
+def _labels_expression(dimension: str) -> ir.Table | None:
+    # Built once per dimension: a page asks for several, and building costs Ibis milliseconds.
     if dimension == "journey_stage":
         stages = table("journey_stages")
         journeys = table("journeys")
-        joined = stages.join(journeys, stages.journey_id == journeys.id).select(
+        return stages.join(journeys, stages.journey_id == journeys.id).select(
             key=stages.id.cast("string"), journey=journeys.name, stage=stages.name
         )
-        return {row["key"]: f"{row['journey']}: {row['stage']}" for row in fetch(session, joined)}
     if dimension not in _TAXONOMY:
-        return {}
+        return None
     name, key, label = _TAXONOMY[dimension]
     source = table(name)
-    rows = fetch(session, source.select(key=source[key], label=source[label]))
-    return {row["key"]: row["label"] for row in rows}
+    return source.select(key=source[key], label=source[label])
 
 
 def _dimension_columns(

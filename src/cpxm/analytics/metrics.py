@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import lru_cache
 
 import ibis
 import ibis.expr.types as ir
@@ -27,7 +28,7 @@ from cpxm.analytics.facts import (
     score_answers,
     validate_slice,
 )
-from cpxm.analytics.query import as_date, fetch, table
+from cpxm.analytics.query import as_date, compile_sql, dialect_of, fetch, fetch_sql, table
 from cpxm.errors import FieldError, field_error
 from cpxm.surveys.models import SCORE_SCALES, Question
 
@@ -249,28 +250,54 @@ def _cell(
     return cell, result
 
 
-def metric_report(session: Session, query: MetricQuery) -> MetricReport:
-    """The metric overall, by ``query.segment`` (each against the rest) and by ``query.grain``
-    (each period against the one before), with response rates per segment."""
-    scale = validate_query(session, query)
+@dataclass(frozen=True)
+class _Statements:
+    """The SQL of one metric report, for one dialect."""
+
+    segments: str | None
+    overall: str | None
+    trend: str | None
+    rates: str
+
+
+@lru_cache(maxsize=512)
+def _statements(query: MetricQuery, scale: tuple[float, float], dialect: str) -> _Statements:
+    # Building and hashing the Ibis expressions costs tens of milliseconds per view, whatever
+    # the data's size; the SQL depends only on the query, so it is built once per process.
     dimensions = (query.segment,) if query.segment else ()
     answers = answers_for(query, scale, dimensions)
-
-    segment_rows: list[dict[str, object]] = []
+    segments = overall = trend = None
     if query.segment:
-        grouped = _moments_expression(answers, {"key": answers[query.segment]})
-        segment_rows = fetch(session, grouped)
-    overall_moments = sum((_moments(row) for row in segment_rows), stats.ZERO)
-    if not query.segment:
-        overall_moments = _moments(fetch(session, _moments_expression(answers, {}))[0])
-    trend_rows: list[dict[str, object]] = []
+        segments = compile_sql(
+            _moments_expression(answers, {"key": answers[query.segment]}), dialect
+        )
+    else:
+        overall = compile_sql(_moments_expression(answers, {}), dialect)
     if query.grain:
         by_period = _moments_expression(
             answers, {"key": period_start(answers.answered_at, query.grain)}
         )
-        trend_rows = fetch(session, by_period)
+        trend = compile_sql(by_period, dialect)
+    return _Statements(segments, overall, trend, _response_rates_sql(query, dialect))
 
-    rates = _response_rates(session, query, dimensions)
+
+def metric_report(session: Session, query: MetricQuery) -> MetricReport:
+    """The metric overall, by ``query.segment`` (each against the rest) and by ``query.grain``
+    (each period against the one before), with response rates per segment."""
+    scale = validate_query(session, query)
+    statements = _statements(query, scale, dialect_of(session))
+
+    segment_rows: list[dict[str, object]] = []
+    if statements.segments is not None:
+        segment_rows = fetch_sql(session, statements.segments)
+    overall_moments = sum((_moments(row) for row in segment_rows), stats.ZERO)
+    if statements.overall is not None:
+        overall_moments = _moments(fetch_sql(session, statements.overall)[0])
+    trend_rows: list[dict[str, object]] = []
+    if statements.trend is not None:
+        trend_rows = fetch_sql(session, statements.trend)
+
+    rates = _response_rates(session, query, statements.rates)
     overall, overall_estimate = _cell(query, OVERALL, "All", overall_moments)
     overall = _with_rate(overall, rates.get(OVERALL))
 
@@ -337,10 +364,8 @@ def _with_rate(cell: MetricCell, rate: tuple[int, int] | None) -> MetricCell:
     return replace(cell, invitations=invitations, response_rate=100 * responded / invitations)
 
 
-def _response_rates(
-    session: Session, query: MetricQuery, dimensions: tuple[str, ...]
-) -> dict[str, tuple[int, int]]:
-    """Sent invitations and completed responses per segment key (and OVERALL), for the surveys
+def _response_rates_sql(query: MetricQuery, dialect: str) -> str:
+    """Sent invitations and completed responses per segment key (or in all), for the surveys
     that ask the metric's question."""
     questions = table("questions")
     if query.question_id is not None:
@@ -351,21 +376,29 @@ def _response_rates(
             surveys = table("surveys")
             excluded = surveys.filter(surveys.kind.isin(EMPLOYEE_SURVEY_KINDS)).id
             asked = asked.filter(~asked.survey_id.isin(excluded))
+    dimensions = (query.segment,) if query.segment else ()
     invitations = invitations_sent(
         survey_ids=asked.survey_id, slice_=query.slice, dimensions=dimensions
     )
     metrics = {"invitations": invitations.count(), "responded": invitations.responded.sum()}
-    rates: dict[str, tuple[int, int]] = {}
     if query.segment:
         grouped = invitations.group_by(key=invitations[query.segment]).aggregate(**metrics)
-        for row in fetch(session, grouped):
+        return compile_sql(grouped, dialect)
+    return compile_sql(invitations.aggregate(**metrics), dialect)
+
+
+def _response_rates(session: Session, query: MetricQuery, sql: str) -> dict[str, tuple[int, int]]:
+    """Sent invitations and completed responses per segment key, and OVERALL."""
+    rates: dict[str, tuple[int, int]] = {}
+    if query.segment:
+        for row in fetch_sql(session, sql):
             rates[str(row["key"])] = (int(row["invitations"]), int(row["responded"] or 0))
         rates[OVERALL] = (
             sum(invited for invited, _ in rates.values()),
             sum(responded for _, responded in rates.values()),
         )
     else:
-        (row,) = fetch(session, invitations.aggregate(**metrics))
+        (row,) = fetch_sql(session, sql)
         rates[OVERALL] = (int(row["invitations"]), int(row["responded"] or 0))
     return rates
 

@@ -88,8 +88,12 @@ def _compiled(node: Any, dialect: str) -> str:
 
 def fetch(session: Session, expression: ir.Table) -> list[Row]:
     """Run a table expression on the session's connection; rows as dicts keyed by column name."""
+    return fetch_sql(session, compile_sql(expression, dialect_of(session)))
+
+
+def fetch_sql(session: Session, sql: str) -> list[Row]:
+    """Run SQL that ``compile_sql`` wrote for the session's dialect (no parameters)."""
     dialect = dialect_of(session)
-    sql = compile_sql(expression, dialect)
     connection = session.connection()
     if dialect == "postgres":
         # psycopg treats '%' as a placeholder when parameters are given; none are.

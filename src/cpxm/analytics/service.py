@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from typing import Any, TypeVar, cast
 
 import ibis.expr.types as ir
@@ -112,12 +113,27 @@ class Overview:
         return sorted(rows, key=lambda s: (s.segment != ALL_STAKEHOLDERS, -s.n, s.segment))
 
 
+# The overview's expressions never change: built once (building costs Ibis milliseconds), and
+# compiled once per dialect by ``fetch``'s cache.
+@cache
+def _stakeholders_by_type() -> ir.Table:
+    stakeholders = table("stakeholders")
+    return stakeholders.group_by("type").aggregate(n=stakeholders.count())
+
+
 def stakeholders_by_type(session: Session) -> list[tuple[str, int]]:
     """Stakeholder counts per type, largest first (an index-only scan of the type index)."""
-    stakeholders = table("stakeholders")
-    counted = stakeholders.group_by("type").aggregate(n=stakeholders.count())
-    rows = fetch(session, counted)
+    rows = fetch(session, _stakeholders_by_type())
     return sorted(((row["type"], int(row["n"])) for row in rows), key=lambda r: (-r[1], r[0]))
+
+
+@cache
+def _monthly_interactions(dialect: str) -> ir.Table:
+    counts = table("interaction_daily_counts")
+    month = month_bucket(counts.day, dialect)
+    return counts.group_by(
+        month=month, channel=counts.channel_code, department=counts.department_code
+    ).aggregate(n=counts.interactions.sum())
 
 
 def monthly_interactions(session: Session) -> list[MonthlyInteractions]:
@@ -126,11 +142,6 @@ def monthly_interactions(session: Session) -> list[MonthlyInteractions]:
     Read from ``interaction_daily_counts`` (a few hundred rows per month, kept exact by the
     store's triggers) rather than grouping every interaction on each view.
     """
-    counts = table("interaction_daily_counts")
-    month = month_bucket(counts.day, dialect_of(session))
-    grouped = counts.group_by(
-        month=month, channel=counts.channel_code, department=counts.department_code
-    ).aggregate(n=counts.interactions.sum())
     return sorted(
         MonthlyInteractions(
             month=month_key(row["month"]),
@@ -138,13 +149,13 @@ def monthly_interactions(session: Session) -> list[MonthlyInteractions]:
             department=row["department"],
             interactions=int(row["n"]),
         )
-        for row in fetch(session, grouped)
+        for row in fetch(session, _monthly_interactions(dialect_of(session)))
         if row["n"]  # every interaction of a day removed leaves a zero count behind
     )
 
 
-def score_distribution(session: Session) -> list[tuple[str, str, float, int]]:
-    """(question type, stakeholder type, answer value, answers) over complete responses."""
+@cache
+def _score_distribution() -> ir.Table:
     answers = table("answers")
     questions = table("questions")
     responses = table("responses")
@@ -164,14 +175,18 @@ def score_distribution(session: Session) -> list[tuple[str, str, float, int]]:
         .join(complete, valid.response_id == complete.r_id)
         .left_join(people, complete.r_stakeholder == people.s_id)
     )
-    grouped = joined.group_by(
+    return joined.group_by(
         question_type=joined.question_type,
         stakeholder_type=joined.s_type.fill_null(UNKNOWN_TYPE),
         value=joined.value,
     ).aggregate(n=joined.count())
+
+
+def score_distribution(session: Session) -> list[tuple[str, str, float, int]]:
+    """(question type, stakeholder type, answer value, answers) over complete responses."""
     return [
         (row["question_type"], row["stakeholder_type"], float(row["value"]), int(row["n"]))
-        for row in fetch(session, grouped)
+        for row in fetch(session, _score_distribution())
     ]
 
 
@@ -199,10 +214,15 @@ def summarise_scores(distribution: Iterable[tuple[str, str, float, int]]) -> lis
     return summaries
 
 
-def count_complete_responses(session: Session) -> int:
+@cache
+def _complete_responses() -> ir.Table:
     responses = table("responses")
     complete = responses.filter(responses.status == "complete")
-    (row,) = fetch(session, complete.aggregate(n=complete.count()))
+    return complete.aggregate(n=complete.count())
+
+
+def count_complete_responses(session: Session) -> int:
+    (row,) = fetch(session, _complete_responses())
     return int(row["n"] or 0)
 
 
