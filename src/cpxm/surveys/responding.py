@@ -10,6 +10,7 @@ double submit stores nothing twice. Free-text answers enter the feedback stream 
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Mapping
@@ -18,7 +19,6 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import delete, func, insert, literal, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -741,13 +741,10 @@ def _insert_whole_response(
         "submitted_at": now,
         "updated_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    # Core statements on the tables: the ORM's bulk machinery costs more than the inserts here.
-    responses = Base.metadata.tables["responses"]
-    insert_response = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(responses)
-    response_id = session.execute(
-        insert_response.values(**values).on_conflict_do_nothing().returning(responses.c.id)
-    ).scalar_one_or_none()
+    if session.get_bind().dialect.name == "postgresql":
+        response_id, stored = _write_postgresql(session, values, answers)
+    else:
+        response_id, stored = _write_sqlite(session, respondent, values, answers)
     if response_id is None:
         key = (
             Response.invitation_id == invitation.id
@@ -756,51 +753,126 @@ def _insert_whole_response(
         )
         earlier = session.execute(select(Response.id, Response.status).where(key)).one()
         return Submitted(earlier.id, earlier.status, stored=False)
-    question_ids = _question_ids(session, respondent.survey.id)
-    rows = [
+    comments = [
         {
+            "source_kind": "survey_comment",
+            "text": text_value or "",
+            "stakeholder_id": values["stakeholder_id"],
+            "received_at": now,
+            "channel_code": values["channel_code"],
+            "language": respondent.language,
             "response_id": response_id,
-            "question_id": question_ids[code],
+            "answer_id": answer_id,
+            "analysis_status": "pending",
+        }
+        for answer_id, text_value, is_comment in stored
+        if is_comment
+    ]
+    if comments:
+        # Its own statement on the feedback table, where the safety net notes new comments.
+        session.execute(insert(Base.metadata.tables["feedback_items"]), comments)
+    if invitation is not None:
+        invitation.status = "completed"
+    respondent.state = "completed"
+    return Submitted(response_id, "complete", stored=True)
+
+
+# (answer id, its text, whether it is a free-text comment) of each answer written
+StoredAnswers = list[tuple[int, str | None, bool]]
+
+# The response and its answers in one round trip: answers are matched to their questions by
+# code in the database, so nothing needs to be looked up first. ON CONFLICT DO NOTHING makes a
+# concurrent first submit of the same invitation or resume key store nothing (no row returned).
+_WRITE_POSTGRESQL = text(
+    """
+WITH new_response AS (
+    INSERT INTO responses (survey_id, survey_version, invitation_id, stakeholder_id,
+        channel_code, open_link_id, resume_token, language, status, started_at, submitted_at,
+        updated_at)
+    VALUES (:survey_id, :survey_version, :invitation_id, :stakeholder_id, :channel_code,
+        :open_link_id, :resume_token, :language, :status, :started_at, :submitted_at,
+        :updated_at)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+), new_answers AS (
+    INSERT INTO answers (response_id, question_id, value_number, value_text, value_choices)
+    SELECT new_response.id, questions.id, given.value_number, given.value_text,
+        given.value_choices
+    FROM new_response
+    CROSS JOIN json_to_recordset(CAST(:answers AS json)) AS given(
+        code text, value_number float8, value_text text, value_choices json)
+    JOIN questions ON questions.survey_id = :survey_id AND questions.code = given.code
+    RETURNING id, question_id, value_text
+)
+SELECT new_response.id, new_answers.id, new_answers.value_text,
+    questions.question_type = 'text'
+FROM new_response
+LEFT JOIN new_answers ON true
+LEFT JOIN questions ON questions.id = new_answers.question_id
+"""
+)
+
+
+def _write_postgresql(
+    session: Session, values: Mapping[str, Any], answers: Mapping[str, AnswerValue]
+) -> tuple[int | None, StoredAnswers]:
+    given = [
+        {
+            "code": code,
             "value_number": value.number,
             "value_text": value.text,
             "value_choices": value.choices,
         }
         for code, value in answers.items()
     ]
+    rows = session.execute(_WRITE_POSTGRESQL, {**values, "answers": json.dumps(given)}).all()
+    if not rows:
+        return None, []
+    stored = [
+        (answer_id, text, bool(comment)) for _r, answer_id, text, comment in rows if answer_id
+    ]
+    return rows[0][0], stored
+
+
+def _write_sqlite(
+    session: Session,
+    respondent: Respondent,
+    values: Mapping[str, Any],
+    answers: Mapping[str, AnswerValue],
+) -> tuple[int | None, StoredAnswers]:
+    # In-process statements cost no round trip: the plain set-based inserts are as fast here.
+    responses = Base.metadata.tables["responses"]
+    response_id = session.execute(
+        sqlite_insert(responses).values(**values).on_conflict_do_nothing().returning(responses.c.id)
+    ).scalar_one_or_none()
+    if response_id is None or not answers:
+        return response_id, []
+    question_ids = _question_ids(session, respondent.survey.id)
     texts = {q.code for _page, q in respondent.definition.questions() if q.type == "text"}
-    free_text = {question_ids[code] for code in answers if code in texts}
-    if rows:
-        answers_table = Base.metadata.tables["answers"]
-        stored = session.execute(
-            insert(answers_table).returning(
-                answers_table.c.id,
-                answers_table.c.question_id,
-                answers_table.c.value_text,
-                sort_by_parameter_order=True,
-            ),
-            rows,
-        ).all()
-        comments = [
+    comment_questions = {question_ids[code] for code in answers if code in texts}
+    answers_table = Base.metadata.tables["answers"]
+    stored = session.execute(
+        insert(answers_table).returning(
+            answers_table.c.id,
+            answers_table.c.question_id,
+            answers_table.c.value_text,
+            sort_by_parameter_order=True,
+        ),
+        [
             {
-                "source_kind": "survey_comment",
-                "text": text_value or "",
-                "stakeholder_id": values["stakeholder_id"],
-                "received_at": now,
-                "channel_code": values["channel_code"],
-                "language": respondent.language,
                 "response_id": response_id,
-                "answer_id": answer_id,
-                "analysis_status": "pending",
+                "question_id": question_ids[code],
+                "value_number": value.number,
+                "value_text": value.text,
+                "value_choices": value.choices,
             }
-            for answer_id, question_id, text_value in stored
-            if question_id in free_text
-        ]
-        if comments:
-            session.execute(insert(Base.metadata.tables["feedback_items"]), comments)
-    if invitation is not None:
-        invitation.status = "completed"
-    respondent.state = "completed"
-    return Submitted(response_id, "complete", stored=True)
+            for code, value in answers.items()
+        ],
+    ).all()
+    return response_id, [
+        (answer_id, text_value, question_id in comment_questions)
+        for answer_id, question_id, text_value in stored
+    ]
 
 
 def mark_opened(respondent: Respondent, *, now: datetime) -> None:
