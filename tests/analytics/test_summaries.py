@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from cpxm.analytics.models import InteractionDailyCount
 from cpxm.analytics.service import monthly_interactions
-from cpxm.analytics.summaries import rebuild_summaries, summary_drift
+from cpxm.analytics.summaries import (
+    rebuild_summaries,
+    refresh_planner_statistics,
+    summary_drift,
+)
 from cpxm.db import bulk_insert
 from cpxm.interactions.models import Interaction
 from tests.factories import make_interaction, make_stakeholder, make_taxonomy
@@ -95,3 +99,24 @@ def test_rebuild_recounts_a_summary_that_drifted(session: Session) -> None:
     assert groups == 2
     assert after.summarised == 3 and after.drifted_groups == 0
     assert _from_overview(session) == Counter({("2025-04", "email", "sales"): 3})
+
+
+def test_planner_statistics_are_gathered(session: Session) -> None:
+    make_taxonomy(session)
+    hcp = make_stakeholder(session)
+    for day in range(1, 11):
+        make_interaction(session, stakeholder=hcp, occurred_at=datetime(2025, 5, day, 9))
+
+    refresh_planner_statistics(session)
+
+    if session.get_bind().dialect.name == "sqlite":
+        analysed = session.execute(text("SELECT tbl FROM sqlite_stat1")).scalars().all()
+    else:
+        analysed = (
+            session.execute(
+                text("SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL")
+            )
+            .scalars()
+            .all()
+        )
+    assert "interactions" in analysed

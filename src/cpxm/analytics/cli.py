@@ -8,7 +8,11 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from cpxm.analytics.summaries import rebuild_summaries, summary_drift
+from cpxm.analytics.summaries import (
+    rebuild_summaries,
+    refresh_planner_statistics,
+    summary_drift,
+)
 from cpxm.cli_support import cli_session
 
 console = Console()
@@ -34,7 +38,9 @@ def check_command() -> None:
 
 @analytics_app.command("rebuild")
 def rebuild_command() -> None:
-    """Recount the interaction summary from the interactions, in one transaction."""
+    """Recount the interaction summary from the interactions, in one transaction, and refresh
+    the planner's statistics (SQLite never gathers them by itself)."""
     with cli_session() as session:
         groups = rebuild_summaries(session)
+        refresh_planner_statistics(session)
     console.print(f"rebuilt interaction_daily_counts: {groups:,} groups", highlight=False)

@@ -271,7 +271,9 @@ def _statements(query: MetricQuery, scale: tuple[float, float], dialect: str) ->
         segments = compile_sql(
             _moments_expression(answers, {"key": answers[query.segment]}), dialect
         )
-    else:
+    elif not query.grain:
+        # With a grain and no segment, the periods partition the answers: their sums are the
+        # overall figure, so it costs no query of its own.
         overall = compile_sql(_moments_expression(answers, {}), dialect)
     if query.grain:
         by_period = _moments_expression(
@@ -296,6 +298,8 @@ def metric_report(session: Session, query: MetricQuery) -> MetricReport:
     trend_rows: list[dict[str, object]] = []
     if statements.trend is not None:
         trend_rows = fetch_sql(session, statements.trend)
+        if statements.segments is None and statements.overall is None:
+            overall_moments = sum((_moments(row) for row in trend_rows), stats.ZERO)
 
     rates = _response_rates(session, query, statements.rates)
     overall, overall_estimate = _cell(query, OVERALL, "All", overall_moments)
