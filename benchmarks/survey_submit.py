@@ -4,15 +4,26 @@ endpoint doing the same insert on the same database; and the respondent page's s
     uv run python -m benchmarks.survey_submit                      # SQLite and PostgreSQL
     uv run python -m benchmarks.survey_submit --engine postgresql --duration 20
 
+Needs Debian's ``wrk`` (``apt-get install -y wrk``; the script says so and stops without it),
+PostgreSQL at ``CPXM_BENCH_POSTGRES_URL`` (a database it drops and creates) and, if it answers,
+Redis at ``CPXM_BENCH_REDIS_URL`` (default database 4, which it empties after each run).
+
 For each engine: a fresh migrated store gets the example survey (docs/examples/
 survey-hcp-pulse.yaml: ten questions of every type) and an open link. The CPXM app is served by
-uvicorn (``uvicorn cpxm.app:create_app --factory``, as a user would) and wrk (Debian's ``wrk``, on
-loopback) POSTs whole responses as JSON to ``/s/{open link}``, each with its own random resume
-key, so every request stores a new response: checked against the survey's scales, ten answers,
-a feedback item for the comment, completed once. Then the bare endpoint (``bare_app`` below, plain
-Starlette + one SQLAlchemy Core transaction inserting the response and its ten answers, no
-checks) takes the same load on the same database. Zero lost: responses acknowledged (2xx) must
-all be stored, counted in the store afterwards.
+uvicorn (``uvicorn cpxm.app:create_app --factory --workers N``, as a user would; two workers, one
+per core, by default) and wrk (one thread, 16 connections, on loopback) POSTs whole responses as
+JSON to ``/s/{open link}``, each with its own random resume key, so every request stores a new
+response: checked against the survey's scales, ten answers, a feedback item for the comment,
+completed once, its comment's analysis enqueued after commit (on Redis as in production, else a
+SQLite queue file; no worker drains it during the run). Then the bare endpoint (``bare_app``
+below, plain Starlette + one SQLAlchemy Core transaction inserting the response and its ten
+answers, no checks) takes the same load on the same database with as many workers. Zero lost:
+responses acknowledged (2xx) must all be stored, counted in the store afterwards.
+
+A server is used only once every worker has reported "Application startup complete.": the
+port opens as soon as uvicorn's supervisor binds it, while the workers still import the app,
+and a run started then timed out on every request (the "two workers answered nothing" of an
+earlier session).
 
 The respondent page: wrk GETs page 1 of a personal invitation; wrk's p95 on loopback is the
 server time (plus a loopback hop). Page weight is the HTML plus the one stylesheet it loads.
@@ -29,6 +40,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from datetime import timedelta
@@ -60,6 +72,8 @@ EXAMPLE = ROOT / "docs" / "examples" / "survey-hcp-pulse.yaml"
 POSTGRES_URL = os.environ.get(
     "CPXM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/cpxm_bench_submit"
 )
+# The benchmark's own Redis database (issue 4), emptied after each run.
+BENCH_REDIS = os.environ.get("CPXM_BENCH_REDIS_URL", "redis://127.0.0.1:6379/4")
 ANSWERS: dict[str, Any] = {
     "nps": 4,
     "reason": "The rep visits too often; the MSL was helpful.",
@@ -221,24 +235,55 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(app: str, url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "CPXM_DATABASE_URL": url, "CPXM_JOBS_URL": "immediate"}
+def jobs_queue(workdir: Path) -> str:
+    """Where the servers enqueue jobs: Redis as in production when it answers, else a file.
+
+    Every commit that writes a comment enqueues its analysis (issue 5); no worker drains the
+    queue during the run, so the figure is the submit path alone, as a web tier sees it.
+    """
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
+            return BENCH_REDIS
+    except OSError:
+        return f"sqlite:///{workdir / 'jobs.db'}"
+
+
+def start_server(app: str, url: str, port: int, workers: int, jobs: str) -> subprocess.Popen[bytes]:
+    """uvicorn with ``workers`` processes; returns once every worker has started its app.
+
+    The port accepts connections as soon as uvicorn's supervisor binds it, long before the
+    workers have imported the app (seconds each, more on a busy machine): requests sent then
+    wait in the listen queue, and a load run that starts too early times out on all of them.
+    So readiness is each worker's "Application startup complete." line, not the open port.
+    """
+    env = {**os.environ, "CPXM_DATABASE_URL": url, "CPXM_JOBS_URL": jobs}
     command = [
         sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(workers), "--log-level", "warning",
+        "--port", str(port), "--workers", str(workers), "--log-level", "info",
         "--no-access-log", "--timeout-worker-healthcheck", "120",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)  # noqa: S603
-    # Importing the app takes seconds on a busy machine; workers accept once they are up.
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return server
-        except OSError:
-            time.sleep(0.1)
-    stop_server(server)
-    raise RuntimeError(f"{app} did not start on port {port}")
+    server = subprocess.Popen(  # noqa: S603
+        command, cwd=ROOT, env=env, start_new_session=True, stderr=subprocess.PIPE
+    )
+    started = threading.Semaphore(0)
+
+    def relay() -> None:
+        # Keep reading (a full pipe would block the server); show anything but routine lines.
+        assert server.stderr is not None
+        for raw in server.stderr:
+            line = raw.decode(errors="replace")
+            if "Application startup complete." in line:
+                started.release()
+            elif not line.startswith("INFO:"):
+                sys.stderr.write(line)
+
+    threading.Thread(target=relay, daemon=True).start()
+    deadline = time.monotonic() + 300
+    for _ in range(workers):
+        if not started.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            stop_server(server)
+            raise RuntimeError(f"{app}: not every worker started on port {port} within 300 s")
+    return server
 
 
 def stop_server(server: subprocess.Popen[bytes]) -> None:
@@ -293,8 +338,10 @@ def measure(engine_name: str, args: argparse.Namespace) -> dict[str, Any]:
     url = fresh_store(engine_name, workdir)
     link_token, invitation_token = seed(url)
     results: dict[str, Any] = {"engine": engine_name}
+    jobs = jobs_queue(workdir)
+    results["jobs"] = jobs
     port = free_port()
-    server = start_server("cpxm.app:create_app", url, port, args.workers)
+    server = start_server("cpxm.app:create_app", url, port, args.workers, jobs)
     try:
         base = f"http://127.0.0.1:{port}"
         with urllib.request.urlopen(f"{base}/s/{invitation_token}") as page:  # noqa: S310
@@ -321,7 +368,7 @@ def measure(engine_name: str, args: argparse.Namespace) -> dict[str, Any]:
     finally:
         stop_server(server)
     port = free_port()
-    server = start_server("benchmarks.survey_submit:bare_app", url, port, args.workers)
+    server = start_server("benchmarks.survey_submit:bare_app", url, port, args.workers, jobs)
     try:
         base = f"http://127.0.0.1:{port}"
         run_wrk(
@@ -338,9 +385,18 @@ def measure(engine_name: str, args: argparse.Namespace) -> dict[str, Any]:
         results["bare"] = bare
     finally:
         stop_server(server)
+        empty_queue(jobs)
     if engine_name == "sqlite":
         shutil.rmtree(workdir, ignore_errors=True)
     return results
+
+
+def empty_queue(jobs: str) -> None:
+    """Drop the analysis jobs the run enqueued (they name a store that is about to go)."""
+    if jobs.startswith("redis://"):
+        from redis import Redis
+
+        Redis.from_url(jobs).flushdb()
 
 
 def report(results: dict[str, Any]) -> None:
@@ -371,11 +427,16 @@ def main() -> None:
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per run")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (wrk needs CPU too)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="uvicorn worker processes (one per core)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
-        sys.exit("wrk is not installed: apt-get install -y wrk")
+        sys.exit(
+            "survey_submit needs the load generator wrk, which is not installed; it comes from "
+            "Debian: apt-get install -y wrk"
+        )
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     for engine_name in engines:
         results = measure(engine_name, args)
