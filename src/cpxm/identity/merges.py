@@ -301,8 +301,12 @@ def refresh_golden_records(
     *,
     stakeholder_ids: Iterable[int],
     trust_order: Sequence[str] = DEFAULT_TRUST_ORDER,
+    known: dict[int, list[Candidate]] | None = None,
 ) -> int:
     """Recompute survivorship for these stakeholders; returns how many changed.
+
+    ``known`` gives each stakeholder's records as candidates when the caller has read them
+    already (a resolve has), so they are not read and decoded a second time.
 
     Reads and writes rows, not ORM objects, one statement per chunk each: loading, comparing
     and flushing an object per stakeholder was most of a 10,000-record resolve. Objects of
@@ -320,14 +324,20 @@ def refresh_golden_records(
     changed: list[int] = []
     for chunk in chunked(ids, CHUNK):
         candidates: dict[int, list[Candidate]] = defaultdict(list)
-        for record in session.execute(
-            select(
-                SourceRecord.id,
-                SourceRecord.stakeholder_id,
-                SourceRecord.source_system,
-                SourceRecord.attributes,
-                SourceRecord.imported_at,
-            ).where(one_of(session, SourceRecord.stakeholder_id, chunk))
+        if known is not None:
+            candidates.update((s, known[s]) for s in chunk if s in known)
+        for record in (
+            ()
+            if known is not None
+            else session.execute(
+                select(
+                    SourceRecord.id,
+                    SourceRecord.stakeholder_id,
+                    SourceRecord.source_system,
+                    SourceRecord.attributes,
+                    SourceRecord.imported_at,
+                ).where(one_of(session, SourceRecord.stakeholder_id, chunk))
+            )
         ):
             candidates[record.stakeholder_id].append(
                 candidate(

@@ -9,7 +9,7 @@ the model: accepted pairs are always linked, rejected pairs never, not even thro
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from cpxm.identity.models import (
     SourceRecord,
 )
 from cpxm.identity.normalise import normalise
-from cpxm.identity.survivorship import DEFAULT_TRUST_ORDER
+from cpxm.identity.survivorship import DEFAULT_TRUST_ORDER, Candidate
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import AuditLogEntry, Country
@@ -224,7 +224,12 @@ def resolve(
             and (s := owner[row.id]) is not None
             and s not in mapping
         )
-    run.updated = refresh_golden_records(session, stakeholder_ids=touched, trust_order=trust_order)
+    run.updated = refresh_golden_records(
+        session,
+        stakeholder_ids=touched,
+        trust_order=trust_order,
+        known=_candidates(session, rows, owner, mapping, attach, touched),
+    )
     run.review_pairs = _queue_for_review(
         session, edges, components, decided, run, threshold_match=threshold_match
     )
@@ -244,6 +249,28 @@ def resolve(
     )
     session.flush()
     return run
+
+
+def _candidates(
+    session: Session,
+    rows: Sequence[Any],
+    owner: dict[int, int | None],
+    mapping: dict[int, int],
+    attach: dict[int, int],
+    stakeholder_ids: set[int],
+) -> dict[int, list[Candidate]]:
+    """The records each of these stakeholders holds after the merges, as survivorship sees
+    them, from the rows this run has read."""
+    countries = set(session.scalars(select(Country.code)))
+    found: dict[int, list[Candidate]] = {s: [] for s in stakeholder_ids}
+    for row in rows:
+        current = owner[row.id]
+        holder = attach.get(row.id) if current is None else mapping.get(current, current)
+        if holder in found:
+            found[holder].append(
+                candidate(row.id, row.source_system, row.attributes, row.imported_at, countries)
+            )
+    return found
 
 
 def _attach_many(session: Session, owners: dict[int, int]) -> None:

@@ -60,13 +60,22 @@ class Choice:
     rule: str
 
 
-def _get(attributes: dict[str, Any], *keys: str) -> Any:
-    nested = attributes.get("address") if isinstance(attributes.get("address"), dict) else {}
+def _flat(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The record's known values in one level: a value in ``address`` counts where the top
+    level has none (``address.zip``); empty strings and nested objects are not values."""
+    flat: dict[str, Any] = {}
+    nested = attributes.get("address")
+    for source in (nested if isinstance(nested, dict) else {}, attributes):
+        for key, value in source.items():
+            if value is not None and value != "" and not isinstance(value, dict):
+                flat[key] = value
+    return flat
+
+
+def _get(flat: dict[str, Any], *keys: str) -> Any:
     for key in keys:
-        value = attributes.get(key)
-        if value in (None, "") and nested:
-            value = nested.get(key)
-        if value not in (None, "") and not isinstance(value, dict):
+        value = flat.get(key)
+        if value is not None:
             return value
     return None
 
@@ -92,6 +101,7 @@ def _name_parts(attributes: dict[str, Any]) -> tuple[str | None, str | None]:
 def golden_values(attributes: dict[str, Any], countries: set[str]) -> dict[str, Any]:
     """The golden-record fields one source record knows, in the store's types."""
     kind = _kind(attributes)
+    attributes = _flat(attributes)
     raw_type = _get(attributes, "type", "account_type", "role", "caller_type", "requester_type")
     folded = str(raw_type).strip().lower().replace(" ", "_") if raw_type else None
     stakeholder_type = TYPE_WORDS.get(folded or "", folded)
@@ -147,13 +157,15 @@ def choose(
     )
     chosen: dict[str, Choice] = {}
     for attribute in ATTRIBUTES:
-        known = [(key, c) for key, c in ranked if c.values.get(attribute) is not None]
-        if not known:
+        known = ((key, c) for key, c in ranked if c.values.get(attribute) is not None)
+        first = next(known, None)
+        if first is None:
             continue
-        best_key, best = known[0]
+        best_key, best = first
+        second = next(known, None)
         rule = "only_source"
-        if len(known) > 1:
-            runner_up = known[1][0]
+        if second is not None:
+            runner_up = second[0]
             if best_key[0] != runner_up[0]:
                 rule = "trust"
             elif best_key[1] != runner_up[1]:
