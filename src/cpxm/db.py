@@ -30,7 +30,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -62,6 +62,10 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # the last transactions, which is the usual trade for an embedded store.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # SQLite's default page cache is 2 MiB: a bulk import into a table with several indexes
+    # then rereads index pages from the OS on nearly every insert. 64 MiB (allocated only as
+    # used) halved the CPU time of inserting 100,000 call reports (benchmarks/import_load.py).
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 
 
@@ -75,11 +79,19 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         _ensure_sqlite_directory(url)
         connect_args = {"check_same_thread": False, **kwargs.pop("connect_args", {})}
+        if not _in_memory(url):
+            # Last in, first out: the connection just used is taken again, its cache warm.
+            kwargs.setdefault("pool_use_lifo", True)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _in_memory(url: str) -> bool:
+    database = make_url(url).database
+    return not database or database == ":memory:" or "mode=memory" in url
 
 
 def _ensure_sqlite_directory(url: str) -> None:

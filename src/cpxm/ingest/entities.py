@@ -19,6 +19,8 @@ class PendingRow:
 
     row: ConvertedRow
     entity_id: int | None
+    # The record's column values when checking the row already worked them out.
+    columns: dict[str, Any] | None = None
 
 
 def assign_ids(session: Session, model: type[Any], entities: list[Any]) -> None:
@@ -32,22 +34,7 @@ def assign_ids(session: Session, model: type[Any], entities: list[Any]) -> None:
     if not entities:
         return
     table = model.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        ids = list(
-            session.scalars(
-                text(
-                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                    "FROM generate_series(1, :n)"
-                ),
-                {"table": table.name, "n": len(entities)},
-            )
-        )
-    else:
-        # SQLite has one writer at a time: take the write lock first, so no other connection
-        # can insert between reading the highest id and inserting above it.
-        session.execute(text("UPDATE import_runs SET id = id WHERE 0 = 1"))
-        highest = session.scalar(select(func.max(table.c.id))) or 0
-        ids = list(range(highest + 1, highest + 1 + len(entities)))
+    ids = next_ids(session, model, len(entities))
     now = datetime.now(UTC).replace(tzinfo=None)
     stamped = [
         column.key
@@ -59,6 +46,26 @@ def assign_ids(session: Session, model: type[Any], entities: list[Any]) -> None:
         for key in stamped:
             if getattr(entity, key, None) is None:
                 setattr(entity, key, now)
+
+
+def next_ids(session: Session, model: type[Any], count: int) -> list[int]:
+    """``count`` unused ids for new rows of ``model``, reserved for this transaction."""
+    table = model.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        return list(
+            session.scalars(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"table": table.name, "n": count},
+            )
+        )
+    # SQLite has one writer at a time: take the write lock first, so no other connection
+    # can insert between reading the highest id and inserting above it.
+    session.execute(text("UPDATE import_runs SET id = id WHERE 0 = 1"))
+    highest = session.scalar(select(func.max(table.c.id))) or 0
+    return list(range(highest + 1, highest + 1 + count))
 
 
 def by_id(session: Session, model: type[Any], ids: list[int]) -> dict[int, Any]:

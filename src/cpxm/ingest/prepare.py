@@ -11,6 +11,7 @@ import itertools
 import multiprocessing
 import os
 import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +21,10 @@ from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.readers import RawRecord, ReadError, detect_format, read_rows
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowConverter, RowError
 
-# With CPXM_IMPORT_WORKER=1, files from this size up are prepared in a second process (when the
-# machine has two cores); below it, starting the process costs more than it saves. It is off by
-# default: measured on 100,000 call reports on a quiet 2-core machine it saved 7% on PostgreSQL,
-# cost 30% on SQLite, and halved the speed of unchanged re-imports (every row is converted
-# before the ledger is consulted), because the writing process, not conversion, is the
-# bottleneck (BENCHMARKS.md).
+# CPXM_IMPORT_READER says who reads and converts a large file (from this size up; below it,
+# starting a helper costs more than it saves): "inline" (the importing thread, the default),
+# "thread" (a second thread, which runs while the database driver waits on the database) or
+# "process" (a second process; every row is pickled across). BENCHMARKS.md has the figures.
 WORKER_FROM_BYTES = 8 * 1024 * 1024
 _QUEUED_BATCHES = 4  # batches read ahead: bounds the memory the reader may use
 _PARENT_POLL_SECONDS = 1.0
@@ -85,11 +84,19 @@ def read_checked(path: Path, mapping: ImportMapping) -> Iterator[RawRecord]:
     return itertools.chain([first], records)
 
 
-def use_worker(path: Path) -> bool:
-    """Whether ``path`` should be prepared in a second process (opt-in, see above)."""
-    if os.environ.get("CPXM_IMPORT_WORKER", "").strip() != "1":
-        return False
-    return (os.cpu_count() or 1) >= 2 and path.stat().st_size >= WORKER_FROM_BYTES
+READERS = ("inline", "thread", "process")
+
+
+def reader_for(path: Path) -> str:
+    """Who prepares ``path``'s rows, by CPXM_IMPORT_READER and the file's size."""
+    wanted = os.environ.get("CPXM_IMPORT_READER", "").strip() or "inline"
+    if wanted not in READERS:
+        raise ValueError(f"CPXM_IMPORT_READER is '{wanted}'; expected one of {', '.join(READERS)}")
+    if wanted == "inline" or path.stat().st_size < WORKER_FROM_BYTES:
+        return "inline"
+    if wanted == "process" and (os.cpu_count() or 1) < 2:
+        return "inline"
+    return wanted
 
 
 def prepared_in_worker(
@@ -170,3 +177,51 @@ def _prepare_file(
         hand_over(("read_error", str(error)))
     except Exception as error:  # reported to the importing process, which raises it
         hand_over(("error", f"{type(error).__name__}: {error}"))
+
+
+def prepared_in_thread(
+    path: Path, mapping: ImportMapping, lookups: Lookups, batch_size: int
+) -> Iterator[list[PreparedRecord]]:
+    """Batches of prepared rows of ``path``, read and converted by a thread of this process.
+
+    The database driver lets go of the interpreter while the database works (PostgreSQL's
+    server, SQLite's pager), and this thread reads and converts the next batches meanwhile.
+    Nothing crosses a process boundary, so nothing is pickled.
+    """
+    results: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=_QUEUED_BATCHES)
+    stop = threading.Event()
+
+    def hand_over(message: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                results.put(message, timeout=_PARENT_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        converter = RowConverter(mapping, lookups)
+        try:
+            records = read_checked(path, mapping)
+            while batch := list(itertools.islice(records, batch_size)):
+                if not hand_over(("batch", [prepare(mapping, converter, r) for r in batch])):
+                    return
+            hand_over(("done", None))
+        except BaseException as error:  # re-raised in the importing thread
+            hand_over(("error", error))
+
+    reader = threading.Thread(target=produce, name="cpxm-import-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, payload = results.get()
+            if kind == "batch":
+                yield payload
+            elif kind == "done":
+                return
+            else:
+                raise payload
+    finally:
+        stop.set()
+        reader.join(timeout=10)

@@ -33,10 +33,25 @@ class ResolvedStakeholder:
 References = dict[tuple[str, str], ResolvedStakeholder]
 
 
-def references_in(rows: list[ConvertedRow]) -> set[tuple[str, str]]:
-    return {
-        value.key for row in rows for value in row.values.values() if isinstance(value, Reference)
-    }
+def references_in(
+    rows: list[ConvertedRow], fields: tuple[str, ...] | None = None
+) -> set[tuple[str, str]]:
+    """The (system, id) of every reference in ``rows``; only in ``fields`` when named."""
+    if fields is None:
+        return {
+            value.key
+            for row in rows
+            for value in row.values.values()
+            if isinstance(value, Reference)
+        }
+    found: set[tuple[str, str]] = set()
+    for name in fields:
+        found.update(
+            (value.source_system, value.source_id)
+            for row in rows
+            if isinstance(value := row.values.get(name), Reference)
+        )
+    return found
 
 
 SourceLinks = dict[tuple[str, str], tuple[int, int]]  # key -> (source record id, stakeholder id)
@@ -66,10 +81,16 @@ class ReferenceCache:
 
 
 def resolve_references(
-    session: Session, rows: list[ConvertedRow], cache: ReferenceCache | None = None
+    session: Session,
+    rows: list[ConvertedRow],
+    cache: ReferenceCache | None = None,
+    fields: tuple[str, ...] | None = None,
 ) -> References:
-    """Every stakeholder the rows name that exists, keyed by (source system, id)."""
-    keys = references_in(rows)
+    """Every stakeholder the rows name that exists, keyed by (source system, id).
+
+    ``fields`` names the fields that may hold references (default: look at every value).
+    """
+    keys = references_in(rows, fields)
     if not keys:
         return {}
     if cache is None:

@@ -35,10 +35,11 @@ from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportRun, QuarantinedRow
 from cpxm.ingest.prepare import (
     PreparedRecord,
+    prepared_in_thread,
     prepared_in_worker,
     read_checked,
+    reader_for,
     source_key,
-    use_worker,
 )
 from cpxm.ingest.readers import RawRecord, ReadError
 from cpxm.ingest.references import ReferenceCache
@@ -112,21 +113,23 @@ def import_file(
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
     progress: ProgressCallback | None = None,
-    worker: bool | None = None,
+    reader: str | None = None,
     run_id: int | None = None,
 ) -> ImportReport:
     """Import ``path`` through ``mapping``, committing batch by batch (nothing, if ``dry_run``).
 
-    ``worker`` prepares the rows in a second process (default: for large files on a machine
-    with two cores or more; see ``cpxm.ingest.prepare``).
+    ``reader`` says who reads and converts the rows: ``inline``, a ``thread`` or a
+    ``process`` (default: CPXM_IMPORT_READER for large files; see ``cpxm.ingest.prepare``).
     """
     if not path.is_file():
         raise ReadError(f"{path} does not exist or is not a file")
-    in_worker = use_worker(path) if worker is None else worker
+    mode = reader_for(path) if reader is None else reader
 
     def batches(lookups: Lookups) -> Iterator[Sequence[RawRecord | PreparedRecord]]:
-        if in_worker:
+        if mode == "process":
             return prepared_in_worker(path, mapping, lookups, batch_size)
+        if mode == "thread":
+            return prepared_in_thread(path, mapping, lookups, batch_size)
         return chunked(read_checked(path, mapping), batch_size)
 
     return import_records(
@@ -372,57 +375,62 @@ def apply_batch(
         carry = batch_carry(session, mapping, lookups)
     convert = carry.converter
     outcome = ImportReport(run_id=run_id, read=len(records))
-    per_row: list[RowOutcome] = []
-    converted: list[tuple[RawRecord, ConvertedRow, RowOutcome, str]] = []
+    # Per-row outcomes only for callers that answer per row: this loop runs a million times.
+    per_row: list[RowOutcome] | None = [] if outcomes is not None else None
+    converted: list[tuple[RawRecord, ConvertedRow, RowOutcome | None, str]] = []
     quarantined_keys: list[str] = []
 
-    def quarantine(record: RawRecord, reason: str, key: str | None, result: RowOutcome) -> None:
-        result.status, result.reason = "quarantined", reason
-        result.quarantined = _quarantine(session, run_id, record, reason, key)
+    def quarantine(
+        record: RawRecord, reason: str, key: str | None, result: RowOutcome | None
+    ) -> None:
+        stored = _quarantine(session, run_id, record, reason, key)
+        if result is not None:
+            result.status, result.reason, result.quarantined = "quarantined", reason, stored
         quarantined_keys.extend([key] if key else [])
         outcome.quarantined += 1
 
-    prepared = [item for item in records if isinstance(item, PreparedRecord)]
-    if len(prepared) != len(records):
-        # Rows not prepared in a second process are converted here, and only when changed.
-        prepared = [
-            item
-            if isinstance(item, PreparedRecord)
-            else PreparedRecord(item, source_key(mapping, item), "", None, None)
-            for item in records
-        ]
-    keys = [item.key for item in prepared]
+    keys = [
+        item.key if isinstance(item, PreparedRecord) else source_key(mapping, item)
+        for item in records
+    ]
     ledger = ledger_entries(session, mapping, [key for key in keys if key is not None])
     occurrences = Counter(keys)
     stored_keys: set[str] = set()
-    for item, key in zip(prepared, keys, strict=True):
-        record = item.record
-        result = RowOutcome(status="", source_id=key)
-        per_row.append(result)
+    for item, key in zip(records, keys, strict=True):
+        if isinstance(item, PreparedRecord):
+            record, digest, row, error = item.record, item.digest, item.converted, item.error
+        else:
+            record, digest, row, error = item, "", None, None
+        result = None
+        if per_row is not None:
+            result = RowOutcome(status="", source_id=key)
+            per_row.append(result)
         if record.problem:
             quarantine(record, record.problem, key, result)
             continue
-        digest = item.digest or convert.digest(record.values)
+        digest = digest or convert.digest(record.values)
         entry = ledger.get(key) if key is not None else None
         if (
-            key is not None
-            and entry is not None
+            entry is not None
+            and key is not None
             and entry.content_sha256 == digest
             and occurrences[key] == 1
         ):
             # Said exactly this before: nothing to convert, check or write.
-            result.status = "unchanged"
+            if result is not None:
+                result.status = "unchanged"
             outcome.unchanged += 1
             stored_keys.add(key)
             continue
-        if item.error is not None:
-            quarantine(record, item.error, key, result)
+        if error is not None:
+            quarantine(record, error, key, result)
             continue
-        try:
-            row = item.converted if item.converted is not None else convert(record.values)
-        except RowError as error:
-            quarantine(record, str(error), key, result)
-            continue
+        if row is None:
+            try:
+                row = convert(record.values)
+            except RowError as failure:
+                quarantine(record, str(failure), key, result)
+                continue
         converted.append((record, row, result, digest))
     rows = [row for _, row, _, _ in converted]
     changed = {
@@ -440,25 +448,29 @@ def apply_batch(
     pending: dict[str, PendingRow] = {}
     digests: dict[str, str] = {}
     for record, row, result, digest in converted:
-        result.source_id = row.source_id
-        entry = ledger.get(row.source_id)
-        previous = digests.get(row.source_id, entry.content_sha256 if entry else None)
+        source_id = row.source_id
+        entry = ledger.get(source_id)
+        previous = digests.get(source_id, entry.content_sha256 if entry else None)
+        if result is not None:
+            result.source_id = source_id
         if previous == digest:
-            result.status = "unchanged"
+            if result is not None:
+                result.status = "unchanged"
             outcome.unchanged += 1
             continue
         try:
-            check_row(mapping, row, context)
-        except RowError as error:
-            quarantine(record, str(error), row.source_id, result)
+            columns = check_row(mapping, row, context)
+        except RowError as failure:
+            quarantine(record, str(failure), source_id, result)
             continue
-        result.status = "created" if previous is None else "updated"
         if previous is None:
             outcome.created += 1
         else:
             outcome.updated += 1
-        digests[row.source_id] = digest
-        pending[row.source_id] = PendingRow(row=row, entity_id=entry.entity_id if entry else None)
+        if result is not None:
+            result.status = "created" if previous is None else "updated"
+        digests[source_id] = digest
+        pending[source_id] = PendingRow(row, entry.entity_id if entry else None, columns)
     written = write_rows(session, mapping=mapping, pending=list(pending.values()), context=context)
     write_ledger(session, mapping, run_id, ledger, written, digests)
     outcome.written_ids = sorted(set(written.values()))
@@ -467,7 +479,7 @@ def apply_batch(
         stored_keys -= set(quarantined_keys)
         close_earlier_quarantine(session, mapping, run_id, stored_keys, "resolved")
         close_earlier_quarantine(session, mapping, run_id, set(quarantined_keys), "superseded")
-    if outcomes is not None:
+    if outcomes is not None and per_row is not None:
         for result in per_row:
             if result.status != "quarantined" and result.source_id is not None:
                 entry = ledger.get(result.source_id)

@@ -6,18 +6,19 @@ flush), never per row: the difference between hundreds and tens of thousands of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from types import SimpleNamespace
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import DateTime, Table, select
 from sqlalchemy.orm import Session
 
 from cpxm.db import Base, bulk_insert, one_of
 from cpxm.feedback.models import FeedbackItem
 from cpxm.identity.models import SourceRecord
-from cpxm.ingest.entities import PendingRow, assign_ids, by_id
+from cpxm.ingest.entities import PendingRow, assign_ids, by_id, next_ids
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.references import (
     ReferenceCache,
@@ -27,7 +28,7 @@ from cpxm.ingest.references import (
 )
 from cpxm.ingest.responses import SurveyQuestions, load_surveys, typed_answers, write_responses
 from cpxm.ingest.rows import ConvertedRow, Reference, RowError
-from cpxm.ingest.targets import TARGETS
+from cpxm.ingest.targets import TARGETS, FieldKind
 from cpxm.interactions.models import Interaction
 from cpxm.outcomes.models import KpiValue
 from cpxm.stakeholders.models import (
@@ -67,29 +68,52 @@ def prepare_batch(
     rows: list[ConvertedRow],
     references: ReferenceCache | None = None,
 ) -> BatchContext:
-    context = BatchContext(references=resolve_references(session, rows, references))
+    fields = _reference_fields(mapping.target)
+    context = BatchContext(references=resolve_references(session, rows, references, fields))
     if mapping.target == "responses":
         context.surveys = load_surveys(session, rows)
     return context
 
 
-def check_row(mapping: ImportMapping, row: ConvertedRow, context: BatchContext) -> None:
-    """Raise RowError when the row cannot be written as it is, before anything is written."""
+@cache
+def _reference_fields(target: str) -> tuple[str, ...]:
+    """The fields of ``target`` that name a stakeholder (answers never do)."""
+    return tuple(
+        name
+        for name, definition in TARGETS[target].fields.items()
+        if definition.kind is FieldKind.REFERENCE
+    )
+
+
+def check_row(
+    mapping: ImportMapping, row: ConvertedRow, context: BatchContext
+) -> dict[str, Any] | None:
+    """Raise RowError when the row cannot be written as it is, before anything is written.
+
+    For the simple targets it returns the record's column values, worked out once here, since
+    resolving them is what checks the row.
+    """
+    values = row.values
+    simple = _SIMPLE_TARGETS.get(mapping.target)
+    if simple is not None:
+        columns = simple[1](values, context.references, mapping)
+        if mapping.target == "kpis" and values["period_end"] < values["period_start"]:
+            raise RowError(
+                f"the period ends ({values['period_end']}) before it starts "
+                f"({values['period_start']})"
+            )
+        return columns
     fields = TARGETS[mapping.target].fields
-    for name, value in row.values.items():
+    for name, value in values.items():
         if isinstance(value, Reference):
             stakeholder_of(value, context.references, kind=fields[name].stakeholder_kind)
-    values = row.values
-    if mapping.target == "kpis" and values["period_end"] < values["period_start"]:
-        raise RowError(
-            f"the period ends ({values['period_end']}) before it starts ({values['period_start']})"
-        )
     if mapping.target == "affiliations":
         ended, started = values.get("ended_on"), values.get("started_on")
         if ended and started and ended < started:
             raise RowError(f"the affiliation ends ({ended}) before it starts ({started})")
     if mapping.target == "responses":
         typed_answers(mapping, row, context.surveys)
+    return None
 
 
 def write_rows(
@@ -111,97 +135,128 @@ def write_rows(
             references=references,
             surveys=context.surveys,
         )
-    model, fill = _SIMPLE_TARGETS[mapping.target]
+    model, columns_of = _SIMPLE_TARGETS[mapping.target]
     existing = by_id(session, model, [p.entity_id for p in pending if p.entity_id is not None])
-    entities: dict[str, Any] = {}
-    created: list[SimpleNamespace] = []
+    written: dict[str, Any] = {}
+    created: list[tuple[str, dict[str, Any]]] = []
     for item in pending:
+        columns = item.columns
+        if columns is None:
+            columns = columns_of(item.row.values, references, mapping)
         # A record deleted since its import (by a person, or a merge) is created afresh.
         entity = existing.get(item.entity_id) if item.entity_id is not None else None
         if entity is None:
-            # New rows skip the ORM: filled as plain attributes, inserted by one executemany.
-            entity = SimpleNamespace(id=None)
-            created.append(entity)
-        fill(entity, item.row.values, references, mapping)
-        entities[item.row.source_id] = entity
+            created.append((item.row.source_id, columns))
+            continue
+        for key, value in columns.items():
+            setattr(entity, key, value)
+        written[item.row.source_id] = entity.id
     session.flush()
     if created:
-        assign_ids(session, model, created)
+        # New rows skip the ORM: plain tuples in the table's column order, one bulk insert.
         table = cast(Table, model.__table__)
-        columns = [column.key for column in table.columns]
-        bulk_insert(
-            session.connection(),
-            table,
-            [tuple(getattr(entity, key, None) for key in columns) for entity in created],
-            [column.name for column in table.columns],
-        )
-    return {source_id: entity.id for source_id, entity in entities.items()}
+        template = dict.fromkeys(column.key for column in table.columns)
+        for key, value in _insert_defaults(table).items():
+            template[key] = value
+        ids = next_ids(session, model, len(created))
+        rows = []
+        for (source_id, columns), new_id in zip(created, ids, strict=True):
+            record = {**template, **columns}
+            record["id"] = new_id
+            rows.append(tuple(record.values()))
+            written[source_id] = new_id
+        bulk_insert(session.connection(), table, rows, [column.name for column in table.columns])
+    return written
 
 
-def _fill_interaction(
-    interaction: Interaction, values: dict[str, Any], references: References, _: ImportMapping
-) -> None:
+def _insert_defaults(table: Table) -> dict[str, Any]:
+    """Values the database would fill (timestamps): given up front, nothing is read back."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return {
+        column.key: now
+        for column in table.columns
+        if column.server_default is not None and isinstance(column.type, DateTime)
+    }
+
+
+def _interaction_columns(
+    values: dict[str, Any], references: References, _: ImportMapping
+) -> dict[str, Any]:
     stakeholder = stakeholder_of(values["stakeholder"], references)
-    interaction.stakeholder_id = stakeholder.stakeholder_id
-    interaction.source_record_id = stakeholder.source_record_id
-    interaction.occurred_at = values["occurred_at"]
-    interaction.channel_code = values["channel"]
-    interaction.department_code = values["department"]
-    interaction.interaction_type = values["interaction_type"]
-    interaction.direction = values["direction"]
-    interaction.product_code = values.get("product")
-    interaction.therapeutic_area_code = values.get("therapeutic_area")
-    interaction.lifecycle_phase_code = values.get("lifecycle_phase")
-    interaction.outcome = values.get("outcome")
-    interaction.notes = values.get("notes")
+    get = values.get
+    return {
+        "stakeholder_id": stakeholder.stakeholder_id,
+        "source_record_id": stakeholder.source_record_id,
+        "occurred_at": values["occurred_at"],
+        "channel_code": values["channel"],
+        "department_code": values["department"],
+        "interaction_type": values["interaction_type"],
+        "direction": values["direction"],
+        "product_code": get("product"),
+        "therapeutic_area_code": get("therapeutic_area"),
+        "lifecycle_phase_code": get("lifecycle_phase"),
+        "outcome": get("outcome"),
+        "notes": get("notes"),
+    }
 
 
-def _fill_consent(
-    consent: Consent, values: dict[str, Any], references: References, mapping: ImportMapping
-) -> None:
-    consent.stakeholder_id = stakeholder_of(values["stakeholder"], references).stakeholder_id
-    consent.purpose = values["purpose"]
-    consent.status = values["status"]
-    consent.channel_code = values.get("channel")
-    consent.recorded_at = values["recorded_at"]
-    consent.source = mapping.source_system
+def _consent_columns(
+    values: dict[str, Any], references: References, mapping: ImportMapping
+) -> dict[str, Any]:
+    return {
+        "stakeholder_id": stakeholder_of(values["stakeholder"], references).stakeholder_id,
+        "purpose": values["purpose"],
+        "status": values["status"],
+        "channel_code": values.get("channel"),
+        "recorded_at": values["recorded_at"],
+        "source": mapping.source_system,
+    }
 
 
-def _fill_feedback(
-    item: FeedbackItem, values: dict[str, Any], references: References, _: ImportMapping
-) -> None:
+def _feedback_columns(
+    values: dict[str, Any], references: References, _: ImportMapping
+) -> dict[str, Any]:
     reference = values.get("stakeholder")
-    item.stakeholder_id = (
-        stakeholder_of(reference, references).stakeholder_id if reference else None
-    )
-    item.text = values["text"]
-    item.received_at = values["received_at"]
-    item.source_kind = values["source_kind"]
-    item.channel_code = values.get("channel")
-    item.language = values.get("language")
-    item.analysis_status = "pending"
+    return {
+        "stakeholder_id": (
+            stakeholder_of(reference, references).stakeholder_id if reference else None
+        ),
+        "text": values["text"],
+        "received_at": values["received_at"],
+        "source_kind": values["source_kind"],
+        "channel_code": values.get("channel"),
+        "language": values.get("language"),
+        "analysis_status": "pending",
+    }
 
 
-def _fill_kpi(
-    kpi: KpiValue, values: dict[str, Any], references: References, mapping: ImportMapping
-) -> None:
+def _kpi_columns(
+    values: dict[str, Any], references: References, mapping: ImportMapping
+) -> dict[str, Any]:
     reference = values.get("stakeholder")
-    kpi.kpi = values["kpi"]
-    kpi.stakeholder_id = stakeholder_of(reference, references).stakeholder_id if reference else None
-    kpi.product_code = values.get("product")
-    kpi.country_code = values.get("country")
-    kpi.period_start = values["period_start"]
-    kpi.period_end = values["period_end"]
-    kpi.value = values["value"]
-    kpi.unit = values.get("unit")
-    kpi.source_system = mapping.source_system
+    return {
+        "kpi": values["kpi"],
+        "stakeholder_id": (
+            stakeholder_of(reference, references).stakeholder_id if reference else None
+        ),
+        "product_code": values.get("product"),
+        "country_code": values.get("country"),
+        "period_start": values["period_start"],
+        "period_end": values["period_end"],
+        "value": values["value"],
+        "unit": values.get("unit"),
+        "source_system": mapping.source_system,
+    }
 
 
-_SIMPLE_TARGETS: dict[str, tuple[type[Base], Any]] = {
-    "interactions": (Interaction, _fill_interaction),
-    "consents": (Consent, _fill_consent),
-    "feedback": (FeedbackItem, _fill_feedback),
-    "kpis": (KpiValue, _fill_kpi),
+ColumnsOf = Callable[[dict[str, Any], References, ImportMapping], dict[str, Any]]
+# Targets whose rows are one record each, with no relations to reconcile: their column values
+# come straight from the row.
+_SIMPLE_TARGETS: dict[str, tuple[type[Base], ColumnsOf]] = {
+    "interactions": (Interaction, _interaction_columns),
+    "consents": (Consent, _consent_columns),
+    "feedback": (FeedbackItem, _feedback_columns),
+    "kpis": (KpiValue, _kpi_columns),
 }
 
 
