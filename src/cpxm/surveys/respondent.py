@@ -135,9 +135,15 @@ def _receive(
     request: Request, session: Session, token: str, content_type: str, body: bytes
 ) -> Response:
     if content_type == JSON_TYPE:
-        return _receive_json(session, token, body)
-    reserve_for_writing(session)
-    return _receive_form(request, session, token, body)
+        answered = _receive_json(session, token, body)
+    else:
+        reserve_for_writing(session)
+        answered = _receive_form(request, session, token, body)
+    # Commit here, in the worker thread, rather than when the request's session closes: that
+    # is another hop through the event loop, and SQLite's one writer lock (and PostgreSQL's
+    # row locks and pooled connection) would be held while the loop serves other requests.
+    session.commit()
+    return answered
 
 
 async def _read_body(request: Request) -> bytes:
