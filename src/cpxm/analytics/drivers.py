@@ -190,30 +190,10 @@ def _exposure_flags(
     )
 
 
-def _touchpoints(session: Session, answers: ir.Table, days: int) -> list[_Variable]:
-    """The departments and channels whose exposure splits the responses most evenly (each side
-    at least MIN_TOUCHPOINT_GROUP): a touchpoint nearly everyone (or no one) met explains
-    nothing."""
+def _touchpoints(session: Session, days: int) -> list[_Variable]:
+    """Every department and channel, as candidate touchpoints: ``_chosen`` keeps those whose
+    exposure splits the analysed responses most evenly, from the same single query."""
     labels = {name: dimension_labels(session, name) for name in TOUCHPOINT_DIMENSIONS}
-    everything = [
-        (f"c{index}", dimension, code)
-        for index, (dimension, code) in enumerate(
-            (dimension, code) for dimension in TOUCHPOINT_DIMENSIONS for code in labels[dimension]
-        )
-    ]
-    if not everything:
-        return []
-    (total_row,) = fetch(session, answers.aggregate(n=answers.response_id.nunique()))
-    total = int(total_row["n"] or 0)
-    flags = _exposure_flags(answers, days, everything)
-    (counts,) = fetch(session, flags.aggregate(**{c: flags[c].sum() for c, _, _ in everything}))
-    candidates = []
-    for column, dimension, code in everything:
-        exposed = int(counts[column] or 0)
-        balance = min(exposed, total - exposed)
-        if balance >= MIN_TOUCHPOINT_GROUP:
-            candidates.append((-balance, dimension, code))
-    chosen = sorted(candidates)[:MAX_TOUCHPOINTS]
     return [
         _Variable(
             column=f"x{index}",
@@ -225,7 +205,28 @@ def _touchpoints(session: Session, answers: ir.Table, days: int) -> list[_Variab
             high=1.0,
             touchpoint=(dimension, code),
         )
-        for index, (_, dimension, code) in enumerate(chosen)
+        for index, (dimension, code) in enumerate(
+            (dimension, code) for dimension in TOUCHPOINT_DIMENSIONS for code in labels[dimension]
+        )
+    ]
+
+
+def _chosen(variables: list[_Variable], sums: np.ndarray, n: int) -> list[int]:
+    """Indexes of the variables to model: every question and theme, and the MAX_TOUCHPOINTS
+    touchpoints that split the n responses most evenly (each side at least
+    MIN_TOUCHPOINT_GROUP): a touchpoint nearly everyone (or no one) met explains nothing."""
+    balanced = []
+    for index, variable in enumerate(variables):
+        if variable.kind == "touchpoint":
+            exposed = round(float(sums[index]))
+            balance = min(exposed, n - exposed)
+            if balance >= MIN_TOUCHPOINT_GROUP:
+                balanced.append((-balance, variable.code, index))
+    touchpoints = {index for _, _, index in sorted(balanced)[:MAX_TOUCHPOINTS]}
+    return [
+        index
+        for index, variable in enumerate(variables)
+        if variable.kind != "touchpoint" or index in touchpoints
     ]
 
 
@@ -311,7 +312,7 @@ def key_drivers(session: Session, query: DriverQuery) -> DriverReport:
         ),
     )
     if query.include_touchpoints:
-        predictors += _touchpoints(session, answers, query.touchpoint_days)
+        predictors += _touchpoints(session, query.touchpoint_days)
     if query.include_themes:
         predictors += _themes(session, answers)
     variables = [*predictors, outcome]
@@ -319,15 +320,20 @@ def key_drivers(session: Session, query: DriverQuery) -> DriverReport:
     wide = _wide(answers, variables, query.touchpoint_days)
     (row,) = fetch(session, _moments_row(wide, columns))
     n = int(row["n"] or 0)
+    all_sums = np.array([float(row[f"s_{i}"] or 0.0) for i in range(len(columns))])
+    # One query gave every candidate's exposure and cross-products; keep the chosen ones.
+    chosen = _chosen(variables, all_sums, n)
+    variables = [variables[i] for i in chosen]
     if n < max(query.min_n, len(variables) + 2):
         return DriverReport(query, survey_name, outcome.label, n, True, None, [])
 
-    k = len(columns)
-    sums = np.array([float(row[f"s_{i}"] or 0.0) for i in range(k)])
+    k = len(variables)
+    sums = all_sums[chosen]
     cross = np.zeros((k, k))
-    for i in range(k):
+    for i, first in enumerate(chosen):
         for j in range(i, k):
-            cross[i, j] = cross[j, i] = float(row[f"p_{i}_{j}"] or 0.0)
+            low, high = sorted((first, chosen[j]))
+            cross[i, j] = cross[j, i] = float(row[f"p_{low}_{high}"] or 0.0)
     variances = np.diag(cross) / n - (sums / n) ** 2
     varying = [index for index in range(k - 1) if variances[index] > 1e-12]
     if variances[-1] <= 1e-12 or not varying:
