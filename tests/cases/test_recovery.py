@@ -90,13 +90,19 @@ def test_the_person_is_emailed_the_re_survey_and_the_answer_counts(
     assert (figures["surveyed"], figures["answered"], figures["recovered"]) == (1, 1, 1)
     assert figures["recovery_rate"] == 1.0
     assert "answered 9 of 10" in client.get(f"/cases/{case.id}").text
+    shown = client.get(f"/api/v1/cases/{case.id}").json()
+    assert shown["recovery_invitation_id"] == invitation.id and shown["recovery_score"] == 9
 
 
-def test_rules_hold_the_re_survey_back_and_the_case_says_why(session: Session) -> None:
+def test_rules_hold_the_re_survey_back_and_the_case_says_why(
+    session: Session, client: TestClient
+) -> None:
     make_org(session)
     without_consent = _closed_case(session, _person(session, consent=None))
     assert without_consent.recovery_invitation_id is None
     assert without_consent.recovery_held_reason == "no survey consent in force for email"
+    shown = client.get(f"/api/v1/cases/{without_consent.id}").json()
+    assert shown["recovery_held_reason"] == "no survey consent in force for email"
     assert _events(session, without_consent)[-1] == "recovery_survey_held"
 
     session.add(

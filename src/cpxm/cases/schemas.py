@@ -40,7 +40,14 @@ class CaseOut(BaseModel):
     escalation_level: int
     closed_at: UtcDateTime | None
     resolution_code: str | None
+    recovery_invitation_id: int | None = Field(
+        description="The service-recovery re-survey's invitation, once the person was invited."
+    )
+    recovery_held_reason: str | None = Field(
+        description="Why the distribution's rules held the re-survey back (consent, fatigue)."
+    )
     recovery_score: float | None
+    recovery_answered_at: UtcDateTime | None
 
 
 class CaseEventOut(BaseModel):
