@@ -64,6 +64,9 @@ TARGETS: dict[str, TargetDefinition] = {
                 "last_name": _text(max_length=120),
                 "name": _text(),  # an organisation's name, or a full name in one column
                 "specialty": _text(max_length=120),
+                # Where a person works, as the export names it: identity resolution compares
+                # it (two namesakes at different hospitals); it is not a golden-record field.
+                "institution": _text(),
                 "professional_id": _text(max_length=40),
                 "email": FieldDefinition(FieldKind.EMAIL, max_length=320),
                 "phone": _text(max_length=40),
