@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from cpxm.identity import service
 from cpxm.identity.models import AttributeProvenance, MatchPair, MergeEvent, SourceRecord
+from cpxm.identity.normalise import normalise
 from cpxm.identity.survivorship import Candidate, choose
+from cpxm.ingest.mapping import parse_mapping
+from cpxm.ingest.service import import_file
 from cpxm.stakeholders.models import Stakeholder, TherapeuticInterest
 from tests.factories import make_interaction, make_stakeholder, make_taxonomy
 
@@ -396,3 +399,34 @@ def test_namesakes_at_different_institutions_stay_apart(session: Session) -> Non
     service.resolve(session)
     assert _owner(session, records[0]) == _owner(session, records[2])
     assert _owner(session, records[0]) != _owner(session, records[1])
+
+
+def test_an_imported_institution_is_kept_and_compared(store_engine: Engine, tmp_path: Path) -> None:
+    with Session(store_engine) as session:
+        make_taxonomy(session)
+        session.commit()
+    export = tmp_path / "accounts.csv"
+    export.write_text(
+        "account_id,account_type,first_name,last_name,institution,city\n"
+        "A1,Physician,Ricky,Buckley,St Fowler Hospital,Andrewsfurt\n",
+        encoding="utf-8",
+    )
+    mapping = parse_mapping(
+        {
+            "source_system": "crm",
+            "target": "stakeholders",
+            "source_id": "account_id",
+            "fields": {
+                "type": {"column": "account_type", "values": {"Physician": "hcp"}},
+                "first_name": "first_name",
+                "last_name": "last_name",
+                "institution": "institution",
+                "city": "city",
+            },
+        }
+    )
+    assert import_file(store_engine, path=export, mapping=mapping).created == 1
+    with Session(store_engine) as session:
+        record = session.scalars(select(SourceRecord)).one()
+        assert record.attributes["institution"] == "St Fowler Hospital"
+        assert normalise(record.id, "crm", record.attributes).institution == "st fowler hospital"
