@@ -18,6 +18,7 @@ from cpxm.safety import service
 from cpxm.safety.exports import cases_csv, cases_e2b
 from cpxm.safety.models import SafetyCase, SafetyCaseEvent
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
+from cpxm.timeutil import UtcDateTime
 
 router = APIRouter(prefix="/safety", tags=["safety"], dependencies=[requires(SAFETY_DATA)])
 
@@ -42,14 +43,14 @@ class SafetyCaseOut(BaseModel):
     survey_id: int | None
     study_code: str | None
     country_code: str | None
-    aware_at: datetime
-    due_at: datetime
-    created_at: datetime
-    acknowledged_at: datetime | None
-    decided_at: datetime | None
+    aware_at: UtcDateTime
+    due_at: UtcDateTime
+    created_at: UtcDateTime
+    acknowledged_at: UtcDateTime | None
+    decided_at: UtcDateTime | None
     decision_note: str | None
     escalation_level: int
-    exported_at: datetime | None
+    exported_at: UtcDateTime | None
     contact_permission: bool | None
     mentions: list[dict[str, Any]]
 
@@ -59,7 +60,7 @@ class SafetyCaseOut(BaseModel):
 
 
 class CaseEventOut(BaseModel):
-    occurred_at: datetime
+    occurred_at: UtcDateTime
     event_type: str
     actor_user_id: int | None
     details: dict[str, Any] | None
@@ -79,7 +80,7 @@ class DecisionIn(BaseModel):
 
 class ReconciliationOut(BaseModel):
     scope: str
-    generated_at: datetime
+    generated_at: UtcDateTime
     items_screened: int
     items_pending: int
     zero_events: bool
