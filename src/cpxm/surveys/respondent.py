@@ -134,15 +134,19 @@ async def receive_answers(request: Request, session: DbSession, token: str) -> R
 def _receive(
     request: Request, session: Session, token: str, content_type: str, body: bytes
 ) -> Response:
-    if content_type == JSON_TYPE:
-        answered = _receive_json(session, token, body)
-    else:
-        reserve_for_writing(session)
-        answered = _receive_form(request, session, token, body)
-    # Commit here, in the worker thread, rather than when the request's session closes: that
-    # is another hop through the event loop, and SQLite's one writer lock (and PostgreSQL's
-    # row locks and pooled connection) would be held while the loop serves other requests.
-    session.commit()
+    # Commit (or roll back) here, in the worker thread, rather than when the request's session
+    # closes: that is another hop through the event loop, and SQLite's one writer lock (and
+    # PostgreSQL's row locks and pooled connection) would be held while it serves others.
+    try:
+        if content_type == JSON_TYPE:
+            answered = _receive_json(session, token, body)
+        else:
+            reserve_for_writing(session)
+            answered = _receive_form(request, session, token, body)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
     return answered
 
 
