@@ -27,12 +27,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from cpxm.app import create_app
 from cpxm.cases import service as cases
 from cpxm.governance.service import load_matrix
+from cpxm.safety.screening import screen_items
 from tests.cases.helpers import MATRIX
 from tests.conftest import bearer_headers
 from tests.factories import make_interaction, make_stakeholder, make_taxonomy
+from tests.safety.helpers import make_feedback
 
 EXAMPLES = int(os.environ.get("CPXM_SCHEMATHESIS_EXAMPLES", "4"))
-ROLES = ("admin", "commercial", "analyst", "viewer")
+ROLES = ("admin", "commercial", "analyst", "viewer", "pv_officer")
 
 
 @pytest.fixture
@@ -53,6 +55,9 @@ def seeded_app(store_engine: Engine) -> Iterator[FastAPI]:
         hcp = make_stakeholder(session, type="hcp", country_code="FR")
         make_interaction(session, stakeholder=hcp, notes="visit")
         cases.open_case(session, case_type="detractor", title="NPS 2", stakeholder_id=patient.id)
+        # A safety case, so the PV queue's answers are checked against their schema too.
+        item = make_feedback(session, "I had a seizure after the second injection.")
+        assert screen_items(session, items=[item])[1]
         session.commit()
     yield create_app(engine=store_engine)
 
