@@ -188,6 +188,8 @@ class PeopleFactory:
         self.pools = build_name_pools(seed)
         self.next_id = 1
         self.people: list[Person] = []
+        self.by_id: dict[int, Person] = {}
+        self.emails: set[str] = set()  # work addresses given out, each to one person
 
     def _pick(self, items: list[Any]) -> Any:
         return items[int(self.rng.integers(0, len(items)))]
@@ -197,6 +199,7 @@ class PeopleFactory:
 
     def _add(self, person: Person) -> Person:
         self.people.append(person)
+        self.by_id[person.id] = person
         return person
 
     def organisation(self, type_: str, country: int | None = None) -> Person:
@@ -364,11 +367,26 @@ def build_people(seed: int, scale: float) -> list[Person]:
 
 
 def _work_email(factory: PeopleFactory, person: Person) -> str | None:
+    """first.last at the employer's domain (a practice's when there is none).
+
+    A mail server gives every mailbox its own address: a second Kumiko Ota at one domain
+    becomes kumiko.ota2, as real mail systems do.
+    """
     if factory.rng.random() < 0.12:
         return None
     local = f"{slug(person.first_name or '')}.{slug(person.last_name or '')}"
-    domain = f"{slug(person.city or '')[:16] or 'clinic'}-health.example.org"
-    return f"{local}@{domain}"
+    employer = factory.by_id.get(person.organisation_id or -1)
+    if employer is not None:
+        domain = f"{slug(employer.display_name)[:30]}.example.org"
+    else:
+        domain = f"{slug(person.city or '')[:16] or 'clinic'}-health.example.org"
+    address = f"{local}@{domain}"
+    number = 1
+    while address in factory.emails:
+        number += 1
+        address = f"{local}{number}@{domain}"
+    factory.emails.add(address)
+    return address
 
 
 def _private_email(factory: PeopleFactory, person: Person) -> str:

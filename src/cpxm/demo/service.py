@@ -154,7 +154,9 @@ def _generate_chunk(ctx: Context, loader: Loader, chunk: list[Person], number: i
             ctx.silent_detractors[chunk[index].id] = change.isoformat()
     events = events.sorted()
 
-    silos = SiloWriter(rng, ctx, REFERENCE_DATE)
+    # Fields the silos gained later draw from their own generator, so the contacts, responses
+    # and planted effects drawn after the silos stay as they were.
+    silos = SiloWriter(rng, ctx, REFERENCE_DATE, np.random.default_rng([ctx.seed, 4, number]))
     silos.add_people(chunk, used_systems(events), ctx.by_id)
     touch = build_touchpoints(rng, chunk, events, facts, ctx, silos, texts)
     writer = SurveyWriter(ctx, rng, texts)

@@ -14,7 +14,7 @@ from datetime import datetime
 import numpy as np
 
 from cpxm.demo.context import Context
-from cpxm.demo.people import Person, strip_accents
+from cpxm.demo.people import Person, slug, strip_accents
 from cpxm.demo.taxonomy import COUNTRIES, PRODUCT_BY_CODE
 
 SYSTEMS = (
@@ -144,8 +144,17 @@ def address_variant(rng: np.random.Generator, address: str | None) -> str | None
 class SiloWriter:
     """Builds source records for one chunk; ids are reserved from the context."""
 
-    def __init__(self, rng: np.random.Generator, ctx: Context, imported_at: datetime) -> None:
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        ctx: Context,
+        imported_at: datetime,
+        details: np.random.Generator | None = None,
+    ) -> None:
         self.rng = rng
+        # Draws for fields added to the exports later (mobile, profession, an MI requester's
+        # address ...): a generator of their own leaves every draw of ``rng`` where it was.
+        self.details = details if details is not None else rng
         self.ctx = ctx
         self.imported_at = imported_at
         self.records: list[tuple[object, ...]] = []
@@ -213,12 +222,21 @@ class SiloWriter:
             first = first[:1] + "."
         return first, last
 
-    def _email(self, person: Person, missing: float) -> str | None:
-        if person.email is None or self.rng.random() < missing:
+    def _email(
+        self, person: Person, missing: float, rng: np.random.Generator | None = None
+    ) -> str | None:
+        rng = rng or self.rng
+        if person.email is None or rng.random() < missing:
             return None
-        if self.rng.random() < 0.1:
+        if rng.random() < 0.1:
             return person.email.upper()
         return person.email
+
+    def _personal_email(self, person: Person) -> str:
+        """The private address someone without a known one signed up with."""
+        number = int(self.details.integers(1, 100))
+        local = f"{slug(person.first_name or '')[:1]}{slug(person.last_name or '')}{number}"
+        return f"{local}@{('example.com', 'example.net')[number % 2]}"
 
     def _person_attributes(
         self, person: Person, system: str, orgs: dict[int, Person]
@@ -246,33 +264,45 @@ class SiloWriter:
                 "primary_affiliation": org_name,
             }
         if system == "events":
+            # A registration form asks for a name, a work e-mail, a mobile for the day, the
+            # institution and the profession.
             attendee = f"{last}, {first}" if self.rng.random() < 0.5 else f"{first} {last}"
             return {
                 "attendee": attendee,
-                "email": self._email(person, 0.3),
+                "email": self._email(person, 0.2),
+                "mobile": phone if self.details.random() < 0.6 else None,
                 "organisation": org_name,
+                "profession": person.specialty if self.details.random() < 0.7 else None,
                 "city": person.city,
                 "country_name": country.name,
                 "badge_type": "speaker" if self.rng.random() < 0.05 else "delegate",
             }
         if system == "email_platform":
+            # Subscribers exist because of their address; the platform also keeps the profile
+            # fields of the sign-up form (profession, city) for segmenting its sends.
             return {
-                "email_address": self._email(person, 0.0) or f"{last.lower()}@unknown.example",
+                "email_address": self._email(person, 0.0) or self._personal_email(person),
                 "first": first,
                 "last": last,
+                "profession": person.specialty if self.details.random() < 0.6 else None,
+                "city": person.city if self.details.random() < 0.6 else None,
                 "lang": country.language,
                 "opt_in": bool(self.rng.random() < 0.85),
             }
         if system == "medical_information":
+            # An answer goes out by letter, e-mail or phone, so the requester's contact details
+            # and postal address are kept with the inquiry.
             title = "Dr " if person.display_name.startswith("Dr.") else ""
             return {
                 "requester_name": f"{title}{first[:1]}. {last}"
                 if self.rng.random() < 0.4
                 else f"{title}{first} {last}",
                 "requester_type": "HCP" if person.type in ("hcp", "investigator") else "Consumer",
-                "phone": phone,
+                "phone": phone if self.details.random() < 0.85 else None,
                 "email": self._email(person, 0.35),
                 "institution": org_name,
+                "postal_code": person.postal_code if self.details.random() < 0.6 else None,
+                "city": person.city if self.details.random() < 0.7 else None,
                 "country": country.code,
             }
         if system == "call_centre":
@@ -280,7 +310,9 @@ class SiloWriter:
                 "caller_name": f"{first} {last}".strip(),
                 "caller_type": person.type,
                 "phone_number": phone,
+                "email": self._email(person, 0.7, self.details),
                 "postcode": person.postal_code if self.rng.random() < 0.7 else None,
+                "city": person.city if self.details.random() < 0.5 else None,
                 "date_of_birth": dob
                 if person.type == "patient" and self.rng.random() < 0.5
                 else None,
