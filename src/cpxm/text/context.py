@@ -110,7 +110,9 @@ _TRIGGERS: tuple[_Trigger, ...] = (
             r"chance of|worried (?:about|that)|afraid (?:of|that)|scared (?:of|that)|"
             r"concerned (?:about|that)|fear(?:s|ful)? (?:of|that)?|watch (?:out )?for|"
             r"look out for|warn(?:ed|s|ing)? (?:me |us |patients )?(?:about|of|that)|"
-            r"explained what to do|possible|potential|"
+            r"explained what to do|possible|potential|(?:told|asked|advised) to report|report any|"
+            r"(?:rate|rates|incidence|frequency|data|information|literature|studies|evidence|"
+            r"statistics|figures) (?:of|on|about|for)|"
             r"(?:leaflet|label|insert|smpc) (?:lists|mentions|says|warns)|would|"
             r"falls|wenn|si|en cas d[e']|en caso de|もし|場合|たら|"
             r"(?:start|starting|starts|begin|beginning) (?:it |on it |\w+ )?(?:next|tomorrow|soon|"
@@ -175,9 +177,25 @@ class ContextResult:
     triggers: tuple[str, ...]  # every context that reached the mention
 
 
+# "Asks whether the tremor a customer developed is known": an indirect question about an event
+# the sentence reports as having happened is not a hypothetical event.
+_INDIRECT_QUESTION = re.compile(
+    r"(?<!\w)(?:asks?|asked|asking|wants? to know|wanted to know|wondering|wonders|enquir\w+|"
+    r"inquir\w+|queries|queried|checking) (?:whether|if)(?!\w)",
+    re.IGNORECASE,
+)
+_REPORTED_EVENT = re.compile(
+    r"(?<!\w)(?:developed|experienced|suffered|presented with|came out in|broke out in|"
+    r"has been having|have been having|started having|was admitted|was hospitali[sz]ed)(?!\w)",
+    re.IGNORECASE,
+)
+
+
 def classify(sentence: str, start: int, end: int, *, cjk: bool = False) -> ContextResult:
     """The context of the mention at ``sentence[start:end]``."""
     masked = _PSEUDO.sub(lambda match: " " * len(match.group()), sentence)
+    if _REPORTED_EVENT.search(sentence):
+        masked = _INDIRECT_QUESTION.sub(lambda match: " " * len(match.group()), masked)
     reached: list[str] = []
     for trigger in _TRIGGERS:
         if trigger.context in reached:

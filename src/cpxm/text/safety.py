@@ -31,7 +31,8 @@ from cpxm.text.products import ProductCatalogue, ProductMatch
 
 DEFAULT_TERMS_FILE = Path(__file__).with_name("safety_terms.yaml")
 SAFETY_KINDS = ("ae", "pc", "srs")
-_SENTENCE = re.compile(r"[^.!?;。！？\n]+[.!?;。！？]*")
+# A full stop between digits ("6.1", "2.5 mg") does not end a sentence.
+_SENTENCE = re.compile(r"(?:[^.!?;。！？\n]|(?<=\d)\.(?=\d))+[.!?;。！？]*")
 _TREATMENT = re.compile(
     r"(?<!\w)(?:medication|medicine|meds|drug|tablets?|pills?|capsules?|injections?|injecting|"
     r"injected|infusions?|jabs?|shots?|doses?|dosage|treatment|therapy|prescri\w+|taking|took|"
@@ -60,6 +61,14 @@ _IMPROVEMENT = re.compile(
     re.IGNORECASE,
 )
 _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+# A product named right after a time link ("since the Velcora", "after the Cardiaz was
+# increased", "seit ich Cardiaz nehme", "depuis Glyventa", "desde que empecé con Imuvella"):
+# what the sentence says happened, happened on the product.
+_TIME_LINK_BEFORE = re.compile(
+    r"(?<!\w)(?:ever since|since|after|following|depuis|seit|desde|nach|dopo)"
+    r"(?:\s+[\w'’]+){0,4}\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -247,6 +256,10 @@ def _safety_net(
         nets.append(("ae", "possible_event", vocabulary.ae_net))
         # A body part alone is the weakest evidence: only where nothing else was found.
         nets.append(("ae", "possible_event", vocabulary.body_net))
+    if "ae" not in kinds_found and not _IMPROVEMENT.search(sentence):
+        nets.append(
+            ("ae", "possible_event", _time_linked_products(sentence, offset, sentence_products))
+        )
     for kind, subtype, pattern in nets:
         for match in pattern.finditer(masked):
             start, end = match.span()
@@ -273,6 +286,18 @@ def _safety_net(
             )
             break
     return found
+
+
+def _time_linked_products(
+    sentence: str, offset: int, sentence_products: list[ProductMatch]
+) -> re.Pattern[str]:
+    """A pattern for the time links that lead to a product in this sentence (or none)."""
+    links = []
+    for product in sentence_products:
+        link = _TIME_LINK_BEFORE.search(sentence[: product.start - offset])
+        if link:
+            links.append(re.escape(link.group().strip()))
+    return re.compile("|".join(links) or "$^", re.IGNORECASE)
 
 
 def _reportable(
