@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cpxm.demo.taxonomy import PRODUCTS
-from cpxm.text import ProductCatalogue, analyse_text, build_catalogue
+from cpxm.text import ProductCatalogue, TextAnalysis, analyse_text, build_catalogue
 from cpxm.text import sentiment as sentiment_module
 from cpxm.text.sentiment import analyse_sentiment, vader_compound
 
@@ -81,6 +81,7 @@ def evaluate(rows: list[dict[str, str]], *, show_errors: bool) -> None:
                     label = "missed" if t else "false alarm"
                     contexts = [(m.subtype, m.term, m.context) for m in analysis.safety.mentions]
                     print(f"   {label:<12}#{row['id']} {row['text']}  {contexts}")
+    _subtypes(rows, analyses)
     any_truth = [any(row[kind] == "1" for kind in ("ae", "pc", "srs")) for row in rows]
     any_predicted = [bool(analysis.safety.kinds) for analysis in analyses]
     precision, recall, f1, support = prf(any_truth, any_predicted)
@@ -108,7 +109,45 @@ def evaluate(rows: list[dict[str, str]], *, show_errors: bool) -> None:
         precision, recall, f1, support = prf(
             [any_truth[i] for i in chosen], [any_predicted[i] for i in chosen]
         )
+        if not support:  # no reportable text with this trap: only false alarms can happen
+            alarms = sum(any_predicted[i] for i in chosen)
+            print(
+                f"  {trap:<15}{'-':>10}{'-':>8}{'-':>7}{support:>5}/{len(chosen)}"
+                f"  {alarms} alarm(s)"
+            )
+            continue
         print(f"  {trap:<15}{precision:>10.3f}{recall:>8.3f}{f1:>7.3f}{support:>5}/{len(chosen)}")
+
+
+PC_SRS_SUBTYPES = (
+    "quality_defect",
+    "packaging",
+    "counterfeit",
+    "pregnancy",
+    "breastfeeding",
+    "overdose",
+    "misuse",
+    "medication_error",
+    "off_label",
+    "lack_of_efficacy",
+    "paediatric",
+    "elderly",
+)
+
+
+def _subtypes(rows: list[dict[str, str]], analyses: list[TextAnalysis]) -> None:
+    # Subtype labels exist on the test half only (tests/data/README.md).
+    chosen = [i for i, row in enumerate(rows) if row["split"] == "test"]
+    if not chosen:
+        return
+    print("PC and SRS subtypes (test rows): precision, recall, F1, support")
+    for subtype in PC_SRS_SUBTYPES:
+        truth = [subtype in rows[i]["subtypes"].split(";") for i in chosen]
+        predicted = [
+            any(m.subtype == subtype for m in analyses[i].safety.reportable) for i in chosen
+        ]
+        precision, recall, f1, support = prf(truth, predicted)
+        print(f"  {subtype:<18}{precision:>7.3f}{recall:>8.3f}{f1:>7.3f}{support:>5}")
 
 
 def tune(rows: list[dict[str, str]]) -> None:
