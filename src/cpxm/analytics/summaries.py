@@ -80,7 +80,7 @@ def refresh_planner_statistics(session: Session) -> None:
     """Gather the table statistics the query planner chooses join orders by (``ANALYZE``).
 
     PostgreSQL's autovacuum does this by itself; SQLite never does, and without statistics it
-    scans every answer to find a question's few (2.4x slower at scale 1). Run after bulk loads:
+    scans every answer to find a question's few. Run after bulk loads:
     the demo, large imports, ``cpxm analytics rebuild``.
     """
     session.execute(text("ANALYZE"))
