@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from cpxm.access import AGGREGATES, AggregatesReader, CommercialReader, requires
 from cpxm.analytics.coordination import CoordinationReport, coordination_for_viewer
+from cpxm.analytics.disengagement import SilentDisengagement, silent_for_viewer
 from cpxm.analytics.drilldown import ResponseRow, responses_for_viewer
 from cpxm.analytics.drivers import DriverReport, key_drivers
 from cpxm.analytics.impact import ImpactReport, impact_report
@@ -17,12 +18,16 @@ from cpxm.analytics.metric_pages import cached_metric_report
 from cpxm.analytics.metrics import MetricReport, rating_questions
 from cpxm.analytics.params import (
     CoordinationQueryParams,
+    DisengagementParams,
     DriverQueryParams,
     ImpactQueryParams,
     JourneyQueryParams,
+    LateAnswerParams,
     MetricQueryParams,
+    TimeToContactParams,
 )
 from cpxm.analytics.service import report_cache
+from cpxm.analytics.speed import LateAnswers, TimeToContact, late_answers, time_to_contact
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 
@@ -101,3 +106,33 @@ def get_impact(request: Request, session: DbSession, query: ImpactQueryParams) -
     return report_cache(request.app.state).get(
         session, ("impact", query), lambda: impact_report(session, query)
     )
+
+
+@router.get("/time-to-contact")
+def get_time_to_contact(
+    request: Request, session: DbSession, query: TimeToContactParams
+) -> TimeToContact:
+    """Days from each stakeholder's first interaction of ``start_type`` to their first of
+    ``end_type`` after it, and how a score given after that contact moves per day of waiting."""
+    return report_cache(request.app.state).get(
+        session, ("time_to_contact", query), lambda: time_to_contact(session, query)
+    )
+
+
+@router.get("/late-answers")
+def get_late_answers(request: Request, session: DbSession, query: LateAnswerParams) -> LateAnswers:
+    """Requests paired with their answers; the stakeholder's contacts in the window after a late
+    answer against after an on-time one, as a rate ratio with its 95% interval."""
+    return report_cache(request.app.state).get(
+        session, ("late_answers", query), lambda: late_answers(session, query)
+    )
+
+
+@router.get("/silent-disengagement")
+def get_silent_disengagement(
+    session: DbSession, principal: CommercialReader, query: DisengagementParams
+) -> SilentDisengagement:
+    """Stakeholders whose contact rate fell sharply while they stayed silent (no detractor
+    score, no recent response), steepest drop first. Record-level: patients and caregivers only
+    for roles that see patient data, and that read is audited."""
+    return silent_for_viewer(session, principal, query)

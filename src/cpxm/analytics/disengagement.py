@@ -10,16 +10,19 @@ NPS answer (0-6): they did not tell us.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 import ibis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cpxm.access import Domain, Principal
+from cpxm.access.audit import record_read
 from cpxm.analytics.query import as_datetime, fetch, table
 from cpxm.errors import FieldError, field_error
 from cpxm.interactions.models import Interaction
+from cpxm.stakeholders.models import PATIENT_IDENTIFIABLE_TYPES
 
 SECONDS_PER_DAY = 86_400
 
@@ -33,6 +36,7 @@ class DisengagementQuery:
     stakeholder_type: str | None = None
     as_of: date | None = None  # default: the day of the latest interaction
     limit: int = 500
+    exclude_types: tuple[str, ...] = ()  # stakeholder types the viewer may not see
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,8 @@ def silent_disengagement(session: Session, query: DisengagementQuery) -> SilentD
     people = stakeholders.select(p_id=stakeholders.id, stakeholder_type=stakeholders.type)
     if query.stakeholder_type is not None:
         people = people.filter(people.stakeholder_type == query.stakeholder_type)
+    if query.exclude_types:
+        people = people.filter(~people.stakeholder_type.isin(query.exclude_types))
 
     silent = (
         dropped.filter(~dropped.stakeholder_id.isin(recently))
@@ -154,3 +160,26 @@ def silent_disengagement(session: Session, query: DisengagementQuery) -> SilentD
         for row in fetch(session, listed)
     ]
     return SilentDisengagement(query, as_of, int(checked["n"] or 0), flagged)
+
+
+def silent_for_viewer(
+    session: Session, principal: Principal, query: DisengagementQuery
+) -> SilentDisengagement:
+    """The list as ``principal`` may see it: patients and caregivers only for roles that see
+    patient-identifiable data, and that read audited."""
+    if not principal.can_see(Domain.PATIENT_IDENTIFIABLE):
+        excluded = tuple(sorted({*query.exclude_types, *PATIENT_IDENTIFIABLE_TYPES}))
+        return silent_disengagement(session, replace(query, exclude_types=excluded))
+    result = silent_disengagement(session, query)
+    record_read(
+        session,
+        principal,
+        entity_type="stakeholders",
+        entity_ids=[
+            row.stakeholder_id
+            for row in result.flagged
+            if row.stakeholder_type in PATIENT_IDENTIFIABLE_TYPES
+        ],
+        purpose="analytics silent disengagement list",
+    )
+    return result

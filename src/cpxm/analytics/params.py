@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Query
 
 from cpxm.analytics.coordination import CoordinationQuery
+from cpxm.analytics.disengagement import DisengagementQuery
 from cpxm.analytics.drivers import DEFAULT_TOUCHPOINT_DAYS, DriverQuery
 from cpxm.analytics.facts import DIMENSIONS, GRAINS, Slice
 from cpxm.analytics.impact import ImpactQuery
 from cpxm.analytics.journeys import JourneyQuery
 from cpxm.analytics.metrics import DEFAULT_MIN_N, METRICS, MetricQuery, parse_filters
+from cpxm.analytics.speed import LateAnswerQuery, TimeToContactQuery
 from cpxm.errors import FieldError, field_error
 
 FilterList = Annotated[
@@ -193,3 +195,67 @@ def impact_query_params(
 
 
 ImpactQueryParams = Annotated[ImpactQuery, Depends(impact_query_params)]
+
+
+def time_to_contact_params(
+    start_type: Annotated[str, Query(description="interaction_type that starts the clock.")],
+    end_type: Annotated[str, Query(description="The first contact of this type after it.")],
+    survey: Annotated[str, Query(description="The survey whose score is read afterwards.")],
+    question_type: Annotated[str, Query(description="nps, csat or ces.")] = "csat",
+    min_n: Annotated[int, Query(ge=3, description="Fewest answers for the slope.")] = 30,
+) -> TimeToContactQuery:
+    return TimeToContactQuery(start_type, end_type, survey, question_type, min_n)
+
+
+TimeToContactParams = Annotated[TimeToContactQuery, Depends(time_to_contact_params)]
+
+
+def late_answer_params(
+    request_type: Annotated[str, Query(description="interaction_type of a request.")] = (
+        "medical_inquiry"
+    ),
+    answer_type: Annotated[str, Query(description="interaction_type of its answer.")] = (
+        "medical_inquiry_response"
+    ),
+    late_after_days: Annotated[float, Query(gt=0, description="Later than this is late.")] = 10.0,
+    window_days: Annotated[
+        int, Query(ge=1, le=730, description="Days after the answer whose contacts count.")
+    ] = 90,
+    as_of: Annotated[
+        date | None, Query(description="End of observation (default: latest contact).")
+    ] = None,
+    min_n: Annotated[int, Query(ge=3, description="Fewest answers per group.")] = 30,
+) -> LateAnswerQuery:
+    return LateAnswerQuery(request_type, answer_type, late_after_days, window_days, as_of, min_n)
+
+
+LateAnswerParams = Annotated[LateAnswerQuery, Depends(late_answer_params)]
+
+
+def disengagement_params(
+    recent_days: Annotated[int, Query(ge=7, le=730, description="The recent window.")] = 120,
+    baseline_days: Annotated[
+        int, Query(ge=7, le=1460, description="The window before it, to compare with.")
+    ] = 365,
+    max_ratio: Annotated[
+        float, Query(ge=0, lt=1, description="Recent rate at most this share of the baseline.")
+    ] = 0.35,
+    min_baseline: Annotated[
+        int, Query(ge=1, description="Fewest interactions in the baseline.")
+    ] = 12,
+    stakeholder_type: Annotated[str | None, Query(description="Only this type.")] = None,
+    as_of: Annotated[date | None, Query(description="Default: the latest contact.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Length of the list.")] = 100,
+) -> DisengagementQuery:
+    return DisengagementQuery(
+        recent_days=recent_days,
+        baseline_days=baseline_days,
+        max_ratio=max_ratio,
+        min_baseline=min_baseline,
+        stakeholder_type=stakeholder_type or None,
+        as_of=as_of,
+        limit=limit,
+    )
+
+
+DisengagementParams = Annotated[DisengagementQuery, Depends(disengagement_params)]
