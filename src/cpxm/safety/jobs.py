@@ -102,7 +102,10 @@ def _enqueue_arrivals(session: Session) -> None:
     unknown = session.info.pop(_ARRIVED_UNKNOWN, False)
     if not (ids or responses or unknown):
         return
-    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    bind = session.bind
+    if bind is None:
+        return  # a session bound per mapper: not one the product opens; the sweep covers it
+    url = bind.engine.url.render_as_string(hide_password=False)
     if url != get_settings().database_url:
         return  # the worker serves another store; this one's sweep screens them
     if ids:

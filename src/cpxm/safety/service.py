@@ -16,18 +16,17 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from cpxm.cases.notifications import notify, team_member_ids
+from cpxm.cases.notifications import active_users_with_roles, notify, people_of
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.feedback.models import FeedbackItem
 from cpxm.governance import service as governance
-from cpxm.governance.service import Party
 from cpxm.safety.calendar import due_after_one_business_day, escalation_level
 from cpxm.safety.models import CASE_KINDS, CASE_STATUSES, SafetyCase, SafetyCaseEvent
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.surveys.models import Response
 from cpxm.text.safety import SafetyMention
 from cpxm.timeutil import utc_now
-from cpxm.workspace.models import Product, User
+from cpxm.workspace.models import Product
 
 # Where a reporter's country is unknown, the clock follows this calendar (ISO country code).
 DEFAULT_COUNTRY_ENV = "CPXM_PV_DEFAULT_COUNTRY"
@@ -288,12 +287,10 @@ def _notify_escalation(session: Session, case: SafetyCase, level: int) -> dict[s
         therapeutic_area=area,
         stakeholder_type=reporter_type,
     )
-    accountable = _people(session, raci.accountable) or list(
-        session.scalars(
-            select(User.id).where(User.role == "pv_officer", User.is_active.is_(True))
-        ).all()
+    accountable = people_of(session, raci.accountable) or active_users_with_roles(
+        session, ("pv_officer",)
     )
-    informed = sorted(set(_people(session, raci.informed)) - set(accountable))
+    informed = sorted(set(people_of(session, raci.informed)) - set(accountable))
     product = case.product_written or case.product_code or "product not named"
     late = f"due {case.due_at:%Y-%m-%d %H:%M} UTC and not yet acknowledged"
     link = f"/safety/cases/{case.id}"
@@ -318,16 +315,6 @@ def _notify_escalation(session: Session, case: SafetyCase, level: int) -> dict[s
 
 
 _KIND_NAMES = {"ae": "adverse event", "pc": "product complaint", "srs": "special situation"}
-
-
-def _people(session: Session, parties: Sequence[Party]) -> list[int]:
-    ids: list[int] = []
-    for party in parties:
-        if party.user_id is not None:
-            ids.append(party.user_id)
-        elif party.team_id is not None:
-            ids.extend(team_member_ids(session, party.team_id))
-    return ids
 
 
 def record_contact_permission(
