@@ -190,5 +190,6 @@ def test_apis_and_who_may_see_the_silent_list(
     }  # fmt: skip
     # Commercial roles do not see patients.
     assert [row["stakeholder_id"] for row in commercial["flagged"]] == [people["quiet"]]
+    assert all(row["last_response_at"].endswith(("Z", "+00:00")) for row in admin["flagged"])
     assert viewer.status_code == 403
     assert late.status_code == 422 and contact.status_code == 422

@@ -23,6 +23,7 @@ from cpxm.analytics.query import as_datetime, fetch, table
 from cpxm.errors import FieldError, field_error
 from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import PATIENT_IDENTIFIABLE_TYPES
+from cpxm.timeutil import as_aware_utc
 
 SECONDS_PER_DAY = 86_400
 
@@ -47,7 +48,7 @@ class SilentStakeholder:
     recent: int  # interactions in the recent window
     rate_ratio: float  # recent rate per day / baseline rate per day
     lowest_nps: float | None  # their lowest NPS answer ever (None: never answered)
-    last_response_at: datetime | None
+    last_response_at: datetime | None  # UTC
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class SilentDisengagement:
     as_of: date
     checked: int  # stakeholders with enough baseline contact to judge
     flagged: list[SilentStakeholder]  # steepest drop first, at most query.limit
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # The store keeps naive UTC; JSON readers need the offset (RFC 3339).
+    return as_aware_utc(moment) if moment is not None else None
 
 
 def _validate(query: DisengagementQuery) -> None:
@@ -155,7 +161,7 @@ def silent_disengagement(session: Session, query: DisengagementQuery) -> SilentD
             recent=int(row["recent"]),
             rate_ratio=float(row["rate_ratio"]),
             lowest_nps=float(row["lowest_nps"]) if row["lowest_nps"] is not None else None,
-            last_response_at=as_datetime(row["last_response_at"]),
+            last_response_at=_aware(as_datetime(row["last_response_at"])),
         )
         for row in fetch(session, listed)
     ]
