@@ -6,6 +6,8 @@ then run those jobs as a worker would.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -132,3 +134,18 @@ def test_a_commit_to_another_store_is_left_to_that_store_s_sweep(
         )
         session.commit()
     assert _safety_jobs(queue) == []
+
+
+@pytest.mark.parametrize("entry_point", ["cpxm.cli", "cpxm.app"])
+def test_the_cli_and_the_web_app_listen_for_arriving_feedback(entry_point: str) -> None:
+    """A fresh process that starts from either entry point has the commit hook installed."""
+    probe = (
+        f"import {entry_point}, sys; from sqlalchemy import event; from sqlalchemy.orm import "
+        "Session; assert 'cpxm.safety.jobs' in sys.modules; from cpxm.safety import jobs; "
+        "print(event.contains(Session, 'after_commit', jobs._enqueue_arrivals))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
