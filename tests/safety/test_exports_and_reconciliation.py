@@ -3,13 +3,14 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
 from cpxm.errors import DomainError
-from cpxm.safety import service
+from cpxm.safety import reconciliation, service
 from cpxm.safety.exports import cases_csv, cases_e2b
 from cpxm.safety.reconciliation import (
     cjk_font_path,
@@ -131,3 +132,20 @@ def test_reconciliation_pdf_says_so_when_no_cjk_font_is_found(
     text = _pdf_text(reconciliation_pdf(reconcile(session, survey_id=survey.id)))
     assert "no CJK font is installed" in " ".join(text.split())
     assert "Immuny???????" in text.replace("\n", "")
+
+
+def test_reconciliation_pdf_without_dejavu_draws_everything_in_noto(
+    session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    if cjk_font_path() is None:
+        pytest.skip("no CJK font: install the project's dependencies (noto-cjk-sans-jp-regular)")
+    monkeypatch.setattr(reconciliation, "_FONT_DIRECTORY", tmp_path)  # a machine without DejaVu
+    survey = make_survey(session, name="Umfrage Österreich")
+    response = make_response(session, survey=survey)
+    item = make_feedback(session, JAPANESE_AE, response_id=response.id)
+    screen_items(session, items=[item], now=NOW)
+
+    pdf = reconciliation_pdf(reconcile(session, survey_id=survey.id))
+    assert b"DejaVu" not in pdf
+    text = _pdf_text(pdf)
+    assert "Umfrage Österreich" in text and JAPANESE_AE in text.replace("\n", "")

@@ -201,8 +201,7 @@ def reconciliation_csv(report: Reconciliation) -> str:
 
 def reconciliation_pdf(report: Reconciliation) -> bytes:
     pdf = FPDF(orientation="L", format="A4")
-    family = _font(pdf)
-    has_cjk = _add_cjk_fallback(pdf, family)
+    family, has_cjk = _fonts(pdf)
 
     def safe(text: str) -> str:
         return _safe(text, family, has_cjk=has_cjk)
@@ -286,16 +285,6 @@ def reconciliation_pdf(report: Reconciliation) -> bytes:
     return bytes(pdf.output())
 
 
-def _font(pdf: FPDF) -> str:
-    regular = _FONT_DIRECTORY / "DejaVuSans.ttf"
-    bold = _FONT_DIRECTORY / "DejaVuSans-Bold.ttf"
-    if regular.exists() and bold.exists():
-        pdf.add_font("DejaVu", "", str(regular))
-        pdf.add_font("DejaVu", "B", str(bold))
-        return "DejaVu"
-    return "Helvetica"
-
-
 def cjk_font_path() -> Path | None:
     """The CJK font file to embed, or None when neither the package nor CPXM_CJK_FONT has one."""
     configured = os.environ.get(CJK_FONT_ENV, "").strip()
@@ -308,17 +297,27 @@ def cjk_font_path() -> Path | None:
     return path if path.is_file() else None
 
 
-def _add_cjk_fallback(pdf: FPDF, family: str) -> bool:
-    """Let text the main font cannot draw fall back to the CJK font; False when there is none."""
-    path = cjk_font_path()
-    if path is None:
+def _fonts(pdf: FPDF) -> tuple[str, bool]:
+    """Register the fonts; returns the main family and whether CJK letters can be drawn."""
+    cjk = cjk_font_path()
+    if cjk is None:
         logger.warning("no CJK font found; CJK characters in PDFs are replaced by '?'")
-        return False
-    if family == "Helvetica":
-        return False  # core fonts take no fallback; _safe replaces what Latin-1 cannot hold
-    pdf.add_font("NotoSansCJK", "", str(path))
-    pdf.set_fallback_fonts(["NotoSansCJK"], exact_match=False)
-    return True
+    regular = _FONT_DIRECTORY / "DejaVuSans.ttf"
+    bold = _FONT_DIRECTORY / "DejaVuSans-Bold.ttf"
+    if regular.exists() and bold.exists():
+        pdf.add_font("DejaVu", "", str(regular))
+        pdf.add_font("DejaVu", "B", str(bold))
+        if cjk is not None:
+            # What DejaVu cannot draw (CJK) falls back to Noto Sans CJK, bold included.
+            pdf.add_font("NotoSansCJK", "", str(cjk))
+            pdf.set_fallback_fonts(["NotoSansCJK"], exact_match=False)
+        return "DejaVu", cjk is not None
+    if cjk is not None:
+        # Noto Sans CJK draws Latin too; the package ships one weight, so bold is regular.
+        pdf.add_font("NotoSansCJK", "", str(cjk))
+        pdf.add_font("NotoSansCJK", "B", str(cjk))
+        return "NotoSansCJK", True
+    return "Helvetica", False
 
 
 def _is_cjk(text: str) -> bool:
