@@ -140,6 +140,7 @@ def prepare_postgres(url: str, sqlite_path: Path, expected: tuple[int, int]) -> 
     try:
         engine = make_engine(url)
         if counts(engine) == expected:
+            upgrade_database(engine)  # a copy made before the latest migrations gets them
             return engine
         engine.dispose()
     except OperationalError:
