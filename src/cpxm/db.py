@@ -7,6 +7,7 @@ PostgreSQL is the production store. Both are built by the Alembic migrations in 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -82,11 +83,22 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         if not _in_memory(url):
             # Last in, first out: the connection just used is taken again, its cache warm.
             kwargs.setdefault("pool_use_lifo", True)
+            _size_pool(kwargs)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    _size_pool(kwargs)
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _size_pool(kwargs: dict[str, Any]) -> None:
+    # Connections kept open per process (CPXM_DB_POOL_SIZE, default 10), and up to 30 more
+    # under load (a server process runs up to 40 requests at once in its thread pool). With
+    # SQLAlchemy's 5 a server taking 16 concurrent submits closed and reopened a PostgreSQL
+    # connection for every third request (benchmarks/survey_submit.py).
+    kwargs.setdefault("pool_size", int(os.environ.get("CPXM_DB_POOL_SIZE") or 10))
+    kwargs.setdefault("max_overflow", 30)
 
 
 def _in_memory(url: str) -> bool:
