@@ -320,6 +320,43 @@ def run_wrk(
     return result
 
 
+def server_cpu_seconds(server: subprocess.Popen[bytes]) -> float:
+    """CPU time (user + system) used so far by the server and its worker processes (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grown = {server.pid}, True
+    while grown:
+        children = {pid for pid, parent in parents.items() if parent in tree} - tree
+        grown = bool(children)
+        tree |= children
+    return sum(used.get(pid, 0.0) for pid in tree)
+
+
+def measured_run(
+    server: subprocess.Popen[bytes], url: str, store: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One measured load run: wrk's figures, responses stored, server CPU per request."""
+    before, cpu_before = stored_responses(store), server_cpu_seconds(server)
+    result = run_wrk(url, "POST", submit_body(), args.duration, args.connections, args.threads)
+    result["cpu_ms_per_request"] = (
+        1000 * (server_cpu_seconds(server) - cpu_before) / max(result["requests"], 1)
+    )
+    time.sleep(0.5)
+    result["stored"] = stored_responses(store) - before
+    return result
+
+
 def stored_responses(url: str) -> int:
     engine = make_engine(url)
     with Session(engine) as session:
@@ -355,14 +392,7 @@ def measure(engine_name: str, args: argparse.Namespace) -> dict[str, Any]:
             f"{base}/s/{link_token}", "POST", submit_body(), WARM_UP_SECONDS, args.connections,
             args.threads,
         )  # fmt: skip
-        before = stored_responses(url)
-        cpxm = run_wrk(
-            f"{base}/s/{link_token}", "POST", submit_body(), args.duration, args.connections,
-            args.threads,
-        )  # fmt: skip
-        time.sleep(0.5)
-        cpxm["stored"] = stored_responses(url) - before
-        results["cpxm"] = cpxm
+        results["cpxm"] = measured_run(server, f"{base}/s/{link_token}", url, args)
         run_wrk(f"{base}/s/{invitation_token}", "GET", "", 2, 4, 1)
         results["page"] = run_wrk(f"{base}/s/{invitation_token}", "GET", "", args.duration, 4, 1)
     finally:
@@ -375,14 +405,7 @@ def measure(engine_name: str, args: argparse.Namespace) -> dict[str, Any]:
             f"{base}/submit", "POST", submit_body(), WARM_UP_SECONDS, args.connections,
             args.threads,
         )  # fmt: skip
-        before = stored_responses(url)
-        bare = run_wrk(
-            f"{base}/submit", "POST", submit_body(), args.duration, args.connections,
-            args.threads,
-        )  # fmt: skip
-        time.sleep(0.5)
-        bare["stored"] = stored_responses(url) - before
-        results["bare"] = bare
+        results["bare"] = measured_run(server, f"{base}/submit", url, args)
     finally:
         stop_server(server)
         empty_queue(jobs)
@@ -408,7 +431,8 @@ def report(results: dict[str, Any]) -> None:
         print(
             f"{name:24s} {run['per_second']:7.0f} responses/s  p50 {run['p50'] / ms:6.1f} ms  "
             f"p99 {run['p99'] / ms:6.1f} ms  acknowledged {run['acknowledged']}  "
-            f"stored {run['stored']}  lost {lost}  non-2xx {run['status']}"
+            f"stored {run['stored']}  lost {lost}  non-2xx {run['status']}  "
+            f"server CPU {run['cpu_ms_per_request']:.2f} ms/response"
         )
     print(
         f"ratio CPXM / bare: throughput {cpxm['per_second'] / bare['per_second']:.2f}, "
