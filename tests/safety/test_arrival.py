@@ -9,7 +9,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,6 +21,7 @@ from cpxm.feedback.models import FeedbackItem
 from cpxm.jobs import huey, load_task_modules
 from cpxm.safety.models import SafetyCase
 from tests.conftest import bearer_headers, url_of
+from tests.safety.helpers import make_feedback
 from tests.surveys.helpers import FULL_ANSWERS, make_invitation, setup_survey
 
 SAFETY_TASKS = {"screen_feedback", "screen_response_feedback", "screen_pending_now"}
@@ -94,24 +94,14 @@ def test_a_survey_submitted_as_json_is_screened_without_its_thank_you_page(
 def test_any_session_that_commits_feedback_enqueues_it_and_a_rollback_does_not(
     store_engine: Engine, queue: Huey
 ) -> None:
-    def add(session: Session) -> FeedbackItem:
-        item = FeedbackItem(
-            source_kind="call_note",
-            text="Caller says the pen jammed and the dose was lost.",
-            received_at=datetime(2026, 11, 23, 9, 0),
-            analysis_status="pending",
-        )
-        session.add(item)
-        session.flush()
-        return item
-
+    pen_jammed = "Caller says the pen jammed and the dose was lost."
     with Session(store_engine) as session:
-        add(session)
+        make_feedback(session, pen_jammed, source_kind="call_note")
         session.rollback()
     assert _safety_jobs(queue) == []
 
     with Session(store_engine) as session:
-        item_id = add(session).id
+        item_id = make_feedback(session, pen_jammed, source_kind="call_note").id
         session.commit()
     assert _safety_jobs(queue) == [("screen_feedback", ([item_id],))]
     _work(queue)
@@ -124,14 +114,7 @@ def test_a_commit_to_another_store_is_left_to_that_store_s_sweep(
 ) -> None:
     monkeypatch.setenv("CPXM_DATABASE_URL", "sqlite:///elsewhere.db")
     with Session(store_engine) as session:
-        session.add(
-            FeedbackItem(
-                source_kind="email",
-                text=AE_TEXT,
-                received_at=datetime(2026, 11, 23, 9, 0),
-                analysis_status="pending",
-            )
-        )
+        make_feedback(session, AE_TEXT, source_kind="email")
         session.commit()
     assert _safety_jobs(queue) == []
 
