@@ -56,7 +56,8 @@ _DIGITAL = re.compile(
 # Sentences about getting better are not events, whatever body part they name.
 _IMPROVEMENT = re.compile(
     r"(?<!\w)(?:better|great|good|fine|under control|improv\w*|back to normal|clear(?:ed)?|"
-    r"gone away|all gone|completely gone|(?<!as )well|relief|is back|are back|normal again|life back|"
+    r"gone away|all gone|completely gone|(?<!as )well|relief|is back|are back|normal again|"
+    r"life back|"
     r"so far so good|no (?:problems|issues)|feel(?:ing)? (?:like )?(?:myself|new))(?!\w)",
     re.IGNORECASE,
 )
