@@ -80,6 +80,9 @@ def _blocking_rules() -> list[Any]:
         block_on("last_name", "postal_code", "kind"),
         block_on("dob", "postal_code", "kind"),
         block_on("address", "city", "kind"),
+        # A slip in the surname with the given name and the town or employer intact.
+        block_on("first_name", "city", "kind"),
+        block_on("first_name", "institution", "kind"),
         # Swapped name order (Junitz Steffen for Steffen Junitz).
         "l.first_name = r.last_name AND l.last_name = r.first_name AND l.kind = r.kind",
     ]
