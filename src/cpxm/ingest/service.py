@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 # Every table, so the foreign keys of the rows written (interactions -> journey stages, ...)
 # resolve in a process that loaded nothing but the importer, like `cpxm import`.
 import cpxm.schema  # noqa: F401
-from cpxm.config import get_settings
 from cpxm.db import chunked, session_factory
 from cpxm.errors import DomainError
 from cpxm.ingest.entities import PendingRow
@@ -68,8 +67,6 @@ class ImportReport:
     unchanged: int = 0
     quarantined: int = 0
     dry_run: bool = False
-    # The records a batch created or updated (one batch's outcome; not summed into the run's).
-    written_ids: list[int] = field(default_factory=list, repr=False)
 
     @property
     def stored(self) -> int:
@@ -250,24 +247,8 @@ def _apply_batches(
             else:
                 record_counts(session, report)
                 session.commit()
-                _after_commit(engine, mapping, outcome)
         if progress:
             progress(report.read)
-
-
-def _after_commit(engine: Engine, mapping: ImportMapping, outcome: ImportReport) -> None:
-    """Hand a committed batch's new feedback to the safety net at once (analysis on arrival).
-
-    Workers serve the configured store (CPXM_DATABASE_URL); an import into any other store
-    (a test's, a benchmark's) leaves its feedback to that store's own sweep of pending items.
-    """
-    if mapping.target != "feedback" or not outcome.written_ids:
-        return
-    if engine.url.render_as_string(hide_password=False) != get_settings().database_url:
-        return
-    from cpxm.safety.jobs import screen_feedback
-
-    screen_feedback(outcome.written_ids)
 
 
 def new_run(
@@ -473,7 +454,6 @@ def apply_batch(
         pending[source_id] = PendingRow(row, entry.entity_id if entry else None, columns)
     written = write_rows(session, mapping=mapping, pending=list(pending.values()), context=context)
     write_ledger(session, mapping, run_id, ledger, written, digests)
-    outcome.written_ids = sorted(set(written.values()))
     if carry.earlier_quarantine:
         stored_keys |= {row.source_id for row in rows}
         stored_keys -= set(quarantined_keys)
