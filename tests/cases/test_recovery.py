@@ -18,7 +18,8 @@ from cpxm.surveys.models import FatigueRule, Invitation
 from cpxm.timeutil import utc_now
 from tests.cases.conftest import Inbox
 from tests.cases.helpers import make_org
-from tests.factories import make_stakeholder
+from tests.factories import make_response, make_stakeholder, make_survey
+from tests.surveys.helpers import make_invitation
 
 
 def _person(session: Session, *, consent: str | None = "granted") -> Stakeholder:
@@ -147,3 +148,43 @@ def test_duplicates_and_cases_about_nobody_are_not_re_surveyed(session: Session)
     service.close_case(session, case=nobody, actor_user_id=None, resolution_code="resolved_fixed")
     assert "recovery_survey_created" not in _events(session, duplicate) + _events(session, nobody)
     assert session.scalars(select(Invitation)).all() == []
+
+
+def test_the_survey_that_opened_the_case_does_not_hold_its_re_survey_back(
+    session: Session,
+) -> None:
+    """The interval rule counts other surveys, not the answer the recovery check follows up."""
+    make_org(session)
+    session.add(
+        FatigueRule(
+            code="one_per_quarter",
+            kind="survey_interval",
+            parameters={"days": 90},
+            active=True,
+            description="At most one survey invitation per 90 days",
+        )
+    )
+    person = _person(session)
+
+    def detractor_case() -> Case:
+        survey = make_survey(session)
+        invitation = make_invitation(session, survey, person)
+        response = make_response(
+            session, survey=survey, stakeholder=person, started_at=utc_now() - timedelta(days=3)
+        )
+        response.invitation_id = invitation.id
+        case = service.open_case(
+            session, case_type="detractor", title="NPS 2", stakeholder_id=person.id
+        ).case
+        case.response_id = response.id
+        session.flush()
+        return service.close_case(
+            session, case=case, actor_user_id=None, resolution_code="resolved_explained"
+        )
+
+    followed_up = detractor_case()
+    assert followed_up.recovery_invitation_id is not None, followed_up.recovery_held_reason
+    # A second survey answered within the interval is another conversation: it still counts.
+    held = detractor_case()
+    assert held.recovery_invitation_id is None
+    assert "less than 90 days ago" in (held.recovery_held_reason or "")

@@ -109,7 +109,14 @@ def invite_to_recovery(session: Session, *, case: Case) -> RecoveryInvite:
     if stakeholder is None:
         return RecoveryInvite(None, [Hold("stakeholder", "the case is about nobody")])
     now = utc_now()
-    holds = holds_for(session, stakeholders=[stakeholder], channel=RECOVERY_CHANNEL, now=now)
+    # The survey that opened the case is part of this conversation, not a reason to stay silent.
+    holds = holds_for(
+        session,
+        stakeholders=[stakeholder],
+        channel=RECOVERY_CHANNEL,
+        now=now,
+        following_up=[case.response_id] if case.response_id else (),
+    )
     if holds.get(stakeholder.id):
         return RecoveryInvite(None, holds[stakeholder.id])
     survey = recovery_survey(session)

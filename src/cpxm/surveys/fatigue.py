@@ -9,6 +9,7 @@ plus survey invitations and responses, so a survey never lands on top of a busy 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,8 +47,14 @@ def holds_for(
     stakeholders: list[Stakeholder],
     channel: str,
     now: datetime,
+    following_up: Collection[int] = (),
 ) -> dict[int, list[Hold]]:
-    """Every reason each stakeholder may not be invited on ``channel`` now (empty: may be)."""
+    """Every reason each stakeholder may not be invited on ``channel`` now (empty: may be).
+
+    ``following_up`` names responses the invitation follows up (a service-recovery check after
+    the case a response opened): the survey interval does not count those responses or their
+    invitations, since the follow-up belongs to the same conversation. Every other rule applies.
+    """
     holds: dict[int, list[Hold]] = defaultdict(list)
     rules = active_rules(session)
     for batch in chunked(stakeholders, _CHUNK):
@@ -63,7 +70,7 @@ def holds_for(
             if channel == "sms" and not stakeholder.phone:
                 holds[stakeholder.id].append(Hold(CONTACT_DETAILS_RULE, "no phone number"))
         for rule in rules:
-            for stakeholder_id, reason in _apply(session, rule, batch, now).items():
+            for stakeholder_id, reason in _apply(session, rule, batch, now, following_up).items():
                 holds[stakeholder_id].append(Hold(rule.code, reason))
     return dict(holds)
 
@@ -86,23 +93,32 @@ def _consented(session: Session, ids: list[int], channel: str) -> set[int]:
 
 
 def _apply(
-    session: Session, rule: FatigueRule, batch: list[Stakeholder], now: datetime
+    session: Session,
+    rule: FatigueRule,
+    batch: list[Stakeholder],
+    now: datetime,
+    following_up: Collection[int] = (),
 ) -> dict[int, str]:
     parameters: dict[str, Any] = rule.parameters or {}
     ids = [s.id for s in batch]
     if rule.kind == "survey_interval":
         days = int(parameters.get("days", 90))
         since = now - timedelta(days=days)
-        invited = session.execute(
-            select(Invitation.stakeholder_id, func.max(Invitation.sent_at))
-            .where(one_of(session, Invitation.stakeholder_id, ids), Invitation.sent_at >= since)
-            .group_by(Invitation.stakeholder_id)
+        invited_query = select(Invitation.stakeholder_id, func.max(Invitation.sent_at)).where(
+            one_of(session, Invitation.stakeholder_id, ids), Invitation.sent_at >= since
         )
-        answered = session.execute(
-            select(Response.stakeholder_id, func.max(Response.started_at))
-            .where(one_of(session, Response.stakeholder_id, ids), Response.started_at >= since)
-            .group_by(Response.stakeholder_id)
+        answered_query = select(Response.stakeholder_id, func.max(Response.started_at)).where(
+            one_of(session, Response.stakeholder_id, ids), Response.started_at >= since
         )
+        if following_up:
+            followed = sorted(set(following_up))
+            followed_invitations = select(Response.invitation_id).where(
+                Response.id.in_(followed), Response.invitation_id.is_not(None)
+            )
+            invited_query = invited_query.where(Invitation.id.not_in(followed_invitations))
+            answered_query = answered_query.where(Response.id.not_in(followed))
+        invited = session.execute(invited_query.group_by(Invitation.stakeholder_id))
+        answered = session.execute(answered_query.group_by(Response.stakeholder_id))
         last: dict[int, datetime] = {}
         for stakeholder_id, moment in [*invited, *answered]:
             if stakeholder_id is not None and moment is not None:
