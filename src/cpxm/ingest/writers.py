@@ -327,58 +327,109 @@ def _write_stakeholders(
             )
         }
     now = datetime.now(UTC).replace(tzinfo=None)
-    chosen: dict[str, SourceRecord] = {}
+    known: list[tuple[PendingRow, SourceRecord]] = []
+    new: list[PendingRow] = []
     for item in pending:
-        record = (
-            records[item.entity_id]
-            if item.entity_id is not None
-            else by_source_id.get(item.row.source_id)
-            or SourceRecord(source_system=mapping.source_system, source_id=item.row.source_id)
-        )
+        if item.entity_id is not None:
+            known.append((item, records[item.entity_id]))
+        elif (adopted := by_source_id.get(item.row.source_id)) is not None:
+            known.append((item, adopted))
+        else:
+            new.append(item)
+    stakeholder_of_source = _update_stakeholders(session, known, now)
+    written = {item.row.source_id: record.id for item, record in known}
+    if new:
+        written.update(_insert_stakeholders(session, mapping, new, now, stakeholder_of_source))
+    _add_interests(session, pending, stakeholder_of_source)
+    return written
+
+
+def _update_stakeholders(
+    session: Session, known: list[tuple[PendingRow, SourceRecord]], now: datetime
+) -> dict[str, int | None]:
+    """Refresh source records that exist, and their golden records (through the ORM)."""
+    golden = by_id(session, Stakeholder, [r.stakeholder_id for _, r in known if r.stakeholder_id])
+    new_golden: dict[str, Stakeholder] = {}
+    for item, record in known:
         record.attributes = {key: jsonable(value) for key, value in item.row.values.items()}
         record.imported_at = now
-        chosen[item.row.source_id] = record
-    golden = by_id(
-        session, Stakeholder, [r.stakeholder_id for r in chosen.values() if r.stakeholder_id]
-    )
-    new_golden: dict[str, Stakeholder] = {}
-    for item in pending:
-        record = chosen[item.row.source_id]
         stakeholder = golden.get(record.stakeholder_id) if record.stakeholder_id else None
         if stakeholder is None:
             stakeholder = new_golden.setdefault(item.row.source_id, Stakeholder())
-        _fill_golden(stakeholder, item.row.values)
+        for key, value in _golden_values(item.row.values, stakeholder.display_name).items():
+            setattr(stakeholder, key, value)
     assign_ids(session, Stakeholder, list(new_golden.values()))
     session.add_all(new_golden.values())
     session.flush()
-    for source_id, stakeholder in new_golden.items():
-        chosen[source_id].stakeholder_id = stakeholder.id
-    assign_ids(session, SourceRecord, [r for r in chosen.values() if r.id is None])
-    session.add_all(chosen.values())
+    for item, record in known:
+        if item.row.source_id in new_golden:
+            record.stakeholder_id = new_golden[item.row.source_id].id
     session.flush()
-    _add_interests(session, pending, chosen)
-    return {source_id: record.id for source_id, record in chosen.items()}
+    return {item.row.source_id: record.stakeholder_id for item, record in known}
 
 
-def _fill_golden(stakeholder: Stakeholder, values: dict[str, Any]) -> None:
-    stakeholder.type = values["type"]
-    stakeholder.kind = "organisation" if values["type"] in ORGANISATION_TYPES else "person"
+def _insert_stakeholders(
+    session: Session,
+    mapping: ImportMapping,
+    new: list[PendingRow],
+    now: datetime,
+    stakeholder_of_source: dict[str, int | None],
+) -> dict[str, int]:
+    """New source records, each with a golden record of its own, as two bulk inserts.
+
+    Building ORM objects for them cost most of an import of 10,000 people (FEBRL4).
+    """
+    people = cast(Table, Stakeholder.__table__)
+    sources = cast(Table, SourceRecord.__table__)
+    person_template = dict.fromkeys(column.key for column in people.columns)
+    person_template.update(status="active", created_at=now, updated_at=now)
+    person_ids = next_ids(session, Stakeholder, len(new))
+    record_ids = next_ids(session, SourceRecord, len(new))
+    person_rows, record_rows, written = [], [], {}
+    for item, person_id, record_id in zip(new, person_ids, record_ids, strict=True):
+        values = item.row.values
+        person = {**person_template, **_golden_values(values, None)}
+        person["id"] = person_id
+        person_rows.append(tuple(person.values()))
+        attributes = {key: jsonable(value) for key, value in values.items()}
+        record = (record_id, mapping.source_system, item.row.source_id, person_id, attributes, now)
+        record_rows.append(record)
+        stakeholder_of_source[item.row.source_id] = person_id
+        written[item.row.source_id] = record_id
+    connection = session.connection()
+    bulk_insert(connection, people, person_rows, [column.name for column in people.columns])
+    bulk_insert(
+        connection,
+        sources,
+        record_rows,
+        ["id", "source_system", "source_id", "stakeholder_id", "attributes", "imported_at"],
+    )
+    return written
+
+
+def _golden_values(values: dict[str, Any], display_name: str | None) -> dict[str, Any]:
+    """A golden record's columns from one source row (``display_name``: the one it has)."""
+    golden: dict[str, Any] = {
+        "type": values["type"],
+        "kind": "organisation" if values["type"] in ORGANISATION_TYPES else "person",
+    }
     for name in _GOLDEN_FIELDS:
         if values.get(name) is not None:
-            setattr(stakeholder, name, values[name])
+            golden[name] = values[name]
     if values.get("country"):
-        stakeholder.country_code = values["country"]
+        golden["country_code"] = values["country"]
     full_name = " ".join(
         part for part in (values.get("first_name"), values.get("last_name")) if part
     )
-    stakeholder.display_name = values.get("name") or full_name or stakeholder.display_name or "?"
+    golden["display_name"] = values.get("name") or full_name or display_name or "?"
+    return golden
 
 
 def _add_interests(
-    session: Session, pending: list[PendingRow], chosen: dict[str, SourceRecord]
+    session: Session, pending: list[PendingRow], stakeholder_of_source: dict[str, int | None]
 ) -> None:
     wanted = {
-        (chosen[item.row.source_id].stakeholder_id, code)
+        (stakeholder_of_source.get(item.row.source_id), code)
         for item in pending
         for code in item.row.values.get("therapeutic_interests") or []
     }
