@@ -31,6 +31,7 @@ from cpxm.auth.service import create_api_token, create_user
 from cpxm.db import make_engine
 from cpxm.migrate import upgrade_database
 from cpxm.schema import metadata
+from tests.smtp import Inbox, smtp_server
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CPXM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -225,3 +226,13 @@ def store_engine(
 def url_of(engine: Engine) -> str:
     """The URL to give the CLI (``CPXM_DATABASE_URL``) for ``engine``."""
     return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    """A real SMTP server on loopback, configured as the product's mail server."""
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("CPXM_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("CPXM_SMTP_PORT", str(port))
+        monkeypatch.setenv("CPXM_PUBLIC_URL", "https://cpxm.example")
+        yield inbox

@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from cpxm.cases import notifications
 from cpxm.cases import service as cases
-from tests.cases.conftest import Inbox
 from tests.cases.helpers import make_org
+from tests.smtp import Inbox
 
 
 def test_notifications_are_emailed_once(session: Session, smtp: Inbox) -> None:

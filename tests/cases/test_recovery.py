@@ -16,9 +16,9 @@ from cpxm.stakeholders.models import Consent, Stakeholder
 from cpxm.surveys.mail import smtp_mailer
 from cpxm.surveys.models import FatigueRule, Invitation
 from cpxm.timeutil import utc_now
-from tests.cases.conftest import Inbox
 from tests.cases.helpers import make_org
 from tests.factories import make_response, make_stakeholder, make_survey
+from tests.smtp import Inbox
 from tests.surveys.helpers import make_invitation
 
 

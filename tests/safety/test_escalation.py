@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from datetime import datetime
-from email import message_from_bytes
-from email.message import Message
-from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,37 +15,12 @@ from cpxm.safety.screening import screen_items
 from cpxm.workspace.models import Notification, User
 from tests.factories import make_stakeholder, make_taxonomy
 from tests.safety.helpers import make_feedback
+from tests.smtp import Inbox
 
 RECEIVED = datetime(2026, 11, 23, 10, 0)  # a Monday; due a business day later
 # Due Tuesday 10:00; by Thursday noon: level 1, plus one at Wednesday and Thursday 10:00.
 LATE = datetime(2026, 11, 26, 12, 0)
 VERBATIM = "Since my second Immuny injection I have had palpitations at night."
-
-
-class Inbox:
-    """What a real SMTP server on loopback received."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setenv("CPXM_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("CPXM_SMTP_PORT", str(port))
-    monkeypatch.setenv("CPXM_PUBLIC_URL", "https://cpxm.example")
-    yield inbox
-    controller.stop()
 
 
 MATRIX = """

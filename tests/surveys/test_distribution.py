@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from email import message_from_bytes
-from email.message import Message
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -27,32 +23,16 @@ from cpxm.surveys.mail import SmtpSettings, smtp_mailer
 from cpxm.surveys.models import FatigueRule, Invitation, Survey
 from cpxm.surveys.service import save_definition
 from tests.factories import make_interaction, make_stakeholder
+from tests.smtp import Inbox, smtp_server
 from tests.surveys.helpers import example_document, setup_survey
 
 NOW = datetime(2026, 6, 15, 12, 0)
 
 
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, SmtpSettings]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server() as (inbox, port):
         yield inbox, SmtpSettings(host="127.0.0.1", port=port, public_url="https://cx.example")
-    finally:
-        controller.stop()
 
 
 def _hcp(session: Session, *, consent: str | None = "granted", **fields: Any) -> Stakeholder:

@@ -1,18 +1,20 @@
-"""Fixtures for case tests: a real SMTP server on loopback that keeps what it receives."""
+"""A real SMTP server on loopback that keeps what it receives (aiosmtpd), for mail tests."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
-import pytest
 from aiosmtpd.controller import Controller
 
 
 class Inbox:
+    """What the server received, parsed."""
+
     def __init__(self) -> None:
         self.messages: list[Message] = []
 
@@ -21,16 +23,16 @@ class Inbox:
         return "250 OK"
 
 
-@pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+@contextmanager
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    """A running server on a free loopback port: its inbox and the port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    monkeypatch.setenv("CPXM_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("CPXM_SMTP_PORT", str(port))
-    monkeypatch.setenv("CPXM_PUBLIC_URL", "https://cpxm.example")
-    yield inbox
-    controller.stop()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
