@@ -31,7 +31,7 @@ from cpxm.db import make_engine, session_factory
 from cpxm.demo.models import DemoSourceTruth
 from cpxm.demo.service import clear_demo, generate_demo
 from cpxm.identity.models import MatchPair, SourceRecord
-from cpxm.identity.normalise import Normalised, normalise
+from cpxm.identity.normalise import COLUMNS, Normalised, normalise
 from cpxm.identity.service import resolve
 from cpxm.migrate import upgrade_database
 
@@ -50,17 +50,8 @@ def pairwise_scores(truth: dict[int, int], predicted: dict[int, int]) -> tuple[f
     return precision, recall, true_pairs
 
 
-FIELDS = (
-    "dob",
-    "email",
-    "phone",
-    "postal_code",
-    "city",
-    "address",
-    "professional_id",
-    "institution",
-    "specialty",
-)
+# Every attribute the model compares besides the names: what could tell two records apart.
+FIELDS = COLUMNS[COLUMNS.index("dob") :]
 
 
 def ground_truth_audit(
