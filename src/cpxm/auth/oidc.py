@@ -19,7 +19,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cpxm.access import PUBLIC, requires
-from cpxm.access.principal import SESSION_COOKIE
 from cpxm.auth import service
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
@@ -129,7 +128,7 @@ async def start(request: Request, next: str = "/") -> Response:
 
 @router.get("/callback", dependencies=[requires(PUBLIC)])
 async def callback(request: Request, session: DbSession) -> Response:
-    from cpxm.auth.pages import safe_next, secure_cookies
+    from cpxm.auth.pages import safe_next, set_session_cookie
 
     provider = _provider(request)
     token = await provider.authorize_access_token(request)
@@ -137,13 +136,5 @@ async def callback(request: Request, session: DbSession) -> Response:
     user = user_for_claims(session, claims)
     started = service.start_session(session, user=user, method="oidc")
     response = RedirectResponse(safe_next(request.session.pop("next", "/")), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        started.token,
-        max_age=int(service.SESSION_LIFETIME.total_seconds()),
-        httponly=True,
-        secure=secure_cookies(),
-        samesite="lax",
-        path="/",
-    )
+    set_session_cookie(response, started.token)
     return response

@@ -35,6 +35,19 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def set_session_cookie(response: Response, token: str) -> None:
+    """Hand the browser its session, with the same flags whichever way it signed in."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(service.SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        secure=secure_cookies(),
+        samesite="lax",
+        path="/",
+    )
+
+
 def _sign_in_form(
     request: Request, *, next_path: str, error: str | None = None, status_code: int = 200
 ) -> Response:
@@ -96,15 +109,7 @@ def sign_in(
         )
     started = service.start_session(session, user=user)
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        SESSION_COOKIE,
-        started.token,
-        max_age=int(service.SESSION_LIFETIME.total_seconds()),
-        httponly=True,
-        secure=secure_cookies(),
-        samesite="lax",
-        path="/",
-    )
+    set_session_cookie(response, started.token)
     response.delete_cookie(SIGN_IN_CSRF_COOKIE, path="/auth")
     return response
 
