@@ -164,19 +164,27 @@ def _prepare_file(
                 if os.getppid() != parent_pid:
                     return False  # the importing process is gone: stop quietly
 
-    converter = RowConverter(mapping, lookups)
     try:
-        records = read_checked(path, mapping)
-        # (itertools.batched would do, from Python 3.12; cpxm.db.chunked would import
-        # SQLAlchemy into a process that never touches the store.)
-        while batch := list(itertools.islice(records, batch_size)):
-            if not hand_over(("batch", [prepare(mapping, converter, r) for r in batch])):
+        for batch in _prepared_batches(path, mapping, lookups, batch_size):
+            if not hand_over(("batch", batch)):
                 return
         hand_over(("done", None))
     except ReadError as error:
         hand_over(("read_error", str(error)))
     except Exception as error:  # reported to the importing process, which raises it
         hand_over(("error", f"{type(error).__name__}: {error}"))
+
+
+def _prepared_batches(
+    path: Path, mapping: ImportMapping, lookups: Lookups, batch_size: int
+) -> Iterator[list[PreparedRecord]]:
+    """The file's rows prepared, ``batch_size`` at a time: what either helper hands over."""
+    converter = RowConverter(mapping, lookups)
+    records = read_checked(path, mapping)
+    # (itertools.batched would do, from Python 3.12; cpxm.db.chunked would import SQLAlchemy
+    # into a process that never touches the store.)
+    while batch := list(itertools.islice(records, batch_size)):
+        yield [prepare(mapping, converter, record) for record in batch]
 
 
 def prepared_in_thread(
@@ -201,11 +209,9 @@ def prepared_in_thread(
         return False
 
     def produce() -> None:
-        converter = RowConverter(mapping, lookups)
         try:
-            records = read_checked(path, mapping)
-            while batch := list(itertools.islice(records, batch_size)):
-                if not hand_over(("batch", [prepare(mapping, converter, r) for r in batch])):
+            for batch in _prepared_batches(path, mapping, lookups, batch_size):
+                if not hand_over(("batch", batch)):
                     return
             hand_over(("done", None))
         except BaseException as error:  # re-raised in the importing thread
