@@ -29,6 +29,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, make_url
@@ -212,6 +213,27 @@ def _value_converters(
         elif dialect == "sqlite" and isinstance(column_type, Date):
             converters.append((index, _sqlite_date))
     return converters
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """``count`` unused ids for new rows of ``table``, reserved for this transaction, so rows
+    can be bulk-inserted with their ids known (nothing to read back)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return list(
+            session.scalars(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"table": table.name, "n": count},
+            )
+        )
+    # SQLite has one writer at a time: take the write lock first (a write that changes
+    # nothing), so no other connection can insert between reading the highest id and
+    # inserting above it.
+    session.execute(text(f'UPDATE "{table.name}" SET id = id WHERE 0 = 1'))  # noqa: S608
+    highest = session.scalar(select(func.max(table.c.id))) or 0
+    return list(range(highest + 1, highest + 1 + count))
 
 
 def one_of(

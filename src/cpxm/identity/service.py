@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from cpxm.db import Base, bulk_insert, chunked
+from cpxm.db import Base, bulk_insert, chunked, reserve_ids
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.identity.merges import (
     candidate,
@@ -325,7 +325,7 @@ def _create_golden_records(
     """A new, complete golden record per cluster no stakeholder holds yet."""
     if not clusters:
         return []
-    created = _new_ids(session, "stakeholders", len(clusters))
+    created = reserve_ids(session, Base.metadata.tables["stakeholders"], len(clusters))
     countries = set(session.scalars(select(Country.code)))
     found_golden_records(
         session,
@@ -354,24 +354,6 @@ def _create_golden_records(
         },
     )
     return created
-
-
-def _new_ids(session: Session, table_name: str, count: int) -> list[int]:
-    """``count`` unused ids of a table: from its sequence on PostgreSQL, above the highest
-    on SQLite (which allows one writer at a time, and this transaction has already written)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return list(
-            session.scalars(
-                text(
-                    "SELECT nextval(pg_get_serial_sequence(:table, 'id'))"
-                    " FROM generate_series(1, :count)"
-                ),
-                {"table": table_name, "count": count},
-            )
-        )
-    table = Base.metadata.tables[table_name]
-    highest = session.scalar(select(func.max(table.c.id))) or 0
-    return list(range(highest + 1, highest + 1 + count))
 
 
 def _without_provenance(session: Session) -> list[int]:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, func, select, text
+from sqlalchemy import DateTime, select
 from sqlalchemy.orm import Session
 
-from cpxm.db import one_of
+from cpxm.db import one_of, reserve_ids
 from cpxm.ingest.rows import ConvertedRow
 
 
@@ -34,7 +34,7 @@ def assign_ids(session: Session, model: type[Any], entities: list[Any]) -> None:
     if not entities:
         return
     table = model.__table__
-    ids = next_ids(session, model, len(entities))
+    ids = reserve_ids(session, model.__table__, len(entities))
     now = datetime.now(UTC).replace(tzinfo=None)
     stamped = [
         column.key
@@ -46,26 +46,6 @@ def assign_ids(session: Session, model: type[Any], entities: list[Any]) -> None:
         for key in stamped:
             if getattr(entity, key, None) is None:
                 setattr(entity, key, now)
-
-
-def next_ids(session: Session, model: type[Any], count: int) -> list[int]:
-    """``count`` unused ids for new rows of ``model``, reserved for this transaction."""
-    table = model.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        return list(
-            session.scalars(
-                text(
-                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-                    "FROM generate_series(1, :n)"
-                ),
-                {"table": table.name, "n": count},
-            )
-        )
-    # SQLite has one writer at a time: take the write lock first, so no other connection
-    # can insert between reading the highest id and inserting above it.
-    session.execute(text("UPDATE import_runs SET id = id WHERE 0 = 1"))
-    highest = session.scalar(select(func.max(table.c.id))) or 0
-    return list(range(highest + 1, highest + 1 + count))
 
 
 def by_id(session: Session, model: type[Any], ids: list[int]) -> dict[int, Any]:

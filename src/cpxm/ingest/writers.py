@@ -15,10 +15,10 @@ from typing import Any, cast
 from sqlalchemy import DateTime, Table, select
 from sqlalchemy.orm import Session
 
-from cpxm.db import Base, bulk_insert, one_of
+from cpxm.db import Base, bulk_insert, one_of, reserve_ids
 from cpxm.feedback.models import FeedbackItem
 from cpxm.identity.models import SourceRecord
-from cpxm.ingest.entities import PendingRow, assign_ids, by_id, next_ids
+from cpxm.ingest.entities import PendingRow, assign_ids, by_id
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.references import (
     ReferenceCache,
@@ -156,9 +156,8 @@ def write_rows(
         # New rows skip the ORM: plain tuples in the table's column order, one bulk insert.
         table = cast(Table, model.__table__)
         template = dict.fromkeys(column.key for column in table.columns)
-        for key, value in _insert_defaults(table).items():
-            template[key] = value
-        ids = next_ids(session, model, len(created))
+        template.update(_insert_defaults(table))
+        ids = reserve_ids(session, table, len(created))
         rows = []
         for (source_id, columns), new_id in zip(created, ids, strict=True):
             record = {**template, **columns}
@@ -383,8 +382,8 @@ def _insert_stakeholders(
     sources = cast(Table, SourceRecord.__table__)
     person_template = dict.fromkeys(column.key for column in people.columns)
     person_template.update(status="active", created_at=now, updated_at=now)
-    person_ids = next_ids(session, Stakeholder, len(new))
-    record_ids = next_ids(session, SourceRecord, len(new))
+    person_ids = reserve_ids(session, people, len(new))
+    record_ids = reserve_ids(session, sources, len(new))
     person_rows, record_rows, written = [], [], {}
     for item, person_id, record_id in zip(new, person_ids, record_ids, strict=True):
         values = item.row.values
