@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, select
+from sqlalchemy import DateTime, Table, select
 from sqlalchemy.orm import Session
 
 from cpxm.db import one_of, reserve_ids
@@ -33,19 +33,24 @@ def assign_ids(session: Session, model: type[Any], entities: list[Any]) -> None:
     """
     if not entities:
         return
-    table = model.__table__
     ids = reserve_ids(session, model.__table__, len(entities))
-    now = datetime.now(UTC).replace(tzinfo=None)
-    stamped = [
-        column.key
-        for column in table.columns
-        if column.server_default is not None and isinstance(column.type, DateTime)
-    ]
+    stamps = server_timestamps(model.__table__)
     for entity, new_id in zip(entities, ids, strict=True):
         entity.id = new_id
-        for key in stamped:
+        for key, now in stamps.items():
             if getattr(entity, key, None) is None:
                 setattr(entity, key, now)
+
+
+def server_timestamps(table: Table) -> dict[str, datetime]:
+    """The timestamps the database would fill (column key -> now), given up front instead, so
+    nothing is read back after an insert."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return {
+        column.key: now
+        for column in table.columns
+        if column.server_default is not None and isinstance(column.type, DateTime)
+    }
 
 
 def by_id(session: Session, model: type[Any], ids: list[int]) -> dict[int, Any]:

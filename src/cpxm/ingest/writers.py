@@ -12,13 +12,13 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Table, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from cpxm.db import Base, bulk_insert, one_of, reserve_ids
 from cpxm.feedback.models import FeedbackItem
 from cpxm.identity.models import SourceRecord
-from cpxm.ingest.entities import PendingRow, assign_ids, by_id
+from cpxm.ingest.entities import PendingRow, assign_ids, by_id, server_timestamps
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.references import (
     ReferenceCache,
@@ -156,7 +156,7 @@ def write_rows(
         # New rows skip the ORM: plain tuples in the table's column order, one bulk insert.
         table = cast(Table, model.__table__)
         template = dict.fromkeys(column.key for column in table.columns)
-        template.update(_insert_defaults(table))
+        template.update(server_timestamps(table))
         ids = reserve_ids(session, table, len(created))
         rows = []
         for (source_id, columns), new_id in zip(created, ids, strict=True):
@@ -166,16 +166,6 @@ def write_rows(
             written[source_id] = new_id
         bulk_insert(session.connection(), table, rows, [column.name for column in table.columns])
     return written
-
-
-def _insert_defaults(table: Table) -> dict[str, Any]:
-    """Values the database would fill (timestamps): given up front, nothing is read back."""
-    now = datetime.now(UTC).replace(tzinfo=None)
-    return {
-        column.key: now
-        for column in table.columns
-        if column.server_default is not None and isinstance(column.type, DateTime)
-    }
 
 
 def _interaction_columns(
