@@ -27,6 +27,7 @@ from cpxm.migrate import upgrade_database
 from cpxm.schema import metadata
 from cpxm.timeutil import utc_now
 from tests.conftest import postgres_test_url
+from tests.smtp import smtp_server
 
 from . import checks
 
@@ -259,3 +260,27 @@ def test_the_same_seed_gives_the_same_live_week_on_both_engines(
     _sqlite_live: Engine, _postgresql_live: Engine
 ) -> None:
     assert DIGESTS[str(_sqlite_live.url)] == DIGESTS[str(_postgresql_live.url)]
+
+
+def test_with_smtp_configured_the_live_invitations_are_emailed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")
+    upgrade_database(engine)
+    monkeypatch.delenv("CPXM_SMTP_HOST", raising=False)
+    generate_demo(engine, scale=0.05, seed=SEED)
+    with smtp_server() as (inbox, port):
+        monkeypatch.setenv("CPXM_SMTP_HOST", "127.0.0.1")
+        monkeypatch.setenv("CPXM_SMTP_PORT", str(port))
+        summary = run_live_surveys(engine, seed=SEED, scale=0.05, now=REFERENCE_DATE)
+    links = [re.search(r"/s/([0-9a-f]{32})", str(m)) for m in inbox.messages]
+    tokens = [link.group(1) for link in links if link]
+    inv = T["invitations"]
+    with engine.connect() as connection:
+        sent = connection.execute(
+            select(inv.c.sent_at, inv.c.status).where(inv.c.token.in_(tokens))
+        ).all()
+    engine.dispose()
+    assert summary.emailed == len(inbox.messages) == len(tokens) == len(sent) > 0
+    assert summary.email_error is None
+    assert all(row.sent_at is not None and row.status != "pending" for row in sent)
