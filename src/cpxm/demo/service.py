@@ -8,12 +8,15 @@ the same rows, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import Engine, Integer, Table, func, select, text
@@ -21,10 +24,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from cpxm.db import bulk_insert, chunked
-from cpxm.demo.activity import EventBatch, generate_chunk_events, to_datetime
+from cpxm.demo.activity import ChunkFacts, EventBatch, generate_chunk_events, to_datetime
 from cpxm.demo.context import TABLE_COLUMNS, Context, Row
 from cpxm.demo.effects import manifest_effects
+from cpxm.demo.exports import employee_source_id, export_writer
 from cpxm.demo.followups import detractor_cases
+from cpxm.demo.identities import Identities, SiloRecord, Translator, import_and_resolve
 from cpxm.demo.models import DemoRun
 from cpxm.demo.people import Person, build_people
 from cpxm.demo.profiles import people_rows, taxonomy_rows
@@ -62,10 +67,12 @@ class DemoSummary:
 
 
 class Loader:
-    """Bulk-loads rows into the store's tables and counts them."""
+    """Bulk-loads rows into the store's tables and counts them; with a translator, rows are
+    rewritten onto the ids import and identity resolution gave the demo's people."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, translator: Translator | None = None) -> None:
         self.connection = connection
+        self.translator = translator
         self.counts: Counter[str] = Counter()
         self.seconds: dict[str, float] = defaultdict(float)
         for name, columns in TABLE_COLUMNS.items():
@@ -81,6 +88,8 @@ class Loader:
         self.tuples(name, [tuple(row.get(column) for column in columns) for row in rows])
 
     def tuples(self, name: str, rows: Sequence[Row]) -> None:
+        if self.translator is not None:
+            rows = self.translator.rows(self.connection, self.table(name), rows)
         started = time.perf_counter()
         for batch in chunked(rows, INSERT_BATCH):
             bulk_insert(self.connection, self.table(name), batch)
@@ -106,8 +115,14 @@ def generate_demo(
     scale: float = 1.0,
     seed: int = 42,
     progress: ProgressCallback | None = None,
+    silo_directory: Path | None = None,
 ) -> DemoSummary:
-    """Fill an empty, migrated store with the demo workspace and its manifest."""
+    """Fill an empty, migrated store with the demo workspace and its manifest.
+
+    The people come in as a customer's would: their departmental silos are written as export
+    files (into ``silo_directory``, or a temporary one), imported with the shipped templates
+    and resolved into golden records; everything else is then generated around those.
+    """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
     started = time.perf_counter()
@@ -115,7 +130,7 @@ def generate_demo(
     people = build_people(seed, scale)
     ctx = Context(seed, scale, people)
     chunks = chunks_of(people)
-    total = len(chunks) + 2
+    total = 2 * len(chunks) + 3
     # One step name for the whole run, so a progress bar keyed by step shows a single bar.
     step = "Generating the demo workspace"
     report(step, 0, total)
@@ -124,14 +139,30 @@ def generate_demo(
         for name, rows in taxonomy_rows().items():
             loader.dicts(name, rows)
         loader.dicts("survey_versions", demo_survey_versions())
-        for name, rows in people_rows(people, seed).items():
+    with ExitStack() as stack:
+        directory = silo_directory or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        files, records = _write_silos(
+            ctx, chunks, directory, lambda done: report(step, done, total)
+        )
+        identities = import_and_resolve(engine, files=files, records=records)
+    report(step, len(chunks) + 1, total)
+    # The activity is drawn again chunk by chunk from the same seeds, so the silo records it
+    # points at are the ones just imported.
+    ctx.next_ids["source_records"] = 0
+    translator = Translator(identities)
+    with engine.begin() as connection:
+        bulk_insert(connection, metadata.tables["demo_source_truth"], identities.truth)
+        loader = Loader(connection, translator)
+        profiles = people_rows(people, seed)
+        profiles.pop("stakeholders")  # the golden records come from identity resolution
+        for name, rows in profiles.items():
             loader.dicts(name, rows)
-        report(step, 1, total)
+        report(step, len(chunks) + 2, total)
         for number, chunk in enumerate(chunks):
             _generate_chunk(ctx, loader, chunk, number)
-            report(step, number + 2, total)
-        counts = dict(sorted(loader.counts.items()))
-        loader.dicts("demo_runs", [_demo_run(ctx, counts)])
+            report(step, len(chunks) + number + 3, total)
+        counts = _table_counts(connection)
+        loader.dicts("demo_runs", [_demo_run(ctx, counts, identities, translator)])
         _reset_sequences(connection)
         report(step, total, total)
     screen_demo_feedback(engine, report)
@@ -146,26 +177,78 @@ def generate_demo(
     )
 
 
-def _generate_chunk(ctx: Context, loader: Loader, chunk: list[Person], number: int) -> None:
+@dataclass
+class _ChunkStart:
+    """A chunk's draws up to its silo records; drawn the same way every time for one seed."""
+
+    rng: np.random.Generator
+    texts: TextMaker
+    events: EventBatch
+    facts: ChunkFacts
+    relationship: tuple[Any, Any] | None  # planned and unanswered relationship waves (HCPs)
+    silos: SiloWriter
+
+
+def _start_chunk(ctx: Context, chunk: list[Person], number: int) -> _ChunkStart:
     rng = np.random.default_rng([ctx.seed, 3, number])
     texts = TextMaker(rng)
-    type_ = chunk[0].type
     events, facts = generate_chunk_events(chunk, rng)
-    if type_ == "hcp":
+    relationship = None
+    if chunk[0].type == "hcp":
         planned, unanswered, bursts = plan_relationship(rng, chunk, facts.change_day)
+        relationship = (planned, unanswered)
         events = EventBatch.concat([events, bursts])
         for index in np.flatnonzero(facts.silent).tolist():
             change = to_datetime(float(facts.change_day[index]))
             ctx.silent_detractors[chunk[index].id] = change.isoformat()
     events = events.sorted()
-
     # Fields the silos gained later draw from their own generator, so the contacts, responses
     # and planted effects drawn after the silos stay as they were.
     silos = SiloWriter(rng, ctx, REFERENCE_DATE, np.random.default_rng([ctx.seed, 4, number]))
     silos.add_people(chunk, used_systems(events), ctx.by_id)
+    return _ChunkStart(rng, texts, events, facts, relationship, silos)
+
+
+def _write_silos(
+    ctx: Context, chunks: list[list[Person]], directory: Path, done: Callable[[int], None]
+) -> tuple[list[tuple[Path, str]], list[SiloRecord]]:
+    """Every chunk's silo records, and the employees of the HR system, as export files."""
+    records: list[SiloRecord] = []
+    with export_writer(directory) as exports:
+        for number, chunk in enumerate(chunks):
+            silos = _start_chunk(ctx, chunk, number).silos
+            for record, (_, person_id) in zip(silos.records, silos.truth, strict=True):
+                record_id, system, source_id, attributes = (
+                    cast(int, record[0]),
+                    cast(str, record[1]),
+                    cast(str, record[2]),
+                    cast(dict[str, Any], record[4]),
+                )
+                exports.add_record(system, source_id, attributes, ctx.by_id[person_id])
+                records.append(SiloRecord(record_id, system, source_id, person_id))
+            done(number + 1)
+        for person in ctx.people:
+            if person.type == "employee":
+                exports.add_employee(person)
+                records.append(SiloRecord(None, "hr", employee_source_id(person), person.id))
+        files = list(exports.files())
+    return files, records
+
+
+def _generate_chunk(ctx: Context, loader: Loader, chunk: list[Person], number: int) -> None:
+    start = _start_chunk(ctx, chunk, number)
+    rng, texts, events, facts, silos = (
+        start.rng,
+        start.texts,
+        start.events,
+        start.facts,
+        start.silos,
+    )
+    type_ = chunk[0].type
     touch = build_touchpoints(rng, chunk, events, facts, ctx, silos, texts)
     writer = SurveyWriter(ctx, rng, texts)
-    if type_ == "hcp":
+    if start.relationship is not None:
+        planned, unanswered = start.relationship
         write_relationship(writer, chunk, planned, unanswered, EventIndex(events), facts.silent)
     product_codes = [row[7] for row in touch.interactions]  # product_code of each contact
     write_transactional(writer, chunk, events, touch.ids, product_codes)
@@ -177,8 +260,6 @@ def _generate_chunk(ctx: Context, loader: Loader, chunk: list[Person], number: i
         write_pulse(writer, chunk)
     cases, case_events = detractor_cases(ctx, rng, writer.rows.detractors)
 
-    loader.tuples("source_records", silos.records)
-    loader.tuples("demo_source_truth", silos.truth)
     loader.tuples("interactions", touch.interactions)
     loader.tuples("invitations", writer.rows.invitations)
     loader.tuples("responses", writer.rows.responses)
@@ -188,7 +269,32 @@ def _generate_chunk(ctx: Context, loader: Loader, chunk: list[Person], number: i
     loader.tuples("case_events", case_events)
 
 
-def _demo_run(ctx: Context, counts: dict[str, int]) -> dict[str, Any]:
+def _table_counts(connection: Connection) -> dict[str, int]:
+    counts = {}
+    for table in metadata.sorted_tables:
+        if table.name == "demo_runs":
+            continue
+        rows = int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+        if rows:
+            counts[table.name] = rows
+    return dict(sorted(counts.items()))
+
+
+def _demo_run(
+    ctx: Context, counts: dict[str, int], identities: Identities, translator: Translator
+) -> dict[str, Any]:
+    # The manifest speaks of the golden records the product sees, and of the rows it kept.
+    person_to_stakeholder = identities.stakeholder_of_person
+    silent = {
+        person_to_stakeholder[person_id]: change
+        for person_id, change in ctx.silent_detractors.items()
+        if person_id in person_to_stakeholder
+    }
+    dropped_feedback = translator.dropped.get("feedback_items", set())
+
+    def kept(ids: list[int]) -> list[int]:
+        return sorted(set(ids) - dropped_feedback)
+
     manifest = {
         "generator_version": GENERATOR_VERSION,
         "company": COMPANY_NAME,
@@ -198,17 +304,28 @@ def _demo_run(ctx: Context, counts: dict[str, int]) -> dict[str, Any]:
         "history_start": HISTORY_START.isoformat(),
         "history_days": HISTORY_DAYS,
         "counts": counts,
-        "effects": manifest_effects(ctx.silent_detractors),
+        "effects": manifest_effects(silent),
         "silos": {
-            "systems": list(SYSTEMS),
+            "systems": [*SYSTEMS, "hr"],
             "truth_table": "demo_source_truth",
-            "note": "source_records.stakeholder_id is NULL until identity resolution runs",
+            "imported_rows": identities.imports,
+            "review_pairs": identities.review_pairs,
+            "people_by_type": dict(sorted(Counter(person.type for person in ctx.people).items())),
+            "people_without_records": len(ctx.people) - len(person_to_stakeholder),
+            "rows_dropped": translator.dropped_count(),
+            "note": (
+                "each silo was imported from an export file with a shipped template and "
+                "resolved by identity resolution; demo_source_truth.true_stakeholder_id is the "
+                "generator's id of the true person, and rows_dropped counts generated rows the "
+                "resolved workspace could not hold (a person with no record, or a second "
+                "invitation in one wave for two people resolved into one)"
+            ),
         },
         "text_truth": {
             "safety_mentions_by_situation": {
-                situation: sorted(ids) for situation, ids in sorted(ctx.safety_feedback.items())
+                situation: kept(ids) for situation, ids in sorted(ctx.safety_feedback.items())
             },
-            "pii_by_kind": {kind: sorted(ids) for kind, ids in sorted(ctx.pii_feedback.items())},
+            "pii_by_kind": {kind: kept(ids) for kind, ids in sorted(ctx.pii_feedback.items())},
             "feedback_languages": dict(sorted(ctx.feedback_languages.items())),
             "note": (
                 "feedback_items ids; a safety mention is reportable when its situation is "
