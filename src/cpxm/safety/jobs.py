@@ -24,6 +24,7 @@ from cpxm.feedback.models import FeedbackItem
 from cpxm.jobs import huey, job_session
 from cpxm.safety.screening import screen_by_ids, screen_by_responses, screen_pending
 from cpxm.safety.service import escalate_overdue
+from cpxm.surveys.submitting import COMMENTS_WRITTEN
 
 SWEEP_BATCH = 500
 # Keys in Session.info: what the current transaction left pending.
@@ -93,6 +94,15 @@ def _note_bulk_inserts(state: ORMExecuteState) -> None:
     state.session.info.setdefault(_ARRIVED_RESPONSES, set()).update(
         response for response in responses if response is not None
     )
+
+
+def _note_written_comments(session: Session, response_ids: list[int]) -> None:
+    # Comments a survey submit wrote in one statement with its response, out of this module's
+    # sight (see cpxm.surveys.submitting): screened like any other arrival.
+    session.info.setdefault(_ARRIVED_RESPONSES, set()).update(response_ids)
+
+
+COMMENTS_WRITTEN.append(_note_written_comments)
 
 
 @event.listens_for(Session, "after_commit")

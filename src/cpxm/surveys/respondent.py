@@ -37,8 +37,6 @@ from cpxm.surveys.responding import (
     InvalidLink,
     LinkNotOpen,
     Respondent,
-    Submitted,
-    check_response,
     complete_response,
     field_name,
     is_visible,
@@ -51,8 +49,8 @@ from cpxm.surveys.responding import (
     save_answers,
     saved_answers,
     scale_of,
-    store_response,
 )
+from cpxm.surveys.submitting import respondent_for, submit_whole_response
 from cpxm.surveys.ui_text import kano_labels, ui_text
 from cpxm.timeutil import utc_now
 from cpxm.web.security import PAGE_CSP
@@ -174,24 +172,14 @@ def _receive_json(session: Session, token: str, body: bytes) -> Response:
         raise BadBody(f"the body is not valid JSON: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("answers"), dict):
         raise BadBody('send {"answers": {"question_code": value, ...}, "key": optional}')
-    now = utc_now()
     key = document.get("key")
-    key = key if isinstance(key, str) and TOKEN_PATTERN.match(key) else None
-    respondent = _respondent_for(session, token, key, now)
-    if respondent.state == "completed" and respondent.response is not None:
-        submitted = Submitted(respondent.response.id, respondent.response.status, stored=False)
-    else:
-        answers = check_response(
-            session, respondent=respondent, fields=json_answers_to_fields(document["answers"])
-        )
-        if session.get_bind().dialect.name == "sqlite":
-            # Everything is checked: end the read and queue for SQLite's one writer only now,
-            # so the checks of one request never hold up the writes of the others.
-            session.commit()
-            reserve_for_writing(session)
-        submitted = store_response(
-            session, respondent=respondent, answers=answers, now=now, resume_token=key
-        )
+    submitted = submit_whole_response(
+        session,
+        token=token,
+        fields=json_answers_to_fields(document["answers"]),
+        key=key if isinstance(key, str) else None,
+        now=utc_now(),
+    )
     return JSONResponse(
         {
             "response_id": submitted.response_id,
@@ -224,20 +212,6 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def _respondent_for(session: Session, token: str, key: str | None, now: Any) -> Respondent:
-    """The respondent; on an open link, a repeated first save finds the response it started."""
-    resume_key = key if key and TOKEN_PATTERN.match(key) and key != token else None
-    respondent = open_respondent(session, token=token, now=now, resume_key=resume_key)
-    if respondent.resumes and resume_key is not None:
-        resumed = open_respondent(session, token=resume_key, now=now)
-        if resumed.link is not None and resumed.link.token == token:
-            return resumed
-        raise InvalidLink()
-    if respondent.state != "open" and respondent.state != "completed":
-        raise LinkNotOpen(respondent.state)
-    return respondent
-
-
 def _receive_form(request: Request, session: Session, token: str, body: bytes) -> Response:
     try:
         fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=500)
@@ -246,7 +220,7 @@ def _receive_form(request: Request, session: Session, token: str, body: bytes) -
     now = utc_now()
     key = _first(fields, "key")
     try:
-        respondent = _respondent_for(session, token, key, now)
+        respondent = respondent_for(session, token=token, key=key, now=now)
     except InvalidLink:
         return render_notice(request, "invalid", language="en", status_code=404)
     except LinkNotOpen as error:

@@ -123,6 +123,8 @@ class Respondent:
     names: dict[str, str] = field(default_factory=dict)
     # Whether the resume key given with an open link already started a response.
     resumes: bool = False
+    # The definition as stored (an open link's current version), for callers that keep it.
+    definition_text: str | None = None
 
     def text(self, value: Any) -> str:
         return localise(value, self.language, self.definition.default_language)
@@ -230,6 +232,7 @@ def open_respondent(
             token, survey, parsed_definition(stored), survey.version, state, language, link=link
         )
         respondent.resumes = bool(resumes)
+        respondent.definition_text = stored
         return respondent
     resumed = session.execute(
         select(Response, Survey, SurveyLink, definition_text())
@@ -713,12 +716,25 @@ def check_response(
     """
     if respondent.state != "open":
         raise LinkNotOpen(respondent.state)
-    questions = [question for _page, question in respondent.definition.questions()]
+    return check_answers(
+        respondent.definition, fields, saved=saved_answers(session, respondent=respondent)
+    )
+
+
+def check_answers(
+    definition: SurveyDefinition,
+    fields: Mapping[str, list[str]],
+    *,
+    saved: Mapping[str, AnswerValue] | None = None,
+) -> dict[str, AnswerValue]:
+    """The answers in ``fields`` to store as a whole response to ``definition``, given the
+    answers ``saved`` before: those display logic shows; AnswerErrors for any fault."""
+    questions = [question for _page, question in definition.questions()]
     known = {question.code for question in questions}
     answers, _empty, errors = parse_answers(questions, fields, known_codes=known)
     if errors:
         raise AnswerErrors(errors)
-    everything = {**saved_answers(session, respondent=respondent), **answers}
+    everything = {**(saved or {}), **answers}
     missing = missing_required(questions, everything)
     if missing:
         raise AnswerErrors(missing)
