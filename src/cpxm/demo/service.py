@@ -30,7 +30,6 @@ from cpxm.demo.effects import manifest_effects
 from cpxm.demo.exports import employee_source_id, export_writer
 from cpxm.demo.followups import detractor_cases
 from cpxm.demo.identities import Identities, SiloRecord, Translator, import_and_resolve
-from cpxm.demo.live import run_live_surveys
 from cpxm.demo.models import DemoRun
 from cpxm.demo.people import Person, build_people
 from cpxm.demo.profiles import people_rows, taxonomy_rows
@@ -166,18 +165,8 @@ def generate_demo(
         loader.dicts("demo_runs", [_demo_run(ctx, counts, identities, translator)])
         _reset_sequences(connection)
         report(step, total, total)
-    prepare_demo_governance(engine)
-    # The last week is lived on the survey machinery, then every comment is screened at once.
-    live = run_live_surveys(engine, seed=seed, scale=scale, now=REFERENCE_DATE)
-    with engine.begin() as connection:
-        runs = metadata.tables["demo_runs"]
-        stored = connection.execute(select(runs.c.manifest).where(runs.c.id == 1)).scalar_one()
-        connection.execute(
-            runs.update()
-            .where(runs.c.id == 1)
-            .values(manifest={**stored, "live_surveys": live.manifest()})
-        )
     screen_demo_feedback(engine, report)
+    prepare_demo_governance(engine)
     # Planner statistics for the freshly loaded tables: PostgreSQL's autovacuum would gather
     # them later, SQLite never does, and without them it scans every answer to find one
     # question's (the analytics pages' main cost).
