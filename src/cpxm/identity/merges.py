@@ -7,13 +7,13 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from cpxm.db import Base, bulk_insert, chunked, one_of
+from cpxm.db import Base, bulk_insert, chunked, one_of, reserve_ids
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.identity.models import AttributeProvenance, MatchPair, MergeEvent, SourceRecord
-from cpxm.identity.references import move_references, restore_references
+from cpxm.identity.references import merge_map, move_references, restore_references
 from cpxm.identity.survivorship import (
     ATTRIBUTES,
     DEFAULT_TRUST_ORDER,
@@ -25,8 +25,8 @@ from cpxm.stakeholders.models import ORGANISATION_TYPES, Stakeholder
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import AuditLogEntry, Country
 
-# Ids per statement: few round trips, well under SQLite's 32,766 parameters.
-CHUNK = 2_000
+# Ids per statement: ``one_of`` sends them as one parameter, so few round trips.
+CHUNK = 50_000
 
 
 def _table(name: str) -> Table:
@@ -42,10 +42,14 @@ def _snapshot(session: Session, stakeholder_ids: Sequence[int]) -> dict[int, dic
     snapshots: dict[int, dict[str, Any]] = {}
     columns = [Stakeholder.id, Stakeholder.kind, *(getattr(Stakeholder, a) for a in ATTRIBUTES)]
     for chunk in chunked(stakeholder_ids, CHUNK):
-        for row in session.execute(select(*columns).where(one_of(session, Stakeholder.id, chunk))):
-            fields = {a: _jsonable(row._mapping[a]) for a in ATTRIBUTES}
-            fields["kind"] = row.kind
-            snapshots[row.id] = {"fields": fields, "provenance": []}
+        for stakeholder_id, kind, *values in session.execute(
+            select(*columns).where(one_of(session, Stakeholder.id, chunk))
+        ):
+            fields = dict(zip(ATTRIBUTES, values, strict=True))
+            for name in _DATE_ATTRIBUTES:
+                fields[name] = _jsonable(fields[name])
+            fields["kind"] = kind
+            snapshots[stakeholder_id] = {"fields": fields, "provenance": []}
         for stakeholder_id, attribute, record_id, rule in session.execute(
             select(
                 AttributeProvenance.stakeholder_id,
@@ -69,24 +73,29 @@ def merge_stakeholders(
 ) -> dict[int, int]:
     """Fold each key of ``mapping`` into its value (a survivor); every reference follows.
 
-    Returns the id of each merge event by merged stakeholder.
+    Returns the id of each merge event by merged stakeholder. Set-based: the mapping goes into
+    a temporary table that every referencing table and the stakeholders are joined to, and
+    the merge events and their audit rows are bulk-inserted with reserved ids. A resolve
+    folds an import's provisional stakeholders thousands at a time.
     """
     if not mapping:
         return {}
     survivors = sorted(set(mapping.values()))
     before = _snapshot(session, survivors)
     survivor_records = _first_records(session, survivors)
-    moved = move_references(session, mapping=mapping)
-    now = utc_now()
-    merged_ids = sorted(mapping)
     stakeholders = _table("stakeholders")
-    session.execute(
-        update(stakeholders)
-        .where(stakeholders.c.id == bindparam("merged"))
-        .values(status="merged", merged_into_id=bindparam("survivor")),
-        [{"merged": merged, "survivor": mapping[merged]} for merged in merged_ids],
-    )
+    with merge_map(session, mapping) as merge_table:
+        moved = move_references(session, mapping=mapping, merge_table=merge_table)
+        session.execute(
+            update(stakeholders)
+            .where(stakeholders.c.id == merge_table.c.merged_id)
+            .values(status="merged", merged_into_id=merge_table.c.survivor_id)
+        )
+    merged_ids = sorted(mapping)
     _expire(session, merged_ids)
+    now = utc_now()
+    events = _table("identity_merges")
+    merge_ids = dict(zip(merged_ids, reserve_ids(session, events, len(merged_ids)), strict=True))
     rows = []
     for merged_id in merged_ids:
         records = [
@@ -95,49 +104,58 @@ def merge_stakeholders(
             if entry["table"] == "source_records"
             for pk in entry["moved"]
         ]
+        survivor_id = mapping[merged_id]
         rows.append(
-            {
-                "survivor_id": mapping[merged_id],
-                "merged_id": merged_id,
-                "reason": reason,
-                "run_id": run_id,
-                "match_pair_id": match_pair_id,
-                "record_low_id": min(records) if records else None,
-                "record_high_id": survivor_records.get(mapping[merged_id]),
-                "moved": {"tables": moved[merged_id]},
-                "survivor_before": before.get(mapping[merged_id], {}),
-                "merged_at": now,
-            }
+            (
+                merge_ids[merged_id],
+                survivor_id,
+                merged_id,
+                reason,
+                run_id,
+                match_pair_id,
+                min(records) if records else None,
+                survivor_records.get(survivor_id),
+                {"tables": moved[merged_id]},
+                before.get(survivor_id, {}),
+                now,
+            )
         )
-    # One executemany, without RETURNING: on SQLite, RETURNING in bulk falls back to one
-    # INSERT per merge. The new ids are read back by merged id and time.
-    session.execute(insert(_table("identity_merges")), rows)
-    merge_ids: dict[int, int] = {}
-    for chunk in chunked(merged_ids, CHUNK):
-        merge_ids.update(
-            session.execute(
-                select(MergeEvent.merged_id, MergeEvent.id).where(
-                    one_of(session, MergeEvent.merged_id, chunk),
-                    MergeEvent.merged_at == now,
-                    MergeEvent.undone_at.is_(None),
-                )
-            ).all()
-        )
-    session.execute(
-        insert(_table("audit_log")),
+    connection = session.connection()
+    bulk_insert(connection, events, rows, _EVENT_COLUMNS)
+    audit_reason = f"identity resolution ({reason})"
+    bulk_insert(
+        connection,
+        _table("audit_log"),
         [
-            {
-                "user_id": user_id,
-                "action": "merge",
-                "entity_type": "stakeholder",
-                "entity_id": str(merged_id),
-                "reason": f"identity resolution ({reason})",
-                "details": {"merge_id": merge_ids[merged_id], "survivor_id": mapping[merged_id]},
-            }
+            (
+                user_id,
+                "merge",
+                "stakeholder",
+                str(merged_id),
+                audit_reason,
+                {"merge_id": merge_ids[merged_id], "survivor_id": mapping[merged_id]},
+            )
             for merged_id in merged_ids
         ],
+        ["user_id", "action", "entity_type", "entity_id", "reason", "details"],
     )
     return merge_ids
+
+
+_EVENT_COLUMNS = [
+    "id",
+    "survivor_id",
+    "merged_id",
+    "reason",
+    "run_id",
+    "match_pair_id",
+    "record_low_id",
+    "record_high_id",
+    "moved",
+    "survivor_before",
+    "merged_at",
+]
+_DATE_ATTRIBUTES = ("birth_date",)
 
 
 def _first_records(session: Session, stakeholder_ids: Sequence[int]) -> dict[int, int]:

@@ -8,17 +8,20 @@ the merge event, so an unmerge re-inserts them as they were.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
+    MetaData,
     Table,
     UniqueConstraint,
     and_,
-    bindparam,
     delete,
     insert,
     select,
@@ -26,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from cpxm.db import Base, chunked, one_of
+from cpxm.db import Base, bulk_insert, chunked, one_of
 
 # Columns that must not follow a merge: the demo's answer key, the merge bookkeeping itself,
 # provenance (recomputed by survivorship) and the golden-record chain.
@@ -87,19 +90,44 @@ def _pk(table: Table, row: Any) -> list[Any]:
     return [_jsonable(row._mapping[c.name]) for c in table.primary_key.columns]
 
 
-# Ids per statement: few round trips, well under SQLite's 32,766 parameters.
-CHUNK = 2_000
+# Ids per statement: few round trips. ``one_of`` sends a list as one parameter, so this is
+# not bounded by SQLite's parameter limit; it bounds the statement's working set.
+CHUNK = 50_000
+
+_MAP_METADATA = MetaData()
+# The merge being applied, merged id -> survivor id: a temporary table, so every referencing
+# table is re-pointed by one joined UPDATE instead of a statement per row.
+MERGE_MAP = Table(
+    "cpxm_merge_map",
+    _MAP_METADATA,
+    Column("merged_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("survivor_id", BigInteger, nullable=False),
+    prefixes=["TEMPORARY"],
+)
+
+
+@contextmanager
+def merge_map(session: Session, mapping: dict[int, int]) -> Iterator[Table]:
+    """``MERGE_MAP`` holding ``mapping`` for the length of the block, in this transaction."""
+    connection = session.connection()
+    MERGE_MAP.create(connection)
+    try:
+        bulk_insert(connection, MERGE_MAP, sorted(mapping.items()))
+        yield MERGE_MAP
+    finally:
+        MERGE_MAP.drop(connection)
 
 
 def move_references(
-    session: Session, *, mapping: dict[int, int]
+    session: Session, *, mapping: dict[int, int], merge_table: Table
 ) -> dict[int, list[dict[str, Any]]]:
     """Point every reference to each key of ``mapping`` at its value, in bulk.
 
-    Returns, per moved-from id, what moved, for ``restore_references``. Only the key columns
-    are read, and rows are re-pointed by primary key in one executemany per chunk: reading
-    whole rows (every source record's attributes) and a CASE of thousands of ids cost most
-    of the merge time.
+    ``merge_table`` is ``merge_map``'s table holding the same mapping. Returns, per moved-from
+    id, what moved, for ``restore_references``. Only the key columns are read, once per
+    table; rows that would collide are deleted (kept whole in the result) and the rest are
+    re-pointed by one UPDATE joined to the merge map. A statement per row, even in one
+    executemany, was most of the merge time when an import's provisional stakeholders fold.
     """
     moved: dict[int, list[dict[str, Any]]] = {from_id: [] for from_id in mapping}
     from_ids = sorted(mapping)
@@ -109,54 +137,55 @@ def move_references(
         key_names = {c.name for c in pk_columns} | {column.name}
         key_names.update(name for keys in reference.unique_sets for name in keys)
         key_columns = [c for c in table.columns if c.name in key_names]
-        repoint = (
-            update(table)
-            .where(and_(*(c == bindparam(f"pk_{c.name}") for c in pk_columns)))
-            .values({column.name: bindparam("new_owner")})
-        )
-        for chunk in chunked(from_ids, CHUNK):
-            rows = session.execute(select(*key_columns).where(one_of(session, column, chunk))).all()
-            if not rows:
-                continue
-            taken: set[tuple[Any, ...]] = set()
-            if reference.unique_sets:
-                targets = sorted({mapping[row._mapping[column.name]] for row in rows})
+        rows = [
+            row
+            for chunk in chunked(from_ids, CHUNK)
+            for row in session.execute(select(*key_columns).where(one_of(session, column, chunk)))
+        ]
+        if not rows:
+            continue
+        taken: set[tuple[Any, ...]] = set()
+        if reference.unique_sets:
+            targets = sorted({mapping[row._mapping[column.name]] for row in rows})
+            for chunk in chunked(targets, CHUNK):
                 for row in session.execute(
-                    select(*key_columns).where(one_of(session, column, targets))
-                ).all():
+                    select(*key_columns).where(one_of(session, column, chunk))
+                ):
                     taken.update(
                         (keys, tuple(row._mapping[name] for name in keys))
                         for keys in reference.unique_sets
                     )
-            entries: dict[int, dict[str, Any]] = {}
-            repointed: list[dict[str, Any]] = []
-            for row in rows:
-                from_id = row._mapping[column.name]
-                entry = entries.setdefault(
-                    from_id,
-                    {"table": table.name, "column": column.name, "moved": [], "deleted": []},
-                )
-                values = dict(row._mapping) | {column.name: mapping[from_id]}
-                keys_after = [
-                    (keys, tuple(values[name] for name in keys)) for keys in reference.unique_sets
-                ]
-                if any(key in taken for key in keys_after):
-                    # Kept whole in the merge event, so an unmerge re-inserts it as it was.
-                    where = _pk_clause(table, dict(row._mapping))
-                    whole = session.execute(select(table).where(where)).one()
-                    entry["deleted"].append({k: _jsonable(v) for k, v in whole._mapping.items()})
-                    session.execute(delete(table).where(where))
-                else:
-                    taken.update(keys_after)
-                    entry["moved"].append(_pk(table, row))
-                    repointed.append(
-                        {f"pk_{c.name}": row._mapping[c.name] for c in pk_columns}
-                        | {"new_owner": mapping[from_id]}
-                    )
-            if repointed:
-                session.execute(repoint, repointed)
-            for from_id, entry in entries.items():
-                moved[from_id].append(entry)
+        entries: dict[int, dict[str, Any]] = {}
+        for row in rows:
+            from_id = row._mapping[column.name]
+            entry = entries.setdefault(
+                from_id,
+                {"table": table.name, "column": column.name, "moved": [], "deleted": []},
+            )
+            if not reference.unique_sets:
+                entry["moved"].append(_pk(table, row))
+                continue
+            values = dict(row._mapping) | {column.name: mapping[from_id]}
+            keys_after = [
+                (keys, tuple(values[name] for name in keys)) for keys in reference.unique_sets
+            ]
+            if any(key in taken for key in keys_after):
+                # Kept whole in the merge event, so an unmerge re-inserts it as it was.
+                where = _pk_clause(table, dict(row._mapping))
+                whole = session.execute(select(table).where(where)).one()
+                entry["deleted"].append({k: _jsonable(v) for k, v in whole._mapping.items()})
+                session.execute(delete(table).where(where))
+            else:
+                taken.update(keys_after)
+                entry["moved"].append(_pk(table, row))
+        if any(entry["moved"] for entry in entries.values()):
+            session.execute(
+                update(table)
+                .where(column == merge_table.c.merged_id)
+                .values({column.name: merge_table.c.survivor_id})
+            )
+        for from_id, entry in entries.items():
+            moved[from_id].append(entry)
     return moved
 
 
