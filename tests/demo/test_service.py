@@ -157,11 +157,14 @@ def test_same_seed_gives_the_same_rows_on_both_engines(
 
 def test_regenerating_after_clear_is_identical(small_store: Engine) -> None:
     before = digest(small_store)
+    rules = _count(small_store, "fatigue_rules")
     assert existing_demo(small_store) is not None
     assert not store_has_non_demo_data(small_store)
     clear_demo(small_store)
     assert existing_demo(small_store) is None
     assert _count(small_store, "interactions") == 0
+    # The workspace's contact-fatigue rules are not demo data: the next live week needs them.
+    assert _count(small_store, "fatigue_rules") == rules > 0
     summary = generate_demo(small_store, scale=SMALL_SCALE, seed=11)
     assert summary.counts["interactions"] > 0
     assert digest(small_store) == before

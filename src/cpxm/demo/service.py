@@ -377,9 +377,17 @@ def store_has_non_demo_data(engine: Engine) -> bool:
     return bool(has_stakeholders) and not has_demo
 
 
+# Workspace settings the migrations seed, not demo data: clearing them would leave the next
+# demo's surveys sent with no contact-fatigue rule at all.
+KEPT_BY_CLEAR = frozenset({"fatigue_rules"})
+
+
 def clear_demo(engine: Engine) -> None:
-    """Delete every row of every table, children first, so a demo can be generated again."""
-    tables = list(reversed(metadata.sorted_tables))
+    """Delete every row of every table, children first, so a demo can be generated again; the
+    workspace's contact-fatigue rules stay."""
+    tables = [
+        table for table in reversed(metadata.sorted_tables) if table.name not in KEPT_BY_CLEAR
+    ]
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             names = ", ".join(f'"{table.name}"' for table in tables)
