@@ -9,7 +9,8 @@ links stay open for a visitor to answer at ``/s/{token}``.
 
 Everything is read from the store (stakeholders, consents, contacts), never from the
 generator's people, and drawn from generators seeded by the demo's seed and scale: the same
-store, seed and scale give the same rows on SQLite and PostgreSQL.
+store, seed and scale give the same rows on SQLite and PostgreSQL, but for the links' tokens,
+which the service draws from ``secrets`` so that knowing the seed opens no link.
 """
 
 from __future__ import annotations
@@ -211,7 +212,6 @@ class _Live:
     def __init__(self, seed: int, scale: float, now: datetime) -> None:
         key = [seed, 71, round(scale * 1_000_000)]
         self.rng = np.random.default_rng(key)  # who answers, when, and how
-        self.tokens = np.random.default_rng([*key, 1])
         self.texts = TextMaker(np.random.default_rng([*key, 2]))
         self.now = now
         self.summary = LiveSummary()
@@ -249,12 +249,7 @@ class _Live:
         *,
         wave: bool,
     ) -> None:
-        """Reproducible tokens, commit, email if configured, and who will answer when."""
-        for invitation in invitations:
-            # The service's tokens are random; the demo's come from its seeded generator, like
-            # the history's, so a seed always gives the same links.
-            invitation.token = self.tokens.bytes(16).hex()
-        session.flush()
+        """Commit, email if configured, and who will answer when."""
         session.commit()
         self._deliver(session, invitations, at)
         engaged = _engagement(session, [i.stakeholder_id for i in invitations], at)

@@ -28,6 +28,7 @@ from cpxm.demo.taxonomy import (
 from cpxm.demo.texts import TextMaker
 from cpxm.demo.touchpoints import contact_details, record_text_truth
 from cpxm.surveys.definition import definition_document, parse_definition
+from cpxm.surveys.responding import new_token
 
 SURVEY_IDS = survey_ids()
 QUESTION_IDS = question_ids()
@@ -159,8 +160,11 @@ class SurveyWriter:
         self.rows = SurveyRows()
 
     def token(self) -> str:
-        # 128 random bits from the seeded generator: unguessable yet reproducible.
-        return self.rng.bytes(16).hex()
+        # The service's token, from ``secrets``: bytes of the seeded generator would let anyone
+        # who knows the seed open the links. The 16 bytes are still drawn, so every later draw
+        # (and so every other row) stays what the seed made it.
+        self.rng.bytes(16)
+        return new_token()
 
     def invitation(
         self,
