@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import gc
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -181,12 +182,19 @@ def _resolve(
         ).order_by(SourceRecord.id)
     ).all()
     owner = {row.id: row.stakeholder_id for row in rows}
-    records = [normalise(row.id, row.source_system, row.attributes or {}) for row in rows]
-    # Splink and DuckDB take seconds to import: load them only when a resolve runs, so every
-    # other cpxm command (and the web app) starts without them.
-    from cpxm.identity.linkage import score_pairs
+    countries = set(session.scalars(select(Country.code)))
+    # Records new since the last run are refreshed whatever the model says: how survivorship
+    # sees them is worked out beside the scoring, which waits on DuckDB most of its time.
+    new_rows = [row for row in rows if previous is None or row.imported_at >= previous.started_at]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cpxm-survivorship") as pool:
+        early = pool.submit(_record_candidates, new_rows, countries)
+        records = [normalise(row.id, row.source_system, row.attributes or {}) for row in rows]
+        # Splink and DuckDB take seconds to import: load them only when a resolve runs, so
+        # every other cpxm command (and the web app) starts without them.
+        from cpxm.identity.linkage import score_pairs
 
-    edges, run.pairs_scored = score_pairs(records, threshold=threshold_review, step=step)
+        edges, run.pairs_scored = score_pairs(records, threshold=threshold_review, step=step)
+        known_candidates = early.result()
     run.records = len(records)
 
     step("clustering")
@@ -266,7 +274,7 @@ def _resolve(
         session,
         stakeholder_ids=touched,
         trust_order=trust_order,
-        known=_candidates(session, rows, owner, mapping, attach, touched),
+        known=_candidates(rows, owner, mapping, attach, touched, known_candidates, countries),
     )
     run.review_pairs = _queue_for_review(
         session, edges, components, decided, run, threshold_match=threshold_match
@@ -289,24 +297,37 @@ def _resolve(
     return run
 
 
+def _record_candidates(rows: Sequence[Any], countries: set[str]) -> dict[int, Candidate]:
+    """Each of these records as survivorship sees it, by record id."""
+    return {
+        row.id: candidate(row.id, row.source_system, row.attributes, row.imported_at, countries)
+        for row in rows
+    }
+
+
 def _candidates(
-    session: Session,
     rows: Sequence[Any],
     owner: dict[int, int | None],
     mapping: dict[int, int],
     attach: dict[int, int],
     stakeholder_ids: set[int],
+    known: dict[int, Candidate],
+    countries: set[str],
 ) -> dict[int, list[Candidate]]:
     """The records each of these stakeholders holds after the merges, as survivorship sees
-    them, from the rows this run has read."""
-    countries = set(session.scalars(select(Country.code)))
+    them, from the rows this run has read (``known``: those already seen that way)."""
     found: dict[int, list[Candidate]] = {s: [] for s in stakeholder_ids}
     for row in rows:
         current = owner[row.id]
         holder = attach.get(row.id) if current is None else mapping.get(current, current)
         if holder in found:
+            seen = known.get(row.id)
             found[holder].append(
-                candidate(row.id, row.source_system, row.attributes, row.imported_at, countries)
+                seen
+                if seen is not None
+                else candidate(
+                    row.id, row.source_system, row.attributes, row.imported_at, countries
+                )
             )
     return found
 

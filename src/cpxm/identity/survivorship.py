@@ -155,22 +155,29 @@ def choose(
         )
         for c in candidates
     )
+    # One pass in that order: the first record knowing an attribute wins it, the second
+    # (the runner-up) shows which rule decided. Scanning the ranking once per attribute cost
+    # a tenth of a FEBRL4 resolve.
+    winners: dict[str, tuple[tuple[Any, ...], Candidate]] = {}
+    rules: dict[str, str] = {}
+    for key, c in ranked:
+        for attribute, value in c.values.items():
+            if value is None or attribute in rules:
+                continue
+            won = winners.get(attribute)
+            if won is None:
+                winners[attribute] = (key, c)
+            elif won[0][0] != key[0]:
+                rules[attribute] = "trust"
+            elif won[0][1] != key[1]:
+                rules[attribute] = "recency"
+            else:
+                rules[attribute] = "completeness"
     chosen: dict[str, Choice] = {}
     for attribute in ATTRIBUTES:
-        known = ((key, c) for key, c in ranked if c.values.get(attribute) is not None)
-        first = next(known, None)
-        if first is None:
-            continue
-        best_key, best = first
-        second = next(known, None)
-        rule = "only_source"
-        if second is not None:
-            runner_up = second[0]
-            if best_key[0] != runner_up[0]:
-                rule = "trust"
-            elif best_key[1] != runner_up[1]:
-                rule = "recency"
-            else:
-                rule = "completeness"
-        chosen[attribute] = Choice(best.values[attribute], best.record_id, rule)
+        if attribute in winners:
+            best = winners[attribute][1]
+            chosen[attribute] = Choice(
+                best.values[attribute], best.record_id, rules.get(attribute, "only_source")
+            )
     return chosen
