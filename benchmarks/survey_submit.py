@@ -10,15 +10,16 @@ Redis at ``CPXM_BENCH_REDIS_URL`` (default database 4, which it empties after ea
 
 For each engine: a fresh migrated store gets the example survey (docs/examples/
 survey-hcp-pulse.yaml: ten questions of every type) and an open link. The CPXM app is served by
-uvicorn (``uvicorn cpxm.app:create_app --factory --workers N``, as a user would; two workers, one
-per core, by default) and wrk (one thread, 16 connections, on loopback) POSTs whole responses as
-JSON to ``/s/{open link}``, each with its own random resume key, so every request stores a new
-response: checked against the survey's scales, ten answers, a feedback item for the comment,
-completed once, its comment's analysis enqueued after commit (on Redis as in production, else a
-SQLite queue file; no worker drains it during the run). Then the bare endpoint (``bare_app``
-below, plain Starlette + one SQLAlchemy Core transaction inserting the response and its ten
-answers, no checks) takes the same load on the same database with as many workers. Zero lost:
-responses acknowledged (2xx) must all be stored, counted in the store afterwards.
+uvicorn (``uvicorn cpxm.app:create_app --factory --workers N``, as a user would; two workers,
+one per core, by default) and wrk (one thread, on loopback; one run each at 4, 8 and 16
+connections, a latency-throughput curve) POSTs whole responses as JSON to ``/s/{open link}``,
+each with its own random resume key, so every request stores a new response: checked against the
+survey's scales, ten answers, a feedback item for the comment, completed once, its comment's
+analysis enqueued after commit (on Redis as in production, else a SQLite queue file; no worker
+drains it during the run). Then the bare endpoint (``bare_app`` below, plain Starlette + one
+SQLAlchemy Core transaction inserting the response and its ten answers, no checks) takes the
+same load on the same database with as many workers. Zero lost: responses acknowledged (2xx)
+must all be stored, counted in the store afterwards.
 
 A server is used only once every worker has reported "Application startup complete.": the
 port opens as soon as uvicorn's supervisor binds it, while the workers still import the app,
@@ -344,11 +345,16 @@ def server_cpu_seconds(server: subprocess.Popen[bytes]) -> float:
 
 
 def measured_run(
-    server: subprocess.Popen[bytes], url: str, store: str, args: argparse.Namespace
+    server: subprocess.Popen[bytes],
+    url: str,
+    store: str,
+    args: argparse.Namespace,
+    connections: int,
 ) -> dict[str, Any]:
     """One measured load run: wrk's figures, responses stored, server CPU per request."""
     before, cpu_before = stored_responses(store), server_cpu_seconds(server)
-    result = run_wrk(url, "POST", submit_body(), args.duration, args.connections, args.threads)
+    result = run_wrk(url, "POST", submit_body(), args.duration, connections, args.threads)
+    result["connections"] = connections
     result["cpu_ms_per_request"] = (
         1000 * (server_cpu_seconds(server) - cpu_before) / max(result["requests"], 1)
     )
@@ -389,10 +395,13 @@ def measure(engine_name: str, args: argparse.Namespace) -> dict[str, Any]:
         # Warm up at full load: the app builds its JS bundle and overview in a thread at start,
         # and connection pools fill; none of that is what a sustained wave of submits costs.
         run_wrk(
-            f"{base}/s/{link_token}", "POST", submit_body(), WARM_UP_SECONDS, args.connections,
-            args.threads,
+            f"{base}/s/{link_token}", "POST", submit_body(), WARM_UP_SECONDS,
+            max(args.connections), args.threads,
         )  # fmt: skip
-        results["cpxm"] = measured_run(server, f"{base}/s/{link_token}", url, args)
+        results["cpxm"] = [
+            measured_run(server, f"{base}/s/{link_token}", url, args, connections)
+            for connections in args.connections
+        ]
         run_wrk(f"{base}/s/{invitation_token}", "GET", "", 2, 4, 1)
         results["page"] = run_wrk(f"{base}/s/{invitation_token}", "GET", "", args.duration, 4, 1)
     finally:
@@ -402,10 +411,13 @@ def measure(engine_name: str, args: argparse.Namespace) -> dict[str, Any]:
     try:
         base = f"http://127.0.0.1:{port}"
         run_wrk(
-            f"{base}/submit", "POST", submit_body(), WARM_UP_SECONDS, args.connections,
+            f"{base}/submit", "POST", submit_body(), WARM_UP_SECONDS, max(args.connections),
             args.threads,
         )  # fmt: skip
-        results["bare"] = measured_run(server, f"{base}/submit", url, args)
+        results["bare"] = [
+            measured_run(server, f"{base}/submit", url, args, connections)
+            for connections in args.connections
+        ]
     finally:
         stop_server(server)
         empty_queue(jobs)
@@ -423,21 +435,23 @@ def empty_queue(jobs: str) -> None:
 
 
 def report(results: dict[str, Any]) -> None:
-    cpxm, bare, page = results["cpxm"], results["bare"], results["page"]
+    page = results["page"]
     ms = 1000.0
     print(f"\n== {results['engine']} ==")
-    for name, run in (("CPXM /s/{token} JSON", cpxm), ("bare Starlette insert", bare)):
-        lost = max(0, run["acknowledged"] - run["stored"])
+    for cpxm, bare in zip(results["cpxm"], results["bare"], strict=True):
+        print(f"-- {cpxm['connections']} connections")
+        for name, run in (("CPXM /s/{token} JSON", cpxm), ("bare Starlette insert", bare)):
+            lost = max(0, run["acknowledged"] - run["stored"])
+            print(
+                f"{name:24s} {run['per_second']:7.0f} responses/s  "
+                f"p50 {run['p50'] / ms:6.1f} ms  p99 {run['p99'] / ms:6.1f} ms  "
+                f"acknowledged {run['acknowledged']}  stored {run['stored']}  lost {lost}  "
+                f"non-2xx {run['status']}  server CPU {run['cpu_ms_per_request']:.2f} ms/response"
+            )
         print(
-            f"{name:24s} {run['per_second']:7.0f} responses/s  p50 {run['p50'] / ms:6.1f} ms  "
-            f"p99 {run['p99'] / ms:6.1f} ms  acknowledged {run['acknowledged']}  "
-            f"stored {run['stored']}  lost {lost}  non-2xx {run['status']}  "
-            f"server CPU {run['cpu_ms_per_request']:.2f} ms/response"
+            f"ratio CPXM / bare: throughput {cpxm['per_second'] / bare['per_second']:.2f}, "
+            f"p99 {cpxm['p99'] / max(bare['p99'], 1):.2f}x"
         )
-    print(
-        f"ratio CPXM / bare: throughput {cpxm['per_second'] / bare['per_second']:.2f}, "
-        f"p99 {cpxm['p99'] / max(bare['p99'], 1):.2f}x"
-    )
     weight = results["page_bytes"]
     print(
         f"respondent page: {page['per_second']:.0f} pages/s, p50 {page['p50'] / ms:.1f} ms, "
@@ -450,7 +464,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per run")
-    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--connections",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[4, 8, 16],
+        help="wrk connections, one measured run each (comma-separated): a latency curve",
+    )
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (wrk needs CPU too)")
     parser.add_argument(
         "--workers", type=int, default=2, help="uvicorn worker processes (one per core)"
