@@ -170,6 +170,10 @@ def demo(
             with _progress_bar() as report:
                 summary = generate_demo(engine, scale=scale, seed=seed, progress=report)
             _print_counts(summary.counts, summary.seconds)
+            if summary.live is not None:
+                console.print("the demo's last week, lived on the survey machinery:")
+                for line in summary.live.lines():
+                    console.print(f"  {line}", highlight=False)
         login = demo_admin_login(engine)
         console.print(
             f"sign in as {login.email} with password {login.password}"

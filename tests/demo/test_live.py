@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from cpxm.app import create_app
 from cpxm.db import make_engine
-from cpxm.demo.live import TRIGGERED_SURVEY, WAVE_DAYS_BEFORE_NOW, run_live_surveys
+from cpxm.demo.live import TRIGGERED_SURVEY, WAVE_DAYS_BEFORE_NOW
 from cpxm.demo.service import generate_demo
 from cpxm.demo.taxonomy import REFERENCE_DATE
 from cpxm.migrate import upgrade_database
@@ -45,8 +46,6 @@ def _live_store(engine: Engine) -> Engine:
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("CPXM_SMTP_HOST", raising=False)  # the demo has no SMTP server
         generate_demo(engine, scale=SCALE, seed=SEED)
-        if "live_surveys" not in checks.manifest(engine):  # not yet called by generate_demo
-            run_live_surveys(engine, seed=SEED, scale=SCALE, now=REFERENCE_DATE)
     DIGESTS[str(engine.url)] = _live_digest(engine)
     return engine
 
@@ -266,25 +265,34 @@ def test_the_same_seed_gives_the_same_live_week_on_both_engines(
     assert DIGESTS[str(_sqlite_live.url)] == DIGESTS[str(_postgresql_live.url)]
 
 
-def test_with_smtp_configured_the_live_invitations_are_emailed(
+def test_with_smtp_configured_the_demo_emails_its_live_invitations(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")
     upgrade_database(engine)
-    monkeypatch.delenv("CPXM_SMTP_HOST", raising=False)
-    generate_demo(engine, scale=0.05, seed=SEED)
     with smtp_server() as (inbox, port):
         monkeypatch.setenv("CPXM_SMTP_HOST", "127.0.0.1")
         monkeypatch.setenv("CPXM_SMTP_PORT", str(port))
-        summary = run_live_surveys(engine, seed=SEED, scale=0.05, now=REFERENCE_DATE)
-    links = [re.search(rf"/s/({TOKEN})", str(m)) for m in inbox.messages]
-    tokens = [link.group(1) for link in links if link]
+        summary = generate_demo(engine, scale=0.05, seed=SEED)
+    tokens = [re.search(rf"/s/({TOKEN})\b", _text(message)) for message in inbox.messages]
+    emailed = {token.group(1) for token in tokens if token}
     inv = T["invitations"]
     with engine.connect() as connection:
-        sent = connection.execute(
-            select(inv.c.sent_at, inv.c.status).where(inv.c.token.in_(tokens))
-        ).all()
+        rows = connection.execute(select(inv.c.token, inv.c.sent_at, inv.c.status)).all()
+    record = checks.manifest(engine)["live_surveys"]
     engine.dispose()
-    assert summary.emailed == len(inbox.messages) == len(tokens) == len(sent) > 0
-    assert summary.email_error is None
-    assert all(row.sent_at is not None and row.status != "pending" for row in sent)
+    live = summary.live
+    assert live is not None and live.email_error is None and live.email_failures == 0
+    assert live.emailed == record["emailed"] == len(inbox.messages) == len(emailed) > 0
+    # Only the live week's invitations were emailed, each one once, and marked sent.
+    by_token = {row.token: row for row in rows}
+    assert all(by_token[t].sent_at is not None and by_token[t].status != "pending" for t in emailed)
+    wave = record["waves"][0]
+    assert live.emailed == wave["invited"] + record["triggered"]
+    assert f"{live.emailed:,} invitations emailed, 0 not" in live.lines()
+
+
+def _text(message: Message) -> str:
+    """A message's text parts, decoded from their transfer encoding."""
+    parts = [part.get_payload(decode=True) for part in message.walk()]
+    return "\n".join(part.decode() for part in parts if isinstance(part, bytes))

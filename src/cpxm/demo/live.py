@@ -119,6 +119,7 @@ class LiveSummary:
     partial: int = 0
     unanswered: int = 0  # live invitations nobody has started, links still valid
     comments: int = 0  # free-text answers, each one feedback item
+    email_configured: bool = False  # CPXM_SMTP_HOST was set
     emailed: int = 0
     email_failures: int = 0
     email_error: str | None = None  # why no email went out, when SMTP was configured but failed
@@ -129,6 +130,34 @@ class LiveSummary:
         for wave in self.waves:
             counts.update(wave.held_by_rule())
         return dict(counts.most_common())
+
+    def lines(self) -> list[str]:
+        """What ``cpxm demo`` prints about the live week, a sentence a line."""
+        lines = []
+        for wave in self.waves:
+            held = ", ".join(f"{rule} {count:,}" for rule, count in wave.held_by_rule().items())
+            lines.append(
+                f"{wave.survey} wave {wave.wave} (sent {wave.planned_at:%Y-%m-%d}): "
+                f"{wave.invited:,} invited, {len(wave.held):,} held back"
+                + (f" (by rule: {held})" if held else "")
+            )
+        lines.append(
+            f"{self.triggered:,} invited after a contact by triggers, "
+            f"{self.trigger_contacts_held:,} contacts held back by the same rules"
+        )
+        lines.append(
+            f"{self.completed + self.partial:,} responded ({self.completed:,} complete, "
+            f"{self.partial:,} saved to finish later), {self.comments:,} comments into feedback; "
+            f"{self.unanswered:,} links still open at /s/{{token}}"
+        )
+        if self.email_configured:
+            lines.append(
+                f"{self.emailed:,} invitations emailed, {self.email_failures:,} not"
+                + (f" ({self.email_error})" if self.email_error else "")
+            )
+        else:
+            lines.append("invitations not emailed: CPXM_SMTP_HOST is not set")
+        return lines
 
     def manifest(self) -> dict[str, Any]:
         """The record kept in the demo's manifest (``live_surveys``)."""
@@ -176,6 +205,7 @@ def run_live_surveys(engine: Engine, *, seed: int, scale: float, now: datetime) 
     """
     started = time.perf_counter()
     live = _Live(seed, scale, now)
+    live.summary.email_configured = email_enabled()
     with Session(engine, expire_on_commit=False) as session:
         triggered = _publish_trigger(session)
         session.commit()

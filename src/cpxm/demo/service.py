@@ -30,6 +30,7 @@ from cpxm.demo.effects import manifest_effects
 from cpxm.demo.exports import employee_source_id, export_writer
 from cpxm.demo.followups import detractor_cases
 from cpxm.demo.identities import Identities, SiloRecord, Translator, import_and_resolve
+from cpxm.demo.live import LiveSummary, run_live_surveys
 from cpxm.demo.models import DemoRun
 from cpxm.demo.people import Person, build_people
 from cpxm.demo.profiles import people_rows, taxonomy_rows
@@ -64,6 +65,7 @@ class DemoSummary:
     seconds: float
     # Time spent in bulk inserts per table: the benchmark compares it with the raw insert limit.
     load_seconds: dict[str, float] = field(default_factory=dict)
+    live: LiveSummary | None = None  # the last week, lived on the survey machinery
 
 
 class Loader:
@@ -121,7 +123,9 @@ def generate_demo(
 
     The people come in as a customer's would: their departmental silos are written as export
     files (into ``silo_directory``, or a temporary one), imported with the shipped templates
-    and resolved into golden records; everything else is then generated around those.
+    and resolved into golden records; everything else is then generated around those, up to
+    the week before the reference date, which is lived on the survey machinery itself
+    (``cpxm.demo.live``).
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
@@ -165,6 +169,10 @@ def generate_demo(
         loader.dicts("demo_runs", [_demo_run(ctx, counts, identities, translator)])
         _reset_sequences(connection)
         report(step, total, total)
+    # Before screening and governance, so its comments are screened with the history's and
+    # its detractors can open cases.
+    live = run_live_surveys(engine, seed=seed, scale=scale, now=REFERENCE_DATE)
+    counts = _manifest_counts(engine)  # with the live week's rows
     screen_demo_feedback(engine, report)
     prepare_demo_governance(engine)
     # Planner statistics for the freshly loaded tables: PostgreSQL's autovacuum would gather
@@ -173,7 +181,12 @@ def generate_demo(
     with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
     return DemoSummary(
-        seed, scale, counts, time.perf_counter() - started, dict(sorted(loader.seconds.items()))
+        seed,
+        scale,
+        counts,
+        time.perf_counter() - started,
+        dict(sorted(loader.seconds.items())),
+        live,
     )
 
 
@@ -278,6 +291,14 @@ def _table_counts(connection: Connection) -> dict[str, int]:
         if rows:
             counts[table.name] = rows
     return dict(sorted(counts.items()))
+
+
+def _manifest_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        manifest = connection.execute(
+            select(DemoRun.manifest).order_by(DemoRun.id.desc()).limit(1)
+        ).scalar_one()
+    return dict(manifest["counts"])
 
 
 def _demo_run(
