@@ -183,8 +183,9 @@ def _resolve(
     ).all()
     owner = {row.id: row.stakeholder_id for row in rows}
     countries = set(session.scalars(select(Country.code)))
-    # Records new since the last run are refreshed whatever the model says: how survivorship
-    # sees them is worked out beside the scoring, which waits on DuckDB most of its time.
+    # Records new since the last run get survivorship whatever the model says (a golden record
+    # of their own, or their stakeholder's refreshed): how survivorship sees them is worked out
+    # beside the scoring, which waits on DuckDB most of its time, and not again afterwards.
     new_rows = [row for row in rows if previous is None or row.imported_at >= previous.started_at]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cpxm-survivorship") as pool:
         early = pool.submit(_record_candidates, new_rows, countries)
@@ -260,7 +261,7 @@ def _resolve(
     merge_stakeholders(session, mapping=mapping, reason="auto", run_id=run.id)
     run.merges = len(mapping)
     run.created = len(unlinked)
-    _create_golden_records(session, unlinked, by_id, trust_order)
+    _create_golden_records(session, unlinked, by_id, trust_order, known_candidates, countries)
     touched.update(_without_provenance(session))
     if previous is not None:
         touched.update(
@@ -380,27 +381,25 @@ def _create_golden_records(
     clusters: list[tuple[int, list[int]]],
     rows: dict[int, Any],
     trust_order: tuple[str, ...],
+    known: dict[int, Candidate],
+    countries: set[str],
 ) -> list[int]:
-    """A new, complete golden record per cluster no stakeholder holds yet."""
+    """A new, complete golden record per cluster no stakeholder holds yet (``known``: records
+    already seen as survivorship sees them)."""
     if not clusters:
         return []
     created = reserve_ids(session, Base.metadata.tables["stakeholders"], len(clusters))
-    countries = set(session.scalars(select(Country.code)))
+
+    def seen(record: int) -> Candidate:
+        found = known.get(record)
+        if found is not None:
+            return found
+        row = rows[record]
+        return candidate(record, row.source_system, row.attributes, row.imported_at, countries)
+
     found_golden_records(
         session,
-        clusters=[
-            [
-                candidate(
-                    record,
-                    rows[record].source_system,
-                    rows[record].attributes,
-                    rows[record].imported_at,
-                    countries,
-                )
-                for record in members
-            ]
-            for _, members in clusters
-        ],
+        clusters=[[seen(record) for record in members] for _, members in clusters],
         stakeholder_ids=created,
         trust_order=trust_order,
     )
