@@ -21,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from cpxm.app import create_app
 from cpxm.db import make_engine
-from cpxm.demo.live import TRIGGERED_SURVEY, WAVE_DAYS_BEFORE_NOW
+from cpxm.demo.live import TRIGGERED_SURVEY, WAVE_DAYS_BEFORE_NOW, LiveSummary
 from cpxm.demo.service import generate_demo
 from cpxm.demo.taxonomy import REFERENCE_DATE
 from cpxm.migrate import upgrade_database
@@ -37,6 +37,8 @@ SCALE = 0.1
 SEED = 11
 # Each store's table digests, taken before any test opens a page (opening marks a link opened).
 DIGESTS: dict[str, str] = {}
+# What each store's generate_demo said of its live week (what ``cpxm demo`` prints).
+SUMMARIES: dict[str, LiveSummary] = {}
 # The service's tokens: 128 bits from ``secrets``, URL-safe.
 TOKEN = r"[A-Za-z0-9_-]{22}"
 
@@ -45,7 +47,9 @@ def _live_store(engine: Engine) -> Engine:
     upgrade_database(engine)
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("CPXM_SMTP_HOST", raising=False)  # the demo has no SMTP server
-        generate_demo(engine, scale=SCALE, seed=SEED)
+        summary = generate_demo(engine, scale=SCALE, seed=SEED)
+    assert summary.live is not None
+    SUMMARIES[str(engine.url)] = summary.live
     DIGESTS[str(engine.url)] = _live_digest(engine)
     return engine
 
@@ -259,6 +263,24 @@ def test_the_manifest_counts_the_live_rows(live: Engine) -> None:
             assert counts[name] == total
 
 
+def test_the_summary_says_who_was_invited_held_back_and_answered(live: Engine) -> None:
+    record = _record(live)
+    wave = record["waves"][0]
+    held = {s for ids in wave["held"].values() for s in ids}
+    lines = SUMMARIES[str(live.url)].lines()
+    assert lines[0].startswith(
+        f"{wave['survey']} wave {wave['wave']}, sent {wave['planned_at'][:10]}: "
+        f"invited {wave['invited']:,}, held back {len(held):,} ("
+    )
+    for rule, count in wave["held_by_rule"].items():
+        assert f"{rule} {count:,}" in lines[0]
+    assert f"invited {record['triggered']:,}," in lines[1]
+    answered = record["responses"]["complete"] + record["responses"]["partial"]
+    assert lines[2].startswith(f"responded {answered:,} (complete ")
+    assert f"links still open at /s/{{token}} {record['unanswered']:,}" in lines[2]
+    assert lines[3] == "not emailed: CPXM_SMTP_HOST is not set"
+
+
 def test_the_same_seed_gives_the_same_live_week_on_both_engines(
     _sqlite_live: Engine, _postgresql_live: Engine
 ) -> None:
@@ -289,7 +311,7 @@ def test_with_smtp_configured_the_demo_emails_its_live_invitations(
     assert all(by_token[t].sent_at is not None and by_token[t].status != "pending" for t in emailed)
     wave = record["waves"][0]
     assert live.emailed == wave["invited"] + record["triggered"]
-    assert f"{live.emailed:,} invitations emailed, 0 not" in live.lines()
+    assert f"emailed {live.emailed:,}, not emailed 0" in live.lines()
 
 
 def _text(message: Message) -> str:

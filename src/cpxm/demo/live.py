@@ -132,31 +132,31 @@ class LiveSummary:
         return dict(counts.most_common())
 
     def lines(self) -> list[str]:
-        """What ``cpxm demo`` prints about the live week, a sentence a line."""
+        """What ``cpxm demo`` prints about the live week, a line per step."""
         lines = []
         for wave in self.waves:
-            held = ", ".join(f"{rule} {count:,}" for rule, count in wave.held_by_rule().items())
+            rules = ", ".join(f"{rule} {count:,}" for rule, count in wave.held_by_rule().items())
             lines.append(
-                f"{wave.survey} wave {wave.wave} (sent {wave.planned_at:%Y-%m-%d}): "
-                f"{wave.invited:,} invited, {len(wave.held):,} held back"
-                + (f" (by rule: {held})" if held else "")
+                f"{wave.survey} wave {wave.wave}, sent {wave.planned_at:%Y-%m-%d}: "
+                f"invited {wave.invited:,}, held back {len(wave.held):,}"
+                + (f" ({rules})" if rules else "")
             )
         lines.append(
-            f"{self.triggered:,} invited after a contact by triggers, "
-            f"{self.trigger_contacts_held:,} contacts held back by the same rules"
+            f"triggered by contacts: invited {self.triggered:,}, "
+            f"contacts held back by the same rules {self.trigger_contacts_held:,}"
         )
         lines.append(
-            f"{self.completed + self.partial:,} responded ({self.completed:,} complete, "
-            f"{self.partial:,} saved to finish later), {self.comments:,} comments into feedback; "
-            f"{self.unanswered:,} links still open at /s/{{token}}"
+            f"responded {self.completed + self.partial:,} (complete {self.completed:,}, "
+            f"saved to finish later {self.partial:,}), comments into feedback {self.comments:,}, "
+            f"links still open at /s/{{token}} {self.unanswered:,}"
         )
         if self.email_configured:
             lines.append(
-                f"{self.emailed:,} invitations emailed, {self.email_failures:,} not"
+                f"emailed {self.emailed:,}, not emailed {self.email_failures:,}"
                 + (f" ({self.email_error})" if self.email_error else "")
             )
         else:
-            lines.append("invitations not emailed: CPXM_SMTP_HOST is not set")
+            lines.append("not emailed: CPXM_SMTP_HOST is not set")
         return lines
 
     def manifest(self) -> dict[str, Any]:
