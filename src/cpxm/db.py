@@ -6,9 +6,10 @@ PostgreSQL is the production store. Both are built by the Alembic migrations in 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cache
@@ -156,6 +157,42 @@ def bulk_insert(
     converters = _value_converters(table, tuple(columns), connection.dialect.name)
     if converters:
         rows = [_converted(row, converters) for row in rows]
+    return _insert_rows(connection, table, columns, rows)
+
+
+def bulk_insert_columns(
+    connection: Connection, table: Table, columns: Mapping[str, Any], count: int
+) -> int:
+    """Insert ``count`` rows given column by column, by the same path as ``bulk_insert``.
+
+    Each entry of ``columns`` (column name -> values) is a pyarrow array of ``count`` values or
+    one value for every row; columns left out take their database defaults. Timestamps are
+    sent as text in SQLAlchemy's own format, so ORM reads and string comparisons agree.
+    """
+    if count == 0:
+        return 0
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = list(columns)
+    converters = dict(_value_converters(table, tuple(names), connection.dialect.name))
+    sources: list[Iterable[Any]] = []
+    for index, value in enumerate(columns.values()):
+        if isinstance(value, pa.Array | pa.ChunkedArray):
+            if pa.types.is_timestamp(value.type) or pa.types.is_date(value.type):
+                # "2024-12-31 14:30:00.000000", as SQLAlchemy writes a datetime to SQLite.
+                value = pc.cast(value, pa.string())
+            sources.append(value.to_pylist())
+        else:
+            if value is not None and index in converters:
+                value = converters[index](value)
+            sources.append(itertools.repeat(value, count))
+    return _insert_rows(connection, table, names, list(zip(*sources, strict=False)))
+
+
+def _insert_rows(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> int:
     column_list = ", ".join(f'"{name}"' for name in columns)
     if connection.dialect.name == "postgresql":
         raw = connection.connection.driver_connection
@@ -275,6 +312,7 @@ def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 __all__ = [
     "Base",
     "bulk_insert",
+    "bulk_insert_columns",
     "chunked",
     "default_engine",
     "make_engine",

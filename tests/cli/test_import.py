@@ -14,7 +14,9 @@ from typer.testing import CliRunner
 
 from cpxm.cli import app
 from cpxm.identity.models import SourceRecord
+from cpxm.ingest.mapping import load_mapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
+from cpxm.ingest.service import import_file
 from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.workspace.models import Channel, Country, Department
@@ -49,6 +51,18 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 def _seed(engine: Engine) -> None:
     with Session(engine) as session:
         session.add(Country(code="DE", name="Germany", default_language="de"))
+        session.commit()
+
+
+def _seed_calls(engine: Engine) -> None:
+    """What CALLS_MAPPING's constants name."""
+    with Session(engine) as session:
+        session.add_all(
+            [
+                Channel(code="phone", name="Phone", kind="remote"),
+                Department(code="sales", name="Sales"),
+            ]
+        )
         session.commit()
 
 
@@ -118,6 +132,21 @@ def test_bad_mapping_and_missing_file_fail_with_one_line(
     assert "does not exist" in missing.output
 
 
+def _killed_midway(
+    command: list[str], environment: dict[str, str], engine: Engine, model: type, rows: int
+) -> int:
+    """Run ``command`` and SIGKILL it once ``model`` has ``rows`` rows; the rows it left."""
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while _count(engine, model) < rows and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return _count(engine, model)
+
+
 def test_import_killed_midway_is_consistent_and_completes_on_rerun(
     store_engine: Engine, tmp_path: Path
 ) -> None:
@@ -132,18 +161,8 @@ def test_import_killed_midway_is_consistent_and_completes_on_rerun(
     mapping.write_text(MAPPING, encoding="utf-8")
     command = [sys.executable, "-m", "cpxm", "import", str(data), "-m", str(mapping)]
     environment = {**os.environ, "CPXM_DATABASE_URL": url_of(store_engine)}
-    process = subprocess.Popen(
-        [*command, "--batch-size", "300"],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while _count(store_engine, SourceRecord) < 600 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    stored = _count(store_engine, SourceRecord)
+    killed = [*command, "--batch-size", "300"]
+    stored = _killed_midway(killed, environment, store_engine, SourceRecord, 600)
     assert 0 < stored < rows, "the import should have been killed midway"
     # Committed batches are whole: every source record has its ledger entry and golden record.
     assert _count(store_engine, ImportLedgerEntry) == stored
@@ -174,14 +193,7 @@ def test_interactions_import_in_a_fresh_process(store_engine: Engine, tmp_path: 
     """A process that loaded only the importer still knows every table a foreign key names
     (interactions point at journey stages); in-process tests load them all and cannot tell."""
     _seed(store_engine)
-    with Session(store_engine) as session:
-        session.add_all(
-            [
-                Channel(code="phone", name="Phone", kind="remote"),
-                Department(code="sales", name="Sales"),
-            ]
-        )
-        session.commit()
+    _seed_calls(store_engine)
     (tmp_path / "crm.yaml").write_text(MAPPING, encoding="utf-8")
     (tmp_path / "crm.csv").write_text(
         "ID;FIRST;LAST;COUNTRY\n1;Anna;Schmidt;DE\n", encoding="utf-8"
@@ -201,3 +213,41 @@ def test_interactions_import_in_a_fresh_process(store_engine: Engine, tmp_path: 
         assert result.returncode == 0, result.stdout + result.stderr
         assert "created 1" in result.stdout
     assert _count(store_engine, Interaction) == 1
+
+
+def test_column_import_killed_midway_is_consistent_and_completes_on_rerun(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    """A CSV of interactions takes the column path: its batches are as whole as the rows'."""
+    _seed(store_engine)
+    _seed_calls(store_engine)
+    (tmp_path / "crm.yaml").write_text(MAPPING, encoding="utf-8")
+    (tmp_path / "crm.csv").write_text(
+        "ID;FIRST;LAST;COUNTRY\n" + "".join(f"{n};F{n};L{n};DE\n" for n in range(50)),
+        encoding="utf-8",
+    )
+    accounts = load_mapping(tmp_path / "crm.yaml")
+    import_file(store_engine, path=tmp_path / "crm.csv", mapping=accounts)
+    environment = {**os.environ, "CPXM_DATABASE_URL": url_of(store_engine)}
+    rows = 200_000
+    with (tmp_path / "calls.csv").open("w", encoding="utf-8") as stream:
+        stream.write("CALL,ID,WHEN\n")
+        for number in range(rows):
+            stream.write(f"C{number},{number % 50},2026-01-{number % 28 + 1:02d}\n")
+    (tmp_path / "calls.yaml").write_text(CALLS_MAPPING, encoding="utf-8")
+    command = [sys.executable, "-m", "cpxm", "import", str(tmp_path / "calls.csv")]
+    command += ["-m", str(tmp_path / "calls.yaml"), "--batch-size", "1000"]
+    stored = _killed_midway(command, environment, store_engine, Interaction, 3_000)
+    assert 0 < stored < rows, "the import should have been killed midway"
+    assert stored % 1000 == 0  # whole batches only
+    with Session(store_engine) as session:
+        ledgered = session.scalar(
+            select(func.count())
+            .select_from(ImportLedgerEntry)
+            .where(ImportLedgerEntry.target == "interactions")
+        )
+    assert ledgered == stored
+    rerun = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"unchanged {stored:,}" in rerun.stdout.replace("\n", " ")
+    assert _count(store_engine, Interaction) == rows

@@ -75,13 +75,18 @@ def read_checked(path: Path, mapping: ImportMapping) -> Iterator[RawRecord]:
     if first is None:
         return iter(())
     if detect_format(path, mapping.file) != "jsonl":
-        missing = sorted(mapping.columns_used() - set(first.values))
-        if missing:
-            raise ReadError(
-                f"{path.name} has no column {', '.join(repr(c) for c in missing)}, which the "
-                f"mapping '{mapping.name}' reads; its columns are: {', '.join(first.values)}"
-            )
+        check_columns(path, mapping, list(first.values))
     return itertools.chain([first], records)
+
+
+def check_columns(path: Path, mapping: ImportMapping, columns: list[str]) -> None:
+    """ReadError when the file's ``columns`` lack one the mapping reads."""
+    missing = sorted(mapping.columns_used() - set(columns))
+    if missing:
+        raise ReadError(
+            f"{path.name} has no column {', '.join(repr(c) for c in missing)}, which the "
+            f"mapping '{mapping.name}' reads; its columns are: {', '.join(columns)}"
+        )
 
 
 READERS = ("inline", "thread", "process")

@@ -68,6 +68,7 @@ class ReferenceCache:
 
     links: SourceLinks = field(default_factory=dict)
     survivors: dict[int, tuple[int, str]] = field(default_factory=dict)
+    resolved: References = field(default_factory=dict)
     merges_seen: tuple[Any, ...] | None = None
 
     def refresh(self, session: Session) -> None:
@@ -77,6 +78,7 @@ class ReferenceCache:
         if signature != self.merges_seen:
             self.links.clear()
             self.survivors.clear()
+            self.resolved.clear()
             self.merges_seen = signature
 
 
@@ -90,13 +92,24 @@ def resolve_references(
 
     ``fields`` names the fields that may hold references (default: look at every value).
     """
-    keys = references_in(rows, fields)
+    return resolve_keys(session, references_in(rows, fields), cache)
+
+
+def resolve_keys(
+    session: Session, keys: set[tuple[str, str]], cache: ReferenceCache | None = None
+) -> References:
+    """The stakeholders named by (source system, id) keys that exist (see resolve_references)."""
     if not keys:
         return {}
     if cache is None:
         cache = ReferenceCache()
     else:
         cache.refresh(session)
+    done = cache.resolved
+    resolved: References = {key: done[key] for key in keys if key in done}
+    if len(resolved) == len(keys):
+        return resolved
+    keys = keys - resolved.keys()
     known = cache.links
     source_keys = {key for key in keys if key[0] != CPXM_IDS and key not in known}
     if source_keys:
@@ -122,7 +135,6 @@ def resolve_references(
     wanted = {s for _, s in by_source.values()} | set(by_cpxm_id.values())
     survivors = cache.survivors
     survivors.update(_survivors(session, wanted - survivors.keys()))
-    resolved: References = {}
     for key, (record_id, stakeholder_id) in by_source.items():
         if stakeholder_id in survivors:
             survivor, kind = survivors[stakeholder_id]
@@ -131,6 +143,8 @@ def resolve_references(
         if stakeholder_id in survivors:
             survivor, kind = survivors[stakeholder_id]
             resolved[key] = ResolvedStakeholder(survivor, kind, None)
+    # A key that names nobody is looked up again next time: its record may arrive meanwhile.
+    done.update({key: resolved[key] for key in keys if key in resolved})
     return resolved
 
 

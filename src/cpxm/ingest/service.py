@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session
 import cpxm.schema  # noqa: F401
 from cpxm.db import chunked, session_factory
 from cpxm.errors import DomainError
+from cpxm.ingest.column_writer import apply_columns
+from cpxm.ingest.columnar import ColumnWork, columnar_plan, columnar_work
 from cpxm.ingest.entities import PendingRow
 from cpxm.ingest.ledger import (
     close_earlier_quarantine,
@@ -122,7 +124,9 @@ def import_file(
         raise ReadError(f"{path} does not exist or is not a file")
     mode = reader_for(path) if reader is None else reader
 
-    def batches(lookups: Lookups) -> Iterator[Sequence[RawRecord | PreparedRecord]]:
+    def batches(lookups: Lookups) -> Iterator[Batch]:
+        if mode == "inline" and (converter := columnar_plan(path, mapping, lookups)):
+            return columnar_work(path, mapping, converter, batch_size)
         if mode == "process":
             return prepared_in_worker(path, mapping, lookups, batch_size)
         if mode == "thread":
@@ -142,7 +146,8 @@ def import_file(
     )
 
 
-BatchSource = Callable[[Lookups], Iterator[Sequence[RawRecord | PreparedRecord]]]
+Batch = Sequence[RawRecord | PreparedRecord] | ColumnWork
+BatchSource = Callable[[Lookups], Iterator[Batch]]
 
 
 def import_records(
@@ -233,14 +238,24 @@ def _apply_batches(
                 session.add(scratch)
                 session.flush()
                 run_id = scratch.id
-            outcome = apply_batch(
-                session,
-                mapping=mapping,
-                records=batch,
-                lookups=lookups,
-                run_id=run_id,
-                carry=carry,
-            )
+            if isinstance(batch, ColumnWork):
+                outcome = apply_column_work(
+                    session,
+                    mapping=mapping,
+                    work=batch,
+                    lookups=lookups,
+                    run_id=run_id,
+                    carry=carry,
+                )
+            else:
+                outcome = apply_batch(
+                    session,
+                    mapping=mapping,
+                    records=batch,
+                    lookups=lookups,
+                    run_id=run_id,
+                    carry=carry,
+                )
             _add(report, outcome)
             if dry_run:
                 session.rollback()
@@ -467,6 +482,44 @@ def apply_batch(
                     entry.entity_id if entry else None
                 )
         outcomes.extend(per_row)
+    return outcome
+
+
+def apply_column_work(
+    session: Session,
+    *,
+    mapping: ImportMapping,
+    work: ColumnWork,
+    lookups: Lookups,
+    run_id: int,
+    carry: BatchCarry,
+) -> ImportReport:
+    """Apply a column batch: what the column path cannot settle goes through ``apply_batch``."""
+    done = apply_columns(
+        session,
+        mapping=mapping,
+        batch=work.batch,
+        converted=work.converted,
+        run_id=run_id,
+        references=carry.references,
+        earlier_quarantine=carry.earlier_quarantine,
+    )
+    outcome = ImportReport(
+        run_id=run_id, read=len(work.batch), created=done.created, unchanged=done.unchanged
+    )
+    if len(done.others):
+        rest = apply_batch(
+            session,
+            mapping=mapping,
+            records=work.batch.records(done.others),
+            lookups=lookups,
+            run_id=run_id,
+            carry=carry,
+        )
+        outcome.created += rest.created
+        outcome.updated += rest.updated
+        outcome.unchanged += rest.unchanged
+        outcome.quarantined += rest.quarantined
     return outcome
 
 

@@ -1,0 +1,576 @@
+"""Read a CSV export a column at a time, and convert each batch's columns at once.
+
+Per-row Python (splitting, stripping, converting, hashing a dictionary per row) cost an import
+of a million call reports several times the database's own insert time. Here pyarrow's CSV
+reader splits the file, pyarrow.compute and numpy strip, check and convert whole columns, and
+values that repeat (channels, departments, codes, references) are converted once per batch by
+the same per-value code as the row-by-row path. Whatever a column check does not pass (an empty
+required value, a date in another format, a code the store does not know) is handed to the
+row-by-row path with its row, so its outcome and its reason are those of that path, exactly.
+
+Only files whose records pyarrow splits as Python's csv module does take this path: no blank
+lines (which the row numbers count), an ASCII-compatible encoding and a one-line header; a
+record of another width switches the rest of the file to the row-by-row reader.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from cpxm.db import chunked
+from cpxm.ingest.mapping import CPXM_IDS, ImportMapping
+from cpxm.ingest.prepare import check_columns, read_checked
+from cpxm.ingest.readers import (
+    _SNIFF_BYTES,
+    RawRecord,
+    _clean_header,
+    _sniff_delimiter,
+    detect_encoding,
+    detect_format,
+)
+from cpxm.ingest.rows import _ABSENT, Lookups, Reference, RowError, _FieldPlan
+from cpxm.ingest.targets import TARGETS, FieldKind
+
+# What str.strip() strips: every character Python calls whitespace (str.isspace), spelt out
+# because finding them among all code points costs 60 ms at every start.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+# Targets whose rows the column-wise writer stores (cpxm.ingest.column_writer).
+COLUMNAR_TARGETS = frozenset({"interactions"})
+_ASCII_COMPATIBLE = frozenset({"utf-8", "utf-8-sig", "cp1252", "iso8859-1", "latin-1"})
+_BLOCK_BYTES = 1 << 20
+
+
+@dataclass
+class ColumnBatch:
+    """Up to one batch of a file's rows, column by column, as read (unstripped)."""
+
+    header: list[str]
+    columns: dict[str, pa.Array]  # column -> its values in this batch, as text
+    row_numbers: np.ndarray  # the number a person would look for, per row
+
+    def __len__(self) -> int:
+        return len(self.row_numbers)
+
+    def records(self, positions: np.ndarray) -> list[RawRecord]:
+        """The rows at ``positions`` as the row-by-row reader gives them."""
+        taken = pa.array(positions, type=pa.int64())
+        texts = [self.columns[name].take(taken).to_pylist() for name in self.header]
+        return [
+            RawRecord(int(row_number), dict(zip(self.header, _stripped(values), strict=True)))
+            for row_number, values in zip(
+                self.row_numbers[positions], zip(*texts, strict=True), strict=True
+            )
+        ]
+
+
+def _stripped(values: tuple[str | None, ...]) -> list[str | None]:
+    return [value.strip() or None if value is not None else None for value in values]
+
+
+def columnar_plan(path: Path, mapping: ImportMapping, lookups: Lookups) -> ColumnConverter | None:
+    """The converter for ``path``'s batches, or None when the file takes the row-by-row path."""
+    if mapping.target not in COLUMNAR_TARGETS or mapping.answers is not None:
+        return None
+    if detect_format(path, mapping.file) != "csv":
+        return None
+    return ColumnConverter.for_mapping(mapping, lookups)
+
+
+def column_batches(
+    path: Path, mapping: ImportMapping, batch_size: int
+) -> Iterator[ColumnBatch | list[RawRecord]]:
+    """``path``'s rows in batches of ``batch_size``: column batches while pyarrow can split the
+    file as the row-by-row reader would, then (or from the start) lists of records."""
+    setup = _arrow_setup(path, mapping)
+    if setup is None:
+        yield from chunked(read_checked(path, mapping), batch_size)
+        return
+    header, read_options, parse_options, convert_options = setup
+    checked = False
+    names = list(read_options.column_names)
+    consumed = 0  # records pyarrow delivered, counting the empty ones
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    failed = False
+    try:
+        reader = pacsv.open_csv(
+            path,
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        reader, failed = None, True
+    while reader is not None:
+        try:
+            block = reader.read_next_batch()
+        except StopIteration:
+            break
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # A record of another width (or something else pyarrow splits differently): the
+            # row-by-row reader takes over from the first record not yet delivered.
+            failed = True
+            break
+        pending.append(block)
+        pending_rows += block.num_rows
+        if not checked and pending_rows:
+            check_columns(path, mapping, header)
+            checked = True
+        while pending_rows >= batch_size:
+            table = pa.Table.from_batches(pending)
+            yield _column_batch(header, names, table.slice(0, batch_size), consumed)
+            consumed += batch_size
+            rest = table.slice(batch_size)
+            pending = rest.combine_chunks().to_batches() if rest.num_rows else []
+            pending_rows = rest.num_rows
+    if pending_rows:
+        yield _column_batch(header, names, pa.Table.from_batches(pending), consumed)
+        consumed += pending_rows
+    if failed:
+        first_row = consumed + 2  # the header is row 1
+        records = (
+            record for record in read_checked(path, mapping) if record.row_number >= first_row
+        )
+        yield from chunked(records, batch_size)
+
+
+def _column_batch(
+    header: list[str], names: list[str], table: pa.Table, consumed: int
+) -> ColumnBatch:
+    columns = {
+        column: table.column(name).combine_chunks()
+        for column, name in zip(header, names, strict=True)
+    }
+    row_numbers = np.arange(consumed + 2, consumed + 2 + table.num_rows, dtype=np.int64)
+    # Rows with no value at all are skipped, as by the row-by-row reader (numbers stay counted).
+    empty: Any = None
+    for values in columns.values():
+        blank = pc.equal(pc.utf8_length(pc.utf8_trim(values, characters=WHITESPACE)), 0)
+        empty = blank if empty is None else pc.and_(empty, blank)
+    if empty is not None and pc.any(empty).as_py():
+        keep = pc.invert(empty)
+        columns = {name: values.filter(keep) for name, values in columns.items()}
+        row_numbers = row_numbers[keep.to_numpy(zero_copy_only=False)]
+    return ColumnBatch(header, columns, row_numbers)
+
+
+def _arrow_setup(
+    path: Path, mapping: ImportMapping
+) -> tuple[list[str], pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions] | None:
+    """pyarrow's options for reading ``path`` as the row-by-row reader would; None if it can't."""
+    encoding = detect_encoding(path, mapping.file.encoding)
+    codec = codecs.lookup(encoding).name
+    if codec not in _ASCII_COMPATIBLE:
+        return None
+    if _has_blank_line(path):
+        return None
+    with path.open(encoding=encoding, newline="") as stream:
+        sample = stream.read(_SNIFF_BYTES)
+    if not sample or sample[0] in "\r\n":
+        return None
+    delimiter = mapping.file.delimiter or _sniff_delimiter(sample)
+    if len(delimiter) != 1 or delimiter in '\r\n"':
+        return None
+    try:
+        header = next(csv.reader(_lines(sample), delimiter=delimiter, strict=False))
+        first_line = next(csv.reader([sample.splitlines()[0]], delimiter=delimiter, strict=False))
+    except (StopIteration, csv.Error):
+        return None
+    if header != first_line:
+        return None  # a header spanning lines: pyarrow would skip only its first line
+    header = _clean_header(header)
+    names = [f"c{index}" for index in range(len(header))]
+    read_options = pacsv.ReadOptions(
+        column_names=names,
+        skip_rows=1,
+        block_size=_BLOCK_BYTES,
+        use_threads=False,
+        encoding="utf8" if codec.startswith("utf-8") else encoding,
+    )
+    parse_options = pacsv.ParseOptions(
+        delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False
+    )
+    convert_options = pacsv.ConvertOptions(
+        column_types=dict.fromkeys(names, pa.string()),
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    return header, read_options, parse_options, convert_options
+
+
+def _lines(sample: str) -> Iterator[str]:
+    return iter(sample.splitlines(keepends=True))
+
+
+def _has_blank_line(path: Path) -> bool:
+    """Whether ``path`` has an empty line anywhere (inside a quoted value too, to be safe)."""
+    tail = b""
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 22):
+            window = tail + chunk
+            if b"\n\n" in window or b"\r\r" in window or b"\n\r\n" in window:
+                return True
+            tail = chunk[-2:]
+    return False
+
+
+# --- converting a batch's columns -----------------------------------------------------------
+
+
+@dataclass
+class FieldColumn:
+    """One target field's values for a batch: an array, or ``constant`` for every row."""
+
+    values: pa.Array | None
+    constant: Any = None
+    fast: pa.Array | None = None  # per row: whether the column path could convert it
+    # For a reference column kept as its source ids: the system they belong to. (Otherwise a
+    # reference is stored as "system\x1fid", see ``_stored``.)
+    reference_system: str | None = None
+
+
+@dataclass
+class ConvertedBatch:
+    """A batch's source keys, digests and field values, and which rows are ready to write."""
+
+    keys: pa.Array  # the source id (null: none); as the row-by-row path's key
+    digests: list[str]
+    fields: dict[str, FieldColumn]
+    fast: np.ndarray  # bool per row: every field converted here
+
+
+class ColumnConverter:
+    """The mapping compiled for column batches (the counterpart of ``rows.RowConverter``)."""
+
+    def __init__(
+        self,
+        mapping: ImportMapping,
+        digest_seed: Any,
+        fields: list[tuple[str, _ColumnField]],
+    ) -> None:
+        self.mapping = mapping
+        self._digest_seed = digest_seed
+        self._fields = fields
+        self._digest_columns = tuple(sorted(mapping.columns_used()))
+
+    @classmethod
+    def for_mapping(cls, mapping: ImportMapping, lookups: Lookups) -> ColumnConverter | None:
+        if len(mapping.source_id_columns) != 1:
+            return None
+        fields: list[tuple[str, _ColumnField]] = []
+        for name, definition in TARGETS[mapping.target].fields.items():
+            plan = _FieldPlan(name, definition, mapping.fields.get(name), mapping, lookups)
+            column = _ColumnField.of(plan)
+            if column is None:
+                return None
+            fields.append((name, column))
+        meaning = mapping.model_dump(
+            mode="json", include={"target", "source_id", "fields", "answers"}
+        )
+        seed = hashlib.sha256(json.dumps(meaning, sort_keys=True, separators=(",", ":")).encode())
+        return cls(mapping, seed, fields)
+
+    def __call__(self, batch: ColumnBatch) -> ConvertedBatch:
+        count = len(batch)
+        texts: dict[str, pa.Array] = {}
+
+        def text_of(column: str) -> pa.Array:
+            if column not in texts:
+                trimmed = pc.utf8_trim(batch.columns[column], characters=WHITESPACE)
+                texts[column] = pc.if_else(pc.equal(trimmed, ""), None, trimmed)
+            return texts[column]
+
+        source_column = self.mapping.source_id_columns[0]
+        source_ids = text_of(source_column)
+        # The key as the row-by-row path takes it; longer ids fail there, with the reason.
+        keys = pc.utf8_slice_codeunits(source_ids, 0, 200)
+        fast = pc.fill_null(pc.less_equal(pc.utf8_length(source_ids), 200), False)
+        fields: dict[str, FieldColumn] = {}
+        for name, field in self._fields:
+            converted = field.convert(text_of(field.column) if field.column else None, count)
+            fields[name] = converted
+            if converted.fast is not None:
+                fast = pc.and_(fast, converted.fast)
+        joined = pc.binary_join_element_wise(
+            *[pc.fill_null(text_of(column), "\x00") for column in self._digest_columns], "\x1f"
+        )
+        seed = self._digest_seed
+        digests = []
+        for text in joined.to_pylist():
+            digest = seed.copy()
+            digest.update(text.encode())
+            digests.append(digest.hexdigest())
+        return ConvertedBatch(
+            keys=keys,
+            digests=digests,
+            fields=fields,
+            fast=fast.to_numpy(zero_copy_only=False),
+        )
+
+
+class _ColumnField:
+    """How one field's column is converted: at once (text, dates), or per distinct value."""
+
+    def __init__(
+        self,
+        plan: _FieldPlan,
+        column: str | None,
+        constant: Any = _ABSENT,
+        constant_fails: bool = False,
+    ) -> None:
+        self.plan = plan
+        self.column = column
+        self.constant = constant
+        self.constant_fails = constant_fails
+        self.kind = plan.definition.kind
+        self.when_empty: Any = _ABSENT
+        self.empty_fails = False
+        self.date_pattern: _DatePattern | None = None
+        self.compiled: Callable[[dict[str, str | None]], Any] | None = plan.compiled()
+        if column is not None:
+            try:
+                self.when_empty = plan.convert({column: None})
+            except RowError:
+                self.empty_fails = True
+            spec = plan.spec
+            if (
+                self.kind is FieldKind.DATETIME
+                and spec is not None
+                and spec.date_format
+                and plan.value_map is None
+                and plan.pattern is None
+            ):
+                self.date_pattern = _DatePattern.compile(spec.date_format)
+
+    @classmethod
+    def of(cls, plan: _FieldPlan) -> _ColumnField | None:
+        """The column plan for ``plan``'s field; None when only the row path can take it."""
+        spec = plan.spec
+        if spec is not None and spec.source_system_column:
+            return None
+        if spec is None or plan.constant is not None:
+            compiled = plan.compiled()
+            if compiled is None:
+                return cls(plan, None)
+            try:
+                return cls(plan, None, constant=compiled({}))
+            except RowError:
+                return cls(plan, None, constant_fails=True)
+        if len(plan.columns) != 1:
+            return None
+        return cls(plan, plan.columns[0])
+
+    def convert(self, texts: pa.Array | None, count: int) -> FieldColumn:
+        if texts is None:
+            if self.constant_fails:
+                return FieldColumn(None, None, pa.repeat(False, count))
+            value = None if self.constant is _ABSENT else self.constant
+            return FieldColumn(None, _stored(value))
+        present = pc.is_valid(texts)
+        plain = self.plan.value_map is None and self.plan.pattern is None
+        reference_system = None
+        if plain and self.kind is FieldKind.TEXT:
+            values, fast = (
+                texts,
+                pc.less_equal(pc.utf8_length(texts), self.plan.definition.max_length),
+            )
+        elif plain and self.kind is FieldKind.REFERENCE and self.plan.reference_system != CPXM_IDS:
+            # The row path makes any text a Reference of the field's system (``_typed_path``).
+            values, fast = texts, pc.is_valid(texts)
+            reference_system = self.plan.reference_system
+        elif self.date_pattern is not None:
+            values, fast = self.date_pattern.parse(texts)
+        else:
+            values, fast = self._per_distinct(texts)
+        # Empty cells: the field's default, nothing, or (when required) the row path's error.
+        fast = pc.fill_null(fast, False)
+        if pc.all(present).as_py():
+            return FieldColumn(values, None, fast, reference_system)
+        if self.empty_fails:
+            return FieldColumn(values, None, pc.and_(fast, present), reference_system)
+        if self.when_empty is not _ABSENT:
+            if reference_system is not None:
+                # A default reference is not a plain source id: those rows go the row path.
+                return FieldColumn(values, None, fast, reference_system)
+            values = pc.fill_null(values, pa.scalar(_stored(self.when_empty), type=values.type))
+        return FieldColumn(values, None, pc.or_(fast, pc.invert(present)), reference_system)
+
+    def _per_distinct(self, texts: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """Convert each distinct text once with the row path's own code."""
+        encoded = texts.dictionary_encode()
+        assert self.column is not None
+        column = self.column
+        convert = self.compiled
+        assert convert is not None
+        results: list[Any] = []
+        good: list[bool] = []
+        for text in encoded.dictionary.to_pylist():
+            try:
+                value = convert({column: text})
+            except RowError:
+                results.append(None)
+                good.append(False)
+                continue
+            results.append(_stored(value))
+            good.append(True)
+        indices = encoded.indices
+        return _typed_array(results, self.kind).take(indices), pa.array(good, pa.bool_()).take(
+            indices
+        )
+
+
+def _stored(value: Any) -> Any:
+    """A converted value in the form the column writer takes (a reference as its key)."""
+    if isinstance(value, Reference):
+        return f"{value.source_system}\x1f{value.source_id}"
+    return value
+
+
+_ARROW_TYPES = {
+    FieldKind.DATETIME: pa.timestamp("us"),
+    FieldKind.DATE: pa.date32(),
+    FieldKind.NUMBER: pa.float64(),
+    FieldKind.CODE_LIST: pa.list_(pa.string()),
+}
+
+
+def _typed_array(values: list[Any], kind: FieldKind) -> pa.Array:
+    """A field's converted values as an array of the kind's type (text for the rest)."""
+    return pa.array(values, _ARROW_TYPES.get(kind, pa.string()))
+
+
+class _DatePattern:
+    """A strptime format of plain numbers read a column at a time; the same values as
+    ``rows._compile_date_format`` gives a row, and null where that one might disagree."""
+
+    _CODES: ClassVar[dict[str, tuple[str, str]]] = {
+        "d": ("day", r"\d{1,2}"),
+        "m": ("month", r"\d{1,2}"),
+        "Y": ("year", r"\d{4}"),
+        "y": ("year2", r"\d{2}"),
+        "H": ("hour", r"\d{1,2}"),
+        "M": ("minute", r"\d{1,2}"),
+        "S": ("second", r"\d{1,2}"),
+        "f": ("fraction", r"\d{1,6}"),
+    }
+
+    def __init__(self, pattern: str, parts: list[str]) -> None:
+        self.pattern = pattern
+        self.parts = parts
+
+    @classmethod
+    def compile(cls, date_format: str) -> _DatePattern | None:
+        pattern = ["^"]
+        parts: list[str] = []
+        index = 0
+        while index < len(date_format):
+            char = date_format[index]
+            if char == "%":
+                code = date_format[index + 1 : index + 2]
+                if code not in cls._CODES or cls._CODES[code][0] in parts:
+                    return None
+                name, digits = cls._CODES[code]
+                parts.append(name)
+                pattern.append(f"(?P<{name}>{digits})")
+                index += 2
+                continue
+            if char.isspace():
+                pattern.append(r"[ \t\n\r\f\v]+")  # ASCII: other spaces go the row path
+            elif char.isascii() and char.isalnum():
+                pattern.append(char)
+            else:
+                pattern.append(r"\x{" + f"{ord(char):x}" + "}")
+            index += 1
+        if "year" not in parts and "year2" not in parts:
+            return None
+        pattern.append("$")
+        return cls("".join(pattern), parts)
+
+    def parse(self, texts: pa.Array) -> tuple[pa.Array, pa.Array]:
+        found = pc.extract_regex(texts, self.pattern)
+        matched = pc.is_valid(found).to_numpy(zero_copy_only=False)
+        count = len(texts)
+
+        def part(name: str, default: int) -> np.ndarray:
+            if name not in self.parts:
+                return np.full(count, default, dtype=np.int64)
+            values = pc.cast(pc.if_else(pc.is_valid(found), found.field(name), "0"), pa.int64())
+            return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+        if "year" in self.parts:
+            year = part("year", 1900)
+        else:
+            short = part("year2", 0)
+            year = short + np.where(short >= 69, 1900, 2000)  # strptime's pivot
+        month, day = part("month", 1), part("day", 1)
+        hour, minute, second = part("hour", 0), part("minute", 0), part("second", 0)
+        if "fraction" in self.parts:
+            digits = pc.if_else(pc.is_valid(found), found.field("fraction"), "0")
+            scale = np.power(10, 6 - pc.utf8_length(digits).to_numpy(zero_copy_only=False))
+            micros = part("fraction", 0) * scale
+        else:
+            micros = np.zeros(count, dtype=np.int64)
+        month_ok = (month >= 1) & (month <= 12)
+        safe_month = np.where(month_ok, month, 1)
+        year_ok = (year >= 1) & (year <= 9999)
+        safe_year = np.where(year_ok, year, 1970)
+        starts = (safe_year - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (
+            safe_month - 1
+        ).astype("timedelta64[M]")
+        days_in_month = (starts + np.timedelta64(1, "M")).astype("datetime64[D]") - starts.astype(
+            "datetime64[D]"
+        )
+        valid = (
+            matched
+            & year_ok
+            & month_ok
+            & (day >= 1)
+            & (day <= days_in_month.astype(np.int64))
+            & (hour <= 23)
+            & (minute <= 59)
+            & (second <= 59)
+        )
+        stamps = (
+            starts.astype("datetime64[D]").astype("datetime64[us]")
+            + (np.where(valid, day, 1) - 1).astype("timedelta64[D]")
+            + np.where(valid, hour, 0).astype("timedelta64[h]")
+            + np.where(valid, minute, 0).astype("timedelta64[m]")
+            + np.where(valid, second, 0).astype("timedelta64[s]")
+            + np.where(valid, micros, 0).astype("timedelta64[us]")
+        )
+        values = pa.array(stamps, pa.timestamp("us"), mask=~valid)
+        return values, pa.array(valid, pa.bool_())
+
+
+@dataclass
+class ColumnWork:
+    """A column batch with its conversion, ready to apply."""
+
+    batch: ColumnBatch
+    converted: ConvertedBatch
+
+
+def columnar_work(
+    path: Path, mapping: ImportMapping, converter: ColumnConverter, batch_size: int
+) -> Iterator[ColumnWork | list[RawRecord]]:
+    """``path``'s batches converted: column work, or records for the row-by-row path."""
+    for batch in column_batches(path, mapping, batch_size):
+        if isinstance(batch, ColumnBatch):
+            yield ColumnWork(batch, converter(batch))
+        else:
+            yield batch
