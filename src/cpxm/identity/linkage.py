@@ -5,8 +5,8 @@ or PostgreSQL. Every comparison level starts from fixed m and u probabilities wr
 here, because an unsupervised model cannot learn them from a few dozen records (the first
 imports of a new tenant): it scored a true pair 0.80 and two different people sharing a surname
 and postcode 0.9986. From ``U_TRAINING_RECORDS`` records u is measured by random sampling with a
-fixed seed, and from ``M_TRAINING_RECORDS`` m is refined by expectation maximisation. The prior
-always comes from agreement on strong identifiers.
+fixed seed, and from ``M_TRAINING_RECORDS`` m is refined by expectation maximisation (both in
+``cpxm.identity.training``). The prior always comes from agreement on strong identifiers.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from cpxm.identity.normalise import COLUMNS, Normalised
+from cpxm.identity.training import U_TRAINING_RECORDS, train
 
-SEED = 20261123
 # Agreements that almost always mean the same person: used to estimate the prior probability
 # that two records match, assuming they find this share of the true matches.
 IDENTIFIER_RULES = (
@@ -45,21 +45,6 @@ TERM_FREQUENCY_COLUMNS = {
 }
 # A value only one person holds still happens to be someone else's this often, in records.
 TERM_FREQUENCY_FLOOR = 0.2
-# Below these sizes the written-down probabilities beat estimates from too few pairs.
-U_TRAINING_RECORDS = 2_000
-M_TRAINING_RECORDS = 5_000
-# EM may raise a level's m above the written-down value, never lower it (each comparison is
-# then renormalised). Where the sources never varied a field among the pairs EM saw (the demo's
-# silos copy one e-mail across systems), EM sets m of "different" to 0 and one differing e-mail
-# vetoes any match; people do have several, and the written value says how often. Measured:
-# floors of 0.25 and 0.6 of the written m gave demo F1 0.906, this 0.949 (FEBRL4 the same).
-M_FLOOR_SHARE = 1.0
-# Expectation maximisation sessions, by the columns each blocks on; each session estimates m
-# of the comparisons it leaves free, so together they cover every comparison.
-# Two sessions (names; date of birth) found what four (also e-mail, postcode) found, on FEBRL4
-# and the demo alike, in half the time: each session costs Splink ~0.3 s of SQL parsing.
-EM_SESSIONS: tuple[tuple[str, ...], ...] = (("first_name", "last_name"), ("dob",))
-
 Edge = tuple[int, int, float]
 
 
@@ -111,19 +96,30 @@ def _exact(column: str, m: float, u: float, *, tf: bool = False) -> Any:
 
 
 def _one_edit(column: str) -> str:
-    """``damerau_levenshtein(l, r) <= 1``, with a cheap test first.
+    """``damerau_levenshtein(l, r) <= 1``, with cheap tests first.
 
-    One edit (a slip, a dropped or doubled character, two swapped neighbours) touches at most
-    two adjacent characters, so in a value of n characters the first or the last (n - 1) // 2
-    still agree. Most pairs fail that test, and the edit distance, ten times dearer, runs only
-    for the rest: it was most of the scoring time of dates, ids and postcodes.
+    DuckDB's edit distance counts bytes. Of two values of one length, those that differ in
+    at most one byte are one edit apart and those that differ in three or more are not; only
+    two differing bytes (perhaps two swapped neighbours) need the edit distance. Of values
+    whose lengths differ, only those one byte apart can be (a dropped or doubled character).
+    The byte count sits in a CASE because DuckDB refuses values of different lengths (and
+    empty ones), and DuckDB tests a condition's second part only where the first left the
+    answer open. The edit distance, ten times dearer, was most of the time of dates, ids and
+    postcodes; the byte count halved what the older prefix test below left of it.
     """
     left, right = f"{column}_l", f"{column}_r"
+    differing = (
+        f"(CASE WHEN {left} = {right} THEN 0"
+        f" WHEN strlen({left}) = strlen({right}) THEN hamming({left}, {right}) END)"
+    )
+    # One edit touches at most two adjacent characters, so in a value of n characters the
+    # first or the last (n - 1) // 2 still agree.
     half = f"((length({left}) - 1) // 2)"
     return (
-        f"((left({left}, {half}) = left({right}, {half})"
+        f"({differing} <= 1 OR (({differing} = 2 OR abs(strlen({left}) - strlen({right})) = 1)"
+        f" AND (left({left}, {half}) = left({right}, {half})"
         f" OR right({left}, {half}) = right({right}, {half}))"
-        f" AND damerau_levenshtein({left}, {right}) <= 1)"
+        f" AND damerau_levenshtein({left}, {right}) <= 1))"
     )
 
 
@@ -184,7 +180,8 @@ def _comparisons(*, term_frequencies: bool) -> list[Any]:
             ),
             _sql(f"{same_last} AND {near_first}", 0.06, 0.0002),
             _sql(f"{same_first} AND {near_last}", 0.08, 0.0002),
-            _sql(f"({same_last} OR {near_last}) AND {compatible_first}", 0.06, 0.001),
+            # The initials first: DuckDB then computes the similarity for few pairs.
+            _sql(f"{compatible_first} AND ({same_last} OR {near_last})", 0.06, 0.001),
             _sql(same_last, 0.01, 0.003),
             # One side has no surname: the given names still count (a registration that
             # kept only the first name), and a missing surname alone says little.
@@ -277,7 +274,6 @@ def _settings(prior: float, *, size: int) -> SettingsCreator:
         blocking_rules_to_generate_predictions=_blocking_rules(),
         comparisons=_comparisons(term_frequencies=size >= U_TRAINING_RECORDS),
         retain_intermediate_calculation_columns=False,
-        max_iterations=8,
         retain_matching_columns=False,
     )
 
@@ -319,11 +315,15 @@ def score_pairs(
     db_api = DuckDBAPI(connection)
     frame = db_api.register("cpxm_records", table_name="cpxm_records")
     prior = _prior(connection, len(records))
-    linker = Linker(frame, _settings(prior, size=len(records)), log_level=None)
+    # The settings are ours and fixed (tests cover them): Splink's check of their columns
+    # against the input parses every level with sqlglot again, a tenth of a second.
+    linker = Linker(
+        frame, _settings(prior, size=len(records)), log_level=None, validate_settings=False
+    )
     step("training")
     if len(records) >= U_TRAINING_RECORDS:
         _term_frequencies(connection, db_api, linker)
-    _train(connection, linker, len(records), prior)
+    train(connection, linker, len(records), prior)
     step("scoring")
     predictions = linker.inference.predict(
         threshold_match_probability=threshold, warning_mode="never"
@@ -389,91 +389,3 @@ def _term_frequencies(
         )
         frame = db_api.register(f"cpxm_tf_{column}", table_name=f"cpxm_tf_{column}")
         linker.table_management.register_term_frequency_lookup(frame, column)
-
-
-def _train(connection: duckdb.DuckDBPyConnection, linker: Linker, size: int, prior: float) -> None:
-    if size < U_TRAINING_RECORDS:
-        return
-    training = linker.training
-    levels = _levels(linker)
-    written_m = [float(level.m_probability) for level in levels]
-    _estimate_u(connection, linker, pairs=min(5e6, max(1e4, size * 20.0)))
-    if size < M_TRAINING_RECORDS:
-        return
-    # Each session blocks on columns the others leave free, so every comparison gets an m.
-    for columns in EM_SESSIONS:
-        rule = block_on(*columns)
-        saved = linker._settings_obj.core_model_settings.copy()  # type: ignore[no-untyped-call]
-        try:
-            training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True
-            )
-        except Exception:
-            # A failed session (no pairs; an m underflowing to 0) leaves the model without the
-            # comparisons it blocked on: put the model back as it was before the session.
-            linker._settings_obj.core_model_settings = saved
-            logging.getLogger(__name__).info("EM session skipped", exc_info=True)
-    # A skipped session put back copies of the comparisons: look the levels up again.
-    for level, m in zip(_levels(linker), written_m, strict=True):
-        level.m_probability = max(float(level.m_probability or 0.0), m * M_FLOOR_SHARE)
-    for comparison in linker._settings_obj.comparisons:
-        _normalise_m(comparison._comparison_levels_excluding_null)
-    # Set last: an EM session writes its own, blocking-adjusted, prior back into the model.
-    linker._settings_obj._probability_two_random_records_match = prior
-
-
-def _estimate_u(connection: duckdb.DuckDBPyConnection, linker: Linker, *, pairs: float) -> None:
-    """u of every level from all pairs among a fixed pseudo-random sample of records.
-
-    The same estimate as Splink's ``estimate_u_using_random_sampling`` (random pairs, nearly
-    all non-matches), with Splink's own comparison SQL, in one query: Splink's runs up to ten
-    chunks and builds a pyarrow table from Python lists, which imports pandas; together they
-    took 2-8 s of a 10,000-record resolve. Pairs are of one kind, as blocking compares them.
-    A level no sampled pair reached (a swapped name) keeps its written-down u rather than a
-    near-zero estimate far more certain than the sample could show.
-    """
-    sample_size = int(0.5 * ((8 * pairs + 1) ** 0.5 + 1))  # n records give n(n-1)/2 pairs
-    comparisons = linker._settings_obj.comparisons
-    sides = ", ".join(
-        f"l.{name} AS {name}_l, r.{name} AS {name}_r" for name in COLUMNS if name != "unique_id"
-    )
-    cases = ", ".join(comparison._case_statement for comparison in comparisons)
-    connection.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE cpxm_u_vectors AS
-        WITH sample AS (
-            SELECT * FROM cpxm_records ORDER BY hash(unique_id + {SEED}) LIMIT {sample_size}
-        ), pairs AS (
-            SELECT {sides} FROM sample l JOIN sample r
-            ON l.unique_id < r.unique_id AND l.kind = r.kind
-        )
-        SELECT {cases} FROM pairs
-        """  # noqa: S608 -- Splink's own comparison SQL and our constants
-    )
-    for comparison in comparisons:
-        gamma = comparison._gamma_column_name
-        counts = dict(
-            connection.execute(
-                f"SELECT {gamma}, count(*) FROM cpxm_u_vectors WHERE {gamma} >= 0 GROUP BY 1"  # noqa: S608
-            ).fetchall()
-        )
-        total = sum(counts.values())
-        for level in comparison._comparison_levels_excluding_null:
-            seen = counts.get(level.comparison_vector_value, 0)
-            if seen and total:
-                level.u_probability = seen / total
-    connection.execute("DROP TABLE cpxm_u_vectors")
-
-
-def _levels(linker: Linker) -> list[Any]:
-    return [
-        level
-        for comparison in linker._settings_obj.comparisons
-        for level in comparison._comparison_levels_excluding_null
-    ]
-
-
-def _normalise_m(levels: Sequence[Any]) -> None:
-    total = sum(float(level.m_probability) for level in levels)
-    for level in levels:
-        level.m_probability = float(level.m_probability) / total
