@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from benchmarks.cpu import store_cpu_seconds
 from benchmarks.demo_load import fresh_store, raw_insert_seconds
 from cpxm.ingest.mapping import parse_mapping
-from cpxm.ingest.service import import_file
+from cpxm.ingest.service import BATCH_SIZE, import_file
 from cpxm.workspace.models import Channel, Country, Department
 
 ACCOUNTS = 20_000
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--batch-size", type=int, default=2_000)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="default: cpxm import's")
     parser.add_argument(
         "--database-url",
         default=None,
@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         f"import / raw {import_cpu / raw_cpu:.2f}x"
     )
     print(f"reader:              {os.environ.get('CPXM_IMPORT_READER') or 'inline'}")
+    print(f"batch size:          {args.batch_size:,} rows per commit")
     engine.dispose()
     return 0
 

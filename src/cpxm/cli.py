@@ -204,7 +204,7 @@ def import_command(
     ] = False,
     batch_size: Annotated[
         int, typer.Option(min=1, max=100_000, help="Rows per committed batch.")
-    ] = 2_000,
+    ] = 10_000,  # cpxm.ingest.service.BATCH_SIZE, without importing the importer to say it
 ) -> None:
     """Import FILE through a mapping: every row is stored or quarantined with its reason."""
     from cpxm.ingest.mapping import MappingError, resolve_mapping

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from cpxm.ingest.columnar import WHITESPACE, ColumnBatch, column_batches, columnar_plan
+from cpxm.ingest.column_reader import WHITESPACE, ColumnBatch, column_batches
+from cpxm.ingest.columnar import columnar_plan
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
 from cpxm.ingest.readers import read_rows
@@ -39,7 +40,7 @@ MAPPING: dict[str, Any] = {
 HEADER = "CALL_ID;ACCOUNT_ID;WHEN;CHANNEL;TYPE;DIRECTION;PRODUCT;NOTES\n"
 LONG_ID = "C" * 201
 FIRST = HEADER + (
-    'C1;A1;03/02/2025 14:30;F2F;call;inbound;drug_x;"Dosing; ""urgent"".\nFollow-up."\n'
+    'C1;A1;03/02/2025 14:30;F2F;call;inbound;drug_x;"Dosing; ""urgent"".\n\nFollow-up."\n'
     "C2;A1;3/2/2025  9:05;Tel;;;;\n"
     "C3;A9;03/02/2025 15:00;Tel;call;;;unknown account\n"  # no such stakeholder
     "C4;A1;2025-02-04T09:00:00+01:00;tel;;OUTBOUND;;ISO date, read by the row path\n"
@@ -49,7 +50,7 @@ FIRST = HEADER + (
     "C7;;04/02/2025 11:00;F2F;;;;no account\n"
     "C8;A1;;F2F;;;;no date\n"
     ";A1;04/02/2025 11:00;F2F;;;;no call id\n"
-    'C1;A1;03/02/2025 14:30;F2F;call;inbound;drug_x;"Dosing; ""urgent"".\nFollow-up."\n'
+    'C1;A1;03/02/2025 14:30;F2F;call;inbound;drug_x;"Dosing; ""urgent"".\n\nFollow-up."\n'
     "C9;A1;05/02/2025 08:00;F2F;;;;first say\n"
     "C9;A1;05/02/2025 08:00;F2F;;;;second say\n"  # the same id again, saying otherwise
     "  C10 ; A1 ; 06/02/2025 10:00 ; F2F ;;\u00a0inbound ;DRUG_X; padded \n"
@@ -59,6 +60,7 @@ FIRST = HEADER + (
     f"{LONG_ID};A1;07/02/2025 10:00;F2F;;;;source id too long\n"
     f"C14;A1;07/02/2025 10:00;F2F;;;;{'n' * 20_001}\n"
     "C15;A2;29/02/2024 23:59;F2F;;;;leap day\n"
+    "\n"  # an empty line, skipped as the blank record is
 )
 # The same export a day later: C2 changed, C5 corrected, C20 new, C9 and C11 gone.
 CHANGED = (
@@ -243,7 +245,7 @@ def test_column_import_ends_as_the_row_import_does(
     )
     assert reasons[19] == "row 19: the source id is 201 characters long; at most 200 fit"
     stored = state["stored"]
-    assert stored["C1"][-1] == 'Dosing; "urgent".\nFollow-up.'
+    assert stored["C1"][-1] == 'Dosing; "urgent".\n\nFollow-up.'
     assert stored["C9"][-1] == "second say"
     c10 = stored["C10"]
     assert (c10[7], c10[8], c10[9], c10[-1]) == ("visit", "inbound", "drug_x", "padded")
@@ -298,7 +300,7 @@ CSV_SHAPES = {
     "byte order mark": "\ufeffID,A,W,C\n1,a,b,c\n",
     "quoted header": '"ID","A","W","C"\n1,a,b,c\n',
     "unterminated quote": 'ID,A,W,C\n1,"ab,c,d\n2,b,c,d\n',
-    "blank line": "ID,A,W,C\n1,a,b,c\n\n2,a,b,c\n",
+    "blank lines": 'ID,A,W,C\n1,a,b,c\n\n2,a,b,c\r\n\r\n3,"x\n\ny",b,c\n\n\n',
     "short row": "ID,A,W,C\n1,a,b,c\n2,a\n3,a,b,c\n",
     "long row": "ID,A,W,C\n1,a,b,c\n2,a,b,c,d\n3,a,b,c,\n",
 }

@@ -19,7 +19,8 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from cpxm.db import bulk_insert_columns, reserve_ids
-from cpxm.ingest.columnar import ColumnBatch, ConvertedBatch, FieldColumn
+from cpxm.ingest.column_reader import ColumnBatch
+from cpxm.ingest.columnar import ConvertedBatch, FieldColumn
 from cpxm.ingest.entities import server_timestamps
 from cpxm.ingest.ledger import close_earlier_quarantine, ledger_entries
 from cpxm.ingest.mapping import ImportMapping

@@ -56,7 +56,11 @@ from cpxm.workspace.models import (
     TherapeuticArea,
 )
 
-BATCH_SIZE = 5_000
+# Rows per committed batch. Each commit rewrites every index page its rows touched, and rows
+# land all over the interactions indexes: a million call reports cost SQLite 88 CPU seconds in
+# batches of 2,000 and 59 in batches of 10,000 (benchmarks/import_load.py). A killed import
+# redoes at most one batch.
+BATCH_SIZE = 10_000
 ProgressCallback = Callable[[int], None]  # rows read so far
 
 
@@ -504,8 +508,9 @@ def apply_column_work(
         references=carry.references,
         earlier_quarantine=carry.earlier_quarantine,
     )
+    settled = len(work.batch) - len(done.others)
     outcome = ImportReport(
-        run_id=run_id, read=len(work.batch), created=done.created, unchanged=done.unchanged
+        run_id=run_id, read=settled, created=done.created, unchanged=done.unchanged
     )
     if len(done.others):
         rest = apply_batch(
@@ -516,10 +521,7 @@ def apply_column_work(
             run_id=run_id,
             carry=carry,
         )
-        outcome.created += rest.created
-        outcome.updated += rest.updated
-        outcome.unchanged += rest.unchanged
-        outcome.quarantined += rest.quarantined
+        _add(outcome, rest)
     return outcome
 
 
