@@ -72,6 +72,11 @@ UMLAUTS = str.maketrans(
     {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
 )
 PLACEHOLDER_EMAIL_USERS = {"noemail", "none", "unknown", "na", "noreply", "no-reply"}
+_SEPARATORS = re.compile(r"[\W_]+")
+_NON_DIGITS = re.compile(r"\D")
+_NON_ALPHANUMERIC = re.compile(r"[^0-9A-Za-z]")
+_COMPACT_DATE = re.compile(r"\d{8}")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}.*")
 COLUMNS = (
     "unique_id",
     "source_system",
@@ -124,13 +129,16 @@ def fold(text: object) -> str | None:
 @lru_cache(maxsize=200_000)
 def _fold(text: str) -> str | None:
     # Names, cities and streets repeat across records and systems: each is folded once.
+    if text.isascii():
+        # Nothing to decompose or transliterate: the same result, a third of the time.
+        return _SEPARATORS.sub(" ", text.lower()).strip() or None
     decomposed = unicodedata.normalize(
         "NFKD", unicodedata.normalize("NFC", str(text)).translate(UMLAUTS)
     )
     # Latin letters lose their accents; other scripts (a city or institution written in
     # kanji) keep their letters, which would otherwise vanish and make such records blank.
     plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-    cleaned = re.sub(r"[\W_]+", " ", plain).strip()
+    cleaned = _SEPARATORS.sub(" ", plain).strip()
     return cleaned or None
 
 
@@ -186,14 +194,14 @@ def _phone(value: object) -> str | None:
     """The last nine digits: the same across international, national and trunk formats."""
     if value is None:
         return None
-    digits = re.sub(r"\D", "", str(value))
+    digits = _NON_DIGITS.sub("", str(value))
     return digits[-9:] if len(digits) >= 6 else None
 
 
 def _postal_code(value: object) -> str | None:
     if value is None:
         return None
-    code = re.sub(r"[^0-9A-Za-z]", "", str(value)).upper()
+    code = _NON_ALPHANUMERIC.sub("", str(value)).upper()
     return code or None
 
 
@@ -203,9 +211,9 @@ def _dob(value: object) -> str | None:
     if isinstance(value, date | datetime):
         return value.isoformat()[:10]
     text = str(value).strip()
-    if re.fullmatch(r"\d{8}", text):
+    if _COMPACT_DATE.fullmatch(text):
         text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    return text[:10] if re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", text) else None
+    return text[:10] if _ISO_DATE.fullmatch(text) else None
 
 
 def _kind(attributes: dict[str, Any]) -> str:
@@ -242,7 +250,11 @@ def normalise(record_id: int, source_system: str, attributes: dict[str, Any]) ->
             _first(attributes, "name", "attendee", "requester_name", "caller_name")
         )
     if first is not None:
-        first = " ".join(_given_name(token) or token for token in first.split())
+        first = (
+            " ".join(_given_name(token) or token for token in first.split())
+            if " " in first
+            else NICKNAMES.get(first, first)
+        )
     first, last = _plain(first), _plain(last)
     if first is not None and len(first) == 1:
         initial: str | None = first
