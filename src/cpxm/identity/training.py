@@ -229,31 +229,29 @@ def estimate_u(connection: duckdb.DuckDBPyConnection, linker: Linker, *, pairs: 
         f"l.{name} AS {name}_l, r.{name} AS {name}_r" for name in COLUMNS if name != "unique_id"
     )
     cases = ", ".join(comparison._case_statement for comparison in comparisons)
-    connection.execute(
+    # Counts per agreement pattern (a few hundred), each comparison's levels summed from them:
+    # one pass over the sampled pairs instead of a table of them scanned once per comparison.
+    patterns = connection.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE cpxm_u_vectors AS
         WITH sample AS (
             SELECT * FROM cpxm_records ORDER BY hash(unique_id + {SEED}) LIMIT {sample_size}
         ), pairs AS (
             SELECT {sides} FROM sample l JOIN sample r
             ON l.unique_id < r.unique_id AND l.kind = r.kind
         )
-        SELECT {cases} FROM pairs
+        SELECT {cases}, count(*) FROM pairs GROUP BY ALL
         """  # noqa: S608 -- Splink's own comparison SQL and our constants
-    )
-    for comparison in comparisons:
-        gamma = comparison._gamma_column_name
-        counts = dict(
-            connection.execute(
-                f"SELECT {gamma}, count(*) FROM cpxm_u_vectors WHERE {gamma} >= 0 GROUP BY 1"  # noqa: S608
-            ).fetchall()
-        )
+    ).fetchall()
+    for index, comparison in enumerate(comparisons):
+        counts: dict[int, int] = {}
+        for pattern in patterns:
+            if pattern[index] >= 0:
+                counts[pattern[index]] = counts.get(pattern[index], 0) + pattern[-1]
         total = sum(counts.values())
         for level in comparison._comparison_levels_excluding_null:
             seen = counts.get(level.comparison_vector_value, 0)
             if seen and total:
                 level.u_probability = seen / total
-    connection.execute("DROP TABLE cpxm_u_vectors")
 
 
 def _levels(linker: Linker) -> list[Any]:
