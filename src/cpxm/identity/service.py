@@ -300,10 +300,15 @@ def _resolve(
 
 def _record_candidates(rows: Sequence[Any], countries: set[str]) -> dict[int, Candidate]:
     """Each of these records as survivorship sees it, by record id."""
-    return {
-        row.id: candidate(row.id, row.source_system, row.attributes, row.imported_at, countries)
-        for row in rows
-    }
+    return {row.id: _candidate_of(row, {}, countries) for row in rows}
+
+
+def _candidate_of(row: Any, known: dict[int, Candidate], countries: set[str]) -> Candidate:
+    """A read source record as survivorship sees it: from ``known`` when seen already."""
+    seen = known.get(row.id)
+    if seen is not None:
+        return seen
+    return candidate(row.id, row.source_system, row.attributes, row.imported_at, countries)
 
 
 def _candidates(
@@ -322,14 +327,7 @@ def _candidates(
         current = owner[row.id]
         holder = attach.get(row.id) if current is None else mapping.get(current, current)
         if holder in found:
-            seen = known.get(row.id)
-            found[holder].append(
-                seen
-                if seen is not None
-                else candidate(
-                    row.id, row.source_system, row.attributes, row.imported_at, countries
-                )
-            )
+            found[holder].append(_candidate_of(row, known, countries))
     return found
 
 
@@ -389,17 +387,12 @@ def _create_golden_records(
     if not clusters:
         return []
     created = reserve_ids(session, Base.metadata.tables["stakeholders"], len(clusters))
-
-    def seen(record: int) -> Candidate:
-        found = known.get(record)
-        if found is not None:
-            return found
-        row = rows[record]
-        return candidate(record, row.source_system, row.attributes, row.imported_at, countries)
-
     found_golden_records(
         session,
-        clusters=[[seen(record) for record in members] for _, members in clusters],
+        clusters=[
+            [_candidate_of(rows[record], known, countries) for record in members]
+            for _, members in clusters
+        ],
         stakeholder_ids=created,
         trust_order=trust_order,
     )
