@@ -34,8 +34,9 @@ from sqlalchemy.orm import Session
 
 from benchmarks.cpu import store_cpu_seconds
 from benchmarks.demo_load import fresh_store, raw_insert_seconds
+from cpxm.ingest import BATCH_SIZE
 from cpxm.ingest.mapping import parse_mapping
-from cpxm.ingest.service import BATCH_SIZE, import_file
+from cpxm.ingest.service import import_file
 from cpxm.workspace.models import Channel, Country, Department
 
 ACCOUNTS = 20_000

@@ -30,6 +30,7 @@ from cpxm.db import make_engine
 from cpxm.feedback.cli import analyze_command
 from cpxm.governance.cli import governance_app
 from cpxm.identity.cli import identity_app, resolve_command
+from cpxm.ingest import BATCH_SIZE
 from cpxm.migrate import current_revision, head_revision, upgrade_database
 from cpxm.safety.cli import safety_app
 from cpxm.surveys.cli import survey_app
@@ -204,7 +205,7 @@ def import_command(
     ] = False,
     batch_size: Annotated[
         int, typer.Option(min=1, max=100_000, help="Rows per committed batch.")
-    ] = 10_000,  # cpxm.ingest.service.BATCH_SIZE, without importing the importer to say it
+    ] = BATCH_SIZE,
 ) -> None:
     """Import FILE through a mapping: every row is stored or quarantined with its reason."""
     from cpxm.ingest.mapping import MappingError, resolve_mapping

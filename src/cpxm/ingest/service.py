@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 import cpxm.schema  # noqa: F401
 from cpxm.db import chunked, session_factory
 from cpxm.errors import DomainError
+from cpxm.ingest import BATCH_SIZE
 from cpxm.ingest.column_writer import apply_columns
 from cpxm.ingest.columnar import ColumnWork, columnar_plan, columnar_work
 from cpxm.ingest.entities import PendingRow
@@ -56,11 +57,6 @@ from cpxm.workspace.models import (
     TherapeuticArea,
 )
 
-# Rows per committed batch. Each commit rewrites every index page its rows touched, and rows
-# land all over the interactions indexes: a million call reports cost SQLite 88 CPU seconds in
-# batches of 2,000 and 59 in batches of 10,000 (benchmarks/import_load.py). A killed import
-# redoes at most one batch.
-BATCH_SIZE = 10_000
 ProgressCallback = Callable[[int], None]  # rows read so far
 
 
