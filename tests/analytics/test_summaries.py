@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
+import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from cpxm.analytics.models import InteractionDailyCount
 from cpxm.analytics.service import monthly_interactions
 from cpxm.analytics.summaries import (
+    counted_after_insert,
     rebuild_summaries,
     refresh_planner_statistics,
     summary_drift,
 )
-from cpxm.db import bulk_insert
+from cpxm.db import bulk_insert, reserve_ids
 from cpxm.interactions.models import Interaction
 from tests.factories import make_interaction, make_stakeholder, make_taxonomy
 
@@ -80,6 +82,46 @@ def test_summary_follows_inserts_bulk_loads_updates_and_deletes(session: Session
         ("2025-02", "phone", "patient_services"): 1,
         ("2025-03", "face_to_face", "medical_affairs"): 28,
     })  # fmt: skip
+    assert summary_drift(session).drifted_groups == 0
+
+
+def _triggers(session: Session) -> list[str]:
+    if session.get_bind().dialect.name != "sqlite":
+        return []
+    return sorted(session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+
+
+def test_a_bulk_insert_counted_at_once_keeps_the_summary_and_the_trigger(
+    session: Session,
+) -> None:
+    make_taxonomy(session)
+    hcp = make_stakeholder(session)
+    make_interaction(session, stakeholder=hcp, occurred_at=datetime(2025, 3, 1, 9))
+    triggers = _triggers(session)
+    table = Interaction.__table__
+    columns = ["id", "stakeholder_id", "occurred_at", "channel_code", "department_code",
+               "interaction_type", "direction"]  # fmt: skip
+    days = [1, 1, 2, 2, 2, 31]  # the 1st joins the group counted by the trigger above
+    ids = reserve_ids(session, table, len(days))  # type: ignore[arg-type]
+    with counted_after_insert(session.connection(), first_id=ids[0]):
+        bulk_insert(
+            session.connection(),
+            table,  # type: ignore[arg-type]
+            [
+                (id_, hcp.id, datetime(2025, 3, day, 10), "email", "sales", "visit", "outbound")
+                for id_, day in zip(ids, days, strict=True)
+            ],
+            columns,
+        )
+    assert _triggers(session) == triggers
+    assert summary_drift(session).drifted_groups == 0
+    assert _from_overview(session) == Counter({("2025-03", "email", "sales"): 7})
+
+    # A failed insert leaves the trigger in place, and later single inserts are counted by it.
+    with pytest.raises(RuntimeError), counted_after_insert(session.connection(), first_id=10**9):
+        raise RuntimeError("the insert failed")
+    assert _triggers(session) == triggers
+    make_interaction(session, stakeholder=hcp, occurred_at=datetime(2025, 4, 1, 9))
     assert summary_drift(session).drifted_groups == 0
 
 

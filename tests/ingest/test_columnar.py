@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
+from cpxm.analytics.summaries import summary_drift
 from cpxm.ingest.column_reader import WHITESPACE, ColumnBatch, column_batches
 from cpxm.ingest.columnar import columnar_plan
 from cpxm.ingest.mapping import ImportMapping
@@ -161,11 +162,13 @@ def _state(engine: Engine) -> dict[str, Any]:
             )
         )
         interactions = session.scalar(select(func.count()).select_from(Interaction))
+        drifted = summary_drift(session).drifted_groups
     return {
         "stored": stored,
         "quarantined": quarantined,
         "runs": [tuple(counts) for counts in run_counts],
         "interactions": interactions,
+        "summary_drifted_groups": drifted,  # the analytics' daily counts (kept exact)
     }
 
 
@@ -227,6 +230,7 @@ def test_column_import_ends_as_the_row_import_does(
     assert again == (19, 0, 2, 6, 11)  # C9's two says, one after the other
     assert changed == (17, 2, 1, 5, 9)
     assert changed_again == (17, 0, 0, 8, 9)
+    assert all(state["summary_drifted_groups"] == 0 for _, state in outcomes["columns"])
     state = outcomes["columns"][0][1]
     reasons = {row_number: reason for _, row_number, _, _, reason, _ in state["quarantined"]}
     assert sorted(reasons) == [4, 6, 7, 9, 10, 11, 16, 17, 18, 19, 20]
@@ -263,7 +267,13 @@ def test_column_dry_run_reports_like_the_import_and_writes_nothing(
     mapping = _mapping(MAPPING)
     path = _write(tmp_path / "calls.csv", FIRST)
     dry = import_file(store_engine, path=path, mapping=mapping, dry_run=True)
-    assert _state(store_engine) == {"stored": {}, "quarantined": [], "runs": [], "interactions": 0}
+    assert _state(store_engine) == {
+        "stored": {},
+        "quarantined": [],
+        "runs": [],
+        "interactions": 0,
+        "summary_drifted_groups": 0,
+    }
     real = import_file(store_engine, path=path, mapping=mapping)
     assert _counts(dry) == _counts(real) == (19, 6, 1, 1, 11)
 

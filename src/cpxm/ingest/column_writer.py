@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from cpxm.analytics.summaries import counted_after_insert
 from cpxm.db import bulk_insert_columns, reserve_ids
 from cpxm.ingest.column_reader import ColumnBatch
 from cpxm.ingest.columnar import ConvertedBatch, FieldColumn
@@ -188,7 +189,9 @@ def _write_interactions(
     columns["source_record_id"] = resolved["stakeholder.source_record_id"]
     for column, name in _INTERACTION_FIELDS.items():
         columns[column] = _taken(converted.fields[name], taken)
-    bulk_insert_columns(session.connection(), table, columns, len(positions))
+    connection = session.connection()
+    with counted_after_insert(connection, first_id=ids[0]):
+        bulk_insert_columns(connection, table, columns, len(positions))
     return ids
 
 
