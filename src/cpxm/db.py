@@ -192,6 +192,56 @@ def bulk_insert_columns(
     return _insert_rows(connection, table, names, list(zip(*sources, strict=False)))
 
 
+def bulk_update(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Sequence[Any]],
+    columns: Sequence[str],
+    *,
+    key: str = "id",
+) -> int:
+    """Set ``columns`` of the rows of ``table`` named by ``key``: each of ``rows`` is the key
+    followed by the new values, in ``columns`` order. Values are converted as ``bulk_insert``
+    converts them.
+
+    PostgreSQL: the rows are copied into a temporary table of the same column types and applied
+    by one joined UPDATE (an executemany is a round trip per row). SQLite: one executemany in
+    the driver, without SQLAlchemy's per-row parameter handling (a third of refreshing 5,000
+    golden records).
+    """
+    if not rows:
+        return 0
+    names = [key, *columns]
+    converters = _value_converters(table, tuple(names), connection.dialect.name)
+    if converters:
+        rows = [_converted(row, converters) for row in rows]
+    assignments = ", ".join(f'"{name}" = ?' for name in columns)
+    if connection.dialect.name == "postgresql":
+        listed = ", ".join(f'"{name}"' for name in names)
+        connection.exec_driver_sql(
+            f"CREATE TEMP TABLE cpxm_bulk_update ON COMMIT DROP AS "  # noqa: S608
+            f'SELECT {listed} FROM "{table.name}" WITH NO DATA'
+        )
+        raw = connection.connection.driver_connection
+        assert raw is not None
+        statement = f"COPY cpxm_bulk_update ({listed}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+        assignments = ", ".join(f'"{name}" = u."{name}"' for name in columns)
+        connection.exec_driver_sql(
+            f'UPDATE "{table.name}" SET {assignments} FROM cpxm_bulk_update u '  # noqa: S608
+            f'WHERE "{table.name}"."{key}" = u."{key}"'
+        )
+        connection.exec_driver_sql("DROP TABLE cpxm_bulk_update")
+        return len(rows)
+    connection.exec_driver_sql(
+        f'UPDATE "{table.name}" SET {assignments} WHERE "{key}" = ?',  # noqa: S608
+        [(*row[1:], row[0]) for row in rows],
+    )
+    return len(rows)
+
+
 def _insert_rows(
     connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> int:

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from cpxm.db import Base, bulk_insert, chunked, one_of, reserve_ids
+from cpxm.db import Base, bulk_insert, bulk_update, chunked, one_of, reserve_ids
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.identity.models import AttributeProvenance, MatchPair, MergeEvent, SourceRecord
 from cpxm.identity.references import merge_map, move_references, restore_references
@@ -334,11 +334,8 @@ def refresh_golden_records(
     countries = set(session.scalars(select(Country.code)))
     table = _table("stakeholders")
     golden_columns = [table.c.id, table.c.kind, *(table.c[a] for a in ATTRIBUTES)]
-    update_golden = (
-        update(table)
-        .where(table.c.id == bindparam("golden_id"))
-        .values({name: bindparam(f"new_{name}") for name in ("kind", *ATTRIBUTES)})
-    )
+    updated_columns = ["kind", *ATTRIBUTES, "updated_at"]
+    now = utc_now()
     changed: list[int] = []
     for chunk in chunked(ids, CHUNK):
         candidates: dict[int, list[Candidate]] = defaultdict(list)
@@ -378,8 +375,8 @@ def refresh_golden_records(
             )
         }
         stale: dict[str, list[int]] = defaultdict(list)
-        fresh: list[dict[str, Any]] = []
-        updates: list[dict[str, Any]] = []
+        fresh: list[tuple[int, str, int, str]] = []
+        updates: list[tuple[Any, ...]] = []
         current_rows = session.execute(
             select(*golden_columns).where(one_of(session, table.c.id, chunk))
         )
@@ -402,25 +399,14 @@ def refresh_golden_records(
                     if old is not None:
                         stale[attribute].append(row.id)
                     if new is not None:
-                        fresh.append(
-                            {
-                                "stakeholder_id": row.id,
-                                "attribute": attribute,
-                                "source_record_id": new[0],
-                                "rule": new[1],
-                            }
-                        )
+                        fresh.append((row.id, attribute, new[0], new[1]))
             wanted["kind"] = "organisation" if wanted["type"] in ORGANISATION_TYPES else "person"
             if wanted != current:
-                updates.append(
-                    {"golden_id": row.id}
-                    | {f"new_{name}": wanted[name] for name in ("kind", *ATTRIBUTES)}
-                )
+                updates.append((row.id, *(wanted[name] for name in ("kind", *ATTRIBUTES)), now))
                 dirty = True
             if dirty:
                 changed.append(row.id)
-        if updates:
-            session.execute(update_golden, updates)
+        bulk_update(session.connection(), table, updates, updated_columns)
         for attribute, stakeholders in stale.items():
             session.execute(
                 delete(AttributeProvenance).where(
@@ -434,10 +420,7 @@ def refresh_golden_records(
             bulk_insert(
                 session.connection(),
                 _table("identity_attribute_provenance"),
-                [
-                    (row["stakeholder_id"], row["attribute"], row["source_record_id"], row["rule"])
-                    for row in fresh
-                ],
+                fresh,
                 ["stakeholder_id", "attribute", "source_record_id", "rule"],
             )
     _expire(session, changed)

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from cpxm.db import Base, bulk_insert, chunked, reserve_ids
+from cpxm.db import Base, bulk_insert, bulk_update, chunked, reserve_ids
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.identity.merges import (
     candidate,
@@ -332,39 +332,15 @@ def _candidates(
 
 
 def _attach_many(session: Session, owners: dict[int, int]) -> None:
-    """Point each source record at its stakeholder, in bulk.
-
-    PostgreSQL: the pairs are copied into a temporary table and applied by one joined UPDATE
-    (an executemany is a round trip per record). SQLite: one executemany by primary key in the
-    driver, without SQLAlchemy's per-row parameter handling.
-    """
+    """Point each source record at its stakeholder, in bulk (``bulk_update``)."""
     if not owners:
         return
-    connection = session.connection()
-    pairs = sorted(owners.items())
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(
-            "CREATE TEMP TABLE cpxm_record_owner (record_id bigint PRIMARY KEY,"
-            " stakeholder_id bigint NOT NULL) ON COMMIT DROP"
-        )
-        raw = connection.connection.driver_connection
-        assert raw is not None
-        with (
-            raw.cursor() as cursor,
-            cursor.copy("COPY cpxm_record_owner (record_id, stakeholder_id) FROM STDIN") as copy,
-        ):
-            for pair in pairs:
-                copy.write_row(pair)
-        connection.exec_driver_sql(
-            "UPDATE source_records SET stakeholder_id = o.stakeholder_id"
-            " FROM cpxm_record_owner o WHERE source_records.id = o.record_id"
-        )
-        connection.exec_driver_sql("DROP TABLE cpxm_record_owner")
-    else:
-        connection.exec_driver_sql(
-            "UPDATE source_records SET stakeholder_id = ? WHERE id = ?",
-            [(owner, record) for record, owner in pairs],
-        )
+    bulk_update(
+        session.connection(),
+        Base.metadata.tables["source_records"],
+        sorted(owners.items()),
+        ["stakeholder_id"],
+    )
     _expire_records(session, owners)
 
 
