@@ -158,7 +158,7 @@ def bulk_insert(
     # are: a per-value type check costs more than the insert itself at a million rows.
     converters = _value_converters(table, tuple(columns), connection.dialect.name)
     if converters:
-        rows = [_converted(row, converters) for row in rows]
+        rows = _converted_rows(rows, converters)
     return _insert_rows(connection, table, columns, rows)
 
 
@@ -214,7 +214,7 @@ def bulk_update(
     names = [key, *columns]
     converters = _value_converters(table, tuple(names), connection.dialect.name)
     if converters:
-        rows = [_converted(row, converters) for row in rows]
+        rows = _converted_rows(rows, converters)
     assignments = ", ".join(f'"{name}" = ?' for name in columns)
     if connection.dialect.name == "postgresql":
         listed = ", ".join(f'"{name}"' for name in names)
@@ -265,17 +265,35 @@ def _insert_rows(
 ValueConverter = Callable[[Any], Any]
 
 
-def _converted(row: Sequence[Any], converters: list[tuple[int, ValueConverter]]) -> tuple[Any, ...]:
-    values = list(row)
+def _converted_rows(
+    rows: Sequence[Sequence[Any]], converters: list[tuple[int, ValueConverter]]
+) -> list[tuple[Any, ...]]:
+    """``rows`` with the converted columns converted, column by column.
+
+    A column at a time, and each distinct date or time once: the rows of one bulk insert
+    mostly share their timestamps (``created_at``, ``imported_at``), and a call per value
+    of every row cost a FEBRL4 import and resolve 40,000 conversions for a few hundred values.
+    """
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
     for index, convert in converters:
-        value = values[index]
-        if value is not None:
-            values[index] = convert(value)
-    return tuple(values)  # sqlite3's executemany takes tuples, not lists
+        values = columns[index]
+        if convert is _json_text:
+            columns[index] = [_json_text(v) if v is not None else None for v in values]
+            continue
+        texts: dict[Any, Any] = {}
+        for value in values:
+            if value is not None and value not in texts:
+                texts[value] = convert(value)
+        columns[index] = [texts[v] if v is not None else None for v in values]
+    return list(zip(*columns, strict=True))  # sqlite3's executemany takes tuples, not lists
+
+
+# One encoder for every value: ``json.dumps`` with options builds a new one per call.
+_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def _json_text(value: Any) -> Any:
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return value if isinstance(value, str) else _JSON_ENCODER.encode(value)
 
 
 def _sqlite_datetime(value: Any) -> Any:
