@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import date, datetime
 
+import pytest
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from cpxm.db import bulk_insert, bulk_update, reserve_ids
+from cpxm.heap import BULK_GC_THRESHOLD, fewer_collections
 from cpxm.stakeholders.models import Stakeholder
 
 
@@ -51,3 +54,14 @@ def test_bulk_update_sets_the_named_columns_of_the_named_rows_only(session: Sess
     # Twice in one transaction: PostgreSQL's temporary table is gone after each.
     bulk_update(session.connection(), table, [(ids[1], "Again")], ["last_name"])
     assert session.scalar(select(Stakeholder.last_name).where(Stakeholder.id == ids[1])) == "Again"
+
+
+def test_bulk_work_collects_garbage_less_often_and_restores_the_thresholds() -> None:
+    before = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold()[0] >= BULK_GC_THRESHOLD
+        assert gc.get_threshold()[1:] == before[1:]
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), fewer_collections():
+        raise RuntimeError("the import failed")
+    assert gc.get_threshold() == before

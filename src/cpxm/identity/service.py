@@ -9,10 +9,8 @@ the model: accepted pairs are always linked, rejected pairs never, not even thro
 from __future__ import annotations
 
 import csv
-import gc
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from cpxm.db import Base, bulk_insert, bulk_update, chunked, reserve_ids
 from cpxm.errors import DomainError, NotFoundError
+from cpxm.heap import fewer_collections
 from cpxm.identity.merges import (
     candidate,
     found_golden_records,
@@ -124,7 +123,7 @@ def resolve(
     """Link every source record to a golden record; the caller commits."""
     if not 0 < threshold_review <= threshold_match <= 1:
         raise DomainError("thresholds must satisfy 0 < review <= match <= 1")
-    with _fewer_collections():
+    with fewer_collections():
         return _resolve(
             session,
             threshold_match=threshold_match,
@@ -132,24 +131,6 @@ def resolve(
             trust_order=trust_order,
             step=step,
         )
-
-
-@contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector less often for the length of a resolve.
-
-    A resolve allocates millions of short-lived containers (rows, records, Splink's SQL
-    trees) over a heap that holds every source record: at the default threshold the
-    collector ran 500 times and scanned the whole heap three times, a tenth of a
-    10,000-record resolve, to free almost nothing (refcounting frees the rows). Collections
-    still happen, 140 times less often, and the old thresholds come back afterwards.
-    """
-    thresholds = gc.get_threshold()
-    gc.set_threshold(max(thresholds[0], 100_000), *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
 
 
 def _resolve(

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 import cpxm.schema  # noqa: F401
 from cpxm.db import chunked, session_factory
 from cpxm.errors import DomainError
+from cpxm.heap import fewer_collections
 from cpxm.ingest import BATCH_SIZE
 from cpxm.ingest.column_writer import apply_columns
 from cpxm.ingest.columnar import ColumnWork, columnar_plan, columnar_work
@@ -191,7 +192,8 @@ def import_records(
         else:
             session.commit()
     try:
-        _apply_batches(engine, records, mapping, lookups, carry, report, batch_size, progress)
+        with fewer_collections():
+            _apply_batches(engine, records, mapping, lookups, carry, report, batch_size, progress)
     except Exception as error:
         if not dry_run:
             with make_session() as session:
