@@ -156,6 +156,8 @@ _EVENT_COLUMNS = [
     "merged_at",
 ]
 _DATE_ATTRIBUTES = ("birth_date",)
+# A golden record's attributes when no record knows them; the required ones are not cleared.
+_CLEARED = {a: None for a in ATTRIBUTES if a not in ("type", "display_name")}
 
 
 def _first_records(session: Session, stakeholder_ids: Sequence[int]) -> dict[int, int]:
@@ -363,17 +365,16 @@ def refresh_golden_records(
                     countries,
                 )
             )
-        provenance = {
-            (stakeholder_id, attribute): (record_id, rule)
-            for stakeholder_id, attribute, record_id, rule in session.execute(
-                select(
-                    AttributeProvenance.stakeholder_id,
-                    AttributeProvenance.attribute,
-                    AttributeProvenance.source_record_id,
-                    AttributeProvenance.rule,
-                ).where(one_of(session, AttributeProvenance.stakeholder_id, chunk))
-            )
-        }
+        provenance: dict[int, dict[str, tuple[int, str]]] = defaultdict(dict)
+        for stakeholder_id, attribute, record_id, rule in session.execute(
+            select(
+                AttributeProvenance.stakeholder_id,
+                AttributeProvenance.attribute,
+                AttributeProvenance.source_record_id,
+                AttributeProvenance.rule,
+            ).where(one_of(session, AttributeProvenance.stakeholder_id, chunk))
+        ):
+            provenance[stakeholder_id][attribute] = (record_id, rule)
         stale: dict[str, list[int]] = defaultdict(list)
         fresh: list[tuple[int, str, int, str]] = []
         updates: list[tuple[Any, ...]] = []
@@ -385,22 +386,17 @@ def refresh_golden_records(
             if not chosen:
                 continue
             current = dict(row._mapping)
-            wanted = dict(current)
-            dirty = False
-            for attribute in ATTRIBUTES:
-                choice = chosen.get(attribute)
-                value = choice.value if choice else None
-                if not (attribute in ("type", "display_name") and value is None):
-                    wanted[attribute] = value  # required columns keep what they had
-                old = provenance.get((row.id, attribute))
-                new = (choice.record_id, choice.rule) if choice else None
-                if old != new:
-                    dirty = True
-                    if old is not None:
-                        stale[attribute].append(row.id)
-                    if new is not None:
-                        fresh.append((row.id, attribute, new[0], new[1]))
+            # What no record knows any more is cleared; required columns keep what they had.
+            wanted = current | _CLEARED | {a: choice.value for a, choice in chosen.items()}
             wanted["kind"] = "organisation" if wanted["type"] in ORGANISATION_TYPES else "person"
+            old = provenance.get(row.id, {})
+            new = {a: (choice.record_id, choice.rule) for a, choice in chosen.items()}
+            dirty = old != new
+            if dirty:
+                fresh.extend((row.id, a, *why) for a, why in new.items() if old.get(a) != why)
+                for attribute, why in old.items():
+                    if new.get(attribute) != why:
+                        stale[attribute].append(row.id)
             if wanted != current:
                 updates.append((row.id, *(wanted[name] for name in ("kind", *ATTRIBUTES)), now))
                 dirty = True
