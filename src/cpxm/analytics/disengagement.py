@@ -72,8 +72,9 @@ def _validate(query: DisengagementQuery) -> None:
         errors.append(field_error("baseline_days", "between 7 and 1460", query.baseline_days))
     if not 0 <= query.max_ratio < 1:
         errors.append(field_error("max_ratio", "at least 0 and below 1", query.max_ratio))
-    if query.min_baseline < 1:
-        errors.append(field_error("min_baseline", "at least 1", query.min_baseline))
+    # Bounded above too: a number beyond 64 bits cannot even be compared in the query.
+    if not 1 <= query.min_baseline <= 1_000_000:
+        errors.append(field_error("min_baseline", "between 1 and 1000000", query.min_baseline))
     if not 1 <= query.limit <= 10_000:
         errors.append(field_error("limit", "between 1 and 10000", query.limit))
     if errors:

@@ -241,7 +241,7 @@ def disengagement_params(
         float, Query(ge=0, lt=1, description="Recent rate at most this share of the baseline.")
     ] = 0.35,
     min_baseline: Annotated[
-        int, Query(ge=1, description="Fewest interactions in the baseline.")
+        int, Query(ge=1, le=1_000_000, description="Fewest interactions in the baseline.")
     ] = 12,
     stakeholder_type: Annotated[str | None, Query(description="Only this type.")] = None,
     as_of: Annotated[date | None, Query(description="Default: the latest contact.")] = None,
