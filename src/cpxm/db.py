@@ -222,12 +222,7 @@ def bulk_update(
             f"CREATE TEMP TABLE cpxm_bulk_update ON COMMIT DROP AS "  # noqa: S608
             f'SELECT {listed} FROM "{table.name}" WITH NO DATA'
         )
-        raw = connection.connection.driver_connection
-        assert raw is not None
-        statement = f"COPY cpxm_bulk_update ({listed}) FROM STDIN"
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+        _copy_rows(connection, f"COPY cpxm_bulk_update ({listed}) FROM STDIN", rows)
         assignments = ", ".join(f'"{name}" = u."{name}"' for name in columns)
         connection.exec_driver_sql(
             f'UPDATE "{table.name}" SET {assignments} FROM cpxm_bulk_update u '  # noqa: S608
@@ -242,17 +237,21 @@ def bulk_update(
     return len(rows)
 
 
+def _copy_rows(connection: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Send ``rows`` to PostgreSQL by ``statement``, a ``COPY ... FROM STDIN``."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
 def _insert_rows(
     connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> int:
     column_list = ", ".join(f'"{name}"' for name in columns)
     if connection.dialect.name == "postgresql":
-        raw = connection.connection.driver_connection
-        assert raw is not None
-        statement = f'COPY "{table.name}" ({column_list}) FROM STDIN'
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(row)
+        _copy_rows(connection, f'COPY "{table.name}" ({column_list}) FROM STDIN', rows)
         return len(rows)
     placeholders = ", ".join("?" for _ in columns)
     connection.exec_driver_sql(

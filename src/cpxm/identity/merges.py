@@ -50,16 +50,21 @@ def _snapshot(session: Session, stakeholder_ids: Sequence[int]) -> dict[int, dic
                 fields[name] = _jsonable(fields[name])
             fields["kind"] = kind
             snapshots[stakeholder_id] = {"fields": fields, "provenance": []}
-        for stakeholder_id, attribute, record_id, rule in session.execute(
-            select(
-                AttributeProvenance.stakeholder_id,
-                AttributeProvenance.attribute,
-                AttributeProvenance.source_record_id,
-                AttributeProvenance.rule,
-            ).where(one_of(session, AttributeProvenance.stakeholder_id, chunk))
-        ):
+        for stakeholder_id, attribute, record_id, rule in _provenance_of(session, chunk):
             snapshots[stakeholder_id]["provenance"].append([attribute, record_id, rule])
     return snapshots
+
+
+def _provenance_of(session: Session, stakeholder_ids: Sequence[int]) -> Any:
+    """(stakeholder id, attribute, source record id, rule) of these stakeholders' attributes."""
+    return session.execute(
+        select(
+            AttributeProvenance.stakeholder_id,
+            AttributeProvenance.attribute,
+            AttributeProvenance.source_record_id,
+            AttributeProvenance.rule,
+        ).where(one_of(session, AttributeProvenance.stakeholder_id, stakeholder_ids))
+    )
 
 
 def merge_stakeholders(
@@ -366,14 +371,7 @@ def refresh_golden_records(
                 )
             )
         provenance: dict[int, dict[str, tuple[int, str]]] = defaultdict(dict)
-        for stakeholder_id, attribute, record_id, rule in session.execute(
-            select(
-                AttributeProvenance.stakeholder_id,
-                AttributeProvenance.attribute,
-                AttributeProvenance.source_record_id,
-                AttributeProvenance.rule,
-            ).where(one_of(session, AttributeProvenance.stakeholder_id, chunk))
-        ):
+        for stakeholder_id, attribute, record_id, rule in _provenance_of(session, chunk):
             provenance[stakeholder_id][attribute] = (record_id, rule)
         stale: dict[str, list[int]] = defaultdict(list)
         fresh: list[tuple[int, str, int, str]] = []
