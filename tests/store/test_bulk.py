@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import gc
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+import pyarrow as pa
 import pytest
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from cpxm.db import bulk_insert, bulk_update, reserve_ids
+from cpxm.analytics.summaries import counted_after_insert, summary_drift
+from cpxm.db import bulk_insert, bulk_insert_columns, bulk_update, reserve_ids
 from cpxm.heap import BULK_GC_THRESHOLD, fewer_collections
+from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Stakeholder
+from tests.factories import make_stakeholder, make_taxonomy
 
 
 def test_bulk_update_sets_the_named_columns_of_the_named_rows_only(session: Session) -> None:
@@ -65,3 +69,51 @@ def test_bulk_work_collects_garbage_less_often_and_restores_the_thresholds() -> 
     with pytest.raises(RuntimeError), fewer_collections():
         raise RuntimeError("the import failed")
     assert gc.get_threshold() == before
+
+
+TRICKY_NOTES = [
+    "",  # an empty text is not a missing one
+    None,
+    'quoted "word", a comma; a semicolon',
+    "line one\r\nline two\nline three",
+    "\\.",  # PostgreSQL's end-of-data marker, alone on its line
+    "back\\slash\tand tab",
+    "emoji \U0001f489 and umlaut \u00fc",
+    "x" * 20_000,
+]
+
+
+def test_a_column_wise_insert_stores_every_text_as_given(session: Session) -> None:
+    """PostgreSQL gets these as one CSV COPY; what it stores must be what was sent."""
+    make_taxonomy(session)
+    person = make_stakeholder(session)
+    table: Table = Interaction.__table__  # type: ignore[assignment]
+    count = len(TRICKY_NOTES)
+    ids = reserve_ids(session, table, count)
+    moments = [datetime(2025, 3, 1, 9, 30, 15, 250_000) + timedelta(days=i) for i in range(count)]
+    with counted_after_insert(session.connection(), first_id=ids[0]):
+        bulk_insert_columns(
+            session.connection(),
+            table,
+            {
+                "id": pa.array(ids, pa.int64()),
+                "stakeholder_id": person.id,
+                "occurred_at": pa.array(moments, pa.timestamp("us")),
+                "channel_code": "email",
+                "department_code": "sales",
+                "interaction_type": pa.array(["visit"] * count),
+                "direction": "outbound",
+                "product_code": None,  # no default: left out, stored as NULL
+                "notes": pa.array(TRICKY_NOTES, pa.string()),
+            },
+            count,
+        )
+    stored = session.execute(
+        select(Interaction.notes, Interaction.occurred_at, Interaction.product_code)
+        .where(Interaction.id.in_(ids))
+        .order_by(Interaction.id)
+    ).all()
+    assert [row.notes for row in stored] == TRICKY_NOTES
+    assert [row.occurred_at for row in stored] == moments
+    assert all(row.product_code is None for row in stored)
+    assert summary_drift(session).drifted_groups == 0
