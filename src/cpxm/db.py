@@ -240,10 +240,8 @@ def _copy_columns(
         pa_csv.WriteOptions(include_header=False),
     )
     column_list = ", ".join(f'"{name}"' for name in names)
-    raw = connection.connection.driver_connection
-    assert raw is not None
     statement = f'COPY "{table.name}" ({column_list}) FROM STDIN WITH (FORMAT csv)'
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+    with _copy(connection, statement) as copy:
         copy.write(buffer.getbuffer())
 
 
@@ -270,7 +268,6 @@ def bulk_update(
     converters = _value_converters(table, tuple(names), connection.dialect.name)
     if converters:
         rows = _converted_rows(rows, converters)
-    assignments = ", ".join(f'"{name}" = ?' for name in columns)
     if connection.dialect.name == "postgresql":
         listed = ", ".join(f'"{name}"' for name in names)
         connection.exec_driver_sql(
@@ -285,6 +282,7 @@ def bulk_update(
         )
         connection.exec_driver_sql("DROP TABLE cpxm_bulk_update")
         return len(rows)
+    assignments = ", ".join(f'"{name}" = ?' for name in columns)
     connection.exec_driver_sql(
         f'UPDATE "{table.name}" SET {assignments} WHERE "{key}" = ?',  # noqa: S608
         [(*row[1:], row[0]) for row in rows],
@@ -292,11 +290,19 @@ def bulk_update(
     return len(rows)
 
 
-def _copy_rows(connection: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> None:
-    """Send ``rows`` to PostgreSQL by ``statement``, a ``COPY ... FROM STDIN``."""
+@contextmanager
+def _copy(connection: Connection, statement: str) -> Iterator[Any]:
+    """psycopg's ``Copy`` for ``statement``, a ``COPY ... FROM STDIN``, on the caller's
+    connection and transaction."""
     raw = connection.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        yield copy
+
+
+def _copy_rows(connection: Connection, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+    """Send ``rows`` to PostgreSQL by ``statement``, a ``COPY ... FROM STDIN``."""
+    with _copy(connection, statement) as copy:
         for row in rows:
             copy.write_row(row)
 
