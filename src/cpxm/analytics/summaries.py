@@ -95,7 +95,7 @@ def counted_after_insert(connection: Connection, *, first_id: int) -> Iterator[N
 
     For a bulk insert of rows whose ids were reserved above every existing one (``reserve_ids``
     on SQLite, which holds the write lock). SQLite's per-row trigger upserts a summary row for
-    each insert, a fifth of a million-row import's insert time; here the trigger is dropped
+    each insert, a fifth of inserting 300,000 call reports (0.8 s of 4.1 s); here it is dropped
     for the insert and created again from its own stored text, and one grouped upsert counts
     what went in. All of it is in the caller's transaction, DDL included: other connections
     never see the store without the trigger, and a rollback (or a killed process) restores it.
