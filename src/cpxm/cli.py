@@ -22,6 +22,10 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+# Every table before any ORM work: a mapper configured with a model module missing fails on its
+# foreign keys (`cpxm resolve` on a fresh store could not find 'journey_stages'), and work that
+# walks the schema (a merge re-points every referencing row) must see every table.
+import cpxm.schema  # noqa: F401
 from cpxm.analytics.cli import analytics_app
 from cpxm.auth.cli import token_app, user_app
 from cpxm.cases.cli import cases_app

@@ -1,0 +1,81 @@
+"""``cpxm resolve`` as a user runs it: ``cpxm`` processes on a fresh store, nothing imported here.
+
+In-process tests import every model module, so they cannot see a command whose own process does
+not load them; these run the installed ``cpxm`` script in subprocesses, as a shell would.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from tests.conftest import url_of
+
+CPXM = str(Path(sys.executable).with_name("cpxm"))
+
+CRM_COLUMNS = (
+    "account_id;account_type;first_name;last_name;account_name;specialty;professional_id;"
+    "email;phone;address_line;postal_code;city;country;language"
+)
+CRM_ACCOUNTS = f"""\
+{CRM_COLUMNS}
+CRM-1;Physician;Anna;Schmidt;;Oncology;1234567890;anna.schmidt@praxis.example;;;10115;Berlin;;de
+CRM-2;Physician;Jonas;Weber;;Cardiology;2345678901;j.weber@klinikum.example;;;80331;Munich;;de
+"""
+EVENT_REGISTRATIONS = """\
+attendee_id,attendee,attendee_category,email,mobile,organisation,profession,city,country
+EV-1,"Schmidt, Anna",Healthcare professional,anna.schmidt@praxis.example,,Charité,Oncology,Berlin,
+EV-2,Tom Becker,Healthcare professional,tom.becker@praxis.example,,,General practice,Hamburg,
+"""
+
+
+def cpxm(*arguments: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "CPXM_DATABASE_URL": url}
+    return subprocess.run(
+        [CPXM, *arguments],
+        env=environment,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_two_exports_imported_with_templates_resolve_into_golden_records(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    url = url_of(store_engine)
+    (tmp_path / "crm.csv").write_text(CRM_ACCOUNTS, encoding="utf-8")
+    (tmp_path / "events.csv").write_text(EVENT_REGISTRATIONS, encoding="utf-8")
+    for arguments in (
+        ("init",),
+        ("import", "crm.csv", "--mapping", "crm-accounts"),
+        ("import", "events.csv", "--mapping", "event-registrations"),
+    ):
+        done = cpxm(*arguments, url=url, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+
+    resolved = cpxm("resolve", url=url, cwd=tmp_path)
+
+    assert resolved.returncode == 0, resolved.stderr
+    assert "1 stakeholders merged" in resolved.stdout
+    exported = cpxm("identity", "export", "links.csv", url=url, cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    with (tmp_path / "links.csv").open(encoding="utf-8", newline="") as links:
+        golden = {
+            (row["source_system"], row["source_id"]): row["stakeholder_id"]
+            for row in csv.DictReader(links)
+        }
+    assert golden[("crm", "CRM-1")] == golden[("events", "EV-1")]
+    assert len({golden[key] for key in golden}) == 3
+    again = cpxm("resolve", url=url, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "0 stakeholders merged, 0 golden records created, 0 updated" in " ".join(
+        again.stdout.split()
+    )
