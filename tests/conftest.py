@@ -21,6 +21,7 @@ os.environ.setdefault("CPXM_JOBS_URL", "immediate")
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from psycopg.errors import DeadlockDetected, LockNotAvailable
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -207,7 +208,7 @@ def store_engine(
     """An empty migrated store that code under test may commit to (imports, jobs, the CLI).
 
     SQLite: a fresh copy of a migrated file. PostgreSQL: a database of its own, emptied after
-    each test.
+    each test (and before the next one, if that emptying failed).
     """
     if request.param == "sqlite":
         path = tmp_path / "store.db"
@@ -217,10 +218,50 @@ def store_engine(
         engine.dispose()
         return
     engine = request.getfixturevalue("_postgres_committing_engine")
+    if engine.url.database in _dirty_stores:
+        empty_postgres_store(engine)
+    _dirty_stores.add(engine.url.database)
     yield engine
+    empty_postgres_store(engine)
+
+
+# Committing PostgreSQL stores whose last test's rows may still be there.
+_dirty_stores: set[str | None] = set()
+
+_EMPTYING_ATTEMPTS = 5
+
+
+def empty_postgres_store(engine: Engine) -> None:
+    """Empty every table of ``engine``'s database, ending first whatever the test left connected.
+
+    A test leaves connections behind: the warm-up thread of an app it built still reading the
+    overview, a worker or CLI process it started. TRUNCATE needs every table to itself, so it
+    waits for them, and a reader taking tables in another order deadlocked with it (and the rows
+    it left broke the next test). So this closes our connections, terminates theirs, and tries
+    again if one connected meanwhile; only a store that was emptied counts as clean.
+    """
+    engine.dispose()
     tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    for attempt in range(1, _EMPTYING_ATTEMPTS + 1):
+        with engine.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+            connection.commit()
+            try:
+                with connection.begin():
+                    connection.execute(text("SET LOCAL lock_timeout = '3s'"))
+                    connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            except OperationalError as error:
+                contended = isinstance(error.orig, (LockNotAvailable, DeadlockDetected))
+                if not contended or attempt == _EMPTYING_ATTEMPTS:
+                    raise
+                continue
+        _dirty_stores.discard(engine.url.database)
+        return
 
 
 def url_of(engine: Engine) -> str:
