@@ -16,24 +16,38 @@ Where the queue lives is ``CPXM_JOBS_URL``:
 - ``sqlite:///path/to/jobs.db``: a queue in a SQLite file of your choosing.
 - ``immediate``: tasks run in the calling process at once, before the caller's transaction commits
   (tests; never a web app).
+
+``CPXM_JOBS_QUEUE`` names the queue (default ``cpxm``): deployments that share one Redis give
+each its own name, so no worker takes another store's tasks.
+
+**The store is the truth; the queue is only a nudge** (docs/jobs.md). Work a task does is also
+recorded in the store as due (feedback ``pending``, an invitation's email not yet sent), and a
+periodic sweep does whatever is still due: a task lost with a killed worker or an unreachable
+queue is done by the next sweep, and every worker sweeps once as it starts.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey.api import TaskWrapper
 from huey.consumer import Consumer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.config import get_settings
 from cpxm.db import make_engine
+
+logger = logging.getLogger(__name__)
+DEFAULT_QUEUE_NAME = "cpxm"
 
 # Every module that declares tasks. The worker imports them all, so a task is never unknown to it.
 TASK_MODULES: tuple[str, ...] = (
@@ -44,17 +58,17 @@ TASK_MODULES: tuple[str, ...] = (
 )
 
 
-def make_huey(jobs_url: str, database_url: str = "") -> Huey:
+def make_huey(jobs_url: str, database_url: str = "", name: str = DEFAULT_QUEUE_NAME) -> Huey:
     """The queue for ``jobs_url`` (see the module docstring); a clear error for an unknown form."""
     url = jobs_url.strip()
     if url == "immediate":
-        return MemoryHuey("cpxm", immediate=True)
+        return MemoryHuey(name, immediate=True)
     if url == "":
-        return SqliteHuey("cpxm", filename=default_queue_file(database_url))
+        return SqliteHuey(name, filename=default_queue_file(database_url))
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey("cpxm", url=url)
+        return RedisHuey(name, url=url)
     if url.startswith("sqlite:///"):
-        return SqliteHuey("cpxm", filename=url.removeprefix("sqlite:///"))
+        return SqliteHuey(name, filename=url.removeprefix("sqlite:///"))
     raise ValueError(
         f"CPXM_JOBS_URL is '{jobs_url}', expected 'immediate', redis://HOST:PORT/DB "
         "or sqlite:///PATH"
@@ -69,7 +83,60 @@ def default_queue_file(database_url: str) -> str:
     return "cpxm-jobs.db"
 
 
-huey: Huey = make_huey(os.environ.get("CPXM_JOBS_URL", ""), get_settings().database_url)
+huey: Huey = make_huey(
+    os.environ.get("CPXM_JOBS_URL", ""),
+    get_settings().database_url,
+    os.environ.get("CPXM_JOBS_QUEUE", "").strip() or DEFAULT_QUEUE_NAME,
+)
+
+
+def enqueue_after_commit(task: TaskWrapper, *args: object) -> bool:
+    """Nudge a worker about work already committed; False, with one log line, if the queue
+    cannot take it (Redis down, the queue file locked).
+
+    Only for tasks whose work a periodic sweep finds in the store too: then a queue that is down
+    delays that work by a minute and loses none. Raising instead would tell a caller whose data
+    is stored that its request failed.
+    """
+    try:
+        task(*args)
+    except Exception as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        logger.warning(
+            "job queue unreachable (%s%s); %s is left to the periodic sweep",
+            type(error).__name__,
+            f": {reason}" if reason else "",
+            task.name,
+        )
+        return False
+    return True
+
+
+# Tasks a worker enqueues once when it starts, to pick up at once what the store says is due
+# (what a killed worker left half done, what arrived while the queue was down).
+RECOVERY_TASKS: list[TaskWrapper] = []
+
+
+def recover_on_start(task: TaskWrapper) -> TaskWrapper:
+    """Register a task to be enqueued once by every worker (process) that starts."""
+    RECOVERY_TASKS.append(task)
+    return task
+
+
+_recovery_enqueued = threading.Event()
+_recovery_lock = threading.Lock()
+
+
+@huey.on_startup()
+def _enqueue_recovery_once() -> None:
+    # Huey calls its startup hooks in every worker thread; one process enqueues them once.
+    with _recovery_lock:
+        if _recovery_enqueued.is_set():
+            return
+        _recovery_enqueued.set()
+    load_task_modules()
+    for task in RECOVERY_TASKS:
+        enqueue_after_commit(task)
 
 
 def runs_embedded_worker() -> bool:

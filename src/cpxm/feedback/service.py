@@ -142,12 +142,15 @@ def store_failure(session: Session, *, item: FeedbackItem, error: str) -> None:
 
 
 def pending_items(session: Session, *, limit: int) -> list[FeedbackItem]:
+    """The oldest pending items, locked: on PostgreSQL a sweep running beside another (a worker
+    that just started, the minute's sweep) skips the rows the other is analysing."""
     return list(
         session.scalars(
             select(FeedbackItem)
             .where(FeedbackItem.analysis_status == "pending")
             .order_by(FeedbackItem.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         )
     )
 

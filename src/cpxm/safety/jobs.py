@@ -8,6 +8,12 @@ commits enqueues their analysis and safety screening as a job. The job runs wher
 runs, on the configured store (``CPXM_DATABASE_URL``): a commit to any other store (a test's,
 a benchmark's) is left to that store's own sweep. The minute-by-minute sweep still screens
 whatever is pending, so an item written with no session at all is screened within a minute.
+
+**Nothing is lost to a fault.** An item stays ``pending`` until the transaction that stores its
+analysis (and opens its safety cases) commits, and there is at most one case per item and kind
+(a unique constraint): a worker killed mid-job leaves its items pending, and they are screened
+once by the sweep, or at once by the next worker to start. A queue that cannot be reached when
+feedback is committed costs one log line; the write stands and the sweep screens it.
 """
 
 from __future__ import annotations
@@ -21,12 +27,20 @@ from sqlalchemy.orm import ORMExecuteState, Session
 
 from cpxm.config import get_settings
 from cpxm.feedback.models import FeedbackItem
-from cpxm.jobs import huey, job_session
-from cpxm.safety.screening import screen_by_ids, screen_by_responses, screen_pending
+from cpxm.jobs import enqueue_after_commit, huey, job_engine, job_session, recover_on_start
+from cpxm.safety.screening import (
+    screen_all_pending,
+    screen_by_ids,
+    screen_by_responses,
+    screen_pending,
+)
 from cpxm.safety.service import escalate_overdue
 from cpxm.surveys.submitting import COMMENTS_WRITTEN
 
 SWEEP_BATCH = 500
+# A starting worker screens all that is pending, committing this many items at a time, so a
+# backlog (left by a killed worker, or a long queue outage) is worked off in steps that stay.
+RECOVERY_BATCH = 100
 # Keys in Session.info: what the current transaction left pending.
 _ARRIVED_IDS = "cpxm.safety.arrived_ids"
 _ARRIVED_RESPONSES = "cpxm.safety.arrived_responses"
@@ -59,6 +73,13 @@ def sweep_pending_feedback() -> None:
     """Screen one batch of feedback still pending; the next minute takes the next batch."""
     with job_session() as session:
         screen_pending(session, limit=SWEEP_BATCH)
+
+
+@recover_on_start
+@huey.task()
+def screen_backlog() -> None:
+    """Screen every pending item in committed batches: enqueued by each worker as it starts."""
+    screen_all_pending(job_engine(), batch_size=RECOVERY_BATCH)
 
 
 @huey.periodic_task(crontab(minute="*/15"))
@@ -118,12 +139,14 @@ def _enqueue_arrivals(session: Session) -> None:
     url = bind.engine.url.render_as_string(hide_password=False)
     if url != get_settings().database_url:
         return  # the worker serves another store; this one's sweep screens them
+    # The data is committed whatever happens here: a queue that is down must not fail the
+    # caller (a request would answer 500 for stored feedback); the sweep screens what it missed.
     if ids:
-        screen_feedback(sorted(ids))
+        enqueue_after_commit(screen_feedback, sorted(ids))
     if responses:
-        screen_response_feedback(sorted(responses))
+        enqueue_after_commit(screen_response_feedback, sorted(responses))
     if unknown:
-        screen_pending_now()
+        enqueue_after_commit(screen_pending_now)
 
 
 @event.listens_for(Session, "after_rollback")
