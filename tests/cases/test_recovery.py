@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from cpxm.cases import recovery, scan, service
+from cpxm.cases import scan, service
 from cpxm.cases.models import Case
 from cpxm.stakeholders.models import Consent, Stakeholder
-from cpxm.surveys.mail import smtp_mailer
 from cpxm.surveys.models import FatigueRule, Invitation
+from cpxm.surveys.outbox import send_due_emails
 from cpxm.timeutil import utc_now
 from tests.cases.helpers import make_org
 from tests.factories import make_response, make_stakeholder, make_survey
@@ -55,7 +55,7 @@ def _events(session: Session, case: Case) -> list[str]:
 
 
 def test_the_person_is_emailed_the_re_survey_and_the_answer_counts(
-    session: Session, client: TestClient, smtp: Inbox
+    session: Session, session_maker: sessionmaker[Session], client: TestClient, smtp: Inbox
 ) -> None:
     make_org(session)
     case = _closed_case(session, _person(session))
@@ -65,9 +65,11 @@ def test_the_person_is_emailed_the_re_survey_and_the_answer_counts(
     assert _events(session, case)[-1] == "recovery_survey_created"
     assert case.recovery_token is None  # no more case-owned /r/ links
 
-    with smtp_mailer() as mailer:
-        assert recovery.send_recovery_invitations(session, mailer=mailer) == (1, 0)
-        assert recovery.send_recovery_invitations(session, mailer=mailer) == (0, 0)  # once
+    # A re-survey invitation goes out like any other: through the survey outbox.
+    assert send_due_emails(session_maker).sent == 1
+    assert send_due_emails(session_maker).sent == 0  # once
+    session.refresh(invitation)
+    assert invitation.status == "sent"
     (message,) = smtp.messages
     assert message["To"] == "dr.keller@example.org"
     assert f"https://cpxm.example/s/{invitation.token}" in message.as_string()

@@ -1,12 +1,20 @@
-"""Scheduled case work: scan for new sources, sweep SLAs, email notifications and re-surveys."""
+"""Scheduled case work: scan for new sources, sweep SLAs, email notifications.
+
+Re-survey invitations are survey invitations: the survey outbox emails them
+(``cpxm.surveys.jobs``).
+"""
 
 from __future__ import annotations
 
+import logging
+
 from huey import crontab
 
-from cpxm.cases import notifications, recovery, scan, service
+from cpxm.cases import notifications, scan, service
 from cpxm.jobs import huey, job_session
-from cpxm.surveys.mail import smtp_mailer
+from cpxm.surveys.mail import MailServerUnreachable
+
+logger = logging.getLogger(__name__)
 
 
 @huey.periodic_task(crontab(minute="*/5"))
@@ -23,8 +31,9 @@ def sweep_case_slas() -> None:
 
 @huey.periodic_task(crontab(minute="*"))
 def email_notifications() -> None:
-    with job_session() as session:
-        notifications.send_pending_emails(session)
-    if notifications.email_enabled():
-        with job_session() as session, smtp_mailer() as mailer:
-            recovery.send_recovery_invitations(session, mailer=mailer)
+    """Email the notifications not yet emailed; they stay pending while the server is away."""
+    try:
+        with job_session() as session:
+            notifications.send_pending_emails(session)
+    except MailServerUnreachable as error:
+        logger.warning("notification emails wait: %s", error)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from cpxm.governance import service as governance
 from cpxm.governance.service import Party
-from cpxm.surveys.mail import Email, smtp_mailer, smtp_settings
+from cpxm.surveys.mail import Email, MailServerUnreachable, smtp_mailer, smtp_settings
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Notification, User
 
@@ -174,7 +174,7 @@ def send_pending_emails(session: Session, *, limit: int = 200) -> int:
     except (OSError, smtplib.SMTPException) as error:
         # The server is unreachable: leave the rows pending for the next run.
         session.flush()
-        raise RuntimeError(
+        raise MailServerUnreachable(
             f"cannot reach SMTP at {settings.host}:{settings.port}: {error}"
         ) from error
     session.flush()

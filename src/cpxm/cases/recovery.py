@@ -4,9 +4,9 @@
 created on first use): the person gets a personal invitation, one per case (its wave is
 ``case:ID``), only if the distribution's rules allow it now (survey consent on email, an email
 address, the contact-fatigue rules); otherwise the case records why it was held back. The
-invitation is emailed by the case mail job (and the survey distribution's hourly job), the person
-answers on the ordinary respondent page ``/s/{token}``, and the case scanner copies the answer to
-the case, where the recovery rate counts it.
+invitation is emailed like every other one, by the survey outbox (``cpxm.surveys.outbox``),
+the person answers on the ordinary respondent page ``/s/{token}``, and the case scanner copies
+the answer to the case, where the recovery rate counts it.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from sqlalchemy.orm import Session
 
 from cpxm.cases.models import Case
 from cpxm.stakeholders.models import Stakeholder
-from cpxm.surveys.distribution import SendPlan, create_invitations, deliver_invitations
+from cpxm.surveys.distribution import SendPlan, create_invitations
 from cpxm.surveys.fatigue import Hold, holds_for
-from cpxm.surveys.mail import Mailer
 from cpxm.surveys.models import Invitation, Survey
 from cpxm.surveys.service import save_definition
 from cpxm.timeutil import utc_now
@@ -127,24 +126,3 @@ def invite_to_recovery(session: Session, *, case: Case) -> RecoveryInvite:
         session, plan=plan, now=now, expires_days=RECOVERY_EXPIRES_DAYS
     )
     return RecoveryInvite(invitation, [])
-
-
-def pending_recovery_invitation_ids(session: Session) -> list[int]:
-    return list(
-        session.scalars(
-            select(Invitation.id)
-            .join(Case, Case.recovery_invitation_id == Invitation.id)
-            # A refusal (consent withdrawn since) is kept on the invitation, not retried each
-            # minute; the survey distribution's hourly job retries what is left pending.
-            .where(Invitation.status == "pending", Invitation.send_error.is_(None))
-            .order_by(Invitation.id)
-        )
-    )
-
-
-def send_recovery_invitations(session: Session, *, mailer: Mailer) -> tuple[int, int]:
-    """Email pending re-survey invitations (consent checked again); (sent, failed)."""
-    ids = pending_recovery_invitation_ids(session)
-    if not ids:
-        return 0, 0
-    return deliver_invitations(session, invitation_ids=ids, mailer=mailer, now=utc_now())

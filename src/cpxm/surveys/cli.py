@@ -113,12 +113,23 @@ def send_command(
             return
         invitations = create_invitations(session, plan=plan, now=now, expires_days=expires_days)
         session.commit()
-        ids = [invitation.id for invitation in invitations if invitation.channel_code == "email"]
-    if ids:
-        from cpxm.surveys.jobs import send_invitation_emails
+        emails = sum(invitation.channel_code == "email" for invitation in invitations)
+    if not emails:
+        console.print(f"{len(invitations)} invitation(s) created", highlight=False)
+        return
+    from cpxm.jobs import enqueue_after_commit
+    from cpxm.surveys.jobs import send_due_invitation_emails
 
-        send_invitation_emails(ids)
-    console.print(f"{len(invitations)} invitation(s) created; emails queued", highlight=False)
+    # The invitations are stored, so this command has done its part whatever the queue says:
+    # a worker sends due emails every minute even if this nudge does not reach it.
+    nudged = enqueue_after_commit(send_due_invitation_emails)
+    console.print(
+        f"{len(invitations)} invitation(s) created; emails queued"
+        if nudged
+        else f"{len(invitations)} invitation(s) created; the job queue is unreachable, so a "
+        "worker emails them within a minute of reaching the store",
+        highlight=False,
+    )
 
 
 def _print_plan(invite: list[Any], held: list[Any], show: int) -> None:

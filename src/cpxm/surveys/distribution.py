@@ -8,10 +8,11 @@ which rule; sending carries the plan out. One stakeholder gets at most one invit
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from cpxm.db import one_of
@@ -198,7 +199,8 @@ def deliver_invitations(
     now: datetime,
     reminder: bool = False,
 ) -> tuple[int, int]:
-    """Email each invitation (skipping finished or expired ones); (sent, failed).
+    """Email each invitation (skipping finished or expired ones) in the caller's transaction;
+    (sent, failed). Workers send through ``cpxm.surveys.outbox``, which commits each email.
 
     Consent is checked again at sending time, so a withdrawal since the plan is honoured.
     """
@@ -210,40 +212,80 @@ def deliver_invitations(
         .where(one_of(session, Invitation.id, invitation_ids))
         .order_by(Invitation.id)
     ).all()
-    stakeholders = [row[1] for row in rows]
-    holds = holds_for(session, stakeholders=stakeholders, channel="email", now=now)
+    holds = holds_for(session, stakeholders=[row[1] for row in rows], channel="email", now=now)
     definitions: dict[int, SurveyDefinition] = {}
     for invitation, stakeholder, survey in rows:
         if invitation.status in ("completed", "expired") or invitation.channel_code != "email":
             continue
         if invitation.expires_at is not None and invitation.expires_at <= now:
             continue
-        consent = [h for h in holds.get(stakeholder.id, []) if h.rule == "survey_consent"]
-        if consent or not stakeholder.email:
-            invitation.send_error = consent[0].reason if consent else "no email address"
+        refusal = refusal_reason(stakeholder, holds.get(stakeholder.id, []))
+        if refusal:
+            record_failure(invitation, error=refusal, now=now)
             failed += 1
             continue
         if survey.id not in definitions:
             definitions[survey.id] = current_definition(session, survey=survey)
         email = invitation_email(
-            definitions[survey.id], invitation, stakeholder, mailer.settings.public_url, reminder
+            definitions[survey.id],
+            invitation,
+            stakeholder,
+            mailer.settings.public_url,
+            reminder,
+            mailer.sender_domain,
         )
         try:
             mailer.send(email)
         except OSError as error:  # smtplib errors are OSErrors: refused, disconnected, timeout
-            invitation.send_error = f"{type(error).__name__}: {error}"[:500]
+            record_failure(invitation, error=f"{type(error).__name__}: {error}", now=now)
             failed += 1
             continue
-        invitation.send_error = None
-        if reminder:
-            invitation.reminders_sent += 1
-            invitation.last_reminded_at = now
-        else:
-            invitation.status = "sent" if invitation.status == "pending" else invitation.status
-            invitation.sent_at = now
+        record_sent(invitation, now=now, reminder=reminder)
         sent += 1
     session.flush()
     return sent, failed
+
+
+# Back-off after a failed email: 1, 2, 4, ... minutes after the n-th failure in a row, at most
+# an hour, until it is sent or the invitation expires.
+LONGEST_RETRY = timedelta(hours=1)
+
+
+def retry_delay(failed_attempts: int) -> timedelta:
+    """How long an email waits after its ``failed_attempts``-th failure in a row."""
+    doublings = min(max(failed_attempts - 1, 0), 16)
+    return min(timedelta(minutes=1 << doublings), LONGEST_RETRY)
+
+
+def refusal_reason(stakeholder: Stakeholder, holds: list[Hold]) -> str | None:
+    """Why this person may not be emailed now (no survey consent, no address), or None."""
+    consent = [hold for hold in holds if hold.rule == "survey_consent"]
+    if consent:
+        return consent[0].reason
+    return None if stakeholder.email else "no email address"
+
+
+def record_sent(invitation: Invitation, *, now: datetime, reminder: bool) -> None:
+    invitation.send_error = None
+    invitation.send_attempts = 0
+    invitation.next_send_at = None
+    if reminder:
+        invitation.reminders_sent += 1
+        invitation.last_reminded_at = now
+    else:
+        invitation.status = "sent" if invitation.status == "pending" else invitation.status
+        invitation.sent_at = now
+
+
+def record_failure(
+    invitation: Invitation, *, error: str, now: datetime, counted: bool = False
+) -> None:
+    """Keep why the email failed and when to try again (``counted``: the attempt was already
+    counted, by the outbox's claim)."""
+    if not counted:
+        invitation.send_attempts += 1
+    invitation.send_error = error[:500]
+    invitation.next_send_at = now + retry_delay(invitation.send_attempts)
 
 
 def invitation_email(
@@ -252,6 +294,7 @@ def invitation_email(
     stakeholder: Stakeholder,
     public_url: str,
     reminder: bool,
+    sender_domain: str = "localhost",
 ) -> Email:
     language = invitation.language or definition.default_language
     if language not in INVITATION_TEXT:
@@ -273,35 +316,49 @@ def invitation_email(
         greeting=pipe_names(greeting, names),
         text=pipe_names(introduction or body, names),
         link=f"{public_url}/s/{invitation.token}",
+        message_id=invitation_message_id(invitation, reminder, sender_domain),
     )
 
 
-def pending_invitation_ids(session: Session, *, survey_id: int | None = None) -> list[int]:
-    query = select(Invitation.id).where(
-        Invitation.status == "pending", Invitation.channel_code == "email"
+def invitation_message_id(invitation: Invitation, reminder: bool, sender_domain: str) -> str:
+    """The same Message-ID each time one email of this invitation is sent: the invitation, or
+    its n-th reminder. Made from a digest of the token, which is the respondent's key and must
+    not appear in mail server logs."""
+    digest = hashlib.sha256(invitation.token.encode()).hexdigest()[:32]
+    kind = f"reminder{invitation.reminders_sent + 1}" if reminder else "invitation"
+    return f"<{kind}.{digest}@{sender_domain}>"
+
+
+def email_due(now: datetime) -> ColumnElement[bool]:
+    """Invitations whose first email is due: pending, by email, not expired, not waiting."""
+    return and_(
+        Invitation.status == "pending",
+        Invitation.channel_code == "email",
+        or_(Invitation.expires_at.is_(None), Invitation.expires_at > now),
+        or_(Invitation.next_send_at.is_(None), Invitation.next_send_at <= now),
     )
-    if survey_id is not None:
-        query = query.where(Invitation.survey_id == survey_id)
-    return list(session.scalars(query.order_by(Invitation.id)))
+
+
+def reminder_due(now: datetime, *, after_days: int, max_reminders: int) -> ColumnElement[bool]:
+    """Invitations sent at least ``after_days`` ago, not yet opened or answered, not expired,
+    with reminders left and not waiting."""
+    return and_(
+        Invitation.status == "sent",
+        Invitation.channel_code == "email",
+        Invitation.opened_at.is_(None),
+        Invitation.sent_at <= now - timedelta(days=after_days),
+        Invitation.reminders_sent < max_reminders,
+        or_(Invitation.expires_at.is_(None), Invitation.expires_at > now),
+        or_(Invitation.next_send_at.is_(None), Invitation.next_send_at <= now),
+    )
 
 
 def reminder_due_ids(
     session: Session, *, now: datetime, after_days: int = 7, max_reminders: int = 1
 ) -> list[int]:
-    """Invitations sent at least ``after_days`` ago, not yet opened or answered, not expired."""
-    return list(
-        session.scalars(
-            select(Invitation.id)
-            .where(
-                Invitation.status == "sent",
-                Invitation.opened_at.is_(None),
-                Invitation.sent_at <= now - timedelta(days=after_days),
-                Invitation.reminders_sent < max_reminders,
-                (Invitation.expires_at.is_(None)) | (Invitation.expires_at > now),
-            )
-            .order_by(Invitation.id)
-        )
-    )
+    """The invitations whose reminder is due (``reminder_due``)."""
+    condition = reminder_due(now, after_days=after_days, max_reminders=max_reminders)
+    return list(session.scalars(select(Invitation.id).where(condition).order_by(Invitation.id)))
 
 
 def expire_invitations(session: Session, *, now: datetime) -> int:

@@ -1,5 +1,9 @@
-"""Survey jobs: send invitation emails after the invitations are committed; every hour, invite
-after triggering contacts, send reminders and expire old invitations.
+"""Survey jobs: every minute, send the invitation emails the store says are due; every hour,
+invite after triggering contacts, send reminders and expire old invitations.
+
+A send (``cpxm survey send``, a re-survey) commits its invitations and then nudges a worker to
+email them now; if the nudge is lost (queue down, worker killed), the minute's run sends them.
+Delivery, back-off and the guarantee given are in ``cpxm.surveys.outbox``.
 """
 
 from __future__ import annotations
@@ -10,46 +14,38 @@ from huey import crontab
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cpxm.jobs import huey, job_session
-from cpxm.surveys.distribution import (
-    deliver_invitations,
-    expire_invitations,
-    invite_after_contacts,
-    pending_invitation_ids,
-    reminder_due_ids,
-)
-from cpxm.surveys.mail import smtp_mailer
+from cpxm.db import session_factory
+from cpxm.jobs import huey, job_engine, job_session, recover_on_start
+from cpxm.surveys.distribution import expire_invitations, invite_after_contacts
 from cpxm.surveys.models import Survey
+from cpxm.surveys.outbox import ReminderRule, send_due_emails
 from cpxm.timeutil import utc_now
 
-REMINDER_AFTER_DAYS = 7
-MAX_REMINDERS = 1
+REMINDERS = ReminderRule(after_days=7, max_reminders=1)
 
 
-@huey.task(retries=3, retry_delay=300)
-def send_invitation_emails(invitation_ids: list[int]) -> None:
-    """Email invitations created (and committed) by a send; failures are kept on the invitation."""
-    with job_session() as session, smtp_mailer() as mailer:
-        deliver_invitations(session, invitation_ids=invitation_ids, mailer=mailer, now=utc_now())
+@recover_on_start
+@huey.task()
+def send_due_invitation_emails() -> None:
+    """Send every invitation email that is due: enqueued after a send commits, and by each
+    worker as it starts."""
+    send_due_emails(session_factory(job_engine()))
+
+
+@huey.periodic_task(crontab(minute="*"))
+def send_invitation_emails_every_minute() -> None:
+    """What no nudge reached, and what waits for a retry: due emails, every minute."""
+    send_due_emails(session_factory(job_engine()))
 
 
 @huey.periodic_task(crontab(minute="7"))
 def hourly_distribution() -> None:
-    """Triggered invitations, then emails for everything pending, reminders and expiry."""
+    """Triggered invitations, expiry, then every due email and reminder."""
     with job_session() as session:
         run_triggers(session, now=utc_now())
     with job_session() as session:
         expire_invitations(session, now=utc_now())
-        pending = pending_invitation_ids(session)
-        due = reminder_due_ids(
-            session, now=utc_now(), after_days=REMINDER_AFTER_DAYS, max_reminders=MAX_REMINDERS
-        )
-        if pending or due:
-            with smtp_mailer() as mailer:
-                deliver_invitations(session, invitation_ids=pending, mailer=mailer, now=utc_now())
-                deliver_invitations(
-                    session, invitation_ids=due, mailer=mailer, now=utc_now(), reminder=True
-                )
+    send_due_emails(session_factory(job_engine()), reminders=REMINDERS)
 
 
 def run_triggers(session: Session, *, now: datetime) -> int:

@@ -2,8 +2,9 @@
 
 ``CPXM_SMTP_HOST`` (default 127.0.0.1), ``CPXM_SMTP_PORT`` (25), ``CPXM_SMTP_SENDER``
 (surveys@localhost), ``CPXM_SMTP_TLS`` (``none``, ``starttls`` or ``ssl``), ``CPXM_SMTP_USER`` and
-``CPXM_SMTP_PASSWORD`` (only ever from the environment), and ``CPXM_PUBLIC_URL``, the address
-respondents reach the server at (default http://127.0.0.1:8000), which links are built on.
+``CPXM_SMTP_PASSWORD`` (only ever from the environment), ``CPXM_SMTP_TIMEOUT_SECONDS`` (15: the
+longest one exchange with the server may take), and ``CPXM_PUBLIC_URL``, the address respondents
+reach the server at (default http://127.0.0.1:8000), which links are built on.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ TLS_MODES = ("none", "starttls", "ssl")
 
 class MailConfigError(ValueError):
     pass
+
+
+class MailServerUnreachable(RuntimeError):
+    """The mail server could not be reached (or dropped the connection): emails wait."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,15 @@ def smtp_settings() -> SmtpSettings:
     if port_text and not port_text.isdigit():
         raise MailConfigError(f"CPXM_SMTP_PORT is '{port_text}', expected a port number")
     default_port = {"none": 25, "starttls": 587, "ssl": 465}[tls]
+    timeout_text = env.get("CPXM_SMTP_TIMEOUT_SECONDS", "").strip()
+    try:
+        timeout = float(timeout_text) if timeout_text else SmtpSettings.timeout_seconds
+    except ValueError:
+        timeout = -1.0
+    if not 0 < timeout <= 600:
+        raise MailConfigError(
+            f"CPXM_SMTP_TIMEOUT_SECONDS is '{timeout_text}', expected seconds between 0 and 600"
+        )
     return SmtpSettings(
         host=env.get("CPXM_SMTP_HOST", "127.0.0.1").strip() or "127.0.0.1",
         port=int(port_text) if port_text else default_port,
@@ -55,6 +69,7 @@ def smtp_settings() -> SmtpSettings:
         username=env.get("CPXM_SMTP_USER") or None,
         password=env.get("CPXM_SMTP_PASSWORD") or None,
         public_url=env.get("CPXM_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+        timeout_seconds=timeout,
     )
 
 
@@ -65,6 +80,9 @@ class Email:
     text: str
     link: str
     greeting: str
+    # A Message-ID that is the same each time this email is sent again (``<...@...>``), so a
+    # copy sent twice is recognisably one email; None: a new one per send.
+    message_id: str | None = None
 
 
 class Mailer:
@@ -74,12 +92,16 @@ class Mailer:
         self.connection = connection
         self.settings = settings
 
+    @property
+    def sender_domain(self) -> str:
+        return self.settings.sender.split("@")[-1]
+
     def send(self, email: Email) -> None:
         message = EmailMessage()
         message["From"] = self.settings.sender
         message["To"] = email.to
         message["Subject"] = email.subject
-        message["Message-ID"] = make_msgid(domain=self.settings.sender.split("@")[-1])
+        message["Message-ID"] = email.message_id or make_msgid(domain=self.sender_domain)
         message.set_content(f"{email.greeting}\n\n{email.text}\n\n{email.link}\n")
         # Every piece of text is escaped: names and survey texts come from data, not from us.
         message.add_alternative(
@@ -111,5 +133,5 @@ def smtp_mailer(settings: SmtpSettings | None = None) -> Iterator[Mailer]:
     finally:
         try:
             connection.quit()
-        except smtplib.SMTPException:
+        except OSError:  # smtplib's errors too: the connection is gone already
             connection.close()

@@ -133,6 +133,8 @@ class Invitation(Base):
     __tablename__ = "invitations"
     __table_args__ = (
         Index("ix_invitations_stakeholder_sent", "stakeholder_id", "sent_at"),
+        # The outbox's question every minute: which emails are due (cpxm.surveys.outbox).
+        Index("ix_invitations_status_next_send_at", "status", "next_send_at"),
         # One invitation per stakeholder per wave of a survey (NULL waves: triggered ones).
         UniqueConstraint("survey_id", "wave", "stakeholder_id"),
     )
@@ -155,6 +157,10 @@ class Invitation(Base):
     opened_at: Mapped[datetime | None] = mapped_column(DateTime)
     # Why the last email could not be sent, for the sender to act on; NULL once sent.
     send_error: Mapped[str | None] = mapped_column(Text)
+    # Failed attempts at the email now due (reset when one is sent), and no attempt before
+    # next_send_at: a worker's claim while it sends, or the back-off after a failure.
+    send_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_send_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class Response(Base):
