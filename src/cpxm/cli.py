@@ -351,6 +351,60 @@ def quarantine_discard(row_id: Annotated[int, typer.Argument(help="Quarantined r
     console.print(f"quarantined row {row_id} discarded")
 
 
+@app.command()
+def backup(
+    out: Annotated[Path, typer.Argument(help="The backup file to write.", dir_okay=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace OUT if it exists.")] = False,
+) -> None:
+    """Copy the SQLite store to OUT while it runs (PostgreSQL: use pg_dump)."""
+    from cpxm.backup import BackupError, backup_store
+
+    engine = _engine()
+    with _user_errors(engine):
+        try:
+            report = backup_store(engine, out=out, force=force)
+        except BackupError as error:
+            raise CommandError(str(error)) from None
+    snapshot = report.snapshot
+    console.print(
+        f"backed up {engine.url.render_as_string(hide_password=True)} to {report.path}: "
+        f"{snapshot.rows:,} rows in {len(snapshot.counts)} tables, schema revision "
+        f"{snapshot.revision}, {report.size_bytes / 1_000_000:.1f} MB, integrity checked, "
+        f"in {report.seconds:.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def restore(
+    source: Annotated[
+        Path, typer.Argument(metavar="IN", help="A file written by `cpxm backup`.", dir_okay=False)
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the store even if it holds data.")
+    ] = False,
+) -> None:
+    """Restore a backup into the SQLite store, which must be empty unless --force."""
+    from cpxm.backup import BackupError, restore_store
+
+    engine = _engine()
+    with _user_errors(engine):
+        try:
+            report = restore_store(engine, source=source, force=force)
+        except BackupError as error:
+            raise CommandError(str(error)) from None
+    snapshot = report.snapshot
+    upgraded = f", upgraded to {report.revision}" if report.revision != snapshot.revision else ""
+    console.print(
+        f"restored {report.source} into {engine.url.render_as_string(hide_password=True)}: "
+        f"{snapshot.rows:,} rows in {len(snapshot.counts)} tables, schema revision "
+        f"{snapshot.revision}{upgraded}, integrity checked, in {report.seconds:.1f} s",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def _require_current_schema(engine: Engine) -> None:
     current = current_revision(engine)
     head = head_revision(engine)
