@@ -12,7 +12,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from cpxm.analytics.summaries import summary_drift
-from cpxm.ingest.column_reader import WHITESPACE, ColumnBatch, column_batches
+from cpxm.ingest.column_reader import WHITESPACE, column_batches
 from cpxm.ingest.columnar import columnar_plan
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
@@ -198,7 +198,6 @@ def _by_columns(
 ) -> ImportReport:
     with Session(engine) as session:
         assert columnar_plan(path, mapping, load_lookups(session)) is not None
-    assert all(isinstance(b, ColumnBatch) for b in column_batches(path, mapping, batch_size))
     return import_file(engine, path=path, mapping=mapping, batch_size=batch_size, reader="inline")
 
 
@@ -278,17 +277,13 @@ def test_column_dry_run_reports_like_the_import_and_writes_nothing(
     assert _counts(dry) == _counts(real) == (19, 6, 1, 1, 11)
 
 
-def _records(path: Path, mapping: ImportMapping, batch_size: int) -> tuple[list[Any], list[str]]:
+def _records(path: Path, mapping: ImportMapping, batch_size: int) -> list[Any]:
     records: list[Any] = []
-    kinds = []
     for batch in column_batches(path, mapping, batch_size):
-        if isinstance(batch, ColumnBatch):
-            kinds.append("columns")
-            batch = batch.records(np.arange(len(batch)))
-        else:
-            kinds.append("rows")
-        records.extend((r.row_number, r.values, r.problem) for r in batch)
-    return records, kinds
+        records.extend(
+            (r.row_number, r.values, r.problem) for r in batch.records(np.arange(len(batch)))
+        )
+    return records
 
 
 SHAPE_MAPPING: dict[str, Any] = {
@@ -328,8 +323,7 @@ def test_column_batches_read_what_the_row_reader_reads(
     except UnicodeEncodeError:
         pytest.skip(f"{encoding} cannot write this shape")
     expected = [(r.row_number, r.values, r.problem) for r in read_rows(path, mapping.file)]
-    records, _ = _records(path, mapping, 2)
-    assert records == expected
+    assert _records(path, mapping, 2) == expected
 
 
 def test_a_record_pyarrow_cannot_split_hands_the_rest_to_the_row_reader(tmp_path: Path) -> None:
@@ -346,9 +340,7 @@ def test_a_record_pyarrow_cannot_split_hands_the_rest_to_the_row_reader(tmp_path
             lines.append(f"{number},account{number % 100},2024-01-01,phone")
     path = _write(tmp_path / "big.csv", "\n".join(lines) + "\n")
     expected = [(r.row_number, r.values, r.problem) for r in read_rows(path, mapping.file)]
-    records, kinds = _records(path, mapping, 5_000)
-    assert records == expected
-    assert kinds[0] == "columns" and kinds[-1] == "rows"
+    assert _records(path, mapping, 5_000) == expected
     assert expected[-1][0] == 60_001
 
 

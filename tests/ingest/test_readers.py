@@ -76,11 +76,15 @@ def test_duplicate_header_is_a_clear_error(tmp_path: Path) -> None:
         _rows(path)
 
 
-def test_wrong_declared_encoding_is_reported(tmp_path: Path) -> None:
+def test_a_row_the_declared_encoding_cannot_decode_is_flagged_alone(tmp_path: Path) -> None:
     path = tmp_path / "latin.csv"
-    path.write_bytes("id,name\n1,Müller\n".encode("latin-1"))
-    with pytest.raises(ReadError, match=r"cannot decode latin\.csv as utf-8"):
-        _rows(path, encoding="utf-8")
+    path.write_bytes("id,name\n1,Müller\n".encode("latin-1") + "2,Müller\n".encode())
+    [first, second] = _rows(path, encoding="utf-8")
+    assert first[0] == 2 and first[2] == (
+        "cannot be decoded: byte 0xfc in column 'name' is not UTF-8 (the mapping's file.encoding) "
+        "text; correct the row, or the mapping's file.encoding"
+    )
+    assert second == (3, {"id": "2", "name": "Müller"}, None)
 
 
 def test_jsonl_rows_and_bad_lines(tmp_path: Path) -> None:

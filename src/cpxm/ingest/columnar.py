@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from cpxm.ingest.column_reader import WHITESPACE, ColumnBatch, column_batches
 from cpxm.ingest.mapping import CPXM_IDS, ImportMapping
-from cpxm.ingest.readers import RawRecord, detect_format
+from cpxm.ingest.readers import detect_format
 from cpxm.ingest.rows import _ABSENT, Lookups, Reference, RowError, _FieldPlan
 from cpxm.ingest.targets import TARGETS, FieldKind
 
@@ -115,6 +115,8 @@ class ColumnConverter:
             fields[name] = converted
             if converted.fast is not None:
                 fast = pc.and_(fast, converted.fast)
+        if batch.problems is not None:
+            fast = pc.and_(fast, pc.is_null(batch.problems))
         joined = pc.binary_join_element_wise(
             *[pc.fill_null(text_of(column), "\x00") for column in self._digest_columns], "\x1f"
         )
@@ -376,10 +378,7 @@ class ColumnWork:
 
 def columnar_work(
     path: Path, mapping: ImportMapping, converter: ColumnConverter, batch_size: int
-) -> Iterator[ColumnWork | list[RawRecord]]:
-    """``path``'s batches converted: column work, or records for the row-by-row path."""
+) -> Iterator[ColumnWork]:
+    """``path``'s batches, converted."""
     for batch in column_batches(path, mapping, batch_size):
-        if isinstance(batch, ColumnBatch):
-            yield ColumnWork(batch, converter(batch))
-        else:
-            yield batch
+        yield ColumnWork(batch, converter(batch))

@@ -1,8 +1,14 @@
-"""Read exports as rows of text: CSV (any delimiter, UTF-8 with or without BOM, Windows-1252 or
-Latin-1, quoted newlines), JSON Lines, Excel (.xlsx) and Parquet.
+"""Read exports as rows of text: CSV (any delimiter, quoted newlines), JSON Lines, Excel (.xlsx)
+and Parquet.
 
 Every row comes with the number a person would look for: in a CSV or a sheet the header is row 1,
-so the first data row is row 2; in JSON Lines it is the line number.
+so the first data row is row 2; in JSON Lines it is the line number. A row that cannot be read
+as the file says (a quote never closed, bytes no encoding tried decodes, a JSON line that is not
+an object) comes with its ``problem`` and is quarantined alone: the rows around it are read on.
+
+Text files are decoded a row at a time, not as a whole: an export appended to by two systems
+may hold UTF-8 rows and Windows-1252 rows, and reading it all as the one that decodes every
+byte turned "Jörg" into "JÃ¶rg".
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,6 +40,9 @@ class RawRecord:
 
 _SNIFF_BYTES = 64 * 1024
 _DELIMITERS = ",;\t|"
+# Python's csv module refuses a value longer than 131,072 characters and ends the read. A long
+# value is the row's fault, not the file's: it is read, and the field's length check rejects it.
+csv.field_size_limit(max(csv.field_size_limit(), 1 << 28))
 
 
 class ReadError(ValueError):
@@ -66,7 +77,7 @@ def read_rows(path: Path, options: FileOptions) -> Iterator[RawRecord]:
         raise ReadError(f"{path} does not exist or is not a file")
     file_format = detect_format(path, options)
     if file_format == "csv":
-        return _read_csv(path, options)
+        return read_csv(path, options)
     if file_format == "jsonl":
         return _read_jsonl(path, options)
     if file_format == "xlsx":
@@ -74,57 +85,260 @@ def read_rows(path: Path, options: FileOptions) -> Iterator[RawRecord]:
     return _read_parquet(path)
 
 
-def detect_encoding(path: Path, encoding: str | None) -> str:
-    """The encoding as told, else the first of UTF-8 (BOM dropped), Windows-1252 and Latin-1
-    that decodes the whole file. Checked in chunks, so memory stays flat on large files."""
-    candidates = [encoding] if encoding else ["utf-8-sig", "cp1252", "latin-1"]
-    for candidate in candidates:
-        try:
-            decoder = codecs.getincrementaldecoder(candidate)()
-        except LookupError:
-            raise ReadError(f"unknown encoding '{candidate}' in the mapping") from None
-        try:
-            with path.open("rb") as stream:
-                while chunk := stream.read(1 << 20):
-                    decoder.decode(chunk)
-                decoder.decode(b"", final=True)
-        except UnicodeDecodeError as error:
-            if encoding:
-                raise ReadError(f"cannot decode {path.name} as {encoding}: {error}") from None
-            continue
-        return candidate
-    raise AssertionError("latin-1 decodes every byte string")  # pragma: no cover
+# Undeclared, a row is read as UTF-8, else as Windows-1252 (which reads Latin-1's letters alike).
+# A row neither decodes is quarantined: Latin-1 would "decode" it into control characters.
+_GUESSED = ("utf-8", "cp1252")
+_SHOWN_NAMES = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}
 
 
-def _read_csv(path: Path, options: FileOptions) -> Iterator[RawRecord]:
-    encoding = detect_encoding(path, options.encoding)
-    with path.open(encoding=encoding, newline="") as stream:
-        delimiter = options.delimiter or _sniff_delimiter(stream.read(_SNIFF_BYTES))
-        stream.seek(0)
-        yield from _csv_records(csv.reader(stream, delimiter=delimiter, strict=False))
+@dataclass(frozen=True)
+class TextEncoding:
+    """How a text file's rows are decoded: per row by ``candidates`` (the file's bytes are read
+    as Latin-1, one character per byte, so splitting never depends on the encoding), or as a
+    whole by ``codec`` when ASCII bytes may stand inside its characters (UTF-16, Shift-JIS)."""
 
+    candidates: tuple[str, ...]
+    declared: bool
+    codec: str | None = None
 
-def _csv_records(reader: Iterator[list[str]]) -> Iterator[RawRecord]:
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    header = _clean_header(header)
-    # Row numbers follow records, not lines: a quoted value may span several lines.
-    width = len(header)
-    for row_number, values in enumerate(reader, start=2):
-        # One pass of C-level string work per row: this loop runs a million times an import.
-        texts = [value.strip() or None for value in values]
-        if not any(texts):
-            continue
-        if len(texts) > width:
-            if any(texts[width:]):
-                problem = f"has {len(values)} values but the header has {width} columns"
-                yield RawRecord(row_number, dict(zip(header, values, strict=False)), problem)
+    def describe(self) -> str:
+        names = [_SHOWN_NAMES.get(name, name) for name in self.candidates]
+        if self.declared:
+            return f"{names[0]} (the mapping's file.encoding)"
+        return " or ".join(names)
+
+    def decode(
+        self, fields: list[str], names: list[str] | None = None
+    ) -> tuple[list[str], str | None]:
+        """``fields`` as read (one character per byte) decoded; on failure, shown with
+        replacement characters, and the reason (naming the column from ``names``)."""
+        if self.codec is not None or "".join(fields).isascii():
+            return fields, None
+        return self.decode_bytes([field.encode("latin-1") for field in fields], names)
+
+    def decode_bytes(
+        self, raw: list[bytes], names: list[str] | None = None
+    ) -> tuple[list[str], str | None]:
+        for candidate in self.candidates:
+            try:
+                return [value.decode(candidate) for value in raw], None
+            except UnicodeDecodeError:
                 continue
-        elif len(texts) < width:
-            texts.extend([None] * (width - len(texts)))
-        yield RawRecord(row_number, dict(zip(header, texts, strict=False)))
+        first = self.candidates[0]
+        byte, where = 0, 0
+        for index, value in enumerate(raw):
+            try:
+                value.decode(first)
+            except UnicodeDecodeError as error:
+                byte, where = value[error.start], index
+                break
+        shown = [value.decode(first, errors="replace") for value in raw]
+        advice = (
+            "correct the row, or the mapping's file.encoding"
+            if self.declared
+            else "set file.encoding in the mapping to the encoding this row was written in"
+        )
+        if names is None:
+            place = "the line" if len(raw) == 1 else f"value {where + 1}"
+        else:
+            place = f"column '{names[where]}'" if where < len(names) else f"value {where + 1}"
+        return shown, (
+            f"cannot be decoded: byte 0x{byte:02x} in {place} is not {self.describe()} text; "
+            + advice
+        )
+
+
+def text_encoding(encoding: str | None) -> TextEncoding:
+    if not encoding:
+        return TextEncoding(_GUESSED, declared=False)
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise ReadError(f"unknown encoding '{encoding}' in the mapping") from None
+    if name in ("utf-8", "utf-8-sig"):
+        return TextEncoding(("utf-8",), declared=True)
+    if _splits_as_ascii(name):
+        return TextEncoding((name,), declared=True)
+    return TextEncoding((name,), declared=True, codec=name)
+
+
+def _splits_as_ascii(codec: str) -> bool:
+    """Whether every byte of ``codec`` is one character and ASCII stays ASCII: then splitting
+    the bytes into lines and values cannot cut a character."""
+    try:
+        decoded = bytes(range(256)).decode(codec)
+    except UnicodeDecodeError:
+        decoded = ""
+        for byte in range(256):
+            try:
+                piece = bytes([byte]).decode(codec)
+            except UnicodeDecodeError:
+                piece = "\ufffd"
+            if len(piece) != 1:
+                return False
+            decoded += piece
+    return len(decoded) == 256 and decoded[:128] == "".join(map(chr, range(128)))
+
+
+class _Lines:
+    """A text file's lines with their numbers; remembers the lines of the record being read,
+    and can be handed lines back to read again."""
+
+    def __init__(self, stream: Iterator[str]) -> None:
+        self._stream = stream
+        self._again: list[tuple[int, str]] = []
+        self.number = 0
+        self.taken: list[tuple[int, str]] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._again:
+            number, line = self._again.pop()
+        else:
+            line = next(self._stream)
+            self.number += 1
+            number = self.number
+        self.taken.append((number, line))
+        return line
+
+    def read_again(self, lines: list[tuple[int, str]]) -> None:
+        self._again.extend(reversed(lines))
+
+
+def read_csv(path: Path, options: FileOptions, *, from_row: int = 2) -> Iterator[RawRecord]:
+    """The CSV's rows from row ``from_row`` on (the header is row 1)."""
+    encoding = text_encoding(options.encoding)
+    with path.open(encoding=encoding.codec or "latin-1", newline="") as stream:
+        try:
+            delimiter = options.delimiter or _sniff_delimiter(stream.read(_SNIFF_BYTES))
+            stream.seek(0)
+            yield from _csv_records(_Lines(stream), delimiter, encoding, from_row)
+        except UnicodeDecodeError as error:
+            raise ReadError(
+                f"cannot decode {path.name} as {encoding.describe()}: {error}"
+            ) from None
+
+
+def _csv_records(
+    lines: _Lines, delimiter: str, encoding: TextEncoding, from_row: int
+) -> Iterator[RawRecord]:
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    row_number = 1  # the header's; row numbers follow records, which may span lines
+    while True:
+        lines.taken.clear()
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            taken = list(lines.taken)
+            if len(taken) == 1 and "expected after" in str(error):
+                # A quote inside a value of one line ('"ab"cd'): read as written, as
+                # spreadsheet programs do.
+                values = next(csv.reader([taken[0][1]], delimiter=delimiter, strict=False), [])
+            else:
+                # A quote that opened a value and never closed where a value may end: it would
+                # swallow every line up to the next quote. The record's first line is
+                # quarantined on its own, and reading goes on at the line after it.
+                lines.read_again(taken[1:])
+                if header is None:
+                    raise ReadError(
+                        f"the header row (line {taken[0][0]}) opens a quoted value it never closes"
+                    ) from None
+                row_number += 1
+                if row_number >= from_row:
+                    yield _unclosed_quote(header, row_number, taken, delimiter, encoding)
+                continue
+        if header is None:
+            decoded, undecodable = encoding.decode(values)
+            if undecodable:
+                raise ReadError(f"the header row {undecodable}")
+            header = _clean_header(decoded)
+            continue
+        row_number += 1
+        if row_number >= from_row:
+            yield from _csv_record(header, row_number, values, encoding)
+
+
+def _unclosed_quote(
+    header: list[str],
+    row_number: int,
+    taken: list[tuple[int, str]],
+    delimiter: str,
+    encoding: TextEncoding,
+) -> RawRecord:
+    (first, line), last = taken[0], taken[-1][0]
+    fields = next(csv.reader([line], delimiter=delimiter, strict=False), [])
+    decoded, _ = encoding.decode(fields)
+    if last > first + 1:
+        swallowed = f"lines {first + 1}-{last} would have become part of its last value"
+    elif last > first:
+        swallowed = f"line {last} would have become part of its last value"
+    else:
+        swallowed = "it runs to the end of the file"
+    problem = (
+        f"(line {first}) opens a quoted value with '\"' that is never closed: {swallowed}; "
+        f"quarantined alone, and reading went on at line {first + 1}. Close the quote "
+        '(a quote inside a quoted value is written twice: "")'
+    )
+    return RawRecord(row_number, _padded(header, _stripped(decoded)), problem)
+
+
+def _csv_record(
+    header: list[str], row_number: int, values: list[str], encoding: TextEncoding
+) -> Iterator[RawRecord]:
+    width = len(header)
+    decoded, undecodable = encoding.decode(values, header)
+    # One pass of C-level string work per row: this loop runs a million times an import.
+    texts = [value.strip() or None for value in decoded]
+    if not any(texts):
+        return
+    if undecodable:
+        yield RawRecord(row_number, _padded(header, texts), undecodable)
+        return
+    if len(texts) > width:
+        if any(texts[width:]):
+            problem = f"has {len(values)} values but the header has {width} columns"
+            yield RawRecord(row_number, dict(zip(header, decoded, strict=False)), problem)
+            return
+    elif len(texts) < width:
+        texts.extend([None] * (width - len(texts)))
+    record = dict(zip(header, texts, strict=False))
+    yield RawRecord(row_number, record, text_problem(record))
+
+
+def _stripped(values: list[str]) -> list[str | None]:
+    return [value.strip() or None for value in values]
+
+
+def _padded(header: list[str], texts: list[str | None]) -> RawRow:
+    return {
+        column: texts[index] if index < len(texts) else None for index, column in enumerate(header)
+    }
+
+
+def text_problem(values: RawRow) -> str | None:
+    """Why a row's values cannot be stored as text, or None: PostgreSQL refuses the NUL
+    character, and a lone surrogate (JSON's "\\ud800") is no character at all."""
+    for column, value in values.items():
+        if value is None or (value.isascii() and "\x00" not in value):
+            continue
+        if "\x00" in value:
+            return (
+                f"column '{column}' contains a NUL character (byte 0), which text cannot hold; "
+                "remove it from the export"
+            )
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            return (
+                f"column '{column}' holds a lone surrogate (\\u{ord(value[error.start]):04x}), "
+                "half of a character, which text cannot hold; correct the export"
+            )
+    return None
 
 
 def _sniff_delimiter(sample: str) -> str:
@@ -155,7 +369,8 @@ def _blank_to_none(value: str) -> str | None:
     return stripped or None
 
 
-def _to_text(value: Any) -> str | None:
+def to_text(value: Any) -> str | None:
+    """A value of a typed file (JSON, a sheet, Parquet) as the text a CSV would hold."""
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -169,25 +384,89 @@ def _to_text(value: Any) -> str | None:
     return _blank_to_none(str(value))
 
 
+class _NotJson(ValueError):
+    """A JSON line that Python's reader would take but JSON does not allow."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"holds {name}, which is not a number JSON allows; write null or a number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _NotJson(
+            f"holds the number {text[:40]}, too large for a decimal number; "
+            "write it smaller or as a string"
+        )
+    return number
+
+
+# A \uXXXX escape of a surrogate: only lines holding one need their strings checked.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+
+
 def _read_jsonl(path: Path, options: FileOptions) -> Iterator[RawRecord]:
-    encoding = detect_encoding(path, options.encoding)
-    with path.open(encoding=encoding) as stream:
-        yield from _jsonl_records(stream)
+    encoding = text_encoding(options.encoding)
+    if encoding.codec is not None:
+        with path.open(encoding=encoding.codec, newline="") as stream:
+            try:
+                yield from _jsonl_records(enumerate(stream, start=1), encoding)
+            except UnicodeDecodeError as error:
+                raise ReadError(
+                    f"cannot decode {path.name} as {encoding.describe()}: {error}"
+                ) from None
+        return
+    with path.open(encoding="latin-1", newline="\n") as stream:
+        yield from _jsonl_records(enumerate(stream, start=1), encoding)
 
 
-def _jsonl_records(lines: Iterator[str]) -> Iterator[RawRecord]:
-    for line_number, line in enumerate(lines, start=1):
-        if not line.strip():
+def _jsonl_records(lines: Iterator[tuple[int, str]], encoding: TextEncoding) -> Iterator[RawRecord]:
+    for line_number, read in lines:
+        [line], undecodable = encoding.decode([read])
+        line = line.strip()
+        if not line:
+            continue
+        if line_number == 1:
+            line = line.lstrip("\ufeff")
+        shown: RawRow = {"line": line[:2000]}
+        if undecodable:
+            yield RawRecord(line_number, shown, undecodable)
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line, parse_constant=_no_constant, parse_float=_finite)
         except json.JSONDecodeError as error:
-            yield RawRecord(line_number, {"line": line[:2000]}, f"is not valid JSON ({error.msg})")
+            invalid = f"is not valid JSON ({error.msg} at character {error.pos + 1})"
+            yield RawRecord(line_number, shown, invalid)
+            continue
+        except RecursionError:
+            invalid = (
+                "is nested too deeply to read (more levels of [ and { than Python's JSON "
+                "reader follows); a record is one object of values"
+            )
+            yield RawRecord(line_number, shown, invalid)
+            continue
+        except _NotJson as error:
+            yield RawRecord(line_number, shown, str(error))
+            continue
+        except ValueError as error:  # an integer of more digits than Python converts
+            yield RawRecord(line_number, shown, f"holds a number that cannot be read: {error}")
             continue
         if not isinstance(record, dict):
-            yield RawRecord(line_number, {"line": line[:2000]}, "is not a JSON object")
+            yield RawRecord(line_number, shown, "is not a JSON object")
             continue
-        yield RawRecord(line_number, {str(key): _to_text(value) for key, value in record.items()})
+        try:
+            values = {str(key): to_text(value) for key, value in record.items()}
+        except RecursionError:
+            deep = "holds a value nested too deeply to keep as text; flatten it"
+            yield RawRecord(line_number, shown, deep)
+            continue
+        problem: str | None = None
+        if "\\u" in line and (_SURROGATE_ESCAPE.search(line) or "\\u0000" in line):
+            problem = text_problem(values) or text_problem(
+                {f"key {position}": key for position, key in enumerate(values, start=1)}
+            )
+        yield RawRecord(line_number, values, problem)
 
 
 def _read_xlsx(path: Path, options: FileOptions) -> Iterator[RawRecord]:
@@ -208,20 +487,22 @@ def _read_xlsx(path: Path, options: FileOptions) -> Iterator[RawRecord]:
         else:
             rows = workbook.worksheets[0].iter_rows(values_only=True)
         try:
-            header = _clean_header([_to_text(value) or "" for value in next(rows)])
+            header = _clean_header([to_text(value) or "" for value in next(rows)])
         except StopIteration:
             return
         for row_number, values in enumerate(rows, start=2):
-            texts = [_to_text(value) for value in values]
+            texts = [to_text(value) for value in values]
             if not any(texts):
                 continue
-            yield RawRecord(
-                row_number,
-                {
-                    column: texts[index] if index < len(texts) else None
-                    for index, column in enumerate(header)
-                },
-            )
+            record = {
+                column: texts[index] if index < len(texts) else None
+                for index, column in enumerate(header)
+            }
+            if len(texts) > len(header) and any(texts[len(header) :]):
+                problem = f"has values beyond the header's {len(header)} columns"
+                yield RawRecord(row_number, record, problem)
+                continue
+            yield RawRecord(row_number, record, text_problem(record))
     finally:
         workbook.close()
 
@@ -235,8 +516,7 @@ def _read_parquet(path: Path) -> Iterator[RawRecord]:
         raise ReadError(f"{path.name} is not a readable Parquet file: {error}") from None
     row_number = 0
     for batch in parquet.iter_batches(batch_size=10_000):
-        for record in batch.to_pylist():
+        for row in batch.to_pylist():
             row_number += 1
-            yield RawRecord(
-                row_number, {str(key): _to_text(value) for key, value in record.items()}
-            )
+            record = {str(key): to_text(value) for key, value in row.items()}
+            yield RawRecord(row_number, record, text_problem(record))

@@ -530,13 +530,21 @@ def _quarantine(
         import_run_id=run_id,
         row_number=record.row_number,
         source_key=source_key,
-        raw=dict(record.values),
-        reason=f"row {record.row_number}: {reason}",
+        raw={_storable(key): _storable(value) for key, value in record.values.items()},
+        reason=_storable(f"row {record.row_number}: {reason}"),
         status="open",
         created_at=_utcnow(),
     )
     session.add(row)
     return row
+
+
+def _storable(text: str | None) -> Any:
+    """``text`` as a store keeps it: NUL characters (which PostgreSQL refuses) and lone
+    surrogates (which no encoding writes) spelt out as escapes, so the row can be shown."""
+    if text is None or (text.isascii() and "\x00" not in text):
+        return text
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def file_sha256(path: Path) -> str:
