@@ -106,7 +106,7 @@ def enqueue_after_commit(task: TaskWrapper, *args: object) -> bool:
             "job queue unreachable (%s%s); %s is left to the periodic sweep",
             type(error).__name__,
             f": {reason}" if reason else "",
-            task.name,
+            task.task_class.__name__,
         )
         return False
     return True

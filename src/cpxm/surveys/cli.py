@@ -126,8 +126,8 @@ def send_command(
     console.print(
         f"{len(invitations)} invitation(s) created; emails queued"
         if nudged
-        else f"{len(invitations)} invitation(s) created; the job queue is unreachable, so a "
-        "worker emails them within a minute of reaching the store",
+        else f"{len(invitations)} invitation(s) created; the job queue is unreachable: they "
+        "are stored, and a worker emails them at its next run once the queue is back",
         highlight=False,
     )
 

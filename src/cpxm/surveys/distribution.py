@@ -265,16 +265,36 @@ def refusal_reason(stakeholder: Stakeholder, holds: list[Hold]) -> str | None:
     return None if stakeholder.email else "no email address"
 
 
-def record_sent(invitation: Invitation, *, now: datetime, reminder: bool) -> None:
-    invitation.send_error = None
-    invitation.send_attempts = 0
-    invitation.next_send_at = None
+def sent_changes(
+    *, status: str, reminders_sent: int, now: datetime, reminder: bool
+) -> dict[str, object]:
+    """What sending an invitation's email (or its reminder) changes on the invitation."""
+    changes: dict[str, object] = {"send_error": None, "send_attempts": 0, "next_send_at": None}
     if reminder:
-        invitation.reminders_sent += 1
-        invitation.last_reminded_at = now
+        changes.update(reminders_sent=reminders_sent + 1, last_reminded_at=now)
     else:
-        invitation.status = "sent" if invitation.status == "pending" else invitation.status
-        invitation.sent_at = now
+        changes.update(status="sent" if status == "pending" else status, sent_at=now)
+    return changes
+
+
+def failure_changes(*, failed_attempts: int, error: str, now: datetime) -> dict[str, object]:
+    """What a failed email changes: why, and when to try again (after ``failed_attempts``)."""
+    return {
+        "send_attempts": failed_attempts,
+        "send_error": error[:500],
+        "next_send_at": now + retry_delay(failed_attempts),
+    }
+
+
+def record_sent(invitation: Invitation, *, now: datetime, reminder: bool) -> None:
+    changes = sent_changes(
+        status=invitation.status,
+        reminders_sent=invitation.reminders_sent,
+        now=now,
+        reminder=reminder,
+    )
+    for column, value in changes.items():
+        setattr(invitation, column, value)
 
 
 def record_failure(
@@ -282,10 +302,9 @@ def record_failure(
 ) -> None:
     """Keep why the email failed and when to try again (``counted``: the attempt was already
     counted, by the outbox's claim)."""
-    if not counted:
-        invitation.send_attempts += 1
-    invitation.send_error = error[:500]
-    invitation.next_send_at = now + retry_delay(invitation.send_attempts)
+    attempts = invitation.send_attempts + (0 if counted else 1)
+    for column, value in failure_changes(failed_attempts=attempts, error=error, now=now).items():
+        setattr(invitation, column, value)
 
 
 def invitation_email(

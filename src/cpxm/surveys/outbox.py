@@ -27,23 +27,24 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, DateTime, case, func, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.surveys.definition import SurveyDefinition
 from cpxm.surveys.distribution import (
     email_due,
+    failure_changes,
     invitation_email,
     record_failure,
-    record_sent,
     refusal_reason,
     reminder_due,
     retry_delay,
+    sent_changes,
 )
 from cpxm.surveys.fatigue import holds_for
 from cpxm.surveys.mail import Email, MailConfigError, Mailer, SmtpSettings, smtp_mailer
@@ -133,30 +134,39 @@ def _send_all(
     lease = claim_lease(mailer.settings)
     while True:
         with make_session() as session, session.begin():
-            claimed = _claim(session, kind, clock(), lease, reminders, mailer, definitions)
-        if claimed is None:
+            claim = _claim(session, kind, clock(), lease, reminders, mailer, definitions)
+        if claim is None:
             return
-        invitation_id, email = claimed
-        if email is None:
+        if claim.email is None:
             report.refused += 1
             continue
         try:
-            mailer.send(email)
+            mailer.send(claim.email)
         except smtplib.SMTPRecipientsRefused as error:
-            _record(make_session, invitation_id, clock(), failure=_refused(error))
+            _record(make_session, claim, clock(), failure=_refused(error))
             report.refused += 1
             continue
         except smtplib.SMTPResponseException as error:
-            _record(make_session, invitation_id, clock(), failure=_refused(error))
+            _record(make_session, claim, clock(), failure=_refused(error))
             if isinstance(error, smtplib.SMTPSenderRefused) or error.smtp_code == 421:
                 raise  # the server refuses us, not this email: every email waits
             report.refused += 1
             continue
         except OSError as error:
-            _record(make_session, invitation_id, clock(), failure=_reason(error))
+            _record(make_session, claim, clock(), failure=_reason(error))
             raise
-        _record(make_session, invitation_id, clock(), reminder=kind == "reminder")
+        _record(make_session, claim, clock())
         report.sent += 1
+
+
+@dataclass(frozen=True)
+class _Claim:
+    invitation_id: int
+    attempts: int  # this one included
+    status: str
+    reminders_sent: int
+    reminder: bool
+    email: Email | None  # None: it may not be sent, and was recorded as refused
 
 
 def _due(kind: EmailKind, now: datetime, reminders: ReminderRule | None) -> ColumnElement[bool]:
@@ -185,29 +195,50 @@ def _claim(
     reminders: ReminderRule | None,
     mailer: Mailer,
     definitions: dict[tuple[int, int], SurveyDefinition],
-) -> tuple[int, Email | None] | None:
-    """Claim the oldest due email: (invitation id, the email, or None if it may not be sent and
-    was recorded as refused), or None when nothing is due."""
-    # On PostgreSQL another worker's claim in progress is skipped; SQLite's write transactions
-    # are serial (they take the lock as they begin), so there the next due row is free.
-    invitation = session.scalars(
-        select(Invitation)
-        .where(_due(kind, now, reminders))
-        .order_by(Invitation.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    ).first()
-    if invitation is None:
-        return None
-    invitation.send_attempts += 1
-    invitation.next_send_at = now + lease
+) -> _Claim | None:
+    """Claim the oldest due email and render it; None when nothing is left to claim."""
+    due = _due(kind, now, reminders)
+    while True:
+        # The claim is the transaction's first statement, a write: SQLite then waits for the
+        # write lock instead of failing a read that turned into a write. On PostgreSQL, rows
+        # another worker is claiming are skipped, and the due condition is checked again on
+        # the row itself, so two workers never claim one email.
+        oldest = (
+            select(Invitation.id)
+            .where(due)
+            .order_by(Invitation.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        row = session.execute(
+            update(Invitation)
+            .where(Invitation.id == oldest, due)
+            .values(send_attempts=Invitation.send_attempts + 1, next_send_at=now + lease)
+            .returning(
+                Invitation.id,
+                Invitation.send_attempts,
+                Invitation.status,
+                Invitation.reminders_sent,
+            )
+            .execution_options(synchronize_session=False)
+        ).first()
+        if row is not None:
+            break
+        left = select(Invitation.id).where(due).limit(1).with_for_update(skip_locked=True)
+        if session.scalar(left) is None:
+            return None  # nothing due that another worker is not already sending
+    invitation = session.get_one(Invitation, row.id)
     stakeholder = session.get_one(Stakeholder, invitation.stakeholder_id)
     survey = session.get_one(Survey, invitation.survey_id)
+    claim = _Claim(
+        row.id, row.send_attempts, row.status, row.reminders_sent, kind == "reminder", None
+    )
     holds = holds_for(session, stakeholders=[stakeholder], channel="email", now=now)
     refusal = refusal_reason(stakeholder, holds.get(stakeholder.id, []))
     if refusal:
         record_failure(invitation, error=refusal, now=now, counted=True)
-        return invitation.id, None
+        return claim
     key = (survey.id, survey.version)
     if key not in definitions:
         definitions[key] = current_definition(session, survey=survey)
@@ -216,26 +247,36 @@ def _claim(
         invitation,
         stakeholder,
         mailer.settings.public_url,
-        kind == "reminder",
+        claim.reminder,
         mailer.sender_domain,
     )
-    return invitation.id, email
+    return replace(claim, email=email)
 
 
 def _record(
     make_session: sessionmaker[Session],
-    invitation_id: int,
+    claim: _Claim,
     now: datetime,
     *,
     failure: str | None = None,
-    reminder: bool = False,
 ) -> None:
+    # One UPDATE from what the claim returned: a write first, as in the claim.
+    if failure is None:
+        changes = sent_changes(
+            status=claim.status,
+            reminders_sent=claim.reminders_sent,
+            now=now,
+            reminder=claim.reminder,
+        )
+    else:
+        changes = failure_changes(failed_attempts=claim.attempts, error=failure, now=now)
     with make_session() as session, session.begin():
-        invitation = session.get_one(Invitation, invitation_id)
-        if failure is None:
-            record_sent(invitation, now=now, reminder=reminder)
-        else:
-            record_failure(invitation, error=failure, now=now, counted=True)
+        session.execute(
+            update(Invitation)
+            .where(Invitation.id == claim.invitation_id)
+            .values(changes)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _refused(error: smtplib.SMTPException) -> str:
@@ -257,23 +298,31 @@ def _back_off_due(
 ) -> tuple[int, timedelta | None]:
     """Count a failed attempt for every due email and set its next one: (how many, the
     shortest wait)."""
-    condition = _due(kind, now, reminders)
-    waiting = 0
-    shortest: timedelta | None = None
-    attempts_seen = list(
-        session.scalars(select(Invitation.send_attempts).where(condition).distinct())
+    # One UPDATE (a write first, see _claim), each row's delay chosen by its attempts so far.
+    delays = {attempts: retry_delay(attempts + 1) for attempts in range(8)}
+    next_send_at = case(
+        *((Invitation.send_attempts == n, literal(now + d, DateTime)) for n, d in delays.items()),
+        else_=literal(now + retry_delay(9), DateTime),
     )
-    for attempts in sorted(attempts_seen):
-        delay = retry_delay(attempts + 1)
-        result = session.execute(
-            update(Invitation)
-            .where(condition, Invitation.send_attempts == attempts)
-            .values(send_attempts=attempts + 1, next_send_at=now + delay, send_error=error[:500])
-            .execution_options(synchronize_session=False)
+    result = session.execute(
+        update(Invitation)
+        .where(_due(kind, now, reminders))
+        .values(
+            send_attempts=Invitation.send_attempts + 1,
+            next_send_at=next_send_at,
+            send_error=error[:500],
         )
-        waiting += int(result.rowcount or 0)  # type: ignore[attr-defined]
-        shortest = delay if shortest is None else min(shortest, delay)
-    return waiting, shortest
+        .execution_options(synchronize_session=False)
+    )
+    waiting = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if not waiting:
+        return 0, None
+    fewest = session.scalar(
+        select(func.min(Invitation.send_attempts)).where(
+            Invitation.send_error == error[:500], Invitation.next_send_at > now
+        )
+    )
+    return waiting, retry_delay(fewest or 1)
 
 
 def _reason(error: BaseException) -> str:
