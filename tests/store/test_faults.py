@@ -40,6 +40,7 @@ from tests.smtp import Inbox, free_port, smtp_server
 from tests.surveys.helpers import EXAMPLE
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+WORKER_THREADS = 2  # as `cpxm worker` runs by default
 AE_TEXT = "Since the last injection I have had a terrible rash (note {n})."
 PLAIN_TEXT = "Friendly staff and a quick answer to question {n}."
 
@@ -76,7 +77,7 @@ def _cpxm(*arguments: str, env: dict[str, str], cwd: Path) -> subprocess.Complet
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "cpxm", "worker", "--workers", "2"],
+            [sys.executable, "-m", "cpxm", "worker", "--workers", str(WORKER_THREADS)],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -126,7 +127,7 @@ def _audience(engine: Engine, people: int) -> list[str]:
 def test_a_worker_killed_mid_analysis_leaves_it_to_the_next_and_each_case_opens_once(
     store_engine: Engine, redis_queue: str, tmp_path: Path
 ) -> None:
-    items = 600
+    items = 1000
     with Session(store_engine) as session:
         session.add_all(
             FeedbackItem(
@@ -219,10 +220,11 @@ def test_a_worker_killed_mid_send_leaves_the_rest_to_the_next_and_each_email_goe
         finally:
             _stop(second)
     emails = Counter((message["To"], message["Message-ID"]) for message in inbox.messages)
-    # Each person got one email: one Message-ID each. The one the server took as the worker
-    # died may have gone twice, as the same email (docs/jobs.md, "at least once").
+    # Each person got one email: one Message-ID each. An email the server took as the worker
+    # died may have gone twice, as the same email (docs/jobs.md, "at least once"): at most one
+    # for each of the worker's two threads.
     assert sorted(to for to, _id in emails) == sorted(addresses)
-    assert sum(emails.values()) - people <= 1
+    assert sum(emails.values()) - people <= WORKER_THREADS
     with Session(store_engine) as session:
         attempts = session.scalars(select(Invitation.send_attempts)).all()
     assert set(attempts) == {0}
