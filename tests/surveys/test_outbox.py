@@ -134,3 +134,22 @@ def test_an_expired_invitation_is_no_longer_retried(
     )
     assert (report.sent, report.waiting, report.unreachable) == (0, 0, None)
     assert _state(session, ids["anna@example.org"]).send_attempts == 0
+
+
+def test_a_server_that_closes_after_a_few_emails_is_connected_to_again(
+    session: Session, session_maker: sessionmaker[Session]
+) -> None:
+    ids = _invite(session, *(f"hcp{n}@example.org" for n in range(5)))
+    with smtp_server(Inbox(messages_per_connection=2)) as (inbox, port):
+        report = send_due_emails(session_maker, settings=_settings(port), clock=lambda: NOW)
+        # Two on the first connection, the third turned away as it closed, two on the next one;
+        # the third waits its minute.
+        assert (report.sent, report.refused, report.unreachable) == (4, 0, None)
+        session.expire_all()
+        pending = session.scalars(select(Invitation).where(Invitation.status == "pending")).one()
+        assert (pending.send_attempts, pending.next_send_at) == (1, NOW + timedelta(minutes=1))
+        later = NOW + timedelta(minutes=1)
+        assert (
+            send_due_emails(session_maker, settings=_settings(port), clock=lambda: later).sent == 1
+        )
+    assert sorted(message["To"] for message in inbox.messages) == sorted(ids)

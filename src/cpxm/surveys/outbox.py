@@ -94,16 +94,23 @@ def send_due_emails(
         due = sum(_count_due(session, kind, clock(), reminders) for kind in kinds)
     if not due:
         return report
-    try:
-        settings = settings or configured_smtp_settings()
-        with smtp_mailer(settings) as mailer:
-            for kind in kinds:
-                _send_all(make_session, mailer, kind, reminders, clock, report)
-    except MailConfigError as error:
-        report.unreachable = f"mail is not configured right: {error}"
-    except OSError as error:  # unreachable, TLS, a refused login, a dropped connection
-        where = f"{settings.host}:{settings.port}" if settings else "?"
-        report.unreachable = f"cannot reach the mail server at {where} ({_reason(error)})"
+    while True:
+        sent_before = report.sent
+        try:
+            settings = settings or configured_smtp_settings()
+            with smtp_mailer(settings) as mailer:
+                for kind in kinds:
+                    _send_all(make_session, mailer, kind, reminders, clock, report)
+            break
+        except MailConfigError as error:
+            report.unreachable = f"mail is not configured right: {error}"
+            break
+        except OSError as error:  # unreachable, TLS, a refused login, a dropped connection
+            if report.sent > sent_before:
+                continue  # it took emails on this connection, then closed it: connect again
+            where = f"{settings.host}:{settings.port}" if settings else "?"
+            report.unreachable = f"cannot reach the mail server at {where} ({_reason(error)})"
+            break
     if report.unreachable:
         # Nothing more can go now. The email in flight was recorded; the rest wait together.
         now = clock()
