@@ -69,6 +69,8 @@ TABLE_COLUMNS = {
         "last_reminded_at",
         "opened_at",
         "send_error",
+        "send_attempts",
+        "next_send_at",
     ),
     "responses": (
         "id",

@@ -194,6 +194,8 @@ class SurveyWriter:
                 None,
                 None if status in ("sent", "expired") else to_datetime(sent),
                 None,
+                0,  # send_attempts: the history's invitations were delivered
+                None,
             )
         )
         return invitation_id
