@@ -256,7 +256,8 @@ def test_column_import_ends_as_the_row_import_does(
     assert stored["C4"][4].isoformat() == "2025-02-04T08:00:00"
     assert outcomes["columns"][2][1]["stored"]["C2"][-1] == "called back"
     statuses = [status for *_, status in outcomes["columns"][-1][1]["quarantined"]]
-    assert (statuses.count("open"), statuses.count("resolved")) == (13, 1)  # C5, corrected
+    # C5, corrected, is resolved; the row without a call id is open once, from the last import.
+    assert (statuses.count("open"), statuses.count("resolved")) == (10, 1)
 
 
 def test_column_dry_run_reports_like_the_import_and_writes_nothing(

@@ -116,6 +116,43 @@ def close_earlier_quarantine(
     )
 
 
+def supersede_keyless(
+    session: Session, mapping: ImportMapping, run_id: int, rows: list[QuarantinedRow]
+) -> None:
+    """Close open rows of earlier imports of the same file that were quarantined without a
+    source id at the same row number for the same reason: importing a file again shows each
+    of its problems once, as source ids do for the rest."""
+    if not rows:
+        return
+    same_file = select(ImportRun.id).where(
+        ImportRun.target == mapping.target,
+        ImportRun.source_system == mapping.source_system,
+        ImportRun.id != run_id,
+        ImportRun.file_name
+        == select(ImportRun.file_name).where(ImportRun.id == run_id).scalar_subquery(),
+    )
+    wanted = {(row.row_number, row.reason) for row in rows}
+    earlier = [
+        row_id
+        for row_id, row_number, reason in session.execute(
+            select(QuarantinedRow.id, QuarantinedRow.row_number, QuarantinedRow.reason).where(
+                QuarantinedRow.status == "open",
+                QuarantinedRow.source_key.is_(None),
+                one_of(session, QuarantinedRow.row_number, sorted({n for n, _ in wanted})),
+                QuarantinedRow.import_run_id.in_(same_file),
+            )
+        )
+        if (row_number, reason) in wanted
+    ]
+    if earlier:
+        session.execute(
+            update(QuarantinedRow)
+            .where(one_of(session, QuarantinedRow.id, earlier))
+            .values(status="superseded", resolved_at=datetime.now(UTC).replace(tzinfo=None))
+            .execution_options(synchronize_session=False)
+        )
+
+
 def ledger_entries(
     session: Session, mapping: ImportMapping, source_ids: list[str]
 ) -> dict[str, LedgerEntry]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cpxm.ingest.mapping import ImportMapping
-from cpxm.ingest.readers import RawRecord, ReadError, detect_format, read_rows
+from cpxm.ingest.readers import RawRecord, ReadError, file_columns, read_rows
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowConverter, RowError
 
 # CPXM_IMPORT_READER says who reads and converts a large file (from this size up; below it,
@@ -70,13 +70,10 @@ def read_checked(path: Path, mapping: ImportMapping) -> Iterator[RawRecord]:
     A missing column would otherwise quarantine every row with the same reason. JSON Lines
     records may leave keys out, so they are checked row by row instead.
     """
-    records = read_rows(path, mapping.file)
-    first = next(records, None)
-    if first is None:
-        return iter(())
-    if detect_format(path, mapping.file) != "jsonl":
-        check_columns(path, mapping, list(first.values))
-    return itertools.chain([first], records)
+    columns = file_columns(path, mapping.file)
+    if columns:
+        check_columns(path, mapping, columns)
+    return read_rows(path, mapping.file)
 
 
 def check_columns(path: Path, mapping: ImportMapping, columns: list[str]) -> None:

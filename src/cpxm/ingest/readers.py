@@ -19,6 +19,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -205,6 +206,36 @@ class _Lines:
 
     def read_again(self, lines: list[tuple[int, str]]) -> None:
         self._again.extend(reversed(lines))
+
+
+def file_columns(path: Path, options: FileOptions) -> list[str] | None:
+    """The columns ``path``'s header names (None for JSON Lines, whose records name their own),
+    read without reading a row; [] when the file is empty."""
+    if not path.is_file():
+        raise ReadError(f"{path} does not exist or is not a file")
+    file_format = detect_format(path, options)
+    if file_format == "jsonl":
+        return None
+    if file_format == "parquet":
+        return [str(name) for name in _parquet_file(path).schema_arrow.names]
+    if file_format == "xlsx":
+        with _xlsx_rows(path, options) as rows:
+            first = next(rows, None)
+            return [] if first is None else _clean_header([to_text(v) or "" for v in first])
+    encoding = text_encoding(options.encoding)
+    with path.open(encoding=encoding.codec or "latin-1", newline="") as stream:
+        delimiter = options.delimiter or _sniff_delimiter(stream.read(_SNIFF_BYTES))
+        stream.seek(0)
+        try:
+            first_record = next(csv.reader(stream, delimiter=delimiter, strict=True), None)
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise ReadError(f"the header row of {path.name} cannot be read: {error}") from None
+    if first_record is None:
+        return []
+    decoded, undecodable = encoding.decode(first_record)
+    if undecodable:
+        raise ReadError(f"the header row {undecodable}")
+    return _clean_header(decoded)
 
 
 def read_csv(path: Path, options: FileOptions, *, from_row: int = 2) -> Iterator[RawRecord]:
@@ -461,6 +492,8 @@ def _jsonl_records(lines: Iterator[tuple[int, str]], encoding: TextEncoding) -> 
             deep = "holds a value nested too deeply to keep as text; flatten it"
             yield RawRecord(line_number, shown, deep)
             continue
+        if not any(values.values()):
+            continue  # a record with no value at all is skipped, as a blank CSV row is
         problem: str | None = None
         if "\\u" in line and (_SURROGATE_ESCAPE.search(line) or "\\u0000" in line):
             problem = text_problem(values) or text_problem(
@@ -469,7 +502,9 @@ def _jsonl_records(lines: Iterator[tuple[int, str]], encoding: TextEncoding) -> 
         yield RawRecord(line_number, values, problem)
 
 
-def _read_xlsx(path: Path, options: FileOptions) -> Iterator[RawRecord]:
+@contextmanager
+def _xlsx_rows(path: Path, options: FileOptions) -> Iterator[Iterator[tuple[Any, ...]]]:
+    """The rows of the workbook's sheet the mapping names (default: the first)."""
     from openpyxl import load_workbook
 
     try:
@@ -483,9 +518,15 @@ def _read_xlsx(path: Path, options: FileOptions) -> Iterator[RawRecord]:
                     f"{path.name} has no sheet '{options.sheet}'; "
                     f"its sheets are: {', '.join(workbook.sheetnames)}"
                 )
-            rows = workbook[options.sheet].iter_rows(values_only=True)
+            yield workbook[options.sheet].iter_rows(values_only=True)
         else:
-            rows = workbook.worksheets[0].iter_rows(values_only=True)
+            yield workbook.worksheets[0].iter_rows(values_only=True)
+    finally:
+        workbook.close()
+
+
+def _read_xlsx(path: Path, options: FileOptions) -> Iterator[RawRecord]:
+    with _xlsx_rows(path, options) as rows:
         try:
             header = _clean_header([to_text(value) or "" for value in next(rows)])
         except StopIteration:
@@ -503,20 +544,23 @@ def _read_xlsx(path: Path, options: FileOptions) -> Iterator[RawRecord]:
                 yield RawRecord(row_number, record, problem)
                 continue
             yield RawRecord(row_number, record, text_problem(record))
-    finally:
-        workbook.close()
 
 
-def _read_parquet(path: Path) -> Iterator[RawRecord]:
+def _parquet_file(path: Path) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        parquet = pq.ParquetFile(path)
+        return pq.ParquetFile(path)
     except Exception as error:
         raise ReadError(f"{path.name} is not a readable Parquet file: {error}") from None
+
+
+def _read_parquet(path: Path) -> Iterator[RawRecord]:
+    parquet = _parquet_file(path)
     row_number = 0
     for batch in parquet.iter_batches(batch_size=10_000):
         for row in batch.to_pylist():
             row_number += 1
             record = {str(key): to_text(value) for key, value in row.items()}
-            yield RawRecord(row_number, record, text_problem(record))
+            if any(record.values()):  # a row with no value at all is skipped, in every format
+                yield RawRecord(row_number, record, text_problem(record))

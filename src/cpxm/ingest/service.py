@@ -32,6 +32,7 @@ from cpxm.ingest.entities import PendingRow
 from cpxm.ingest.ledger import (
     close_earlier_quarantine,
     ledger_entries,
+    supersede_keyless,
     write_ledger,
 )
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
@@ -377,6 +378,7 @@ def apply_batch(
     per_row: list[RowOutcome] | None = [] if outcomes is not None else None
     converted: list[tuple[RawRecord, ConvertedRow, RowOutcome | None, str]] = []
     quarantined_keys: list[str] = []
+    keyless: list[QuarantinedRow] = []  # quarantined without a source id
 
     def quarantine(
         record: RawRecord, reason: str, key: str | None, result: RowOutcome | None
@@ -384,7 +386,10 @@ def apply_batch(
         stored = _quarantine(session, run_id, record, reason, key)
         if result is not None:
             result.status, result.reason, result.quarantined = "quarantined", reason, stored
-        quarantined_keys.extend([key] if key else [])
+        if key:
+            quarantined_keys.append(key)
+        else:
+            keyless.append(stored)
         outcome.quarantined += 1
 
     keys = [
@@ -476,6 +481,7 @@ def apply_batch(
         stored_keys -= set(quarantined_keys)
         close_earlier_quarantine(session, mapping, run_id, stored_keys, "resolved")
         close_earlier_quarantine(session, mapping, run_id, set(quarantined_keys), "superseded")
+        supersede_keyless(session, mapping, run_id, keyless)
     if outcomes is not None and per_row is not None:
         for result in per_row:
             if result.status != "quarantined" and result.source_id is not None:
