@@ -47,6 +47,8 @@ from cpxm.surveys.respondent import router as respondent_pages
 from cpxm.web.assets import router as vendor_assets
 from cpxm.web.assets import vega_embed_bundle
 from cpxm.web.security import SecurityHeadersMiddleware
+from cpxm.web.store_errors import StoreUnavailableMiddleware
+from cpxm.web.strict_json import StrictJsonMiddleware
 from cpxm.web.templating import STATIC_DIRECTORY
 
 API_PREFIX = "/api/v1"
@@ -68,9 +70,15 @@ def create_app(
     )
     app.state.engine = engine or (None if sessionmaker_ else make_engine())
     app.state.sessionmaker = sessionmaker_ or session_factory(app.state.engine)
+    app.state.read_sessionmaker = sessionmaker_ or session_factory(app.state.engine, reader=True)
     app.state.overview_cache = OverviewCache()
     install_error_handlers(app)
     install_access_handlers(app)
+    # The last added is the outermost: JSON bodies are checked before any route (or the 422
+    # handler) sees them, the store's failures are caught around the routes, and every answer,
+    # a 503 too, gets the security headers.
+    app.add_middleware(StrictJsonMiddleware)
+    app.add_middleware(StoreUnavailableMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
 
     @app.get("/health", tags=["meta"], dependencies=[requires(PUBLIC)])
@@ -160,7 +168,7 @@ def _warm_up(app: FastAPI, warm_overview: bool) -> None:
     # The page is asked for before the script it loads, so the overview goes first.
     if warm_overview:
         try:
-            with app.state.sessionmaker() as session:
+            with app.state.read_sessionmaker() as session:
                 warm_up_overview(session, app.state.overview_cache)
         except Exception:
             # Only a head start: the first page request computes (and reports) the same thing.

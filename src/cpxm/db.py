@@ -75,8 +75,16 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+SQLITE_BEGIN_OPTION = "cpxm_sqlite_begin"
+
+
 def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A deferred BEGIN takes SQLite's write lock only at the first write, and in WAL mode a
+    # transaction that has read and then writes fails at once ("database is locked") if anyone
+    # committed since it read, whatever busy_timeout says. So every transaction takes the write
+    # lock up front (waiting up to busy_timeout for it) unless it was opened as a reader.
+    mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
@@ -122,8 +130,18 @@ def default_engine() -> Engine:
     return make_engine()
 
 
-def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine or default_engine(), expire_on_commit=False)
+def session_factory(engine: Engine | None = None, *, reader: bool = False) -> sessionmaker[Session]:
+    """Sessions on ``engine``; on SQLite their transactions take the write lock when they begin.
+
+    ``reader=True`` gives sessions whose SQLite transactions begin deferred: for work that only
+    reads (a page, a report), so it never waits for, nor holds up, a writer. Such a session that
+    writes after reading can fail with "database is locked" when another writer got in first;
+    the web app retries such a request once as a writer (``cpxm.web.transactions``).
+    """
+    bind = engine or default_engine()
+    if reader and bind.dialect.name == "sqlite":
+        bind = bind.execution_options(**{SQLITE_BEGIN_OPTION: "DEFERRED"})
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 @contextmanager

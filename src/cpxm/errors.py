@@ -6,10 +6,12 @@ same shape FastAPI uses for request validation, so clients parse one error forma
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 
 
 class DomainError(Exception):
@@ -60,9 +62,64 @@ async def _out_of_range_handler(_request: Request, error: Exception) -> JSONResp
     )
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    from sqlalchemy.exc import DataError
+_SQLITE_CONSTRAINT = re.compile(r"(UNIQUE|NOT NULL|CHECK) constraint failed: (?:\w+\.)?(\w+)")
+_POSTGRES_KEY = re.compile(r"Key \(([^)]+)\)=")
 
+
+def describe_integrity_error(error: IntegrityError) -> tuple[int, dict[str, Any]]:
+    """The status and the field-level error item for a constraint the store enforced.
+
+    Services check what they can before writing; this is the net for what only the store can
+    tell (two requests creating the same thing at once, a reference deleted meanwhile), so the
+    caller learns which field to fix rather than getting a 500.
+    """
+    original = error.orig
+    text = str(original)
+    diag = getattr(original, "diag", None)
+    column = getattr(diag, "column_name", None)
+    if diag is not None and getattr(diag, "message_detail", None):
+        found = _POSTGRES_KEY.search(diag.message_detail)
+        if found:
+            column = found.group(1).split(",")[0].strip()
+    sqlite = _SQLITE_CONSTRAINT.search(text)
+    if sqlite and not column:
+        column = sqlite.group(2)
+    sqlstate = getattr(original, "sqlstate", None)
+    field = column or "body"
+    if sqlstate == "23505" or "UNIQUE constraint" in text:
+        return 409, {
+            "type": "unique",
+            "loc": ["body", field],
+            "msg": f"a record with this {field} already exists" if column else "already exists",
+            "input": None,
+        }
+    if sqlstate == "23503" or "FOREIGN KEY constraint" in text:
+        return 422, {
+            "type": "foreign_key",
+            "loc": ["body", field],
+            "msg": (
+                f"{field} refers to a record that does not exist (or is still referred to)"
+                if column
+                else "the request refers to a record that does not exist (or is still referred to)"
+            ),
+            "input": None,
+        }
+    return 422, {
+        "type": "constraint",
+        "loc": ["body", field],
+        "msg": f"{field} is missing or not allowed" if column else "a value is not allowed",
+        "input": None,
+    }
+
+
+async def _integrity_error_handler(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, IntegrityError)
+    status_code, item = describe_integrity_error(error)
+    return JSONResponse({"detail": [item]}, status_code=status_code)
+
+
+def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error_handler)
     app.add_exception_handler(OverflowError, _out_of_range_handler)
     app.add_exception_handler(DataError, _out_of_range_handler)
+    app.add_exception_handler(IntegrityError, _integrity_error_handler)

@@ -37,14 +37,12 @@ EXAMPLES = int(os.environ.get("CPXM_SCHEMATHESIS_EXAMPLES", "4"))
 ROLES = ("admin", "commercial", "analyst", "viewer", "pv_officer")
 
 
-@pytest.fixture
-def seeded_app(store_engine: Engine) -> Iterator[FastAPI]:
-    if store_engine.dialect.name != "sqlite":
-        pytest.skip("one engine is enough for generated requests; the API is the same")
-    with Session(store_engine) as session:
-        make_taxonomy(session)
-        from cpxm.auth.service import create_team, create_user
+def seed_store(engine: Engine) -> None:
+    """A little of everything, committed: so generated requests find records to act on."""
+    from cpxm.auth.service import create_team, create_user
 
+    with Session(engine) as session:
+        make_taxonomy(session)
         team = create_team(session, name="Service DE", country_code="DE")
         create_user(session, email="agent@example.org", role="cx_lead", team_id=team.id)
         create_user(session, email="mate@example.org", role="commercial", team_id=team.id)
@@ -59,6 +57,13 @@ def seeded_app(store_engine: Engine) -> Iterator[FastAPI]:
         item = make_feedback(session, "I had a seizure after the second injection.")
         assert screen_items(session, items=[item])[1]
         session.commit()
+
+
+@pytest.fixture
+def seeded_app(store_engine: Engine) -> Iterator[FastAPI]:
+    if store_engine.dialect.name != "sqlite":
+        pytest.skip("one engine is enough for generated requests; the API is the same")
+    seed_store(store_engine)
     yield create_app(engine=store_engine)
 
 

@@ -13,11 +13,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from cpxm.access import audit
 from cpxm.access.principal import CSRF_FIELD, CSRF_HEADER, Principal, principal_of
 from cpxm.access.roles import ROLE_DOMAINS, Domain, Role
-from cpxm.deps import DbSession
+from cpxm.deps import DbSession, request_sessionmaker
 from cpxm.errors import DomainError
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -80,7 +81,10 @@ class Policy:
                 f"roles that may: {', '.join(sorted(self.allowed_roles))}"
             )
         if self.audit_reads:
-            audit.record(
+            # In a worker thread: the store may make this wait for its write lock, and the event
+            # loop must keep serving the request that holds it meanwhile.
+            await run_in_threadpool(
+                audit.record,
                 session,
                 user_id=principal.user_id,
                 action="read",
@@ -99,9 +103,9 @@ async def signed_in(request: Request, session: Session) -> Principal | None:
         return cached  # type: ignore[no-any-return]
     # Resolved in a short transaction of its own: touching a token's last use must not hold a
     # write lock through the request (imports commit on other connections meanwhile).
-    with request.app.state.sessionmaker() as own_session:
-        principal = principal_of(own_session, request)
-        own_session.commit()
+    # In a worker thread, as every store call from an async function must be: waiting on the
+    # event loop for SQLite's write lock would stop the request holding it from finishing.
+    principal = await run_in_threadpool(_resolve_principal, request)
     if principal is not None:
         if principal.method == "session" and request.method in UNSAFE_METHODS:
             await _check_csrf(request, principal)
@@ -111,6 +115,13 @@ async def signed_in(request: Request, session: Session) -> Principal | None:
 
 
 _UNRESOLVED = object()
+
+
+def _resolve_principal(request: Request) -> Principal | None:
+    with request_sessionmaker(request)() as own_session:
+        principal = principal_of(own_session, request)
+        own_session.commit()
+    return principal
 
 
 async def _check_csrf(request: Request, principal: Principal) -> None:

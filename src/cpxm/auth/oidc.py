@@ -17,6 +17,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from cpxm.access import PUBLIC, requires
 from cpxm.auth import service
@@ -133,8 +134,13 @@ async def callback(request: Request, session: DbSession) -> Response:
     provider = _provider(request)
     token = await provider.authorize_access_token(request)
     claims = dict(token.get("userinfo") or {})
-    user = user_for_claims(session, claims)
-    started = service.start_session(session, user=user, method="oidc")
+    started = await run_in_threadpool(_start_session_for, session, claims)
     response = RedirectResponse(safe_next(request.session.pop("next", "/")), status_code=303)
     set_session_cookie(response, started.token)
     return response
+
+
+def _start_session_for(session: Session, claims: dict[str, Any]) -> service.NewSession:
+    # Off the event loop: the store may make a writer wait for its lock.
+    user = user_for_claims(session, claims)
+    return service.start_session(session, user=user, method="oidc")

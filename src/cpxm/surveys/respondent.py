@@ -54,6 +54,7 @@ from cpxm.surveys.submitting import respondent_for, submit_whole_response
 from cpxm.surveys.ui_text import kano_labels, ui_text
 from cpxm.timeutil import utc_now
 from cpxm.web.security import PAGE_CSP
+from cpxm.web.strict_json import InvalidJson, parse_strict_json
 from cpxm.web.templating import TEMPLATES_DIRECTORY, templates
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(PUBLIC)])
@@ -167,8 +168,8 @@ async def _read_body(request: Request) -> bytes:
 
 def _receive_json(session: Session, token: str, body: bytes) -> Response:
     try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        document = parse_strict_json(body)
+    except InvalidJson as error:
         raise BadBody(f"the body is not valid JSON: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("answers"), dict):
         raise BadBody('send {"answers": {"question_code": value, ...}, "key": optional}')
