@@ -8,9 +8,9 @@ Two failures come from the store rather than from the request:
   Such a request (a safe method: nothing was sent, nothing committed) is run again as a writer,
   whose transaction takes the lock when it begins and waits for it (``cpxm.deps``).
 - The store going away (a PostgreSQL restart, a lock held longer than ``busy_timeout``): the
-  request's transaction was rolled back, so nothing it did is kept; the client is told to try
-  again (``Retry-After``). The pool pings connections before use, so the app recovers by itself
-  once the server is back.
+  request's transaction was rolled back (or its commit was never confirmed), and the client is
+  told so and to try again (``Retry-After``), never told it succeeded. The pool pings
+  connections before use, so the app recovers by itself once the server is back.
 
 Plain ASGI, so it sees the exception before Starlette's last-resort handler turns it into a 500,
 and knows whether the response has started (then it can only re-raise).
@@ -30,7 +30,7 @@ from cpxm.deps import SAFE_METHODS, WRITER_SCOPE_KEY
 logger = logging.getLogger(__name__)
 
 STORE_BUSY = (
-    "the store is busy or unreachable; nothing from this request was stored. Try again in a moment"
+    "the store is busy or unreachable, so this request was not completed; try again in a moment"
 )
 
 
