@@ -8,6 +8,7 @@ restarting server looks like from the app, without restarting the server other t
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -75,10 +76,8 @@ class OutageProxy:
     def _close(self, end: socket.socket) -> None:
         with self.guard:
             self.open_sockets.discard(end)
-        try:
+        with contextlib.suppress(OSError):
             end.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         end.close()
 
     def outage(self, seconds: float) -> None:
