@@ -225,11 +225,14 @@ def wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> None
 def call_report_csv(path: Path, stakeholder_ids: list[int]) -> None:
     start_day = datetime(2025, 1, 1, 9, tzinfo=UTC)
     with path.open("w", encoding="utf-8") as out:
-        out.write("call_id,account_id,call_datetime,call_channel,owner_department,call_notes\n")
+        out.write(
+            "call_id,account_id,call_datetime,call_channel,owner_department,call_type,"
+            "product,therapeutic_area,call_outcome,call_notes\n"
+        )
         for index in range(IMPORT_ROWS):
             when = (start_day + timedelta(minutes=37 * index)).strftime("%Y-%m-%dT%H:%M:%SZ")
             person = stakeholder_ids[index % len(stakeholder_ids)]
-            out.write(f"S{index},{person},{when},Phone,sales,call {index}\n")
+            out.write(f"S{index},{person},{when},Phone,sales,call,,,,call {index}\n")
 
 
 def run(engine_name: str, duration: float, workdir: Path) -> dict[str, Any]:
@@ -401,14 +404,14 @@ def run(engine_name: str, duration: float, workdir: Path) -> dict[str, Any]:
     finally:
         for process in reversed(processes):
             stop(process)
-    created = re.search(r"created (\d+)", importing.stdout)
+    created = re.search(r"created ([\d,]+)", importing.stdout)
     kinds = {kind: tally.summary() for kind, tally in sorted(tallies.items())}
     for kind, summary in kinds.items():
         if kind in held:
             summary["stored"] = held[kind]
     kinds["import"] = {
         "exit": importing.returncode,
-        "acknowledged": int(created.group(1)) if created else None,
+        "acknowledged": int(created.group(1).replace(",", "")) if created else None,
         "stored": held["import"],
         "stderr": importing.stderr.strip()[-300:],
     }

@@ -26,7 +26,16 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class InvalidJson(ValueError):
-    """A body that is not standard JSON, or that nests beyond ``MAX_DEPTH``."""
+    """A body that is not standard JSON, or that nests beyond ``MAX_DEPTH``.
+
+    ``syntax`` marks text that is not JSON at all, which every endpoint already refuses in its
+    own way (FastAPI's 422 ``json_invalid``, the respondent page's 400); the middleware leaves
+    those to them and stops only what Python would have accepted.
+    """
+
+    def __init__(self, reason: str, *, syntax: bool = False) -> None:
+        super().__init__(reason)
+        self.syntax = syntax
 
 
 def _no_constants(name: str) -> Any:
@@ -49,9 +58,11 @@ def parse_strict_json(body: bytes) -> Any:
     except RecursionError:
         raise InvalidJson(f"the JSON nests deeper than {MAX_DEPTH} levels") from None
     except UnicodeDecodeError:
-        raise InvalidJson("the body is not UTF-8 text") from None
-    except ValueError as error:  # JSONDecodeError, and integers beyond Python's digit limit
-        raise InvalidJson(f"not valid JSON: {str(error)[:200]}") from None
+        raise InvalidJson("the body is not UTF-8 text", syntax=True) from None
+    except json.JSONDecodeError as error:
+        raise InvalidJson(f"not valid JSON: {str(error)[:200]}", syntax=True) from None
+    except ValueError as error:  # integers beyond Python's digit limit
+        raise InvalidJson(f"not a usable JSON number: {str(error)[:200]}") from None
     if body.count(b"[") + body.count(b"{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise InvalidJson(f"the JSON nests deeper than {MAX_DEPTH} levels")
     if _SURROGATE_ESCAPE.search(body):
@@ -118,8 +129,9 @@ class StrictJsonMiddleware:
             try:
                 parse_strict_json(body)
             except InvalidJson as error:
-                await invalid_json_response(str(error))(scope, receive, send)
-                return
+                if not error.syntax:
+                    await invalid_json_response(str(error))(scope, receive, send)
+                    return
         replayed = False
 
         async def replay() -> Message:
