@@ -1,7 +1,8 @@
-"""Benchmark: import interaction rows from CSV with `cpxm import`, against the raw bulk-insert
-limit of the same database on the same rows.
+"""Benchmark: import interaction rows from CSV, JSON Lines or Parquet with `cpxm import`, against
+the raw bulk-insert limit of the same database on the same rows.
 
     uv run python -m benchmarks.import_load --rows 1000000
+    uv run python -m benchmarks.import_load --rows 1000000 --format jsonl   # or parquet
     uv run python -m benchmarks.import_load --rows 1000000 \
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/cpxm_bench_import
 
@@ -16,14 +17,14 @@ limit.
 
 Both are also given in CPU seconds (this process, plus the PostgreSQL server's processes for
 this database when the server runs on this machine: ``benchmarks/cpu.py``), which a busy shared
-machine disturbs far less than wall time. ``CPXM_IMPORT_READER=thread`` (or ``process``) has a
-second thread (process) read and convert while the rows are written.
+machine disturbs far less than wall time. The JSON Lines and Parquet files hold the CSV's rows,
+every value a string, as an export of the same system in those formats would.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import random
 import resource
 import tempfile
@@ -96,11 +97,35 @@ def write_files(directory: Path, rows: int, seed: int) -> tuple[Path, Path]:
     return accounts, calls
 
 
+def in_format(calls: Path, file_format: str) -> Path:
+    """The CSV's rows as JSON Lines or Parquet (every value a string), or the CSV itself."""
+    if file_format == "csv":
+        return calls
+    with calls.open(encoding="utf-8") as stream:
+        header = stream.readline().rstrip("\n").split(";")
+        rows = [line.rstrip("\n").split(";") for line in stream]
+    path = calls.with_suffix(f".{file_format}")
+    if file_format == "jsonl":
+        with path.open("w", encoding="utf-8") as stream:
+            for row in rows:
+                stream.write(json.dumps(dict(zip(header, row, strict=True))) + "\n")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        columns = {
+            name: pa.array([row[index] for row in rows]) for index, name in enumerate(header)
+        }
+        pq.write_table(pa.table(columns), path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="default: cpxm import's")
+    parser.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="csv")
     parser.add_argument(
         "--database-url",
         default=None,
@@ -117,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         session.commit()
     directory = Path(tempfile.mkdtemp(prefix="cpxm-import-bench-"))
     accounts_csv, calls_csv = write_files(directory, args.rows, args.seed)
+    calls_csv = in_format(calls_csv, args.format)
     import_file(engine, path=accounts_csv, mapping=parse_mapping(ACCOUNTS_MAPPING))
 
     cpu_started = store_cpu_seconds(engine)
@@ -145,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     raw_rate = raw_rows / raw_seconds
     print(f"engine:              {engine.dialect.name} ({make_url(url).render_as_string()})")
     size_mb = calls_csv.stat().st_size / 1e6
-    print(f"rows:                {args.rows:,} interactions from CSV ({size_mb:.0f} MB)")
+    shown = {"csv": "CSV", "jsonl": "JSON Lines", "parquet": "Parquet"}[args.format]
+    print(f"rows:                {args.rows:,} interactions from {shown} ({size_mb:.0f} MB)")
     print(f"import:              {import_seconds:.1f} s, {import_rate:,.0f} rows/s")
     print(f"peak RSS:            {peak_rss_mb:.0f} MB")
     print(
@@ -161,7 +188,6 @@ def main(argv: list[str] | None = None) -> int:
         f"CPU seconds ({where}): import {import_cpu:.1f}, raw {raw_cpu:.1f}, "
         f"import / raw {import_cpu / raw_cpu:.2f}x"
     )
-    print(f"reader:              {os.environ.get('CPXM_IMPORT_READER') or 'inline'}")
     print(f"batch size:          {args.batch_size:,} rows per commit")
     engine.dispose()
     return 0

@@ -3,10 +3,15 @@ records, ledger, report counts, and quarantined rows with the same numbers and r
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
@@ -197,8 +202,8 @@ def _by_columns(
     engine: Engine, path: Path, mapping: ImportMapping, batch_size: int
 ) -> ImportReport:
     with Session(engine) as session:
-        assert columnar_plan(path, mapping, load_lookups(session)) is not None
-    return import_file(engine, path=path, mapping=mapping, batch_size=batch_size, reader="inline")
+        assert columnar_plan(mapping, load_lookups(session)) is not None
+    return import_file(engine, path=path, mapping=mapping, batch_size=batch_size)
 
 
 @pytest.mark.parametrize("batch_size", [4, 1000])
@@ -258,6 +263,43 @@ def test_column_import_ends_as_the_row_import_does(
     statuses = [status for *_, status in outcomes["columns"][-1][1]["quarantined"]]
     # C5, corrected, is resolved; the row without a call id is open once, from the last import.
     assert (statuses.count("open"), statuses.count("resolved")) == (10, 1)
+
+
+def _as_format(path: Path, text: str, file_format: str) -> Path:
+    """The CSV ``text``'s records written as JSON Lines or Parquet (every value a string)."""
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    header, records = rows[0], [row for row in rows[1:] if row]
+    values = [dict(zip(header, (value or None for value in row), strict=True)) for row in records]
+    path = path.with_suffix(f".{file_format}")
+    if file_format == "jsonl":
+        path.write_text("".join(json.dumps(row) + "\n" for row in values), encoding="utf-8")
+    else:
+        columns = {name: pa.array([row[name] for row in values], pa.string()) for name in header}
+        pq.write_table(pa.table(columns), path)
+    return path
+
+
+@pytest.mark.parametrize("file_format", ["jsonl", "parquet"])
+def test_json_lines_and_parquet_take_the_column_path_to_the_same_end(
+    store_engine: Engine, tmp_path: Path, file_format: str
+) -> None:
+    _seed(store_engine, tmp_path)
+    mapping = _mapping(MAPPING)
+    outcomes: dict[str, list[tuple[tuple[int, ...], dict[str, Any]]]] = {}
+    for name, importer in (("rows", _by_rows), ("columns", _by_columns)):
+        _forget_interactions(store_engine)
+        outcomes[name] = []
+        for text in [FIRST, FIRST, CHANGED, CHANGED]:
+            path = _as_format(tmp_path / "calls", text, file_format)
+            report = importer(store_engine, path, mapping, 4)
+            outcomes[name].append((_counts(report), _state(store_engine)))
+    assert outcomes["columns"] == outcomes["rows"]
+    assert [counts for counts, _ in outcomes["columns"]] == [
+        (19, 6, 1, 1, 11),
+        (19, 0, 2, 6, 11),
+        (17, 2, 1, 5, 9),
+        (17, 0, 0, 8, 9),
+    ]
 
 
 def test_column_dry_run_reports_like_the_import_and_writes_nothing(

@@ -205,20 +205,29 @@ def test_file_without_a_mapped_column_fails_before_any_row(
     assert _count(store_engine, SourceRecord) == 0
 
 
-def test_jsonl_record_without_a_key_is_quarantined_alone(
+def test_a_key_a_jsonl_record_leaves_out_is_empty_and_one_no_record_names_fails(
     store_engine: Engine, tmp_path: Path
 ) -> None:
     _seed_taxonomy(store_engine)
     path = _write(
         tmp_path / "hcps.jsonl",
         '{"ACCOUNT_ID": "A1", "FIRST": "Anna", "LAST": "S", "NPI": null, "EMAIL": null,'
-        ' "COUNTRY": "DE", "TA": null}\n{"ACCOUNT_ID": "A2", "FIRST": "Ben"}\n',
+        ' "COUNTRY": "DE", "TA": null}\n{"ACCOUNT_ID": "A2", "FIRST": "Ben"}\n'
+        '{"ACCOUNT_ID": "A3", "FIRST": "Cem", "NPI": "12AB"}\n',
     )
     report = import_file(store_engine, path=path, mapping=_mapping(HCP_MAPPING))
-    assert (report.created, report.quarantined) == (1, 1)
+    assert (report.created, report.quarantined) == (2, 1)
     with Session(store_engine) as session:
         reason = session.scalars(select(QuarantinedRow.reason)).one()
-    assert reason.startswith("row 2: has no column 'LAST'")
+        ben = session.scalars(select(SourceRecord).where(SourceRecord.source_id == "A2")).one()
+    assert reason == "row 3: column 'NPI' is '12AB', expected 10 digits"
+    assert ben.attributes == {"type": "hcp", "first_name": "Ben"}
+    # A misspelt key would leave its field empty in every row: it fails before the first row.
+    typo = _write(
+        tmp_path / "typo.jsonl", '{"ACCOUNT_ID": "A1", "FIRST": "Anna", "SURNAME": "S"}\n'
+    )
+    with pytest.raises(ReadError, match=r"typo\.jsonl has no column 'COUNTRY', 'EMAIL', 'LAST'"):
+        import_file(store_engine, path=typo, mapping=_mapping(HCP_MAPPING))
 
 
 def test_reimport_keeps_one_open_quarantine_row_per_source_id(

@@ -1,18 +1,24 @@
-"""Read a CSV export as batches of columns, the rows exactly as the row-by-row reader gives them.
+"""The read step of an import: every format as batches of columns, the rows exactly as the
+row-by-row readers (``readers``) give them.
 
-pyarrow's CSV reader splits the file as long as it splits it as ``readers.read_csv`` does: its
-values are read as bytes and decoded here a row at a time (a column at once while it is all
-UTF-8), and a value holding a line break hands the rest of the file to ``read_csv`` from that
-record on, since only it can tell a quoted value that spans lines from a quote never closed. A
-record of another width does the same.
+pyarrow splits a file while it splits it as those readers do, and they take over from the first
+record it would read otherwise: in a CSV, a record of another width, or a value holding a line
+break (only ``readers.read_csv`` tells a quoted value spanning lines from a quote never closed);
+in JSON Lines, a line that is not an object of strings, whole numbers and booleans (a bad line
+is the row reader's to quarantine alone), or a blank line anywhere (pyarrow skips it and would
+shift the line numbers). CSV values are read as bytes and decoded here, a column at once while
+it is all UTF-8, else a row at a time. Parquet is read by pyarrow alone; an .xlsx workbook by
+the row reader. Whoever reads, the rows come out as column batches.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
+import mmap
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.json as pajson
 
 from cpxm.db import chunked
 from cpxm.ingest.mapping import ImportMapping
@@ -27,11 +34,17 @@ from cpxm.ingest.prepare import check_columns, read_checked
 from cpxm.ingest.readers import (
     _SNIFF_BYTES,
     RawRecord,
+    RawRow,
+    ReadError,
     TextEncoding,
     _clean_header,
     _sniff_delimiter,
+    detect_format,
+    parquet_file,
     read_csv,
+    read_jsonl,
     text_encoding,
+    to_text,
 )
 
 # What str.strip() strips: every character Python calls whitespace (str.isspace), spelt out
@@ -57,6 +70,9 @@ class ColumnBatch:
     row_numbers: np.ndarray  # the number a person would look for, per row
     # Per row, why it cannot be used at all (undecodable, a NUL character), or null.
     problems: pa.Array | None = None
+    # Rows read as something other than the header's columns (a JSON line that is not an
+    # object), by position: shown as read when quarantined.
+    shown: dict[int, RawRow] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.row_numbers)
@@ -71,9 +87,19 @@ class ColumnBatch:
             else [None] * len(positions)
         )
         return [
-            RawRecord(int(row_number), dict(zip(self.header, _stripped(values), strict=True)), why)
-            for row_number, values, why in zip(
-                self.row_numbers[positions], zip(*texts, strict=True), problems, strict=True
+            RawRecord(
+                int(row_number),
+                self.shown[position]
+                if position in self.shown
+                else dict(zip(self.header, _stripped(values), strict=True)),
+                why,
+            )
+            for position, row_number, values, why in zip(
+                positions.tolist(),
+                self.row_numbers[positions],
+                zip(*texts, strict=True),
+                problems,
+                strict=True,
             )
         ]
 
@@ -82,78 +108,141 @@ def _stripped(values: tuple[str | None, ...]) -> list[str | None]:
     return [value.strip() or None if value is not None else None for value in values]
 
 
-def batch_of_records(records: list[RawRecord]) -> ColumnBatch:
-    """Records read row by row as a column batch (every record of a CSV has every column)."""
-    header = list(records[0].values)
+def batch_of_records(records: list[RawRecord], required: Iterable[str] = ()) -> ColumnBatch:
+    """Records read row by row as a column batch: the columns their values name, and the
+    ``required`` ones (a key a JSON record leaves out is empty, as a blank CSV cell)."""
+    header: dict[str, None] = {}
+    shown: dict[int, RawRow] = {}
+    for position, record in enumerate(records):
+        if record.problem is not None:
+            shown[position] = record.values
+        else:
+            header.update(dict.fromkeys(record.values))
+    header.update(dict.fromkeys(sorted(set(required) - header.keys())))
     columns = {
-        name: pa.array([record.values.get(name) for record in records], pa.string())
+        name: pa.array(
+            [
+                None if position in shown else record.values.get(name)
+                for position, record in enumerate(records)
+            ],
+            pa.string(),
+        )
         for name in header
     }
     row_numbers = np.fromiter((record.row_number for record in records), np.int64, len(records))
     problems = [record.problem for record in records]
     has_problems = any(problem is not None for problem in problems)
     return ColumnBatch(
-        header, columns, row_numbers, pa.array(problems, pa.string()) if has_problems else None
+        list(header),
+        columns,
+        row_numbers,
+        pa.array(problems, pa.string()) if has_problems else None,
+        shown,
     )
 
 
 def column_batches(path: Path, mapping: ImportMapping, batch_size: int) -> Iterator[ColumnBatch]:
-    """``path``'s rows in column batches of ``batch_size``: split by pyarrow while it splits the
-    file as the row-by-row reader would, then (or from the start) by that reader."""
-    setup = _arrow_setup(path, mapping)
-    if setup is None:
-        for records in chunked(read_checked(path, mapping), batch_size):
-            yield batch_of_records(records)
-        return
-    header, encoding, read_options, parse_options, convert_options = setup
-    check_columns(path, mapping, header)
-    names = list(read_options.column_names)
-    consumed = 0  # records pyarrow delivered, counting the empty ones
+    """``path``'s rows in column batches of ``batch_size``; fails before the first row when the
+    file lacks a column the mapping reads (which would quarantine every row alike)."""
+    file_format = detect_format(path, mapping.file)
+    if file_format == "csv":
+        return _csv_batches(path, mapping, batch_size)
+    if file_format == "jsonl":
+        return _jsonl_batches(path, mapping, batch_size)
+    if file_format == "parquet":
+        return _parquet_batches(path, mapping, batch_size)
+    return _record_batches(read_checked(path, mapping), mapping, batch_size)
+
+
+def _record_batches(
+    records: Iterator[RawRecord], mapping: ImportMapping, batch_size: int
+) -> Iterator[ColumnBatch]:
+    for chunk in chunked(records, batch_size):
+        yield batch_of_records(chunk, mapping.columns_used())
+
+
+_PROBLEM = "\x00problem"  # a block's column of per-row problems (null: none)
+_ROW = "\x00row"  # a block's column of row numbers
+
+
+def _rebatched(
+    header: list[str], blocks: Iterator[pa.RecordBatch], batch_size: int
+) -> Iterator[ColumnBatch]:
+    """Blocks of text columns (then ``_PROBLEM`` and ``_ROW``) cut into batches."""
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
-    failed = False
-    try:
-        reader = pacsv.open_csv(
-            path,
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        reader, failed = None, True
-    while reader is not None:
-        try:
-            block = reader.read_next_batch()
-        except StopIteration:
-            break
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            # A record of another width (or something else pyarrow splits differently): the
-            # row-by-row reader takes over from the first record not yet delivered.
-            failed = True
-            break
-        spanning = _first_spanning_lines(block)
-        if spanning is not None:
-            # A value spanning lines: a quoted one, or a quote never closed. Only the row-by-row
-            # reader tells them apart; it takes over from that record.
-            block, failed = block.slice(0, spanning), True
-        pending.append(_decoded(block, names, header, encoding))
+    for block in blocks:
+        pending.append(block)
         pending_rows += block.num_rows
         while pending_rows >= batch_size:
             table = pa.Table.from_batches(pending)
-            yield _column_batch(header, names, table.slice(0, batch_size), consumed)
-            consumed += batch_size
+            yield _column_batch(header, table.slice(0, batch_size))
             rest = table.slice(batch_size)
             pending = rest.combine_chunks().to_batches() if rest.num_rows else []
             pending_rows = rest.num_rows
-        if failed:
-            break
     if pending_rows:
-        yield _column_batch(header, names, pa.Table.from_batches(pending), consumed)
-        consumed += pending_rows
-    if failed:
-        # The header is row 1.
-        for records in chunked(read_csv(path, mapping.file, from_row=consumed + 2), batch_size):
-            yield batch_of_records(records)
+        yield _column_batch(header, pa.Table.from_batches(pending))
+
+
+def _block(columns: list[pa.Array], problems: pa.Array | None, first_row: int) -> pa.RecordBatch:
+    count = len(columns[0]) if columns else 0
+    names = [f"c{index}" for index in range(len(columns))]
+    return pa.RecordBatch.from_arrays(
+        [
+            *columns,
+            problems if problems is not None else pa.nulls(count, pa.string()),
+            pa.array(np.arange(first_row, first_row + count, dtype=np.int64)),
+        ],
+        names=[*names, _PROBLEM, _ROW],
+    )
+
+
+def _csv_batches(path: Path, mapping: ImportMapping, batch_size: int) -> Iterator[ColumnBatch]:
+    setup = _arrow_setup(path, mapping)
+    if setup is None:
+        yield from _record_batches(read_checked(path, mapping), mapping, batch_size)
+        return
+    header, encoding, read_options, parse_options, convert_options = setup
+    check_columns(path, mapping, header)
+    next_row = [2]  # the header is row 1
+    failed = [False]
+
+    def blocks() -> Iterator[pa.RecordBatch]:
+        try:
+            reader = pacsv.open_csv(
+                path,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            failed[0] = True
+            return
+        while True:
+            try:
+                block = reader.read_next_batch()
+            except StopIteration:
+                return
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                # A record of another width (or something else pyarrow splits differently):
+                # the row-by-row reader takes over from the first record not yet delivered.
+                failed[0] = True
+                return
+            spanning = _first_spanning_lines(block)
+            if spanning is not None:
+                # A value spanning lines: a quoted one, or a quote never closed. Only the
+                # row-by-row reader tells them apart; it takes over from that record.
+                block, failed[0] = block.slice(0, spanning), True
+            columns, problems = _decoded(block, header, encoding)
+            yield _block(columns, problems, next_row[0])
+            next_row[0] += block.num_rows
+            if failed[0]:
+                return
+
+    yield from _rebatched(header, blocks(), batch_size)
+    if failed[0]:
+        rest = read_csv(path, mapping.file, from_row=next_row[0])
+        yield from _record_batches(rest, mapping, batch_size)
 
 
 def _first_spanning_lines(block: pa.RecordBatch) -> int | None:
@@ -167,39 +256,26 @@ def _first_spanning_lines(block: pa.RecordBatch) -> int | None:
     return int(pc.index(spanning, True).as_py())
 
 
-_PROBLEM = "problem"  # the decoded batch's column of per-row problems
-
-
 def _decoded(
-    block: pa.RecordBatch, names: list[str], header: list[str], encoding: TextEncoding
-) -> pa.RecordBatch:
-    """A block of byte columns as text, and each row's problem (null: none)."""
-    columns: list[pa.Array] | None = None
+    block: pa.RecordBatch, header: list[str], encoding: TextEncoding
+) -> tuple[list[pa.Array], pa.Array | None]:
+    """A block of byte columns as text, and each row's problem (None: no row has one)."""
     if encoding.candidates[0] == "utf-8":
         try:
-            columns = [pc.cast(column, pa.string()) for column in block.columns]
+            return [pc.cast(column, pa.string()) for column in block.columns], None
         except pa.ArrowInvalid:
-            columns = None  # some row is not UTF-8: decoded a row at a time below
-    if columns is not None:
-        problems = pa.nulls(block.num_rows, pa.string())
-    else:
-        rows = zip(*(column.to_pylist() for column in block.columns), strict=True)
-        decoded = [encoding.decode_bytes(list(values), header) for values in rows]
-        columns = [
-            pa.array([values[index] for values, _ in decoded], pa.string())
-            for index in range(len(names))
-        ]
-        problems = pa.array([problem for _, problem in decoded], pa.string())
-    return pa.RecordBatch.from_arrays([*columns, problems], names=[*names, _PROBLEM])
+            pass  # some row is not UTF-8: decoded a row at a time below
+    rows = zip(*(column.to_pylist() for column in block.columns), strict=True)
+    decoded = [encoding.decode_bytes(list(values), header) for values in rows]
+    columns = [
+        pa.array([values[index] for values, _ in decoded], pa.string())
+        for index in range(len(header))
+    ]
+    return columns, pa.array([problem for _, problem in decoded], pa.string())
 
 
-def _column_batch(
-    header: list[str], names: list[str], table: pa.Table, consumed: int
-) -> ColumnBatch:
-    columns = {
-        column: table.column(name).combine_chunks()
-        for column, name in zip(header, names, strict=True)
-    }
+def _column_batch(header: list[str], table: pa.Table) -> ColumnBatch:
+    columns = {column: table.column(index).combine_chunks() for index, column in enumerate(header)}
     problems = table.column(_PROBLEM).combine_chunks()
     for column, values in columns.items():
         nul = pc.fill_null(pc.match_substring(values, "\x00"), False)
@@ -207,7 +283,7 @@ def _column_batch(
             problems = pc.if_else(
                 pc.and_(nul, pc.is_null(problems)), _NUL_PROBLEM.format(column), problems
             )
-    row_numbers = np.arange(consumed + 2, consumed + 2 + table.num_rows, dtype=np.int64)
+    row_numbers = table.column(_ROW).to_numpy()
     # Rows with no value at all are skipped, as by the row-by-row reader (numbers stay counted).
     empty: Any = None
     for values in columns.values():
@@ -223,6 +299,148 @@ def _column_batch(
         row_numbers = row_numbers[keep.to_numpy(zero_copy_only=False)]
     has_problems = problems.null_count < len(problems)
     return ColumnBatch(header, columns, row_numbers, problems if has_problems else None)
+
+
+def _parquet_batches(path: Path, mapping: ImportMapping, batch_size: int) -> Iterator[ColumnBatch]:
+    parquet = parquet_file(path)
+    header = _clean_header([str(name) for name in parquet.schema_arrow.names])
+    check_columns(path, mapping, header)
+
+    def blocks() -> Iterator[pa.RecordBatch]:
+        next_row = 1  # Parquet rows count from 1
+        for block in parquet.iter_batches(batch_size=_PARQUET_BLOCK_ROWS):
+            yield _block([_as_text(column) for column in block.columns], None, next_row)
+            next_row += block.num_rows
+
+    return _rebatched(header, blocks(), batch_size)
+
+
+_PARQUET_BLOCK_ROWS = 65_536
+
+
+def _as_text(values: pa.Array) -> pa.Array:
+    """A typed column as the text ``readers.to_text`` makes of each value."""
+    if pa.types.is_string(values.type):
+        return values
+    if pa.types.is_large_string(values.type) or (
+        pa.types.is_dictionary(values.type) and pa.types.is_string(values.type.value_type)
+    ):
+        return pc.cast(values, pa.string())
+    if pa.types.is_integer(values.type):
+        return pc.cast(values, pa.string())
+    return pa.array([to_text(value) for value in values.to_pylist()], pa.string())
+
+
+def _jsonl_batches(path: Path, mapping: ImportMapping, batch_size: int) -> Iterator[ColumnBatch]:
+    setup = _jsonl_setup(path, mapping)
+    if setup is None:
+        yield from _checked_jsonl(path, mapping, read_jsonl(path, mapping.file), batch_size)
+        return
+    header, schema = setup
+    next_line = [1]
+    failed = [False]
+
+    def blocks() -> Iterator[pa.RecordBatch]:
+        try:
+            reader = pajson.open_json(
+                path,
+                read_options=pajson.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES),
+                parse_options=pajson.ParseOptions(
+                    explicit_schema=schema, unexpected_field_behavior="error"
+                ),
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            failed[0] = True
+            return
+        while True:
+            try:
+                block = reader.read_next_batch()
+            except StopIteration:
+                return
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                # A line pyarrow cannot take as the others (not an object, another type, a key
+                # not seen before, bad JSON): the row-by-row reader goes on from that block.
+                failed[0] = True
+                return
+            columns = [_json_text(column) for column in block.columns]
+            yield _block(columns, None, next_line[0])
+            next_line[0] += block.num_rows
+
+    yield from _rebatched(header, blocks(), batch_size)
+    if failed[0]:
+        rest = read_jsonl(path, mapping.file, from_line=next_line[0])
+        yield from _record_batches(rest, mapping, batch_size)
+
+
+def _json_text(values: pa.Array) -> pa.Array:
+    """A JSON column (strings, whole numbers, booleans) as ``readers.to_text`` makes it."""
+    if pa.types.is_boolean(values.type):
+        return pc.if_else(values, "True", "False")
+    return _as_text(values)
+
+
+# Line starts and ends of blank lines, which pyarrow skips without counting.
+_BLANK_LINE = re.compile(rb"(?:\A|\n)[ \t\r\f\v]*\n|\n[ \t\r\f\v]+\Z")
+_JSON_TYPES = {pa.string(): pa.string(), pa.int64(): pa.int64(), pa.bool_(): pa.bool_()}
+
+
+def _jsonl_setup(path: Path, mapping: ImportMapping) -> tuple[list[str], pa.Schema] | None:
+    """The keys and column types pyarrow reads ``path`` with; None when only the row reader
+    can read it as it must be read."""
+    encoding = text_encoding(mapping.file.encoding)
+    if encoding.codec is not None or encoding.candidates[0] != "utf-8":
+        return None
+    if not path.stat().st_size:
+        return None
+    with path.open("rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        if _BLANK_LINE.search(data):
+            return None
+    try:
+        first = pajson.open_json(
+            path, read_options=pajson.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES)
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    fields = []
+    for column in first.schema:
+        kind = column.type
+        if pa.types.is_timestamp(kind) or pa.types.is_date(kind) or pa.types.is_null(kind):
+            kind = pa.string()  # pyarrow read an ISO date (or only nulls): keep the text
+        if kind not in _JSON_TYPES:
+            return None  # decimals, nested values: their text is Python's to make
+        fields.append(pa.field(column.name, _JSON_TYPES[kind]))
+    schema = pa.schema(fields)
+    header = [str(name) for name in schema.names]
+    _check_keys(path, mapping, header)
+    return header, schema
+
+
+def _checked_jsonl(
+    path: Path, mapping: ImportMapping, records: Iterator[RawRecord], batch_size: int
+) -> Iterator[ColumnBatch]:
+    chunks = chunked(records, batch_size)
+    first = next(chunks, None)
+    if first is None:
+        return
+    read = [record for record in first if record.problem is None]
+    if read:
+        _check_keys(path, mapping, list({key: None for r in read for key in r.values}))
+    yield batch_of_records(first, mapping.columns_used())
+    for chunk in chunks:
+        yield batch_of_records(chunk, mapping.columns_used())
+
+
+def _check_keys(path: Path, mapping: ImportMapping, keys: list[str]) -> None:
+    """ReadError when no record of the file's first batch names a key the mapping reads: a
+    misspelt key would otherwise leave its field empty in every row. (A key some records
+    leave out is empty in those, as JSON writers leave out empty values.)"""
+    missing = sorted(mapping.columns_used() - set(keys))
+    if missing:
+        raise ReadError(
+            f"{path.name} has no column {', '.join(repr(c) for c in missing)} (no key of its "
+            f"first records), which the mapping '{mapping.name}' reads; their keys are: "
+            + ", ".join(keys)
+        )
 
 
 def _arrow_setup(

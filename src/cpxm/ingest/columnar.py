@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cpxm.ingest.column_reader import WHITESPACE, ColumnBatch, column_batches
+from cpxm.ingest.column_reader import WHITESPACE, ColumnBatch
 from cpxm.ingest.mapping import CPXM_IDS, ImportMapping
-from cpxm.ingest.readers import detect_format
 from cpxm.ingest.rows import _ABSENT, Lookups, Reference, RowError, _FieldPlan
 from cpxm.ingest.targets import TARGETS, FieldKind
 
@@ -32,11 +30,9 @@ from cpxm.ingest.targets import TARGETS, FieldKind
 COLUMNAR_TARGETS = frozenset({"interactions"})
 
 
-def columnar_plan(path: Path, mapping: ImportMapping, lookups: Lookups) -> ColumnConverter | None:
-    """The converter for ``path``'s batches, or None when the file takes the row-by-row path."""
+def columnar_plan(mapping: ImportMapping, lookups: Lookups) -> ColumnConverter | None:
+    """The converter for the mapping's batches, or None when its rows take the row path."""
     if mapping.target not in COLUMNAR_TARGETS or mapping.answers is not None:
-        return None
-    if detect_format(path, mapping.file) != "csv":
         return None
     return ColumnConverter.for_mapping(mapping, lookups)
 
@@ -374,11 +370,3 @@ class ColumnWork:
 
     batch: ColumnBatch
     converted: ConvertedBatch
-
-
-def columnar_work(
-    path: Path, mapping: ImportMapping, converter: ColumnConverter, batch_size: int
-) -> Iterator[ColumnWork]:
-    """``path``'s batches, converted."""
-    for batch in column_batches(path, mapping, batch_size):
-        yield ColumnWork(batch, converter(batch))

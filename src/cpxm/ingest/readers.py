@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import json
 import math
 import re
@@ -80,7 +81,7 @@ def read_rows(path: Path, options: FileOptions) -> Iterator[RawRecord]:
     if file_format == "csv":
         return read_csv(path, options)
     if file_format == "jsonl":
-        return _read_jsonl(path, options)
+        return read_jsonl(path, options)
     if file_format == "xlsx":
         return _read_xlsx(path, options)
     return _read_parquet(path)
@@ -217,7 +218,7 @@ def file_columns(path: Path, options: FileOptions) -> list[str] | None:
     if file_format == "jsonl":
         return None
     if file_format == "parquet":
-        return [str(name) for name in _parquet_file(path).schema_arrow.names]
+        return [str(name) for name in parquet_file(path).schema_arrow.names]
     if file_format == "xlsx":
         with _xlsx_rows(path, options) as rows:
             first = next(rows, None)
@@ -437,19 +438,22 @@ def _finite(text: str) -> float:
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 
 
-def _read_jsonl(path: Path, options: FileOptions) -> Iterator[RawRecord]:
+def read_jsonl(path: Path, options: FileOptions, *, from_line: int = 1) -> Iterator[RawRecord]:
+    """The records of a JSON Lines file from line ``from_line`` on."""
     encoding = text_encoding(options.encoding)
     if encoding.codec is not None:
         with path.open(encoding=encoding.codec, newline="") as stream:
             try:
-                yield from _jsonl_records(enumerate(stream, start=1), encoding)
+                lines = itertools.islice(enumerate(stream, start=1), from_line - 1, None)
+                yield from _jsonl_records(lines, encoding)
             except UnicodeDecodeError as error:
                 raise ReadError(
                     f"cannot decode {path.name} as {encoding.describe()}: {error}"
                 ) from None
         return
     with path.open(encoding="latin-1", newline="\n") as stream:
-        yield from _jsonl_records(enumerate(stream, start=1), encoding)
+        lines = itertools.islice(enumerate(stream, start=1), from_line - 1, None)
+        yield from _jsonl_records(lines, encoding)
 
 
 def _jsonl_records(lines: Iterator[tuple[int, str]], encoding: TextEncoding) -> Iterator[RawRecord]:
@@ -546,7 +550,8 @@ def _read_xlsx(path: Path, options: FileOptions) -> Iterator[RawRecord]:
             yield RawRecord(row_number, record, text_problem(record))
 
 
-def _parquet_file(path: Path) -> Any:
+def parquet_file(path: Path) -> Any:
+    """The Parquet file at ``path``, opened (ReadError when it is not one)."""
     import pyarrow.parquet as pq
 
     try:
@@ -556,7 +561,7 @@ def _parquet_file(path: Path) -> Any:
 
 
 def _read_parquet(path: Path) -> Iterator[RawRecord]:
-    parquet = _parquet_file(path)
+    parquet = parquet_file(path)
     row_number = 0
     for batch in parquet.iter_batches(batch_size=10_000):
         for row in batch.to_pylist():

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -26,8 +27,9 @@ from cpxm.db import chunked, session_factory
 from cpxm.errors import DomainError
 from cpxm.heap import fewer_collections
 from cpxm.ingest import BATCH_SIZE
+from cpxm.ingest.column_reader import column_batches
 from cpxm.ingest.column_writer import apply_columns
-from cpxm.ingest.columnar import ColumnWork, columnar_plan, columnar_work
+from cpxm.ingest.columnar import ColumnWork, columnar_plan
 from cpxm.ingest.entities import PendingRow
 from cpxm.ingest.ledger import (
     close_earlier_quarantine,
@@ -37,14 +39,7 @@ from cpxm.ingest.ledger import (
 )
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportRun, QuarantinedRow
-from cpxm.ingest.prepare import (
-    PreparedRecord,
-    prepared_in_thread,
-    prepared_in_worker,
-    read_checked,
-    reader_for,
-    source_key,
-)
+from cpxm.ingest.prepare import source_key
 from cpxm.ingest.readers import RawRecord, ReadError
 from cpxm.ingest.references import ReferenceCache
 from cpxm.ingest.responses import check_survey_mapping
@@ -114,26 +109,21 @@ def import_file(
     dry_run: bool = False,
     batch_size: int = BATCH_SIZE,
     progress: ProgressCallback | None = None,
-    reader: str | None = None,
     run_id: int | None = None,
 ) -> ImportReport:
-    """Import ``path`` through ``mapping``, committing batch by batch (nothing, if ``dry_run``).
-
-    ``reader`` says who reads and converts the rows: ``inline``, a ``thread`` or a
-    ``process`` (default: CPXM_IMPORT_READER for large files; see ``cpxm.ingest.prepare``).
-    """
+    """Import ``path`` through ``mapping``, committing batch by batch (nothing, if ``dry_run``)."""
     if not path.is_file():
         raise ReadError(f"{path} does not exist or is not a file")
-    mode = reader_for(path) if reader is None else reader
 
     def batches(lookups: Lookups) -> Iterator[Batch]:
-        if mode == "inline" and (converter := columnar_plan(path, mapping, lookups)):
-            return columnar_work(path, mapping, converter, batch_size)
-        if mode == "process":
-            return prepared_in_worker(path, mapping, lookups, batch_size)
-        if mode == "thread":
-            return prepared_in_thread(path, mapping, lookups, batch_size)
-        return chunked(read_checked(path, mapping), batch_size)
+        # One direction for every file: read into column batches; convert the columns where
+        # the target's rows are written column-wise, else hand the batch's rows on.
+        converter = columnar_plan(mapping, lookups)
+        for batch in column_batches(path, mapping, batch_size):
+            if converter is not None:
+                yield ColumnWork(batch, converter(batch))
+            else:
+                yield batch.records(np.arange(len(batch)))
 
     return import_records(
         engine,
@@ -148,7 +138,7 @@ def import_file(
     )
 
 
-Batch = Sequence[RawRecord | PreparedRecord] | ColumnWork
+Batch = Sequence[RawRecord] | ColumnWork
 BatchSource = Callable[[Lookups], Iterator[Batch]]
 
 
@@ -359,7 +349,7 @@ def apply_batch(
     session: Session,
     *,
     mapping: ImportMapping,
-    records: Sequence[RawRecord | PreparedRecord],
+    records: Sequence[RawRecord],
     lookups: Lookups,
     run_id: int,
     outcomes: list[RowOutcome] | None = None,
@@ -392,18 +382,11 @@ def apply_batch(
             keyless.append(stored)
         outcome.quarantined += 1
 
-    keys = [
-        item.key if isinstance(item, PreparedRecord) else source_key(mapping, item)
-        for item in records
-    ]
+    keys = [source_key(mapping, record) for record in records]
     ledger = ledger_entries(session, mapping, [key for key in keys if key is not None])
     occurrences = Counter(keys)
     stored_keys: set[str] = set()
-    for item, key in zip(records, keys, strict=True):
-        if isinstance(item, PreparedRecord):
-            record, digest, row, error = item.record, item.digest, item.converted, item.error
-        else:
-            record, digest, row, error = item, "", None, None
+    for record, key in zip(records, keys, strict=True):
         result = None
         if per_row is not None:
             result = RowOutcome(status="", source_id=key)
@@ -411,7 +394,7 @@ def apply_batch(
         if record.problem:
             quarantine(record, record.problem, key, result)
             continue
-        digest = digest or convert.digest(record.values)
+        digest = convert.digest(record.values)
         entry = ledger.get(key) if key is not None else None
         if (
             entry is not None
@@ -425,15 +408,11 @@ def apply_batch(
             outcome.unchanged += 1
             stored_keys.add(key)
             continue
-        if error is not None:
-            quarantine(record, error, key, result)
+        try:
+            row = convert(record.values)
+        except RowError as failure:
+            quarantine(record, str(failure), key, result)
             continue
-        if row is None:
-            try:
-                row = convert(record.values)
-            except RowError as failure:
-                quarantine(record, str(failure), key, result)
-                continue
         converted.append((record, row, result, digest))
     rows = [row for _, row, _, _ in converted]
     changed = {
