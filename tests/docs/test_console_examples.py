@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -222,6 +223,11 @@ def _run(example: Example, *, cwd: Path, address: str | None, token: str) -> Non
 def test_console_example(example: Example, request: pytest.FixtureRequest, workdir: Path) -> None:
     if example.mode == "skip":
         pytest.skip(f"{example.name}: {example.reason}")
+    for tool in ("curl", "jq"):
+        if shutil.which(tool) is None and any(
+            re.search(rf"\b{tool}\b", command.text) for command in example.commands
+        ):
+            pytest.skip(f"{example.name} runs {tool}, which is not installed")
     address: str | None = None
     token = ""
     if example.mode == "demo":
