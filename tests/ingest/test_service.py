@@ -315,33 +315,49 @@ def test_rows_after_a_mid_import_merge_land_on_the_survivor(
     assert by_call == {"C1": owner["A2"], "C2": owner["A2"]}
 
 
-@pytest.mark.parametrize(
-    ("date_format", "text"),
-    [
-        ("%d/%m/%Y %H:%M", "03/02/2025 14:30"),
-        ("%d/%m/%Y %H:%M", "3/2/2025  4:05"),
-        ("%Y%m%d", "20250203"),
-        ("%d.%m.%y", "03.02.69"),
-        ("%d.%m.%y", "03.02.68"),
-        ("%Y-%m-%d %H:%M:%S.%f", "2025-02-03 14:30:01.5"),
-        ("%m/%d/%Y", "02/30/2025"),  # no such day: strptime's error
-        ("%d %b %Y", "03 Feb 2025"),  # month names: strptime itself
-    ],
-)
-def test_compiled_date_formats_read_like_strptime(date_format: str, text: str) -> None:
+DATE_CASES = [
+    ("%d/%m/%Y %H:%M", "03/02/2025 14:30"),
+    ("%d/%m/%Y %H:%M", "3/2/2025  4:05"),
+    ("%d/%m/%Y %H:%M", "3/2/2025\t4:05"),
+    ("%d/%m/%Y %H:%M", "03/02/2025 24:00"),  # no such hour: strptime's error
+    ("%Y%m%d", "20250203"),
+    ("%d.%m.%y", "03.02.69"),
+    ("%d.%m.%y", "03.02.68"),
+    ("%Y-%m-%d %H:%M:%S.%f", "2025-02-03 14:30:01.5"),
+    ("%m/%d/%Y", "02/30/2025"),  # no such day: strptime's error
+    ("%m/%d/%Y", "02/29/2024"),
+    ("%Y年%m月%d日", "2025年02月03日"),
+    ("%d%%%m%%%Y", "03%02%2025"),
+    ("%d %b %Y", "03 Feb 2025"),  # month names: strptime itself
+]
+
+
+@pytest.mark.parametrize(("date_format", "text"), DATE_CASES)
+def test_a_compiled_date_format_reads_a_value_and_a_column_like_strptime(
+    date_format: str, text: str
+) -> None:
     from datetime import datetime
 
-    from cpxm.ingest.rows import _compile_date_format
+    import pyarrow as pa
 
-    parser = _compile_date_format(date_format)
+    from cpxm.ingest.dates import DateFormat
+
+    compiled = DateFormat.compile(date_format)
     try:
         expected: datetime | None = datetime.strptime(text, date_format)
     except ValueError:
         expected = None
-    if parser is None:
+    if compiled is None:
         assert "%b" in date_format  # only formats with codes beyond numbers go to strptime
         return
-    assert parser(text) == expected
+    assert compiled.parse(text) == expected
+    values, read = compiled.parse_column(pa.array([text, None, "nonsense"], pa.string()))
+    # A column gives what a value gives, or leaves the value to the row path (not read).
+    assert read.to_pylist()[1:] == [False, False]
+    if read[0].as_py():
+        assert values[0].as_py() == expected
+    else:
+        assert "\t" in text or expected is None
 
 
 def test_imported_feedback_reaches_the_safety_net_at_once(

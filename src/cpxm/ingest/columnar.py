@@ -15,13 +15,14 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cpxm.ingest.column_reader import WHITESPACE, ColumnBatch
+from cpxm.ingest.dates import DateFormat
 from cpxm.ingest.mapping import CPXM_IDS, ImportMapping
 from cpxm.ingest.rows import _ABSENT, Lookups, Reference, RowError, _FieldPlan
 from cpxm.ingest.targets import TARGETS, FieldKind
@@ -147,7 +148,7 @@ class _ColumnField:
         self.kind = plan.definition.kind
         self.when_empty: Any = _ABSENT
         self.empty_fails = False
-        self.date_pattern: _DatePattern | None = None
+        self.date_pattern: DateFormat | None = None
         self.compiled: Callable[[dict[str, str | None]], Any] | None = plan.compiled()
         if column is not None:
             try:
@@ -162,7 +163,7 @@ class _ColumnField:
                 and plan.value_map is None
                 and plan.pattern is None
             ):
-                self.date_pattern = _DatePattern.compile(spec.date_format)
+                self.date_pattern = DateFormat.compile(spec.date_format)
 
     @classmethod
     def of(cls, plan: _FieldPlan) -> _ColumnField | None:
@@ -201,7 +202,7 @@ class _ColumnField:
             values, fast = texts, pc.is_valid(texts)
             reference_system = self.plan.reference_system
         elif self.date_pattern is not None:
-            values, fast = self.date_pattern.parse(texts)
+            values, fast = self.date_pattern.parse_column(texts)
         else:
             values, fast = self._per_distinct(texts)
         # Empty cells: the field's default, nothing, or (when required) the row path's error.
@@ -259,109 +260,6 @@ _ARROW_TYPES = {
 def _typed_array(values: list[Any], kind: FieldKind) -> pa.Array:
     """A field's converted values as an array of the kind's type (text for the rest)."""
     return pa.array(values, _ARROW_TYPES.get(kind, pa.string()))
-
-
-class _DatePattern:
-    """A strptime format of plain numbers read a column at a time; the same values as
-    ``rows._compile_date_format`` gives a row, and null where that one might disagree."""
-
-    _CODES: ClassVar[dict[str, tuple[str, str]]] = {
-        "d": ("day", r"\d{1,2}"),
-        "m": ("month", r"\d{1,2}"),
-        "Y": ("year", r"\d{4}"),
-        "y": ("year2", r"\d{2}"),
-        "H": ("hour", r"\d{1,2}"),
-        "M": ("minute", r"\d{1,2}"),
-        "S": ("second", r"\d{1,2}"),
-        "f": ("fraction", r"\d{1,6}"),
-    }
-
-    def __init__(self, pattern: str, parts: list[str]) -> None:
-        self.pattern = pattern
-        self.parts = parts
-
-    @classmethod
-    def compile(cls, date_format: str) -> _DatePattern | None:
-        pattern = ["^"]
-        parts: list[str] = []
-        index = 0
-        while index < len(date_format):
-            char = date_format[index]
-            if char == "%":
-                code = date_format[index + 1 : index + 2]
-                if code not in cls._CODES or cls._CODES[code][0] in parts:
-                    return None
-                name, digits = cls._CODES[code]
-                parts.append(name)
-                pattern.append(f"(?P<{name}>{digits})")
-                index += 2
-                continue
-            if char.isspace():
-                pattern.append(r"[ \t\n\r\f\v]+")  # ASCII: other spaces go the row path
-            elif char.isascii() and char.isalnum():
-                pattern.append(char)
-            else:
-                pattern.append(r"\x{" + f"{ord(char):x}" + "}")
-            index += 1
-        if "year" not in parts and "year2" not in parts:
-            return None
-        pattern.append("$")
-        return cls("".join(pattern), parts)
-
-    def parse(self, texts: pa.Array) -> tuple[pa.Array, pa.Array]:
-        found = pc.extract_regex(texts, self.pattern)
-        matched = pc.is_valid(found).to_numpy(zero_copy_only=False)
-        count = len(texts)
-
-        def part(name: str, default: int) -> np.ndarray:
-            if name not in self.parts:
-                return np.full(count, default, dtype=np.int64)
-            values = pc.cast(pc.if_else(pc.is_valid(found), found.field(name), "0"), pa.int64())
-            return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
-
-        if "year" in self.parts:
-            year = part("year", 1900)
-        else:
-            short = part("year2", 0)
-            year = short + np.where(short >= 69, 1900, 2000)  # strptime's pivot
-        month, day = part("month", 1), part("day", 1)
-        hour, minute, second = part("hour", 0), part("minute", 0), part("second", 0)
-        if "fraction" in self.parts:
-            digits = pc.if_else(pc.is_valid(found), found.field("fraction"), "0")
-            scale = np.power(10, 6 - pc.utf8_length(digits).to_numpy(zero_copy_only=False))
-            micros = part("fraction", 0) * scale
-        else:
-            micros = np.zeros(count, dtype=np.int64)
-        month_ok = (month >= 1) & (month <= 12)
-        safe_month = np.where(month_ok, month, 1)
-        year_ok = (year >= 1) & (year <= 9999)
-        safe_year = np.where(year_ok, year, 1970)
-        starts = (safe_year - 1970).astype("datetime64[Y]").astype("datetime64[M]") + (
-            safe_month - 1
-        ).astype("timedelta64[M]")
-        days_in_month = (starts + np.timedelta64(1, "M")).astype("datetime64[D]") - starts.astype(
-            "datetime64[D]"
-        )
-        valid = (
-            matched
-            & year_ok
-            & month_ok
-            & (day >= 1)
-            & (day <= days_in_month.astype(np.int64))
-            & (hour <= 23)
-            & (minute <= 59)
-            & (second <= 59)
-        )
-        stamps = (
-            starts.astype("datetime64[D]").astype("datetime64[us]")
-            + (np.where(valid, day, 1) - 1).astype("timedelta64[D]")
-            + np.where(valid, hour, 0).astype("timedelta64[h]")
-            + np.where(valid, minute, 0).astype("timedelta64[m]")
-            + np.where(valid, second, 0).astype("timedelta64[s]")
-            + np.where(valid, micros, 0).astype("timedelta64[us]")
-        )
-        values = pa.array(stamps, pa.timestamp("us"), mask=~valid)
-        return values, pa.array(valid, pa.bool_())
 
 
 @dataclass

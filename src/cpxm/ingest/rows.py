@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
+from cpxm.ingest.dates import DateFormat
 from cpxm.ingest.mapping import CPXM_IDS, FieldSpec, ImportMapping
 from cpxm.ingest.readers import RawRow
 from cpxm.ingest.targets import TARGETS, FieldDefinition, FieldKind
@@ -146,7 +147,8 @@ class _FieldPlan:
         )
         self.pattern = re.compile(spec.pattern) if spec is not None and spec.pattern else None
         date_format = spec.date_format if spec is not None else None
-        self.date_parser = _compile_date_format(date_format) if date_format else None
+        compiled = DateFormat.compile(date_format) if date_format else None
+        self.date_parser = compiled.parse if compiled is not None else None
         self.folded_choices = {choice.casefold(): choice for choice in definition.choices}
         known = lookups.codes.get(definition.code_table or "", set())
         self.known_codes = known
@@ -289,89 +291,6 @@ def _columns_text(columns: tuple[str, ...], raw: RawRow) -> str | None:
         if value is not None:
             pieces.append(value)
     return " ".join(pieces) if pieces else None
-
-
-# strptime codes that are plain numbers; a format made only of these and literal text is read
-# with one regular expression instead of strptime, which costs tens of microseconds a call.
-_NUMERIC_CODES = {
-    "d": r"(?P<day>\d{1,2})",
-    "m": r"(?P<month>\d{1,2})",
-    "Y": r"(?P<year>\d{4})",
-    "y": r"(?P<year2>\d{2})",
-    "H": r"(?P<hour>\d{1,2})",
-    "M": r"(?P<minute>\d{1,2})",
-    "S": r"(?P<second>\d{1,2})",
-    "f": r"(?P<fraction>\d{1,6})",
-}
-
-
-def _compile_date_format(date_format: str) -> Callable[[str], datetime | None] | None:
-    """A fast parser for ``date_format``, or None when it uses codes strptime must handle.
-
-    The parser returns None for text it cannot read; the caller then asks strptime, so a
-    mismatch gets strptime's result (or its error message), never a different answer.
-    """
-    pattern = []
-    index = 0
-    seen: set[str] = set()
-    while index < len(date_format):
-        char = date_format[index]
-        if char == "%":
-            if index + 1 >= len(date_format):
-                return None
-            code = date_format[index + 1]
-            if code == "%":
-                pattern.append("%")
-            elif code in _NUMERIC_CODES and code not in seen:
-                seen.add(code)
-                pattern.append(_NUMERIC_CODES[code])
-            else:
-                return None
-            index += 2
-            continue
-        # strptime lets one space in the format stand for any run of whitespace.
-        pattern.append(r"\s+" if char.isspace() else re.escape(char))
-        index += 1
-    if not ({"Y", "y"} & seen):
-        return None
-    compiled = re.compile("".join(pattern))
-    # Each datetime part's group number (0: absent), looked up by position: groupdict() and
-    # named lookups cost more than the match itself at a million rows.
-    group_of = compiled.groupindex
-    year, year2 = group_of.get("year", 0), group_of.get("year2", 0)
-    fraction = group_of.get("fraction", 0)
-    parts_at = [group_of.get(name, 0) for name in ("month", "day", "hour", "minute", "second")]
-    defaults = (1, 1, 0, 0, 0)
-
-    def parse(text: str) -> datetime | None:
-        match = compiled.fullmatch(text)
-        if match is None:
-            return None
-        groups = ("", *match.groups(""))  # every group takes part in a full match
-        if year:
-            full_year = int(groups[year])
-        else:
-            short = int(groups[year2])
-            full_year = short + (1900 if short >= 69 else 2000)  # strptime's pivot
-        month, day, hour, minute, second = [
-            int(groups[at]) if at else default
-            for at, default in zip(parts_at, defaults, strict=True)
-        ]
-        digits = groups[fraction] if fraction else None
-        try:
-            return datetime(
-                full_year,
-                month,
-                day,
-                hour,
-                minute,
-                second,
-                int(digits.ljust(6, "0")) if digits else 0,
-            )
-        except ValueError:
-            return None
-
-    return parse
 
 
 def _with_row_system(reference: Reference, column: str, raw: RawRow) -> Reference:
