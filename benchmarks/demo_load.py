@@ -95,7 +95,10 @@ def raw_insert_seconds(
     commit_seconds = 0.0
     columns = ", ".join(f'"{column.name}"' for column in source.columns)
     try:
-        with engine.connect() as reader, engine.connect() as writer:
+        # The reader only reads: on SQLite it must not take the write lock the writer needs
+        # (cpxm.db begins SQLite transactions IMMEDIATE unless told otherwise).
+        reading = engine.connect().execution_options(cpxm_sqlite_begin="DEFERRED")
+        with reading as reader, engine.connect() as writer:
             transaction = writer.begin()
             for payload, count in _stored_batches(reader, source.name, columns):
                 cpu_started = cpu_clock() if cpu_clock else 0.0
