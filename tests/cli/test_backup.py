@@ -94,7 +94,7 @@ def _sqlite_store(path: Path) -> tuple[Engine, str]:
 
 def test_backups_taken_while_an_import_runs_restore_to_the_same_counts(tmp_path: Path) -> None:
     engine, url = _sqlite_store(tmp_path / "live" / "cpxm.db")
-    total = 150_000
+    total = 80_000
     export = _crm_export(tmp_path / "accounts.csv", total)
     importer = _start_import(export, url=url)
     snapshots: list[tuple[Path, StoreSnapshot]] = []
