@@ -389,3 +389,46 @@ def test_a_record_pyarrow_cannot_split_hands_the_rest_to_the_row_reader(tmp_path
 
 def test_the_column_path_strips_what_str_strip_strips() -> None:
     assert "".join(chr(code) for code in range(0x110000) if chr(code).isspace()) == WHITESPACE
+
+
+JSONL_MAPPING: dict[str, Any] = {
+    "source_system": "crm",
+    "target": "stakeholders",
+    "source_id": "ID",
+    "fields": {"type": {"value": "hcp"}, "first_name": "A"},
+}
+JSONL_SHAPES = {
+    "strings": '{"ID": "1", "A": " a ", "W": "2024-01-01T10:00:00", "C": "x"}\n' * 3,
+    "numbers and booleans": '{"ID": 1, "A": true, "W": false, "C": -7}\n{"ID": 2, "A": null}\n',
+    "blank lines": '\n{"ID": "1", "A": "a"}\n\n  \n{"ID": "2", "A": "b"}\r\n\r\n',
+    "a key seen late": '{"ID": "1"}\n{"ID": "2", "A": "a", "W": "w", "C": "c"}\n',
+    "decimals": '{"ID": 1, "A": 1.5, "W": 2.0, "C": 1e16}\n',
+    "nested": '{"ID": 1, "A": {"b": [1, "x"]}, "W": [], "C": "c"}\n',
+    "bad lines": '{"ID": "1"}\n{"ID": NaN}\n[1]\n{"ID": "\\ud800"}\n{bad\n{"ID": "6", "A": "a"}\n',
+    "escapes": '{"ID": "1", "A": "caf\\u00e9 \\"q\\" \\n", "W": "\\u0000"}\n',
+    "duplicate keys": '{"ID": "1", "A": "first", "A": "second"}\n',
+}
+
+
+def _filled(records: list[Any]) -> list[Any]:
+    """Records with every key of the mapping's columns, a key left out as empty."""
+    columns = {"ID", "A", "W", "C"}
+    return [
+        (
+            number,
+            values if problem else {c: values.get(c) for c in sorted(columns | set(values))},
+            problem,
+        )
+        for number, values, problem in records
+    ]
+
+
+@pytest.mark.parametrize("shape", sorted(JSONL_SHAPES))
+def test_json_lines_column_batches_read_what_the_row_reader_reads(
+    tmp_path: Path, shape: str
+) -> None:
+    mapping = _mapping(JSONL_MAPPING)
+    path = tmp_path / "shape.jsonl"
+    path.write_text(JSONL_SHAPES[shape], encoding="utf-8")
+    expected = [(r.row_number, r.values, r.problem) for r in read_rows(path, mapping.file)]
+    assert _filled(_records(path, mapping, 100)) == _filled(expected)

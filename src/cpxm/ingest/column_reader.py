@@ -379,8 +379,10 @@ def _json_text(values: pa.Array) -> pa.Array:
     return _as_text(values)
 
 
-# Line starts and ends of blank lines, which pyarrow skips without counting.
-_BLANK_LINE = re.compile(rb"(?:\A|\n)[ \t\r\f\v]*\n|\n[ \t\r\f\v]+\Z")
+# A blank line, which pyarrow skips without counting. (One that starts the file is looked for
+# apart: an alternative for the file's start made the search forty times slower.)
+_BLANK_LINE = re.compile(rb"\n[ \t\r\f\v]*\n|\n[ \t\r\f\v]+\Z")
+_BLANK_FIRST_LINE = re.compile(rb"[ \t\r\f\v]*(?:\n|\Z)")
 _JSON_TYPES = {pa.string(): pa.string(), pa.int64(): pa.int64(), pa.bool_(): pa.bool_()}
 
 
@@ -393,7 +395,7 @@ def _jsonl_setup(path: Path, mapping: ImportMapping) -> tuple[list[str], pa.Sche
     if not path.stat().st_size:
         return None
     with path.open("rb") as stream, mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        if _BLANK_LINE.search(data):
+        if _BLANK_FIRST_LINE.match(data) or _BLANK_LINE.search(data):
             return None
     try:
         first = pajson.open_json(
