@@ -229,6 +229,8 @@ def import_command(
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            # Piped or redirected, a transient bar still leaves an empty line in the output.
+            disable=not console.is_terminal,
         ) as progress:
             task = progress.add_task("import", total=None)
             try:

@@ -287,3 +287,24 @@ def test_pg_dump_taken_while_an_import_runs_restores_into_a_working_store(
     assert completed.returncode == 0, completed.stderr
     assert f"created {total - stored:,}  updated 0  unchanged {stored:,}" in completed.stdout
     assert _postgres_counts(restored_url)["stakeholders"] == total
+
+
+def test_a_backup_from_an_older_schema_is_restored_and_upgraded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    older = make_engine(f"sqlite:///{tmp_path / 'older.db'}")
+    previous = upgrade_database(older, "0011")
+    backup = tmp_path / "older-backup.db"
+    report = backup_store(older, out=backup)
+    older.dispose()
+    assert report.snapshot.revision == previous == "0011"
+    target = tmp_path / "restored.db"
+    monkeypatch.setenv("CPXM_DATABASE_URL", f"sqlite:///{target}")
+
+    restored = runner.invoke(app, ["restore", str(backup)])
+
+    assert restored.exit_code == 0, restored.output
+    head = upgrade_database(make_engine(f"sqlite:///{target}"))
+    assert head != previous
+    assert f"schema revision 0011, upgraded to {head}" in " ".join(restored.output.split())
+    assert store_snapshot(target).revision == head
