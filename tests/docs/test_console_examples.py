@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from cpxm.auth.service import create_api_token, get_user_by_email
 from cpxm.backup import backup_store
 from cpxm.db import make_engine
-from tests.docs.console import Example, find_examples, mismatch
+from tests.docs.console import DocError, Example, find_examples, mismatch
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -263,3 +263,21 @@ def test_a_wrong_output_or_exit_code_fails(tmp_path: Path) -> None:
     with pytest.raises(AssertionError, match="exited 1"):
         _run(wrong_code, cwd=tmp_path, address=None, token="")
     _run(placeholders, cwd=tmp_path, address=None, token="")
+
+
+@pytest.mark.parametrize(
+    ("markdown", "message"),
+    [
+        ("<!-- console: skip -->\n```console\n$ true\n```\n", "must say why"),
+        ("<!-- console: staging -->\n```console\n$ true\n```\n", "is not one of"),
+        ("```console\nstray output\n$ true\n```\n", "output before any"),
+        ("```console\n$ true\n", "never closed"),
+    ],
+)
+def test_markup_a_runner_cannot_read_is_an_error(
+    tmp_path: Path, markdown: str, message: str
+) -> None:
+    doc = tmp_path / "bad.md"
+    doc.write_text(markdown, encoding="utf-8")
+    with pytest.raises(DocError, match=message):
+        find_examples([doc])
