@@ -33,7 +33,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import string
 import subprocess
@@ -52,7 +51,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from benchmarks.survey_submit import ANSWERS, EXAMPLE, fresh_store
+from benchmarks.survey_submit import ANSWERS, EXAMPLE, free_port, fresh_store
 from cpxm.auth.models import UserSession
 from cpxm.auth.service import create_api_token, create_user
 from cpxm.db import make_engine
@@ -182,12 +181,6 @@ def counts(url: str) -> dict[str, int]:
         }
     engine.dispose()
     return held
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def start(command: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:

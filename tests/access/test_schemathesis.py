@@ -74,26 +74,41 @@ def test_api_answers_within_its_schema_for_each_role(seeded_app: FastAPI, role: 
     schema = schemathesis.openapi.from_dict(seeded_app.openapi())
     schema.app = seeded_app
     failures: list[str] = []
-    operations = []
-    for result in schema.get_all_operations():
-        assert isinstance(result, Ok), f"invalid operation in /openapi.json: {result}"
-        operations.append(result.ok())
-    assert len(operations) > 20  # the walk reached the API, not an empty schema
-    for operation in operations:
-        # File uploads need real files: tests/api/test_imports.py covers them.
-        if operation.path == "/api/v1/imports" and operation.method.upper() == "POST":
-            continue
-        failure = _first_failure(operation, headers)
+    for operation in api_operations(schema):
+        failure, _ = first_failure(
+            operation,
+            examples=EXAMPLES,
+            headers=headers,
+            checks=[not_a_server_error, response_schema_conformance],
+        )
         if failure:
             failures.append(f"{operation.method.upper()} {operation.path}: {failure}"[:600])
     assert not failures, "\n\n".join(failures)
 
 
-def _first_failure(operation: Any, headers: dict[str, str]) -> str | None:
-    """Generate up to EXAMPLES requests for one operation; the first failing check, if any."""
+def api_operations(schema: Any) -> list[Any]:
+    """Every operation to generate requests for; fails on an invalid or empty schema."""
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"invalid operation in /openapi.json: {result}"
+        operation = result.ok()
+        # File uploads need real files: tests/api/test_imports.py covers them.
+        if operation.path == "/api/v1/imports" and operation.method.upper() == "POST":
+            continue
+        operations.append(operation)
+    assert len(operations) > 20  # the walk reached the API, not an empty schema
+    return operations
+
+
+def first_failure(
+    operation: Any, *, examples: int, checks: list[Any], **call: Any
+) -> tuple[str | None, int]:
+    """Up to ``examples`` generated requests for one operation, sent with ``call`` (headers,
+    base_url, ...): the first failing check, if any, and how many requests went."""
+    sent = 0
 
     @settings(
-        max_examples=EXAMPLES,
+        max_examples=examples,
         deadline=None,
         database=None,
         phases=[Phase.explicit, Phase.generate],
@@ -101,13 +116,13 @@ def _first_failure(operation: Any, headers: dict[str, str]) -> str | None:
     )
     @given(data=st.data())
     def check(data: st.DataObject) -> None:
+        nonlocal sent
         case = data.draw(operation.as_strategy())
-        case.call_and_validate(
-            headers=headers, checks=[not_a_server_error, response_schema_conformance]
-        )
+        sent += 1
+        case.call_and_validate(checks=checks, **call)
 
     try:
         check()
     except Exception as error:  # any failure is reported with its operation
-        return str(error)
-    return None
+        return str(error), sent
+    return None, sent

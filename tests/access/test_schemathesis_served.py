@@ -14,18 +14,14 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
-from schemathesis.core.result import Ok
 from sqlalchemy import Engine
 
 from cpxm.access.roles import ROLES
-from tests.access.test_schemathesis import seed_store
+from tests.access.test_schemathesis import api_operations, first_failure, seed_store
 from tests.conftest import url_of
 from tests.served import Served, served
 
@@ -62,53 +58,22 @@ def server(store_engine: Engine, tmp_path: Path) -> Iterator[Served]:
 
 
 def test_no_generated_request_answers_a_server_error(server: Served) -> None:
-    schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
-    operations = []
-    for result in schema.get_all_operations():
-        assert isinstance(result, Ok), f"invalid operation in /openapi.json: {result}"
-        operations.append(result.ok())
-    assert len(operations) > 20  # the walk reached the API, not an empty schema
+    operations = api_operations(schemathesis.openapi.from_url(f"{server.url}/openapi.json"))
     failures: list[str] = []
     requests = 0
     for role in ROLES:
         server.user(role)
-        headers = {"Authorization": f"Bearer {server.tokens[role]}"}
         for operation in operations:
-            # File uploads need real files: tests/api/test_imports.py covers them.
-            if operation.path == "/api/v1/imports" and operation.method.upper() == "POST":
-                continue
-            failure, sent = _first_failure(operation, server.url, headers)
+            failure, sent = first_failure(
+                operation,
+                examples=EXAMPLES,
+                checks=[not_a_server_error],
+                base_url=server.url,
+                headers={"Authorization": f"Bearer {server.tokens[role]}"},
+                timeout=60,
+            )
             requests += sent
             if failure:
                 failures.append(f"{role} {operation.method.upper()} {operation.path}: {failure}")
     assert requests > len(operations) * len(ROLES) // 2
     assert not failures, "\n\n".join(item[:800] for item in failures) + server.log_text()[-4000:]
-
-
-def _first_failure(
-    operation: Any, base_url: str, headers: dict[str, str]
-) -> tuple[str | None, int]:
-    """Up to EXAMPLES requests for one operation: the first failing check, and how many went."""
-    sent = 0
-
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        database=None,
-        phases=[Phase.explicit, Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(data=st.data())
-    def check(data: st.DataObject) -> None:
-        nonlocal sent
-        case = data.draw(operation.as_strategy())
-        sent += 1
-        case.call_and_validate(
-            base_url=base_url, headers=headers, checks=[not_a_server_error], timeout=60
-        )
-
-    try:
-        check()
-    except Exception as error:  # any failure is reported with its operation
-        return str(error), sent
-    return None, sent
