@@ -64,7 +64,10 @@ def make_huey(jobs_url: str, database_url: str = "", name: str = DEFAULT_QUEUE_N
     if url == "immediate":
         return MemoryHuey(name, immediate=True)
     if url == "":
-        return SqliteHuey(name, filename=default_queue_file(database_url))
+        queue_file = Path(default_queue_file(database_url))
+        # Beside a store whose folder `cpxm init` has yet to create: SQLite cannot open it.
+        queue_file.parent.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name, filename=str(queue_file))
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisHuey(name, url=url)
     if url.startswith("sqlite:///"):

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -73,3 +76,22 @@ def test_serve_reports_a_port_in_use(tmp_path: Path, monkeypatch: pytest.MonkeyP
         result = runner.invoke(app, ["serve", "--port", str(port)])
     assert result.exit_code == 1
     assert f"cannot serve on 127.0.0.1:{port}" in result.output
+
+
+def test_init_creates_a_new_folder_for_the_store_as_a_user_runs_it(tmp_path: Path) -> None:
+    """In a process of its own: the job queue beside the store is opened when cpxm starts."""
+    store = tmp_path / "new" / "folder" / "cpxm.db"
+    environment = {key: value for key, value in os.environ.items() if key != "CPXM_JOBS_URL"}
+    environment["CPXM_DATABASE_URL"] = f"sqlite:///{store}"
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("cpxm")), "init"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert store.is_file()
+    assert "interactions" in inspect(make_engine(f"sqlite:///{store}")).get_table_names()
