@@ -68,7 +68,6 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not store.exists():
             building = shared / "building" / "demo.db"
-            building.parent.mkdir(exist_ok=True)
             environment = _environment(building)
             environment["CPXM_DEMO_ADMIN_PASSWORD"] = DEMO_PASSWORD
             done = subprocess.run(
