@@ -35,6 +35,7 @@ DEMO_PASSWORD = "demo-password"
 DEMO_ADMIN = "admin@meridel.example"
 SHOWN_ADDRESS = "http://127.0.0.1:8000"
 EXIT_MARK = "@@cpxm-docs-exit"
+SERVER_LOG = "cpxm-serve.log"
 MARK_LINE = re.compile(rf"^{EXIT_MARK} (\d+)@@$")
 # Fewer means the parser lost blocks (or examples were skipped): fail here, not pass silently.
 MINIMUM_RUN = 12
@@ -92,16 +93,12 @@ def _free_port() -> int:
         return port
 
 
-def _wait_for(
-    url: str, server: subprocess.Popen[str], *, token: str = "", seconds: float = 90
-) -> None:
+def _wait_for(url: str, server: subprocess.Popen[str], *, seconds: float = 90) -> None:
     request = urllib.request.Request(url)  # noqa: S310 (loopback)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise AssertionError(f"cpxm serve ended: {server.communicate()[0]}")
+            raise AssertionError(f"cpxm serve ended with exit code {server.returncode}")
         try:
             with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 (loopback)
                 if answer.status == 200:
@@ -133,30 +130,27 @@ def served(workdir: Path, demo_store: Path) -> Iterator[tuple[str, str]]:
     copy.dispose()
     environment = _environment()
     port = _free_port()
+    log = (workdir / SERVER_LOG).open("w", encoding="utf-8")
     server = subprocess.Popen(
         ["cpxm", "serve", "--port", str(port)],
         env=environment,
         cwd=workdir,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
         address = f"http://127.0.0.1:{port}"
         _wait_for(f"{address}/health", server)
-        # Known bug (2026-12-05): in the first seconds after `cpxm serve` starts on the demo, its
-        # embedded worker writes while a token's last_used_at update upgrades a read transaction,
-        # and the request answers 500 "database is locked". Wait until a signed-in request is
-        # served, so the examples test the docs; the bug is reported to the web layer's owner.
-        _wait_for(f"{address}/api/v1/stakeholders?limit=1", server, token=token)
         yield address, token
     finally:
         server.terminate()
         try:
-            server.communicate(timeout=30)
+            server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
-            server.communicate()
+            server.wait()
+        log.close()
 
 
 def _script(example: Example, address: str | None) -> str:
@@ -191,12 +185,19 @@ def _run(example: Example, *, cwd: Path, address: str | None, token: str) -> Non
             printed.append([])
         else:
             printed[-1].append(line)
+    server_log = cwd / SERVER_LOG
+    server_said = (  # for a failure's message
+        "\n--- cpxm serve printed:\n" + server_log.read_text(encoding="utf-8")[-4000:]
+        if server_log.exists()
+        else ""
+    )
     where = str(
         example.path.relative_to(ROOT) if example.path.is_relative_to(ROOT) else example.path
     )
     assert len(codes) == len(example.commands), (
         f"{where}:{example.line}: ran {len(codes)} of {len(example.commands)} commands:\n"
         + done.stdout
+        + server_said
     )
     for position, (command, code, output) in enumerate(
         zip(example.commands, codes, printed, strict=False)
@@ -209,12 +210,15 @@ def _run(example: Example, *, cwd: Path, address: str | None, token: str) -> Non
             line.startswith("error:") for line in shown
         )
         assert code == 0 or may_fail, (
-            f"{where}:{command.line}: `{command.text}` exited {code}:\n" + "\n".join(output)
+            f"{where}:{command.line}: `{command.text}` exited {code}:\n"
+            + "\n".join(output)
+            + server_said
         )
         difference = mismatch(shown, output)
         assert difference is None, (
             f"{where}:{command.line}: `{command.text}` printed other than shown ({difference}):\n"
             + "\n".join(output)
+            + server_said
         )
 
 
