@@ -99,3 +99,35 @@ def test_get_unknown_stakeholder_is_404(client: TestClient) -> None:
 
     assert response.status_code == 404
     assert response.json() == {"detail": "stakeholder 999999 not found"}
+
+
+def test_lists_show_golden_records_and_merged_ids_still_answer(
+    client: TestClient, session: Session
+) -> None:
+    golden = make_stakeholder(session, display_name="Dr Anna Weber")
+    # A record merged into another one that was itself merged later: the chain ends at golden.
+    earlier = make_stakeholder(session, display_name="Dr Anna Weber (events)")
+    earlier.status, earlier.merged_into_id = "merged", golden.id
+    oldest = make_stakeholder(session, display_name="Dr A. Weber (crm)")
+    oldest.status, oldest.merged_into_id = "merged", earlier.id
+    session.flush()
+
+    def listed(**params: str) -> tuple[int, list[tuple[int, str, int | None]]]:
+        response = client.get("/api/v1/stakeholders", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items = [(i["id"], i["status"], i["merged_into"]) for i in body["items"]]
+        return body["total"], items
+
+    one_old_link = client.get(f"/api/v1/stakeholders/{oldest.id}").json()
+
+    assert listed() == (1, [(golden.id, "active", None)])
+    assert listed(q="weber") == (1, [(golden.id, "active", None)])
+    assert listed(status="merged") == (
+        2,
+        [(oldest.id, "merged", golden.id), (earlier.id, "merged", golden.id)],
+    )
+    assert listed(status="all", q="anna")[0] == 2
+    assert (one_old_link["status"], one_old_link["merged_into"]) == ("merged", golden.id)
+    assert client.get(f"/api/v1/stakeholders/{golden.id}").json()["merged_into"] is None
+    assert client.get("/api/v1/stakeholders", params={"status": "gone"}).status_code == 422

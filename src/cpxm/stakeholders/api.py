@@ -17,6 +17,7 @@ from cpxm.stakeholders.schemas import (
     stakeholder_detail_out,
     stakeholder_out,
 )
+from cpxm.stakeholders.service import StatusFilter
 
 router = APIRouter(
     prefix="/stakeholders", tags=["stakeholders"], dependencies=[requires(COMMERCIAL_DATA)]
@@ -38,8 +39,15 @@ def list_stakeholders(
         str | None, Query(description="Therapeutic area code the stakeholder is interested in.")
     ] = None,
     q: Annotated[str | None, Query(max_length=200, description="Part of the name.")] = None,
+    status: Annotated[
+        StatusFilter,
+        Query(
+            description="`active` (default): golden records, one per person or organisation; "
+            "`merged`: records identity resolution folded into one, with `merged_into`; `all`."
+        ),
+    ] = "active",
 ) -> Page[StakeholderOut]:
-    """Stakeholders of every kind, filtered; ordered by name."""
+    """Golden records of every kind (or merged ones, by ``status``), filtered; ordered by name."""
     stakeholders, total = service.list_stakeholders(
         session,
         type=type,
@@ -48,13 +56,16 @@ def list_stakeholders(
         specialty=specialty,
         therapeutic_area=therapeutic_area,
         q=q,
+        status=status,
         limit=page.limit,
         offset=page.offset,
     )
+    golden = service.golden_ids(
+        session, stakeholder_ids=[s.id for s in stakeholders if s.status == "merged"]
+    )
+    items = [stakeholder_out(s, merged_into=golden.get(s.id)) for s in stakeholders]
     return Page(
-        items=shield_stakeholders(
-            session, principal, [stakeholder_out(s) for s in stakeholders], purpose="list"
-        ),
+        items=shield_stakeholders(session, principal, items, purpose="list"),
         total=total,
         limit=page.limit,
         offset=page.offset,
@@ -65,12 +76,19 @@ def list_stakeholders(
 def get_stakeholder(
     session: DbSession, principal: CommercialReader, stakeholder_id: int
 ) -> StakeholderDetailOut:
-    """One stakeholder with therapeutic interests, channel preferences and affiliations."""
+    """One stakeholder with therapeutic interests, channel preferences and affiliations.
+
+    A merged record still answers, as it is, with ``merged_into`` naming its golden record, so
+    links kept from before a merge lead to the person.
+    """
     profile = service.get_stakeholder_profile(session, stakeholder_id=stakeholder_id)
     found = stakeholder_detail_out(
         profile.stakeholder,
         therapeutic_interests=profile.therapeutic_interests,
         channel_preferences=profile.channel_preferences,
         affiliations=profile.affiliations,
+        merged_into=service.golden_ids(session, stakeholder_ids=[stakeholder_id]).get(
+            stakeholder_id
+        ),
     )
     return shield_stakeholders(session, principal, [found], purpose="profile")[0]

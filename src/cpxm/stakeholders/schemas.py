@@ -32,6 +32,10 @@ class StakeholderOut(BaseModel):
     country: str | None
     language: str | None
     birth_date: date | None
+    # "active": the golden record; "merged": a record identity resolution folded into the
+    # golden record ``merged_into``, kept so a merge can be undone and old links still answer.
+    status: str
+    merged_into: int | None
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -58,8 +62,9 @@ class StakeholderDetailOut(StakeholderOut):
     affiliations: list[AffiliationOut]
 
 
-def stakeholder_out(stakeholder: Stakeholder) -> StakeholderOut:
-    return StakeholderOut(**_fields(stakeholder))
+def stakeholder_out(stakeholder: Stakeholder, *, merged_into: int | None = None) -> StakeholderOut:
+    """``merged_into``: the golden record a merged stakeholder now is (the end of its chain)."""
+    return StakeholderOut(**_fields(stakeholder, merged_into))
 
 
 def stakeholder_detail_out(
@@ -68,10 +73,11 @@ def stakeholder_detail_out(
     therapeutic_interests: list[str],
     channel_preferences: list[ChannelPreference],
     affiliations: list[tuple[Affiliation, str, str]],
+    merged_into: int | None = None,
 ) -> StakeholderDetailOut:
     """The stakeholder with its profile; affiliations come with (person, organisation) names."""
     return StakeholderDetailOut(
-        **_fields(stakeholder),
+        **_fields(stakeholder, merged_into),
         therapeutic_interests=therapeutic_interests,
         channel_preferences=[
             ChannelPreferenceOut(channel=preference.channel_code, rank=preference.rank)
@@ -93,7 +99,7 @@ def stakeholder_detail_out(
     )
 
 
-def _fields(stakeholder: Stakeholder) -> dict[str, object]:
+def _fields(stakeholder: Stakeholder, merged_into: int | None) -> dict[str, object]:
     return {
         "id": stakeholder.id,
         "kind": stakeholder.kind,
@@ -111,6 +117,11 @@ def _fields(stakeholder: Stakeholder) -> dict[str, object]:
         "country": stakeholder.country_code,
         "language": stakeholder.language,
         "birth_date": stakeholder.birth_date,
+        "status": stakeholder.status,
+        # The end of the merge chain when the caller followed it, else the survivor of the day.
+        "merged_into": (merged_into or stakeholder.merged_into_id)
+        if stakeholder.status == "merged"
+        else None,
         "created_at": stakeholder.created_at,
         "updated_at": stakeholder.updated_at,
     }

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
+from cpxm.db import one_of
 from cpxm.errors import NotFoundError
 from cpxm.stakeholders.models import (
     Affiliation,
@@ -15,6 +17,13 @@ from cpxm.stakeholders.models import (
     Stakeholder,
     TherapeuticInterest,
 )
+
+# Which records a list shows: golden records ("active", the default everywhere a figure or a
+# list is shown), the provisional records identity resolution merged into them, or both.
+StatusFilter = Literal["active", "merged", "all"]
+STATUS_FILTERS: tuple[StatusFilter, ...] = ("active", "merged", "all")
+# A merge chain longer than this is a bug; it is cut rather than followed forever.
+_MAX_MERGE_HOPS = 32
 
 
 @dataclass(frozen=True)
@@ -35,11 +44,17 @@ def list_stakeholders(
     specialty: str | None = None,
     therapeutic_area: str | None = None,
     q: str | None = None,
+    status: StatusFilter = "active",
     limit: int,
     offset: int,
 ) -> tuple[list[Stakeholder], int]:
-    """Stakeholders matching every given filter, by name then id; with the count of all matches."""
+    """Stakeholders matching every given filter, by name then id; with the count of all matches.
+
+    Golden records only unless ``status`` asks for the merged ones too: a person counts once.
+    """
     statement = select(Stakeholder)
+    if status != "all":
+        statement = statement.where(Stakeholder.status == status)
     if type is not None:
         statement = statement.where(Stakeholder.type == type)
     if kind is not None:
@@ -58,6 +73,38 @@ def list_stakeholders(
     total = _count(session, statement)
     page = statement.order_by(Stakeholder.display_name, Stakeholder.id).limit(limit).offset(offset)
     return list(session.scalars(page)), total
+
+
+def golden_ids(session: Session, *, stakeholder_ids: Iterable[int]) -> dict[int, int]:
+    """Merged stakeholder id -> the golden record it now is, following merges of merges.
+
+    Golden (and unknown) ids are left out. A merge keeps the merged record's ``merged_into_id``
+    on its survivor of the day, so a survivor merged later is followed hop by hop, one query
+    per hop for every id at once.
+    """
+    known: dict[int, int | None] = {}  # id -> merged into, None for a golden record
+    wanted = set(stakeholder_ids)
+    for _ in range(_MAX_MERGE_HOPS):
+        if not wanted:
+            break
+        rows = session.execute(
+            select(Stakeholder.id, Stakeholder.status, Stakeholder.merged_into_id).where(
+                one_of(session, Stakeholder.id, sorted(wanted))
+            )
+        )
+        for stakeholder_id, status, merged_into_id in rows:
+            known[stakeholder_id] = merged_into_id if status == "merged" else None
+        wanted = {into for into in known.values() if into is not None and into not in known}
+    golden: dict[int, int] = {}
+    for stakeholder_id, into in known.items():
+        current = stakeholder_id
+        for _ in range(_MAX_MERGE_HOPS):
+            if into is None:
+                break
+            current, into = into, known.get(into)
+        if current != stakeholder_id:
+            golden[stakeholder_id] = current
+    return golden
 
 
 def get_stakeholder(session: Session, *, stakeholder_id: int) -> Stakeholder:
