@@ -50,6 +50,10 @@ def test_overview_shows_counts_scores_and_valid_chart_specs(
     client: TestClient, session: Session
 ) -> None:
     _seed(session)
+    pulse = make_survey(session, kind="employee_pulse")
+    enps = make_question(session, survey=pulse, question_type="nps")
+    employee = make_stakeholder(session, type="employee")
+    make_response(session, survey=pulse, stakeholder=employee, answers={enps: 0})
 
     response = client.get("/")
 
@@ -68,15 +72,20 @@ def test_overview_shows_counts_scores_and_valid_chart_specs(
     } == {
         "HCP": 3,
         "Patient": 1,
+        "Employee": 1,
     }
     channel_rows = specs["channels"]["data"]["values"]
     assert {"month": "2025-03-01", "channel": "Phone", "interactions": 1} in channel_rows
-    # NPS: 3 promoters, 1 detractor of 4 = +50; CSAT all 4s = 100%.
+    # NPS: 3 promoters, 1 detractor of 4 = +50; CSAT all 4s = 100%; formatted as in analytics.
+    # The employee's pulse answer is eNPS, apart: it moves neither the NPS nor its n.
     kpi_nps = re.search(r'id="kpi-nps".*?class="kpi-value">([^<]+)<', html, re.S)
     kpi_csat = re.search(r'id="kpi-csat".*?class="kpi-value">([^<]+)<', html, re.S)
-    assert kpi_nps is not None and kpi_nps.group(1) == "+50"
-    assert kpi_csat is not None and kpi_csat.group(1) == "100%"
+    kpi_enps = re.search(r'id="kpi-enps".*?class="kpi-value">([^<]+)<', html, re.S)
+    assert kpi_nps is not None and kpi_nps.group(1) == "+50.0"
+    assert kpi_csat is not None and kpi_csat.group(1) == "100.0%"
+    assert kpi_enps is not None and kpi_enps.group(1) == "-100.0"
     assert "n = 4" in html
+    assert "Employee</th>" not in html[html.index('id="table-scores"') :]
     table = html[html.index('id="table-stakeholders"') :]
     assert re.search(r"HCP</th><td class=\"num\">3</td>", table)
     assert '<a href="/" aria-current="page">Overview</a>' in html

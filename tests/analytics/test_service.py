@@ -9,7 +9,6 @@ from cpxm.analytics.service import (
     OverviewCache,
     ScoreSummary,
     monthly_interactions,
-    nps_interval,
     stakeholders_by_type,
     summarise_scores,
     workspace_overview,
@@ -75,12 +74,18 @@ def test_scores_overall_and_by_stakeholder_type(session: Session) -> None:
 
 
 def test_nps_interval_is_the_multinomial_normal_approximation() -> None:
-    low, high = nps_interval(promoters=3, detractors=3, n=8)
+    histogram = [(10.0, 2), (9.0, 1), (8.0, 1), (7.0, 1), (5.0, 3)]
+    scores = summarise_scores(("nps", "hcp", value, n) for value, n in histogram)
+    perfect = summarise_scores([("nps", "hcp", 10.0, 10)])
 
     # variance = (pP + pD - nps^2) / n = 0.75 / 8; margin = 1.96 * sqrt(0.09375) = 0.6001
-    assert low == pytest.approx(-60.01, abs=0.01)
-    assert high == pytest.approx(60.01, abs=0.01)
-    assert nps_interval(promoters=10, detractors=0, n=10) == (100.0, 100.0)
+    nps = _score(scores, "nps", "hcp")
+    assert nps.ci_low == pytest.approx(-60.01, abs=0.01)
+    assert nps.ci_high == pytest.approx(60.01, abs=0.01)
+    assert (_score(perfect, "nps", "all").ci_low, _score(perfect, "nps", "all").ci_high) == (
+        100.0,
+        100.0,
+    )
 
 
 def test_every_score_has_an_overall_row_even_without_answers() -> None:
@@ -94,11 +99,33 @@ def test_every_score_has_an_overall_row_even_without_answers() -> None:
 
 
 def test_stakeholders_are_counted_by_type_largest_first(session: Session) -> None:
-    for _ in range(3):
-        make_stakeholder(session, type="hcp")
+    hcps = [make_stakeholder(session, type="hcp") for _ in range(3)]
     make_stakeholder(session, type="pharmacy")
+    # Provisional records identity resolution folded into a golden record are not people.
+    for _ in range(2):
+        make_stakeholder(session, type="hcp", status="merged", merged_into_id=hcps[0].id)
 
     assert stakeholders_by_type(session) == [("hcp", 3), ("pharmacy", 1)]
+
+
+def test_customer_scores_leave_out_the_employee_pulse_shown_as_enps(session: Session) -> None:
+    customers = make_survey(session, kind="relationship")
+    pulse = make_survey(session, kind="employee_pulse")
+    nps = make_question(session, survey=customers, question_type="nps")
+    enps = make_question(session, survey=pulse, question_type="nps")
+    hcp = make_stakeholder(session, type="hcp")
+    employee = make_stakeholder(session, type="employee")
+    for value in (10, 9, 3):
+        make_response(session, survey=customers, stakeholder=hcp, answers={nps: value})
+    for value in (0, 2, 8, 9):
+        make_response(session, survey=pulse, stakeholder=employee, answers={enps: value})
+
+    overview = workspace_overview(session)
+
+    assert {(s.segment, s.n) for s in overview.scores_for("nps")} == {("all", 3), ("hcp", 3)}
+    assert overview.scores_for("nps")[0].value == pytest.approx(100 / 3)
+    assert (overview.employee_nps.n, overview.employee_nps.segment) == (4, "employee")
+    assert overview.employee_nps.value == pytest.approx(-25.0)
 
 
 def test_interactions_are_bucketed_by_calendar_month(session: Session) -> None:

@@ -22,6 +22,7 @@ from cpxm.access import Domain, Principal, pseudonym
 from cpxm.access.audit import record_read
 from cpxm.analytics import stats
 from cpxm.analytics.facts import (
+    EMPLOYEE_SURVEY_KINDS,
     GRAINS,
     NONE_KEY,
     Slice,
@@ -329,7 +330,7 @@ def _effect(session: Session, departments: list[str], query: CoordinationQuery) 
     if query.outcome_survey is not None:
         chosen = surveys.filter(surveys.code == query.outcome_survey).id
     else:
-        chosen = surveys.filter(surveys.kind != "employee_pulse").id
+        chosen = surveys.filter(~surveys.kind.isin(EMPLOYEE_SURVEY_KINDS)).id
     nps_questions = nps_questions.filter(nps_questions.survey_id.isin(chosen))
     complete = responses.filter(
         responses.status == "complete", responses.stakeholder_id.notnull()

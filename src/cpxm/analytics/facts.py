@@ -23,6 +23,9 @@ from cpxm.errors import FieldError, field_error
 from cpxm.web.templating import humanise
 
 NONE_KEY = "(none)"  # the segment of answers whose dimension is not recorded
+# Employee pulse surveys ask an eNPS: employee experience, not customer NPS. Customer figures
+# leave them out everywhere (overview, metrics, impact, coordination); eNPS is shown on its own.
+EMPLOYEE_SURVEY_KINDS = ("employee_pulse",)
 
 STAKEHOLDER_DIMENSIONS = ("stakeholder_type", "specialty", "country")
 TOUCHPOINT_DIMENSIONS = (
@@ -159,6 +162,7 @@ def score_answers(
     slice_: Slice = Slice(),
     dimensions: Iterable[str] = (),
     exclude_survey_kinds: tuple[str, ...] = (),
+    only_survey_kinds: tuple[str, ...] = (),
 ) -> ir.Table:
     """One row per valid numeric answer of complete responses, with the dimensions asked for.
 
@@ -199,6 +203,10 @@ def score_answers(
         surveys = table("surveys")
         excluded = surveys.filter(surveys.kind.isin(exclude_survey_kinds)).id
         complete = complete.filter(~complete.survey_id.isin(excluded))
+    if only_survey_kinds:
+        surveys = table("surveys")
+        included = surveys.filter(surveys.kind.isin(only_survey_kinds)).id
+        complete = complete.filter(complete.survey_id.isin(included))
     facts = valid_answers.select(
         response_id=valid_answers.response_id,
         question_id=valid_answers.question_id,

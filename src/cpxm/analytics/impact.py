@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from cpxm.analytics import stats
 from cpxm.analytics.coordination import _stakeholder_filter
-from cpxm.analytics.facts import Slice, score_answers, validate_slice
+from cpxm.analytics.facts import EMPLOYEE_SURVEY_KINDS, Slice, score_answers, validate_slice
 from cpxm.analytics.query import fetch, table
 from cpxm.errors import FieldError, field_error
 from cpxm.surveys.models import SCORE_SCALES
@@ -80,7 +80,7 @@ def _pairs(query: ImpactQuery, kpi: str) -> ir.Table:
         question_types=(query.metric,),
         value_range=(float(low), float(high)),
         slice_=query.slice,
-        exclude_survey_kinds=("employee_pulse",),
+        exclude_survey_kinds=EMPLOYEE_SURVEY_KINDS,
     )
     answers = answers.filter(answers.stakeholder_id.notnull())
     experience = answers.group_by(e_stakeholder=answers.stakeholder_id).aggregate(

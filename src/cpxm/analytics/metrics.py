@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from cpxm.analytics import stats
 from cpxm.analytics.facts import (
     DIMENSIONS,
+    EMPLOYEE_SURVEY_KINDS,
     GRAINS,
     Slice,
     dimension_labels,
@@ -35,9 +36,6 @@ from cpxm.surveys.models import SCORE_SCALES, Question
 METRICS = ("nps", "csat", "ces", "rating")
 DEFAULT_MIN_N = 30
 OVERALL = "all"
-# Employee pulse surveys ask an eNPS; it is employee experience, not customer NPS, so a score
-# type across surveys leaves them out unless a survey or question is chosen.
-EMPLOYEE_SURVEY_KINDS = ("employee_pulse",)
 
 
 @dataclass(frozen=True)
@@ -178,6 +176,8 @@ def answers_for(
 ) -> ir.Table:
     """The valid answers behind a metric, with the dimensions asked for."""
     question_types = () if query.metric == "rating" else (query.metric,)
+    # A score type across surveys leaves the employee pulse out unless a survey or question
+    # is chosen.
     chosen = query.question_id is not None or query.slice.needs(("survey",))
     return score_answers(
         question_types=question_types,

@@ -110,7 +110,8 @@ def overview_context(overview: Overview) -> dict[str, Any]:
     return {
         "overview": overview,
         "is_empty": not (overview.total_stakeholders or overview.total_interactions),
-        "headline": headline,
+        "headline": headline,  # customer scores; the employee pulse is apart, as eNPS
+        "employee_nps": overview.employee_nps,
         "channels": monthly_table(by_channel),
         "departments": monthly_table(by_department),
         "segments": segment_scores(overview),

@@ -7,7 +7,6 @@ tables into scores and intervals.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import defaultdict
@@ -21,6 +20,8 @@ import ibis.expr.types as ir
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cpxm.analytics import stats
+from cpxm.analytics.facts import EMPLOYEE_SURVEY_KINDS, NONE_KEY, score_answers
 from cpxm.analytics.query import dialect_of, fetch, table
 from cpxm.feedback.models import FeedbackItem
 from cpxm.interactions.models import Interaction
@@ -31,7 +32,10 @@ from cpxm.surveys.models import SCORE_SCALES, Answer, Invitation, Response
 SCORE_TYPES = ("nps", "csat", "ces")
 ALL_STAKEHOLDERS = "all"
 UNKNOWN_TYPE = "unknown"  # anonymous responses: no stakeholder to take a type from
-Z_95 = 1.959964
+EMPLOYEES = "employee"  # the segment of eNPS: the employee pulse, never broken down further
+# Golden records: provisional records identity resolution merged into one stay in the table
+# (so a merge can be undone) but are not people of their own.
+GOLDEN = "active"
 T = TypeVar("T")
 FINGERPRINT_MODELS = (
     Stakeholder,
@@ -89,8 +93,9 @@ class ScoreSummary:
 class Overview:
     stakeholders_by_type: list[tuple[str, int]]
     monthly_interactions: list[MonthlyInteractions]
-    scores: list[ScoreSummary]
+    scores: list[ScoreSummary]  # customer scores: the employee pulse is not among them
     total_responses: int
+    employee_nps: ScoreSummary  # eNPS of the employee pulse, shown apart from customer NPS
 
     @property
     def total_stakeholders(self) -> int:
@@ -118,11 +123,12 @@ class Overview:
 @cache
 def _stakeholders_by_type() -> ir.Table:
     stakeholders = table("stakeholders")
-    return stakeholders.group_by("type").aggregate(n=stakeholders.count())
+    golden = stakeholders.filter(stakeholders.status == GOLDEN)
+    return golden.group_by("type").aggregate(n=golden.count())
 
 
 def stakeholders_by_type(session: Session) -> list[tuple[str, int]]:
-    """Stakeholder counts per type, largest first (an index-only scan of the type index)."""
+    """Golden records per type, largest first; records merged into another are not counted."""
     rows = fetch(session, _stakeholders_by_type())
     return sorted(((row["type"], int(row["n"])) for row in rows), key=lambda r: (-r[1], r[0]))
 
@@ -156,38 +162,46 @@ def monthly_interactions(session: Session) -> list[MonthlyInteractions]:
 
 @cache
 def _score_distribution() -> ir.Table:
-    answers = table("answers")
-    questions = table("questions")
-    responses = table("responses")
-    stakeholders = table("stakeholders")
-    valid = answers.filter(answers.value_number.notnull()).select(
-        response_id=answers.response_id, question_id=answers.question_id, value=answers.value_number
+    answers = score_answers(
+        question_types=SCORE_TYPES,
+        dimensions=("stakeholder_type",),
+        exclude_survey_kinds=EMPLOYEE_SURVEY_KINDS,
     )
-    scored = questions.filter(questions.question_type.isin(SCORE_TYPES)).select(
-        q_id=questions.id, question_type=questions.question_type
-    )
-    complete = responses.filter(responses.status == "complete").select(
-        r_id=responses.id, r_stakeholder=responses.stakeholder_id
-    )
-    people = stakeholders.select(s_id=stakeholders.id, s_type=stakeholders.type)
-    joined = (
-        valid.join(scored, valid.question_id == scored.q_id)
-        .join(complete, valid.response_id == complete.r_id)
-        .left_join(people, complete.r_stakeholder == people.s_id)
-    )
-    return joined.group_by(
-        question_type=joined.question_type,
-        stakeholder_type=joined.s_type.fill_null(UNKNOWN_TYPE),
-        value=joined.value,
-    ).aggregate(n=joined.count())
+    return answers.group_by(
+        question_type=answers.question_type,
+        stakeholder_type=answers.stakeholder_type,
+        value=answers.value,
+    ).aggregate(n=answers.count())
 
 
 def score_distribution(session: Session) -> list[tuple[str, str, float, int]]:
-    """(question type, stakeholder type, answer value, answers) over complete responses."""
+    """(question type, stakeholder type, answer value, answers) over complete responses to
+    customer surveys: the same answers the metrics report counts (``score_answers``)."""
     return [
-        (row["question_type"], row["stakeholder_type"], float(row["value"]), int(row["n"]))
+        (
+            row["question_type"],
+            UNKNOWN_TYPE if row["stakeholder_type"] == NONE_KEY else row["stakeholder_type"],
+            float(row["value"]),
+            int(row["n"]),
+        )
         for row in fetch(session, _score_distribution())
     ]
+
+
+@cache
+def _employee_nps_distribution() -> ir.Table:
+    answers = score_answers(question_types=("nps",), only_survey_kinds=EMPLOYEE_SURVEY_KINDS)
+    return answers.group_by(value=answers.value).aggregate(n=answers.count())
+
+
+def employee_nps(session: Session) -> ScoreSummary:
+    """eNPS: the employee pulse's likelihood-to-recommend answers, all employees together."""
+    low, high = SCORE_SCALES["nps"]
+    histogram: dict[float, int] = defaultdict(int)
+    for row in fetch(session, _employee_nps_distribution()):
+        if low <= float(row["value"]) <= high:
+            histogram[float(row["value"])] += int(row["n"])
+    return _summarise("nps", EMPLOYEES, histogram)
 
 
 def summarise_scores(distribution: Iterable[tuple[str, str, float, int]]) -> list[ScoreSummary]:
@@ -227,12 +241,13 @@ def count_complete_responses(session: Session) -> int:
 
 
 def workspace_overview(session: Session) -> Overview:
-    """Everything the overview page shows, in four aggregate queries."""
+    """Everything the overview page shows, in five aggregate queries."""
     return Overview(
         stakeholders_by_type=stakeholders_by_type(session),
         monthly_interactions=monthly_interactions(session),
         scores=summarise_scores(score_distribution(session)),
         total_responses=count_complete_responses(session),
+        employee_nps=employee_nps(session),
     )
 
 
@@ -240,40 +255,29 @@ def _summarise(metric: str, segment: str, histogram: dict[float, int]) -> ScoreS
     n = sum(histogram.values())
     if n == 0:
         return ScoreSummary(metric, segment, 0, None, None, None, None)
-    mean = sum(value * count for value, count in histogram.items()) / n
-    if metric == "nps":
-        promoters = sum(count for value, count in histogram.items() if value >= 9)
-        detractors = sum(count for value, count in histogram.items() if value <= 6)
-        low, high = nps_interval(promoters, detractors, n)
-        nps = 100 * (promoters - detractors) / n
-        return ScoreSummary(metric, segment, n, nps, low, high, mean, promoters, detractors)
-    if metric == "csat":
-        satisfied = sum(count for value, count in histogram.items() if value >= 4)
-        low, high = wilson_interval(satisfied, n)
-        return ScoreSummary(metric, segment, n, 100 * satisfied / n, low, high, mean)
-    variance = sum(count * (value - mean) ** 2 for value, count in histogram.items()) / max(
-        n - 1, 1
+    # The metrics report's estimators on the same sufficient statistics, so a figure and its
+    # interval read the same on the overview and in analytics.
+    moments = stats.Moments(
+        n=n,
+        total=sum(value * count for value, count in histogram.items()),
+        total_squares=sum(value * value * count for value, count in histogram.items()),
+        promoters=sum(count for value, count in histogram.items() if value >= 9),
+        detractors=sum(count for value, count in histogram.items() if value <= 6),
+        top_box=sum(count for value, count in histogram.items() if value >= 4),
     )
-    margin = Z_95 * math.sqrt(variance / n)
-    return ScoreSummary(metric, segment, n, mean, mean - margin, mean + margin, mean)
-
-
-def nps_interval(promoters: int, detractors: int, n: int) -> tuple[float, float]:
-    """95% interval for NPS in points: the variance of a difference of two multinomial shares."""
-    share_promoters, share_detractors = promoters / n, detractors / n
-    nps = share_promoters - share_detractors
-    variance = (share_promoters + share_detractors - nps**2) / n
-    margin = Z_95 * math.sqrt(max(variance, 0.0))
-    return max(-100.0, 100 * (nps - margin)), min(100.0, 100 * (nps + margin))
-
-
-def wilson_interval(successes: int, n: int) -> tuple[float, float]:
-    """95% Wilson interval for a share, in percent; sound for small n and shares near 0 or 100."""
-    share = successes / n
-    denominator = 1 + Z_95**2 / n
-    centre = (share + Z_95**2 / (2 * n)) / denominator
-    margin = Z_95 * math.sqrt(share * (1 - share) / n + Z_95**2 / (4 * n * n)) / denominator
-    return 100 * (centre - margin), 100 * (centre + margin)
+    if metric == "nps":
+        result = stats.nps_estimate(moments)
+        return ScoreSummary(
+            metric, segment, n, result.value, result.ci_low, result.ci_high, moments.mean,
+            moments.promoters, moments.detractors,
+        )  # fmt: skip
+    if metric == "csat":
+        result = stats.share_estimate(moments.top_box, n)
+    else:
+        result = stats.mean_estimate(moments)
+    return ScoreSummary(
+        metric, segment, n, result.value, result.ci_low, result.ci_high, moments.mean
+    )
 
 
 def data_fingerprint(session: Session) -> tuple[int | None, ...]:
