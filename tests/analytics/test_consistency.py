@@ -15,6 +15,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from cpxm.analytics.coordination import CoordinationQuery, coordination_report
+from cpxm.analytics.journeys import JourneyQuery, journey_report
 from cpxm.analytics.metrics import MetricQuery, metric_report
 from cpxm.analytics.pages import overview_context
 from cpxm.analytics.service import ScoreSummary, workspace_overview
@@ -144,6 +146,29 @@ def test_overview_counts_interactions_by_channel_and_department(demo_session: Se
         by_channel
     )
     assert overview.total_interactions == sum(by_channel.values())
+
+
+def test_journeys_and_coordination_count_golden_records(demo_session: Session) -> None:
+    on_journey = _count(
+        demo_session,
+        "SELECT COUNT(DISTINCT s.id) FROM interactions i "
+        "JOIN journey_stages js ON js.id = i.journey_stage_id "
+        "JOIN stakeholders s ON s.id = i.stakeholder_id "
+        "WHERE s.status = 'active' AND js.journey_id = (SELECT MIN(id) FROM journeys)",
+    )
+    contacted = _count(
+        demo_session,
+        "SELECT COUNT(DISTINCT s.id) FROM interactions i "
+        "JOIN stakeholders s ON s.id = i.stakeholder_id "
+        "WHERE s.status = 'active' AND i.direction = 'outbound'",
+    )
+
+    journey = journey_report(demo_session, JourneyQuery())
+    coordination = coordination_report(demo_session, CoordinationQuery())
+
+    assert on_journey > 0
+    assert journey.stakeholders == on_journey
+    assert coordination.stakeholders_contacted == contacted
 
 
 def test_customer_scores_leave_out_the_employee_pulse(demo_session: Session) -> None:
