@@ -127,6 +127,21 @@ def test_create_stores_and_answers_201_with_the_object(
     assert client.get(f"/api/v1/interactions/{body['id']}").json() == body
 
 
+def test_create_for_a_merged_id_records_it_on_the_golden_record(
+    client: TestClient, session: Session
+) -> None:
+    make_taxonomy(session)
+    golden = make_stakeholder(session)
+    merged = make_stakeholder(session, status="merged", merged_into_id=golden.id)
+
+    response = client.post("/api/v1/interactions", json=_valid_payload(merged.id))
+
+    assert response.status_code == 201, response.text
+    assert response.json()["stakeholder_id"] == golden.id
+    stored = session.get(Interaction, response.json()["id"])
+    assert stored is not None and stored.stakeholder_id == golden.id
+
+
 def test_create_converts_an_aware_time_to_naive_utc(client: TestClient, session: Session) -> None:
     make_taxonomy(session)
     hcp = make_stakeholder(session)

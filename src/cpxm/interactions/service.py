@@ -14,6 +14,7 @@ from cpxm.interactions.models import Interaction
 from cpxm.interactions.schemas import InteractionCreate
 from cpxm.journeys.models import JourneyStage
 from cpxm.stakeholders.models import Stakeholder
+from cpxm.stakeholders.service import golden_ids
 from cpxm.timeutil import to_naive_utc
 from cpxm.workspace.models import Channel, Department, LifecyclePhase, Product, TherapeuticArea
 
@@ -71,12 +72,20 @@ def get_interaction(session: Session, *, interaction_id: int) -> Interaction:
 
 
 def create_interaction(session: Session, *, data: InteractionCreate) -> Interaction:
-    """Record one touchpoint after checking every reference; all problems are reported at once."""
+    """Record one touchpoint after checking every reference; all problems are reported at once.
+
+    An id identity resolution merged into a golden record is recorded on that golden record,
+    so a system that kept the old id still adds to the person's history, not to a copy.
+    """
     errors = _reference_errors(session, data)
     if errors:
         raise FieldError(errors)
+    golden = golden_ids(
+        session,
+        stakeholder_ids=[i for i in (data.stakeholder_id, data.employee_id) if i is not None],
+    )
     interaction = Interaction(
-        stakeholder_id=data.stakeholder_id,
+        stakeholder_id=golden.get(data.stakeholder_id, data.stakeholder_id),
         occurred_at=data.occurred_at,
         channel_code=data.channel,
         department_code=data.department,
@@ -86,7 +95,9 @@ def create_interaction(session: Session, *, data: InteractionCreate) -> Interact
         therapeutic_area_code=data.therapeutic_area,
         lifecycle_phase_code=data.lifecycle_phase,
         journey_stage_id=data.journey_stage_id,
-        employee_id=data.employee_id,
+        employee_id=golden.get(data.employee_id, data.employee_id)
+        if data.employee_id is not None
+        else None,
         outcome=data.outcome,
         notes=data.notes,
     )
