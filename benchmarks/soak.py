@@ -72,6 +72,21 @@ PASSWORD = "soak-password-0123"  # noqa: S105 (a throwaway store's user)
 IMPORT_ROWS = 20_000
 EVENTS_PER_BATCH = 20
 HCPS = 200
+# The call report names CPXM stakeholder ids (the seeded HCPs have no source records).
+SOAK_CALLS_MAPPING = """\
+name: soak-calls
+source_system: soak_crm
+target: interactions
+source_id: call_id
+fields:
+  stakeholder: {column: account_id, source_system: cpxm}
+  occurred_at: call_datetime
+  channel: {value: phone}
+  department: {value: sales}
+  interaction_type: {value: call}
+  direction: {value: outbound}
+  notes: call_notes
+"""
 
 
 @dataclass
@@ -218,14 +233,11 @@ def wait_until_up(base: str, server: subprocess.Popen[bytes], log: Path) -> None
 def call_report_csv(path: Path, stakeholder_ids: list[int]) -> None:
     start_day = datetime(2025, 1, 1, 9, tzinfo=UTC)
     with path.open("w", encoding="utf-8") as out:
-        out.write(
-            "call_id,account_id,call_datetime,call_channel,owner_department,call_type,"
-            "product,therapeutic_area,call_outcome,call_notes\n"
-        )
+        out.write("call_id,account_id,call_datetime,call_notes\n")
         for index in range(IMPORT_ROWS):
             when = (start_day + timedelta(minutes=37 * index)).strftime("%Y-%m-%dT%H:%M:%SZ")
             person = stakeholder_ids[index % len(stakeholder_ids)]
-            out.write(f"S{index},{person},{when},Phone,sales,call,,,,call {index}\n")
+            out.write(f"S{index},{person},{when},call {index}\n")
 
 
 def run(engine_name: str, duration: float, workdir: Path) -> dict[str, Any]:
@@ -379,8 +391,10 @@ def run(engine_name: str, duration: float, workdir: Path) -> dict[str, Any]:
             worker.start()
         calls = workdir / "calls.csv"
         call_report_csv(calls, stakeholders)
+        mapping = workdir / "soak-calls.yaml"
+        mapping.write_text(SOAK_CALLS_MAPPING, encoding="utf-8")
         importing = subprocess.run(  # noqa: S603
-            [CPXM, "import", str(calls), "--mapping", "crm-calls"],
+            [CPXM, "import", str(calls), "--mapping", str(mapping)],
             env=env, cwd=workdir, capture_output=True, text=True, check=False,
         )  # fmt: skip
         backup: dict[str, Any] = {}
