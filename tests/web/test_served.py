@@ -183,3 +183,40 @@ def test_concurrent_writers_never_answer_500(server: Served) -> None:
     with server.client("admin") as api:
         stored = api.get("/api/v1/feedback", params={"limit": 1}).json()["total"]
     assert stored == 6 * 30
+
+
+def test_a_background_import_is_refused_clearly_when_the_queue_is_down(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    """A queued import's file waits in a spool folder no sweep looks at: with the queue down it
+    is refused (503, the run marked failed with the reason), never left queued forever."""
+    if store_engine.dialect.name != "sqlite":
+        pytest.skip("the queue, not the store, is under test; one engine is enough")
+    spool = tmp_path / "spool"
+    with (
+        served(
+            url_of(store_engine),
+            tmp_path,
+            jobs_url="redis://127.0.0.1:9/0",  # the discard port: nothing listens there
+            extra_environment={"CPXM_SPOOL_DIR": str(spool)},
+        ) as running,
+        running.client("admin") as api,
+    ):
+        answer = api.post(
+            "/api/v1/imports",
+            data={"mapping": "crm-accounts", "background": "true"},
+            files={"file": ("crm.csv", CRM.encode(), "text/csv")},
+        )
+        assert answer.status_code == 503, answer.text
+        assert "job queue is unreachable" in answer.json()["detail"]
+        (run,) = api.get("/api/v1/imports").json()["items"]
+        assert run["status"] == "failed" and "job queue is unreachable" in run["error"]
+        # The same file imported in the request still works.
+        direct = api.post(
+            "/api/v1/imports",
+            data={"mapping": "crm-accounts"},
+            files={"file": ("crm.csv", CRM.encode(), "text/csv")},
+        )
+        assert direct.status_code == 201, direct.text
+        assert "Traceback" not in running.log_text()
+    assert not spool.exists() or list(spool.iterdir()) == []

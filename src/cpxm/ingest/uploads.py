@@ -29,6 +29,7 @@ from cpxm.ingest.mapping import (
 from cpxm.ingest.models import ImportRun
 from cpxm.ingest.readers import ReadError
 from cpxm.ingest.service import ImportReport, file_sha256, import_file, new_run
+from cpxm.timeutil import utc_now
 
 _SUFFIXES = (".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".xlsx", ".parquet", ".pq")
 # For uploads whose file name says nothing (a client that posts "data" or "blob").
@@ -55,6 +56,12 @@ class UnsupportedFormat(DomainError):
 
 class UnreadableFile(DomainError):
     status_code = 422
+
+
+class QueueUnavailable(DomainError):
+    """The job queue cannot take a background import: refused, with the run marked failed."""
+
+    status_code = 503
 
 
 def mapping_for_upload(*, name: str | None, text: str | None) -> ImportMapping:
@@ -140,7 +147,25 @@ def queue_upload(
         run.status = "queued"
         session.add(run)
         session.commit()
-    run_queued_import(run.id, str(path))
+    try:
+        run_queued_import(run.id, str(path))
+    except Exception as error:
+        # A queued import has no sweep to find it later (its file waits in a spool folder), so
+        # a queue that cannot take it is a clear refusal, never a run left queued forever.
+        reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+        refusal = (
+            f"the job queue is unreachable ({type(error).__name__}{': ' if reason else ''}"
+            f"{reason}); nothing was imported: import without background, or again later"
+        )
+        with session_factory(engine)() as session:
+            failed = session.get(ImportRun, run.id)
+            if failed is not None:
+                failed.status = "failed"
+                failed.error = refusal
+                failed.finished_at = utc_now()
+            session.commit()
+        shutil.rmtree(folder, ignore_errors=True)
+        raise QueueUnavailable(refusal) from None
     return run
 
 
