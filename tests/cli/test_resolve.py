@@ -9,14 +9,12 @@ from __future__ import annotations
 import csv
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from tests.conftest import url_of
-
-CPXM = str(Path(sys.executable).with_name("cpxm"))
+from tests.served import cpxm_command
 
 CRM_COLUMNS = (
     "account_id;account_type;first_name;last_name;account_name;specialty;professional_id;"
@@ -35,16 +33,7 @@ EV-2,Tom Becker,Healthcare professional,tom.becker@praxis.example,,,General prac
 
 
 def cpxm(*arguments: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "CPXM_DATABASE_URL": url}
-    return subprocess.run(
-        [CPXM, *arguments],
-        env=environment,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    return cpxm_command(*arguments, environment={**os.environ, "CPXM_DATABASE_URL": url}, cwd=cwd)
 
 
 def test_two_exports_imported_with_templates_resolve_into_golden_records(

@@ -36,6 +36,7 @@ from cpxm.surveys.outbox import send_due_emails
 from cpxm.timeutil import utc_now
 from tests.conftest import bearer_headers, url_of
 from tests.factories import make_stakeholder, make_taxonomy
+from tests.served import cpxm_command
 from tests.smtp import Inbox, free_port, smtp_server
 from tests.surveys.helpers import EXAMPLE
 
@@ -63,15 +64,7 @@ def _env(store: Engine, **settings: str) -> dict[str, str]:
 
 
 def _cpxm(*arguments: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "cpxm", *arguments],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
+    return cpxm_command(*arguments, environment=env, cwd=cwd, timeout=240)
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
