@@ -13,16 +13,15 @@ from __future__ import annotations
 import json
 import re
 import secrets
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, event, func, insert, literal, select, text, update
+from sqlalchemy import delete, func, insert, literal, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from cpxm.db import Base
 from cpxm.errors import DomainError
@@ -130,46 +129,16 @@ class Respondent:
         return localise(value, self.language, self.definition.default_language)
 
 
-# One writer at a time per SQLite file in this process, queued on a lock rather than in
-# SQLite's busy handler, which polls with sleeps of up to 100 ms and lets any waiter overtake
-# another: under a burst of submits that gave some respondents seconds of waiting.
-_SQLITE_WRITERS: dict[str, threading.Lock] = {}
-_SQLITE_WRITERS_GUARD = threading.Lock()
-_HELD_WRITER = "cpxm.surveys.sqlite_writer"
-
-
 def reserve_for_writing(session: Session) -> None:
     """On SQLite, take the write lock before the first read of a transaction that will write.
 
     SQLite's WAL lets a read transaction become a write only if nobody committed since it read;
-    otherwise it fails at once with "database is locked" (no waiting). Claiming the lock first,
-    as ``BEGIN IMMEDIATE`` would, makes concurrent submits queue instead; within a process they
-    queue in order on a lock, released when the session's transaction ends.
+    otherwise it fails at once with "database is locked" (no waiting). A first statement that
+    writes nothing but needs the lock makes the transaction a writer from its start, whatever
+    kind of session it is in; within a process writers queue on ``cpxm.db``'s lock.
     """
-    bind = session.get_bind()
-    if bind.dialect.name != "sqlite" or _HELD_WRITER in session.info:
-        return
-    with _SQLITE_WRITERS_GUARD:
-        writer = _SQLITE_WRITERS.setdefault(str(bind.engine.url), threading.Lock())
-    writer.acquire()
-    session.info[_HELD_WRITER] = writer
-    try:
+    if session.get_bind().dialect.name == "sqlite":
         session.execute(text("UPDATE fatigue_rules SET id = id WHERE 1 = 0"))
-    except BaseException:
-        _release_writer(session)
-        raise
-
-
-def _release_writer(session: Session) -> None:
-    writer = session.info.pop(_HELD_WRITER, None)
-    if writer is not None:
-        writer.release()
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _writer_done(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        _release_writer(session)
 
 
 def new_token() -> str:
