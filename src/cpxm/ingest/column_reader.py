@@ -17,8 +17,9 @@ import csv
 import io
 import mmap
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -208,26 +209,16 @@ def _csv_batches(path: Path, mapping: ImportMapping, batch_size: int) -> Iterato
     failed = [False]
 
     def blocks() -> Iterator[pa.RecordBatch]:
-        try:
-            reader = pacsv.open_csv(
-                path,
-                read_options=read_options,
-                parse_options=parse_options,
-                convert_options=convert_options,
-            )
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            failed[0] = True
-            return
-        while True:
-            try:
-                block = reader.read_next_batch()
-            except StopIteration:
-                return
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                # A record of another width (or something else pyarrow splits differently):
-                # the row-by-row reader takes over from the first record not yet delivered.
-                failed[0] = True
-                return
+        # A record of another width (or something else pyarrow splits differently) ends the
+        # blocks: the row-by-row reader takes over from the first record not yet delivered.
+        opened = partial(
+            pacsv.open_csv,
+            path,
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
+        for block in _arrow_blocks(opened, failed):
             spanning = _first_spanning_lines(block)
             if spanning is not None:
                 # A value spanning lines: a quoted one, or a quote never closed. Only the
@@ -243,6 +234,25 @@ def _csv_batches(path: Path, mapping: ImportMapping, batch_size: int) -> Iterato
     if failed[0]:
         rest = read_csv(path, mapping.file, from_row=next_row[0])
         yield from _record_batches(rest, mapping, batch_size)
+
+
+def _arrow_blocks(open_reader: Callable[[], Any], failed: list[bool]) -> Iterator[pa.RecordBatch]:
+    """The batches of the pyarrow reader ``open_reader`` opens, until pyarrow refuses the file or
+    a batch: then ``failed[0]`` is set, and the caller's row-by-row reader takes over."""
+    try:
+        reader = open_reader()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        failed[0] = True
+        return
+    while True:
+        try:
+            block = reader.read_next_batch()
+        except StopIteration:
+            return
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            failed[0] = True
+            return
+        yield block
 
 
 def _first_spanning_lines(block: pa.RecordBatch) -> int | None:
@@ -341,27 +351,17 @@ def _jsonl_batches(path: Path, mapping: ImportMapping, batch_size: int) -> Itera
     failed = [False]
 
     def blocks() -> Iterator[pa.RecordBatch]:
-        try:
-            reader = pajson.open_json(
-                path,
-                read_options=pajson.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES),
-                parse_options=pajson.ParseOptions(
-                    explicit_schema=schema, unexpected_field_behavior="error"
-                ),
-            )
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            failed[0] = True
-            return
-        while True:
-            try:
-                block = reader.read_next_batch()
-            except StopIteration:
-                return
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                # A line pyarrow cannot take as the others (not an object, another type, a key
-                # not seen before, bad JSON): the row-by-row reader goes on from that block.
-                failed[0] = True
-                return
+        # A line pyarrow cannot take as the others (not an object, another type, a key not seen
+        # before, bad JSON) ends the blocks: the row-by-row reader goes on from that block.
+        opened = partial(
+            pajson.open_json,
+            path,
+            read_options=pajson.ReadOptions(use_threads=False, block_size=_BLOCK_BYTES),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="error"
+            ),
+        )
+        for block in _arrow_blocks(opened, failed):
             columns = [_json_text(column) for column in block.columns]
             yield _block(columns, None, next_line[0])
             next_line[0] += block.num_rows
