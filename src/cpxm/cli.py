@@ -213,7 +213,7 @@ def import_command(
 ) -> None:
     """Import FILE through a mapping: every row is stored or quarantined with its reason."""
     from cpxm.ingest.mapping import MappingError, resolve_mapping
-    from cpxm.ingest.readers import ReadError
+    from cpxm.ingest.raw import ReadError
     from cpxm.ingest.service import import_file
 
     engine = _engine()

@@ -21,7 +21,7 @@ from cpxm.feedback.models import FeedbackItem
 from cpxm.identity.models import SourceRecord
 from cpxm.ingest.mapping import parse_mapping
 from cpxm.ingest.models import ImportLedgerEntry, QuarantinedRow
-from cpxm.ingest.readers import ReadError
+from cpxm.ingest.raw import ReadError
 from cpxm.ingest.service import ImportReport, import_file
 from cpxm.interactions.models import Interaction
 from cpxm.outcomes.models import KpiValue

@@ -9,7 +9,8 @@ import pytest
 from openpyxl import Workbook
 
 from cpxm.ingest.mapping import FileOptions
-from cpxm.ingest.readers import ReadError, read_rows
+from cpxm.ingest.raw import ReadError
+from cpxm.ingest.readers import read_rows
 
 
 def _rows(path: Path, **options: str) -> list[tuple[int, dict[str, str | None], str | None]]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from cpxm.identity.models import SourceRecord
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
-from cpxm.ingest.readers import ReadError
+from cpxm.ingest.raw import ReadError
 from cpxm.ingest.service import import_file
 from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Stakeholder, TherapeuticInterest
@@ -268,7 +268,7 @@ def test_rows_after_a_mid_import_merge_land_on_the_survivor(
 ) -> None:
     """Batches reuse what earlier batches resolved, until a merge says it may be stale."""
     from cpxm.identity.merges import merge_stakeholders
-    from cpxm.ingest.readers import RawRecord
+    from cpxm.ingest.raw import RawRecord
     from cpxm.ingest.service import apply_batch, batch_carry, load_lookups, new_run
 
     _seed_taxonomy(store_engine)

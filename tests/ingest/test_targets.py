@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from cpxm.feedback.models import FeedbackItem
 from cpxm.ingest.mapping import ImportMapping, parse_mapping, resolve_mapping
 from cpxm.ingest.models import ImportRun, QuarantinedRow
-from cpxm.ingest.readers import ReadError
+from cpxm.ingest.raw import ReadError
 from cpxm.ingest.service import ImportReport, import_file
 from cpxm.interactions.models import Interaction
 from cpxm.outcomes.models import KpiValue

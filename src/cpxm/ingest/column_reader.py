@@ -32,19 +32,15 @@ import pyarrow.json as pajson
 from cpxm.db import chunked
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.prepare import check_columns, read_checked
+from cpxm.ingest.raw import RawRecord, RawRow, ReadError, TextEncoding, text_encoding
 from cpxm.ingest.readers import (
     _SNIFF_BYTES,
-    RawRecord,
-    RawRow,
-    ReadError,
-    TextEncoding,
     _clean_header,
     _sniff_delimiter,
     detect_format,
     parquet_file,
     read_csv,
     read_jsonl,
-    text_encoding,
     to_text,
 )
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from cpxm.db import chunked
 from cpxm.ingest import BATCH_SIZE
 from cpxm.ingest.mapping import CPXM_IDS, ImportMapping, parse_mapping
-from cpxm.ingest.readers import RawRecord, RawRow
+from cpxm.ingest.raw import RawRecord, RawRow
 from cpxm.ingest.rows import VALUE_MAP_HINT
 from cpxm.ingest.schemas import EventBatchOut, EventIn, EventResultOut
 from cpxm.ingest.service import (

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from cpxm.ingest.models import ImportRun
-from cpxm.ingest.readers import ReadError
+from cpxm.ingest.raw import ReadError
 from cpxm.ingest.service import import_file, mapping_of_run
 from cpxm.jobs import huey, job_engine
 

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cpxm.ingest.mapping import ImportMapping
-from cpxm.ingest.readers import RawRecord, ReadError, file_columns, read_rows
+from cpxm.ingest.raw import RawRecord, ReadError
+from cpxm.ingest.readers import file_columns, read_rows
 
 
 def source_key(mapping: ImportMapping, record: RawRecord) -> str | None:

@@ -18,7 +18,7 @@ from cpxm.db import one_of
 from cpxm.feedback.models import FeedbackItem
 from cpxm.ingest.entities import PendingRow, assign_ids, by_id
 from cpxm.ingest.mapping import ImportMapping
-from cpxm.ingest.readers import ReadError
+from cpxm.ingest.raw import ReadError
 from cpxm.ingest.references import References, stakeholder_of
 from cpxm.ingest.rows import ConvertedRow, Reference, RowError
 from cpxm.surveys.models import SCORE_SCALES, Answer, Question, Response, Survey

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from cpxm.ingest.dates import DateFormat
 from cpxm.ingest.mapping import CPXM_IDS, FieldSpec, ImportMapping
-from cpxm.ingest.readers import RawRow
+from cpxm.ingest.raw import RawRow
 from cpxm.ingest.targets import TARGETS, FieldDefinition, FieldKind
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -40,7 +40,7 @@ from cpxm.ingest.ledger import (
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportRun, QuarantinedRow
 from cpxm.ingest.prepare import source_key
-from cpxm.ingest.readers import RawRecord, ReadError
+from cpxm.ingest.raw import RawRecord, ReadError
 from cpxm.ingest.references import ReferenceCache
 from cpxm.ingest.responses import check_survey_mapping
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowConverter, RowError

@@ -27,7 +27,7 @@ from cpxm.ingest.mapping import (
     template_names,
 )
 from cpxm.ingest.models import ImportRun
-from cpxm.ingest.readers import ReadError
+from cpxm.ingest.raw import ReadError
 from cpxm.ingest.service import ImportReport, file_sha256, import_file, new_run
 from cpxm.timeutil import utc_now
 
