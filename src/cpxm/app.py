@@ -29,7 +29,6 @@ from cpxm.cases.api import notifications_router
 from cpxm.cases.api import router as cases_router
 from cpxm.cases.pages import router as cases_pages
 from cpxm.db import make_engine, session_factory
-from cpxm.errors import install_error_handlers
 from cpxm.feedback.api import router as feedback_router
 from cpxm.feedback.pages import router as feedback_pages
 from cpxm.governance.api import router as governance_router
@@ -46,6 +45,7 @@ from cpxm.surveys.api import responses_router, surveys_router
 from cpxm.surveys.respondent import router as respondent_pages
 from cpxm.web.assets import router as vendor_assets
 from cpxm.web.assets import vega_embed_bundle
+from cpxm.web.error_handlers import install_error_handlers
 from cpxm.web.security import SecurityHeadersMiddleware
 from cpxm.web.store_errors import StoreUnavailableMiddleware
 from cpxm.web.strict_json import StrictJsonMiddleware

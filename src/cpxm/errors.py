@@ -1,7 +1,8 @@
-"""Domain errors that carry their HTTP status, and the one handler that turns them into JSON.
+"""Domain errors that carry their HTTP status.
 
-Services raise these; endpoints never catch them. The handler answers ``{"detail": ...}`` in the
-same shape FastAPI uses for request validation, so clients parse one error format.
+Services raise these; endpoints never catch them. `cpxm.web.error_handlers` answers them as
+``{"detail": ...}`` in the same shape FastAPI uses for request validation, so clients parse one
+error format.
 """
 
 from __future__ import annotations
@@ -9,9 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 
 class DomainError(Exception):
@@ -45,21 +44,6 @@ def field_error(
 ) -> dict[str, Any]:
     """One field-level error item in FastAPI's validation shape (``loc``, ``msg``, ``type``)."""
     return {"type": kind, "loc": ["body", field], "msg": message, "input": value}
-
-
-async def _domain_error_handler(_request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, DomainError)
-    return JSONResponse({"detail": error.detail}, status_code=error.status_code)
-
-
-async def _out_of_range_handler(_request: Request, error: Exception) -> JSONResponse:
-    # An id or number beyond what the store's integer columns hold (SQLite raises OverflowError,
-    # PostgreSQL a DataError): the caller's input is wrong, not the server.
-    message = "a number in the request is out of the range the store holds"
-    return JSONResponse(
-        {"detail": [{"type": "value_error", "loc": ["request"], "msg": message, "input": None}]},
-        status_code=422,
-    )
 
 
 _SQLITE_CONSTRAINT = re.compile(r"(UNIQUE|NOT NULL|CHECK) constraint failed: (?:\w+\.)?(\w+)")
@@ -110,16 +94,3 @@ def describe_integrity_error(error: IntegrityError) -> tuple[int, dict[str, Any]
         "msg": f"{field} is missing or not allowed" if column else "a value is not allowed",
         "input": None,
     }
-
-
-async def _integrity_error_handler(_request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, IntegrityError)
-    status_code, item = describe_integrity_error(error)
-    return JSONResponse({"detail": [item]}, status_code=status_code)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(DomainError, _domain_error_handler)
-    app.add_exception_handler(OverflowError, _out_of_range_handler)
-    app.add_exception_handler(DataError, _out_of_range_handler)
-    app.add_exception_handler(IntegrityError, _integrity_error_handler)
