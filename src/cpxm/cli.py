@@ -26,24 +26,18 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 # foreign keys (`cpxm resolve` on a fresh store could not find 'journey_stages'), and work that
 # walks the schema (a merge re-points every referencing row) must see every table.
 import cpxm.schema  # noqa: F401
-from cpxm.analytics.cli import analytics_app
-from cpxm.auth.cli import token_app, user_app
-from cpxm.cases.cli import cases_app
+from cpxm.cli_lazy import LazyGroup
 from cpxm.cli_support import fail as _fail
 from cpxm.db import make_engine
-from cpxm.feedback.cli import analyze_command
-from cpxm.governance.cli import governance_app
-from cpxm.identity.cli import identity_app, resolve_command
 from cpxm.ingest import BATCH_SIZE
-from cpxm.migrate import current_revision, head_revision, upgrade_database
-from cpxm.safety.cli import safety_app
-from cpxm.surveys.cli import survey_app
 
 app = typer.Typer(
     help="CPXM: Customer & Patient Experience Management for life sciences.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # The domains' command groups (cpxm.cli_lazy.LAZY_COMMANDS) load when invoked.
+    cls=LazyGroup,
 )
 db_app = typer.Typer(help="Manage the operational store's schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -51,16 +45,6 @@ quarantine_app = typer.Typer(
     help="List, correct and replay rows that imports could not store.", no_args_is_help=True
 )
 app.add_typer(quarantine_app, name="quarantine")
-app.command("resolve")(resolve_command)
-app.add_typer(identity_app, name="identity")
-app.add_typer(survey_app, name="survey")
-app.add_typer(user_app, name="user")
-app.add_typer(token_app, name="token")
-app.add_typer(governance_app, name="governance")
-app.add_typer(cases_app, name="cases")
-app.command("analyze")(analyze_command)
-app.add_typer(safety_app, name="safety")
-app.add_typer(analytics_app, name="analytics")
 
 console = Console()
 error_console = Console(stderr=True)
@@ -98,6 +82,8 @@ def _engine() -> Engine:
 @app.command()
 def init() -> None:
     """Create the store, or upgrade it to the current schema."""
+    from cpxm.migrate import upgrade_database
+
     engine = _engine()
     with _user_errors(engine):
         revision = upgrade_database(engine)
@@ -110,6 +96,8 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply the schema migrations up to REVISION (default: the latest)."""
+    from cpxm.migrate import current_revision, upgrade_database
+
     engine = _engine()
     with _user_errors(engine):
         before = current_revision(engine)
@@ -120,6 +108,8 @@ def db_upgrade(
 @db_app.command("current")
 def db_current() -> None:
     """Print the store's schema revision and whether it is the latest."""
+    from cpxm.migrate import current_revision, head_revision
+
     engine = _engine()
     with _user_errors(engine):
         current = current_revision(engine)
@@ -151,6 +141,7 @@ def demo(
         store_has_non_demo_data,
     )
     from cpxm.governance.demo import demo_admin_login
+    from cpxm.migrate import upgrade_database
 
     engine = _engine()
     if serve_after:
@@ -408,6 +399,8 @@ def restore(
 
 
 def _require_current_schema(engine: Engine) -> None:
+    from cpxm.migrate import current_revision, head_revision
+
     current = current_revision(engine)
     head = head_revision(engine)
     if current != head:

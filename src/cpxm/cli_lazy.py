@@ -1,0 +1,104 @@
+"""Command groups loaded only when invoked, so `cpxm` starts in well under a second.
+
+Loading every domain's commands up front imported the PDF writer, the text analysers, Splink and
+the password hasher for `cpxm quarantine list` (2.5 s to start). The top-level help lists these
+commands from the short help kept here; `tests/cli/test_lazy.py` checks it still says what the
+loaded command says, and that each one loads.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+if TYPE_CHECKING:
+    # Typer 0.29 carries its own copy of click; its types are only named here.
+    from typer._click import Command, Context, HelpFormatter
+
+
+@dataclass(frozen=True)
+class LazyCommand:
+    """Where a command lives (``module:attribute``, a Typer app or a command function)."""
+
+    target: str
+    short_help: str
+
+
+LAZY_COMMANDS: dict[str, LazyCommand] = {
+    "resolve": LazyCommand(
+        "cpxm.identity.cli:resolve_command",
+        "Link source records into golden records (Splink); queue uncertain pairs for review.",
+    ),
+    "identity": LazyCommand(
+        "cpxm.identity.cli:identity_app",
+        "Review uncertain pairs, undo merges and export identity links.",
+    ),
+    "survey": LazyCommand(
+        "cpxm.surveys.cli:survey_app",
+        "Define surveys, send them with fatigue and consent rules, export responses.",
+    ),
+    "user": LazyCommand("cpxm.auth.cli:user_app", "Add and list the people who sign in."),
+    "token": LazyCommand(
+        "cpxm.auth.cli:token_app", "Create and revoke API tokens for integrations."
+    ),
+    "governance": LazyCommand(
+        "cpxm.governance.cli:governance_app", "Load and show the RACI governance matrix."
+    ),
+    "cases": LazyCommand(
+        "cpxm.cases.cli:cases_app", "Open cases from new feedback, and sweep SLAs."
+    ),
+    "analyze": LazyCommand(
+        "cpxm.feedback.cli:analyze_command",
+        "Analyse pending feedback in the store (sentiment, themes, PII, safety; cases opened).",
+    ),
+    "safety": LazyCommand(
+        "cpxm.safety.cli:safety_app",
+        "Work the PV queue: list, acknowledge, confirm, reject, export, reconcile.",
+    ),
+    "analytics": LazyCommand(
+        "cpxm.analytics.cli:analytics_app",
+        "Check and rebuild the summaries the analytics pages read.",
+    ),
+}
+
+
+def load_command(name: str) -> Command:
+    """Import a lazy command's module and build its click command, named as it is invoked."""
+    module_name, attribute = LAZY_COMMANDS[name].target.split(":")
+    target: Any = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(target, typer.Typer):
+        single = typer.Typer()
+        single.command(name)(target)
+        target = single
+    command = typer.main.get_command(target)
+    command.name = name
+    return command
+
+
+class LazyGroup(TyperGroup):
+    """The top-level group: eager commands as Typer builds them, the rest from `LAZY_COMMANDS`."""
+
+    _listing_help = False
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in LAZY_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        if self._listing_help:
+            # Listing needs a name and a line of help, not the command's imports.
+            short_help = LAZY_COMMANDS[cmd_name].short_help
+            return TyperCommand(cmd_name, help=short_help, short_help=short_help)
+        return load_command(cmd_name)
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        self._listing_help = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing_help = False
