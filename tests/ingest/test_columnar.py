@@ -1,5 +1,7 @@
-"""The column-wise import of a CSV must end exactly as the row-by-row import does: the same
-records, ledger, report counts, and quarantined rows with the same numbers and reasons."""
+"""The guard of the one import pipeline. Whole columns must convert every row as the row
+converter (the reference for values and reasons) does, for every target; and a file read into
+column batches must end exactly as its rows read one by one do: the same records, ledger, report
+counts, and quarantined rows with the same numbers and reasons."""
 
 from __future__ import annotations
 
@@ -18,13 +20,18 @@ from sqlalchemy.orm import Session
 
 from cpxm.analytics.summaries import summary_drift
 from cpxm.ingest.column_reader import WHITESPACE, column_batches
-from cpxm.ingest.columnar import columnar_plan
-from cpxm.ingest.mapping import ImportMapping
+from cpxm.ingest.columnar import ColumnConverter
+from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
+from cpxm.ingest.raw import RawRecord
 from cpxm.ingest.readers import read_rows
+from cpxm.ingest.rows import RowError
 from cpxm.ingest.service import ImportReport, import_file, import_records, load_lookups
 from cpxm.interactions.models import Interaction
 from cpxm.workspace.models import Product
+from tests.ingest.test_bad_input_suite import TARGETS as SUITE
+from tests.ingest.test_bad_input_suite import _mapping as suite_mapping
+from tests.ingest.test_bad_input_suite import _seed as suite_seed
 from tests.ingest.test_service import (
     CALL_MAPPING,
     HCP_MAPPING,
@@ -201,8 +208,6 @@ def _by_rows(engine: Engine, path: Path, mapping: ImportMapping, batch_size: int
 def _by_columns(
     engine: Engine, path: Path, mapping: ImportMapping, batch_size: int
 ) -> ImportReport:
-    with Session(engine) as session:
-        assert columnar_plan(mapping, load_lookups(session)) is not None
     return import_file(engine, path=path, mapping=mapping, batch_size=batch_size)
 
 
@@ -432,3 +437,69 @@ def test_json_lines_column_batches_read_what_the_row_reader_reads(
     path.write_text(JSONL_SHAPES[shape], encoding="utf-8")
     expected = [(r.row_number, r.values, r.problem) for r in read_rows(path, mapping.file)]
     assert _filled(_records(path, mapping, 100)) == _filled(expected)
+
+
+def _suite_rows(target: str) -> list[dict[str, str | None]]:
+    spec = SUITE[target]
+    good: dict[str, str | None] = {"id": "G1", **spec.good}
+    rows = [good, {**good, "id": None}, {**good, "id": "L" * 201}, dict.fromkeys(good)]
+    rows += [{**good, "id": f"B{n}", **change} for n, (change, _) in enumerate(spec.bad)]
+    # Every optional cell empty in turn: its default, nothing, or the required field's error.
+    rows += [{**good, "id": f"E{n}", column: None} for n, column in enumerate(spec.good)]
+    return rows
+
+
+# Fields the column path converts per distinct value: several columns joined, a system per
+# row, and a source id of two columns.
+WIDE_MAPPING: dict[str, Any] = {
+    **MAPPING,
+    "source_id": ["CALL_ID", "TYPE"],
+    "fields": {
+        **MAPPING["fields"],
+        "stakeholder": {"column": "ACCOUNT_ID", "source_system_column": "SYSTEM"},
+        "notes": {"column": ["NOTES", "DIRECTION"]},
+    },
+}
+
+
+def _converted_as_by_rows(engine: Engine, mapping: ImportMapping, records: list[Any]) -> None:
+    with Session(engine) as session:
+        converter = ColumnConverter(mapping, load_lookups(session))
+    converted = converter.records(records)
+    fast = np.flatnonzero(converted.fast)
+    assert len(fast), "the columns convert some rows"
+    by_columns = dict(zip(fast.tolist(), converted.rows(fast), strict=True))
+    for position, record in enumerate(records):
+        try:
+            expected: Any = converter.explain(record.values)
+        except RowError as failure:
+            expected = str(failure)
+        found = by_columns.get(position, converted.explained.get(position))
+        assert found == expected, (position, record.values)
+
+
+@pytest.mark.parametrize("target", sorted(SUITE))
+def test_columns_convert_every_row_as_the_row_converter_does(
+    store_engine: Engine, tmp_path: Path, target: str
+) -> None:
+    suite_seed(store_engine, tmp_path)
+    mapping = parse_mapping(suite_mapping(target))
+    records = [RawRecord(n + 2, row) for n, row in enumerate(_suite_rows(target))]
+    _converted_as_by_rows(store_engine, mapping, records)
+
+
+@pytest.mark.parametrize("raw_mapping", [MAPPING, WIDE_MAPPING], ids=["calls", "wide"])
+def test_columns_convert_a_crm_export_as_the_row_converter_does(
+    store_engine: Engine, tmp_path: Path, raw_mapping: dict[str, Any]
+) -> None:
+    _seed(store_engine, tmp_path)
+    text = FIRST.replace(HEADER, HEADER.replace("NOTES", "NOTES;SYSTEM"))
+    lines = text.splitlines(keepends=True)
+    systems = ["", "crm", "other", "crm"]
+    text = lines[0] + "".join(
+        line.rstrip("\n") + f";{systems[n % 4]}\n" if line.strip() else line
+        for n, line in enumerate(lines[1:])
+    )
+    path = _write(tmp_path / "calls.csv", text)
+    mapping = _mapping(raw_mapping)
+    _converted_as_by_rows(store_engine, mapping, list(read_rows(path, mapping.file)))

@@ -294,12 +294,12 @@ def test_rows_after_a_mid_import_merge_land_on_the_survivor(
         session.add(run)
         session.flush()
         apply_batch(
-            session, mapping=mapping, records=[call("C1", "A1")], lookups=lookups,
+            session, mapping=mapping, converted=carry.converter.records([call("C1", "A1")]),
             run_id=run.id, carry=carry,
         )  # fmt: skip
         merge_stakeholders(session, mapping={owner["A1"]: owner["A2"]}, reason="manual")
         apply_batch(
-            session, mapping=mapping, records=[call("C2", "A1")], lookups=lookups,
+            session, mapping=mapping, converted=carry.converter.records([call("C2", "A1")]),
             run_id=run.id, carry=carry,
         )  # fmt: skip
         session.commit()

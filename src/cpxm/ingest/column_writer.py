@@ -1,15 +1,13 @@
-"""Apply a column batch: unchanged rows counted, new rows written in bulk, the rest row by row.
+"""The write step for new rows of the targets written column-wise (interactions).
 
-A batch of a fresh export is mostly new rows whose every field the column path converted. Those
-are checked against the ledger and their references resolved with one query each, then written
-with two bulk inserts (records, ledger entries). Every other row (a changed row, a source id
-seen twice in the batch, a value only the row path can read or reject) goes through
-``service.apply_batch`` in the same transaction, so its outcome and reason are that path's.
+A batch of a fresh export is mostly new rows whose every field was converted by columns. Their
+references are resolved with one query each, then they are written with two bulk inserts
+(records, ledger entries). Every other row (a changed row, a source id seen twice in the batch,
+a reference naming nobody) is written by ``writers`` in the same transaction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -20,93 +18,52 @@ from sqlalchemy.orm import Session
 
 from cpxm.analytics.summaries import counted_after_insert
 from cpxm.db import bulk_insert_columns, reserve_ids
-from cpxm.ingest.column_reader import ColumnBatch
-from cpxm.ingest.columnar import ConvertedBatch, FieldColumn
+from cpxm.ingest.columnar import ConvertedBatch, FieldColumn, _stored
 from cpxm.ingest.entities import server_timestamps
-from cpxm.ingest.ledger import close_earlier_quarantine, ledger_entries
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.models import ImportLedgerEntry
 from cpxm.ingest.references import ReferenceCache, resolve_keys
 from cpxm.ingest.targets import TARGETS, FieldKind
 from cpxm.interactions.models import Interaction
 
-
-@dataclass
-class ColumnOutcome:
-    """What became of a batch's rows on the column path; the rest are in ``others``."""
-
-    unchanged: int
-    created: int
-    others: np.ndarray  # positions of the rows left to the row-by-row path
+# Targets whose new rows are written column-wise here; the rest go through ``writers``.
+COLUMN_TARGETS = frozenset({"interactions"})
 
 
-def apply_columns(
+def write_new_rows(
     session: Session,
     *,
     mapping: ImportMapping,
-    batch: ColumnBatch,
     converted: ConvertedBatch,
+    positions: np.ndarray,
     run_id: int,
     references: ReferenceCache,
-    earlier_quarantine: bool,
-) -> ColumnOutcome:
-    """Count the unchanged rows and write the new ones that need nothing else; flushes only."""
-    count = len(batch)
-    keys: list[str | None] = converted.keys.to_pylist()
-    encoded = converted.keys.dictionary_encode()
-    occurrences = np.bincount(
-        encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False) + 1,
-        minlength=len(encoded.dictionary) + 1,
+) -> tuple[np.ndarray, list[int]]:
+    """Write the rows at ``positions`` (new to the ledger, once in the batch, converted by
+    columns) with their ledger entries; flushes only. Returns the positions written and their
+    record ids; a row whose reference names nobody is not written (its writer says why)."""
+    new = np.zeros(len(converted), dtype=bool)
+    new[positions] = True
+    new, resolved = _resolve(session, mapping, converted, new, references)
+    written = np.flatnonzero(new)
+    if not len(written):
+        return written, []
+    entity_ids = _write_interactions(session, converted, resolved, written)
+    ledger_rows = {
+        "target": mapping.target,
+        "source_system": mapping.source_system,
+        "source_id": converted.keys.take(pa.array(written)),
+        "entity_id": pa.array(entity_ids, pa.int64()),
+        "content_sha256": pa.array([converted.digests[p] for p in written], pa.string()),
+        "import_run_id": run_id,
+    }
+    bulk_insert_columns(
+        session.connection(),
+        cast(Table, ImportLedgerEntry.__table__),
+        ledger_rows,
+        len(written),
     )
-    repeated = occurrences[encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False) + 1] > 1
-    repeated[pc.is_null(converted.keys).to_numpy(zero_copy_only=False)] = False
-    ledger = ledger_entries(session, mapping, [key for key in keys if key is not None])
-    unchanged = np.zeros(count, dtype=bool)
-    known = np.zeros(count, dtype=bool)
-    if ledger:
-        digests = converted.digests
-        for position, key in enumerate(keys):
-            entry = ledger.get(key) if key is not None else None
-            if entry is not None:
-                known[position] = True
-                unchanged[position] = entry.content_sha256 == digests[position]
-        unchanged &= ~repeated
-    new = converted.fast & ~repeated & ~known
-    resolved: dict[str, pa.Array] = {}
-    if new.any():
-        new, resolved = _resolve(session, mapping, converted, new, references)
-    positions = np.flatnonzero(new)
-    stored_keys = {keys[position] for position in np.flatnonzero(unchanged)}
-    if len(positions):
-        entity_ids = _write_interactions(session, converted, resolved, positions)
-        ledger_rows = {
-            "target": mapping.target,
-            "source_system": mapping.source_system,
-            "source_id": converted.keys.take(pa.array(positions)),
-            "entity_id": pa.array(entity_ids, pa.int64()),
-            "content_sha256": pa.array([converted.digests[p] for p in positions], pa.string()),
-            "import_run_id": run_id,
-        }
-        bulk_insert_columns(
-            session.connection(),
-            cast(Table, ImportLedgerEntry.__table__),
-            ledger_rows,
-            len(positions),
-        )
-        stored_keys.update(keys[position] for position in positions)
-    if earlier_quarantine:
-        close_earlier_quarantine(
-            session,
-            mapping,
-            run_id,
-            {key for key in stored_keys if key is not None},
-            "resolved",
-        )
-    return ColumnOutcome(
-        unchanged=int(unchanged.sum()),
-        created=len(positions),
-        others=np.flatnonzero(~unchanged & ~new),
-    )
+    return written, entity_ids
 
 
 def _resolve(
@@ -127,7 +84,7 @@ def _resolve(
             continue  # an optional reference the mapping leaves out
         taken = pa.array(np.flatnonzero(new))
         if column.values is None:
-            encoded = pa.array([column.constant], pa.string()).dictionary_encode()
+            encoded = pa.array([_stored(column.constant)], pa.string()).dictionary_encode()
             indices = pa.array(np.zeros(len(taken), dtype=np.int32))
         else:
             encoded = column.values.take(taken).dictionary_encode()

@@ -21,6 +21,7 @@ from cpxm.ingest.service import (
     ImportReport,
     RowOutcome,
     apply_batch,
+    batch_carry,
     load_lookups,
     new_run,
     record_counts,
@@ -91,6 +92,7 @@ def record_events(session: Session, *, events: list[EventIn]) -> EventBatchOut:
         session.flush()
         run_ids.append(run.id)
         report = ImportReport(run_id=run.id)
+        carry = batch_carry(session, mapping, lookups)
         for chunk in chunked(indexes, BATCH_SIZE):
             # Row numbers count events from 1, as a person reading the batch would.
             records = [RawRecord(index + 1, _raw(events[index])) for index in chunk]
@@ -98,9 +100,9 @@ def record_events(session: Session, *, events: list[EventIn]) -> EventBatchOut:
             batch = apply_batch(
                 session,
                 mapping=mapping,
-                records=records,
-                lookups=lookups,
+                converted=carry.converter.records(records),
                 run_id=run.id,
+                carry=carry,
                 outcomes=found,
             )
             outcomes.update(zip(chunk, found, strict=True))

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
@@ -54,21 +51,10 @@ class ConvertedRow:
     values: dict[str, Any]
 
 
-def convert_row(mapping: ImportMapping, raw: RawRow, lookups: Lookups) -> ConvertedRow:
-    """Typed values for every mapped field, defaults applied; raises RowError on the first fault.
-
-    Compiles the mapping for this one row: an import converts through one ``RowConverter``.
-    """
-    return RowConverter(mapping, lookups)(raw)
-
-
 class RowConverter:
-    """A mapping compiled once per import: each field's columns, value map, pattern, date parser
-    and code lists prepared up front, so a row costs a few dictionary lookups per field.
-
-    Measured on a million CRM call reports, compiling made conversion about three times faster
-    than reading the mapping anew for every row (benchmarks/import_load.py).
-    """
+    """A mapping compiled once per import, converting one row at a time: the reference for
+    every value and every error message. An import converts whole columns
+    (``columnar.ColumnConverter``) and asks this only about the rows those reject."""
 
     def __init__(self, mapping: ImportMapping, lookups: Lookups) -> None:
         self.mapping = mapping
@@ -77,30 +63,12 @@ class RowConverter:
             _FieldPlan(name, definition, mapping.fields.get(name), mapping, lookups)
             for name, definition in TARGETS[mapping.target].fields.items()
         ]
+        # A field the mapping never gives, without a default and not required, is left out.
         self._fields = [
-            (plan.name, compiled) for plan in plans if (compiled := plan.compiled()) is not None
+            (plan.name, plan.convert)
+            for plan in plans
+            if plan.spec is not None or plan.fallback is not None or plan.definition.required
         ]
-        # What a row's digest covers: the mapping's meaning, and the text of every column it reads.
-        self._digest_columns = tuple(sorted(mapping.columns_used()))
-        meaning = mapping.model_dump(
-            mode="json", include={"target", "source_id", "fields", "answers"}
-        )
-        self._digest_seed = hashlib.sha256(
-            json.dumps(meaning, sort_keys=True, separators=(",", ":")).encode()
-        )
-
-    def digest(self, raw: RawRow) -> str:
-        """A SHA-256 of what the row says to this mapping: equal rows need no conversion.
-
-        Taken over the raw text, so an unchanged row is recognised before it is converted; the
-        mapping is part of it, so editing a mapping re-applies the rows it reads.
-        """
-        digest = self._digest_seed.copy()
-        texts = [
-            text if text is not None else "\x00" for text in map(raw.get, self._digest_columns)
-        ]
-        digest.update("\x1f".join(texts).encode())
-        return digest.hexdigest()
 
     def __call__(self, raw: RawRow) -> ConvertedRow:
         source_id = _source_id(self._source_columns, raw)
@@ -156,68 +124,6 @@ class _FieldPlan:
         # A reference's system and the column named in its errors, as _typed_value finds them.
         self.reference_system = (spec.source_system if spec else None) or mapping.source_system
         self.reference_column = spec.columns[0] if spec and spec.columns else name
-
-    def compiled(self) -> Callable[[RawRow], Any] | None:
-        """This field's conversion specialised for its mapping; None when it is never present.
-
-        The general ``convert`` stays the reference: every case not specialised here, and every
-        value a specialised path cannot take as it is, goes through it, so the results and the
-        error messages are the same either way.
-        """
-        spec = self.spec
-        if spec is not None and spec.source_system_column:
-            return self.convert
-        if self.constant is not None or (spec is None and self.fallback is not None):
-            try:
-                fixed = self.convert({})
-            except RowError as error:
-                failure = str(error)
-
-                def fails(raw: RawRow) -> Any:
-                    raise RowError(failure)
-
-                return fails
-            return lambda raw: fixed
-        if spec is None:
-            return self.convert if self.definition.required else None
-        if len(self.columns) != 1:
-            return self.convert
-        column = self.columns[0]
-        typed = self._typed_path()
-        general = self.convert
-
-        def single_column(raw: RawRow) -> Any:
-            text = raw.get(column)
-            if text is None:
-                return general(raw)  # a missing column, a default, or an empty required field
-            return typed(text)
-
-        return single_column
-
-    def _typed_path(self) -> Callable[[str], Any]:
-        """``_typed`` without the checks the mapping does not ask for."""
-        if self.value_map is not None or self.pattern is not None:
-            return self._typed
-        kind = self.definition.kind
-        general = self._typed
-        if kind is FieldKind.TEXT:
-            longest = self.definition.max_length
-            return lambda text: text if len(text) <= longest else general(text)
-        if kind is FieldKind.CODE:
-            known = frozenset(self.known_codes)
-            return lambda text: text if text in known else general(text)
-        if kind is FieldKind.DATETIME and self.date_parser is not None:
-            parse = self.date_parser
-
-            def parse_datetime(text: str) -> Any:
-                parsed = parse(text)
-                return parsed if parsed is not None else general(text)
-
-            return parse_datetime
-        if kind is FieldKind.REFERENCE and self.reference_system != CPXM_IDS:
-            system, column = self.reference_system, self.reference_column
-            return lambda text: Reference(system, text, column)
-        return general
 
     def convert(self, raw: RawRow) -> Any:
         if self.constant is not None:

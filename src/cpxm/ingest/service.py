@@ -9,14 +9,11 @@ the ledger and completes the rest.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -27,24 +24,20 @@ from cpxm.db import chunked, session_factory
 from cpxm.errors import DomainError
 from cpxm.heap import fewer_collections
 from cpxm.ingest import BATCH_SIZE
-from cpxm.ingest.column_reader import column_batches
-from cpxm.ingest.column_writer import apply_columns
-from cpxm.ingest.columnar import ColumnWork, columnar_plan
-from cpxm.ingest.entities import PendingRow
-from cpxm.ingest.ledger import (
-    close_earlier_quarantine,
-    ledger_entries,
-    supersede_keyless,
-    write_ledger,
+from cpxm.ingest.apply import (
+    BatchCarry,
+    ImportReport,
+    RowOutcome,
+    apply_batch,
+    batch_carry,
 )
+from cpxm.ingest.column_reader import column_batches
+from cpxm.ingest.columnar import ColumnConverter, ConvertedBatch
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportRun, QuarantinedRow
-from cpxm.ingest.prepare import source_key
 from cpxm.ingest.raw import RawRecord, ReadError
-from cpxm.ingest.references import ReferenceCache
 from cpxm.ingest.responses import check_survey_mapping
-from cpxm.ingest.rows import ConvertedRow, Lookups, RowConverter, RowError
-from cpxm.ingest.writers import check_row, prepare_batch, write_rows
+from cpxm.ingest.rows import Lookups
 from cpxm.workspace.models import (
     Channel,
     Country,
@@ -56,31 +49,13 @@ from cpxm.workspace.models import (
 
 ProgressCallback = Callable[[int], None]  # rows read so far
 
-
-@dataclass
-class ImportReport:
-    run_id: int | None
-    read: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    quarantined: int = 0
-    dry_run: bool = False
-
-    @property
-    def stored(self) -> int:
-        return self.created + self.updated + self.unchanged
-
-
-@dataclass
-class RowOutcome:
-    """What became of one row: for callers that answer per row (the events API)."""
-
-    status: str  # created, updated, unchanged, quarantined
-    source_id: str | None
-    entity_id: int | None = None
-    reason: str | None = None
-    quarantined: QuarantinedRow | None = None
+# What callers of an import use, with the service's functions.
+__all__ = [
+    "ImportReport",
+    "RowOutcome",
+    "apply_batch",
+    "batch_carry",
+]
 
 
 def _utcnow() -> datetime:
@@ -115,15 +90,10 @@ def import_file(
     if not path.is_file():
         raise ReadError(f"{path} does not exist or is not a file")
 
-    def batches(lookups: Lookups) -> Iterator[Batch]:
-        # One direction for every file: read into column batches; convert the columns where
-        # the target's rows are written column-wise, else hand the batch's rows on.
-        converter = columnar_plan(mapping, lookups)
+    def batches(converter: ColumnConverter) -> Iterator[ConvertedBatch]:
+        # One direction for every file and target: read into column batches, convert them.
         for batch in column_batches(path, mapping, batch_size):
-            if converter is not None:
-                yield ColumnWork(batch, converter(batch))
-            else:
-                yield batch.records(np.arange(len(batch)))
+            yield converter(batch)
 
     return import_records(
         engine,
@@ -138,8 +108,8 @@ def import_file(
     )
 
 
-Batch = Sequence[RawRecord] | ColumnWork
-BatchSource = Callable[[Lookups], Iterator[Batch]]
+# Batches from a source that needs the import's converter first (a file, see ``import_file``).
+BatchSource = Callable[[ColumnConverter], Iterator[ConvertedBatch]]
 
 
 def import_records(
@@ -154,8 +124,8 @@ def import_records(
     progress: ProgressCallback | None = None,
     run_id: int | None = None,
 ) -> ImportReport:
-    """Import rows: already read (a batch pushed to the API), or batches from a source that
-    needs the store's taxonomy codes first (a file, see ``import_file``).
+    """Import rows: already read (a replay of quarantined rows), or converted batches from a
+    source (a file, see ``import_file``).
 
     ``run_id`` names a queued run (an upload handed to a worker) to carry out; otherwise the
     import gets a run of its own. A run that fails says why in ``error``.
@@ -184,7 +154,7 @@ def import_records(
             session.commit()
     try:
         with fewer_collections():
-            _apply_batches(engine, records, mapping, lookups, carry, report, batch_size, progress)
+            _apply_batches(engine, records, mapping, carry, report, batch_size, progress)
     except Exception as error:
         if not dry_run:
             with make_session() as session:
@@ -210,7 +180,6 @@ def _apply_batches(
     engine: Engine,
     records: Iterable[RawRecord] | BatchSource,
     mapping: ImportMapping,
-    lookups: Lookups,
     carry: BatchCarry,
     report: ImportReport,
     batch_size: int,
@@ -218,7 +187,12 @@ def _apply_batches(
 ) -> None:
     make_session = session_factory(engine)
     dry_run = report.dry_run
-    batches = records(lookups) if callable(records) else chunked(records, batch_size)
+    convert = carry.converter
+    batches = (
+        records(convert)
+        if callable(records)
+        else (convert.records(chunk) for chunk in chunked(records, batch_size))
+    )
     for batch_number, batch in enumerate(batches):
         if batch_number in _ANALYZE_AFTER_BATCHES and not dry_run:
             refresh_statistics(engine)
@@ -231,24 +205,9 @@ def _apply_batches(
                 session.add(scratch)
                 session.flush()
                 run_id = scratch.id
-            if isinstance(batch, ColumnWork):
-                outcome = apply_column_work(
-                    session,
-                    mapping=mapping,
-                    work=batch,
-                    lookups=lookups,
-                    run_id=run_id,
-                    carry=carry,
-                )
-            else:
-                outcome = apply_batch(
-                    session,
-                    mapping=mapping,
-                    records=batch,
-                    lookups=lookups,
-                    run_id=run_id,
-                    carry=carry,
-                )
+            outcome = apply_batch(
+                session, mapping=mapping, converted=batch, run_id=run_id, carry=carry
+            )
             _add(report, outcome)
             if dry_run:
                 session.rollback()
@@ -316,220 +275,6 @@ def record_counts(session: Session, report: ImportReport, *, finished: bool = Fa
         run.status = "completed"
         run.finished_at = _utcnow()
     session.flush()
-
-
-@dataclass
-class BatchCarry:
-    """What one import carries from batch to batch, so no batch works it out again."""
-
-    converter: RowConverter
-    references: ReferenceCache = field(default_factory=ReferenceCache)
-    # Whether earlier runs left open quarantined rows this import may resolve or supersede;
-    # when none did, the per-batch search for them is skipped.
-    earlier_quarantine: bool = True
-
-
-def batch_carry(session: Session, mapping: ImportMapping, lookups: Lookups) -> BatchCarry:
-    earlier = session.scalar(
-        select(QuarantinedRow.id)
-        .join(ImportRun, ImportRun.id == QuarantinedRow.import_run_id)
-        .where(
-            QuarantinedRow.status == "open",
-            ImportRun.target == mapping.target,
-            ImportRun.source_system == mapping.source_system,
-        )
-        .limit(1)
-    )
-    return BatchCarry(
-        converter=RowConverter(mapping, lookups), earlier_quarantine=earlier is not None
-    )
-
-
-def apply_batch(
-    session: Session,
-    *,
-    mapping: ImportMapping,
-    records: Sequence[RawRecord],
-    lookups: Lookups,
-    run_id: int,
-    outcomes: list[RowOutcome] | None = None,
-    carry: BatchCarry | None = None,
-) -> ImportReport:
-    """Store or quarantine each row of one batch; flushes, never commits.
-
-    When ``outcomes`` is given, it receives one RowOutcome per record, in order. ``carry``
-    comes from ``batch_carry`` once per import; without it the batch works alone.
-    """
-    if carry is None:
-        carry = batch_carry(session, mapping, lookups)
-    convert = carry.converter
-    outcome = ImportReport(run_id=run_id, read=len(records))
-    # Per-row outcomes only for callers that answer per row: this loop runs a million times.
-    per_row: list[RowOutcome] | None = [] if outcomes is not None else None
-    converted: list[tuple[RawRecord, ConvertedRow, RowOutcome | None, str]] = []
-    quarantined_keys: list[str] = []
-    keyless: list[QuarantinedRow] = []  # quarantined without a source id
-
-    def quarantine(
-        record: RawRecord, reason: str, key: str | None, result: RowOutcome | None
-    ) -> None:
-        stored = _quarantine(session, run_id, record, reason, key)
-        if result is not None:
-            result.status, result.reason, result.quarantined = "quarantined", reason, stored
-        if key:
-            quarantined_keys.append(key)
-        else:
-            keyless.append(stored)
-        outcome.quarantined += 1
-
-    keys = [source_key(mapping, record) for record in records]
-    ledger = ledger_entries(session, mapping, [key for key in keys if key is not None])
-    occurrences = Counter(keys)
-    stored_keys: set[str] = set()
-    for record, key in zip(records, keys, strict=True):
-        result = None
-        if per_row is not None:
-            result = RowOutcome(status="", source_id=key)
-            per_row.append(result)
-        if record.problem:
-            quarantine(record, record.problem, key, result)
-            continue
-        digest = convert.digest(record.values)
-        entry = ledger.get(key) if key is not None else None
-        if (
-            entry is not None
-            and key is not None
-            and entry.content_sha256 == digest
-            and occurrences[key] == 1
-        ):
-            # Said exactly this before: nothing to convert, check or write.
-            if result is not None:
-                result.status = "unchanged"
-            outcome.unchanged += 1
-            stored_keys.add(key)
-            continue
-        try:
-            row = convert(record.values)
-        except RowError as failure:
-            quarantine(record, str(failure), key, result)
-            continue
-        converted.append((record, row, result, digest))
-    rows = [row for _, row, _, _ in converted]
-    changed = {
-        row.source_id
-        for _, row, _, digest in converted
-        if (known := ledger.get(row.source_id)) is None or known.content_sha256 != digest
-    }
-    # Only rows that differ from the ledger are checked and written, so only their references
-    # are resolved.
-    context = prepare_batch(
-        session, mapping, [row for row in rows if row.source_id in changed], carry.references
-    )
-    # The last occurrence of a source id in the batch is the one written; earlier ones count
-    # as if they had been written first, so a batch and a row-by-row import report alike.
-    pending: dict[str, PendingRow] = {}
-    digests: dict[str, str] = {}
-    for record, row, result, digest in converted:
-        source_id = row.source_id
-        entry = ledger.get(source_id)
-        previous = digests.get(source_id, entry.content_sha256 if entry else None)
-        if result is not None:
-            result.source_id = source_id
-        if previous == digest:
-            if result is not None:
-                result.status = "unchanged"
-            outcome.unchanged += 1
-            continue
-        try:
-            columns = check_row(mapping, row, context)
-        except RowError as failure:
-            quarantine(record, str(failure), source_id, result)
-            continue
-        if previous is None:
-            outcome.created += 1
-        else:
-            outcome.updated += 1
-        if result is not None:
-            result.status = "created" if previous is None else "updated"
-        digests[source_id] = digest
-        pending[source_id] = PendingRow(row, entry.entity_id if entry else None, columns)
-    written = write_rows(session, mapping=mapping, pending=list(pending.values()), context=context)
-    write_ledger(session, mapping, run_id, ledger, written, digests)
-    if carry.earlier_quarantine:
-        stored_keys |= {row.source_id for row in rows}
-        stored_keys -= set(quarantined_keys)
-        close_earlier_quarantine(session, mapping, run_id, stored_keys, "resolved")
-        close_earlier_quarantine(session, mapping, run_id, set(quarantined_keys), "superseded")
-        supersede_keyless(session, mapping, run_id, keyless)
-    if outcomes is not None and per_row is not None:
-        for result in per_row:
-            if result.status != "quarantined" and result.source_id is not None:
-                entry = ledger.get(result.source_id)
-                result.entity_id = written.get(result.source_id) or (
-                    entry.entity_id if entry else None
-                )
-        outcomes.extend(per_row)
-    return outcome
-
-
-def apply_column_work(
-    session: Session,
-    *,
-    mapping: ImportMapping,
-    work: ColumnWork,
-    lookups: Lookups,
-    run_id: int,
-    carry: BatchCarry,
-) -> ImportReport:
-    """Apply a column batch: what the column path cannot settle goes through ``apply_batch``."""
-    done = apply_columns(
-        session,
-        mapping=mapping,
-        batch=work.batch,
-        converted=work.converted,
-        run_id=run_id,
-        references=carry.references,
-        earlier_quarantine=carry.earlier_quarantine,
-    )
-    settled = len(work.batch) - len(done.others)
-    outcome = ImportReport(
-        run_id=run_id, read=settled, created=done.created, unchanged=done.unchanged
-    )
-    if len(done.others):
-        rest = apply_batch(
-            session,
-            mapping=mapping,
-            records=work.batch.records(done.others),
-            lookups=lookups,
-            run_id=run_id,
-            carry=carry,
-        )
-        _add(outcome, rest)
-    return outcome
-
-
-def _quarantine(
-    session: Session, run_id: int, record: RawRecord, reason: str, source_key: str | None
-) -> QuarantinedRow:
-    row = QuarantinedRow(
-        import_run_id=run_id,
-        row_number=record.row_number,
-        source_key=source_key,
-        raw={_storable(key): _storable(value) for key, value in record.values.items()},
-        reason=_storable(f"row {record.row_number}: {reason}"),
-        status="open",
-        created_at=_utcnow(),
-    )
-    session.add(row)
-    return row
-
-
-def _storable(text: str | None) -> Any:
-    """``text`` as a store keeps it: NUL characters (which PostgreSQL refuses) and lone
-    surrogates (which no encoding writes) spelt out as escapes, so the row can be shown."""
-    if text is None or (text.isascii() and "\x00" not in text):
-        return text
-    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def file_sha256(path: Path) -> str:
