@@ -59,7 +59,7 @@ def test_page_shows_both_records_with_agreeing_and_differing_fields(
     assert f"Pair {pair.id}: match probability 0.730" in html
     assert "crm · CRM-1" in html and "events · REG-9" in html
     # Müller / Mueller and the two phone formats agree once normalised; e-mail is one-sided.
-    assert html.count('class="verdict-agree"') == 3  # first name, last name, phone
+    assert html.count('class="verdict-agree"') == 4  # type, first name, last name, phone
     assert "one side unknown" in html
     assert f'action="/identity/review/{pair.id}/accept?offset=0"' in html
     assert 'href="/identity/review"' in html  # the navigation links the page

@@ -21,6 +21,8 @@ class MatchPairOut(BaseModel):
     record_high_id: int
     match_probability: float
     status: str
+    # "patient vs hcp" when the records declare types linked only by a person's decision.
+    type_conflict: str | None = None
 
 
 class MergeOut(BaseModel):

@@ -87,7 +87,7 @@ def review_command(
     """List pairs waiting for a decision, most likely matches first."""
     with _session() as session:
         pairs, total = service.list_review(session, limit=limit, offset=offset)
-        table = Table("pair", "probability", "record", "record")
+        table = Table("pair", "probability", "record", "record", "type conflict")
         for pair in pairs:
             low = session.get(SourceRecord, pair.record_low_id)
             high = session.get(SourceRecord, pair.record_high_id)
@@ -96,6 +96,7 @@ def review_command(
                 f"{pair.match_probability:.3f}",
                 f"{low.source_system}:{low.source_id}" if low else "?",
                 f"{high.source_system}:{high.source_id}" if high else "?",
+                pair.type_conflict or "",
             )
     console.print(table)
     console.print(f"{total:,} pairs waiting")

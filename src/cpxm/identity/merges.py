@@ -18,10 +18,15 @@ from cpxm.identity.survivorship import (
     ATTRIBUTES,
     DEFAULT_TRUST_ORDER,
     Candidate,
+    Choice,
     choose,
     golden_values,
 )
-from cpxm.stakeholders.models import ORGANISATION_TYPES, Stakeholder
+from cpxm.stakeholders.models import (
+    ORGANISATION_TYPES,
+    PATIENT_IDENTIFIABLE_TYPES,
+    Stakeholder,
+)
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import AuditLogEntry, Country
 
@@ -31,6 +36,23 @@ CHUNK = 50_000
 
 def _table(name: str) -> Table:
     return Base.metadata.tables[name]
+
+
+def _golden_choices(
+    candidates: Sequence[Candidate], trust_order: Sequence[str]
+) -> dict[str, Choice]:
+    """Survivorship's choices, except that a golden record any of whose sources says patient
+    (or caregiver) takes that type: the patient protections (pseudonyms, audited reads) follow
+    the most protected source, not the most trusted one. The type is then chosen, by the same
+    rules, among those sources only, so its provenance names one of them."""
+    chosen = choose(candidates, trust_order)
+    current = chosen.get("type")
+    if current is None or current.value in PATIENT_IDENTIFIABLE_TYPES:
+        return chosen
+    protected = [c for c in candidates if c.values.get("type") in PATIENT_IDENTIFIABLE_TYPES]
+    if protected:
+        chosen["type"] = choose(protected, trust_order)["type"]
+    return chosen
 
 
 def _jsonable(value: Any) -> Any:
@@ -297,7 +319,7 @@ def found_golden_records(
     stakeholders: list[tuple[Any, ...]] = []
     provenance: list[tuple[int, str, int, str]] = []
     for stakeholder_id, members in zip(stakeholder_ids, clusters, strict=True):
-        chosen = choose(members, trust_order)
+        chosen = _golden_choices(members, trust_order)
         values = {attribute: choice.value for attribute, choice in chosen.items()}
         values.setdefault("type", "hcp")
         values.setdefault("display_name", f"record {min(c.record_id for c in members)}")
@@ -380,7 +402,7 @@ def refresh_golden_records(
             select(*golden_columns).where(one_of(session, table.c.id, chunk))
         )
         for row in current_rows:
-            chosen = choose(candidates.get(row.id, []), trust_order)
+            chosen = _golden_choices(candidates.get(row.id, []), trust_order)
             if not chosen:
                 continue
             current = dict(row._mapping)

@@ -83,6 +83,9 @@ class MatchPair(Base):
     )
     match_probability: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(20), default="pending")
+    # The two declared types when they must not be linked unasked (``"patient vs hcp"``); an
+    # employee with anyone else cannot be accepted at all.
+    type_conflict: Mapped[str | None] = mapped_column(String(60))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("identity_runs.id"))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

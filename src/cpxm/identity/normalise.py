@@ -16,7 +16,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from cpxm.stakeholders.models import ORGANISATION_TYPES
+from cpxm.stakeholders.models import ORGANISATION_TYPES, STAKEHOLDER_TYPES
 
 TITLES = {"dr", "prof", "professor", "mr", "mrs", "ms", "mme", "m", "herr", "frau", "sr", "sra"}
 # Cheap nickname folding: the common short forms of frequent given names in our markets.
@@ -97,6 +97,31 @@ COLUMNS = (
 )
 
 
+# How systems word a person's type, where it is not the store's own word.
+TYPE_WORDS = {
+    "consumer": "patient",
+    "physician": "hcp",
+    "nurse": "hcp",
+    "pharmacist": "hcp",
+    "healthcare_professional": "hcp",
+    "patients": "patient",
+    "caregivers": "caregiver",
+    "investigators": "investigator",
+}
+# Types whose records may be linked automatically: the same group, or a record that does not
+# say. An investigator or site nurse is also an HCP, so one system's "HCP" is another's
+# "Investigator"; a patient, a caregiver (often the patient's own family, at one address) and
+# an employee are different people from an HCP of the same name until a person says otherwise.
+TYPE_GROUPS = {
+    "hcp": "professional",
+    "investigator": "professional",
+    "site_staff": "professional",
+    "patient": "patient",
+    "caregiver": "caregiver",
+    "employee": "employee",
+}
+
+
 @dataclass(frozen=True)
 class Normalised:
     """The comparable view of one source record (``None`` where the system did not know)."""
@@ -117,6 +142,16 @@ class Normalised:
     professional_id: str | None
     institution: str | None
     specialty: str | None
+    # The store's type the system gives (``hcp``, ``patient``, ``employee`` ...): not compared
+    # by the model, but it decides which links need a person (``type_conflict``).
+    stakeholder_type: str | None = None
+
+    @property
+    def type_group(self) -> str | None:
+        """``professional``, ``patient``, ``caregiver``, ``employee``, or ``None``."""
+        if self.kind == "organisation":
+            return "organisation"
+        return TYPE_GROUPS.get(self.stakeholder_type or "")
 
 
 def fold(text: object) -> str | None:
@@ -228,6 +263,22 @@ def _kind(attributes: dict[str, Any]) -> str:
     return "person"
 
 
+def stakeholder_type(attributes: dict[str, Any]) -> str | None:
+    """The store's type one record declares (``Consumer`` -> ``patient``), or ``None``."""
+    declared = _first(attributes, "type", "account_type", "role", "caller_type", "requester_type")
+    folded = (fold(declared) or "").replace(" ", "_")
+    found = TYPE_WORDS.get(folded, folded)
+    return found if found in STAKEHOLDER_TYPES else None
+
+
+def type_conflict(left: Normalised, right: Normalised) -> str | None:
+    """``"patient vs hcp"`` when two records say types that must not be linked unasked."""
+    groups = {left.type_group, right.type_group} - {None}
+    if len(groups) < 2:
+        return None
+    return " vs ".join(sorted({record.stakeholder_type or record.kind for record in (left, right)}))
+
+
 def _first(attributes: dict[str, Any], *keys: str) -> Any:
     for key in keys:
         value = attributes.get(key)
@@ -289,4 +340,5 @@ def normalise(record_id: int, source_system: str, attributes: dict[str, Any]) ->
         if kind == "person"
         else None,
         specialty=fold(_first(attributes, "specialty", "profession")),
+        stakeholder_type=stakeholder_type(attributes) if kind == "person" else None,
     )

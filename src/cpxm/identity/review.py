@@ -18,6 +18,7 @@ from cpxm.identity.service import list_review
 
 # Compared field -> label, in the order the page shows them.
 COMPARED_FIELDS = {
+    "stakeholder_type": "Type",
     "first_name": "First name",
     "last_name": "Last name",
     "dob": "Date of birth",

@@ -35,7 +35,7 @@ from cpxm.identity.models import (
     ResolutionRun,
     SourceRecord,
 )
-from cpxm.identity.normalise import normalise
+from cpxm.identity.normalise import Normalised, normalise, type_conflict
 from cpxm.identity.survivorship import DEFAULT_TRUST_ORDER, Candidate
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.timeutil import utc_now
@@ -71,6 +71,9 @@ class _Components:
     apart: dict[int, set[int]]  # root -> records its component must never contain
     # root -> (size, professional ids, dates of birth) of its component
     identifiers: dict[int, tuple[int, frozenset[str], frozenset[str]]] = field(default_factory=dict)
+    # root -> the type groups its records declare (``Normalised.type_group``): a model link
+    # never joins two groups, directly or through a record that declares none.
+    groups: dict[int, frozenset[str]] = field(default_factory=dict)
 
     def find(self, item: int) -> int:
         root = item
@@ -90,6 +93,16 @@ class _Components:
             dobs_a and dobs_b and dobs_a.isdisjoint(dobs_b)
         )
 
+    def types_conflict(self, a: int, b: int) -> bool:
+        """Whether the components of ``a`` and ``b`` hold records of different type groups."""
+        return (
+            len(
+                self.groups.get(self.find(a), frozenset())
+                | self.groups.get(self.find(b), frozenset())
+            )
+            > 1
+        )
+
     def union(self, a: int, b: int, *, force: bool = False) -> bool:
         root_a, root_b = self.find(a), self.find(b)
         if root_a == root_b:
@@ -98,10 +111,13 @@ class _Components:
             any(self.find(x) == root_b for x in self.apart.get(root_a, ()))
             or any(self.find(x) == root_a for x in self.apart.get(root_b, ()))
             or self._conflict(root_a, root_b)
+            or self.types_conflict(root_a, root_b)
         ):
             return False
         low, high = sorted((root_a, root_b))
         self.parent[high] = low
+        if high in self.groups:
+            self.groups[low] = self.groups.get(low, frozenset()) | self.groups.pop(high)
         if high in self.apart:
             self.apart.setdefault(low, set()).update(self.apart.pop(high))
         if self.identifiers:
@@ -195,6 +211,11 @@ def _resolve(
             )
             for record in records
         },
+        groups={
+            record.unique_id: frozenset([record.type_group])
+            for record in records
+            if record.type_group is not None
+        },
     )
     for (low, high), pair in decided.items():
         if pair.status == "rejected":
@@ -259,7 +280,13 @@ def _resolve(
         known=_candidates(rows, owner, mapping, attach, touched, known_candidates, countries),
     )
     run.review_pairs = _queue_for_review(
-        session, edges, components, decided, run, threshold_match=threshold_match
+        session,
+        edges,
+        components,
+        decided,
+        run,
+        {record.unique_id: record for record in records},
+        threshold_match=threshold_match,
     )
     run.finished_at = utc_now()
     session.add(
@@ -381,49 +408,65 @@ def _queue_for_review(
     components: _Components,
     decided: dict[tuple[int, int], MatchPair],
     run: ResolutionRun,
+    records: dict[int, Normalised],
     *,
     threshold_match: float,
 ) -> int:
-    """Pending pairs = uncertain pairs still apart after linking; stale ones are dropped."""
-    wanted: dict[tuple[int, int], float] = {}
+    """Pending pairs = uncertain pairs still apart after linking; stale ones are dropped.
+
+    A pair whose records (or groups) declare incompatible types is queued only on strong
+    evidence (at or above the match threshold), marked with the two types: below it, a
+    patient and an HCP of one name are two people and a person need not look.
+    """
+    wanted: dict[tuple[int, int], tuple[float, str | None]] = {}
     for low, high, probability in edges:
         if (low, high) in decided or components.find(low) == components.find(high):
             continue
+        conflict = type_conflict(records[low], records[high]) or _group_conflict(
+            components, low, high
+        )
+        if conflict is not None and probability < threshold_match:
+            continue
         if probability < threshold_match or (low, high) not in wanted:
             # A pair above the match threshold that a rejection kept apart also needs a person.
-            wanted[(low, high)] = probability
+            wanted[(low, high)] = (probability, conflict)
     session.flush()
     # Rows, not objects: a first run over a large store queues tens of thousands of pairs.
     pending = {
-        (low, high): (pair_id, probability)
-        for pair_id, low, high, probability in session.execute(
+        (low, high): (pair_id, probability, conflict)
+        for pair_id, low, high, probability, conflict in session.execute(
             select(
                 MatchPair.id,
                 MatchPair.record_low_id,
                 MatchPair.record_high_id,
                 MatchPair.match_probability,
+                MatchPair.type_conflict,
             ).where(MatchPair.status == "pending")
         )
     }
-    stale = [pair_id for key, (pair_id, _) in pending.items() if key not in wanted]
+    stale = [pair_id for key, (pair_id, _, _) in pending.items() if key not in wanted]
     for chunk in chunked(stale, 500):
         session.execute(delete(MatchPair).where(MatchPair.id.in_(chunk)))
     changed = [
-        {"pair": pending[key][0], "probability": probability}
-        for key, probability in wanted.items()
-        if key in pending and abs(pending[key][1] - probability) > 1e-9
+        {"pair": pending[key][0], "probability": probability, "conflict": conflict}
+        for key, (probability, conflict) in wanted.items()
+        if key in pending
+        and (abs(pending[key][1] - probability) > 1e-9 or pending[key][2] != conflict)
     ]
     if changed:
         table = Base.metadata.tables["identity_match_pairs"]
         session.execute(
             update(table)
             .where(table.c.id == bindparam("pair"))
-            .values(match_probability=bindparam("probability")),
+            .values(
+                match_probability=bindparam("probability"),
+                type_conflict=bindparam("conflict"),
+            ),
             changed,
         )
     new = [
-        (low, high, probability, "pending", run.id)
-        for (low, high), probability in wanted.items()
+        (low, high, probability, conflict, "pending", run.id)
+        for (low, high), (probability, conflict) in wanted.items()
         if (low, high) not in pending
     ]
     for batch in chunked(new, 50_000):
@@ -431,10 +474,26 @@ def _queue_for_review(
             session.connection(),
             Base.metadata.tables["identity_match_pairs"],
             batch,
-            ["record_low_id", "record_high_id", "match_probability", "status", "run_id"],
+            [
+                "record_low_id",
+                "record_high_id",
+                "match_probability",
+                "type_conflict",
+                "status",
+                "run_id",
+            ],
         )
     _expire_pairs(session)
     return len(wanted)
+
+
+def _group_conflict(components: _Components, low: int, high: int) -> str | None:
+    """The type groups two compatible records would join, when their groups conflict
+    (an untyped record already linked to an HCP, scored against an employee)."""
+    groups = components.groups.get(components.find(low), frozenset()) | components.groups.get(
+        components.find(high), frozenset()
+    )
+    return " vs ".join(sorted(groups)) if len(groups) > 1 else None
 
 
 def _expire_pairs(session: Session) -> None:
@@ -468,6 +527,13 @@ def decide_pair(
         raise NotFoundError("review pair", pair_id)
     if pair.status != "pending":
         raise DomainError(f"review pair {pair_id} was already {pair.status}")
+    if accept and "employee" in (pair.type_conflict or "").split(" vs "):
+        # The employee pulse is confidential and a customer's record is not: one person in
+        # both roles keeps two records.
+        raise DomainError(
+            f"review pair {pair_id} is {pair.type_conflict}: an employee record is never"
+            " merged with another type; reject the pair to keep them apart"
+        )
     pair.status, pair.decided_at, pair.decided_by_id = (
         ("accepted" if accept else "rejected"),
         utc_now(),
