@@ -9,6 +9,7 @@ employee answers) fails here rather than drifting silently between pages.
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -210,3 +211,111 @@ def test_overview_headline_equals_the_analytics_overall_figure(
     assert headline.value == pytest.approx(expected_value, abs=1e-9)
     assert overall.value == pytest.approx(expected_value, abs=1e-9)
     assert (headline.ci_low, headline.ci_high) == pytest.approx((overall.ci_low, overall.ci_high))
+
+
+def test_journey_funnel_counts_each_stage_as_sql_does(demo_session: Session) -> None:
+    first_arrivals = _rows(
+        demo_session,
+        "SELECT i.stakeholder_id AS who, js.position AS position, MIN(i.occurred_at) AS first "
+        "FROM interactions i "
+        "JOIN journey_stages js ON js.id = i.journey_stage_id "
+        "JOIN stakeholders s ON s.id = i.stakeholder_id "
+        "WHERE s.status = 'active' AND js.journey_id = (SELECT MIN(id) FROM journeys) "
+        "GROUP BY i.stakeholder_id, js.position",
+    )
+    positions = [
+        int(row["position"])
+        for row in _rows(
+            demo_session,
+            "SELECT position FROM journey_stages "
+            "WHERE journey_id = (SELECT MIN(id) FROM journeys) ORDER BY position",
+        )
+    ]
+    arrived: dict[int, dict[int, Any]] = defaultdict(dict)
+    for row in first_arrivals:
+        arrived[int(row["position"])][int(row["who"])] = row["first"]
+    expected = []
+    for index, position in enumerate(positions):
+        here = arrived[position]
+        following = arrived[positions[index + 1]] if index + 1 < len(positions) else None
+        continued = (
+            sum(1 for who, at in here.items() if who in following and following[who] >= at)
+            if following is not None
+            else 0
+        )
+        expected.append((len(here), continued))
+
+    report = journey_report(demo_session, JourneyQuery(min_n=1))
+
+    assert [stage.position for stage in report.stages] == positions
+    assert [(stage.reached, stage.continued) for stage in report.stages] == expected
+    assert sum(reached for reached, _ in expected) > 0
+    assert [stage.dropped for stage in report.stages[:-1]] == [
+        reached - continued for reached, continued in expected[:-1]
+    ]
+
+
+def _expected_ping_pong(session: Session, *, departments: int, days: int) -> tuple[int, int]:
+    """(episodes, stakeholders with one) by the definition, written out over raw contacts:
+    a contact is in an episode when >= N departments contacted the person in the D days up to
+    it; flagged contacts less than D days apart belong to one episode."""
+    contacts = session.execute(
+        text(
+            "SELECT stakeholder_id, occurred_at, department_code FROM interactions "
+            "WHERE direction = 'outbound' ORDER BY stakeholder_id, occurred_at"
+        )
+    ).all()
+    by_person: dict[int, list[tuple[float, str]]] = defaultdict(list)
+    for who, occurred_at, department in contacts:
+        # SQLite hands back its stored text, PostgreSQL a datetime; both are UTC.
+        moment = (
+            datetime.fromisoformat(occurred_at) if isinstance(occurred_at, str) else occurred_at
+        )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        by_person[who].append((moment.timestamp() // 1, department))
+    window = days * 86_400
+    episodes = 0
+    people = set()
+    for who, timeline in by_person.items():
+        previous_flagged: float | None = None
+        for position, (moment, _) in enumerate(timeline):
+            recent = {
+                department
+                for earlier, department in timeline[: position + 1]
+                if earlier > moment - window
+            }
+            if len(recent) < departments:
+                continue
+            if previous_flagged is None or moment - previous_flagged > window:
+                episodes += 1
+                people.add(who)
+            previous_flagged = moment
+    return episodes, len(people)
+
+
+def test_ping_pong_episodes_follow_their_definition(demo_session: Session) -> None:
+    expected = _expected_ping_pong(demo_session, departments=3, days=7)
+    report = coordination_report(demo_session, CoordinationQuery(min_departments=3, window_days=7))
+
+    assert expected[0] > 0  # the demo plants ping-pong, so equality means something
+    assert (report.episodes, report.stakeholders_with_episodes) == expected
+
+
+def test_overview_counts_customer_responses_apart_from_the_pulse(demo_session: Session) -> None:
+    def complete(kind: str) -> int:
+        return int(
+            demo_session.execute(
+                text(
+                    "SELECT COUNT(*) FROM responses r JOIN surveys sv ON sv.id = r.survey_id "
+                    "WHERE r.status = 'complete' AND (sv.kind = :kind) = :same"
+                ),
+                {"kind": "employee_pulse", "same": kind.startswith("=")},
+            ).scalar_one()
+        )
+
+    overview = workspace_overview(demo_session)
+
+    assert complete("= 'employee_pulse'") > 0
+    assert overview.total_responses == complete("<> 'employee_pulse'")
+    assert overview.employee_responses == complete("= 'employee_pulse'")

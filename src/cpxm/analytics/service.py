@@ -94,7 +94,8 @@ class Overview:
     stakeholders_by_type: list[tuple[str, int]]
     monthly_interactions: list[MonthlyInteractions]
     scores: list[ScoreSummary]  # customer scores: the employee pulse is not among them
-    total_responses: int
+    total_responses: int  # customers' complete responses; the pulse is counted apart
+    employee_responses: int
     employee_nps: ScoreSummary  # eNPS of the employee pulse, shown apart from customer NPS
 
     @property
@@ -231,22 +232,31 @@ def summarise_scores(distribution: Iterable[tuple[str, str, float, int]]) -> lis
 @cache
 def _complete_responses() -> ir.Table:
     responses = table("responses")
-    complete = responses.filter(responses.status == "complete")
-    return complete.aggregate(n=complete.count())
+    surveys = table("surveys")
+    complete = responses.filter(responses.status == "complete").join(
+        surveys, responses.survey_id == surveys.id
+    )
+    employee = complete.kind.isin(EMPLOYEE_SURVEY_KINDS)
+    return complete.aggregate(
+        customers=(~employee).ifelse(1, 0).sum(), employees=employee.ifelse(1, 0).sum()
+    )
 
 
-def count_complete_responses(session: Session) -> int:
+def count_complete_responses(session: Session) -> tuple[int, int]:
+    """Complete responses (customers', employees'): the pulse is counted apart, as its scores."""
     (row,) = fetch(session, _complete_responses())
-    return int(row["n"] or 0)
+    return int(row["customers"] or 0), int(row["employees"] or 0)
 
 
 def workspace_overview(session: Session) -> Overview:
     """Everything the overview page shows, in five aggregate queries."""
+    customer_responses, employee_responses = count_complete_responses(session)
     return Overview(
         stakeholders_by_type=stakeholders_by_type(session),
         monthly_interactions=monthly_interactions(session),
         scores=summarise_scores(score_distribution(session)),
-        total_responses=count_complete_responses(session),
+        total_responses=customer_responses,
+        employee_responses=employee_responses,
         employee_nps=employee_nps(session),
     )
 
