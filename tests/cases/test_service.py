@@ -259,3 +259,14 @@ def test_scan_opens_one_case_per_source_and_only_for_what_needs_it(
     again = scan.scan(session)
     assert again.opened == [] and again.already_open == 5
     assert session.scalar(select(func.count()).select_from(Case)) == 4
+
+
+def test_a_case_on_a_merged_id_belongs_to_its_golden_record(session: Session, org: Org) -> None:
+    golden = make_stakeholder(session)
+    merged = make_stakeholder(session, status="merged", merged_into_id=golden.id)
+
+    opened = service.open_case(
+        session, case_type="complaint", title="Rep never called back", stakeholder_id=merged.id
+    )
+
+    assert opened.case.stakeholder_id == golden.id

@@ -5,7 +5,9 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from cpxm.feedback.models import FeedbackItem
 from cpxm.safety.screening import screen_items
+from tests.factories import make_stakeholder
 from tests.safety.helpers import make_feedback
 
 
@@ -77,3 +79,19 @@ def test_feedback_page_lists_redacted_text(
     page = client_as("commercial").get("/feedback")
     assert page.status_code == 200
     assert "[EMAIL]" in page.text and "jo@example.org" not in page.text
+
+
+def test_feedback_on_a_merged_id_lands_on_its_golden_record(
+    client_as: Callable[[str], TestClient], session: Session
+) -> None:
+    golden = make_stakeholder(session)
+    merged = make_stakeholder(session, status="merged", merged_into_id=golden.id)
+
+    response = client_as("admin").post(
+        "/api/v1/feedback",
+        json={"source_kind": "web_form", "text": "The portal is slow", "stakeholder_id": merged.id},
+    )
+
+    assert response.status_code == 201, response.text
+    stored = session.get(FeedbackItem, response.json()["id"])
+    assert stored is not None and stored.stakeholder_id == golden.id

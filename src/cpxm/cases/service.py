@@ -33,6 +33,7 @@ from cpxm.errors import DomainError, FieldError, NotFoundError, field_error
 from cpxm.governance import service as governance
 from cpxm.governance.service import Party
 from cpxm.stakeholders.models import Stakeholder
+from cpxm.stakeholders.service import golden_ids
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Country, Department, Team, TherapeuticArea, User
 
@@ -122,6 +123,10 @@ def open_case(
     stakeholder = session.get(Stakeholder, stakeholder_id) if stakeholder_id else None
     if stakeholder_id is not None and stakeholder is None:
         raise NotFoundError("stakeholder", stakeholder_id)
+    if stakeholder is not None and stakeholder.status == "merged":
+        # A case on an id identity resolution merged belongs to the golden record it now is.
+        stakeholder_id = golden_ids(session, stakeholder_ids=[stakeholder.id])[stakeholder.id]
+        stakeholder = session.get(Stakeholder, stakeholder_id)
     now = now or utc_now()
     country = country or (stakeholder.country_code if stakeholder else None)
     hours = sla_hours(case_type, priority)

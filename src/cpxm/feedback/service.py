@@ -17,6 +17,7 @@ from cpxm.db import one_of
 from cpxm.errors import FieldError, NotFoundError, field_error
 from cpxm.feedback.models import FEEDBACK_SOURCES, FeedbackAnalysis, FeedbackItem, FeedbackTheme
 from cpxm.stakeholders.models import Stakeholder
+from cpxm.stakeholders.service import golden_ids
 from cpxm.text import ProductCatalogue, TextAnalysis, build_catalogue
 from cpxm.text.themes import theme_labels
 from cpxm.timeutil import to_naive_utc, utc_now
@@ -204,6 +205,11 @@ def create_feedback(
         )
     if errors:
         raise FieldError(errors)
+    if stakeholder_id is not None:
+        # An id identity resolution merged is recorded on its golden record, as interactions are.
+        stakeholder_id = golden_ids(session, stakeholder_ids=[stakeholder_id]).get(
+            stakeholder_id, stakeholder_id
+        )
     item = FeedbackItem(
         source_kind=source_kind,
         text=text,
