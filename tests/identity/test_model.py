@@ -102,3 +102,20 @@ def test_other_scripts_institutions_and_mobiles_are_compared() -> None:
     assert call.phone == "312345678" and call.institution is None
     organisation = normalise(3, "crm", {"account_name": "Mori Hospital", "type": "hospital"})
     assert organisation.kind == "organisation" and organisation.institution is None
+
+
+def test_a_chain_may_join_copies_of_one_id_with_slips_in_them() -> None:
+    # A CRM's three copies of one person: the original id and two typed with slips.
+    ids = {1: "1676184", 2: None, 3: "7676186", 4: "1676148", 5: "2931755"}
+    components = _Components(
+        parent={},
+        apart={},
+        identifiers={
+            record: (1, frozenset([pid] if pid else []), frozenset()) for record, pid in ids.items()
+        },
+    )
+    assert components.union(1, 2)
+    assert components.union(2, 3)  # two slips from the original: one person's copy
+    assert components.union(3, 4)  # a dropped and an added digit, neighbours swapped
+    assert not components.union(4, 5)  # a different id entirely: another person
+    assert components.find(5) != components.find(1)

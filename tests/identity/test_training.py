@@ -79,3 +79,32 @@ def test_em_finds_the_m_splink_finds() -> None:
         assert ours.keys() == theirs.keys()
         for key, m in theirs.items():
             assert abs(ours[key] - m) <= 1e-9 * max(m, 1e-12), key
+
+
+def test_the_splink_internals_training_reads_are_pinned() -> None:
+    """``training.py`` reads Splink's settings object and levels, which Splink does not promise
+    to keep: a new Splink version fails here first, and whoever upgrades re-runs the EM
+    comparison above and checks each attribute below before changing the pin."""
+    import splink
+
+    assert splink.__version__.startswith("5.0."), (
+        f"Splink {splink.__version__}: re-check cpxm.identity.training against its internals"
+    )
+    connection = duckdb.connect()
+    load_records(connection, _records())
+    frame = DuckDBAPI(connection).register("cpxm_records", table_name="cpxm_records")
+    linker = Linker(frame, _settings(0.002, size=10), log_level=None)
+    comparisons = linker._settings_obj.comparisons
+    assert [c.output_column_name for c in comparisons][:2] == ["name", "dob"]
+    for comparison in comparisons:
+        assert comparison._case_statement.lstrip().upper().startswith("CASE")
+        levels = comparison._comparison_levels_excluding_null
+        assert [level.comparison_vector_value for level in levels] == list(
+            range(len(levels) - 1, -1, -1)
+        )
+        assert levels[-1]._is_else_level and comparison.comparison_levels[0].is_null_level
+        assert all(isinstance(level.sql_condition, str) for level in levels)
+        # EM and u sampling write their estimates back through these setters.
+        level = levels[0]
+        level.m_probability, level.u_probability = 0.5, 0.25
+        assert (level.m_probability, level.u_probability) == (0.5, 0.25)
