@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from cpxm.auth import service
 from cpxm.auth.models import UserSession
+from cpxm.errors import DomainError
 from cpxm.workspace.models import AuditLogEntry, User
 
 PASSWORD = "correct horse battery staple"
@@ -187,3 +188,58 @@ def test_deactivating_a_user_ends_their_sessions(
     service.update_user(session, user=analyst, is_active=False)
     session.commit()
     assert anonymous_client.get("/api/v1/me").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "change", [{"password": "a different long passphrase"}, {"role": "viewer"}]
+)
+def test_a_reset_or_role_change_ends_sessions_and_tokens_at_once(
+    anonymous_client: TestClient, analyst: User, session: Session, change: dict[str, str]
+) -> None:
+    issued = service.create_api_token(session, user=analyst, name="bi-tool")
+    session.commit()
+    bearer = {"Authorization": f"Bearer {issued.token}"}
+    _sign_in(anonymous_client)
+    assert anonymous_client.get("/api/v1/me").status_code == 200
+    assert anonymous_client.get("/api/v1/me", headers=bearer).status_code == 200
+
+    service.update_user(session, user=analyst, **change)
+    session.commit()
+
+    assert anonymous_client.get("/api/v1/me").status_code == 401
+    anonymous_client.cookies.clear()
+    assert anonymous_client.get("/api/v1/me", headers=bearer).status_code == 401
+
+
+def test_changing_nothing_that_matters_keeps_the_session(
+    anonymous_client: TestClient, analyst: User, session: Session
+) -> None:
+    _sign_in(anonymous_client)
+    service.update_user(session, user=analyst, role="analyst")  # the role it already has
+    session.commit()
+    assert anonymous_client.get("/api/v1/me").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("short", "at least 12 characters"),
+        ("aaaaaaaaaaaa", "repeats"),
+        ("Password1234", "commonly used password"),
+        ("qwertyuiopasdf", "harder password"),
+        ("ana@example.org!", "harder password"),  # the user's own email, else strong
+    ],
+)
+def test_the_password_policy_refuses_guessable_passwords(
+    session: Session, password: str, reason: str
+) -> None:
+    with pytest.raises(DomainError) as refused:
+        service.create_user(session, email="ana@example.org", role="analyst", password=password)
+    assert reason in str(refused.value.detail).lower()
+
+
+def test_the_password_policy_accepts_a_long_passphrase(session: Session) -> None:
+    user = service.create_user(
+        session, email="ana@example.org", role="analyst", password="ledger maple orbit 1947"
+    )
+    assert user.password_hash is not None

@@ -99,7 +99,9 @@ def test_case_pages_show_the_trail_pseudonymise_patients_and_take_csrf_forms(
 ) -> None:
     make_org(session)
     patient = make_stakeholder(session, type="patient", display_name="Maria Keller")
-    create_user(session, email="sales@example.org", role="commercial", password="x" * 14)
+    create_user(
+        session, email="sales@example.org", role="commercial", password="sales-rep-passphrase-7"
+    )
     case = service.open_case(
         session, case_type="manual", title="Call back", stakeholder_id=patient.id
     ).case
@@ -109,7 +111,11 @@ def test_case_pages_show_the_trail_pseudonymise_patients_and_take_csrf_forms(
     assert form_token
     anonymous_client.post(
         "/auth/sign-in",
-        data={"email": "sales@example.org", "password": "x" * 14, "csrf_token": form_token[1]},
+        data={
+            "email": "sales@example.org",
+            "password": "sales-rep-passphrase-7",
+            "csrf_token": form_token[1],
+        },
     )
     inbox = anonymous_client.get("/cases?view=all")
     assert inbox.status_code == 200 and "Call back" in inbox.text

@@ -10,7 +10,7 @@ The HTML comment right above a block says where it runs (``<!-- console: MODE --
 - no comment, or ``fresh``: an empty directory, so the store (the default, ``./cpxm.db``) does
   not exist yet and the example starts as a new user does (with ``cpxm init`` if it needs one);
 - ``demo``: the directory's ``cpxm.db`` is a copy of the demo workspace,
-  ``cpxm demo --scale 0.05 --no-serve`` (seed 42), its admin's password ``demo-password``;
+  ``cpxm demo --scale 0.05 --no-serve`` (seed 42), its admin's password ``docs-demo-passphrase``;
 - ``server``: that demo served by ``cpxm serve``, ``$TOKEN`` an admin API token
   (``cpxm token create --user admin@meridel.example``), and ``http://127.0.0.1:8000`` in commands
   and output standing for the server's real address;

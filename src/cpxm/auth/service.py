@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from cpxm.access import audit
@@ -33,6 +33,7 @@ def _dummy_hash() -> str:
 
 
 MIN_PASSWORD_LENGTH = 12
+MIN_PASSWORD_SCORE = 3  # zxcvbn's 0-4 scale: 3 needs about 10^8 guesses or more
 MAX_FAILED_SIGN_INS = 5
 LOCKOUT = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=12)
@@ -48,10 +49,40 @@ class AccountLocked(DomainError):
     status_code = 429
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, *, user: User | None = None) -> str:
+    """The argon2 hash of a password the policy accepts (see `check_password_policy`)."""
+    check_password_policy(password, user_inputs=_personal_words(user))
+    return password_hasher.hash(password)
+
+
+def check_password_policy(password: str, *, user_inputs: list[str] | None = None) -> None:
+    """Refuse passwords shorter than 12 characters or easy to guess.
+
+    Length alone let "aaaaaaaaaaaa" through. zxcvbn estimates the guesses an attacker needs from
+    its lists of common and breached passwords, words, names, keyboard patterns, repeats and
+    dates (and the user's own email, given as ``user_inputs``); a score below 3 means fewer than
+    10^8 guesses, which an offline attack on a stolen hash table would afford.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
-    return password_hasher.hash(password)
+    from zxcvbn import zxcvbn  # its word lists take 0.1 s to load; only password changes pay
+
+    # zxcvbn's cost grows with length; beyond 100 characters a password is long enough.
+    estimate = zxcvbn(password[:100], user_inputs=user_inputs or [])
+    if estimate["score"] < MIN_PASSWORD_SCORE:
+        feedback = estimate.get("feedback") or {}
+        reason = feedback.get("warning") or "it is too easy to guess"
+        hints = " ".join(feedback.get("suggestions") or [])
+        raise DomainError(
+            f"choose a harder password: {reason.rstrip('.').lower()}. {hints}".strip()
+        )
+
+
+def _personal_words(user: User | None) -> list[str]:
+    if user is None:
+        return []
+    local = user.email.split("@")[0]
+    return [user.email, local, *re.split(r"[._+-]", local), user.display_name or ""]
 
 
 def normalise_email(email: str) -> str:
@@ -85,7 +116,9 @@ def create_user(
         email=email,
         display_name=display_name or email.split("@")[0],
         role=checked_role.value,
-        password_hash=None if password is None else hash_password(password),
+        password_hash=None
+        if password is None
+        else hash_password(password, user=User(email=email, display_name=display_name or "")),
         team_id=team_id,
         is_active=True,
         failed_sign_ins=0,
@@ -104,6 +137,12 @@ def update_user(
     is_active: bool | None = None,
     password: str | None = None,
 ) -> User:
+    """Change a user; a new password, a new role or deactivation ends every session and token.
+
+    A reset is how an admin answers a suspected compromise, and a role change must not leave
+    sessions running with the rights the user no longer has: both take effect at once.
+    """
+    role_changed = role is not None and parse_role(role).value != user.role
     if role is not None:
         user.role = parse_role(role).value
     if team_id is not None:
@@ -112,14 +151,25 @@ def update_user(
         user.team_id = team_id
     if is_active is not None:
         user.is_active = is_active
-        if not is_active:
-            session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     if password is not None:
-        user.password_hash = hash_password(password)
+        user.password_hash = hash_password(password, user=user)
         user.failed_sign_ins = 0
         user.locked_until = None
+    if role_changed or password is not None or is_active is False:
+        end_all_sessions(session, user=user)
     session.flush()
     return user
+
+
+def end_all_sessions(session: Session, *, user: User) -> None:
+    """Sign ``user`` out everywhere: delete their sessions and revoke their API tokens."""
+    now = utc_now()
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
 
 
 @dataclass(frozen=True)
