@@ -119,3 +119,21 @@ def test_a_chain_may_join_copies_of_one_id_with_slips_in_them() -> None:
     assert components.union(3, 4)  # a dropped and an added digit, neighbours swapped
     assert not components.union(4, 5)  # a different id entirely: another person
     assert components.find(5) != components.find(1)
+
+
+def test_a_link_between_two_records_that_know_ids_stands_on_its_score() -> None:
+    # 1 and 2 are one group; 3 is a copy with another id typed in, scored a match with 2
+    # directly (the model saw both ids); 4 knows no id and links to 3's group by name alone.
+    ids = {1: "5399458", 2: "5399458", 3: "9920408", 4: None, 5: "1533923"}
+    components = _Components(
+        parent={},
+        apart={},
+        identifiers={
+            record: (1, frozenset([pid] if pid else []), frozenset()) for record, pid in ids.items()
+        },
+        knows={record: (pid is not None, False) for record, pid in ids.items()},
+    )
+    assert components.union(1, 2)
+    assert components.union(2, 3)  # both know an id: the model weighed the difference
+    assert components.union(5, 4)
+    assert not components.union(4, 1)  # through a record without one: two ids, refused

@@ -74,6 +74,12 @@ def _blocking_rules() -> list[Any]:
         block_on("first_name", "institution", "kind"),
         # Swapped name order (Junitz Steffen for Steffen Junitz).
         "l.first_name = r.last_name AND l.last_name = r.first_name AND l.kind = r.kind",
+        # A copy with a slip in every name and key: the start of the street, or of the id,
+        # usually survives (45 mcinnes stret, 7911921 for 7912921).
+        "l.postal_code = r.postal_code AND left(l.address, 8) = left(r.address, 8)"
+        " AND l.kind = r.kind",
+        "left(l.professional_id, 4) = left(r.professional_id, 4)"
+        " AND left(l.address, 4) = left(r.address, 4) AND l.kind = r.kind",
     ]
 
 

@@ -62,13 +62,15 @@ class _Components:
 
     A model link may also not chain two groups whose identifiers disagree: when either side
     already holds more than one record and both know a professional id (or a date of birth)
-    but none of one side's is the other's or near it (``_near``), the link is refused. Two
-    records the model compared directly stand on their own score; a chain through a third
-    record must not put two professional ids in one person (different people at one e-mail
-    address, one name shared by two doctors). A slip is allowed because a person recorded
-    several times (a CRM's duplicates) carries a different typo in each copy: refusing those
-    chains sent 2,005 pairs to review and lost a quarter of the true pairs on generated
-    deduplication data with several copies per person.
+    but none of one side's is the other's or near it (``_near``), a link through a record that
+    does not know one is refused. A chain through such a record must not put two professional
+    ids in one person (different people at one e-mail address, one name shared by two doctors
+    and an event registration with the name only). Where both linked records know the id, the
+    model has weighed their disagreement and its score stands: a CRM's copy of a person with
+    a wrong id and everything else right is that person. A slip is allowed because a person
+    recorded several times carries a different typo in each copy: refusing those chains sent
+    2,005 pairs to review and lost a quarter of the true pairs on generated deduplication
+    data with several copies per person.
     """
 
     parent: dict[int, int]
@@ -78,6 +80,8 @@ class _Components:
     # root -> the type groups its records declare (``Normalised.type_group``): a model link
     # never joins two groups, directly or through a record that declares none.
     groups: dict[int, frozenset[str]] = field(default_factory=dict)
+    # record -> (knows a professional id, knows a date of birth)
+    knows: dict[int, tuple[bool, bool]] = field(default_factory=dict)
 
     def find(self, item: int) -> int:
         root = item
@@ -87,13 +91,17 @@ class _Components:
             self.parent[item], item = root, self.parent[item]
         return root
 
-    def _conflict(self, root_a: int, root_b: int) -> bool:
+    def _conflict(self, a: int, b: int, root_a: int, root_b: int) -> bool:
         empty: tuple[int, frozenset[str], frozenset[str]] = (1, frozenset(), frozenset())
         size_a, ids_a, dobs_a = self.identifiers.get(root_a, empty)
         size_b, ids_b, dobs_b = self.identifiers.get(root_b, empty)
         if size_a == 1 and size_b == 1:
             return False
-        return _apart(ids_a, ids_b) or _apart(dobs_a, dobs_b)
+        id_a, dob_a = self.knows.get(a, (False, False))
+        id_b, dob_b = self.knows.get(b, (False, False))
+        return (not (id_a and id_b) and _apart(ids_a, ids_b)) or (
+            not (dob_a and dob_b) and _apart(dobs_a, dobs_b)
+        )
 
     def types_conflict(self, a: int, b: int) -> bool:
         """Whether the components of ``a`` and ``b`` hold records of different type groups."""
@@ -112,7 +120,7 @@ class _Components:
         if not force and (
             any(self.find(x) == root_b for x in self.apart.get(root_a, ()))
             or any(self.find(x) == root_a for x in self.apart.get(root_b, ()))
-            or self._conflict(root_a, root_b)
+            or self._conflict(a, b, root_a, root_b)
             or self.types_conflict(root_a, root_b)
         ):
             return False
@@ -241,6 +249,10 @@ def _resolve(
             record.unique_id: frozenset([record.type_group])
             for record in records
             if record.type_group is not None
+        },
+        knows={
+            record.unique_id: (record.professional_id is not None, record.dob is not None)
+            for record in records
         },
     )
     for (low, high), pair in decided.items():
