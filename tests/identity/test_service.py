@@ -222,7 +222,12 @@ def test_merge_moves_references_and_undo_restores_them(session: Session) -> None
     ).all()
     assert {p.attribute for p in provenance} >= {"email", "phone", "professional_id"}
     email = next(p for p in provenance if p.attribute == "email")
-    assert email.source_record_id == records[0].id and email.rule == "trust"
+    # Both records give the address: it won by their agreement, shown from the trusted one.
+    assert (email.source_record_id, email.rule, email.reason) == (
+        records[0].id,
+        "agreement",
+        "agreement 2 of 2",
+    )
 
     event = service.unmerge_stakeholder(session, stakeholder_id=duplicate)
     session.refresh(interaction)
@@ -347,7 +352,7 @@ def test_records_without_a_stakeholder_get_complete_golden_records(session: Sess
             )
         ).all()
     )
-    assert provenance["first_name"] == "trust" and provenance["professional_id"]
+    assert provenance["first_name"] == "agreement" and provenance["professional_id"]
     assert run.created == len({_owner(session, r) for r in records})
     assert all(_owner(session, r) is not None for r in records)
     pending = session.scalar(

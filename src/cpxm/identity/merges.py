@@ -17,6 +17,7 @@ from cpxm.identity.references import merge_map, move_references, restore_referen
 from cpxm.identity.survivorship import (
     ATTRIBUTES,
     DEFAULT_TRUST_ORDER,
+    REASONS,
     Candidate,
     Choice,
     choose,
@@ -72,19 +73,21 @@ def _snapshot(session: Session, stakeholder_ids: Sequence[int]) -> dict[int, dic
                 fields[name] = _jsonable(fields[name])
             fields["kind"] = kind
             snapshots[stakeholder_id] = {"fields": fields, "provenance": []}
-        for stakeholder_id, attribute, record_id, rule in _provenance_of(session, chunk):
-            snapshots[stakeholder_id]["provenance"].append([attribute, record_id, rule])
+        for stakeholder_id, attribute, record_id, rule, reason in _provenance_of(session, chunk):
+            snapshots[stakeholder_id]["provenance"].append([attribute, record_id, rule, reason])
     return snapshots
 
 
 def _provenance_of(session: Session, stakeholder_ids: Sequence[int]) -> Any:
-    """(stakeholder id, attribute, source record id, rule) of these stakeholders' attributes."""
+    """(stakeholder id, attribute, source record id, rule, reason) of these stakeholders'
+    attributes."""
     return session.execute(
         select(
             AttributeProvenance.stakeholder_id,
             AttributeProvenance.attribute,
             AttributeProvenance.source_record_id,
             AttributeProvenance.rule,
+            AttributeProvenance.reason,
         ).where(one_of(session, AttributeProvenance.stakeholder_id, stakeholder_ids))
     )
 
@@ -183,6 +186,7 @@ _EVENT_COLUMNS = [
     "merged_at",
 ]
 _DATE_ATTRIBUTES = ("birth_date",)
+_PROVENANCE = ["stakeholder_id", "attribute", "source_record_id", "rule", "reason"]
 # A golden record's attributes when no record knows them; the required ones are not cleared.
 _CLEARED = {a: None for a in ATTRIBUTES if a not in ("type", "display_name")}
 
@@ -272,9 +276,14 @@ def _restore_snapshot(session: Session, stakeholder_id: int, snapshot: dict[str,
     )
     session.add_all(
         AttributeProvenance(
-            stakeholder_id=stakeholder_id, attribute=a, source_record_id=r, rule=rule
+            stakeholder_id=stakeholder_id,
+            attribute=a,
+            source_record_id=r,
+            rule=rule,
+            # Snapshots taken before reasons were kept hold three fields.
+            reason=reason[0] if reason else REASONS.get(rule, rule),
         )
-        for a, r, rule in snapshot["provenance"]
+        for a, r, rule, *reason in snapshot["provenance"]
     )
 
 
@@ -317,7 +326,7 @@ def found_golden_records(
     now = utc_now()
     columns = ["id", "kind", *ATTRIBUTES, "status", "created_at", "updated_at"]
     stakeholders: list[tuple[Any, ...]] = []
-    provenance: list[tuple[int, str, int, str]] = []
+    provenance: list[tuple[int, str, int, str, str]] = []
     for stakeholder_id, members in zip(stakeholder_ids, clusters, strict=True):
         chosen = _golden_choices(members, trust_order)
         values = {attribute: choice.value for attribute, choice in chosen.items()}
@@ -328,19 +337,14 @@ def found_golden_records(
             (stakeholder_id, kind, *(values.get(a) for a in ATTRIBUTES), "active", now, now)
         )
         provenance.extend(
-            (stakeholder_id, attribute, choice.record_id, choice.rule)
+            (stakeholder_id, attribute, choice.record_id, choice.rule, choice.reason)
             for attribute, choice in chosen.items()
         )
     connection = session.connection()
     for batch in chunked(stakeholders, 50_000):
         bulk_insert(connection, _table("stakeholders"), batch, columns)
     for batch in chunked(provenance, 200_000):
-        bulk_insert(
-            connection,
-            _table("identity_attribute_provenance"),
-            batch,
-            ["stakeholder_id", "attribute", "source_record_id", "rule"],
-        )
+        bulk_insert(connection, _table("identity_attribute_provenance"), batch, _PROVENANCE)
 
 
 def refresh_golden_records(
@@ -392,11 +396,11 @@ def refresh_golden_records(
                     countries,
                 )
             )
-        provenance: dict[int, dict[str, tuple[int, str]]] = defaultdict(dict)
-        for stakeholder_id, attribute, record_id, rule in _provenance_of(session, chunk):
-            provenance[stakeholder_id][attribute] = (record_id, rule)
+        provenance: dict[int, dict[str, tuple[int, str, str]]] = defaultdict(dict)
+        for stakeholder_id, attribute, record_id, rule, reason in _provenance_of(session, chunk):
+            provenance[stakeholder_id][attribute] = (record_id, rule, reason)
         stale: dict[str, list[int]] = defaultdict(list)
-        fresh: list[tuple[int, str, int, str]] = []
+        fresh: list[tuple[int, str, int, str, str]] = []
         updates: list[tuple[Any, ...]] = []
         current_rows = session.execute(
             select(*golden_columns).where(one_of(session, table.c.id, chunk))
@@ -410,7 +414,9 @@ def refresh_golden_records(
             wanted = current | _CLEARED | {a: choice.value for a, choice in chosen.items()}
             wanted["kind"] = "organisation" if wanted["type"] in ORGANISATION_TYPES else "person"
             old = provenance.get(row.id, {})
-            new = {a: (choice.record_id, choice.rule) for a, choice in chosen.items()}
+            new = {
+                a: (choice.record_id, choice.rule, choice.reason) for a, choice in chosen.items()
+            }
             dirty = old != new
             if dirty:
                 fresh.extend((row.id, a, *why) for a, why in new.items() if old.get(a) != why)
@@ -434,10 +440,7 @@ def refresh_golden_records(
             # The engine's raw bulk path: provenance is a dozen rows per golden record, and
             # SQLAlchemy's per-row parameter handling cost more than the insert itself.
             bulk_insert(
-                session.connection(),
-                _table("identity_attribute_provenance"),
-                fresh,
-                ["stakeholder_id", "attribute", "source_record_id", "rule"],
+                session.connection(), _table("identity_attribute_provenance"), fresh, _PROVENANCE
             )
     _expire(session, changed)
     return len(changed)

@@ -118,11 +118,14 @@ class MergeEvent(Base):
 
 
 class AttributeProvenance(Base):
-    """Where a golden record's attribute came from and which survivorship rule chose it."""
+    """Where a golden record's attribute came from, which survivorship rule chose it and why."""
 
     __tablename__ = "identity_attribute_provenance"
     __table_args__ = (
-        CheckConstraint("rule IN ('only_source', 'trust', 'recency', 'completeness')", name="rule"),
+        CheckConstraint(
+            "rule IN ('only_source', 'agreement', 'trust', 'recency', 'completeness')",
+            name="rule",
+        ),
     )
 
     stakeholder_id: Mapped[int] = mapped_column(
@@ -133,3 +136,5 @@ class AttributeProvenance(Base):
         ForeignKey("source_records.id", ondelete="CASCADE"), index=True
     )
     rule: Mapped[str] = mapped_column(String(20))
+    # Why the rule chose this value, for a steward: "agreement 3 of 4", "most trusted source".
+    reason: Mapped[str] = mapped_column(String(120))

@@ -1,19 +1,33 @@
 """Golden-record attributes chosen per attribute from a stakeholder's source records.
 
-Per attribute, among the records that know a value: the most trusted source system wins; a tie
-goes to the most recently updated record, then to the most complete one (most attributes known),
-then to the lowest record id so the choice is stable. The rule that decided is kept with the
-value (``identity_attribute_provenance``), so a reader can tell why a phone number is there.
+Per attribute, among the records that know a value, values are grouped by what they say rather
+than how they are written (case, spacing, accents, nicknames and initials folded; phones by
+their digits). The value most records agree on wins: a trusted source's typo does not outvote
+two other systems that spell the name alike. When no value has more support than another, the
+most trusted source system wins, then the most recently updated record, then the most complete
+one (most attributes known), then the lowest record id so the choice is stable. Within the
+winning group the shown spelling is the fullest one: a name rather than a nickname or an
+initial, with its accents, in mixed case rather than a system's capitals.
+
+A record whose first and last name are the other records' last and first name was entered the
+wrong way round: it votes with its names swapped. The rule that decided and a reason a steward
+can read ("agreement 3 of 4", "most trusted source") are kept with the value
+(``identity_attribute_provenance``), so a reader can tell why a name is there.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from difflib import SequenceMatcher
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from cpxm.identity.normalise import _kind
+from cpxm.identity.normalise import NICKNAMES, TITLES, _kind, _phone, fold
 from cpxm.stakeholders.models import STAKEHOLDER_TYPES
 
 DEFAULT_TRUST_ORDER = (
@@ -40,6 +54,20 @@ ATTRIBUTES = (
     "language",
     "birth_date",
 )
+RULES = ("only_source", "agreement", "trust", "recency", "completeness")
+REASONS = {
+    "only_source": "only source",
+    "trust": "most trusted source",
+    "recency": "most recent",
+    "completeness": "most complete record",
+}
+ONLY_SOURCE = REASONS["only_source"]
+# Words before a surname that belong to it (lower-cased).
+PARTICLES = frozenset(
+    "de del della der den di da das do dos du la le van von ten ter zu st st. bin ibn al el".split()  # noqa: SIM905
+)
+# Titles written before a name; "M." is left alone, as it is as often an initial as Monsieur.
+_TITLES = TITLES - {"m"}
 TYPE_WORDS = {"consumer": "patient", "physician": "hcp", "nurse": "hcp", "pharmacist": "hcp"}
 
 
@@ -53,11 +81,13 @@ class Candidate:
     values: dict[str, Any]  # golden-record fields this record knows
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
+    """The surviving value, the record it was taken from, the rule that decided and why."""
+
     value: Any
     record_id: int
-    rule: str
+    rule: str  # one of RULES
+    reason: str  # for a steward: "agreement 3 of 4", "most trusted source" ...
 
 
 def _flat(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -85,17 +115,25 @@ def _name_parts(attributes: dict[str, Any]) -> tuple[str | None, str | None]:
     last = _get(attributes, "last_name", "family_name", "last")
     if first or last:
         return first, last
-    full = _get(attributes, "attendee", "requester_name", "caller_name")
+    # A person known by one name field (an import's ``name``, a registration's attendee) is
+    # split as people write names, so its first and last name can agree with other systems'.
+    full = _get(attributes, "name", "attendee", "requester_name", "caller_name")
     if not full:
         return None, None
     text = str(full)
     if "," in text:
         last_part, _, first_part = text.partition(",")
         return first_part.strip() or None, last_part.strip() or None
-    tokens = [t for t in text.split() if t.rstrip(".").lower() not in ("dr", "prof")]
+    tokens = text.split()
+    while len(tokens) > 1 and tokens[0].rstrip(".").lower() in _TITLES:
+        tokens = tokens[1:]
     if len(tokens) < 2:
         return None, tokens[0] if tokens else None
-    return " ".join(tokens[:-1]), tokens[-1]
+    # The particles before a surname belong to it: Zacharie Le Roux, Ana de la Fuente.
+    split = len(tokens) - 1
+    while split > 1 and tokens[split - 1].lower() in PARTICLES:
+        split -= 1
+    return " ".join(tokens[:split]), " ".join(tokens[split:])
 
 
 def golden_values(attributes: dict[str, Any], countries: set[str]) -> dict[str, Any]:
@@ -128,7 +166,7 @@ def golden_values(attributes: dict[str, Any], countries: set[str]) -> dict[str, 
         values |= {"first_name": None, "last_name": None, "display_name": name}
     else:
         first, last = _name_parts(attributes)
-        full = " ".join(part for part in (first, last) if part) or _get(attributes, "name")
+        full = " ".join(part for part in (first, last) if part) or None
         values |= {"first_name": first, "last_name": last, "display_name": full}
     for key, value in values.items():
         if isinstance(value, str):
@@ -136,13 +174,282 @@ def golden_values(attributes: dict[str, Any], countries: set[str]) -> dict[str, 
     return values
 
 
+_SEPARATORS = re.compile(r"[\W_]+")
+_NOT_ALPHANUMERIC = re.compile(r"[^0-9A-Za-z]")
+_NOT_LETTERS = re.compile(r"[^a-z]")
+# Attributes whose values are compared as codes: spacing and punctuation mean nothing.
+_CODES = ("postal_code", "professional_id")
+Rank = tuple[int, float, int, int]
+
+
+@lru_cache(maxsize=200_000)
+def _folded(text: str) -> str:
+    """Case, spacing, punctuation and accents folded: Gérard, GERARD and gerard alike."""
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return _SEPARATORS.sub(" ", text.casefold()).strip()
+
+
+def _agreement_key(attribute: str, value: Any) -> Any:
+    """What a value says, so that differently written values of one thing agree."""
+    if not isinstance(value, str):
+        return value
+    if attribute == "email":
+        return value.strip().lower()
+    if attribute == "phone":
+        # International, national and trunk formats of one number share their last digits.
+        return _phone(value) or _folded(value)
+    if attribute in _CODES:
+        return _NOT_ALPHANUMERIC.sub("", value).upper() or value
+    key = _folded(value) or value
+    if attribute == "first_name":
+        return " ".join(NICKNAMES.get(token, token) for token in key.split())
+    return key
+
+
+def _transliterated_key(attribute: str, value: Any) -> Any:
+    """The key of the value with umlauts written out (Müller -> mueller), so a system that
+    transliterates agrees with one that keeps them; ``None`` when it is the same key."""
+    if not isinstance(value, str) or value.isascii() or attribute not in _TEXT_NAMES:
+        return None
+    written_out = fold(value)
+    return written_out if written_out != _folded(value) else None
+
+
+_TEXT_NAMES = ("first_name", "last_name", "display_name", "city", "address_line")
+
+
+def _is_initial(key: Any) -> bool:
+    return isinstance(key, str) and len(key) == 1
+
+
+def _is_nickname(value: str) -> bool:
+    return any(token in NICKNAMES for token in _folded(value).split())
+
+
+def _shown_preference(attribute: str, value: Any) -> tuple[bool, int, bool]:
+    """Lower is better: a name over its nickname, accents kept, mixed case over capitals."""
+    if not isinstance(value, str):
+        return (False, 0, False)
+    if attribute == "email":
+        return (False, 0, value != value.lower())  # addresses are shown as written to
+    nickname = attribute == "first_name" and _is_nickname(value)
+    accents = sum(1 for ch in value if not ch.isascii())
+    one_case = value == value.upper() or value == value.lower()
+    return (nickname, -accents, one_case)
+
+
+def _rule_between(winner: Rank, runner_up: Rank) -> str:
+    """Which tie-break separated the best records of two equally supported values."""
+    if winner[0] != runner_up[0]:
+        return "trust"
+    if winner[1] != runner_up[1]:
+        return "recency"
+    return "completeness"
+
+
+def _swapped_records(ranked: Sequence[tuple[Rank, Candidate]]) -> frozenset[int]:
+    """Records whose first and last name are the others' last and first name.
+
+    A record is a suspect when its names, read the other way round, agree with more of the
+    other records than as entered; it is swapped only if that still holds counting the
+    records that are not suspects themselves, so two records that disagree only in order
+    (one of them must be right, nothing says which) are left as they are.
+    """
+    names = []
+    for _, c in ranked:
+        first, last = c.values.get("first_name"), c.values.get("last_name")
+        if isinstance(first, str) and isinstance(last, str):
+            first_key, last_key = _folded(first), _folded(last)
+            if first_key and last_key and first_key != last_key:
+                names.append((c.record_id, first_key, last_key))
+    if len(names) < 2 or {n[1] for n in names}.isdisjoint(n[2] for n in names):
+        return _NONE  # no first name of one record is the last name of another
+
+    def votes(among: Sequence[tuple[int, str, str]]) -> set[int]:
+        firsts = Counter(first for _, first, _ in among)
+        lasts = Counter(last for _, _, last in among)
+        swapped = set()
+        for record_id, first, last in names:
+            # A record does not vote for itself: its own names are only ever "as entered".
+            mine = 1 if any(r == record_id for r, _, _ in among) else 0
+            as_entered = firsts[first] + lasts[last] - 2 * mine
+            reversed_ = firsts[last] + lasts[first]
+            if reversed_ > as_entered:
+                swapped.add(record_id)
+        return swapped
+
+    suspects = votes(names)
+    if not suspects:
+        return _NONE
+    return frozenset(suspects & votes([n for n in names if n[0] not in suspects]))
+
+
+_NONE: frozenset[int] = frozenset()
+
+
+class _Group:
+    """Records whose values for one attribute say the same thing."""
+
+    __slots__ = ("best", "shown", "support", "swapped")
+
+    def __init__(self, rank: Rank) -> None:
+        self.best = rank  # of its best-ranked record: ties between groups fall back to it
+        self.support = 0
+        self.swapped = 0
+        self.shown: list[tuple[Rank, Candidate, Any]] = []
+
+    def add(self, rank: Rank, swapped: bool) -> None:
+        self.support += 1
+        self.swapped += swapped
+        self.best = min(self.best, rank)
+
+    def absorb(self, other: _Group) -> None:
+        self.support += other.support
+        self.swapped += other.swapped
+        self.best = min(self.best, other.best)
+        self.shown += other.shown
+
+
+def _choose_one(
+    attribute: str,
+    known: Sequence[tuple[Rank, Candidate, Any, bool]],
+    addresses: Sequence[str] = (),
+) -> Choice:
+    """The surviving value of one attribute among the (rank, record, value, swapped) that
+    know it, in rank order; ``addresses``: the letters of the person's e-mail addresses."""
+    _, best, value, _ = known[0]
+    if len(known) == 1:
+        return Choice(value, best.record_id, "only_source", REASONS["only_source"])
+    if all(other == value for _, _, other, _ in known):
+        # Most attributes of most golden records: every source writes it alike.
+        reason = f"agreement {len(known)} of {len(known)}"
+        swapped = sum(1 for *_, turned in known if turned)
+        if swapped:
+            reason += f", {swapped} with first and last name swapped"
+        return Choice(value, best.record_id, "agreement", reason)
+    groups: dict[Any, _Group] = {}
+    initials: list[tuple[Rank, Candidate, Any, bool, str]] = []
+    for rank, c, value, swapped in known:
+        key = _agreement_key(attribute, value)
+        if attribute == "first_name" and _is_initial(key):
+            initials.append((rank, c, value, swapped, key))
+            continue
+        group = groups.setdefault(key, _Group(rank))
+        group.add(rank, swapped)
+        group.shown.append((rank, c, value))
+    # One group per person however a system writes umlauts: Müller, Muller and Mueller.
+    for key in list(groups):
+        keeper = groups.get(key)
+        if keeper is None:
+            continue  # absorbed already
+        for _, _, value in list(keeper.shown):
+            other_key = _transliterated_key(attribute, value)
+            if other_key is not None and other_key != key and other_key in groups:
+                keeper.absorb(groups.pop(other_key))
+    full_names = {k: g for k, g in groups.items() if isinstance(k, str)}
+    for rank, c, value, swapped, initial in initials:
+        # An initial agrees with the full name it abbreviates and is never shown over it; when
+        # several start with its letter (Candelas and a typo's Caandelas) it takes no side.
+        matches = [g for k, g in full_names.items() if k[:1] == initial]
+        if len(matches) == 1:
+            matches[0].add(rank, swapped)
+        elif not matches:
+            group = groups.setdefault(initial, _Group(rank))
+            group.add(rank, swapped)
+            group.shown.append((rank, c, value))
+    ordered = sorted(groups.values(), key=lambda g: (-g.support, g.best))
+    winner = ordered[0]
+    total = len(known)
+    if len(ordered) == 1 or winner.support > ordered[1].support:
+        rule, reason = "agreement", f"agreement {winner.support} of {total}"
+    else:
+        tied = [g for g in ordered if g.support == winner.support]
+        spelled = [g for g in tied if _in_addresses(g, addresses)]
+        if len(spelled) == 1 and _spellings_of_one_name(tied):
+            # Two systems, two spellings: the one the person's e-mail address is made of
+            # (rangel in gregory.rangel@...) is not the one with the slip of the keyboard.
+            winner = spelled[0]
+            rule, reason = "agreement", f"agreement {winner.support} of {total} and the e-mail"
+        else:
+            rule = _rule_between(winner.best, ordered[1].best)
+            reason = REASONS[rule]
+    if rule == "agreement" and winner.swapped:
+        reason += f", {winner.swapped} with first and last name swapped"
+    _, shown_record, shown_value = winner.shown[0]
+    if any(value != shown_value for _, _, value in winner.shown):
+        spelling = Counter(value for _, _, value in winner.shown)
+        _, shown_record, shown_value = min(
+            winner.shown,
+            key=lambda item: (_shown_preference(attribute, item[2]), -spelling[item[2]], item[0]),
+        )
+    return Choice(shown_value, shown_record.record_id, rule, reason)
+
+
+def _spellings_of_one_name(groups: Sequence[_Group]) -> bool:
+    """Whether the values differ as slips of the keyboard do, not as two names (a first and
+    a last name the other way round) do: those an address holding both cannot decide."""
+    words = [_folded(str(g.shown[0][2])) for g in groups]
+    return all(SequenceMatcher(None, words[0], word).ratio() >= 0.75 for word in words[1:])
+
+
+def _in_addresses(group: _Group, addresses: Sequence[str]) -> bool:
+    """Whether the name is spelled out in one of the person's e-mail addresses."""
+    if not addresses:
+        return False
+    for _, _, value in group.shown:
+        letters = _NOT_LETTERS.sub("", _folded(str(value)))
+        if len(letters) >= 3 and any(letters in address for address in addresses):
+            return True
+    return False
+
+
+def _person_name(chosen: dict[str, Choice]) -> None:
+    """Names in capitals written as names, and a person's shown name made of them."""
+    for attribute in ("first_name", "last_name"):
+        choice = chosen.get(attribute)
+        if choice is not None and _in_capitals(choice.value):
+            # A system that keeps names in capitals (French CRMs keep surnames so) says
+            # nothing about how the name is written: a steward shows it as a name.
+            chosen[attribute] = choice._replace(
+                value=_as_name(choice.value), reason=f"{choice.reason}, capitals written as a name"
+            )
+    first, last = chosen.get("first_name"), chosen.get("last_name")
+    named = last or first
+    if named is not None:
+        chosen["display_name"] = Choice(
+            " ".join(str(c.value) for c in (first, last) if c is not None),
+            named.record_id,
+            named.rule,
+            "the chosen first and last name",
+        )
+
+
+def _in_capitals(value: Any) -> bool:
+    return isinstance(value, str) and value.isupper() and sum(ch.isalpha() for ch in value) > 1
+
+
+def _as_name(value: str) -> str:
+    """LE ROUX -> Le Roux, O'BRIEN -> O'Brien, JEAN-PIERRE -> Jean-Pierre."""
+    return re.sub(r"[^\W\d_]+", lambda word: word.group(0).capitalize(), value.lower())
+
+
 def choose(
     candidates: Sequence[Candidate], trust_order: Sequence[str] = DEFAULT_TRUST_ORDER
 ) -> dict[str, Choice]:
     """Per attribute, the surviving value, the record it came from and the deciding rule."""
+    if len(candidates) == 1:
+        # Most golden records have one source: nothing to weigh, and a resolve makes many.
+        only = candidates[0]
+        alone = {
+            attribute: Choice(only.values[attribute], only.record_id, "only_source", ONLY_SOURCE)
+            for attribute in ATTRIBUTES
+            if only.values.get(attribute) is not None
+        }
+        _person_name(alone)
+        return alone
     trust = {system: rank for rank, system in enumerate(trust_order)}
-    # One order for every attribute (trust, recency, completeness, id): the first record that
-    # knows an attribute wins it, and the next one that knows it shows which rule decided.
     ranked = sorted(
         (
             (
@@ -155,29 +462,45 @@ def choose(
         )
         for c in candidates
     )
-    # One pass in that order: the first record knowing an attribute wins it, the second
-    # (the runner-up) shows which rule decided. Scanning the ranking once per attribute cost
-    # a tenth of a FEBRL4 resolve.
-    winners: dict[str, tuple[tuple[Any, ...], Candidate]] = {}
-    rules: dict[str, str] = {}
-    for key, c in ranked:
+    # Each attribute's (rank, record, value, swapped) in rank order, in one pass: a resolve
+    # chooses for thousands of golden records, and most of their attributes agree.
+    known: dict[str, list[tuple[Rank, Candidate, Any, bool]]] = {}
+    for rank, c in ranked:
         for attribute, value in c.values.items():
-            if value is None or attribute in rules:
-                continue
-            won = winners.get(attribute)
-            if won is None:
-                winners[attribute] = (key, c)
-            elif won[0][0] != key[0]:
-                rules[attribute] = "trust"
-            elif won[0][1] != key[1]:
-                rules[attribute] = "recency"
-            else:
-                rules[attribute] = "completeness"
+            if value is not None:
+                known.setdefault(attribute, []).append((rank, c, value, False))
+    swapped = _swapped_records(ranked)
+    if swapped:
+        for attribute, other in (("first_name", "last_name"), ("last_name", "first_name")):
+            known[attribute] = [
+                (rank, c, c.values.get(other), True) if c.record_id in swapped else entry
+                for entry in known.get(attribute, [])
+                for rank, c, _, _ in (entry,)
+            ]
+    person = "first_name" in known or "last_name" in known
+    addresses: list[str] | None = None
     chosen: dict[str, Choice] = {}
     for attribute in ATTRIBUTES:
-        if attribute in winners:
-            best = winners[attribute][1]
+        values = known.get(attribute)
+        if not values or (attribute == "display_name" and person):
+            continue  # a person's shown name is made of the chosen first and last name
+        _, best, value, _ = values[0]
+        if len(values) == 1:
+            chosen[attribute] = Choice(value, best.record_id, "only_source", ONLY_SOURCE)
+        elif not swapped and (
+            values[1][2] == value if len(values) == 2 else all(e[2] == value for e in values)
+        ):
+            count = len(values)
             chosen[attribute] = Choice(
-                best.values[attribute], best.record_id, rules.get(attribute, "only_source")
+                value, best.record_id, "agreement", f"agreement {count} of {count}"
             )
+        else:
+            if addresses is None:
+                addresses = [
+                    _NOT_LETTERS.sub("", str(entry[2]).partition("@")[0].lower())
+                    for entry in known.get("email", ())
+                ]
+            names = attribute in ("first_name", "last_name")
+            chosen[attribute] = _choose_one(attribute, values, addresses if names else ())
+    _person_name(chosen)
     return chosen
