@@ -23,15 +23,12 @@ from splink import Linker
 from cpxm.identity.normalise import COLUMNS
 
 SEED = 20261123
-# Below these sizes the written-down probabilities beat estimates from too few pairs.
+# Below these sizes the written-down probabilities beat estimates from too few pairs: u from
+# 1,000 records lost a pair of FEBRL1 that the written u found. From 2,000 records both u and m
+# come from the data: EM from 2,000 rather than 5,000 records raised F1 on generated
+# deduplication data of 4,000 records (several copies per person) from 0.962 to 0.977.
 U_TRAINING_RECORDS = 2_000
-M_TRAINING_RECORDS = 5_000
-# EM may raise a level's m above the written-down value, never lower it (each comparison is
-# then renormalised). Where the sources never varied a field among the pairs EM saw (the demo's
-# silos copy one e-mail across systems), EM sets m of "different" to 0 and one differing e-mail
-# vetoes any match; people do have several, and the written value says how often. Measured:
-# floors of 0.25 and 0.6 of the written m gave demo F1 0.906, this 0.949 (FEBRL4 the same).
-M_FLOOR_SHARE = 1.0
+M_TRAINING_RECORDS = 2_000
 # Expectation maximisation sessions, by the columns each blocks on; each session estimates m
 # of the comparisons it leaves free, so together they cover every comparison.
 # Two sessions (names; date of birth) found what four (also e-mail, postcode) found, on FEBRL4
@@ -56,7 +53,6 @@ def train(connection: duckdb.DuckDBPyConnection, linker: Linker, size: int, prio
     if size < U_TRAINING_RECORDS:
         return
     levels = _levels(linker)
-    written_m = [float(level.m_probability) for level in levels]
     estimate_u(connection, linker, pairs=min(5e6, max(1e4, size * 20.0)))
     if size < M_TRAINING_RECORDS:
         return
@@ -70,8 +66,9 @@ def train(connection: duckdb.DuckDBPyConnection, linker: Linker, size: int, prio
         for level in levels:
             if id(level) in trained:
                 level.m_probability = statistics.median(trained[id(level)])
-    for level, m in zip(levels, written_m, strict=True):
-        level.m_probability = max(float(level.m_probability), m * M_FLOOR_SHARE)
+    # EM's m stand as estimated: the written-down m are only where EM starts. A floor at the
+    # written m (kept until 2026-12-05 for silos that copy one e-mail everywhere) changed the
+    # demo's F1 by 0.0001 and sent 200 more of its pairs to review.
     for comparison in comparisons:
         _normalise_m(comparison._comparison_levels_excluding_null)
 
