@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import select
@@ -203,7 +204,9 @@ def test_a_reset_or_role_change_ends_sessions_and_tokens_at_once(
     assert anonymous_client.get("/api/v1/me").status_code == 200
     assert anonymous_client.get("/api/v1/me", headers=bearer).status_code == 200
 
-    service.update_user(session, user=analyst, **change)
+    service.update_user(
+        session, user=analyst, password=change.get("password"), role=change.get("role")
+    )
     session.commit()
 
     assert anonymous_client.get("/api/v1/me").status_code == 401
@@ -243,3 +246,47 @@ def test_the_password_policy_accepts_a_long_passphrase(session: Session) -> None
         session, email="ana@example.org", role="analyst", password="ledger maple orbit 1947"
     )
     assert user.password_hash is not None
+
+
+def test_pages_and_api_answers_are_never_stored_but_static_files_may_be(
+    anonymous_client: TestClient, analyst: User
+) -> None:
+    _sign_in(anonymous_client)
+    for path in ("/", "/api/v1/me", "/api/v1/stakeholders", "/cases"):
+        response = anonymous_client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers["cache-control"] == "no-store", path
+        # The test client speaks HTTPS: browsers are told to keep to it.
+        assert response.headers["strict-transport-security"].startswith("max-age=31536000")
+    static = anonymous_client.get("/static/cpxm.css")
+    assert static.status_code == 200
+    assert static.headers.get("cache-control") != "no-store"
+
+
+def test_no_hsts_over_plain_http(app: FastAPI) -> None:
+    with TestClient(app, base_url="http://testserver") as client:
+        response = client.get("/auth/sign-in")
+    assert response.status_code == 200
+    assert "strict-transport-security" not in response.headers
+
+
+def test_every_page_offers_sign_out_and_it_ends_the_session(
+    anonymous_client: TestClient, analyst: User
+) -> None:
+    assert "Sign out" not in anonymous_client.get("/auth/sign-in").text
+    _sign_in(anonymous_client)
+    for path in ("/", "/analytics/metrics", "/cases"):
+        page = anonymous_client.get(path)
+        assert page.status_code == 200, path
+        assert 'action="/auth/sign-out"' in page.text, path
+    form_token = re.search(
+        r'action="/auth/sign-out">.*?name="csrf_token" value="([^"]+)"',
+        anonymous_client.get("/").text,
+        re.DOTALL,
+    )
+    assert form_token
+    signed_out = anonymous_client.post(
+        "/auth/sign-out", data={"csrf_token": form_token.group(1)}, follow_redirects=False
+    )
+    assert signed_out.status_code == 303
+    assert anonymous_client.get("/api/v1/me").status_code == 401

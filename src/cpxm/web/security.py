@@ -1,5 +1,10 @@
 """Security headers on every response: no MIME sniffing, no referrer leaks, a strict CSP.
 
+Pages and API answers carry people's data, so nothing but the static files may be kept by a
+browser or a shared proxy (``Cache-Control: no-store`` unless a route says otherwise); over
+HTTPS, browsers are told to use nothing else for a year (HSTS). Behind a proxy that ends TLS,
+run uvicorn with ``--proxy-headers`` so the request's scheme is the client's.
+
 Charts render without ``unsafe-eval``: the page asks vega-embed for ``ast: true``, which uses the
 bundled expression interpreter instead of ``new Function``. Styles allow ``unsafe-inline`` because
 vega-embed and its tooltips inject style elements; style injection cannot run script. The API docs
@@ -31,6 +36,9 @@ COMMON_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+CACHEABLE_PREFIX = "/static/"
+NO_STORE = (b"cache-control", b"no-store")
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 class SecurityHeadersMiddleware:
@@ -45,6 +53,8 @@ class SecurityHeadersMiddleware:
             return
         path: str = scope["path"]
         csp = DOCS_CSP if path.startswith(DOCS_PATHS) else PAGE_CSP
+        cacheable = path.startswith(CACHEABLE_PREFIX)
+        over_https = scope.get("scheme") == "https"
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -53,6 +63,10 @@ class SecurityHeadersMiddleware:
                 headers.extend(item for item in COMMON_HEADERS if item[0] not in present)
                 if b"content-security-policy" not in present:
                     headers.append((b"content-security-policy", csp.encode()))
+                if not cacheable and b"cache-control" not in present:
+                    headers.append(NO_STORE)
+                if over_https:
+                    headers.append(HSTS)
                 message["headers"] = headers
             await send(message)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 import cpxm
@@ -13,7 +15,20 @@ WEB_DIRECTORY = Path(__file__).parent
 TEMPLATES_DIRECTORY = WEB_DIRECTORY / "templates"
 STATIC_DIRECTORY = WEB_DIRECTORY / "static"
 
-templates = Jinja2Templates(directory=TEMPLATES_DIRECTORY)
+
+def signed_in_user(request: Request) -> dict[str, Any]:
+    """Who is signed in, for the header's name and sign-out form on every page.
+
+    The access policy resolved the principal for this request already (``cpxm.principal``);
+    pages without one (sign-in, respondent pages) show no sign-out control.
+    """
+    principal = request.scope.get("cpxm.principal")
+    if principal is None or principal.method != "session":
+        return {"signed_in": None}
+    return {"signed_in": principal}
+
+
+templates = Jinja2Templates(directory=TEMPLATES_DIRECTORY, context_processors=[signed_in_user])
 templates.env.globals.update(
     app_version=cpxm.__version__,
     vega_embed_url=vega_embed_url(),
