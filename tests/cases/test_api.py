@@ -121,7 +121,7 @@ def test_case_pages_show_the_trail_pseudonymise_patients_and_take_csrf_forms(
     assert inbox.status_code == 200 and "Call back" in inbox.text
     detail = anonymous_client.get(f"/cases/{case.id}")
     assert "Maria Keller" not in detail.text
-    assert pseudonym(patient.id) in detail.text
+    assert pseudonym(session, patient.id) in detail.text
     assert "Routed" in detail.text
     csrf = session.scalars(select(UserSession.csrf_token)).one()
     forged = anonymous_client.post(

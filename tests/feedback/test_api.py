@@ -27,8 +27,12 @@ def test_posted_feedback_is_screened_after_commit(
     shown = client.get(f"/api/v1/feedback/{feedback_id}").json()
     assert shown["analysis_status"] == "done"
     assert shown["safety_kinds"] == ["ae"]
-    assert "[PHONE]" in shown["redacted_text"]
-    assert shown["text"].endswith("0171 2345678.")  # this role may see personal data
+    # An adverse-event narrative is for the safety domain only, whatever else a role may see.
+    assert shown["text"] is None and shown["redacted_text"] is None
+    assert "safety narrative" in shown["text_withheld"]
+    whole = client_as("pv_officer").get(f"/api/v1/feedback/{feedback_id}").json()
+    assert "[PHONE]" in whole["redacted_text"]
+    assert whole["text"].endswith("0171 2345678.")
     flagged = client.get("/api/v1/feedback", params={"safety_kind": "ae"}).json()
     assert [item["id"] for item in flagged["items"]] == [feedback_id]
     assert client.get("/api/v1/feedback", params={"safety_kind": "pc"}).json()["total"] == 0

@@ -48,13 +48,19 @@ session's CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``; temp
 
 Record-level rules and audit
 ----------------------------
-Routes that return stakeholders pass them through :func:`shield_stakeholders` (patients
-pseudonymised for roles without the patient-identifiable domain; whole reads audited), and
-interactions through :func:`shield_interactions` (medical notes withheld outside the firewall).
+Which fields of a record a role gets is decided in :mod:`cpxm.access.records`: a route passes the
+records it is about to answer with (or export) through the shield of their kind
+(:func:`shield_stakeholders`, :func:`shield_interactions`, :func:`shield_feedback`,
+:func:`shield_responses`, :func:`shield_export_rows`, :func:`shield_cases`,
+:func:`shield_analytics_rows`). Patients appear under a stable pseudonymous key to roles without
+the patient-identifiable domain; words are withheld by where they came from (patient, medical,
+safety); reads of protected content are audited in bulk. ``tests/access/test_fields.py`` fails
+when a route answers with a protected field unshielded.
 Every ORM change made in a request is written to ``audit_log`` by :mod:`cpxm.access.audit`; send
 ``X-Audit-Reason`` to record why.
 """
 
+from cpxm.access.keys import pseudonym
 from cpxm.access.policy import (
     ADMINISTRATION,
     AGGREGATES,
@@ -85,8 +91,22 @@ from cpxm.access.policy import (
     requires,
 )
 from cpxm.access.principal import Principal
+from cpxm.access.records import (
+    Protected,
+    Provenance,
+    RecordView,
+    hidden_case_types,
+    hidden_person_types,
+    shield_analytics_rows,
+    shield_cases,
+    shield_export_rows,
+    shield_feedback,
+    shield_interactions,
+    shield_responses,
+    shield_stakeholders,
+    shows_identity,
+)
 from cpxm.access.roles import DOMAINS, ROLE_DOMAINS, ROLES, Domain, Role
-from cpxm.access.shield import pseudonym, shield_interactions, shield_stakeholders
 
 __all__ = [
     "ADMINISTRATION",
@@ -117,12 +137,23 @@ __all__ = [
     "PatientDataReader",
     "Policy",
     "Principal",
+    "Protected",
+    "Provenance",
+    "RecordView",
     "Role",
     "SafetyReader",
     "SignedIn",
+    "hidden_case_types",
+    "hidden_person_types",
     "policies_of",
     "pseudonym",
     "requires",
+    "shield_analytics_rows",
+    "shield_cases",
+    "shield_export_rows",
+    "shield_feedback",
     "shield_interactions",
+    "shield_responses",
     "shield_stakeholders",
+    "shows_identity",
 ]

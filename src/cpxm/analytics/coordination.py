@@ -11,15 +11,14 @@ less than D days apart are one episode.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 
 import ibis
 import ibis.expr.types as ir
 from sqlalchemy.orm import Session
 
-from cpxm.access import Domain, Principal, pseudonym
-from cpxm.access.audit import record_read
+from cpxm.access import Domain, Principal, shield_analytics_rows
 from cpxm.analytics import stats
 from cpxm.analytics.facts import (
     EMPLOYEE_SURVEY_KINDS,
@@ -33,7 +32,6 @@ from cpxm.analytics.facts import (
 from cpxm.analytics.query import as_date, as_datetime, fetch, table
 from cpxm.analytics.service import ReportCache
 from cpxm.errors import FieldError, field_error
-from cpxm.stakeholders.models import PATIENT_IDENTIFIABLE_TYPES
 
 SECONDS_PER_DAY = 86_400
 PRESSURE_BUCKETS = ((1, 1), (2, 2), (3, 3), (4, 5), (6, 9), (10, 10_000))
@@ -78,7 +76,7 @@ class ExperienceEffect:
 
 @dataclass(frozen=True)
 class AffectedStakeholder:
-    stakeholder_id: int | None  # None when withheld (patient-identifiable)
+    stakeholder_id: int | None  # None when withheld (patient-identifiable): see stakeholder_key
     name: str
     stakeholder_type: str
     country: str | None
@@ -86,6 +84,7 @@ class AffectedStakeholder:
     contacts: int  # outbound contacts in the D days up to as_of
     episode_started: datetime | None
     last_contact: datetime | None
+    stakeholder_key: str | None = None  # a patient's pseudonymous key
 
 
 @dataclass(frozen=True)
@@ -248,13 +247,11 @@ def coordination_report(
     query: CoordinationQuery,
     *,
     include_affected: bool = False,
-    show_patient_identity: bool = False,
 ) -> CoordinationReport:
     """Contact pressure, ping-pong episodes, their effect on NPS and who is affected now.
 
     The affected list names stakeholders, so it is only built when ``include_affected`` (the
-    viewer may see records); patients appear under their pseudonym unless
-    ``show_patient_identity`` allows. ``coordination_for_viewer`` decides both from access."""
+    viewer may see records), whole: ``coordination_for_viewer`` shields it for the viewer."""
     _validate(session, query)
     departments = sorted(dimension_labels(session, "department"))
     contacts = _outbound(query)
@@ -284,11 +281,7 @@ def coordination_report(
         "stakeholders": len({row["stakeholder_id"] for row in episode_rows}),
     }
     effect = _effect(session, departments, query)
-    as_of, affected = (
-        _affected(session, departments, query, show_patient_identity)
-        if include_affected
-        else (None, [])
-    )
+    as_of, affected = _affected(session, departments, query) if include_affected else (None, [])
     return CoordinationReport(
         query=query,
         by_department=by_department,
@@ -409,7 +402,7 @@ def _effect(session: Session, departments: list[str], query: CoordinationQuery) 
 
 
 def _affected(
-    session: Session, departments: list[str], query: CoordinationQuery, show_patient_identity: bool
+    session: Session, departments: list[str], query: CoordinationQuery
 ) -> tuple[date | None, list[AffectedStakeholder]]:
     """Stakeholders in an episode in the D days up to ``as_of``, most departments first."""
     as_of = query.as_of
@@ -453,11 +446,10 @@ def _affected(
     )
     affected = []
     for row in fetch(session, ranked):
-        hidden = row["s_type"] in PATIENT_IDENTIFIABLE_TYPES and not show_patient_identity
         affected.append(
             AffectedStakeholder(
-                stakeholder_id=None if hidden else int(row["stakeholder_id"]),
-                name=pseudonym(int(row["stakeholder_id"])) if hidden else row["s_name"],
+                stakeholder_id=int(row["stakeholder_id"]),
+                name=row["s_name"],
                 stakeholder_type=row["s_type"],
                 country=row["s_country"],
                 departments=int(row["departments"]),
@@ -475,33 +467,21 @@ def coordination_for_viewer(
     query: CoordinationQuery,
     cache: ReportCache | None = None,
 ) -> CoordinationReport:
-    """The report as ``principal`` may see it: the named list only with commercial access,
-    patients whole only with patient-identifiable access (and that read audited, also when the
-    report comes from ``cache``)."""
-    show_patients = principal.can_see(Domain.PATIENT_IDENTIFIABLE)
+    """The report as ``principal`` may see it: the named list only with record access, shielded
+    (and its reads audited) by ``cpxm.access`` also when the report comes from ``cache``."""
     include_affected = principal.can_see(Domain.COMMERCIAL)
 
     def compute() -> CoordinationReport:
-        return coordination_report(
-            session, query, include_affected=include_affected, show_patient_identity=show_patients
-        )
+        return coordination_report(session, query, include_affected=include_affected)
 
     report = (
-        cache.get(session, ("coordination", query, include_affected, show_patients), compute)
+        cache.get(session, ("coordination", query, include_affected), compute)
         if cache is not None
         else compute()
     )
-    if show_patients:
-        record_read(
-            session,
-            principal,
-            entity_type="stakeholders",
-            entity_ids=[
-                row.stakeholder_id
-                for row in report.affected
-                if row.stakeholder_id is not None
-                and row.stakeholder_type in PATIENT_IDENTIFIABLE_TYPES
-            ],
-            purpose="analytics coordination list",
-        )
-    return report
+    if not report.affected:
+        return report
+    affected = shield_analytics_rows(
+        session, principal, report.affected, comment_field=None, via="analytics coordination list"
+    )
+    return replace(report, affected=affected)

@@ -27,7 +27,8 @@ PRESSURE_COLUMNS = (
     "contacts_per_stakeholder_period",
 )  # fmt: skip
 AFFECTED_COLUMNS = (
-    "stakeholder_id", "name", "stakeholder_type", "country", "departments", "contacts",
+    "stakeholder_id", "stakeholder_key", "name", "stakeholder_type", "country", "departments",
+    "contacts",
     "episode_started", "last_contact",
 )  # fmt: skip
 

@@ -17,12 +17,10 @@ import ibis
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cpxm.access import Domain, Principal
-from cpxm.access.audit import record_read
+from cpxm.access import Principal, hidden_person_types, shield_analytics_rows
 from cpxm.analytics.query import as_datetime, fetch, table
 from cpxm.errors import FieldError, field_error
 from cpxm.interactions.models import Interaction
-from cpxm.stakeholders.models import PATIENT_IDENTIFIABLE_TYPES
 from cpxm.timeutil import as_aware_utc
 
 SECONDS_PER_DAY = 86_400
@@ -172,21 +170,14 @@ def silent_disengagement(session: Session, query: DisengagementQuery) -> SilentD
 def silent_for_viewer(
     session: Session, principal: Principal, query: DisengagementQuery
 ) -> SilentDisengagement:
-    """The list as ``principal`` may see it: patients and caregivers only for roles that see
-    patient-identifiable data, and that read audited."""
-    if not principal.can_see(Domain.PATIENT_IDENTIFIABLE):
-        excluded = tuple(sorted({*query.exclude_types, *PATIENT_IDENTIFIABLE_TYPES}))
-        return silent_disengagement(session, replace(query, exclude_types=excluded))
+    """The list as ``principal`` may see it: people of the types ``cpxm.access`` hides from the
+    role are left out (a profiling list of pseudonyms would still single them out), and the reads
+    of those shown are audited."""
+    hidden = hidden_person_types(principal)
+    if hidden:
+        query = replace(query, exclude_types=tuple(sorted({*query.exclude_types, *hidden})))
     result = silent_disengagement(session, query)
-    record_read(
-        session,
-        principal,
-        entity_type="stakeholders",
-        entity_ids=[
-            row.stakeholder_id
-            for row in result.flagged
-            if row.stakeholder_type in PATIENT_IDENTIFIABLE_TYPES
-        ],
-        purpose="analytics silent disengagement list",
+    flagged = shield_analytics_rows(
+        session, principal, result.flagged, comment_field=None, via="analytics silent disengagement"
     )
-    return result
+    return replace(result, flagged=flagged)

@@ -1,9 +1,8 @@
 """The responses and feedback behind a figure: the one place analytics show individual records.
 
 Everything else in analytics is aggregate. This module returns record-level rows (who answered,
-what they scored, what they wrote), so access policy applies here: patients and caregivers are
-shown whole only when the viewer may see patient-identifiable data (and each such read is
-audited); otherwise they appear under their pseudonym and their comments are withheld.
+what they scored, what they wrote); ``responses_for_viewer`` passes them through
+``cpxm.access.shield_analytics_rows``, which decides who is named and whose words are shown.
 """
 
 from __future__ import annotations
@@ -15,15 +14,11 @@ from typing import Any
 import ibis
 from sqlalchemy.orm import Session
 
-from cpxm.access import Domain, Principal, pseudonym
-from cpxm.access.audit import record_read
+from cpxm.access import Principal, shield_analytics_rows
 from cpxm.analytics.facts import Slice
 from cpxm.analytics.metrics import OVERALL, MetricQuery, answers_for, validate_query
 from cpxm.analytics.query import as_datetime, fetch, table
 from cpxm.errors import FieldError, field_error
-from cpxm.stakeholders.models import PATIENT_IDENTIFIABLE_TYPES
-
-WITHHELD = "(withheld: patient-identifiable)"
 
 
 @dataclass(frozen=True)
@@ -37,6 +32,10 @@ class ResponseRow:
     question_type: str
     value: float
     comment: str | None
+    # The feedback item the comment is: its provenance decides who may read it.
+    comment_feedback_id: int | None = None
+    # A patient's pseudonymous key, for roles that may not see identity (then no stakeholder_id).
+    stakeholder_key: str | None = None
 
 
 def period_bounds(key: str, grain: str) -> tuple[date, date]:
@@ -87,13 +86,9 @@ def responses_behind(
     period_key: str | None = None,
     limit: int = 50,
     offset: int = 0,
-    show_patient_identity: bool = False,
 ) -> tuple[list[ResponseRow], int]:
-    """The answers a figure counts (newest first) and how many there are.
-
-    ``show_patient_identity`` must come from the viewer's access policy; without it patients
-    and caregivers read as their type, and their comments are withheld.
-    """
+    """The answers a figure counts (newest first) and how many there are, whole: only
+    ``responses_for_viewer`` may hand them to a person."""
     narrowed_query = narrowed(query, segment_key=segment_key, period_key=period_key)
     scale = validate_query(session, narrowed_query)
     answers = answers_for(narrowed_query, scale, ())
@@ -109,10 +104,16 @@ def responses_behind(
     surveys = table("surveys")
     survey_names = surveys.select(sv_id=surveys.id, survey=surveys.name)
     feedback = table("feedback_items")
-    comments = (
+    # One comment per response, with the id of the item it is: the item's provenance (who,
+    # which department, what the safety screening found) decides who may read it.
+    latest = (
         feedback.filter(feedback.response_id.notnull())
         .group_by(f_response=feedback.response_id)
-        .aggregate(comment=feedback.text.max())
+        .aggregate(comment_feedback_id=feedback.id.max())
+    )
+    texts = feedback.select(c_id=feedback.id, comment=feedback.text)
+    comments = latest.join(texts, latest.comment_feedback_id == texts.c_id).select(
+        "f_response", "comment", "comment_feedback_id"
     )
     detailed = (
         page.left_join(people, page.stakeholder_id == people.s_id)
@@ -128,30 +129,27 @@ def responses_behind(
             "question_type",
             "value",
             "comment",
+            "comment_feedback_id",
         )
         .order_by(ibis.desc("answered_at"), ibis.desc("response_id"))
     )
     rows = []
     for row in fetch(session, detailed):
-        stakeholder_type = row["s_type"]
-        hidden = stakeholder_type in PATIENT_IDENTIFIABLE_TYPES and not show_patient_identity
-        if row["stakeholder_id"] is None:
-            name = "(anonymous)"
-        elif hidden:
-            name = pseudonym(int(row["stakeholder_id"]))
-        else:
-            name = row["s_name"]
+        stakeholder_id = row["stakeholder_id"]
         rows.append(
             ResponseRow(
                 response_id=int(row["response_id"]),
                 answered_at=as_datetime(row["answered_at"]),
                 survey=row["survey"],
-                stakeholder_id=None if hidden else row["stakeholder_id"],
-                stakeholder=name,
-                stakeholder_type=stakeholder_type,
+                stakeholder_id=None if stakeholder_id is None else int(stakeholder_id),
+                stakeholder="(anonymous)" if stakeholder_id is None else row["s_name"],
+                stakeholder_type=row["s_type"],
                 question_type=row["question_type"],
                 value=float(row["value"]),
-                comment=WITHHELD if hidden and row["comment"] else row["comment"],
+                comment=row["comment"],
+                comment_feedback_id=None
+                if row["comment_feedback_id"] is None
+                else int(row["comment_feedback_id"]),
             )
         )
     return rows, total
@@ -160,23 +158,8 @@ def responses_behind(
 def responses_for_viewer(
     session: Session, principal: Principal, **arguments: Any
 ) -> tuple[list[ResponseRow], int]:
-    """``responses_behind`` as ``principal`` may see it: patients whole (and the read audited)
-    only for roles with the patient-identifiable domain."""
-    allowed = principal.can_see(Domain.PATIENT_IDENTIFIABLE)
-    rows, total = responses_behind(session, show_patient_identity=allowed, **arguments)
-    if allowed:
-        record_read(
-            session,
-            principal,
-            entity_type="stakeholders",
-            entity_ids=sorted(
-                {
-                    row.stakeholder_id
-                    for row in rows
-                    if row.stakeholder_id is not None
-                    and row.stakeholder_type in PATIENT_IDENTIFIABLE_TYPES
-                }
-            ),
-            purpose="analytics drill-down",
-        )
-    return rows, total
+    """``responses_behind`` as ``principal`` may see it (``cpxm.access`` decides and audits)."""
+    rows, total = responses_behind(session, **arguments)
+    return shield_analytics_rows(
+        session, principal, rows, comment_field="comment", via="analytics drill-down"
+    ), total

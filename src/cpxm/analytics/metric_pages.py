@@ -265,8 +265,8 @@ def metric_responses_csv(
         period_key=period_key,
         limit=100_000,
     )
-    header = ("response_id", "answered_at", "survey", "stakeholder_id", "stakeholder",
-              "stakeholder_type", "question_type", "value", "comment")  # fmt: skip
+    header = ("response_id", "answered_at", "survey", "stakeholder_id", "stakeholder_key",
+              "stakeholder", "stakeholder_type", "question_type", "value", "comment")  # fmt: skip
     return csv_response(
         "responses.csv", header, ([getattr(row, column) for column in header] for row in rows)
     )

@@ -11,10 +11,11 @@ from cpxm.access import (
     CX_MANAGEMENT,
     CaseWorker,
     CommercialReader,
-    Domain,
     Principal,
     SignedIn,
+    hidden_case_types,
     requires,
+    shield_cases,
 )
 from cpxm.cases import notifications, scan, service
 from cpxm.cases.models import Case
@@ -42,11 +43,6 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 notifications_router = APIRouter(prefix="/notifications", tags=["notifications"])
 
 
-def hidden_case_types(principal: Principal) -> tuple[str, ...]:
-    """Case types a role may not see: medical inquiries stay behind the firewall."""
-    return () if principal.can_see(Domain.MEDICAL) else ("medical_inquiry",)
-
-
 def visible_case(session: DbSession, principal: Principal, case_id: int) -> Case:
     case = service.get_case(session, case_id=case_id)
     if case.case_type in hidden_case_types(principal):
@@ -55,13 +51,15 @@ def visible_case(session: DbSession, principal: Principal, case_id: int) -> Case
     return case
 
 
-def case_detail(session: DbSession, case: Case) -> CaseDetailOut:
-    return CaseDetailOut(
+def case_detail(session: DbSession, principal: Principal, case: Case) -> CaseDetailOut:
+    """The case with its trail, as ``principal`` may see it."""
+    detail = CaseDetailOut(
         **CaseOut.model_validate(case).model_dump(),
         events=[
             CaseEventOut.model_validate(e) for e in service.case_events(session, case_id=case.id)
         ],
     )
+    return shield_cases(session, principal, [case], [detail])[0]
 
 
 @router.get("", response_model=Page[CaseOut])
@@ -86,7 +84,7 @@ def list_cases(
         offset=page.offset,
     )
     return Page(
-        items=[CaseOut.model_validate(c) for c in cases],
+        items=shield_cases(session, principal, cases, [CaseOut.model_validate(c) for c in cases]),
         total=total,
         limit=page.limit,
         offset=page.offset,
@@ -132,13 +130,13 @@ def open_case(session: DbSession, principal: CaseWorker, data: CaseCreate) -> Ca
         therapeutic_area=data.therapeutic_area,
         actor_user_id=principal.user_id,
     )
-    return case_detail(session, opened.case)
+    return case_detail(session, principal, opened.case)
 
 
 @router.get("/{case_id}", response_model=CaseDetailOut)
 def get_case(session: DbSession, principal: CommercialReader, case_id: int) -> CaseDetailOut:
     """One case with its whole trail."""
-    return case_detail(session, visible_case(session, principal, case_id))
+    return case_detail(session, principal, visible_case(session, principal, case_id))
 
 
 @router.post("/{case_id}/assign", response_model=CaseDetailOut)
@@ -153,14 +151,14 @@ def assign(
         user_id=data.user_id,
         team_id=data.team_id,
     )
-    return case_detail(session, case)
+    return case_detail(session, principal, case)
 
 
 @router.post("/{case_id}/start", response_model=CaseDetailOut)
 def start(session: DbSession, principal: CaseWorker, case_id: int) -> CaseDetailOut:
     case = visible_case(session, principal, case_id)
     service.start_case(session, case=case, actor_user_id=principal.user_id)
-    return case_detail(session, case)
+    return case_detail(session, principal, case)
 
 
 @router.post("/{case_id}/comments", response_model=CaseDetailOut)
@@ -169,7 +167,7 @@ def comment(
 ) -> CaseDetailOut:
     case = visible_case(session, principal, case_id)
     service.comment_case(session, case=case, actor_user_id=principal.user_id, text=data.text)
-    return case_detail(session, case)
+    return case_detail(session, principal, case)
 
 
 @router.post("/{case_id}/close", response_model=CaseDetailOut)
@@ -184,7 +182,7 @@ def close(
         resolution_code=data.resolution_code,
         note=data.note,
     )
-    return case_detail(session, case)
+    return case_detail(session, principal, case)
 
 
 @router.post("/{case_id}/reopen", response_model=CaseDetailOut)
@@ -193,7 +191,7 @@ def reopen(
 ) -> CaseDetailOut:
     case = visible_case(session, principal, case_id)
     service.reopen_case(session, case=case, actor_user_id=principal.user_id, reason=data.reason)
-    return case_detail(session, case)
+    return case_detail(session, principal, case)
 
 
 @notifications_router.get("", response_model=Page[NotificationOut])

@@ -15,11 +15,12 @@ from cpxm.access import (
     PUBLIC,
     CaseWorker,
     CommercialReader,
+    hidden_case_types,
     requires,
     shield_stakeholders,
 )
 from cpxm.cases import notifications, service
-from cpxm.cases.api import hidden_case_types, visible_case
+from cpxm.cases.api import case_detail, visible_case
 from cpxm.cases.service import RESOLUTION_CODES
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
@@ -73,6 +74,7 @@ def case_page(
     request: Request, session: DbSession, principal: CommercialReader, case_id: int
 ) -> Response:
     case = visible_case(session, principal, case_id)
+    shown = case_detail(session, principal, case)
     stakeholder = None
     if case.stakeholder_id is not None:
         found = session.get(Stakeholder, case.stakeholder_id)
@@ -87,7 +89,9 @@ def case_page(
         "cases/case.html",
         {
             "case": case,
-            "events": service.case_events(session, case_id=case.id),
+            # What was said and the trail's words, as the role may read them.
+            "shown": shown,
+            "events": shown.events,
             "stakeholder": stakeholder,
             "users": users,
             "teams": teams,

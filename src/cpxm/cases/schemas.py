@@ -25,6 +25,8 @@ class CaseOut(BaseModel):
     title: str
     description: str | None
     stakeholder_id: int | None
+    stakeholder_key: str | None = None
+    text_withheld: str | None = None
     response_id: int | None
     feedback_item_id: int | None
     source_key: str | None

@@ -399,8 +399,8 @@ def store_has_non_demo_data(engine: Engine) -> bool:
 
 
 # Workspace settings the migrations seed, not demo data: clearing them would leave the next
-# demo's surveys sent with no contact-fatigue rule at all.
-KEPT_BY_CLEAR = frozenset({"fatigue_rules"})
+# demo's surveys sent with no contact-fatigue rule at all, and change every patient pseudonym.
+KEPT_BY_CLEAR = frozenset({"fatigue_rules", "workspace_settings"})
 
 
 def clear_demo(engine: Engine) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from cpxm.access import AGGREGATES, CommercialReader, audit, requires
+from cpxm.access import AGGREGATES, CommercialReader, requires, shield_feedback
 from cpxm.deps import DbSession
 from cpxm.feedback import service
 from cpxm.feedback.schemas import FeedbackIn, FeedbackOut, ThemeSummaryOut, feedback_out
@@ -32,15 +32,6 @@ def _enqueue_screening(maker: sessionmaker[Session], feedback_ids: list[int]) ->
             screen_by_ids(session, feedback_ids=feedback_ids)
 
 
-def _audit_originals(
-    session: DbSession, principal: CommercialReader, items: list[FeedbackOut]
-) -> None:
-    shown = [item.id for item in items if item.text is not None]
-    audit.record_read(
-        session, principal, entity_type="feedback_item", entity_ids=shown, purpose="feedback api"
-    )
-
-
 @router.post("", status_code=201)
 def create_feedback(
     request: Request,
@@ -60,7 +51,7 @@ def create_feedback(
         language=body.language,
     )
     background.add_task(_enqueue_screening, request.app.state.sessionmaker, [item.id])
-    return feedback_out(principal, item, None)
+    return shield_feedback(session, principal, [feedback_out(item, None)], via="feedback api")[0]
 
 
 @router.get("")
@@ -92,8 +83,12 @@ def list_feedback(
         limit=page.limit,
         offset=page.offset,
     )
-    items = [feedback_out(principal, item, analysis) for item, analysis in rows]
-    _audit_originals(session, principal, items)
+    items = shield_feedback(
+        session,
+        principal,
+        [feedback_out(item, analysis) for item, analysis in rows],
+        via="feedback api",
+    )
     return Page(items=items, total=total, limit=page.limit, offset=page.offset)
 
 
@@ -109,6 +104,6 @@ def theme_summary(session: DbSession) -> list[ThemeSummaryOut]:
 @router.get("/{feedback_id}")
 def get_feedback(session: DbSession, principal: CommercialReader, feedback_id: int) -> FeedbackOut:
     item, analysis = service.get_feedback(session, feedback_id)
-    shown = feedback_out(principal, item, analysis)
-    _audit_originals(session, principal, [shown])
-    return shown
+    return shield_feedback(session, principal, [feedback_out(item, analysis)], via="feedback api")[
+        0
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from cpxm.access import CommercialReader, audit
+from cpxm.access import CommercialReader, shield_feedback
 from cpxm.deps import DbSession
 from cpxm.feedback import service
 from cpxm.feedback.models import FEEDBACK_SOURCES
@@ -39,13 +39,11 @@ def feedback_page(
         limit=PAGE_SIZE,
         offset=max(offset, 0),
     )
-    items = [feedback_out(principal, item, analysis) for item, analysis in rows]
-    audit.record_read(
+    items = shield_feedback(
         session,
         principal,
-        entity_type="feedback_item",
-        entity_ids=[item.id for item in items if item.text is not None],
-        purpose="feedback page",
+        [feedback_out(item, analysis) for item, analysis in rows],
+        via="feedback page",
     )
     return templates.TemplateResponse(
         request,

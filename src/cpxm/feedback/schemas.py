@@ -1,4 +1,4 @@
-"""Feedback as the API shows it, and the one function that decides how much of it a role sees."""
+"""Feedback as the API shows it; what of it a role sees is decided by ``cpxm.access``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cpxm.access import Principal
-from cpxm.access.roles import Domain
 from cpxm.feedback.models import FeedbackAnalysis, FeedbackItem
 from cpxm.timeutil import UtcDateTime
 
@@ -26,13 +24,14 @@ class FeedbackOut(BaseModel):
     id: int
     source_kind: str
     stakeholder_id: int | None
+    stakeholder_key: str | None = None
     received_at: UtcDateTime
     channel_code: str | None
     language: str | None
     analysis_status: str
-    # What every role with access sees: personal data replaced by [EMAIL], [PHONE], ...
+    # Personal data replaced by [EMAIL], [PHONE], ...; withheld like ``text`` from roles that may
+    # not read words of its provenance (a patient's, a medical department's, a safety report).
     redacted_text: str | None
-    # The original words: only for roles that may see patient-identifiable data.
     text: str | None
     text_withheld: str | None = Field(
         None, description="Why text (or all of it) is withheld from this role, if it is."
@@ -53,26 +52,10 @@ class ThemeSummaryOut(BaseModel):
     negative: int
 
 
-def feedback_out(
-    principal: Principal, item: FeedbackItem, analysis: FeedbackAnalysis | None
-) -> FeedbackOut:
-    """The item as ``principal`` may see it: medical inquiries only behind the firewall, the
-    original text only with the patient-identifiable domain, the redacted text otherwise."""
-    withheld = None
-    redacted = analysis.redacted_text if analysis else None
-    original: str | None = item.text
-    if item.source_kind == "medical_inquiry" and not principal.can_see(Domain.MEDICAL):
-        withheld = "medical-inquiry content is for medical roles only"
-        redacted = original = None
-    elif not principal.can_see(Domain.PATIENT_IDENTIFIABLE):
-        withheld = "original text withheld: it may hold personal data; see redacted_text"
-        original = None
+def feedback_out(item: FeedbackItem, analysis: FeedbackAnalysis | None) -> FeedbackOut:
+    """The whole item; ``cpxm.access.shield_feedback`` decides what of it a role sees."""
     mentions = analysis.safety_mentions if analysis and analysis.safety_mentions else []
-    if withheld and item.source_kind == "medical_inquiry":
-        mentions = []
-    elif original is None:
-        # A mention's sentence is the writer's own words: show it redacted-free only with text.
-        mentions = [{key: value for key, value in m.items() if key != "sentence"} for m in mentions]
+    redacted = analysis.redacted_text if analysis else None
     return FeedbackOut(
         id=item.id,
         source_kind=item.source_kind,
@@ -82,8 +65,7 @@ def feedback_out(
         language=(analysis.language if analysis else None) or item.language,
         analysis_status=item.analysis_status,
         redacted_text=redacted,
-        text=original,
-        text_withheld=withheld,
+        text=item.text,
         sentiment_label=analysis.sentiment_label if analysis else None,
         sentiment_score=analysis.sentiment_score if analysis else None,
         themes=(analysis.themes or []) if analysis else [],

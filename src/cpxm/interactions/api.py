@@ -53,7 +53,7 @@ def list_interactions(
         offset=page.offset,
     )
     return Page(
-        items=shield_interactions(principal, [interaction_out(i) for i in interactions]),
+        items=shield_interactions(session, principal, [interaction_out(i) for i in interactions]),
         total=total,
         limit=page.limit,
         offset=page.offset,
@@ -65,7 +65,7 @@ def get_interaction(
     session: DbSession, principal: CommercialReader, interaction_id: int
 ) -> InteractionOut:
     found = interaction_out(service.get_interaction(session, interaction_id=interaction_id))
-    return shield_interactions(principal, [found])[0]
+    return shield_interactions(session, principal, [found])[0]
 
 
 @router.post("", response_model=InteractionOut, status_code=status.HTTP_201_CREATED)

@@ -52,7 +52,9 @@ class InteractionCreate(BaseModel):
 
 class InteractionOut(BaseModel):
     id: int
-    stakeholder_id: int
+    # Null, with ``stakeholder_key`` instead, for a patient a role may not see by name.
+    stakeholder_id: int | None
+    stakeholder_key: str | None = None
     occurred_at: UtcDateTime
     channel: str
     department: str
@@ -66,6 +68,7 @@ class InteractionOut(BaseModel):
     outcome: str | None
     notes: str | None
     created_at: UtcDateTime
+    text_withheld: str | None = None
 
 
 def interaction_out(interaction: Interaction) -> InteractionOut:

@@ -1,22 +1,26 @@
 """What the API says about stakeholders; the one place a stakeholder becomes JSON.
 
-Patient-identifiable records (``PATIENT_IDENTIFIABLE_TYPES``) will be masked per role here, so
-every endpoint that shows a stakeholder goes through ``stakeholder_out`` or
-``stakeholder_detail_out``.
+What of a record a role sees is decided by ``cpxm.access.shield_stakeholders``: a patient shown
+to a role without the patient-identifiable domain has ``id`` null and a pseudonymous ``key``.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from cpxm.stakeholders.models import Affiliation, ChannelPreference, Stakeholder
 from cpxm.timeutil import UtcDateTime
 
 
 class StakeholderOut(BaseModel):
-    id: int
+    # Null for a patient or caregiver shown to a role that may not see who they are: the record
+    # then carries its pseudonymous ``key`` instead, never both.
+    id: int | None
+    key: str | None = Field(
+        None, description="Pseudonymous key of a patient, for roles that may not see identity."
+    )
     kind: str
     type: str
     display_name: str
@@ -47,7 +51,8 @@ class ChannelPreferenceOut(BaseModel):
 
 class AffiliationOut(BaseModel):
     id: int
-    person_id: int
+    person_id: int | None
+    person_key: str | None = None
     person_name: str
     organisation_id: int
     organisation_name: str

@@ -10,7 +10,14 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from cpxm.access import COMMERCIAL_DATA, CX_MANAGEMENT, requires
+from cpxm.access import (
+    COMMERCIAL_DATA,
+    CX_MANAGEMENT,
+    CommercialReader,
+    requires,
+    shield_export_rows,
+    shield_responses,
+)
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 from cpxm.surveys import service
@@ -64,6 +71,7 @@ def get_survey(session: DbSession, survey_id: int) -> SurveyDetailOut:
 @responses_router.get("", response_model=Page[ResponseOut])
 def list_responses(
     session: DbSession,
+    principal: CommercialReader,
     page: Pagination,
     survey_id: int | None = None,
     stakeholder_id: int | None = None,
@@ -87,7 +95,9 @@ def list_responses(
         offset=page.offset,
     )
     return Page(
-        items=[response_out(r) for r in responses],
+        items=shield_responses(
+            session, principal, [response_out(r) for r in responses], via="responses api"
+        ),
         total=total,
         limit=page.limit,
         offset=page.offset,
@@ -95,10 +105,13 @@ def list_responses(
 
 
 @responses_router.get("/{response_id}", response_model=ResponseDetailOut)
-def get_response(session: DbSession, response_id: int) -> ResponseDetailOut:
+def get_response(
+    session: DbSession, principal: CommercialReader, response_id: int
+) -> ResponseDetailOut:
     """One response with its answers, named by question."""
     found = service.get_response(session, response_id=response_id)
-    return response_detail_out(found.response, answers=found.answers)
+    detail = response_detail_out(found.response, answers=found.answers)
+    return shield_responses(session, principal, [detail], via="responses api")[0]
 
 
 @surveys_router.post(
@@ -124,11 +137,23 @@ def get_definition(
 
 @surveys_router.get("/{survey_id}/export")
 def export_survey_responses(
-    session: DbSession, survey_id: int, format: Literal["csv", "json", "parquet"] = "csv"
+    session: DbSession,
+    principal: CommercialReader,
+    survey_id: int,
+    format: Literal["csv", "json", "parquet"] = "csv",
 ) -> Response:
-    """The survey's responses as CSV, JSON or Parquet, one row per response."""
+    """The survey's responses as CSV, JSON or Parquet, one row per response, as your role may
+    see them: patients by ``stakeholder_key``, text answers withheld where your role may not read
+    them (and reads of those that are shown audited)."""
     survey = service.get_survey(session, survey_id=survey_id).survey
-    data = export_responses(session, survey=survey, format=format)
+    data = export_responses(
+        session,
+        survey=survey,
+        format=format,
+        shield=lambda rows, text_columns: shield_export_rows(
+            session, principal, rows, text_columns=text_columns, via="survey export"
+        ),
+    )
     media = {"csv": "text/csv", "json": "application/json", "parquet": "application/octet-stream"}
     return Response(
         data,

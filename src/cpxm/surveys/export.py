@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ RESPONSE_COLUMNS = (
     "status",
     "invitation_id",
     "stakeholder_id",
+    "stakeholder_key",
     "open_link_id",
     "channel",
     "language",
@@ -36,10 +38,16 @@ RESPONSE_COLUMNS = (
     "submitted_at",
 )
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Questions whose answers are the respondent's own words (the rest are numbers and choices).
+FREE_TEXT_TYPES = frozenset({"text"})
+ExportShield = Callable[[list[dict[str, Any]], list[str]], list[dict[str, Any]]]
 
 
-def response_rows(session: Session, *, survey: Survey) -> tuple[list[str], list[dict[str, Any]]]:
-    """(question codes in order, one dict per response with its answers by code)."""
+def response_rows(
+    session: Session, *, survey: Survey
+) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """(question codes in order, the codes of free-text questions, one dict per response with
+    its answers by code)."""
     questions = list(
         session.scalars(
             select(Question).where(Question.survey_id == survey.id).order_by(Question.position)
@@ -71,7 +79,8 @@ def response_rows(session: Session, *, survey: Survey) -> tuple[list[str], list[
     )
     for response_id, question_id, answer, question_type in answers:
         rows[response_id][code_of[question_id]] = _answer_value(answer, question_type)
-    return [q.code for q in questions], list(rows.values())
+    texts = [q.code for q in questions if q.question_type in FREE_TEXT_TYPES]
+    return [q.code for q in questions], texts, list(rows.values())
 
 
 def _answer_value(answer: Answer, question_type: str) -> Any:
@@ -85,9 +94,14 @@ def _answer_value(answer: Answer, question_type: str) -> Any:
     return answer.value_text
 
 
-def export_responses(session: Session, *, survey: Survey, format: str) -> bytes:
-    """The survey's responses in ``format`` (csv, json or parquet)."""
-    codes, rows = response_rows(session, survey=survey)
+def export_responses(
+    session: Session, *, survey: Survey, format: str, shield: ExportShield | None = None
+) -> bytes:
+    """The survey's responses in ``format`` (csv, json or parquet); ``shield`` (from the route's
+    access rules) decides what of each row the reader may see."""
+    codes, text_codes, rows = response_rows(session, survey=survey)
+    if shield is not None:
+        rows = shield(rows, text_codes)
     columns = [*RESPONSE_COLUMNS, *codes]
     if format == "csv":
         buffer = io.StringIO()

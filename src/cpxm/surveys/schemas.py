@@ -41,7 +41,9 @@ class ResponseOut(BaseModel):
     survey_id: int
     survey_version: int
     invitation_id: int | None
+    # Null, with ``stakeholder_key`` instead, for a patient a role may not see by name.
     stakeholder_id: int | None
+    stakeholder_key: str | None = None
     channel: str | None
     language: str
     status: str
@@ -56,6 +58,7 @@ class AnswerOut(BaseModel):
     value_number: float | None
     value_text: str | None
     value_choices: list[str] | None
+    text_withheld: bool = False
 
 
 class ResponseDetailOut(ResponseOut):

@@ -125,3 +125,15 @@ class Notification(Base):
     read_at: Mapped[datetime | None] = mapped_column(DateTime)
     emailed_at: Mapped[datetime | None] = mapped_column(DateTime)
     email_error: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkspaceSetting(Base):
+    """One setting of the workspace an admin decides (the minimum cell size of aggregates), or a
+    secret the store keeps so it survives restarts (the key of patient pseudonyms)."""
+
+    __tablename__ = "workspace_settings"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
