@@ -8,7 +8,8 @@ the FEBRL columns mapped as ``benchmarks/febrl4.py`` maps them) and ``cpxm resol
 SQLite store, each command a subprocess, then ``cpxm identity export`` gives the clusters,
 scored pair by pair against FEBRL's record ids (precision, recall, F1 over all pairs of
 records; a quarantined row's pairs count as missed). Birth dates are passed as FEBRL has them,
-impossible ones (19680231) included. ``review`` is the pairs ``cpxm resolve`` queued for a
+impossible ones (19680231) included, unless ``--blank-impossible-dates`` empties them first.
+``review`` is the pairs ``cpxm resolve`` queued for a
 person, and its share of the records.
 
 Development data: FEBRL1 (500 people, one duplicate each), FEBRL4 (two files, linkage), and
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +216,24 @@ def cpxm(database: str, *args: str) -> tuple[str, float]:
     return done.stdout, seconds
 
 
+def blank_impossible_dates(path: Path) -> None:
+    """Rewrite ``path`` with impossible birth dates (19680231) empty, as ``benchmarks/febrl4.py``
+    writes them: what the importer's per-field ``on_invalid: blank`` (issue 16 item 6) does."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    for row in rows:
+        try:
+            datetime.strptime(row["date_of_birth"], "%Y%m%d")
+        except ValueError:
+            row["date_of_birth"] = ""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def run_dataset(folder: Path, files: list[str]) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="cpxm-dedup-", dir=folder))
     database = f"sqlite:///{work / 'cpxm.db'}"
@@ -275,6 +295,11 @@ def main(argv: list[str] | None = None) -> int:
         "--rl-venv", type=Path, default=Path(__file__).resolve().parent.parent / ".bench-venv"
     )
     parser.add_argument("--only", action="append", choices=sorted(DATASETS), default=None)
+    parser.add_argument(
+        "--blank-impossible-dates",
+        action="store_true",
+        help="empty birth dates that are not dates before importing (else quarantined)",
+    )
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--recordlinkage", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -290,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(name)
         subprocess.run([str(python), __file__, "--write", str(folder)], check=True)  # noqa: S603
         write_generated(folder)
+        if args.blank_impossible_dates:
+            for path in folder.glob("*.csv"):
+                blank_impossible_dates(path)
         print(
             f"{'dataset':12}{'split':>10}{'records':>9}{'true pairs':>11}{'precision':>10}"
             f"{'recall':>8}{'F1':>8}{'review':>8}{'review %':>9}{'quar.':>6}{'CLI s':>7}"
