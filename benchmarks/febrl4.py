@@ -12,8 +12,13 @@ run from those files. CPXM imports the same CSVs through ``cpxm.ingest.service.i
 them; its time is import plus resolve. Both are scored pair by pair against the record ids.
 
 The CSVs hold FEBRL's columns plus ``address`` (street number and first address line in one,
-as CRM exports carry them). 64 dates of birth in B are not dates (19680231); they are written
-empty, for both systems, because CPXM would otherwise quarantine those rows.
+as CRM exports carry them). 64 dates of birth in B are not dates (19680231). recordlinkage gets
+them empty. CPXM gets them as FEBRL has them (``--dates raw``, the default): its import blanks
+each and logs a data-quality issue (``on_invalid: blank``, the default for a birth date), so the
+person is still linked. ``--dates quarantine`` shows what quarantining those rows whole costs in
+F1; ``--dates cleaned`` gives CPXM recordlinkage's files.
+
+    uv run python benchmarks/febrl4.py --dates quarantine
 """
 
 from __future__ import annotations
@@ -62,11 +67,12 @@ def recordlinkage_side(folder: Path) -> None:
 
     for name, frame in zip(("febrl_a", "febrl_b"), datasets.load_febrl4(), strict=True):
         frame = frame.reset_index()
-        dob = pd.to_datetime(frame["date_of_birth"], format="%Y%m%d", errors="coerce")
-        frame.loc[dob.isna(), "date_of_birth"] = None
         frame["address"] = (
             frame["street_number"].fillna("") + " " + frame["address_1"].fillna("")
         ).str.strip()
+        frame.to_csv(folder / f"{name}-raw.csv", index=False)
+        dob = pd.to_datetime(frame["date_of_birth"], format="%Y%m%d", errors="coerce")
+        frame.loc[dob.isna(), "date_of_birth"] = None
         frame.to_csv(folder / f"{name}.csv", index=False)
 
     started, cpu_started = time.perf_counter(), time.process_time()
@@ -107,7 +113,7 @@ def recordlinkage_side(folder: Path) -> None:
 # --- CPXM side -------------------------------------------------------------------------------
 
 
-def cpxm_side(folder: Path) -> dict[str, float]:
+def cpxm_side(folder: Path, dates: str = "raw") -> dict[str, float]:
     from sqlalchemy import select
 
     from cpxm.db import make_engine, session_factory
@@ -123,11 +129,18 @@ def cpxm_side(folder: Path) -> dict[str, float]:
     engine = make_engine(f"sqlite:///{folder / 'cpxm.db'}")
     upgrade_database(engine)
     started, cpu_started = time.perf_counter(), time.process_time()
-    quarantined = 0
+    quarantined = blanked = 0
+    fields: dict[str, Any] = {**MAPPING["fields"]}  # type: ignore[dict-item]
+    if dates == "quarantine":
+        fields["birth_date"] = {**fields["birth_date"], "on_invalid": "quarantine"}
     for system in ("febrl_a", "febrl_b"):
-        mapping = parse_mapping({**MAPPING, "source_system": system}, default_name=system)
-        report = import_file(engine, path=folder / f"{system}.csv", mapping=mapping)
+        mapping = parse_mapping(
+            {**MAPPING, "fields": fields, "source_system": system}, default_name=system
+        )
+        name = f"{system}.csv" if dates == "cleaned" else f"{system}-raw.csv"
+        report = import_file(engine, path=folder / name, mapping=mapping)
         quarantined += report.quarantined
+        blanked += report.blanked
     imported = time.perf_counter() - started
     with session_factory(engine)() as session:
         run = resolve(session)
@@ -147,6 +160,7 @@ def cpxm_side(folder: Path) -> dict[str, float]:
         "cpu_seconds": cpu_seconds,
         "import_seconds": imported,
         "quarantined": quarantined,
+        "blanked": blanked,
         "review": run.review_pairs,
     }
 
@@ -181,6 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rl-venv", type=Path, default=Path(__file__).resolve().parent.parent / ".bench-venv"
     )
+    parser.add_argument(
+        "--dates",
+        choices=("raw", "quarantine", "cleaned"),
+        default="raw",
+        help="CPXM's dates of birth: FEBRL's (bad ones blanked), bad ones quarantined, or cleaned",
+    )
     parser.add_argument("--recordlinkage-side", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.recordlinkage_side is not None:
@@ -197,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             text=True,
         ).stdout
         theirs = json.loads(output.strip().splitlines()[-1])
-        ours = cpxm_side(folder)
+        ours = cpxm_side(folder, args.dates)
 
     true_pairs = 5_000
     print(f"FEBRL4: 5,000 + 5,000 records, {true_pairs:,} true pairs")
@@ -212,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{result['seconds']:>10.1f}{result['cpu_seconds']:>10.1f}"
         )
     print(
-        f"cpxm: import {ours['import_seconds']:.1f} s, quarantined {int(ours['quarantined'])}, "
+        f"cpxm (--dates {args.dates}): import {ours['import_seconds']:.1f} s, "
+        f"quarantined {int(ours['quarantined'])}, blanked {int(ours['blanked'])}, "
         f"review queue {int(ours['review'])} pairs"
     )
     print(f"recordlinkage: {int(theirs['candidates']):,} candidate pairs compared")

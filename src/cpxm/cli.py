@@ -45,6 +45,11 @@ quarantine_app = typer.Typer(
     help="List, correct and replay rows that imports could not store.", no_args_is_help=True
 )
 app.add_typer(quarantine_app, name="quarantine")
+quality_app = typer.Typer(
+    help="List the values imports blanked to keep their rows (data-quality issues).",
+    no_args_is_help=True,
+)
+app.add_typer(quality_app, name="quality")
 
 console = Console()
 error_console = Console(stderr=True)
@@ -242,6 +247,13 @@ def import_command(
         + ("" if dry_run else f"  (import run {report.run_id})"),
         highlight=False,
     )
+    if report.blanked:
+        # The rows were stored: a blanked optional attribute does not fail the import.
+        where = "" if dry_run else f"; see them with `cpxm quality list --run {report.run_id}`"
+        console.print(
+            f"{report.blanked:,} unreadable value(s) blanked, their rows stored{where}",
+            highlight=False,
+        )
     if report.quarantined:
         hint = (
             "run without --dry-run to keep them in quarantine"
@@ -293,6 +305,37 @@ def quarantine_list(
         for row in rows:
             values = ", ".join(f"{key}={value}" for key, value in row.raw.items())
             table.add_row(str(row.id), str(row.import_run_id), row.status, row.reason, values)
+    console.print(table)
+
+
+@quality_app.command("list")
+def quality_list(
+    run: Annotated[int | None, typer.Option(help="Only issues of this import run.")] = None,
+    status: Annotated[str, typer.Option(help="open, superseded, resolved or all.")] = "open",
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """Show values imports blanked (on_invalid: blank), with the rows they were stored with."""
+    from cpxm.db import transaction
+    from cpxm.ingest.quality import list_quality_issues
+
+    engine = _engine()
+    with _user_errors(engine), transaction(engine) as session:
+        issues, total = list_quality_issues(
+            session, run_id=run, status=None if status == "all" else status, limit=limit
+        )
+        table = Table(title=f"{total:,} data-quality issue(s)", title_justify="left")
+        for column in ("id", "run", "source id", "status", "field", "value", "reason"):
+            table.add_column(column, overflow="fold")
+        for issue in issues:
+            table.add_row(
+                str(issue.id),
+                str(issue.import_run_id),
+                issue.source_key,
+                issue.status,
+                issue.field,
+                issue.value or "",
+                issue.reason,
+            )
     console.print(table)
 
 

@@ -56,6 +56,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/imports"): ADMIN_ONLY,
     ("GET", "/api/v1/imports/{run_id}"): ADMIN_ONLY,
     ("GET", "/api/v1/quarantine"): ADMIN_ONLY,
+    ("GET", "/api/v1/imports/quality-issues"): ADMIN_ONLY,
     ("GET", "/api/v1/identity/review"): ADMIN_ONLY,
     ("GET", "/api/v1/users"): ADMIN_ONLY,
     ("GET", "/api/v1/teams"): ADMIN_ONLY,

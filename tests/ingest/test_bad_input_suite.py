@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from cpxm.feedback.models import FeedbackItem
 from cpxm.identity.models import SourceRecord
 from cpxm.ingest.mapping import parse_mapping
-from cpxm.ingest.models import ImportLedgerEntry, QuarantinedRow
+from cpxm.ingest.models import DataQualityIssue, ImportLedgerEntry, QuarantinedRow
 from cpxm.ingest.raw import ReadError
 from cpxm.ingest.service import ImportReport, import_file
 from cpxm.interactions.models import Interaction
@@ -44,6 +44,9 @@ class Target:
     bad: list[tuple[Row, str]]  # changes that make it fail, and what the reason says
     model: type[Any]  # the table its records go to
     text_column: str  # a free-text column, to hold what text cannot
+    # Changes to an optional attribute that is blanked and logged (``on_invalid: blank``): the
+    # row is stored without it, and what the issue says.
+    blanked: tuple[tuple[Row, str], ...] = ()
 
 
 TARGETS: dict[str, Target] = {
@@ -70,13 +73,15 @@ TARGETS: dict[str, Target] = {
             ({"kind": "Dentist"}, "column 'kind' is 'Dentist', expected one of: hcp, patient"),
             ({"kind": None}, "column 'kind' is empty, and 'type' is required"),
             ({"email": "anna(at)example"}, "column 'email' is 'anna(at)example', expected an"),
-            ({"born": "31/02/1970"}, "column 'born' is '31/02/1970', expected an ISO 8601 date"),
-            ({"born": "1970-02-31"}, "column 'born' is '1970-02-31', expected an ISO 8601 date"),
             ({"country": "Narnia"}, "column 'country' is 'Narnia', which is not a known"),
             ({"first": "F" * 121}, "column 'first' is 121 characters long; 'first_name' takes"),
         ],
         SourceRecord,
         "last",
+        (
+            ({"born": "31/02/1970"}, "column 'born' is '31/02/1970', expected an ISO 8601 date"),
+            ({"born": "19450493"}, "column 'born' is '19450493', expected an ISO 8601 date"),
+        ),
     ),
     "interactions": Target(
         {
@@ -309,7 +314,14 @@ def _snapshot(engine: Engine, target: str) -> dict[str, Any]:
                 )
             ).all()
         )
-    return {"ledger": ledger, "records": records, "open": open_rows}
+        issues = list(
+            session.execute(
+                select(
+                    DataQualityIssue.source_key, DataQualityIssue.reason, DataQualityIssue.status
+                ).order_by(DataQualityIssue.id)
+            ).all()
+        )
+    return {"ledger": ledger, "records": records, "open": open_rows, "issues": issues}
 
 
 @pytest.mark.parametrize("file_format", FORMATS)
@@ -334,17 +346,28 @@ def test_every_row_is_stored_or_quarantined_and_a_second_import_changes_nothing(
     if file_format != "xlsx":  # a workbook cannot hold a NUL character at all
         rows.append(({**good, "id": "N1", text: "a\x00b"}, f"column '{text}' contains a NUL"))
     rows += [({**good, "id": f"B{n}", **change}, why) for n, (change, why) in enumerate(spec.bad)]
-    path = _write(tmp_path / f"{target}-export", file_format, header, [row for row, _ in rows])
+    blanked = [
+        ({**good, "id": f"Q{n}", **change}, why) for n, (change, why) in enumerate(spec.blanked)
+    ]
+    path = _write(
+        tmp_path / f"{target}-export",
+        file_format,
+        header,
+        [row for row, _ in rows] + [row for row, _ in blanked],
+    )
     mapping = parse_mapping(_mapping(target))
 
     first = import_file(store_engine, path=path, mapping=mapping)
 
     quarantined = sum(why is not None for _, why in rows)
-    assert _counts(first) == (len(rows) - 1, 3, 0, 1, quarantined), _snapshot(store_engine, target)[
-        "open"
-    ]
+    read = len(rows) - 1 + len(blanked)
+    assert _counts(first) == (read, 3 + len(blanked), 0, 1, quarantined), _snapshot(
+        store_engine, target
+    )["open"]
+    assert first.blanked == len(blanked)
     stored = _snapshot(store_engine, target)
-    assert [source_id for source_id, *_ in stored["ledger"]] == ["G1", "G2", "G3"]
+    stored_ids = ["G1", "G2", "G3", *(f"Q{n}" for n in range(len(blanked)))]
+    assert [source_id for source_id, *_ in stored["ledger"]] == stored_ids
     reasons = dict(stored["open"])
     for position, (_, why) in enumerate(rows):
         row_number = FIRST_ROW[file_format] + position
@@ -353,9 +376,16 @@ def test_every_row_is_stored_or_quarantined_and_a_second_import_changes_nothing(
         else:
             assert reasons[row_number].startswith(f"row {row_number}: {why}"), reasons[row_number]
     assert len(reasons) == quarantined
+    issues = stored["issues"]
+    assert [(source_key, status) for source_key, _, status in issues] == [
+        (f"Q{n}", "open") for n in range(len(blanked))
+    ]
+    for position, ((_, why), (_, reason, _)) in enumerate(zip(blanked, issues, strict=True)):
+        row_number = FIRST_ROW[file_format] + len(rows) + position
+        assert reason.startswith(f"row {row_number}: {why}"), reason
 
     again = import_file(store_engine, path=path, mapping=mapping)
-    assert _counts(again) == (len(rows) - 1, 0, 0, 4, quarantined)
+    assert _counts(again) == (read, 0, 0, 4 + len(blanked), quarantined)
     assert _snapshot(store_engine, target) == stored
 
 

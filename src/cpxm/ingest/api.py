@@ -1,4 +1,5 @@
-"""JSON routes for imports, pushed events and quarantine: thin wrappers over the ingest services.
+"""JSON routes for imports, pushed events, quarantine and data-quality issues: thin wrappers
+over the ingest services.
 
 File imports and replays commit batch by batch on the app's engine (a large file is not one
 transaction); pushed events are one request, one transaction.
@@ -20,14 +21,18 @@ from cpxm.config import get_settings
 from cpxm.deps import DbEngine, DbSession
 from cpxm.ingest import events as events_service
 from cpxm.ingest import service
+from cpxm.ingest.quality import list_quality_issues
 from cpxm.ingest.schemas import (
     EventBatchIn,
     EventBatchOut,
     ImportReportOut,
     ImportRunOut,
+    QualityIssueOut,
+    QualityStatus,
     QuarantinedRowOut,
     QuarantineStatus,
     ReplayIn,
+    quality_issue_out,
     quarantined_out,
     report_out,
     run_out,
@@ -159,6 +164,30 @@ def list_imports(session: DbSession, page: Pagination) -> Page[ImportRunOut]:
     """Import runs, newest first."""
     runs, total = service.list_runs(session, limit=page.limit, offset=page.offset)
     return Page(items=[run_out(r) for r in runs], total=total, limit=page.limit, offset=page.offset)
+
+
+# Declared before /{run_id}, which would otherwise take the path and refuse it as no run id.
+@imports_router.get("/quality-issues", response_model=Page[QualityIssueOut])
+def list_import_quality_issues(
+    session: DbSession,
+    page: Pagination,
+    run_id: int | None = None,
+    status: QualityStatus = "open",
+) -> Page[QualityIssueOut]:
+    """Values imports blanked to store their rows (``on_invalid: blank``), oldest first."""
+    issues, total = list_quality_issues(
+        session,
+        run_id=run_id,
+        status=None if status == "all" else status,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Page(
+        items=[quality_issue_out(issue) for issue in issues],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @imports_router.get("/{run_id}", response_model=ImportRunOut)

@@ -23,6 +23,7 @@ from cpxm.ingest.ledger import (
 )
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.models import ImportRun, QuarantinedRow
+from cpxm.ingest.quality import close_earlier_issues, has_open_issues, record_issues
 from cpxm.ingest.raw import RawRecord
 from cpxm.ingest.references import ReferenceCache
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowError
@@ -37,6 +38,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    blanked: int = 0  # values blanked and logged as data-quality issues, in stored rows
     dry_run: bool = False
 
     @property
@@ -62,8 +64,9 @@ class BatchCarry:
     converter: ColumnConverter
     references: ReferenceCache = field(default_factory=ReferenceCache)
     # Whether earlier runs left open quarantined rows this import may resolve or supersede;
-    # when none did, the per-batch search for them is skipped.
+    # when none did, the per-batch search for them is skipped. The same for quality issues.
     earlier_quarantine: bool = True
+    earlier_issues: bool = True
 
 
 def batch_carry(session: Session, mapping: ImportMapping, lookups: Lookups) -> BatchCarry:
@@ -78,7 +81,9 @@ def batch_carry(session: Session, mapping: ImportMapping, lookups: Lookups) -> B
         .limit(1)
     )
     return BatchCarry(
-        converter=ColumnConverter(mapping, lookups), earlier_quarantine=earlier is not None
+        converter=ColumnConverter(mapping, lookups),
+        earlier_quarantine=earlier is not None,
+        earlier_issues=has_open_issues(session, mapping),
     )
 
 
@@ -193,6 +198,7 @@ def apply_batch(
     # The last occurrence of a source id in the batch is the one written; earlier ones count
     # as if they had been written first, so a batch and a row-by-row import report alike.
     pending: dict[str, PendingRow] = {}
+    pending_positions: dict[str, int] = {}
     written_digests: dict[str, str] = {}
     failed: tuple[list[int], list[str]] = ([], [])
     for position, row in zip(by_rows, rows, strict=True):
@@ -222,11 +228,15 @@ def apply_batch(
             result.status = "created" if previous is None else "updated"
         written_digests[source_id] = digest
         pending[source_id] = PendingRow(row, entry.entity_id if entry else None, columns)
+        pending_positions[source_id] = position
     quarantine(*failed)
     written_ids = write_rows(
         session, mapping=mapping, pending=list(pending.values()), context=context
     )
     write_ledger(session, mapping, run_id, ledger, written_ids, written_digests)
+    outcome.blanked = _log_issues(
+        session, mapping, run_id, converted, pending, pending_positions, written_ids, carry
+    )
     if carry.earlier_quarantine:
         stored_keys |= bulk_ids.keys() | {row.source_id for row in rows}
         stored_keys -= set(quarantined_keys)
@@ -244,6 +254,40 @@ def apply_batch(
                 )
         outcomes.extend(per_row)
     return outcome
+
+
+def _log_issues(
+    session: Session,
+    mapping: ImportMapping,
+    run_id: int,
+    converted: ConvertedBatch,
+    pending: dict[str, PendingRow],
+    positions: dict[str, int],
+    written_ids: dict[str, int],
+    carry: BatchCarry,
+) -> int:
+    """Record the values the written rows were stored without; close what earlier runs said
+    of the same source ids. Returns how many issues were recorded."""
+    flagged = {source_id for source_id, waiting in pending.items() if waiting.row.issues}
+    if carry.earlier_issues:
+        close_earlier_issues(session, mapping, run_id, flagged, "superseded")
+        close_earlier_issues(session, mapping, run_id, set(pending) - flagged, "resolved")
+    if not flagged:
+        return 0
+    row_numbers = converted.batch.row_numbers
+    return record_issues(
+        session,
+        run_id=run_id,
+        written=[
+            (
+                int(row_numbers[positions[source_id]]),
+                source_id,
+                written_ids.get(source_id),
+                pending[source_id].row.issues,
+            )
+            for source_id in sorted(flagged, key=positions.__getitem__)
+        ],
+    )
 
 
 def _rows(converted: ConvertedBatch, positions: list[int]) -> list[ConvertedRow]:

@@ -116,6 +116,10 @@ class ColumnConverter:
         meaning = mapping.model_dump(
             mode="json", include={"target", "source_id", "fields", "answers"}
         )
+        for spec in [*meaning["fields"].values(), *(meaning["answers"] or {}).values()]:
+            # Unset, it is left out: rows stored before the option existed stay unchanged.
+            if spec.get("on_invalid") is None:
+                spec.pop("on_invalid", None)
         # What a row's digest covers: the mapping's meaning, and the text of every column it
         # reads; so an unchanged row is recognised, and editing a mapping re-applies its rows.
         self._digest_seed = hashlib.sha256(

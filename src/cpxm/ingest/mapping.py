@@ -48,6 +48,10 @@ class FieldSpec(BaseModel):
     # For numbers: "." reads 1,234.5; "," reads 1.234,5. Grouping marks must group by three, so
     # "1,5" is an error under "." rather than silently 15.
     decimal_separator: Literal[".", ","] | None = None
+    # What a value that cannot be read does: quarantine the row, or blank the field, store the
+    # row and log a data-quality issue. Default: the target field's (blank for optional person
+    # attributes such as birth_date, phone and postal_code; quarantine for the rest).
+    on_invalid: Literal["quarantine", "blank"] | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> FieldSpec:
@@ -164,6 +168,16 @@ class ImportMapping(BaseModel):
                 raise ValueError(
                     f"field '{name}' is not a number, so it takes no 'decimal_separator'"
                 )
+            if spec.on_invalid == "blank" and known[name].required:
+                raise ValueError(
+                    f"field '{name}' is required, so it takes no 'on_invalid: blank': a row "
+                    "without it cannot be stored, and is quarantined"
+                )
+            if spec.on_invalid == "blank" and kind == FieldKind.REFERENCE:
+                raise ValueError(
+                    f"field '{name}' is a stakeholder reference, so it takes no "
+                    "'on_invalid: blank': a row naming nobody is quarantined"
+                )
         self._check_answers()
         return self
 
@@ -178,7 +192,7 @@ class ImportMapping(BaseModel):
                 "its answer, e.g. answers: {nps: 'Q1_Likely to recommend', comment: Q5}"
             )
         for code, spec in self.answers.items():
-            if spec.date_format or spec.source_system or spec.decimal_separator:
+            if spec.date_format or spec.source_system or spec.decimal_separator or spec.on_invalid:
                 raise ValueError(f"answer '{code}' takes only column, values, pattern or default")
 
     @property

@@ -1,4 +1,5 @@
-"""Import runs, the rows they could not take, and the ledger that makes imports idempotent."""
+"""Import runs, the rows they could not take, the values they blanked, and the ledger that
+makes imports idempotent."""
 
 from __future__ import annotations
 
@@ -78,3 +79,34 @@ class ImportLedgerEntry(Base):
     entity_id: Mapped[int] = mapped_column(Integer)
     content_sha256: Mapped[str] = mapped_column(String(64))
     import_run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id"))
+
+
+class DataQualityIssue(Base):
+    """A value an import could not read and blanked, storing the row without it.
+
+    The row's other values were stored (a person without a birth date is still a person
+    identity resolution can see); the issue keeps what the source said and why it was refused,
+    for a steward to correct at the source.
+    """
+
+    __tablename__ = "data_quality_issues"
+    __table_args__ = (
+        Index("ix_data_quality_issues_status_run", "status", "import_run_id"),
+        Index("ix_data_quality_issues_source_key_status", "source_key", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    import_run_id: Mapped[int] = mapped_column(ForeignKey("import_runs.id"))
+    row_number: Mapped[int] = mapped_column(Integer)
+    # The row's source id: a later import of it closes this issue (superseded when the value is
+    # still unreadable, resolved when it is not), so the open list never repeats a problem.
+    source_key: Mapped[str] = mapped_column(String(200))
+    # The record the row was stored as (the target's id: a source record, an interaction, ...).
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(60))
+    column: Mapped[str] = mapped_column(String(300))
+    value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20))  # open, superseded, resolved
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)

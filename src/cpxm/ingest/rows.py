@@ -45,10 +45,20 @@ class Reference(NamedTuple):
         return (self.source_system, self.source_id)
 
 
+class QualityIssue(NamedTuple):
+    """A value that could not be read, blanked so the row could be stored (``on_invalid``)."""
+
+    field: str
+    column: str  # the column(s) it was read from, or the field for a constant
+    value: str | None
+    reason: str
+
+
 @dataclass(frozen=True)
 class ConvertedRow:
     source_id: str
     values: dict[str, Any]
+    issues: tuple[QualityIssue, ...] = ()
 
 
 class RowConverter:
@@ -65,7 +75,7 @@ class RowConverter:
         ]
         # A field the mapping never gives, without a default and not required, is left out.
         self._fields = [
-            (plan.name, plan.convert)
+            plan
             for plan in plans
             if plan.spec is not None or plan.fallback is not None or plan.definition.required
         ]
@@ -73,13 +83,20 @@ class RowConverter:
     def __call__(self, raw: RawRow) -> ConvertedRow:
         source_id = _source_id(self._source_columns, raw)
         values: dict[str, Any] = {}
-        for name, convert in self._fields:
-            value = convert(raw)
+        issues: list[QualityIssue] = []
+        for plan in self._fields:
+            try:
+                value = plan.convert(raw)
+            except RowError as failure:
+                if not plan.blank_when_invalid:
+                    raise
+                issues.append(plan.issue(raw, str(failure)))
+                continue
             if value is not _ABSENT:
-                values[name] = value
+                values[plan.name] = value
         if self.mapping.answers is not None:
             values["answers"] = _answer_texts(self.mapping.answers, raw)
-        return ConvertedRow(source_id=source_id, values=values)
+        return ConvertedRow(source_id=source_id, values=values, issues=tuple(issues))
 
 
 _ABSENT = object()  # a field neither the row nor a default gives: left out of the values
@@ -124,6 +141,17 @@ class _FieldPlan:
         # A reference's system and the column named in its errors, as _typed_value finds them.
         self.reference_system = (spec.source_system if spec else None) or mapping.source_system
         self.reference_column = spec.columns[0] if spec and spec.columns else name
+        on_invalid = spec.on_invalid if spec is not None else None
+        self.blank_when_invalid = (
+            on_invalid == "blank" if on_invalid is not None else definition.blank_when_invalid
+        ) and not definition.required
+
+    def issue(self, raw: RawRow, reason: str) -> QualityIssue:
+        """The data-quality issue of this field's value in ``raw``, which failed with ``reason``."""
+        if self.constant is not None:
+            return QualityIssue(self.name, self.name, self.constant, reason)
+        value = " ".join(text for column in self.columns if (text := raw.get(column)) is not None)
+        return QualityIssue(self.name, " + ".join(self.columns), value or None, reason)
 
     def convert(self, raw: RawRow) -> Any:
         if self.constant is not None:

@@ -1,4 +1,4 @@
-"""What the import, events and quarantine API accepts and answers."""
+"""What the import, events, quarantine and data-quality API accepts and answers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cpxm.ingest.mapping import CPXM_IDS
-from cpxm.ingest.models import ImportRun, QuarantinedRow
+from cpxm.ingest.models import DataQualityIssue, ImportRun, QuarantinedRow
 from cpxm.ingest.service import ImportReport
 from cpxm.timeutil import UtcDateTime
 
@@ -25,6 +25,8 @@ class ImportReportOut(BaseModel):
     updated: int
     unchanged: int
     quarantined: int
+    # Values blanked in stored rows and logged as data-quality issues (``on_invalid: blank``).
+    blanked: int = 0
 
 
 def report_out(report: ImportReport) -> ImportReportOut:
@@ -36,6 +38,7 @@ def report_out(report: ImportReport) -> ImportReportOut:
         updated=report.updated,
         unchanged=report.unchanged,
         quarantined=report.quarantined,
+        blanked=report.blanked,
     )
 
 
@@ -102,6 +105,43 @@ def quarantined_out(row: QuarantinedRow) -> QuarantinedRowOut:
 
 
 QuarantineStatus = Literal["open", "replayed", "discarded", "superseded", "resolved", "all"]
+
+
+class QualityIssueOut(BaseModel):
+    """A value an import blanked to store its row: what the source said, and why it was refused."""
+
+    id: int
+    run_id: int
+    row_number: int
+    source_id: str
+    record_id: int | None  # the record the row was stored as (in the run's target)
+    field: str
+    column: str
+    value: str | None
+    reason: str
+    status: str  # open, superseded (said again by a later import), resolved (corrected)
+    created_at: UtcDateTime
+    resolved_at: UtcDateTime | None
+
+
+def quality_issue_out(issue: DataQualityIssue) -> QualityIssueOut:
+    return QualityIssueOut(
+        id=issue.id,
+        run_id=issue.import_run_id,
+        row_number=issue.row_number,
+        source_id=issue.source_key,
+        record_id=issue.entity_id,
+        field=issue.field,
+        column=issue.column,
+        value=issue.value,
+        reason=issue.reason,
+        status=issue.status,
+        created_at=issue.created_at,
+        resolved_at=issue.resolved_at,
+    )
+
+
+QualityStatus = Literal["open", "superseded", "resolved", "all"]
 
 
 class ReplayIn(BaseModel):

@@ -262,6 +262,7 @@ def _add(report: ImportReport, outcome: ImportReport) -> None:
     report.updated += outcome.updated
     report.unchanged += outcome.unchanged
     report.quarantined += outcome.quarantined
+    report.blanked += outcome.blanked
 
 
 def record_counts(session: Session, report: ImportReport, *, finished: bool = False) -> None:

@@ -33,6 +33,10 @@ class FieldDefinition:
     # For references: the kind of stakeholder the field must name (affiliations link a person to
     # an organisation), or None for any.
     stakeholder_kind: str | None = None
+    # An unreadable value is blanked and logged as a data-quality issue instead of quarantining
+    # the row (the mapping's ``on_invalid`` decides; this is its default): an optional attribute
+    # a person can do without, whom identity resolution should still see.
+    blank_when_invalid: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,13 +73,15 @@ TARGETS: dict[str, TargetDefinition] = {
                 "institution": _text(),
                 "professional_id": _text(max_length=40),
                 "email": FieldDefinition(FieldKind.EMAIL, max_length=320),
-                "phone": _text(max_length=40),
+                "phone": FieldDefinition(FieldKind.TEXT, max_length=40, blank_when_invalid=True),
                 "address_line": _text(),
-                "postal_code": _text(max_length=20),
+                "postal_code": FieldDefinition(
+                    FieldKind.TEXT, max_length=20, blank_when_invalid=True
+                ),
                 "city": _text(max_length=120),
                 "country": _code("countries"),
                 "language": _text(max_length=8),
-                "birth_date": FieldDefinition(FieldKind.DATE),
+                "birth_date": FieldDefinition(FieldKind.DATE, blank_when_invalid=True),
                 "therapeutic_interests": FieldDefinition(
                     FieldKind.CODE_LIST, code_table="therapeutic_areas"
                 ),
