@@ -11,7 +11,7 @@ from httpx import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cpxm.auth import service
+from cpxm.auth import service, throttle
 from cpxm.auth.models import UserSession
 from cpxm.errors import DomainError
 from cpxm.workspace.models import AuditLogEntry, User
@@ -104,18 +104,18 @@ def test_five_failures_lock_the_account_even_for_the_right_password(
 ) -> None:
     statuses = [
         _sign_in(anonymous_client, password=f"wrong password {n}").status_code
-        for n in range(service.MAX_FAILED_SIGN_INS)
+        for n in range(throttle.FAILURES_PER_ACCOUNT_AT_ADDRESS)
     ]
-    assert statuses == [401] * (service.MAX_FAILED_SIGN_INS - 1) + [429]
+    assert statuses == [401] * (throttle.FAILURES_PER_ACCOUNT_AT_ADDRESS - 1) + [429]
     locked = _sign_in(anonymous_client)
     assert locked.status_code == 429
-    assert "locked" in locked.text
+    assert "too many failed sign-ins" in locked.text
     assert anonymous_client.get("/api/v1/me").status_code == 401
     session.expire_all()
     failures = session.scalars(
         select(AuditLogEntry).where(AuditLogEntry.action == "sign_in_failed")
     ).all()
-    assert len(failures) == service.MAX_FAILED_SIGN_INS
+    assert len(failures) == throttle.FAILURES_PER_ACCOUNT_AT_ADDRESS
 
 
 def test_sign_in_form_without_its_csrf_token_is_refused(
@@ -290,3 +290,69 @@ def test_every_page_offers_sign_out_and_it_ends_the_session(
     )
     assert signed_out.status_code == 303
     assert anonymous_client.get("/api/v1/me").status_code == 401
+
+
+def test_an_unknown_email_is_throttled_exactly_as_a_known_one(
+    anonymous_client: TestClient, analyst: User
+) -> None:
+    def attempts(email: str) -> list[tuple[int, str]]:
+        answers = []
+        for n in range(throttle.FAILURES_PER_ACCOUNT_AT_ADDRESS + 1):
+            response = anonymous_client.post(
+                "/auth/sign-in",
+                data={
+                    "email": email,
+                    "password": f"wrong password {n}",
+                    "csrf_token": _form_token(anonymous_client),
+                },
+            )
+            error = re.search(r'role="alert"[^>]*>(.*?)<', response.text, re.DOTALL)
+            answers.append((response.status_code, error.group(1).strip() if error else ""))
+        return answers
+
+    assert attempts("ana@example.org") == attempts("nobody@example.org")
+
+
+def test_a_stranger_locks_an_account_only_where_they_are(session: Session, analyst: User) -> None:
+    for n in range(throttle.FAILURES_PER_ACCOUNT_AT_ADDRESS - 1):
+        with pytest.raises(service.SignInFailed):
+            service.authenticate(
+                session, email="ana@example.org", password=f"guess {n}", address="203.0.113.9"
+            )
+    with pytest.raises(throttle.SignInThrottled):
+        service.authenticate(
+            session, email="ana@example.org", password="last guess", address="203.0.113.9"
+        )
+    with pytest.raises(throttle.SignInThrottled):  # even the right password, from there
+        service.authenticate(
+            session, email="ana@example.org", password=PASSWORD, address="203.0.113.9"
+        )
+    # The owner, from their own address, signs in.
+    owner = service.authenticate(
+        session, email="ana@example.org", password=PASSWORD, address="198.51.100.4"
+    )
+    assert owner.id == analyst.id
+    # An admin's unlock clears the lock where the stranger set it.
+    assert throttle.unlock_account(session, email="ANA@example.org") >= 1
+    assert service.authenticate(
+        session, email="ana@example.org", password=PASSWORD, address="203.0.113.9"
+    )
+
+
+def test_an_address_spraying_many_accounts_is_locked(session: Session, analyst: User) -> None:
+    for n in range(throttle.FAILURES_PER_ADDRESS - 1):
+        with pytest.raises(service.SignInFailed):
+            service.authenticate(
+                session, email=f"user{n}@example.org", password="Summer2026!", address="192.0.2.7"
+            )
+    with pytest.raises(throttle.SignInThrottled):
+        service.authenticate(
+            session, email="someone@example.org", password="Summer2026!", address="192.0.2.7"
+        )
+    with pytest.raises(throttle.SignInThrottled):
+        service.authenticate(
+            session, email="ana@example.org", password=PASSWORD, address="192.0.2.7"
+        )
+    assert service.authenticate(
+        session, email="ana@example.org", password=PASSWORD, address="198.51.100.4"
+    )

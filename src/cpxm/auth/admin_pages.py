@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from cpxm.access import ROLES, Administrator
-from cpxm.auth import service
+from cpxm.auth import service, throttle
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
 from cpxm.web.templating import templates
@@ -91,6 +91,7 @@ def change_user(
         if active == "yes":
             user.locked_until = None
             user.failed_sign_ins = 0
+            throttle.unlock_account(session, email=user.email)
     except (DomainError, ValueError) as error:
         session.rollback()
         return _back(error=str(error.detail if isinstance(error, DomainError) else error))

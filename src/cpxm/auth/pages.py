@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cpxm.access import PUBLIC, SignedIn, requires
 from cpxm.access.principal import SESSION_COOKIE
-from cpxm.auth import service
+from cpxm.auth import service, throttle
 from cpxm.deps import DbSession
 from cpxm.web.templating import templates
 
@@ -82,6 +82,12 @@ def sign_in_page(request: Request, next: str = "/") -> Response:
     return _sign_in_form(request, next_path=next)
 
 
+def client_address(request: Request) -> str:
+    """The address failed sign-ins are counted against (the client's, behind a trusted proxy
+    when uvicorn runs with ``--proxy-headers``)."""
+    return request.client.host if request.client else "unknown"
+
+
 @router.post("/sign-in", dependencies=[requires(PUBLIC)])
 def sign_in(
     request: Request,
@@ -100,8 +106,10 @@ def sign_in(
             status_code=403,
         )
     try:
-        user = service.authenticate(session, email=email, password=password)
-    except (service.SignInFailed, service.AccountLocked) as refusal:
+        user = service.authenticate(
+            session, email=email, password=password, address=client_address(request)
+        )
+    except (service.SignInFailed, throttle.SignInThrottled) as refusal:
         # The failure count must outlive this refused request.
         session.commit()
         return _sign_in_form(

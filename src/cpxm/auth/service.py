@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from cpxm.access import audit
 from cpxm.access.principal import hash_secret
 from cpxm.access.roles import Role, parse_role
+from cpxm.auth import throttle
 from cpxm.auth.models import ApiToken, UserSession
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.timeutil import utc_now
@@ -34,8 +35,6 @@ def _dummy_hash() -> str:
 
 MIN_PASSWORD_LENGTH = 12
 MIN_PASSWORD_SCORE = 3  # zxcvbn's 0-4 scale: 3 needs about 10^8 guesses or more
-MAX_FAILED_SIGN_INS = 5
-LOCKOUT = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=12)
 TOKEN_PREFIX = "cpxm_"  # noqa: S105 (a marker that makes leaked tokens greppable)
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -43,10 +42,6 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 class SignInFailed(DomainError):
     status_code = 401
-
-
-class AccountLocked(DomainError):
-    status_code = 429
 
 
 def hash_password(password: str, *, user: User | None = None) -> str:
@@ -182,44 +177,46 @@ class NewSession:
     expires_at: datetime
 
 
-def authenticate(session: Session, *, email: str, password: str) -> User:
-    """The user whose password this is, counting failures and locking after too many.
+def authenticate(session: Session, *, email: str, password: str, address: str = "unknown") -> User:
+    """The user whose password this is; failures are throttled by `cpxm.auth.throttle`.
 
-    Refuses with one message whether the email is unknown or the password wrong, so the form
-    does not tell an attacker which accounts exist. The failure count is flushed by the
-    caller's transaction even though the request fails: the endpoint commits it first.
+    Refuses with one message whether the email is unknown or the password wrong, and throttles
+    unknown emails exactly as known ones, so neither the answer nor the lockout tells an
+    attacker which accounts exist. ``address`` is the client's (the proxy's client when run
+    with ``--proxy-headers``). Failure counts are flushed by the caller's transaction even
+    though the request fails: the endpoint commits them first.
     """
     now = utc_now()
+    throttle.check_allowed(session, email=email, address=address, now=now)
     user = get_user_by_email(session, email=email)
-    if user is None or user.password_hash is None or not user.is_active:
+    known = user is not None and user.password_hash is not None and user.is_active
+    if user is None or user.password_hash is None or not known:
         _verify_quietly(_dummy_hash(), password)
-        raise SignInFailed("the email or password is wrong")
-    if user.locked_until is not None and user.locked_until > now:
-        minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
-        raise AccountLocked(
-            f"too many failed sign-ins: this account is locked for {minutes} more minute(s)"
-        )
-    if not _verify_quietly(user.password_hash, password):
-        user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
-        if user.failed_sign_ins >= MAX_FAILED_SIGN_INS:
-            user.locked_until = now + LOCKOUT
-            user.failed_sign_ins = 0
-        audit.record(
-            session,
-            user_id=user.id,
-            action="sign_in_failed",
-            entity_type="users",
-            entity_id=user.id,
-        )
-        session.flush()
-        if user.locked_until is not None and user.locked_until > now:
-            raise AccountLocked(
-                f"too many failed sign-ins: this account is locked for "
-                f"{int(LOCKOUT.total_seconds() // 60)} minutes"
+        right = False
+    else:
+        right = _verify_quietly(user.password_hash, password)
+    if not right:
+        locked = throttle.record_failure(session, email=email, address=address, now=now)
+        if user is not None and known:
+            user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
+            if locked:
+                # Shown to admins; the lock itself holds only at the address it came from.
+                user.locked_until = now + throttle.LOCKOUT
+            audit.record(
+                session,
+                user_id=user.id,
+                action="sign_in_failed",
+                entity_type="users",
+                entity_id=user.id,
             )
+        session.flush()
+        if locked:
+            throttle.check_allowed(session, email=email, address=address, now=now)
         raise SignInFailed("the email or password is wrong")
+    assert user is not None and user.password_hash is not None
     if password_hasher.check_needs_rehash(user.password_hash):
         user.password_hash = password_hasher.hash(password)
+    throttle.record_success(session, email=email, address=address)
     user.failed_sign_ins = 0
     user.locked_until = None
     session.flush()
