@@ -1,8 +1,8 @@
 """Failed sign-ins counted per email at an address and per address (cpxm.auth.throttle).
 
-Revision ID: 0016
-Revises: 0015
-Create Date: 2026-12-05 23:40:00
+Revision ID: 0018
+Revises: 0017
+Create Date: 2026-12-05 23:50:00
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016"
-down_revision: str | None = "0015"
+revision: str = "0018"
+down_revision: str | None = "0017"
 branch_labels: str | None = None
 depends_on: str | None = None
 
