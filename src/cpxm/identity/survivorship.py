@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from difflib import SequenceMatcher
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -131,6 +130,8 @@ def _name_parts(attributes: dict[str, Any]) -> tuple[str | None, str | None]:
         return None, tokens[0] if tokens else None
     # The particles before a surname belong to it: Zacharie Le Roux, Ana de la Fuente.
     split = len(tokens) - 1
+    if split > 1 and tokens[split].lower() in PARTICLES:
+        split -= 1  # a surname filed particle last (Dussen van) keeps its particle
     while split > 1 and tokens[split - 1].lower() in PARTICLES:
         split -= 1
     return " ".join(tokens[:split]), " ".join(tokens[split:])
@@ -253,9 +254,10 @@ def _swapped_records(ranked: Sequence[tuple[Rank, Candidate]]) -> frozenset[int]
     """Records whose first and last name are the others' last and first name.
 
     A record is a suspect when its names, read the other way round, agree with more of the
-    other records than as entered; it is swapped only if that still holds counting the
-    records that are not suspects themselves, so two records that disagree only in order
-    (one of them must be right, nothing says which) are left as they are.
+    other records than as entered (a slip of the keyboard or an initial still agrees); it is
+    swapped only if that still holds counting the records that are not suspects themselves,
+    so two records that differ only in order (one of them is right, nothing says which) are
+    left as they are.
     """
     names = []
     for _, c in ranked:
@@ -264,19 +266,20 @@ def _swapped_records(ranked: Sequence[tuple[Rank, Candidate]]) -> frozenset[int]
             first_key, last_key = _folded(first), _folded(last)
             if first_key and last_key and first_key != last_key:
                 names.append((c.record_id, first_key, last_key))
-    if len(names) < 2 or {n[1] for n in names}.isdisjoint(n[2] for n in names):
-        return _NONE  # no first name of one record is the last name of another
+    if len(names) < 2 or len(names) > _MOST_NAMES_COMPARED:
+        return _NONE
+    if {n[1][0] for n in names}.isdisjoint(n[2][0] for n in names):
+        return _NONE  # no first name of one record starts as the last name of another
 
     def votes(among: Sequence[tuple[int, str, str]]) -> set[int]:
-        firsts = Counter(first for _, first, _ in among)
-        lasts = Counter(last for _, _, last in among)
         swapped = set()
         for record_id, first, last in names:
-            # A record does not vote for itself: its own names are only ever "as entered".
-            mine = 1 if any(r == record_id for r, _, _ in among) else 0
-            as_entered = firsts[first] + lasts[last] - 2 * mine
-            reversed_ = firsts[last] + lasts[first]
-            if reversed_ > as_entered:
+            as_entered = turned = 0
+            for other_id, other_first, other_last in among:
+                if other_id != record_id:
+                    as_entered += _alike(first, other_first) + _alike(last, other_last)
+                    turned += _alike(last, other_first) + _alike(first, other_last)
+            if turned > as_entered:
                 swapped.add(record_id)
         return swapped
 
@@ -284,6 +287,23 @@ def _swapped_records(ranked: Sequence[tuple[Rank, Candidate]]) -> frozenset[int]
     if not suspects:
         return _NONE
     return frozenset(suspects & votes([n for n in names if n[0] not in suspects]))
+
+
+# Records of one golden record compared pairwise for swapped names; more is a mass duplicate.
+_MOST_NAMES_COMPARED = 30
+
+
+def _alike(left: str, right: str) -> bool:
+    """One name however keyed: the same, an initial of the other, or one slip apart."""
+    if left == right:
+        return True
+    if len(left) == 1 or len(right) == 1:
+        return left[0] == right[0]
+    return (
+        min(len(left), len(right)) >= 4
+        and abs(len(left) - len(right)) <= 1
+        and (_slips(left, right) <= 1)
+    )
 
 
 _NONE: frozenset[int] = frozenset()
@@ -367,11 +387,16 @@ def _choose_one(
     else:
         tied = [g for g in ordered if g.support == winner.support]
         spelled = [g for g in tied if _in_addresses(g, addresses)]
+        central = _closest_to_the_others(tied, ordered) if len(ordered) > 2 else None
         if len(spelled) == 1 and _spellings_of_one_name(tied):
             # Two systems, two spellings: the one the person's e-mail address is made of
             # (rangel in gregory.rangel@...) is not the one with the slip of the keyboard.
             winner = spelled[0]
             rule, reason = "agreement", f"agreement {winner.support} of {total} and the e-mail"
+        elif central is not None:
+            winner = central
+            rule = "agreement"
+            reason = f"agreement {winner.support} of {total}, closest to the other spellings"
         else:
             rule = _rule_between(winner.best, ordered[1].best)
             reason = REASONS[rule]
@@ -387,11 +412,54 @@ def _choose_one(
     return Choice(shown_value, shown_record.record_id, rule, reason)
 
 
+def _closest_to_the_others(tied: Sequence[_Group], groups: Sequence[_Group]) -> _Group | None:
+    """Of spellings equally supported, the one the other spellings are slips of, if one is.
+
+    Slips scatter around the true spelling: Amna and Anan are each one slip from Anna and
+    two from each other. Only spellings of one name count; two names tell nothing.
+    """
+    if not _spellings_of_one_name(groups):
+        return None
+    words = {id(g): _folded(str(g.shown[0][2])) for g in groups}
+    distance = {
+        id(g): sum(
+            other.support * _slips(words[id(g)], words[id(other)])
+            for other in groups
+            if other is not g
+        )
+        for g in tied
+    }
+    ranked = sorted(tied, key=lambda g: distance[id(g)])
+    return ranked[0] if distance[id(ranked[0])] < distance[id(ranked[1])] else None
+
+
 def _spellings_of_one_name(groups: Sequence[_Group]) -> bool:
     """Whether the values differ as slips of the keyboard do, not as two names (a first and
     a last name the other way round) do: those an address holding both cannot decide."""
     words = [_folded(str(g.shown[0][2])) for g in groups]
-    return all(SequenceMatcher(None, words[0], word).ratio() >= 0.75 for word in words[1:])
+    # Each a slip or two from another: Anan and Amna are two apart, each one from Anna.
+    return all(
+        any(_slips(word, other) <= min(2, len(word) // 3) for other in words if other is not word)
+        for word in words
+    )
+
+
+def _slips(left: str, right: str) -> int:
+    """Keying slips between two words: letters left out, added, changed or swapped with the
+    next (the optimal string alignment distance)."""
+    if left == right:
+        return 0
+    previous2: list[int] = []
+    previous = list(range(len(right) + 1))
+    for i, a in enumerate(left, 1):
+        current = [i]
+        for j, b in enumerate(right, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b))
+            if i > 1 and j > 1 and a == right[j - 2] and left[i - 2] == b:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
 
 
 def _in_addresses(group: _Group, addresses: Sequence[str]) -> bool:
