@@ -52,7 +52,14 @@ TABLE_COLUMNS = {
         "attributes",
         "imported_at",
     ),
-    "demo_source_truth": ("source_record_id", "true_stakeholder_id"),
+    "demo_source_truth": (
+        "source_record_id",
+        "true_stakeholder_id",
+        "first_name",
+        "last_name",
+        "birth_date",
+        "email",
+    ),
     "invitations": (
         "id",
         "survey_id",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cpxm.db import Base
@@ -28,6 +28,8 @@ class DemoSourceTruth(Base):
 
     ``true_stakeholder_id`` is the generator's id of that person, not a ``stakeholders`` row:
     stakeholders are the golden records identity resolution made from the imported silos.
+    The person's true name, birth date and e-mail (before any system's typos, nicknames or
+    capitals) score the golden records' attributes; an organisation has only its id.
     """
 
     __tablename__ = "demo_source_truth"
@@ -36,3 +38,7 @@ class DemoSourceTruth(Base):
         ForeignKey("source_records.id", ondelete="CASCADE"), primary_key=True
     )
     true_stakeholder_id: Mapped[int] = mapped_column(Integer, index=True)
+    first_name: Mapped[str | None] = mapped_column(String(120))
+    last_name: Mapped[str | None] = mapped_column(String(120))
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    email: Mapped[str | None] = mapped_column(String(320))

@@ -155,7 +155,14 @@ def generate_demo(
     ctx.next_ids["source_records"] = 0
     translator = Translator(identities)
     with engine.begin() as connection:
-        bulk_insert(connection, metadata.tables["demo_source_truth"], identities.truth)
+        bulk_insert(
+            connection,
+            metadata.tables["demo_source_truth"],
+            [
+                _answer_key(record_id, ctx.by_id[person_id])
+                for record_id, person_id in identities.truth
+            ],
+        )
         loader = Loader(connection, translator)
         profiles = people_rows(people, seed)
         profiles.pop("stakeholders")  # the golden records come from identity resolution
@@ -187,6 +194,20 @@ def generate_demo(
         time.perf_counter() - started,
         dict(sorted(loader.seconds.items())),
         live,
+    )
+
+
+def _answer_key(record_id: int, person: Person) -> Row:
+    """A silo record's true person, with the name, birth date and e-mail it really has."""
+    if person.kind == "organisation":
+        return (record_id, person.id, None, None, None, None)
+    return (
+        record_id,
+        person.id,
+        person.first_name,
+        person.last_name,
+        person.birth_date,
+        person.email,
     )
 
 
@@ -337,7 +358,8 @@ def _demo_run(
             "note": (
                 "each silo was imported from an export file with a shipped template and "
                 "resolved by identity resolution; demo_source_truth.true_stakeholder_id is the "
-                "generator's id of the true person, and rows_dropped counts generated rows the "
+                "generator's id of the true person (first_name, last_name, birth_date and "
+                "email are that person's true ones), and rows_dropped counts generated rows the "
                 "resolved workspace could not hold (a person with no record, or a second "
                 "invitation in one wave for two people resolved into one)"
             ),
