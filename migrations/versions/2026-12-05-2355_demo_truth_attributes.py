@@ -3,9 +3,9 @@
 The generator knows them before it plants nicknames, typos, capitals and swapped names in the
 silos; with them a test scores the golden records' attributes, not only who was linked to whom.
 
-Revision ID: 0018
-Revises: 0017
-Create Date: 2026-12-05 23:50:00
+Revision ID: 0019
+Revises: 0018
+Create Date: 2026-12-05 23:55:00
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018"
-down_revision: str | None = "0017"
+revision: str = "0019"
+down_revision: str | None = "0018"
 branch_labels: str | None = None
 depends_on: str | None = None
 
