@@ -18,7 +18,7 @@ from cpxm.identity.merges import refresh_golden_records
 from cpxm.identity.models import AttributeProvenance, SourceRecord
 from cpxm.identity.survivorship import Candidate, Choice, choose, golden_values
 from cpxm.stakeholders.models import Stakeholder
-from tests.factories import make_taxonomy
+from tests.factories import make_stakeholder, make_taxonomy
 
 OLD, NEW = datetime(2025, 1, 1), datetime(2026, 1, 1)
 _ids = iter(range(1, 10_000))
@@ -271,3 +271,26 @@ def test_resolve_stores_the_reason_with_each_value(session: Session) -> None:
         )
     )
     assert reason == "agreement 3 of 3"
+
+
+def test_a_patient_source_gives_its_type_and_says_why(session: Session) -> None:
+    make_taxonomy(session)
+    golden = make_stakeholder(session)
+    session.add_all(
+        SourceRecord(
+            source_system=system,
+            source_id=f"{system}-7",
+            stakeholder_id=golden.id,
+            attributes={"type": kind, "first_name": "Rosa", "last_name": "Lind"},
+        )
+        for system, kind in (("crm", "hcp"), ("events", "hcp"), ("patient_support", "patient"))
+    )
+    session.flush()
+    refresh_golden_records(session, stakeholder_ids=[golden.id])
+    session.refresh(golden)
+    reason = session.scalar(
+        select(AttributeProvenance.reason).where(
+            AttributeProvenance.stakeholder_id == golden.id, AttributeProvenance.attribute == "type"
+        )
+    )
+    assert (golden.type, reason) == ("patient", "patient in 1 of 3 sources: its protections apply")

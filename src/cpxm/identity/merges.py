@@ -52,7 +52,12 @@ def _golden_choices(
         return chosen
     protected = [c for c in candidates if c.values.get("type") in PATIENT_IDENTIFIABLE_TYPES]
     if protected:
-        chosen["type"] = choose(protected, trust_order)["type"]
+        among = choose(protected, trust_order)["type"]
+        # Say so: "only source" would hide the more trusted sources that said otherwise.
+        chosen["type"] = among._replace(
+            reason=f"{among.value} in {len(protected)} of {len(candidates)} sources:"
+            " its protections apply"
+        )
     return chosen
 
 

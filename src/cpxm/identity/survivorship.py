@@ -268,8 +268,10 @@ def _swapped_records(ranked: Sequence[tuple[Rank, Candidate]]) -> frozenset[int]
                 names.append((c.record_id, first_key, last_key))
     if len(names) < 2 or len(names) > _MOST_NAMES_COMPARED:
         return _NONE
-    if {n[1][0] for n in names}.isdisjoint(n[2][0] for n in names):
-        return _NONE  # no first name of one record starts as the last name of another
+    if len({(first, last) for _, first, last in names}) == 1 or {n[1][0] for n in names}.isdisjoint(
+        n[2][0] for n in names
+    ):
+        return _NONE  # all alike, or no first name of one starts as another's last name
 
     def votes(among: Sequence[tuple[int, str, str]]) -> set[int]:
         swapped = set()
