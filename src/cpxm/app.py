@@ -37,6 +37,7 @@ from cpxm.identity.api import router as identity_router
 from cpxm.identity.pages import router as identity_pages
 from cpxm.ingest.api import events_router, imports_router, quarantine_router
 from cpxm.interactions.api import router as interactions_router
+from cpxm.privacy.api import router as privacy_router
 from cpxm.safety.api import router as safety_router
 from cpxm.safety.pages import router as safety_pages
 from cpxm.safety.respondent import router as safety_respondent_pages
@@ -103,6 +104,7 @@ def create_app(
         safety_router,
         governance_router,
         admin_router,
+        privacy_router,
     ):
         api.include_router(router)
     # Respondents first: routes are matched in order, and a survey wave's submits should not

@@ -59,6 +59,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "cpxm.safety.cli:safety_app",
         "Work the PV queue: list, acknowledge, confirm, reject, export, reconcile.",
     ),
+    "privacy": LazyCommand(
+        "cpxm.privacy.cli:privacy_app",
+        "Export or erase everything held about one person (GDPR Art. 15, 17, 20).",
+    ),
     "analytics": LazyCommand(
         "cpxm.analytics.cli:analytics_app",
         "Check and rebuild the summaries the analytics pages read.",

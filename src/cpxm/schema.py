@@ -15,6 +15,7 @@ from cpxm.ingest import models as ingest_models
 from cpxm.interactions import models as interactions_models
 from cpxm.journeys import models as journeys_models
 from cpxm.outcomes import models as outcomes_models
+from cpxm.privacy import models as privacy_models
 from cpxm.safety import models as safety_models
 from cpxm.stakeholders import models as stakeholders_models
 from cpxm.surveys import models as surveys_models
@@ -35,6 +36,7 @@ __all__ = [
     "journeys_models",
     "metadata",
     "outcomes_models",
+    "privacy_models",
     "safety_models",
     "stakeholders_models",
     "surveys_models",

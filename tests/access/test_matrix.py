@@ -75,6 +75,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("PATCH", "/api/v1/users/{user_id}"): ADMIN_ONLY,
     ("POST", "/api/v1/users/{user_id}/tokens"): ADMIN_ONLY,
     ("POST", "/admin/users/{user_id}"): ADMIN_ONLY,
+    ("GET", "/api/v1/privacy/stakeholders/{stakeholder_id}/export"): ADMIN_ONLY,
+    ("POST", "/api/v1/privacy/stakeholders/{stakeholder_id}/erase"): ADMIN_ONLY,
     ("POST", "/api/v1/safety/cases/{case_id}/confirm"): PV,
     ("POST", "/safety/cases/{case_id}/decision"): PV,
 }

@@ -59,6 +59,9 @@ class SafetyCase(Base):
     has_product: Mapped[bool] = mapped_column(Boolean)
     has_event: Mapped[bool] = mapped_column(Boolean)
     reporter_stakeholder_id: Mapped[int | None] = mapped_column(ForeignKey("stakeholders.id"))
+    # Who reported, copied here when the reporter's record is erased: PV must still be able to
+    # follow up (GDPR Art. 17(3)); only the safety domain reads safety cases.
+    reporter_identity: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     source_kind: Mapped[str] = mapped_column(String(40))
     survey_id: Mapped[int | None] = mapped_column(ForeignKey("surveys.id"), index=True)
     response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id"), index=True)

@@ -1,0 +1,56 @@
+"""`cpxm privacy`: answer a data subject's request from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cpxm.cli_support import cli_session
+from cpxm.privacy.erasure import erase_person
+from cpxm.privacy.export import export_person
+
+privacy_app = typer.Typer(
+    help="Export or erase everything held about one person (GDPR Art. 15, 17, 20).",
+    no_args_is_help=True,
+)
+console = Console()
+
+
+@privacy_app.command("export")
+def export_command(
+    stakeholder_id: Annotated[int, typer.Argument(help="The person's (golden) stakeholder id.")],
+    out: Annotated[Path, typer.Argument(help="Where to write the JSON document.")],
+) -> None:
+    """Write everything held about the person to OUT as JSON."""
+    with cli_session() as session:
+        document = export_person(session, stakeholder_id=stakeholder_id, actor_user_id=None)
+    out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    rows = sum(len(rows) for rows in document["held"].values())
+    console.print(
+        f"exported stakeholder {stakeholder_id}: {len(document['merged_records']) + 1} record(s),"
+        f" {rows} related row(s) in {len(document['held'])} table(s) -> {out}"
+    )
+
+
+@privacy_app.command("erase")
+def erase_command(
+    stakeholder_id: Annotated[int, typer.Argument(help="The person's (golden) stakeholder id.")],
+    reason: Annotated[str, typer.Option(help="Why (the request and its date), for the audit.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase the person everywhere except safety cases; this cannot be undone."""
+    if not yes:
+        typer.confirm(f"Erase stakeholder {stakeholder_id} irreversibly?", abort=True)
+    with cli_session() as session:
+        erasure = erase_person(
+            session, stakeholder_id=stakeholder_id, reason=reason, actor_user_id=None
+        )
+        erasure_id, summary = erasure.id, dict(erasure.summary)
+    # Said only once the erasure is committed.
+    console.print(f"erased stakeholder {stakeholder_id} (erasure {erasure_id}); rows touched:")
+    for table, count in sorted(summary.items()):
+        console.print(f"  {table:<36} {count:>8,}")
