@@ -28,7 +28,12 @@ def upgrade() -> None:
         "workspace_settings",
         sa.Column("name", sa.String(length=60), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False),
+        sa.Column(
+            "updated_at",
+            sa.DateTime(),
+            server_default=sa.text("(CURRENT_TIMESTAMP)"),
+            nullable=False,
+        ),
         sa.Column("updated_by_user_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["updated_by_user_id"],
