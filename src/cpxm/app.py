@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import cpxm
 from cpxm.access import PUBLIC, requires
+from cpxm.access.api import router as privacy_settings_router
 from cpxm.access.errors import install_access_handlers
 from cpxm.analytics.api import router as analytics_api_router
 from cpxm.analytics.pages import router as analytics_pages
@@ -105,6 +106,7 @@ def create_app(
         governance_router,
         admin_router,
         privacy_router,
+        privacy_settings_router,
     ):
         api.include_router(router)
     # Respondents first: routes are matched in order, and a survey wave's submits should not

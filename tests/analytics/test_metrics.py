@@ -8,6 +8,7 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy.orm import Session
 
+from cpxm.access.cells import set_min_cell_size
 from cpxm.analytics.drilldown import responses_behind
 from cpxm.analytics.facts import Slice
 from cpxm.analytics.metrics import MetricQuery, metric_report
@@ -146,6 +147,8 @@ def test_trend_by_month_compares_each_month_with_the_one_before(session: Session
 
 
 def test_csat_ces_and_a_rating_question_with_filters_and_dates(session: Session) -> None:
+    # Statistics on a handful of answers: the workspace allows cells of one here.
+    set_min_cell_size(session, value=1, user_id=None)
     make_taxonomy(session)
     survey = make_survey(session, kind="transactional")
     csat = make_question(session, survey=survey, question_type="csat")
@@ -181,6 +184,8 @@ def test_csat_ces_and_a_rating_question_with_filters_and_dates(session: Session)
 
 
 def test_touchpoint_segments_and_response_rates(session: Session) -> None:
+    # Statistics on a handful of answers: the workspace allows cells of one here.
+    set_min_cell_size(session, value=1, user_id=None)
     make_taxonomy(session)
     survey = make_survey(session, kind="transactional")
     csat = make_question(session, survey=survey, question_type="csat")
@@ -209,6 +214,8 @@ def test_touchpoint_segments_and_response_rates(session: Session) -> None:
 
 
 def test_employee_enps_is_not_customer_nps_unless_chosen(session: Session) -> None:
+    # Statistics on a handful of answers: the workspace allows cells of one here.
+    set_min_cell_size(session, value=1, user_id=None)
     make_taxonomy(session)
     customers = make_survey(session)
     employees = make_survey(session, kind="employee_pulse", code="pulse")

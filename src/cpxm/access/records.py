@@ -149,6 +149,28 @@ def hidden_person_types(principal: Principal) -> tuple[str, ...]:
     return () if shows_identity(principal) else PATIENT_IDENTIFIABLE_TYPES
 
 
+def person_lookup(session: Session, principal: Principal, stakeholder_id: int | None) -> int | None:
+    """The id a request may look a person up by: ``stakeholder_id`` itself, or None (nobody) when
+    it is a patient the role may not see by identity. A profile or a filter by the real id would
+    otherwise tie that id to the person's key, or confirm that the id is a patient's."""
+    if stakeholder_id is None or shows_identity(principal):
+        return stakeholder_id
+    found = session.scalar(select(Stakeholder.type).where(Stakeholder.id == stakeholder_id))
+    return None if is_patient_identifiable(found) else stakeholder_id
+
+
+NOBODY = 0  # an id no record has: a filter by it matches nothing
+
+
+def person_filter(session: Session, principal: Principal, stakeholder_id: int | None) -> int | None:
+    """A list's ``stakeholder_id`` filter as the role may apply it: a patient the role may not
+    see by identity matches nothing, exactly as an unknown id does."""
+    if stakeholder_id is None:
+        return None
+    allowed = person_lookup(session, principal, stakeholder_id)
+    return NOBODY if allowed is None else allowed
+
+
 def hidden_case_types(principal: Principal) -> tuple[str, ...]:
     """Case types a role may not see at all: medical inquiries stay behind the firewall."""
     return () if principal.can_see(Domain.MEDICAL) else tuple(sorted(MEDICAL_CASE_TYPES))

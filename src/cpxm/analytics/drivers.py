@@ -11,7 +11,7 @@ from that single row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import ibis
 import ibis.expr.types as ir
@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cpxm.access import cells
 from cpxm.analytics import stats
 from cpxm.analytics.facts import Slice, dimension_labels, score_answers, validate_slice
 from cpxm.analytics.query import fetch, table
@@ -292,6 +293,7 @@ def _moments_row(wide: ir.Table, columns: list[str]) -> ir.Table:
 
 
 def key_drivers(session: Session, query: DriverQuery) -> DriverReport:
+    query = replace(query, min_n=cells.floor(session, query.min_n))
     """Relative weights of the survey's rating questions (and top themes) for the outcome."""
     validate_slice(session, query.slice)
     survey_name, _, questions = _survey_questions(session, query.survey)

@@ -11,12 +11,13 @@ detractors are compared on the same KPI.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import ibis
 import ibis.expr.types as ir
 from sqlalchemy.orm import Session
 
+from cpxm.access import cells
 from cpxm.analytics import stats
 from cpxm.analytics.coordination import _stakeholder_filter
 from cpxm.analytics.facts import EMPLOYEE_SURVEY_KINDS, Slice, score_answers, validate_slice
@@ -116,6 +117,7 @@ def _stakeholder_filters(slice_: Slice) -> tuple[tuple[str, str], ...]:
 
 
 def impact_report(session: Session, query: ImpactQuery) -> ImpactReport:
+    query = replace(query, min_n=cells.floor(session, query.min_n))
     if query.metric not in IMPACT_METRICS:
         raise FieldError(
             [field_error("metric", f"one of {', '.join(IMPACT_METRICS)}", query.metric)]

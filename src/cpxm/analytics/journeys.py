@@ -7,7 +7,7 @@ first arrivals into one row per stakeholder and reduces them; Python reads a few
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import ibis
 import ibis.expr.types as ir
@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cpxm.access import cells
 from cpxm.analytics import stats
 from cpxm.analytics.coordination import _dated, _stakeholder_filter
 from cpxm.analytics.facts import Slice, validate_slice
@@ -138,6 +139,8 @@ def _first_arrivals(stages: list[JourneyStage], query: JourneyQuery) -> ir.Table
 
 
 def journey_report(session: Session, query: JourneyQuery) -> JourneyReport:
+    # No comparison on fewer people than the workspace's minimum cell size, whatever was asked.
+    query = replace(query, min_n=cells.floor(session, query.min_n))
     validate_slice(session, query.slice)
     code, name, stages = _stages(session, query.journey)
     if not stages:
@@ -180,6 +183,8 @@ def journey_report(session: Session, query: JourneyQuery) -> JourneyReport:
             percent=100 * int(row["stakeholders"]) / total if total else 0.0,
         )
         for row in fetch(session, paths_expression)
+        # A path walked by fewer people than the minimum cell size describes those people.
+        if int(row["stakeholders"]) >= cells.min_cell_size(session)
     ]
     truths = _moments_of_truth(session, stages, wide, query)
     first_reached = int(totals["reached_0"] or 0) or total

@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cpxm.access import cells
 from cpxm.analytics import stats
 from cpxm.analytics.facts import (
     DIMENSIONS,
@@ -285,7 +286,12 @@ def _statements(query: MetricQuery, scale: tuple[float, float], dialect: str) ->
 
 def metric_report(session: Session, query: MetricQuery) -> MetricReport:
     """The metric overall, by ``query.segment`` (each against the rest) and by ``query.grain``
-    (each period against the one before), with response rates per segment."""
+    (each period against the one before), with response rates per segment.
+
+    Cells are computed with at least the workspace's minimum cell size, whatever the query asks
+    (``cpxm.access.cells``), and enough cells are hidden that a small one cannot be recovered from
+    the total shown beside them."""
+    query = replace(query, min_n=cells.floor(session, query.min_n))
     scale = validate_query(session, query)
     statements = _statements(query, scale, dialect_of(session))
 
@@ -349,6 +355,8 @@ def metric_report(session: Session, query: MetricQuery) -> MetricReport:
             significant=adjusted_p < query.alpha,
         )
     del overall_estimate
+    segments = _complementary(segments, query.min_n, total_shown=not overall.suppressed)
+    trend = _complementary(trend, query.min_n, total_shown=not overall.suppressed)
     return MetricReport(
         query=query,
         metric_label=_metric_label(session, query),
@@ -359,6 +367,16 @@ def metric_report(session: Session, query: MetricQuery) -> MetricReport:
         trend=trend,
         comparisons=len(tests),
     )
+
+
+def _complementary(row: list[MetricCell], min_n: int, *, total_shown: bool) -> list[MetricCell]:
+    hidden = cells.complementary([cell.n for cell in row], min_n=min_n, total_shown=total_shown)
+    return [
+        MetricCell(cell.key, cell.label, cell.n, True, None, None, None, None)
+        if index in hidden
+        else cell
+        for index, cell in enumerate(row)
+    ]
 
 
 def _with_rate(cell: MetricCell, rate: tuple[int, int] | None) -> MetricCell:

@@ -243,7 +243,10 @@ def disengagement_params(
     min_baseline: Annotated[
         int, Query(ge=1, le=1_000_000, description="Fewest interactions in the baseline.")
     ] = 12,
-    stakeholder_type: Annotated[str | None, Query(description="Only this type.")] = None,
+    # A word, not any text: the type reaches the compiled SQL, where a NUL is an error (500).
+    stakeholder_type: Annotated[
+        str | None, Query(description="Only this type.", pattern=r"^[a-z_]{0,40}$")
+    ] = None,
     as_of: Annotated[date | None, Query(description="Default: the latest contact.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Length of the list.")] = 100,
 ) -> DisengagementQuery:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 
-from cpxm.access import AGGREGATES, CommercialReader, requires, shield_feedback
+from cpxm.access import AGGREGATES, CommercialReader, person_filter, requires, shield_feedback
 from cpxm.deps import DbSession
 from cpxm.feedback import service
 from cpxm.feedback.schemas import FeedbackIn, FeedbackOut, ThemeSummaryOut, feedback_out
@@ -75,7 +75,7 @@ def list_feedback(
             sentiment=sentiment,
             theme=theme,
             safety_kind=safety_kind,
-            stakeholder_id=stakeholder_id,
+            stakeholder_id=person_filter(session, principal, stakeholder_id),
             analysis_status=analysis_status,
             received_from=received_from,
             received_to=received_to,

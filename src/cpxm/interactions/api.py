@@ -7,7 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from cpxm.access import COMMERCIAL_DATA, CommercialReader, requires, shield_interactions
+from cpxm.access import (
+    COMMERCIAL_DATA,
+    CommercialReader,
+    person_filter,
+    requires,
+    shield_interactions,
+)
 from cpxm.deps import DbSession
 from cpxm.interactions import service
 from cpxm.interactions.schemas import InteractionCreate, InteractionOut, interaction_out
@@ -40,7 +46,7 @@ def list_interactions(
     """Interactions, filtered, newest first."""
     interactions, total = service.list_interactions(
         session,
-        stakeholder_id=stakeholder_id,
+        stakeholder_id=person_filter(session, principal, stakeholder_id),
         channel=channel,
         department=department,
         interaction_type=interaction_type,

@@ -6,8 +6,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from cpxm.access import COMMERCIAL_DATA, CommercialReader, requires, shield_stakeholders
+from cpxm.access import (
+    COMMERCIAL_DATA,
+    CommercialReader,
+    hidden_person_types,
+    person_lookup,
+    requires,
+    shield_stakeholders,
+)
 from cpxm.deps import DbSession
+from cpxm.errors import NotFoundError
 from cpxm.pagination import Page, Pagination
 from cpxm.stakeholders import service
 from cpxm.stakeholders.models import STAKEHOLDER_TYPES
@@ -56,6 +64,7 @@ def list_stakeholders(
         specialty=specialty,
         therapeutic_area=therapeutic_area,
         q=q,
+        q_skips_types=hidden_person_types(principal),
         status=status,
         limit=page.limit,
         offset=page.offset,
@@ -81,6 +90,9 @@ def get_stakeholder(
     A merged record still answers, as it is, with ``merged_into`` naming its golden record, so
     links kept from before a merge lead to the person.
     """
+    if person_lookup(session, principal, stakeholder_id) is None:
+        # 404 as for an unknown id: the answer must not confirm that the id is a patient's.
+        raise NotFoundError("stakeholder", stakeholder_id)
     profile = service.get_stakeholder_profile(session, stakeholder_id=stakeholder_id)
     found = stakeholder_detail_out(
         profile.stakeholder,

@@ -44,6 +44,7 @@ def list_stakeholders(
     specialty: str | None = None,
     therapeutic_area: str | None = None,
     q: str | None = None,
+    q_skips_types: tuple[str, ...] = (),
     status: StatusFilter = "active",
     limit: int,
     offset: int,
@@ -51,6 +52,8 @@ def list_stakeholders(
     """Stakeholders matching every given filter, by name then id; with the count of all matches.
 
     Golden records only unless ``status`` asks for the merged ones too: a person counts once.
+    ``q`` never matches the names of ``q_skips_types`` (those the caller may not see by name:
+    a search that matched them would spell a hidden name out one letter at a time).
     """
     statement = select(Stakeholder)
     if status != "all":
@@ -70,6 +73,8 @@ def list_stakeholders(
         statement = statement.where(Stakeholder.id.in_(interested))
     if q:
         statement = statement.where(Stakeholder.display_name.icontains(q, autoescape=True))
+        if q_skips_types:
+            statement = statement.where(Stakeholder.type.not_in(q_skips_types))
     total = _count(session, statement)
     page = statement.order_by(Stakeholder.display_name, Stakeholder.id).limit(limit).offset(offset)
     return list(session.scalars(page)), total

@@ -14,6 +14,7 @@ from cpxm.access import (
     COMMERCIAL_DATA,
     CX_MANAGEMENT,
     CommercialReader,
+    person_filter,
     requires,
     shield_export_rows,
     shield_responses,
@@ -87,7 +88,7 @@ def list_responses(
     responses, total = service.list_responses(
         session,
         survey_id=survey_id,
-        stakeholder_id=stakeholder_id,
+        stakeholder_id=person_filter(session, principal, stakeholder_id),
         status=status,
         submitted_from=submitted_from,
         submitted_to=submitted_to,

@@ -1,0 +1,66 @@
+"""Small cells: the least number of people an aggregate may describe, and which cells to hide.
+
+A figure about one or two people is a record about them. Every aggregate is computed with at
+least the workspace's minimum cell size (default 5, set by an admin: ``PUT
+/api/v1/privacy/settings``), whatever a request asks for: a request may raise it, never lower it.
+Hiding the small cells is not enough when a total is shown beside them: the one hidden cell is
+the total minus the others. :func:`complementary` hides more cells until what is hidden cannot
+be worked out that way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from cpxm.errors import FieldError, field_error
+from cpxm.workspace.settings import get_setting, set_setting
+
+MIN_CELL_SIZE_SETTING = "min_cell_size"
+DEFAULT_MIN_CELL_SIZE = 5
+MAX_MIN_CELL_SIZE = 1000
+
+
+def min_cell_size(session: Session) -> int:
+    """The workspace's minimum cell size (the admin's setting, or 5)."""
+    stored = get_setting(session, MIN_CELL_SIZE_SETTING)
+    try:
+        return max(1, int(stored)) if stored else DEFAULT_MIN_CELL_SIZE
+    except ValueError:
+        return DEFAULT_MIN_CELL_SIZE
+
+
+def set_min_cell_size(session: Session, *, value: int, user_id: int | None) -> int:
+    if not 1 <= value <= MAX_MIN_CELL_SIZE:
+        raise FieldError(
+            [
+                field_error(
+                    "min_cell_size",
+                    f"min_cell_size is {value}, expected 1 to {MAX_MIN_CELL_SIZE}",
+                    value,
+                )
+            ]
+        )
+    set_setting(session, name=MIN_CELL_SIZE_SETTING, value=str(value), user_id=user_id)
+    return value
+
+
+def floor(session: Session, requested: int) -> int:
+    """The cell size an aggregate uses: the request's, raised to the workspace's minimum."""
+    return max(requested, min_cell_size(session))
+
+
+def complementary(sizes: Sequence[int], *, min_n: int, total_shown: bool = True) -> set[int]:
+    """Indexes of the cells to hide: those below ``min_n``, and, when a total is shown beside
+    them, the smallest others until the hidden cells are at least two and together hold at
+    least ``min_n`` (so neither one hidden cell nor a sum of too few people can be recovered
+    by subtraction)."""
+    hidden = {index for index, n in enumerate(sizes) if n < min_n}
+    if not hidden or not total_shown:
+        return hidden
+    shown = sorted((n, index) for index, n in enumerate(sizes) if index not in hidden)
+    while shown and (len(hidden) < 2 or sum(sizes[i] for i in hidden) < min_n):
+        _n, index = shown.pop(0)
+        hidden.add(index)
+    return hidden
