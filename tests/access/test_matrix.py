@@ -25,6 +25,7 @@ from cpxm.access import ROLES, policies_of
 from cpxm.app import create_app
 from cpxm.cases import service as cases
 from cpxm.schema import metadata
+from cpxm.workspace.models import User
 from tests.cases.helpers import MATRIX, make_org
 from tests.factories import (
     make_interaction,
@@ -266,6 +267,11 @@ def test_every_role_against_every_protected_route(
 ) -> None:
     ids = _seed(session)
     client = client_as(role)
+    # On the seeded case's team: this test is about route policies; which case a role may change
+    # (its team's) is tested in tests/access/test_case_ownership.py.
+    caller = session.scalars(select(User).where(User.email.like(f"{role}-%@test.example"))).one()
+    caller.team_id = ids["team_id"]
+    session.commit()
     wrong: list[str] = []
     took_effect: list[str] = []
     for (method, path), allowed in sorted(PROTECTED.items()):

@@ -20,10 +20,13 @@ from tests.factories import make_stakeholder
 def test_open_work_and_close_a_case_through_the_api(
     client_as: Callable[[str], TestClient], session: Session
 ) -> None:
-    make_org(session)
+    org = make_org(session)
     hcp = make_stakeholder(session, type="hcp", country_code="DE")
+    issued = create_api_token(session, user=org.teammate, name="tests")
     session.commit()
+    # A commercial user of the team the matrix routes the case to (cases belong to teams).
     worker = client_as("commercial")
+    worker.headers["Authorization"] = f"Bearer {issued.token}"
     opened = worker.post(
         "/api/v1/cases",
         json={"title": "Called about late samples", "stakeholder_id": hcp.id, "priority": "high"},
@@ -97,10 +100,14 @@ def test_notifications_are_personal(
 def test_case_pages_show_the_trail_pseudonymise_patients_and_take_csrf_forms(
     anonymous_client: TestClient, session: Session
 ) -> None:
-    make_org(session)
+    org = make_org(session)
     patient = make_stakeholder(session, type="patient", display_name="Maria Keller")
     create_user(
-        session, email="sales@example.org", role="commercial", password="sales-rep-passphrase-7"
+        session,
+        email="sales@example.org",
+        role="commercial",
+        password="sales-rep-passphrase-7",
+        team_id=org.team.id,  # the team the case is routed to: it may work it
     )
     case = service.open_case(
         session, case_type="manual", title="Call back", stakeholder_id=patient.id

@@ -13,6 +13,7 @@ from cpxm.access import (
     CommercialReader,
     Principal,
     SignedIn,
+    casework,
     hidden_case_types,
     requires,
     shield_cases,
@@ -48,6 +49,13 @@ def visible_case(session: DbSession, principal: Principal, case_id: int) -> Case
     if case.case_type in hidden_case_types(principal):
         # 404, not 403: the firewall does not confirm that a medical case exists.
         raise NotFoundError("case", case_id)
+    return case
+
+
+def workable_case(session: DbSession, principal: Principal, case_id: int) -> Case:
+    """The case, if ``principal`` may change it (its team, assignee, accountable, or a router)."""
+    case = visible_case(session, principal, case_id)
+    casework.require_change(session, principal, case)
     return case
 
 
@@ -143,7 +151,8 @@ def get_case(session: DbSession, principal: CommercialReader, case_id: int) -> C
 def assign(
     session: DbSession, principal: CaseWorker, case_id: int, data: CaseAssign
 ) -> CaseDetailOut:
-    case = visible_case(session, principal, case_id)
+    case = workable_case(session, principal, case_id)
+    casework.require_assignable(session, case, data.user_id)
     service.assign_case(
         session,
         case=case,
@@ -156,7 +165,7 @@ def assign(
 
 @router.post("/{case_id}/start", response_model=CaseDetailOut)
 def start(session: DbSession, principal: CaseWorker, case_id: int) -> CaseDetailOut:
-    case = visible_case(session, principal, case_id)
+    case = workable_case(session, principal, case_id)
     service.start_case(session, case=case, actor_user_id=principal.user_id)
     return case_detail(session, principal, case)
 
@@ -165,7 +174,7 @@ def start(session: DbSession, principal: CaseWorker, case_id: int) -> CaseDetail
 def comment(
     session: DbSession, principal: CaseWorker, case_id: int, data: CaseComment
 ) -> CaseDetailOut:
-    case = visible_case(session, principal, case_id)
+    case = workable_case(session, principal, case_id)
     service.comment_case(session, case=case, actor_user_id=principal.user_id, text=data.text)
     return case_detail(session, principal, case)
 
@@ -174,7 +183,7 @@ def comment(
 def close(
     session: DbSession, principal: CaseWorker, case_id: int, data: CaseClose
 ) -> CaseDetailOut:
-    case = visible_case(session, principal, case_id)
+    case = workable_case(session, principal, case_id)
     service.close_case(
         session,
         case=case,
@@ -189,7 +198,7 @@ def close(
 def reopen(
     session: DbSession, principal: CaseWorker, case_id: int, data: CaseReopen
 ) -> CaseDetailOut:
-    case = visible_case(session, principal, case_id)
+    case = workable_case(session, principal, case_id)
     service.reopen_case(session, case=case, actor_user_id=principal.user_id, reason=data.reason)
     return case_detail(session, principal, case)
 

@@ -15,12 +15,14 @@ from cpxm.access import (
     PUBLIC,
     CaseWorker,
     CommercialReader,
+    casework,
     hidden_case_types,
     requires,
     shield_stakeholders,
 )
+from cpxm.access.roles import Role
 from cpxm.cases import notifications, service
-from cpxm.cases.api import case_detail, visible_case
+from cpxm.cases.api import case_detail, visible_case, workable_case
 from cpxm.cases.service import RESOLUTION_CODES
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
@@ -96,7 +98,13 @@ def case_page(
             "users": users,
             "teams": teams,
             "resolution_codes": RESOLUTION_CODES,
-            "can_work": CASE_WORK.allows(principal.role),
+            "can_work": casework.may_change(session, principal, case),
+            # Only people who could open and work the case are offered as assignees.
+            "assignees": [
+                user
+                for user in users.values()
+                if casework.may_open(Role(user.role), case) and CASE_WORK.allows(Role(user.role))
+            ],
             "csrf_token": principal.csrf_token or "",
             "error": request.query_params.get("error"),
             "principal": principal,
@@ -116,7 +124,7 @@ def case_action(
     assignee: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """One form endpoint for the case page's buttons; errors come back on the page."""
-    case = visible_case(session, principal, case_id)
+    case = workable_case(session, principal, case_id)
     actor = principal.user_id
     try:
         if action == "start":
@@ -137,6 +145,7 @@ def case_action(
             kind, _, number = assignee.partition(":")
             if not number.isdigit() or kind not in ("user", "team"):
                 raise DomainError("choose a person or a team to assign to")
+            casework.require_assignable(session, case, int(number) if kind == "user" else None)
             service.assign_case(
                 session,
                 case=case,
