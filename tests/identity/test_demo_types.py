@@ -21,7 +21,8 @@ from cpxm.migrate import upgrade_database
 from cpxm.schema import metadata
 
 T = metadata.tables
-SCALE = 0.05
+# Large enough to fail without the type rules: 1 mixed golden record here, 4 at 0.5, 19 at 1.
+SCALE = 0.3
 
 
 @pytest.fixture(scope="module")
