@@ -7,9 +7,11 @@ dropped by one system, capitals kept by another, an e-mail address in other lett
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -231,7 +233,9 @@ PEOPLE = [
 ]
 
 
-def test_resolve_stores_the_reason_with_each_value(session: Session) -> None:
+def test_resolve_stores_the_reason_with_each_value(
+    session: Session, client: TestClient, client_as: Callable[[str], TestClient]
+) -> None:
     make_taxonomy(session)
     records = [
         SourceRecord(source_system=system, source_id=f"{system}-1", attributes=attributes)
@@ -259,6 +263,19 @@ def test_resolve_stores_the_reason_with_each_value(session: Session) -> None:
     assert why["last_name"] == ("agreement", "agreement 2 of 3")
     assert why["email"] == ("agreement", "agreement 3 of 3")
     assert why["type"] == ("agreement", "agreement 3 of 3")
+    # A steward reads the same through the API, attribute by attribute, with each record.
+    answer = client.get(f"/api/v1/identity/stakeholders/{golden.id}/provenance").json()
+    rows = {row["attribute"]: row for row in answer["attributes"]}
+    assert rows["last_name"]["reason"] == "agreement 2 of 3"
+    assert rows["last_name"]["source_system"] == "events"  # the most trusted who says Fouquet
+    assert [row["attribute"] for row in answer["attributes"]][:3] == [
+        "type",
+        "first_name",
+        "last_name",
+    ]
+    assert client.get("/api/v1/identity/stakeholders/999999/provenance").status_code == 404
+    viewer = client_as("viewer").get(f"/api/v1/identity/stakeholders/{golden.id}/provenance")
+    assert viewer.status_code == 403
 
     # The CRM is corrected: refreshed, the golden record's reason follows.
     records[0].attributes = {**records[0].attributes, "last_name": "Fouquet"}

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict
 from cpxm.access import DATA_STEWARDSHIP, DataSteward, requires
 from cpxm.deps import DbSession
 from cpxm.identity import service
+from cpxm.identity.merges import golden_record_provenance
 from cpxm.pagination import Page, Pagination
 
 router = APIRouter(prefix="/identity", tags=["identity"], dependencies=[requires(DATA_STEWARDSHIP)])
@@ -32,6 +33,28 @@ class MergeOut(BaseModel):
     survivor_id: int
     merged_id: int
     reason: str
+
+
+class ProvenanceOut(BaseModel):
+    attribute: str
+    rule: str
+    reason: str  # "agreement 3 of 4", "most trusted source" ...
+    source_record_id: int
+    source_system: str
+
+
+class GoldenRecordProvenanceOut(BaseModel):
+    """One golden record's provenance: at most one row per attribute, so not paginated. No
+    value of the record is in it, so reading it is no read of patient data to audit."""
+
+    attributes: list[ProvenanceOut]
+
+
+@router.get("/stakeholders/{stakeholder_id}/provenance")
+def provenance(stakeholder_id: int, session: DbSession) -> GoldenRecordProvenanceOut:
+    """Why each golden attribute holds its value: the source record, the rule and its reason."""
+    rows = golden_record_provenance(session, stakeholder_id=stakeholder_id)
+    return GoldenRecordProvenanceOut(attributes=[ProvenanceOut(**row) for row in rows])
 
 
 @router.get("/review")

@@ -97,6 +97,36 @@ def _provenance_of(session: Session, stakeholder_ids: Sequence[int]) -> Any:
     )
 
 
+def golden_record_provenance(session: Session, *, stakeholder_id: int) -> list[dict[str, Any]]:
+    """Why each attribute of a golden record holds its value: the record it came from and its
+    system, the rule that decided and its reason, in the order of ``ATTRIBUTES``. No values and
+    no ids from the source systems: a patient's programme id is patient data, this is not."""
+    if session.get(Stakeholder, stakeholder_id) is None:
+        raise NotFoundError("stakeholder", stakeholder_id)
+    rows = session.execute(
+        select(
+            AttributeProvenance.attribute,
+            AttributeProvenance.rule,
+            AttributeProvenance.reason,
+            SourceRecord.id,
+            SourceRecord.source_system,
+        )
+        .join(SourceRecord, SourceRecord.id == AttributeProvenance.source_record_id)
+        .where(AttributeProvenance.stakeholder_id == stakeholder_id)
+    ).all()
+    order = {attribute: index for index, attribute in enumerate(ATTRIBUTES)}
+    return [
+        {
+            "attribute": row.attribute,
+            "rule": row.rule,
+            "reason": row.reason,
+            "source_record_id": row.id,
+            "source_system": row.source_system,
+        }
+        for row in sorted(rows, key=lambda row: order.get(row.attribute, len(order)))
+    ]
+
+
 def merge_stakeholders(
     session: Session,
     *,
