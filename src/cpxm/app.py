@@ -39,6 +39,7 @@ from cpxm.identity.pages import router as identity_pages
 from cpxm.ingest.api import events_router, imports_router, quarantine_router
 from cpxm.interactions.api import router as interactions_router
 from cpxm.privacy.api import router as privacy_router
+from cpxm.retention.api import router as retention_router
 from cpxm.safety.api import router as safety_router
 from cpxm.safety.pages import router as safety_pages
 from cpxm.safety.respondent import router as safety_respondent_pages
@@ -107,6 +108,7 @@ def create_app(
         admin_router,
         privacy_router,
         privacy_settings_router,
+        retention_router,
     ):
         api.include_router(router)
     # Respondents first: routes are matched in order, and a survey wave's submits should not

@@ -61,7 +61,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     ),
     "privacy": LazyCommand(
         "cpxm.privacy.cli:privacy_app",
-        "Export or erase everything held about one person (GDPR Art. 15, 17, 20).",
+        "Export or erase everything held about one person (GDPR articles 15, 17, 20).",
+    ),
+    "retention": LazyCommand(
+        "cpxm.retention.cli:retention_app",
+        "How long each category of data is kept; delete or anonymise what is older.",
     ),
     "analytics": LazyCommand(
         "cpxm.analytics.cli:analytics_app",

@@ -55,6 +55,7 @@ TASK_MODULES: tuple[str, ...] = (
     "cpxm.surveys.jobs",
     "cpxm.safety.jobs",
     "cpxm.cases.jobs",
+    "cpxm.retention.jobs",
 )
 
 

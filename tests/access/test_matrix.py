@@ -78,6 +78,9 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/admin/users/{user_id}"): ADMIN_ONLY,
     ("GET", "/api/v1/privacy/stakeholders/{stakeholder_id}/export"): ADMIN_ONLY,
     ("POST", "/api/v1/privacy/stakeholders/{stakeholder_id}/erase"): ADMIN_ONLY,
+    ("GET", "/api/v1/retention"): ADMIN_ONLY,
+    ("PUT", "/api/v1/retention/{category}"): ADMIN_ONLY,
+    ("POST", "/api/v1/retention/run"): ADMIN_ONLY,
     ("POST", "/api/v1/safety/cases/{case_id}/confirm"): PV,
     ("POST", "/safety/cases/{case_id}/decision"): PV,
 }

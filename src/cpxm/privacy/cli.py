@@ -14,7 +14,7 @@ from cpxm.privacy.erasure import erase_person
 from cpxm.privacy.export import export_person
 
 privacy_app = typer.Typer(
-    help="Export or erase everything held about one person (GDPR Art. 15, 17, 20).",
+    help="Export or erase everything held about one person (GDPR articles 15, 17, 20).",
     no_args_is_help=True,
 )
 console = Console()
