@@ -118,3 +118,24 @@ def test_changes_are_audited_with_who_and_why(client: TestClient, session: Sessi
     assert entry.entity_id == str(created.json()["id"])
     assert entry.reason == "logged a missed visit"
     assert entry.user_id is not None
+
+
+def test_reads_of_safety_cases_and_raw_source_rows_are_audited(
+    client_as: Callable[[str], TestClient], session: Session
+) -> None:
+    for role, path in (
+        ("pv_officer", "/api/v1/safety/cases"),
+        ("admin", "/api/v1/quarantine"),
+        ("admin", "/api/v1/identity/review"),
+    ):
+        assert client_as(role).get(path).status_code == 200, path
+        session.expire_all()
+        logged = session.scalars(
+            select(AuditLogEntry).where(
+                AuditLogEntry.action == "read", AuditLogEntry.entity_type == "route"
+            )
+        ).all()
+        assert any(
+            entry.details and entry.details.get("path") == path and entry.user_id
+            for entry in logged
+        ), path

@@ -14,7 +14,7 @@ policy                use for
 ``COMMERCIAL_DATA``   record-level stakeholders, interactions, surveys, responses, cases
 ``MEDICAL_DATA``      medical-inquiry content (medical/commercial firewall)
 ``PATIENT_DATA``      patient-identifiable records (every call is audited as a read)
-``SAFETY_DATA``       safety cases, AE / PC / special situations, reconciliation (PV)
+``SAFETY_DATA``       safety cases, AE / PC / special situations, reconciliation (PV; audited)
 ``CX_MANAGEMENT``     changing surveys, governance (RACI), routing: admin and cx_lead
 ``DATA_STEWARDSHIP``  imports, quarantine, identity resolution: admin
 ``ADMINISTRATION``    users, teams, roles, tokens: admin

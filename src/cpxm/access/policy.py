@@ -80,7 +80,8 @@ class Policy:
                 f"your role '{principal.role}' may not use this ({self.description}); "
                 f"roles that may: {', '.join(sorted(self.allowed_roles))}"
             )
-        if self.audit_reads:
+        if self.audit_reads and request.method in ("GET", "HEAD"):
+            # Writes are in the log already, row by row, from the session's flush hook.
             # In a worker thread: the store may make this wait for its write lock, and the event
             # loop must keep serving the request that holds it meanwhile.
             await run_in_threadpool(
@@ -176,8 +177,9 @@ PATIENT_DATA = policy(
 )
 SAFETY_DATA = policy(
     "safety_data",
-    "safety cases (adverse events, product complaints), whole",
+    "safety cases (adverse events, product complaints), whole; every read is audited",
     domain=Domain.SAFETY,
+    audit_reads=True,
 )
 CX_MANAGEMENT = policy(
     "cx_management",
@@ -186,8 +188,9 @@ CX_MANAGEMENT = policy(
 )
 DATA_STEWARDSHIP = policy(
     "data_stewardship",
-    "imports, quarantine and identity resolution of all source data",
+    "imports, quarantine and identity resolution of all source data (raw rows: reads audited)",
     roles=(Role.ADMIN,),
+    audit_reads=True,
 )
 ADMINISTRATION = policy("administration", "users, teams, roles and tokens", roles=(Role.ADMIN,))
 CASE_WORK = policy(
