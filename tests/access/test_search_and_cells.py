@@ -122,3 +122,6 @@ def test_complementary_suppression_leaves_nothing_to_subtract() -> None:
     assert complementary([12, 8, 2, 1], min_n=5) == {1, 2, 3}  # 2 + 1 < 5: hide 8 as well
     assert complementary([12, 8, 6], min_n=5) == set()
     assert complementary([12, 3], min_n=5, total_shown=False) == {1}
+    # A cell already hidden for too few answers for a score (20 < 30) is a complement.
+    assert complementary([40, 20, 3], min_n=5, already_hidden={1}) == {1, 2}
+    assert complementary([40, 20, 9], min_n=5, already_hidden={1}) == set()

@@ -51,14 +51,22 @@ def floor(session: Session, requested: int) -> int:
     return max(requested, min_cell_size(session))
 
 
-def complementary(sizes: Sequence[int], *, min_n: int, total_shown: bool = True) -> set[int]:
-    """Indexes of the cells to hide: those below ``min_n``, and, when a total is shown beside
-    them, the smallest others until the hidden cells are at least two and together hold at
-    least ``min_n`` (so neither one hidden cell nor a sum of too few people can be recovered
-    by subtraction)."""
+def complementary(
+    sizes: Sequence[int],
+    *,
+    min_n: int,
+    total_shown: bool = True,
+    already_hidden: set[int] | None = None,
+) -> set[int]:
+    """Indexes of the cells to hide: those below ``min_n`` (the minimum cell size), and, when a
+    total is shown beside them, the smallest others until the hidden cells are at least two and
+    together hold at least ``min_n`` (so neither one hidden cell nor a sum of too few people can
+    be recovered by subtraction). ``already_hidden``: cells hidden for another reason (too few
+    answers for a reliable score), which count as hidden here."""
     hidden = {index for index, n in enumerate(sizes) if n < min_n}
     if not hidden or not total_shown:
         return hidden
+    hidden |= already_hidden or set()
     shown = sorted((n, index) for index, n in enumerate(sizes) if index not in hidden)
     while shown and (len(hidden) < 2 or sum(sizes[i] for i in hidden) < min_n):
         _n, index = shown.pop(0)

@@ -355,8 +355,11 @@ def metric_report(session: Session, query: MetricQuery) -> MetricReport:
             significant=adjusted_p < query.alpha,
         )
     del overall_estimate
-    segments = _complementary(segments, query.min_n, total_shown=not overall.suppressed)
-    trend = _complementary(trend, query.min_n, total_shown=not overall.suppressed)
+    # Cells too small to show people (below the workspace's minimum cell size) are hidden with
+    # complements; cells only too small for a reliable score (below min_n) need none.
+    floor = cells.min_cell_size(session)
+    segments = _complementary(segments, floor, total_shown=not overall.suppressed)
+    trend = _complementary(trend, floor, total_shown=not overall.suppressed)
     return MetricReport(
         query=query,
         metric_label=_metric_label(session, query),
@@ -370,7 +373,12 @@ def metric_report(session: Session, query: MetricQuery) -> MetricReport:
 
 
 def _complementary(row: list[MetricCell], min_n: int, *, total_shown: bool) -> list[MetricCell]:
-    hidden = cells.complementary([cell.n for cell in row], min_n=min_n, total_shown=total_shown)
+    hidden = cells.complementary(
+        [cell.n for cell in row],
+        min_n=min_n,
+        total_shown=total_shown,
+        already_hidden={index for index, cell in enumerate(row) if cell.suppressed},
+    )
     return [
         MetricCell(cell.key, cell.label, cell.n, True, None, None, None, None)
         if index in hidden
