@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -68,3 +69,37 @@ def test_two_exports_imported_with_templates_resolve_into_golden_records(
     assert "0 stakeholders merged, 0 golden records created, 0 updated" in " ".join(
         again.stdout.split()
     )
+
+
+HR_EMPLOYEES = """\
+employee_number,first_name,last_name,work_email,phone,office_city,country,language
+E-1,Anna,Schmidt,anna.schmidt@praxis.example,+49 30 1234567,Berlin,,de
+"""
+
+
+def test_an_employee_and_an_hcp_are_queued_as_a_type_conflict_and_never_merged(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    url = url_of(store_engine)
+    (tmp_path / "crm.csv").write_text(
+        CRM_ACCOUNTS.replace(";;;10115", ";+49 30 1234567;;10115"), encoding="utf-8"
+    )
+    (tmp_path / "hr.csv").write_text(HR_EMPLOYEES, encoding="utf-8")
+    for arguments in (
+        ("init",),
+        ("import", "crm.csv", "--mapping", "crm-accounts"),
+        ("import", "hr.csv", "--mapping", "hr-employees"),
+        ("resolve",),
+    ):
+        done = cpxm(*arguments, url=url, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+
+    review = cpxm("identity", "review", url=url, cwd=tmp_path)
+    assert review.returncode == 0, review.stderr
+    assert "employee vs hcp" in review.stdout and "1 pairs waiting" in review.stdout
+    row = re.search(r"│\s*(\d+)\s*│[^\n]*employee vs hcp", review.stdout)
+    assert row is not None, review.stdout
+    pair_id = row.group(1)
+    refused = cpxm("identity", "accept", pair_id, url=url, cwd=tmp_path)
+    assert refused.returncode != 0
+    assert "never merged" in refused.stdout + refused.stderr
