@@ -299,18 +299,27 @@ class _ColumnField:
     def _per_distinct(self, texts: dict[str, pa.Array], count: int) -> FieldColumn:
         """Convert each distinct combination of the field's cells once, by the row
         converter's code (an empty cell is a value too: the default, or the error)."""
-        codes = np.zeros(count, dtype=np.int64)
-        firsts = np.zeros(1, dtype=np.int64)
-        for column in self.columns:
+        if len(self.columns) == 1:
+            # One column: its dictionary is the distinct values (an empty cell one of them).
+            column = self.columns[0]
             encoded = texts[column].dictionary_encode(null_encoding="encode")
-            indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-            combined = codes * (len(encoded.dictionary) + 1) + indices
-            _, firsts, codes = np.unique(combined, return_index=True, return_inverse=True)
-        taken = pa.array(firsts, pa.int64())
-        cells = {column: texts[column].take(taken).to_pylist() for column in self.columns}
+            codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+            cells = {column: encoded.dictionary.to_pylist()}
+            distinct_count = len(encoded.dictionary)
+        else:
+            codes = np.zeros(count, dtype=np.int64)
+            firsts = np.zeros(1, dtype=np.int64)
+            for column in self.columns:
+                encoded = texts[column].dictionary_encode(null_encoding="encode")
+                indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+                combined = codes * (len(encoded.dictionary) + 1) + indices
+                _, firsts, codes = np.unique(combined, return_index=True, return_inverse=True)
+            taken = pa.array(firsts, pa.int64())
+            cells = {column: texts[column].take(taken).to_pylist() for column in self.columns}
+            distinct_count = len(firsts)
         results: list[Any] = []
         good: list[bool] = []
-        for index in range(len(firsts)):
+        for index in range(distinct_count):
             try:
                 value = self.convert_raw({column: cells[column][index] for column in self.columns})
             except RowError:
