@@ -9,9 +9,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from cpxm.auth.service import create_api_token, create_user
 from cpxm.cli import app
 from cpxm.feedback.models import FeedbackAnalysis, FeedbackItem
 from cpxm.safety.models import SafetyCase
+from cpxm.workspace.models import AuditLogEntry
 from tests.conftest import url_of
 
 runner = CliRunner()
@@ -111,12 +113,34 @@ def test_safety_commands_export_and_reconcile(
     with Session(store_engine) as session:
         case_id = session.scalar(select(SafetyCase.id))
     exported = tmp_path / "cases.json"
+    refused = runner.invoke(app, ["safety", "export", str(exported), "--format", "e2b"])
+    assert refused.exit_code == 1 and "CPXM_TOKEN" in refused.output  # who exports, for the trail
+    with Session(store_engine) as session:
+        officer = create_user(session, email="pv@example.org", role="pv_officer")
+        sales = create_user(session, email="rep@example.org", role="commercial")
+        pv_token = create_api_token(session, user=officer).token
+        sales_token = create_api_token(session, user=sales).token
+        officer_id = officer.id
+        session.commit()
+    monkeypatch.setenv("CPXM_TOKEN", sales_token)
+    refused = runner.invoke(app, ["safety", "confirm", str(case_id)])
+    assert refused.exit_code == 1 and "may not do this" in refused.output
+    monkeypatch.setenv("CPXM_TOKEN", pv_token)
     result = runner.invoke(app, ["safety", "export", str(exported), "--format", "e2b"])
     assert result.exit_code == 0, result.output
     assert '"primarysourcereaction": "hives"' in exported.read_text(encoding="utf-8")
     rejected = runner.invoke(app, ["safety", "reject", str(case_id)])
     assert rejected.exit_code != 0  # a rejection needs its reason
     assert runner.invoke(app, ["safety", "confirm", str(case_id)]).exit_code == 0
+    with Session(store_engine) as session:
+        case = session.get(SafetyCase, case_id)
+        assert case is not None and case.decided_by == officer_id
+        actors = set(
+            session.scalars(
+                select(AuditLogEntry.user_id).where(AuditLogEntry.entity_type == "safety_cases")
+            )
+        )
+        assert actors == {officer_id}  # every change the command made is the officer's
     report = tmp_path / "reconciliation.pdf"
     result = runner.invoke(app, ["safety", "reconcile", str(report), "--from", "2026-11-01"])
     assert result.exit_code == 0, result.output

@@ -14,18 +14,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from cpxm.access.acting import acting_principal
+from cpxm.access.roles import Domain
 from cpxm.cli_support import cli_session as _session
 from cpxm.cli_support import fail as _fail
-from cpxm.errors import DomainError
 from cpxm.safety import jobs as _arrival_hooks  # noqa: F401  (analysis on arrival: commits enqueue it)
 from cpxm.safety import service
 from cpxm.safety.exports import cases_csv, cases_e2b
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
 from cpxm.timeutil import utc_now
-from cpxm.workspace.models import User
 
 console = Console()
 error_console = Console(stderr=True)
@@ -33,18 +31,6 @@ safety_app = typer.Typer(
     help="Work the PV queue: list, acknowledge, confirm, reject, export, reconcile.",
     no_args_is_help=True,
 )
-ActingUser = Annotated[
-    str | None, typer.Option("--as", help="Email of the PV officer doing this (for the trail).")
-]
-
-
-def _user_id(session: Session, email: str | None) -> int | None:
-    if email is None:
-        return None
-    user_id = session.scalar(select(User.id).where(User.email == email))
-    if user_id is None:
-        raise DomainError(f"no user with email '{email}'")
-    return user_id
 
 
 def _date(text: str | None, option: str) -> datetime | None:
@@ -145,11 +131,11 @@ def show_command(case_id: Annotated[int, typer.Argument()]) -> None:
 
 @safety_app.command("ack")
 def acknowledge_command(
-    case_ids: Annotated[list[int], typer.Argument(help="Case ids.")], acting: ActingUser = None
+    case_ids: Annotated[list[int], typer.Argument(help="Case ids.")],
 ) -> None:
-    """Acknowledge cases: PV has seen them (stops the escalation clock)."""
+    """Acknowledge cases: PV has seen them (stops the escalation clock); as CPXM_TOKEN's user."""
     with _session() as session:
-        user_id = _user_id(session, acting)
+        user_id = acting_principal(session, needs=Domain.SAFETY).user_id
         for case_id in case_ids:
             case = service.acknowledge(session, case_id=case_id, user_id=user_id)
             on_time = (
@@ -164,15 +150,15 @@ def acknowledge_command(
 def confirm_command(
     case_id: Annotated[int, typer.Argument()],
     note: Annotated[str | None, typer.Option(help="Why, for the trail.")] = None,
-    acting: ActingUser = None,
 ) -> None:
-    """Confirm a case as valid for the safety database."""
+    """Confirm a case as valid for the safety database. Acts as CPXM_TOKEN's user."""
     with _session() as session:
+        principal = acting_principal(session, needs=Domain.SAFETY, reason=note)
         service.decide(
             session,
             case_id=case_id,
             decision="confirmed",
-            user_id=_user_id(session, acting),
+            user_id=principal.user_id,
             note=note,
         )
     console.print(f"case {case_id} confirmed")
@@ -182,15 +168,15 @@ def confirm_command(
 def reject_command(
     case_id: Annotated[int, typer.Argument()],
     note: Annotated[str, typer.Option(help="Why it is not a case (required).")],
-    acting: ActingUser = None,
 ) -> None:
-    """Reject a case (a false alarm), saying why."""
+    """Reject a case (a false alarm), saying why. Acts as CPXM_TOKEN's user."""
     with _session() as session:
+        principal = acting_principal(session, needs=Domain.SAFETY, reason=note)
         service.decide(
             session,
             case_id=case_id,
             decision="rejected",
-            user_id=_user_id(session, acting),
+            user_id=principal.user_id,
             note=note,
         )
     console.print(f"case {case_id} rejected")
@@ -204,12 +190,12 @@ def export_command(
     ] = "csv",
     status: Annotated[str | None, typer.Option(help="Only cases with this status.")] = None,
     kind: Annotated[str | None, typer.Option(help="ae, pc or srs.")] = None,
-    acting: ActingUser = None,
 ) -> None:
-    """Export cases for the safety database; each exported case records when."""
+    """Export cases for the safety database; each records when and by whom (CPXM_TOKEN's user)."""
     if fmt not in ("csv", "e2b"):
         _fail(f"--format is '{fmt}', expected csv or e2b")
     with _session() as session:
+        principal = acting_principal(session, needs=Domain.SAFETY)
         cases = service.all_cases(session, case_filter=service.CaseFilter(status=status, kind=kind))
         if fmt == "csv":
             output.write_text(cases_csv(cases), encoding="utf-8")
@@ -218,7 +204,7 @@ def export_command(
                 json.dumps(cases_e2b(session, cases), indent=2, ensure_ascii=False),
                 encoding="utf-8",
             )
-        service.mark_exported(session, cases=cases, user_id=_user_id(session, acting), fmt=fmt)
+        service.mark_exported(session, cases=cases, user_id=principal.user_id, fmt=fmt)
     console.print(f"exported {len(cases):,} case(s) to {output}")
 
 
