@@ -9,7 +9,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cpxm.access import pseudonym
+from cpxm.access import audit, pseudonym
+from cpxm.access.principal import Principal
+from cpxm.access.roles import Role
+from cpxm.auth.service import create_user
 from cpxm.workspace.models import AuditLogEntry
 from tests.factories import make_interaction, make_stakeholder, make_taxonomy
 
@@ -139,3 +142,33 @@ def test_reads_of_safety_cases_and_raw_source_rows_are_audited(
             entry.details and entry.details.get("path") == path and entry.user_id
             for entry in logged
         ), path
+
+
+def test_an_update_is_audited_with_old_and_new_values(session: Session) -> None:
+    lead = create_user(session, email="lead@example.org", role="cx_lead")
+    hcp = make_stakeholder(session, type="hcp", email="old@example.org", specialty="oncology")
+    session.flush()
+    audit.bind_principal(
+        session,
+        Principal(lead.id, lead.email, "Lead", Role.CX_LEAD, method="token"),
+        reason="corrected on the HCP's request",
+    )
+    hcp.specialty = "haematology"
+    hcp.email = "new@example.org"
+    session.flush()
+
+    (entry,) = session.scalars(
+        select(AuditLogEntry).where(
+            AuditLogEntry.entity_type == "stakeholders",
+            AuditLogEntry.entity_id == str(hcp.id),
+            AuditLogEntry.action == "update",
+        )
+    ).all()
+    assert entry.user_id == lead.id and entry.reason == "corrected on the HCP's request"
+    assert entry.details is not None
+    changes = entry.details["changes"]
+    assert changes["specialty"] == {"old": "oncology", "new": "haematology"}
+    # Personal data is proven changed by fingerprints, never copied into the log.
+    assert changes["email"]["old"].startswith("sha256:")
+    assert changes["email"]["old"] != changes["email"]["new"]
+    assert "example.org" not in str(entry.details)

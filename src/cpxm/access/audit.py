@@ -3,13 +3,18 @@ patient-identifiable data (who, what, when, why).
 
 Changes are recorded in one place: a ``Session`` ``after_flush`` hook writes one entry per
 inserted, updated or deleted row of any table, for every session that carries a principal (each
-request does, from its policy). Jobs and the CLI act as the system and are recorded by their own
+request does, from its policy; so does a command run with ``CPXM_TOKEN``). An update records
+each changed column's old and new value, personal data and free text as fingerprints. Jobs and
+the CLI act as the system and are recorded by their own
 ledgers (import runs, case events). Reads are recorded by :func:`record_read`, which the
 patient-identifiable shields call.
 """
 
 from __future__ import annotations
 
+import hashlib
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import event, insert, inspect
@@ -24,6 +29,29 @@ REASON_KEY = "cpxm_audit_reason"
 REASON_HEADER = "x-audit-reason"
 # Rows that are bookkeeping of signing in, recorded as sign-in events instead.
 UNAUDITED_TABLES = frozenset({"audit_log", "user_sessions"})
+# Personal data and free text: a change is recorded with a fingerprint of the old and new value
+# (SHA-256, 12 hex digits), which proves what changed without making the audit log a second copy
+# of the data an erasure or retention run must remove. Every other column is recorded in full.
+FINGERPRINTED_COLUMNS = frozenset(
+    {
+        ("stakeholders", column)
+        for column in (
+            "display_name", "first_name", "last_name", "email", "phone", "address_line",
+            "postal_code", "city", "birth_date", "professional_id",
+        )
+    }
+    | {
+        ("feedback_items", "text"),
+        ("interactions", "notes"),
+        ("answers", "value_text"),
+        ("cases", "description"),
+        ("safety_cases", "verbatim"),
+        ("safety_cases", "reporter_identity"),
+        ("source_records", "attributes"),
+        ("users", "email"),
+    }
+)  # fmt: skip
+SECRET_MARKERS = ("password", "token", "secret")
 
 
 def bind_principal(session: Session, principal: Principal, *, reason: str | None) -> None:
@@ -104,12 +132,8 @@ def _audit_changes(session: Session, _flush: UOWTransaction) -> None:
             name = getattr(table, "name", type(obj).__name__)
             if name in UNAUDITED_TABLES:
                 continue
-            changed = (
-                [attr.key for attr in state.attrs if attr.history.has_changes()]
-                if action == "update"
-                else []
-            )
-            if action == "update" and not changed:
+            changes = _changes(name, state) if action == "update" else {}
+            if action == "update" and not changes:
                 continue
             identity = state.mapper.primary_key_from_instance(obj)
             rows.append(
@@ -120,9 +144,42 @@ def _audit_changes(session: Session, _flush: UOWTransaction) -> None:
                     "entity_type": name,
                     "entity_id": "/".join(map(str, identity)),
                     "reason": reason,
-                    # Column names only: the log must not become a second copy of personal data.
-                    "details": {"fields": sorted(changed)} if changed else None,
+                    "details": {"fields": sorted(changes), "changes": changes} if changes else None,
                 }
             )
     if rows:
         session.connection().execute(insert(AuditLogEntry), rows)
+
+
+def _changes(table: str, state: Any) -> dict[str, dict[str, Any]]:
+    """Column -> {"old", "new"} for what this flush changed (fingerprints or "[secret]" where
+    the value itself must not be kept; ``old`` is None when it was never loaded)."""
+    changes: dict[str, dict[str, Any]] = {}
+    for attr in state.attrs:
+        history = attr.history
+        if not history.has_changes():
+            continue
+        old = history.deleted[0] if history.deleted else None
+        new = history.added[0] if history.added else None
+        changes[attr.key] = {
+            "old": _shown(table, attr.key, old),
+            "new": _shown(table, attr.key, new),
+        }
+    return changes
+
+
+def _shown(table: str, column: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if any(marker in column for marker in SECRET_MARKERS):
+        return "[secret]"
+    if (table, column) in FINGERPRINTED_COLUMNS:
+        digest = hashlib.sha256(repr(value).encode()).hexdigest()[:12]
+        return f"sha256:{digest}"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, str | int | float | bool | list | dict):
+        return value
+    return str(value)
