@@ -22,10 +22,6 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-# Every table before any ORM work: a mapper configured with a model module missing fails on its
-# foreign keys (`cpxm resolve` on a fresh store could not find 'journey_stages'), and work that
-# walks the schema (a merge re-points every referencing row) must see every table.
-import cpxm.schema  # noqa: F401
 from cpxm.cli_lazy import LazyGroup
 from cpxm.cli_support import fail as _fail
 from cpxm.db import make_engine
@@ -292,7 +288,7 @@ def quarantine_list(
 ) -> None:
     """Show quarantined rows with their reasons."""
     from cpxm.db import transaction
-    from cpxm.ingest.service import list_quarantined
+    from cpxm.ingest.quarantine import list_quarantined
 
     engine = _engine()
     with _user_errors(engine), transaction(engine) as session:
@@ -375,7 +371,7 @@ def quarantine_replay(
 def quarantine_discard(row_id: Annotated[int, typer.Argument(help="Quarantined row id.")]) -> None:
     """Mark a quarantined row as deliberately not imported."""
     from cpxm.db import transaction
-    from cpxm.ingest.service import QuarantineError, discard_quarantined
+    from cpxm.ingest.quarantine import QuarantineError, discard_quarantined
 
     engine = _engine()
     with _user_errors(engine):

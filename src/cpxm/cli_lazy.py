@@ -104,6 +104,16 @@ class LazyGroup(TyperGroup):
             return TyperCommand(cmd_name, help=short_help, short_help=short_help)
         return load_command(cmd_name)
 
+    def invoke(self, ctx: Context) -> Any:
+        # Every table before any ORM work: a mapper configured with a model module missing
+        # fails on its foreign keys (`cpxm resolve` on a fresh store could not find
+        # 'journey_stages'), and work that walks the schema (a merge re-points every referencing
+        # row, an erasure finds every table that points at a person) must see every table.
+        # Loaded here, when a command runs, so that help alone does not pay for it.
+        import cpxm.schema  # noqa: F401
+
+        return super().invoke(ctx)
+
     def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
         self._listing_help = True
         try:

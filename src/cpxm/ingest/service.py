@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 # Every table, so the foreign keys of the rows written (interactions -> journey stages, ...)
@@ -35,6 +35,15 @@ from cpxm.ingest.column_reader import column_batches
 from cpxm.ingest.columnar import ColumnConverter, ConvertedBatch
 from cpxm.ingest.mapping import ImportMapping, parse_mapping
 from cpxm.ingest.models import ImportRun, QuarantinedRow
+from cpxm.ingest.quarantine import (
+    ImportRunNotFound,
+    QuarantinedRowNotFound,
+    QuarantineError,
+    discard_quarantined,
+    get_run,
+    list_quarantined,
+    list_runs,
+)
 from cpxm.ingest.raw import RawRecord, ReadError
 from cpxm.ingest.responses import check_survey_mapping
 from cpxm.ingest.rows import Lookups
@@ -52,9 +61,16 @@ ProgressCallback = Callable[[int], None]  # rows read so far
 # What callers of an import use, with the service's functions.
 __all__ = [
     "ImportReport",
+    "ImportRunNotFound",
+    "QuarantineError",
+    "QuarantinedRowNotFound",
     "RowOutcome",
     "apply_batch",
     "batch_carry",
+    "discard_quarantined",
+    "get_run",
+    "list_quarantined",
+    "list_runs",
 ]
 
 
@@ -290,55 +306,6 @@ def mapping_of_run(run: ImportRun) -> ImportMapping:
     return parse_mapping(run.mapping, default_name=run.mapping_name)
 
 
-def list_runs(session: Session, *, limit: int, offset: int) -> tuple[list[ImportRun], int]:
-    """Import runs, newest first, with the total for pagination."""
-    total = session.scalar(select(func.count(ImportRun.id))) or 0
-    runs = session.scalars(
-        select(ImportRun).order_by(ImportRun.id.desc()).limit(limit).offset(offset)
-    )
-    return list(runs), total
-
-
-class ImportRunNotFound(DomainError):
-    status_code = 404
-
-
-def get_run(session: Session, *, run_id: int) -> ImportRun:
-    run = session.get(ImportRun, run_id)
-    if run is None:
-        raise ImportRunNotFound(f"import run {run_id} not found")
-    return run
-
-
-def list_quarantined(
-    session: Session,
-    *,
-    run_id: int | None = None,
-    status: str | None = "open",
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[QuarantinedRow], int]:
-    """Quarantined rows, oldest first, with the total for pagination."""
-    query = select(QuarantinedRow)
-    if run_id is not None:
-        query = query.where(QuarantinedRow.import_run_id == run_id)
-    if status is not None:
-        query = query.where(QuarantinedRow.status == status)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(QuarantinedRow.id).limit(limit).offset(offset)).all()
-    return list(rows), total
-
-
-class QuarantineError(DomainError):
-    """A replay or discard that cannot be done as asked (the row is no longer open)."""
-
-    status_code = 409
-
-
-class QuarantinedRowNotFound(QuarantineError):
-    status_code = 404
-
-
 def replay_quarantined(
     engine: Engine, *, row_ids: list[int], corrections: dict[str, str | None] | None = None
 ) -> ImportReport:
@@ -377,16 +344,3 @@ def replay_quarantined(
             row.resolved_at = _utcnow()
         session.commit()
     return report
-
-
-def discard_quarantined(session: Session, *, row_id: int) -> QuarantinedRow:
-    """Mark a quarantined row as deliberately not imported (it stays, for the audit trail)."""
-    row = session.get(QuarantinedRow, row_id)
-    if row is None:
-        raise QuarantinedRowNotFound(f"no quarantined row with id {row_id}")
-    if row.status != "open":
-        raise QuarantineError(f"quarantined row {row_id} is already {row.status}")
-    row.status = "discarded"
-    row.resolved_at = _utcnow()
-    session.flush()
-    return row

@@ -22,7 +22,6 @@ from cpxm.cli_support import fail as _fail
 from cpxm.safety import jobs as _arrival_hooks  # noqa: F401  (analysis on arrival: commits enqueue it)
 from cpxm.safety import service
 from cpxm.safety.exports import cases_csv, cases_e2b
-from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
 from cpxm.timeutil import utc_now
 
 console = Console()
@@ -221,6 +220,9 @@ def reconcile_command(
     ] = None,
 ) -> None:
     """Reconciliation report per survey, study or period, as PDF or CSV (by OUTPUT's suffix)."""
+    # The PDF writer and its fonts take 0.3 s to load; only this command needs them.
+    from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
+
     suffix = output.suffix.lower()
     if suffix not in (".pdf", ".csv"):
         _fail(f"{output}: write the report to a .pdf or .csv file")
