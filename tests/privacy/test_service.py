@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,6 +39,7 @@ from tests.factories import (
     make_taxonomy,
 )
 from tests.safety.helpers import make_feedback
+from tests.served import cpxm_command
 
 SECRET = "ana.lopez@example.org"
 NOTE = "Ana Lopez called about her Glyventa refill"
@@ -229,15 +229,7 @@ def test_the_cli_exports_and_erases_on_a_fresh_store(tmp_path: Path) -> None:
     environment = {**os.environ, "CPXM_DATABASE_URL": url}
 
     def cpxm(*arguments: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cpxm", *arguments],
-            env=environment,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return cpxm_command(*arguments, environment=environment, cwd=tmp_path)
 
     exported = cpxm("privacy", "export", str(golden_id), "person.json")
     assert exported.returncode == 0, exported.stderr

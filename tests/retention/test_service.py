@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +35,7 @@ from tests.factories import (
     make_taxonomy,
 )
 from tests.safety.helpers import make_feedback
+from tests.served import cpxm_command
 
 NOW = datetime(2026, 12, 1, 12, 0)
 OLD = datetime(2024, 1, 10, 9, 0)
@@ -135,15 +135,7 @@ def test_the_cli_on_a_fresh_store(tmp_path: Path) -> None:
     environment = {**os.environ, "CPXM_DATABASE_URL": f"sqlite:///{tmp_path / 'cpxm.db'}"}
 
     def cpxm(*arguments: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cpxm", *arguments],
-            env=environment,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return cpxm_command(*arguments, environment=environment, cwd=tmp_path)
 
     assert cpxm("init").returncode == 0
     nothing = cpxm("retention", "run", "--dry-run")
