@@ -74,6 +74,19 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
 }
 
 
+def load_for_commands() -> None:
+    """What every command needs before it touches the store; help alone does not pay for it.
+
+    Every table: a mapper configured with a model module missing fails on its foreign keys
+    (`cpxm resolve` on a fresh store could not find 'journey_stages'), and work that walks the
+    schema (a merge re-points every referencing row, an erasure finds every table that points at
+    a person) must see every table. And the safety net's arrival hook: feedback any command
+    commits (an import of comments, say) is queued for screening the moment it commits.
+    """
+    import cpxm.safety.jobs
+    import cpxm.schema  # noqa: F401
+
+
 def load_command(name: str) -> Command:
     """Import a lazy command's module and build its click command, named as it is invoked."""
     module_name, attribute = LAZY_COMMANDS[name].target.split(":")
@@ -105,13 +118,7 @@ class LazyGroup(TyperGroup):
         return load_command(cmd_name)
 
     def invoke(self, ctx: Context) -> Any:
-        # Every table before any ORM work: a mapper configured with a model module missing
-        # fails on its foreign keys (`cpxm resolve` on a fresh store could not find
-        # 'journey_stages'), and work that walks the schema (a merge re-points every referencing
-        # row, an erasure finds every table that points at a person) must see every table.
-        # Loaded here, when a command runs, so that help alone does not pay for it.
-        import cpxm.schema  # noqa: F401
-
+        load_for_commands()
         return super().invoke(ctx)
 
     def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:

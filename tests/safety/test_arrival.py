@@ -119,11 +119,14 @@ def test_a_commit_to_another_store_is_left_to_that_store_s_sweep(
     assert _safety_jobs(queue) == []
 
 
-@pytest.mark.parametrize("entry_point", ["cpxm.cli", "cpxm.app"])
+@pytest.mark.parametrize("entry_point", ["cpxm.cli; cpxm.cli_lazy.load_for_commands()", "cpxm.app"])
 def test_the_cli_and_the_web_app_listen_for_arriving_feedback(entry_point: str) -> None:
-    """A fresh process that starts from either entry point has the commit hook installed."""
+    """A fresh process that starts from either entry point has the commit hook installed (the
+    command line installs it before any command runs)."""
     probe = (
-        f"import {entry_point}, sys; from sqlalchemy import event; from sqlalchemy.orm import "
+        f"import {entry_point.split(';')[0]}, sys; {entry_point.partition(';')[2] or 'pass'}; "
+        "import cpxm.cli_lazy; "
+        "from sqlalchemy import event; from sqlalchemy.orm import "
         "Session; assert 'cpxm.safety.jobs' in sys.modules; from cpxm.safety import jobs; "
         "print(event.contains(Session, 'after_commit', jobs._enqueue_arrivals))"
     )

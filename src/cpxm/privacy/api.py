@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -12,6 +11,7 @@ from cpxm.access import ADMINISTRATION, Administrator, requires
 from cpxm.deps import DbSession
 from cpxm.privacy.erasure import erase_person
 from cpxm.privacy.export import export_person
+from cpxm.timeutil import UtcDateTime
 
 router = APIRouter(prefix="/privacy", tags=["privacy"], dependencies=[requires(ADMINISTRATION)])
 
@@ -27,7 +27,7 @@ class ErasureOut(BaseModel):
 
     id: int
     stakeholder_id: int
-    erased_at: datetime
+    erased_at: UtcDateTime
     erased_by_user_id: int | None
     reason: str
     summary: dict[str, int]

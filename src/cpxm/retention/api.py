@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from cpxm.access import ADMINISTRATION, Administrator, requires
 from cpxm.deps import DbSession
 from cpxm.retention.service import CATEGORIES, apply_retention, retention_policy, set_retention
+from cpxm.timeutil import UtcDateTime
 
 router = APIRouter(prefix="/retention", tags=["retention"], dependencies=[requires(ADMINISTRATION)])
 
@@ -31,12 +30,12 @@ class RetentionIn(BaseModel):
 class CategoryResultOut(BaseModel):
     category: str
     days: int
-    cutoff: datetime
+    cutoff: UtcDateTime
     rows: dict[str, int]
 
 
 class RetentionRunOut(BaseModel):
-    ran_at: datetime
+    ran_at: UtcDateTime
     dry_run: bool
     total: int
     results: list[CategoryResultOut]
