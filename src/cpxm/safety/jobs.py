@@ -28,15 +28,10 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from cpxm.config import get_settings
 from cpxm.feedback.models import FeedbackItem
 from cpxm.jobs import enqueue_after_commit, huey, job_engine, job_session, recover_on_start
-from cpxm.safety.screening import (
-    screen_all_pending,
-    screen_by_ids,
-    screen_by_responses,
-    screen_pending,
-)
-from cpxm.safety.service import escalate_overdue
 from cpxm.surveys.submitting import COMMENTS_WRITTEN
 
+# Every process that may write feedback loads this module for its hook (every `cpxm` command
+# does), so the screening itself (text analysis, the sentiment lexicon) loads only in the tasks.
 SWEEP_BATCH = 500
 # A starting worker screens all that is pending, committing this many items at a time, so a
 # backlog (left by a killed worker, or a long queue outage) is worked off in steps that stay.
@@ -50,6 +45,8 @@ _ARRIVED_UNKNOWN = "cpxm.safety.arrived_unknown"
 @huey.task(retries=2, retry_delay=60)
 def screen_feedback(feedback_ids: list[int]) -> None:
     """Analyse these feedback items (if still pending) and open their safety cases."""
+    from cpxm.safety.screening import screen_by_ids
+
     with job_session() as session:
         screen_by_ids(session, feedback_ids=feedback_ids)
 
@@ -57,6 +54,8 @@ def screen_feedback(feedback_ids: list[int]) -> None:
 @huey.task(retries=2, retry_delay=60)
 def screen_response_feedback(response_ids: list[int]) -> None:
     """Analyse the pending comments of these survey responses and open their safety cases."""
+    from cpxm.safety.screening import screen_by_responses
+
     with job_session() as session:
         screen_by_responses(session, response_ids=response_ids)
 
@@ -64,6 +63,8 @@ def screen_response_feedback(response_ids: list[int]) -> None:
 @huey.task(retries=2, retry_delay=60)
 def screen_pending_now() -> None:
     """One sweep now, for feedback written in bulk without ids we could see."""
+    from cpxm.safety.screening import screen_pending
+
     with job_session() as session:
         screen_pending(session, limit=SWEEP_BATCH)
 
@@ -71,6 +72,8 @@ def screen_pending_now() -> None:
 @huey.periodic_task(crontab(minute="*"))
 def sweep_pending_feedback() -> None:
     """Screen one batch of feedback still pending; the next minute takes the next batch."""
+    from cpxm.safety.screening import screen_pending
+
     with job_session() as session:
         screen_pending(session, limit=SWEEP_BATCH)
 
@@ -79,12 +82,16 @@ def sweep_pending_feedback() -> None:
 @huey.task()
 def screen_backlog() -> None:
     """Screen every pending item in committed batches: enqueued by each worker as it starts."""
+    from cpxm.safety.screening import screen_all_pending
+
     screen_all_pending(job_engine(), batch_size=RECOVERY_BATCH)
 
 
 @huey.periodic_task(crontab(minute="*/15"))
 def escalate_safety_cases() -> None:
     """Raise the escalation of open cases past their one-business-day clock (and notify)."""
+    from cpxm.safety.service import escalate_overdue
+
     with job_session() as session:
         escalate_overdue(session)
 
