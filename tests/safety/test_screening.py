@@ -11,6 +11,7 @@ from cpxm.feedback.models import FeedbackAnalysis, FeedbackTheme
 from cpxm.safety import service
 from cpxm.safety.models import SafetyCase, SafetyCaseEvent
 from cpxm.safety.screening import screen_items, screen_pending, screen_response
+from cpxm.stakeholders.models import Consent
 from tests.factories import (
     make_question,
     make_response,
@@ -163,3 +164,10 @@ def test_thank_you_page_screening_and_contact_permission(session: Session) -> No
     service.record_contact_permission(session, response_id=response.id, allowed=True, now=NOW)
     assert cases[0].contact_permission is True
     assert cases[0].contact_permission_at == NOW
+    # The permission is the person's safety_followup consent too.
+    consents = session.scalars(
+        select(Consent).where(
+            Consent.stakeholder_id == respondent.id, Consent.purpose == "safety_followup"
+        )
+    ).all()
+    assert [(c.status, c.recorded_at) for c in consents] == [("granted", NOW)]

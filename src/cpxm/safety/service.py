@@ -22,7 +22,7 @@ from cpxm.feedback.models import FeedbackItem
 from cpxm.governance import service as governance
 from cpxm.safety.calendar import due_after_one_business_day, escalation_level
 from cpxm.safety.models import CASE_KINDS, CASE_STATUSES, SafetyCase, SafetyCaseEvent
-from cpxm.stakeholders.models import Stakeholder
+from cpxm.stakeholders.models import Consent, Stakeholder
 from cpxm.surveys.models import Response
 from cpxm.text.safety import SafetyMention
 from cpxm.timeutil import utc_now
@@ -327,6 +327,20 @@ def record_contact_permission(
         case.contact_permission = allowed
         case.contact_permission_at = now
         _record(session, case, "contact_permission", None, now, {"allowed": allowed})
+    respondent = session.scalar(select(Response.stakeholder_id).where(Response.id == response_id))
+    if cases and respondent is not None:
+        # The answer is a consent like any other, so the person's consents (and their export)
+        # show it, and a later "no" is the latest word for the purpose.
+        session.add(
+            Consent(
+                stakeholder_id=respondent,
+                purpose="safety_followup",
+                channel_code=None,
+                status="granted" if allowed else "withdrawn",
+                recorded_at=now,
+                source="survey safety follow-up question",
+            )
+        )
     session.flush()
     return cases
 
