@@ -52,7 +52,7 @@ Rule = Callable[[Session, Table, Any, list[int]], int]
 
 
 def _delete_rows(session: Session, table: Table, column: Any, ids: list[int]) -> int:
-    return _count(session.execute(delete(table).where(ids_in(session, column, ids))))  # type: ignore[arg-type]
+    return _count(session.execute(delete(table).where(ids_in(session, column, ids))))
 
 
 def _set(**values: Any) -> Rule:
@@ -60,7 +60,7 @@ def _set(**values: Any) -> Rule:
 
     def rule(session: Session, table: Table, column: Any, ids: list[int]) -> int:
         return _count(
-            session.execute(update(table).where(ids_in(session, column, ids)).values(**values))  # type: ignore[arg-type]
+            session.execute(update(table).where(ids_in(session, column, ids)).values(**values))
         )
 
     return rule
@@ -72,7 +72,7 @@ def _keep(_session: Session, _table: Table, _column: Any, _ids: list[int]) -> in
 
 def _new_tokens(session: Session, table: Table, column: Any, ids: list[int]) -> int:
     """Dead survey links: each invitation gets a random token nobody holds."""
-    rows = session.execute(select(table.c.id).where(ids_in(session, column, ids))).scalars().all()  # type: ignore[arg-type]
+    rows = session.execute(select(table.c.id).where(ids_in(session, column, ids))).scalars().all()
     for row_id in rows:
         session.execute(
             update(table).where(table.c.id == row_id).values(token=secrets.token_urlsafe(32))
@@ -81,7 +81,7 @@ def _new_tokens(session: Session, table: Table, column: Any, ids: list[int]) -> 
 
 
 def _source_records(session: Session, table: Table, column: Any, ids: list[int]) -> int:
-    rows = session.execute(select(table.c.id).where(ids_in(session, column, ids))).scalars().all()  # type: ignore[arg-type]
+    rows = session.execute(select(table.c.id).where(ids_in(session, column, ids))).scalars().all()
     for row_id in rows:
         session.execute(
             update(table)
@@ -138,7 +138,7 @@ def erase_person(
     stakeholders = Base.metadata.tables["stakeholders"]
     session.execute(
         update(stakeholders)
-        .where(ids_in(session, stakeholders.c.id, ids))  # type: ignore[arg-type]
+        .where(ids_in(session, stakeholders.c.id, ids))
         .values(display_name=ERASED_NAME, updated_at=utc_now(), **dict.fromkeys(IDENTITY_COLUMNS))
     )
     summary["stakeholders"] = len(ids)
@@ -168,7 +168,7 @@ def _erase_children(session: Session, ids: list[int]) -> dict[str, int]:
     tables = Base.metadata.tables
     summary: dict[str, int] = {}
     responses, answers = tables["responses"], tables["answers"]
-    response_ids = select(responses.c.id).where(ids_in(session, responses.c.stakeholder_id, ids))  # type: ignore[arg-type]
+    response_ids = select(responses.c.id).where(ids_in(session, responses.c.stakeholder_id, ids))
     summary["answers"] = _count(
         session.execute(
             update(answers)
@@ -177,7 +177,7 @@ def _erase_children(session: Session, ids: list[int]) -> dict[str, int]:
         )
     )
     items, analyses = tables["feedback_items"], tables["feedback_analyses"]
-    item_ids = select(items.c.id).where(ids_in(session, items.c.stakeholder_id, ids))  # type: ignore[arg-type]
+    item_ids = select(items.c.id).where(ids_in(session, items.c.stakeholder_id, ids))
     summary["feedback_analyses"] = _count(
         session.execute(
             update(analyses)
@@ -186,7 +186,7 @@ def _erase_children(session: Session, ids: list[int]) -> dict[str, int]:
         )
     )
     cases, events = tables["cases"], tables["case_events"]
-    case_ids = select(cases.c.id).where(ids_in(session, cases.c.stakeholder_id, ids))  # type: ignore[arg-type]
+    case_ids = select(cases.c.id).where(ids_in(session, cases.c.stakeholder_id, ids))
     summary["case_events"] = _count(
         session.execute(
             update(events)
@@ -199,7 +199,7 @@ def _erase_children(session: Session, ids: list[int]) -> dict[str, int]:
     summary["data_quality_issues"] = _count(
         session.execute(
             delete(issues).where(
-                ids_in(session, issues.c.entity_id, ids),  # type: ignore[arg-type]
+                ids_in(session, issues.c.entity_id, ids),
                 issues.c.import_run_id.in_(stakeholder_runs),
             )
         )
@@ -214,12 +214,12 @@ def _keep_reporter_identity(session: Session, ids: list[int]) -> None:
     people = {
         row.id: {field: row._mapping[field] for field in REPORTER_FIELDS}
         for row in session.execute(
-            select(stakeholders).where(ids_in(session, stakeholders.c.id, ids))  # type: ignore[arg-type]
+            select(stakeholders).where(ids_in(session, stakeholders.c.id, ids))
         )
     }
     rows = session.execute(
         select(cases.c.id, cases.c.reporter_stakeholder_id).where(
-            ids_in(session, cases.c.reporter_stakeholder_id, ids),  # type: ignore[arg-type]
+            ids_in(session, cases.c.reporter_stakeholder_id, ids),
             cases.c.reporter_identity.is_(None),
         )
     ).all()

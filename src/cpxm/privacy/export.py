@@ -79,7 +79,7 @@ def _rows(session: Session, table: Table, column: Any, ids: list[int]) -> list[d
     shown = LISTED_ONLY.get(table.name)
     columns = [c for c in table.columns if c.name not in hidden and (not shown or c.name in shown)]
     order = list(table.primary_key.columns) or columns[:1]
-    statement = select(*columns).where(ids_in(session, column, ids)).order_by(*order)  # type: ignore[arg-type]
+    statement = select(*columns).where(ids_in(session, column, ids)).order_by(*order)
     return [
         {name: _plain(value) for name, value in row._mapping.items()}
         for row in session.execute(statement)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Column, Table, select
+from sqlalchemy import Column, ColumnElement, Table, select
 from sqlalchemy.orm import Session
 
 from cpxm.db import Base, one_of
@@ -44,5 +44,5 @@ def stakeholder_references() -> list[tuple[Table, Column[int]]]:
     return references
 
 
-def ids_in(session: Session, column: Column[int], ids: Iterable[int]) -> object:
+def ids_in(session: Session, column: ColumnElement[int], ids: Iterable[int]) -> ColumnElement[bool]:
     return one_of(session, column, sorted(set(ids)))
