@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -28,6 +27,7 @@ from cpxm.ingest.raw import RawRecord
 from cpxm.ingest.references import ReferenceCache
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowError
 from cpxm.ingest.writers import check_row, prepare_batch, write_rows
+from cpxm.timeutil import utc_now
 
 
 @dataclass
@@ -319,10 +319,6 @@ def _rows(converted: ConvertedBatch, positions: list[int]) -> list[ConvertedRow]
     return rows
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def _quarantine(
     session: Session, run_id: int, record: RawRecord, reason: str, source_key: str | None
 ) -> QuarantinedRow:
@@ -333,7 +329,7 @@ def _quarantine(
         raw={_storable(key): _storable(value) for key, value in record.values.items()},
         reason=_storable(f"row {record.row_number}: {reason}"),
         status="open",
-        created_at=_utcnow(),
+        created_at=utc_now(),
     )
     session.add(row)
     return row

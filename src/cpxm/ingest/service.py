@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from cpxm.ingest.quarantine import (
 from cpxm.ingest.raw import RawRecord, ReadError
 from cpxm.ingest.responses import check_survey_mapping
 from cpxm.ingest.rows import Lookups
+from cpxm.timeutil import utc_now
 from cpxm.workspace.models import (
     Channel,
     Country,
@@ -72,10 +72,6 @@ __all__ = [
     "list_quarantined",
     "list_runs",
 ]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def load_lookups(session: Session) -> Lookups:
@@ -151,7 +147,7 @@ def import_records(
     with make_session() as session:
         if run_id is not None:
             run = session.get_one(ImportRun, run_id)
-            run.status, run.started_at = "running", _utcnow()
+            run.status, run.started_at = "running", utc_now()
         else:
             run = ImportRun(**_run_columns(mapping, file_name, file_sha256))
             session.add(run)
@@ -188,7 +184,7 @@ def _fail_run(session: Session, run: ImportRun, error: Exception, dry_run: bool)
     if dry_run:
         session.rollback()
         return
-    run.status, run.error, run.finished_at = "failed", str(error)[:2000], _utcnow()
+    run.status, run.error, run.finished_at = "failed", str(error)[:2000], utc_now()
     session.commit()
 
 
@@ -268,7 +264,7 @@ def _run_columns(
         "file_name": file_name,
         "file_sha256": file_sha256,
         "status": "running",
-        "started_at": _utcnow(),
+        "started_at": utc_now(),
     }
 
 
@@ -290,7 +286,7 @@ def record_counts(session: Session, report: ImportReport, *, finished: bool = Fa
     run.rows_quarantined = report.quarantined
     if finished:
         run.status = "completed"
-        run.finished_at = _utcnow()
+        run.finished_at = utc_now()
     session.flush()
 
 
@@ -341,6 +337,6 @@ def replay_quarantined(
     with session_factory(engine)() as session:
         for row in session.scalars(select(QuarantinedRow).where(QuarantinedRow.id.in_(row_ids))):
             row.status = "replayed"
-            row.resolved_at = _utcnow()
+            row.resolved_at = utc_now()
         session.commit()
     return report
