@@ -160,7 +160,10 @@ _TRIGGERS: tuple[_Trigger, ...] = (
 _PSEUDO = _compile(
     r"not sure(?: if| whether)?|not certain|no idea (?:if|whether)|can't tell (?:if|whether)|"
     r"not only|not just|no doubt|no longer sure|if anything|even if|no matter|"
-    r"whether or not|not until|nothing but"
+    r"whether or not|not until|nothing but|"
+    # Figures of speech that open with a trigger word but assert what follows.
+    r"if you ask me|if i'?m honest|if i am honest|if i'?m being honest|if truth be told|"
+    r"to be honest|if you want my opinion|as if|if that makes sense"
 )
 _TERMINATOR = re.compile(
     r"(?<!\w)(?:but|however|although|though|except|apart from|other than|besides|yet|aside from|"
@@ -254,3 +257,27 @@ def _is_question(sentence: str) -> bool:
 
 def _reports_exposure(sentence: str) -> bool:
     return bool(_EXPOSURE.search(sentence))
+
+
+# A later clause or the next sentence that says the writer has the event after all: "nobody
+# told me it could cause nausea, and now I have it every morning", "can it cause hair loss?
+# Mine is falling out.", "does anyone else get headaches? I do." Only a pronoun or "mine"
+# pointing back counts, so "I have a question" does not.
+_REAFFIRMATION = re.compile(
+    r"(?<!\w)(?:(?:i|i've|i'd|she|he|they|we|my \w+) (?:(?:have|has|had|get|gets|got|"
+    r"am getting|'m getting|is getting|been having|have been having|keep getting|now have|"
+    r"have got|'ve got|'ve had|have had|developed|started getting)\s+)+(?:it|them|this|that|"
+    r"one|some|those|these)(?!\w)(?! (?:checked|looked at|tested|filled|renewed|prescribed|in|at|"
+    r"on|here|there|with me|at home|ready)\b)|(?:but|and|yet) (?:it|they|that|he|she) (?:did|does|"
+    r"do|has|have)\s*(?:[,.!;]|$)|"
+    r"(?:mine|my own) (?:is|are|was|were|has|have|had|keeps?|kept|started|did|does|came|went)"
+    r"(?!\w)|(?:it|this|that)(?:'s| is| has| was)? (?:happening|happened|happens) to "
+    r"(?:me|her|him|us|them)(?!\w)|(?<!\w)(?:i|she|he) (?:do|did|does)\s*[.!]|"
+    r"(?<!\w)(?:same here|me too|so do i|so did i)(?!\w))",
+    re.IGNORECASE,
+)
+
+
+def reaffirms(following: str) -> bool:
+    """Whether ``following`` (a later clause or the next sentence) reports the event as had."""
+    return bool(_REAFFIRMATION.search(following))

@@ -26,11 +26,19 @@ from typing import Any
 
 import yaml
 
-from cpxm.text.context import bounded_alternation, classify
+from cpxm.text.context import ContextResult, bounded_alternation, classify, reaffirms
 from cpxm.text.products import ProductCatalogue, ProductMatch
 
 DEFAULT_TERMS_FILE = Path(__file__).with_name("safety_terms.yaml")
 SAFETY_KINDS = ("ae", "pc", "srs")
+# Why a mention opens no case; shown with its sentence in PV's triage list.
+NOT_REPORTABLE_REASONS = (
+    "negated",
+    "hypothetical",
+    "other_person",
+    "historical",
+    "low_confidence",
+)
 # A full stop between digits ("6.1", "2.5 mg") does not end a sentence.
 _SENTENCE = re.compile(r"(?:[^.!?;。！？\n]|(?<=\d)\.(?=\d))+[.!?;。！？]*")
 _TREATMENT = re.compile(
@@ -62,6 +70,7 @@ _IMPROVEMENT = re.compile(
     re.IGNORECASE,
 )
 _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 # A product named right after a time link ("since the Velcora", "after the Cardiaz was
 # increased", "seit ich Cardiaz nehme", "depuis Glyventa", "desde que empecé con Imuvella"):
 # what the sentence says happened, happened on the product.
@@ -85,6 +94,10 @@ class SafetyMention:
     product_code: str | None = None
     product_written: str | None = None
     triggers: tuple[str, ...] = ()
+    # Why a mention opens no case (one of ``NOT_REPORTABLE_REASONS``); None when it does.
+    reason: str | None = None
+    # The learned check's probability that the sentence reports an event (None: not checked).
+    confidence: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -98,6 +111,8 @@ class SafetyMention:
             "end": self.end,
             "product_code": self.product_code,
             "product_written": self.product_written,
+            "reason": self.reason,
+            "confidence": None if self.confidence is None else round(self.confidence, 3),
         }
 
 
@@ -166,12 +181,19 @@ def load_vocabulary(path: Path | None = None) -> _Vocabulary:
 def detect_safety(text: str, catalogue: ProductCatalogue | None = None) -> SafetyResult:
     """Every safety mention in ``text`` with its context; see the module docstring."""
     vocabulary = load_vocabulary()
+    original = text
+    # One apostrophe for the patterns ("didn’t" is "didn't"); same length, so offsets hold.
+    text = text.translate(_APOSTROPHES)
     products = catalogue.find(text) if catalogue is not None else []
     has_treatment = bool(products) or bool(_TREATMENT.search(text))
     mentions: list[SafetyMention] = []
-    for sentence_match in _SENTENCE.finditer(text):
+    sentence_matches = list(_SENTENCE.finditer(text))
+    for position, sentence_match in enumerate(sentence_matches):
         sentence = sentence_match.group()
         offset = sentence_match.start()
+        following_sentence = (
+            sentence_matches[position + 1].group() if position + 1 < len(sentence_matches) else ""
+        )
         masked = vocabulary.figurative.sub(lambda match: " " * len(match.group()), sentence)
         cjk = bool(_CJK.search(sentence))
         sentence_products = [
@@ -195,7 +217,7 @@ def detect_safety(text: str, catalogue: ProductCatalogue | None = None) -> Safet
                 ):
                     continue  # "the portal does not work" is not about a medicine
                 covered.append((start, end))
-                context = classify(sentence, start, end, cjk=cjk)
+                context = _classify(sentence, start, end, following_sentence, cjk=cjk)
                 reportable = _reportable(
                     context.context, kind, sentence, sentence_products, has_treatment
                 )
@@ -203,15 +225,16 @@ def detect_safety(text: str, catalogue: ProductCatalogue | None = None) -> Safet
                     SafetyMention(
                         kind=kind,
                         subtype=subtype,
-                        term=sentence[start:end],
+                        term=original[offset + start : offset + end],
                         context=context.context,
                         reportable=reportable,
-                        sentence=sentence.strip(),
+                        sentence=original[offset : offset + len(sentence)].strip(),
                         start=offset + start,
                         end=offset + end,
                         product_code=product.code if product else None,
                         product_written=product.written if product else None,
                         triggers=context.triggers,
+                        reason=None if reportable else _reason(context.context),
                     )
                 )
         mentions.extend(
@@ -224,7 +247,9 @@ def detect_safety(text: str, catalogue: ProductCatalogue | None = None) -> Safet
                 product,
                 sentence_products,
                 has_treatment,
-                {mention.kind for mention in mentions if mention.sentence == sentence.strip()},
+                {mention.kind for mention in mentions if mention.start >= offset},
+                original=original,
+                following_sentence=following_sentence,
                 cjk=cjk,
             )
         )
@@ -242,6 +267,8 @@ def _safety_net(
     has_treatment: bool,
     kinds_found: set[str],
     *,
+    original: str,
+    following_sentence: str,
     cjk: bool,
 ) -> list[SafetyMention]:
     """Possible events and complaints the vocabulary has no word for (recall comes first).
@@ -267,22 +294,24 @@ def _safety_net(
             if any(start < taken_end and end > taken_start for taken_start, taken_end in covered):
                 continue
             covered.append((start, end))
-            context = classify(sentence, start, end, cjk=cjk)
+            context = _classify(sentence, start, end, following_sentence, cjk=cjk)
+            reportable = _reportable(
+                context.context, kind, sentence, sentence_products, has_treatment
+            )
             found.append(
                 SafetyMention(
                     kind=kind,
                     subtype=subtype,
-                    term=sentence[start:end],
+                    term=original[offset + start : offset + end],
                     context=context.context,
-                    reportable=_reportable(
-                        context.context, kind, sentence, sentence_products, has_treatment
-                    ),
-                    sentence=sentence.strip(),
+                    reportable=reportable,
+                    sentence=original[offset : offset + len(sentence)].strip(),
                     start=offset + start,
                     end=offset + end,
                     product_code=product.code if product else None,
                     product_written=product.written if product else None,
                     triggers=context.triggers,
+                    reason=None if reportable else _reason(context.context),
                 )
             )
             break
@@ -299,6 +328,24 @@ def _time_linked_products(
         if link:
             links.append(re.escape(link.group().strip()))
     return re.compile("|".join(links) or "$^", re.IGNORECASE)
+
+
+def _classify(
+    sentence: str, start: int, end: int, following_sentence: str, *, cjk: bool
+) -> ContextResult:
+    """ConText for one mention, then per clause: a later clause or the next sentence that says
+    the writer has it after all ("..., and now I have it", "Mine is falling out.") affirms it."""
+    context = classify(sentence, start, end, cjk=cjk)
+    if context.context in ("negated", "hypothetical") and reaffirms(
+        sentence[end:] + " " + following_sentence
+    ):
+        return ContextResult("affirmed", (*context.triggers, "reaffirmed"))
+    return context
+
+
+def _reason(context: str) -> str:
+    """Why a mention in this context opens no case: its context, or low confidence."""
+    return context if context in NOT_REPORTABLE_REASONS else "low_confidence"
 
 
 def _reportable(
