@@ -47,6 +47,9 @@ FINGERPRINTED_COLUMNS = frozenset(
         ("cases", "description"),
         ("safety_cases", "verbatim"),
         ("safety_cases", "reporter_identity"),
+        ("safety_cases", "mentions"),
+        ("safety_triage", "sentence"),
+        ("safety_triage", "mentions"),
         ("source_records", "attributes"),
         ("users", "email"),
     }

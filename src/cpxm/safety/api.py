@@ -14,9 +14,9 @@ from cpxm.access import SAFETY_DATA, SafetyReader, requires
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 from cpxm.safety import jobs as _arrival_hooks  # noqa: F401  (analysis on arrival: commits enqueue it)
-from cpxm.safety import service
+from cpxm.safety import service, triage
 from cpxm.safety.exports import cases_csv, cases_e2b
-from cpxm.safety.models import SafetyCase, SafetyCaseEvent
+from cpxm.safety.models import SafetyCase, SafetyCaseEvent, SafetyTriageItem
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
 from cpxm.timeutil import UtcDateTime
 
@@ -52,6 +52,7 @@ class SafetyCaseOut(BaseModel):
     escalation_level: int
     exported_at: UtcDateTime | None
     contact_permission: bool | None
+    origin: str
     mentions: list[dict[str, Any]]
 
     @classmethod
@@ -76,6 +77,38 @@ class SafetyCaseDetailOut(SafetyCaseOut):
 
 class DecisionIn(BaseModel):
     note: str | None = Field(None, max_length=5_000, description="Required to reject.")
+
+
+class TriageItemOut(BaseModel):
+    id: int
+    feedback_item_id: int
+    kind: str
+    reason: str
+    reasons: list[str]
+    sentence: str
+    term: str
+    product_code: str | None
+    product_written: str | None
+    source_kind: str
+    received_at: UtcDateTime
+    status: str
+    resolved_at: UtcDateTime | None
+    resolved_by: int | None
+    resolution_note: str | None
+    case_id: int | None
+    mentions: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, entry: SafetyTriageItem) -> TriageItemOut:
+        return cls.model_validate(entry, from_attributes=True)
+
+
+class ReasonIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=5_000, description="Why, for the audit trail.")
+
+
+class CaseByHandIn(ReasonIn):
+    kind: str = Field(pattern="^(ae|pc|srs)$")
 
 
 class ReconciliationOut(BaseModel):
@@ -185,6 +218,84 @@ def reject_case(
     return SafetyCaseOut.of(
         service.decide(
             session, case_id=case_id, decision="rejected", user_id=principal.user_id, note=body.note
+        )
+    )
+
+
+@router.get("/triage")
+def list_triage(
+    session: DbSession,
+    page: Pagination,
+    status: Annotated[
+        str | None, Query(pattern="^(pending|dismissed|case_opened|all)$")
+    ] = "pending",
+    reason: Annotated[
+        str | None,
+        Query(pattern="^(negated|hypothetical|other_person|historical|low_confidence)$"),
+    ] = None,
+    kind: Annotated[str | None, Query(pattern="^(ae|pc|srs)$")] = None,
+    product_code: str | None = None,
+    source_kind: str | None = None,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+) -> Page[TriageItemOut]:
+    """Safety mentions that opened no case (newest first), with the sentence and the reason."""
+    entries, total = triage.list_triage(
+        session,
+        triage_filter=triage.TriageFilter(
+            status=None if status == "all" else status,
+            reason=reason,
+            kind=kind,
+            product_code=product_code,
+            source_kind=source_kind,
+            received_from=received_from,
+            received_to=received_to,
+        ),
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return Page(
+        items=[TriageItemOut.of(entry) for entry in entries],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post("/triage/{triage_id}/dismiss")
+def dismiss_triage(
+    session: DbSession, principal: SafetyReader, triage_id: int, body: ReasonIn
+) -> TriageItemOut:
+    """No case is needed: recorded with who, when and why."""
+    return TriageItemOut.of(
+        triage.dismiss(session, triage_id=triage_id, user_id=principal.user_id, reason=body.reason)
+    )
+
+
+@router.post("/triage/{triage_id}/open-case", status_code=201)
+def open_case_from_triage(
+    session: DbSession, principal: SafetyReader, triage_id: int, body: ReasonIn
+) -> SafetyCaseOut:
+    """Open the case screening did not: due from when the text was received."""
+    return SafetyCaseOut.of(
+        service.open_case_from_triage(
+            session, triage_id=triage_id, user_id=principal.user_id, reason=body.reason
+        )
+    )
+
+
+@router.post("/feedback/{feedback_item_id}/cases", status_code=201)
+def open_case_by_hand(
+    session: DbSession, principal: SafetyReader, feedback_item_id: int, body: CaseByHandIn
+) -> SafetyCaseOut:
+    """Open a case by hand from any feedback item, whatever screening found in it."""
+    return SafetyCaseOut.of(
+        service.open_case_by_hand(
+            session,
+            feedback_item_id=feedback_item_id,
+            kind=body.kind,
+            user_id=principal.user_id,
+            reason=body.reason,
         )
     )
 

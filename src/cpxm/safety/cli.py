@@ -20,7 +20,7 @@ from cpxm.access.roles import Domain
 from cpxm.cli_support import cli_session as _session
 from cpxm.cli_support import fail as _fail
 from cpxm.safety import jobs as _arrival_hooks  # noqa: F401  (analysis on arrival: commits enqueue it)
-from cpxm.safety import service
+from cpxm.safety import service, triage
 from cpxm.safety.exports import cases_csv, cases_e2b
 from cpxm.timeutil import utc_now
 
@@ -97,6 +97,102 @@ def queue_command(
             )
     console.print(table)
     console.print("elements: P patient, R reporter, D drug/product, E event (- missing)")
+
+
+@safety_app.command("triage")
+def triage_command(
+    status: Annotated[
+        str, typer.Option(help="pending, dismissed, case_opened or all.")
+    ] = "pending",
+    reason: Annotated[
+        str | None,
+        typer.Option(help="negated, hypothetical, other_person, historical, low_confidence."),
+    ] = None,
+    kind: Annotated[str | None, typer.Option(help="ae, pc or srs.")] = None,
+    product: Annotated[str | None, typer.Option(help="A product code.")] = None,
+    source: Annotated[str | None, typer.Option(help="A feedback source kind.")] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="Received on or after (YYYY-MM-DD).")
+    ] = None,
+    date_to: Annotated[
+        str | None, typer.Option("--to", help="Received before (YYYY-MM-DD).")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """Safety mentions that opened no case, newest first, with the sentence and the reason."""
+    with _session() as session:
+        entries, total = triage.list_triage(
+            session,
+            triage_filter=triage.TriageFilter(
+                status=None if status == "all" else status,
+                reason=reason,
+                kind=kind,
+                product_code=product,
+                source_kind=source,
+                received_from=_date(date_from, "--from"),
+                received_to=_date(date_to, "--to"),
+            ),
+            limit=limit,
+            offset=offset,
+        )
+        shown = f", showing {offset + 1}-{offset + len(entries)}" if entries else ""
+        console.print(f"{total:,} triage entr(ies){shown}", highlight=False)
+        # One entry per two lines: the sentence is the point, and tables squeeze it to nothing.
+        for entry in entries:
+            console.print(
+                f"[bold]#{entry.id}[/] item {entry.feedback_item_id} "
+                f"{entry.received_at:%Y-%m-%d} {entry.source_kind} {entry.kind} "
+                f"{entry.product_code or entry.product_written or '-'} "
+                f"{','.join(entry.reasons)} {entry.status}",
+                highlight=False,
+            )
+            console.print(f'    "{entry.sentence}"', highlight=False, markup=False)
+
+
+@safety_app.command("dismiss")
+def dismiss_command(
+    triage_id: Annotated[int, typer.Argument(help="A triage entry's id.")],
+    reason: Annotated[str, typer.Option(help="Why no case is needed (required).")],
+) -> None:
+    """Dismiss a triage entry, saying why. Acts as CPXM_TOKEN's user."""
+    with _session() as session:
+        principal = acting_principal(session, needs=Domain.SAFETY, reason=reason)
+        triage.dismiss(session, triage_id=triage_id, user_id=principal.user_id, reason=reason)
+    console.print(f"triage entry {triage_id} dismissed")
+
+
+@safety_app.command("open-case")
+def open_case_command(
+    reason: Annotated[str, typer.Option(help="Why a case is needed (required).")],
+    triage_id: Annotated[
+        int | None, typer.Option("--triage", help="Open the case a triage entry stands for.")
+    ] = None,
+    feedback_id: Annotated[
+        int | None, typer.Option("--feedback", help="Or: any feedback item's id.")
+    ] = None,
+    kind: Annotated[str, typer.Option(help="With --feedback: ae, pc or srs.")] = "ae",
+) -> None:
+    """Open a case by hand, from a triage entry or any feedback item. Acts as CPXM_TOKEN's user."""
+    if (triage_id is None) == (feedback_id is None):
+        _fail("give either --triage ID or --feedback ID")
+    with _session() as session:
+        principal = acting_principal(session, needs=Domain.SAFETY, reason=reason)
+        if triage_id is not None:
+            case = service.open_case_from_triage(
+                session, triage_id=triage_id, user_id=principal.user_id, reason=reason
+            )
+        else:
+            assert feedback_id is not None
+            case = service.open_case_by_hand(
+                session,
+                feedback_item_id=feedback_id,
+                kind=kind,
+                user_id=principal.user_id,
+                reason=reason,
+            )
+        case_id, due = case.id, case.due_at
+    console.print(f"case {case_id} opened (due {due:%Y-%m-%d %H:%M} UTC)")
 
 
 @safety_app.command("show")

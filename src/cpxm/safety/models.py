@@ -83,6 +83,9 @@ class SafetyCase(Base):
     # Item 4: asked on the survey's thank-you page; None until the respondent answers.
     contact_permission: Mapped[bool | None] = mapped_column(Boolean)
     contact_permission_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # ``screening`` when the detector opened it; ``pv`` when a PV officer opened it by hand
+    # (from the triage list or any feedback item), with the reason in the ``opened`` event.
+    origin: Mapped[str] = mapped_column(String(20), default="screening", server_default="screening")
 
 
 class SafetyCaseEvent(Base):
@@ -98,3 +101,45 @@ class SafetyCaseEvent(Base):
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     event_type: Mapped[str] = mapped_column(String(40))
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+TRIAGE_REASONS = ("negated", "hypothetical", "other_person", "historical", "low_confidence")
+TRIAGE_STATUSES = ("pending", "dismissed", "case_opened")
+
+
+class SafetyTriageItem(Base):
+    """A safety mention that opened no case, waiting for a PV officer's look.
+
+    One row per feedback item and kind whose mentions were all judged not reportable (negated,
+    hypothetical, about another person, historical, or too uncertain), so no mention is
+    silently dropped: PV either opens a case from it or dismisses it with a reason.
+    """
+
+    __tablename__ = "safety_triage"
+    __table_args__ = (
+        UniqueConstraint("feedback_item_id", "kind"),
+        CheckConstraint("kind IN ('ae', 'pc', 'srs')", name="kind"),
+        CheckConstraint("status IN ('pending', 'dismissed', 'case_opened')", name="status"),
+        Index("ix_safety_triage_status_received_at", "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feedback_item_id: Mapped[int] = mapped_column(
+        ForeignKey("feedback_items.id", ondelete="CASCADE")
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(20), index=True)  # the first of ``reasons``
+    reasons: Mapped[list[str]] = mapped_column(JSON)
+    sentence: Mapped[str] = mapped_column(Text)  # the sentence the mention is in (PV only)
+    term: Mapped[str] = mapped_column(String(200))
+    product_code: Mapped[str | None] = mapped_column(ForeignKey("products.code"), index=True)
+    product_written: Mapped[str | None] = mapped_column(String(200))
+    source_kind: Mapped[str] = mapped_column(String(40), index=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    mentions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("safety_cases.id"))

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from cpxm.access import SafetyReader
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
-from cpxm.feedback.models import FeedbackAnalysis, FeedbackItem
-from cpxm.safety import service
+from cpxm.safety import service, triage
+from cpxm.safety.models import CASE_KINDS, TRIAGE_REASONS
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
 from cpxm.timeutil import utc_now
 from cpxm.web.templating import templates
 
 router = APIRouter(prefix="/safety", include_in_schema=False)
-SCREENED_OUT_SHOWN = 30
+PAGE_SIZE = 50
 
 
 @router.get("", response_class=HTMLResponse)
@@ -28,11 +28,14 @@ def queue_page(
     session: DbSession,
     principal: SafetyReader,
     status: str = "open",
-    kind: str | None = None,
+    kind: str = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     now = utc_now()
     case_filter = service.CaseFilter(status=None if status == "all" else status, kind=kind or None)
-    cases, total = service.list_cases(session, case_filter=case_filter, limit=200, now=now)
+    cases, total = service.list_cases(
+        session, case_filter=case_filter, limit=PAGE_SIZE, offset=offset, now=now
+    )
     overdue = service.list_cases(
         session, case_filter=service.CaseFilter(overdue=True), limit=1, now=now
     )[1]
@@ -42,33 +45,20 @@ def queue_page(
         {
             "cases": cases,
             "total": total,
+            "offset": offset,
+            "page_size": PAGE_SIZE,
+            "query": urlencode({"status": status, "kind": kind}),
             "overdue": overdue,
             "status": status,
-            "kind": kind or "",
+            "kind": kind,
             "now": now,
-            "screened_out": _screened_out(session),
+            "triage_pending": sum(triage.triage_counts(session).values()),
+            "csrf_token": principal.csrf_token or "",
+            "error": request.query_params.get("error"),
             "principal": principal,
             "active_nav": "safety",
         },
     )
-
-
-def _screened_out(session: DbSession) -> list[tuple[int, str, list[str]]]:
-    """Recent items whose mentions were all negated or hypothetical: shown, never dropped."""
-    rows = session.execute(
-        select(FeedbackItem.id, FeedbackAnalysis.redacted_text, FeedbackAnalysis.safety_contexts)
-        .join(FeedbackAnalysis, FeedbackAnalysis.feedback_item_id == FeedbackItem.id)
-        .where(FeedbackAnalysis.safety_mentions.is_not(None))
-        .order_by(FeedbackItem.received_at.desc())
-        .limit(400)
-    ).all()
-    shown = []
-    for item_id, text, contexts in rows:
-        if contexts and not set(contexts) & {"affirmed", "other_person", "historical"}:
-            shown.append((item_id, text or "", contexts))
-        if len(shown) >= SCREENED_OUT_SHOWN:
-            break
-    return shown
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -154,3 +144,123 @@ def reconciliation_report(
         media_type="application/pdf",
         headers={"Content-Disposition": 'attachment; filename="reconciliation.pdf"'},
     )
+
+
+def _date_or_none(text: str, field: str) -> datetime | None:
+    if not text.strip():
+        return None
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise DomainError(f"{field} is '{text}', expected a date like 2026-01-31") from None
+
+
+@router.get("/triage", response_class=HTMLResponse)
+def triage_page(
+    request: Request,
+    session: DbSession,
+    principal: SafetyReader,
+    status: str = "pending",
+    reason: str = "",
+    kind: str = "",
+    product_code: str = "",
+    source_kind: str = "",
+    received_from: str = "",
+    received_to: str = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Response:
+    """Mentions that opened no case: the sentence, the reason, and PV's two actions."""
+    filters = {
+        "status": status,
+        "reason": reason,
+        "kind": kind,
+        "product_code": product_code,
+        "source_kind": source_kind,
+        "received_from": received_from,
+        "received_to": received_to,
+    }
+    entries, total = triage.list_triage(
+        session,
+        triage_filter=triage.TriageFilter(
+            status=None if status == "all" else status or None,
+            reason=reason or None,
+            kind=kind or None,
+            product_code=product_code.strip() or None,
+            source_kind=source_kind or None,
+            received_from=_date_or_none(received_from, "received from"),
+            received_to=_date_or_none(received_to, "received to"),
+        ),
+        limit=PAGE_SIZE,
+        offset=offset,
+    )
+    query = urlencode({key: value for key, value in filters.items() if value})
+    return templates.TemplateResponse(
+        request,
+        "safety/triage.html",
+        {
+            "entries": entries,
+            "total": total,
+            "offset": offset,
+            "page_size": PAGE_SIZE,
+            "query": query,
+            "filters": filters,
+            "reasons": TRIAGE_REASONS,
+            "kinds": CASE_KINDS,
+            "counts": triage.triage_counts(session),
+            "csrf_token": principal.csrf_token or "",
+            "principal": principal,
+            "active_nav": "safety",
+            "error": request.query_params.get("error"),
+            "done": request.query_params.get("done"),
+        },
+    )
+
+
+@router.post("/triage/{triage_id}/decision")
+def triage_decision(
+    session: DbSession,
+    principal: SafetyReader,
+    triage_id: int,
+    action: Annotated[str, Form(pattern="^(open_case|dismiss)$")],
+    reason: Annotated[str, Form(max_length=5_000)] = "",
+    back: Annotated[str, Form(max_length=2_000)] = "",
+) -> Response:
+    # Back to the same filtered page; only a query string is accepted, never another address.
+    target = "/safety/triage" + ("?" + back.lstrip("?") if back.startswith("?") else "")
+    joiner = "&" if "?" in target else "?"
+    if not reason.strip():
+        message = urlencode({"error": f"Entry {triage_id}: say why (reason)."})
+        return RedirectResponse(f"{target}{joiner}{message}", status_code=303)
+    if action == "dismiss":
+        triage.dismiss(session, triage_id=triage_id, user_id=principal.user_id, reason=reason)
+        done = f"Entry {triage_id} dismissed."
+    else:
+        case = service.open_case_from_triage(
+            session, triage_id=triage_id, user_id=principal.user_id, reason=reason
+        )
+        done = f"Case {case.id} opened from entry {triage_id}."
+    return RedirectResponse(f"{target}{joiner}{urlencode({'done': done})}", status_code=303)
+
+
+@router.post("/feedback/case")
+def open_case_by_hand(
+    session: DbSession,
+    principal: SafetyReader,
+    feedback_item_id: Annotated[int, Form(ge=1)],
+    kind: Annotated[str, Form(pattern="^(ae|pc|srs)$")],
+    reason: Annotated[str, Form(max_length=5_000)] = "",
+) -> Response:
+    """The queue page's "open a case by hand" form, for any feedback item."""
+    if not reason.strip():
+        return RedirectResponse(
+            "/safety?" + urlencode({"error": "Say why you open the case (reason)."}),
+            status_code=303,
+        )
+    case = service.open_case_by_hand(
+        session,
+        feedback_item_id=feedback_item_id,
+        kind=kind,
+        user_id=principal.user_id,
+        reason=reason,
+    )
+    return RedirectResponse(f"/safety/cases/{case.id}", status_code=303)

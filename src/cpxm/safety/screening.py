@@ -2,7 +2,8 @@
 
 This is where analysis (``cpxm.feedback``, ``cpxm.text``) meets the PV queue; every path that
 analyses stored feedback (the job on arrival, the periodic sweep, ``cpxm analyze``, the demo,
-the survey thank-you page) comes through here, so none can analyse without screening.
+the survey thank-you page) comes through here, so none can analyse without screening, and
+what opens no case lands on PV's triage list (``cpxm.safety.triage``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cpxm.db import one_of, session_factory
 from cpxm.feedback import service as feedback_service
 from cpxm.feedback.models import FeedbackItem
 from cpxm.safety import service as safety_service
+from cpxm.safety import triage
 from cpxm.safety.models import SafetyCase
 from cpxm.text import ProductCatalogue, TextAnalysis, analyse_text
 from cpxm.text.safety import detect_safety
@@ -77,7 +79,7 @@ def screen_items(
     feedback_service.store_analyses(session, analysed=analysed, now=now)
     report.analysed += len(analysed)
     for item, analysis in analysed:
-        if not analysis.safety.reportable:
+        if not analysis.safety.mentions:
             continue
         cases = safety_service.open_cases(
             session,
@@ -86,6 +88,8 @@ def screen_items(
             pii_kinds=analysis.pii_kinds,
             now=now,
         )
+        # What opened no case goes to PV's triage list: screened out, never dropped.
+        triage.record_screened_out(session, item=item, mentions=analysis.safety.mentions, now=now)
         for case in cases:
             report.cases_by_kind[case.kind] = report.cases_by_kind.get(case.kind, 0) + 1
         report.cases_opened += len(cases)
