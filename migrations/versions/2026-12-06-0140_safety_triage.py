@@ -108,6 +108,9 @@ _KINDS = ("ae", "pc", "srs")
 
 
 def _reason(mention: dict[str, Any]) -> str:
+    reason = mention.get("reason")
+    if reason in _REASONS or reason == "low_confidence":
+        return str(reason)
     context = mention.get("context")
     return context if context in _REASONS else "low_confidence"
 

@@ -48,9 +48,13 @@ class TriageFilter:
 
 
 def mention_reason(mention: dict[str, Any]) -> str:
-    """Why a mention opened no case: its context, or ``low_confidence`` when it was affirmed."""
+    """Why a mention opened no case: the detector's reason, else its context (or
+    ``low_confidence`` when the context would have been reportable)."""
+    reason = mention.get("reason")
+    if reason in TRIAGE_REASONS:
+        return str(reason)
     context = mention.get("context")
-    return context if context in TRIAGE_REASONS else "low_confidence"
+    return str(context) if context in TRIAGE_REASONS else "low_confidence"
 
 
 def record_screened_out(
