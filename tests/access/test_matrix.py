@@ -23,9 +23,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.access import ROLES, policies_of
 from cpxm.app import create_app
+from cpxm.auth.service import password_hasher
 from cpxm.cases import service as cases
 from cpxm.schema import metadata
 from cpxm.workspace.models import User
+from tests.auth.signing import PASSWORD
 from tests.cases.helpers import MATRIX, make_org
 from tests.factories import (
     make_interaction,
@@ -90,7 +92,10 @@ VOLATILE_TABLES = {"audit_log", "api_tokens", "user_sessions"}
 
 
 # Plausible values for the form fields of pages (which are not in the OpenAPI document).
+# Every caller here can sign (21 CFR Part 11 decisions re-enter the caller's password).
+SIGNATURE_VALUES = {"password": PASSWORD, "meaning": "approved", "reason": "access matrix test"}
 FORM_VALUES = {
+    **SIGNATURE_VALUES,
     "action": "comment",
     "text": "Called back",
     "resolution_code": "resolved_fixed",
@@ -204,7 +209,10 @@ def _example(schema: dict[str, Any], depth: int = 0) -> Any:
     kind = schema.get("type")
     if kind == "object" and depth < 4:
         properties = schema.get("properties", {})
-        return {name: _example(properties[name], depth + 1) for name in schema.get("required", [])}
+        return {
+            name: SIGNATURE_VALUES.get(name) or _example(properties[name], depth + 1)
+            for name in schema.get("required", [])
+        }
     if kind == "array":
         return [_example(schema.get("items", {}), depth + 1)] * schema.get("minItems", 0)
     if kind == "string":
@@ -274,6 +282,7 @@ def test_every_role_against_every_protected_route(
     # (its team's) is tested in tests/access/test_case_ownership.py.
     caller = session.scalars(select(User).where(User.email.like(f"{role}-%@test.example"))).one()
     caller.team_id = ids["team_id"]
+    caller.password_hash = password_hasher.hash(PASSWORD)
     session.commit()
     wrong: list[str] = []
     took_effect: list[str] = []

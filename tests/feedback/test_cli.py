@@ -14,6 +14,7 @@ from cpxm.cli import app
 from cpxm.feedback.models import FeedbackAnalysis, FeedbackItem
 from cpxm.safety.models import SafetyCase
 from cpxm.workspace.models import AuditLogEntry
+from tests.auth.signing import PASSWORD
 from tests.conftest import url_of
 
 runner = CliRunner()
@@ -116,14 +117,15 @@ def test_safety_commands_export_and_reconcile(
     refused = runner.invoke(app, ["safety", "export", str(exported), "--format", "e2b"])
     assert refused.exit_code == 1 and "CPXM_TOKEN" in refused.output  # who exports, for the trail
     with Session(store_engine) as session:
-        officer = create_user(session, email="pv@example.org", role="pv_officer")
+        officer = create_user(session, email="pv@example.org", role="pv_officer", password=PASSWORD)
         sales = create_user(session, email="rep@example.org", role="commercial")
         pv_token = create_api_token(session, user=officer).token
         sales_token = create_api_token(session, user=sales).token
         officer_id = officer.id
         session.commit()
     monkeypatch.setenv("CPXM_TOKEN", sales_token)
-    refused = runner.invoke(app, ["safety", "confirm", str(case_id)])
+    signed = ["--meaning", "confirmed as adverse event", "--reason", "valid", "--password-stdin"]
+    refused = runner.invoke(app, ["safety", "confirm", str(case_id), *signed], input=PASSWORD)
     assert refused.exit_code == 1 and "may not do this" in refused.output
     monkeypatch.setenv("CPXM_TOKEN", pv_token)
     result = runner.invoke(app, ["safety", "export", str(exported), "--format", "e2b"])
@@ -131,7 +133,10 @@ def test_safety_commands_export_and_reconcile(
     assert '"primarysourcereaction": "hives"' in exported.read_text(encoding="utf-8")
     rejected = runner.invoke(app, ["safety", "reject", str(case_id)])
     assert rejected.exit_code != 0  # a rejection needs its reason
-    assert runner.invoke(app, ["safety", "confirm", str(case_id)]).exit_code == 0
+    wrong = runner.invoke(app, ["safety", "confirm", str(case_id), *signed], input="guess\n")
+    assert wrong.exit_code == 1 and "password is wrong" in wrong.output
+    confirmed = runner.invoke(app, ["safety", "confirm", str(case_id), *signed], input=PASSWORD)
+    assert confirmed.exit_code == 0, confirmed.output
     with Session(store_engine) as session:
         case = session.get(SafetyCase, case_id)
         assert case is not None and case.decided_by == officer_id

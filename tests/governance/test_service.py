@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from cpxm.auth.service import create_user
+from cpxm.auth.service import create_api_token, create_user
 from cpxm.cli import app
 from cpxm.governance import service
 from cpxm.governance.models import RaciAssignment
+from tests.auth.signing import PASSWORD, signature, signing_headers, signing_user
 from tests.conftest import url_of
 from tests.factories import make_taxonomy
 
@@ -106,17 +108,24 @@ def test_cli_loads_a_file(
 
     with Session(store_engine) as session:
         make_taxonomy(session)
-        create_user(session, email="lead@example.org", role="cx_lead")
+        lead = signing_user(session, "cx_lead", email="lead@example.org")
         create_user(session, email="medlead@example.org", role="medical")
+        token = create_api_token(session, user=lead).token
         session.commit()
     path = Path(str(tmp_path)) / "raci.yaml"
     path.write_text(MATRIX)
     monkeypatch.setenv("CPXM_DATABASE_URL", url_of(store_engine))
-    result = CliRunner().invoke(app, ["governance", "load", str(path)])
+    signed = ["--meaning", "approved", "--reason", "new DE routing", "--password-stdin"]
+    unsigned = CliRunner().invoke(app, ["governance", "load", str(path), *signed], input=PASSWORD)
+    assert unsigned.exit_code == 1 and "CPXM_TOKEN" in unsigned.output
+    monkeypatch.setenv("CPXM_TOKEN", token)
+    load = ["governance", "load", str(path), *signed]
+    result = CliRunner().invoke(app, load, input=PASSWORD)
     assert result.exit_code == 0, result.output
     assert "loaded 8 assignment(s) for 2 activit(ies)" in result.output
+    assert "signed by lead@example.org" in result.output
     path.write_text("raci: [{activity: nope, responsible: team:Sales}]")
-    failed = CliRunner().invoke(app, ["governance", "load", str(path)])
+    failed = CliRunner().invoke(app, load, input=PASSWORD)
     assert failed.exit_code == 1
     assert "raci[0].activity" in failed.output
     shown = CliRunner().invoke(app, ["governance", "show"])
@@ -124,13 +133,18 @@ def test_cli_loads_a_file(
 
 
 def test_only_cx_management_may_replace_the_matrix(
-    client_as: Callable[[str], TestClient], session: Session, people: None
+    client_as: Callable[[str], TestClient],
+    app: FastAPI,
+    session_maker: sessionmaker[Session],
+    session: Session,
+    people: None,
 ) -> None:
     session.commit()
-    refused = client_as("commercial").put("/api/v1/governance/raci", json={"yaml": MATRIX})
+    signed = signature(meaning="approved", reason="DE routing", yaml=MATRIX)
+    refused = client_as("commercial").put("/api/v1/governance/raci", json=signed)
     assert refused.status_code == 403
-    lead = client_as("cx_lead")
-    loaded = lead.put("/api/v1/governance/raci", json={"yaml": MATRIX})
+    lead = TestClient(app, headers=signing_headers(session_maker, "cx_lead")[0])
+    loaded = lead.put("/api/v1/governance/raci", json=signed)
     assert loaded.status_code == 200, loaded.text
     assert loaded.json()["assignments"] == 8
     viewer = client_as("viewer")

@@ -3,10 +3,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.safety.screening import screen_items
+from tests.auth.signing import signature, signing_headers
 from tests.safety.helpers import make_feedback
 
 
@@ -18,10 +20,10 @@ def _case(session: Session, text: str = "I had a seizure after the second inject
 
 
 def test_pv_officer_works_a_case_through_the_api(
-    session: Session, client_as: Callable[[str], TestClient]
+    session: Session, app: FastAPI, session_maker: sessionmaker[Session]
 ) -> None:
     case_id = _case(session)
-    pv = client_as("pv_officer")
+    pv = TestClient(app, headers=signing_headers(session_maker, "pv_officer")[0])
 
     queue = pv.get("/api/v1/safety/cases", params={"status": "open"})
     assert queue.status_code == 200
@@ -29,12 +31,14 @@ def test_pv_officer_works_a_case_through_the_api(
     assert body["total"] == 1 and body["items"][0]["id"] == case_id
     assert body["items"][0]["verbatim"].startswith("I had a seizure")
 
-    assert pv.post(f"/api/v1/safety/cases/{case_id}/reject", json={}).status_code == 400
+    assert pv.post(f"/api/v1/safety/cases/{case_id}/reject", json={}).status_code == 422
     assert pv.post(f"/api/v1/safety/cases/{case_id}/acknowledge").json()["status"] == (
         "acknowledged"
     )
     assert pv.post(f"/api/v1/safety/cases/{case_id}/acknowledge").status_code == 409
-    confirmed = pv.post(f"/api/v1/safety/cases/{case_id}/confirm", json={"note": "valid AE"})
+    confirmed = pv.post(
+        f"/api/v1/safety/cases/{case_id}/confirm", json=signature(reason="valid AE")
+    )
     assert confirmed.json()["status"] == "confirmed"
     detail = pv.get(f"/api/v1/safety/cases/{case_id}").json()
     assert [event["event_type"] for event in detail["events"]] == [
@@ -68,10 +72,10 @@ def test_roles_without_the_safety_domain_cannot_see_cases(
 
 
 def test_case_page_and_decision_form(
-    session: Session, client_as: Callable[[str], TestClient]
+    session: Session, app: FastAPI, session_maker: sessionmaker[Session]
 ) -> None:
     case_id = _case(session)
-    pv = client_as("pv_officer")
+    pv = TestClient(app, headers=signing_headers(session_maker, "pv_officer")[0])
     page = pv.get(f"/safety/cases/{case_id}")
     assert page.status_code == 200
     assert "I had a seizure" in page.text and "Identifiable patient" in page.text
@@ -79,7 +83,10 @@ def test_case_page_and_decision_form(
     assert f"/safety/cases/{case_id}" in queue.text
     decided = pv.post(
         f"/safety/cases/{case_id}/decision",
-        data={"action": "reject", "note": "duplicate of a known report"},
+        data={
+            "action": "reject",
+            **signature(meaning="rejected: not a case", reason="duplicate of a known report"),
+        },
         follow_redirects=False,
     )
     assert decided.status_code == 303

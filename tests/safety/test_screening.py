@@ -12,6 +12,7 @@ from cpxm.safety import service
 from cpxm.safety.models import SafetyCase, SafetyCaseEvent
 from cpxm.safety.screening import screen_items, screen_pending, screen_response
 from cpxm.stakeholders.models import Consent
+from tests.auth.signing import signer, signing_user
 from tests.factories import (
     make_question,
     make_response,
@@ -127,13 +128,19 @@ def test_acknowledge_confirm_reject_and_escalation(session: Session) -> None:
     assert service.escalate_overdue(session, now=datetime(2026, 11, 25, 13, 0)) == [case]
     assert case.escalation_level == 2
 
-    with pytest.raises(DomainError, match="say why"):
-        service.decide(session, case_id=case.id, decision="rejected", user_id=None)
+    officer = signing_user(session, "pv_officer")
+    with pytest.raises(DomainError, match="needs its reason"):
+        signer(session, officer, reason=" ")
     service.acknowledge(session, case_id=case.id, user_id=None, now=datetime(2026, 11, 25, 14, 0))
     assert case.status == "acknowledged"
     with pytest.raises(DomainError):
         service.acknowledge(session, case_id=case.id, user_id=None)
-    service.decide(session, case_id=case.id, decision="confirmed", user_id=None, note="valid")
+    service.decide(
+        session,
+        case_id=case.id,
+        decision="confirmed",
+        signer=signer(session, officer, reason="valid"),
+    )
     assert case.status == "confirmed" and case.decided_at is not None
     events = session.scalars(
         select(SafetyCaseEvent.event_type)

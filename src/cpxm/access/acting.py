@@ -9,12 +9,15 @@ missing, revoked or its user's role may not do the work. Its changes are audited
 from __future__ import annotations
 
 import os
+import sys
 
+import typer
 from sqlalchemy.orm import Session
 
 from cpxm.access import audit
 from cpxm.access.principal import Principal, principal_from_api_token
-from cpxm.access.roles import Domain
+from cpxm.access.roles import Domain, Role
+from cpxm.auth.signatures import SignatureIn, Signer, signer_or_refusal
 from cpxm.errors import DomainError
 
 TOKEN_VARIABLE = "CPXM_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
@@ -25,9 +28,14 @@ class NoActor(DomainError):
 
 
 def acting_principal(
-    session: Session, *, needs: Domain | None = None, reason: str | None = None
+    session: Session,
+    *,
+    needs: Domain | None = None,
+    roles: frozenset[Role] | None = None,
+    reason: str | None = None,
 ) -> Principal:
-    """The user ``CPXM_TOKEN`` belongs to, bound to ``session`` so its changes are theirs."""
+    """The user ``CPXM_TOKEN`` belongs to, bound to ``session`` so its changes are theirs;
+    refused unless their role sees the ``needs`` domain and is one of ``roles`` (if given)."""
     token = os.environ.get(TOKEN_VARIABLE, "").strip()
     if not token:
         raise NoActor(
@@ -42,5 +50,42 @@ def acting_principal(
             f"{principal.email} is {principal.role.value}, whose role may not do this "
             f"(it needs the {needs.value} domain)"
         )
+    if roles is not None and principal.role not in roles:
+        allowed = ", ".join(sorted(role.value for role in roles))
+        raise NoActor(
+            f"{principal.email} is {principal.role.value}, whose role may not do this "
+            f"(it needs one of: {allowed})"
+        )
     audit.bind_principal(session, principal, reason=reason)
     return principal
+
+
+CLI_ADDRESS = "command line"
+
+
+def acting_signer(
+    session: Session,
+    principal: Principal,
+    *,
+    meaning: str,
+    reason: str,
+    password_stdin: bool,
+) -> Signer:
+    """``principal``'s electronic signature for a command: the password is read from standard
+    input (``--password-stdin``, one line) or asked for without echo; a wrong one is refused,
+    audited and counted toward the account's lockout (failures from the command line count
+    together, as one address)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = typer.prompt(f"Password of {principal.email} (to sign)", hide_input=True)
+    else:
+        raise NoActor(
+            "signing needs your password: type it at the prompt, or pipe it with --password-stdin"
+        )
+    return signer_or_refusal(
+        session,
+        user_id=principal.user_id,
+        signature=SignatureIn(password=password, meaning=meaning, reason=reason),
+        address=CLI_ADDRESS,
+    )

@@ -27,8 +27,8 @@ from cpxm.workspace.models import AuditLogEntry
 PRINCIPAL_KEY = "cpxm_principal"
 REASON_KEY = "cpxm_audit_reason"
 REASON_HEADER = "x-audit-reason"
-# Rows that are bookkeeping of signing in, recorded as sign-in events instead.
-UNAUDITED_TABLES = frozenset({"audit_log", "user_sessions"})
+# Rows that are bookkeeping of signing in (and of signing), recorded as their own events instead.
+UNAUDITED_TABLES = frozenset({"audit_log", "user_sessions", "sign_in_throttle"})
 # Personal data and free text: a change is recorded with a fingerprint of the old and new value
 # (SHA-256, 12 hex digits), which proves what changed without making the audit log a second copy
 # of the data an erasure or retention run must remove. Every other column is recorded in full.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cpxm.db import Base
@@ -62,3 +62,32 @@ class SignInThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer)
     window_started_at: Mapped[datetime] = mapped_column(DateTime)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class ElectronicSignature(Base):
+    """A signed regulated decision (21 CFR 11.50/11.70, EU GMP Annex 11 §14): who (name and
+    account, having just re-entered their password), when (UTC), what it means, why, and which
+    record in which state (a SHA-256 of the record's signed fields), so the signature cannot be
+    copied to another record or survive an edit unnoticed. Append-only in the store (migration
+    0023), like ``audit_log``.
+    """
+
+    __tablename__ = "electronic_signatures"
+    __table_args__ = (Index("ix_electronic_signatures_record", "record_kind", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signed_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # The signer's email and printed name as they were when signing: a later rename does not
+    # change what was signed.
+    signer_email: Mapped[str] = mapped_column(String(320))
+    signer_name: Mapped[str] = mapped_column(String(200))
+    # "safety_cases" / "governance_matrix": the kind of record, and its id within that kind.
+    record_kind: Mapped[str] = mapped_column(String(60))
+    record_id: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(40))  # confirm, reject, reclassify, replace, ...
+    meaning: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    record_hash: Mapped[str] = mapped_column(String(64))
+    # How the signer proved who they are at the moment of signing: "password".
+    method: Mapped[str] = mapped_column(String(20))

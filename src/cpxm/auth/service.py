@@ -191,10 +191,10 @@ def authenticate(session: Session, *, email: str, password: str, address: str = 
     user = get_user_by_email(session, email=email)
     known = user is not None and user.password_hash is not None and user.is_active
     if user is None or user.password_hash is None or not known:
-        _verify_quietly(_dummy_hash(), password)
+        verify_quietly(_dummy_hash(), password)
         right = False
     else:
-        right = _verify_quietly(user.password_hash, password)
+        right = verify_quietly(user.password_hash, password)
     if not right:
         locked = throttle.record_failure(session, email=email, address=address, now=now)
         if user is not None and known:
@@ -223,7 +223,7 @@ def authenticate(session: Session, *, email: str, password: str, address: str = 
     return user
 
 
-def _verify_quietly(password_hash: str, password: str) -> bool:
+def verify_quietly(password_hash: str, password: str) -> bool:
     try:
         return password_hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):

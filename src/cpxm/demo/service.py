@@ -423,7 +423,8 @@ def store_has_non_demo_data(engine: Engine) -> bool:
 # Workspace settings the migrations seed, not demo data: clearing them would leave the next
 # demo's surveys sent with no contact-fatigue rule at all, and change every patient pseudonym.
 KEPT_BY_CLEAR = frozenset({"fatigue_rules", "workspace_settings"})
-_AUDIT_DELETE_GUARD = "audit_log_no_early_delete"
+# Append-only tables refuse deletes of rows younger than a year (migrations 0021, 0023).
+_DELETE_GUARDS = ("audit_log_no_early_delete", "electronic_signatures_no_early_delete")
 
 
 def clear_demo(engine: Engine) -> None:
@@ -437,16 +438,18 @@ def clear_demo(engine: Engine) -> None:
             names = ", ".join(f'"{table.name}"' for table in tables)
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
             return
-        # The audit log refuses deletes of entries younger than a year (migration 0021); a
-        # demo is regenerated whole, its trail with it, so the guard steps aside in this
-        # transaction only and is put back, as it was, before the transaction commits.
-        guard = connection.exec_driver_sql(
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
-            (_AUDIT_DELETE_GUARD,),
-        ).scalar()
-        if guard is not None:
-            connection.exec_driver_sql(f"DROP TRIGGER {_AUDIT_DELETE_GUARD}")
+        # The audit log and the signatures refuse deletes of rows younger than a year; a demo
+        # is regenerated whole, its trail with it, so the guards step aside in this transaction
+        # only and are put back, as they were, before the transaction commits.
+        guards = []
+        for name in _DELETE_GUARDS:
+            guard = connection.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (name,)
+            ).scalar()
+            if guard is not None:
+                connection.exec_driver_sql(f"DROP TRIGGER {name}")
+                guards.append(guard)
         for table in tables:
             connection.execute(table.delete())
-        if guard is not None:
+        for guard in guards:
             connection.exec_driver_sql(guard)

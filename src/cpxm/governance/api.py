@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from cpxm.access import SIGNED_IN, CxManager, requires
+from cpxm.auth.pages import client_address
+from cpxm.auth.signatures import SignatureIn, SignatureOut, signer_or_refusal
 from cpxm.deps import DbSession
 from cpxm.governance import service
 from cpxm.governance.models import ACTIVITIES
@@ -27,9 +29,12 @@ class MatrixRowOut(BaseModel):
 class MatrixOut(BaseModel):
     rows: list[MatrixRowOut]
     yaml: str
+    signatures: list[SignatureOut]
 
 
-class MatrixIn(BaseModel):
+class MatrixIn(SignatureIn):
+    """The new matrix, under the editor's electronic signature (password, meaning, reason)."""
+
     yaml: str = Field(max_length=1_000_000, description="The whole matrix, as in the YAML file.")
 
 
@@ -53,6 +58,10 @@ def _matrix_out(session: DbSession) -> MatrixOut:
             for row in service.matrix(session)
         ],
         yaml=service.dump_matrix(session),
+        signatures=[
+            SignatureOut.of(signature).model_copy(update={"record_unchanged": current})
+            for signature, current in service.matrix_signatures(session)
+        ],
     )
 
 
@@ -63,9 +72,15 @@ def get_matrix(session: DbSession) -> MatrixOut:
 
 
 @router.put("/raci", response_model=LoadOut)
-def replace_matrix(session: DbSession, principal: CxManager, data: MatrixIn) -> LoadOut:
-    """Replace the matrix; 422 lists every problem with its place, and nothing changes."""
-    report = service.load_matrix(session, text=data.yaml)
+def replace_matrix(
+    request: Request, session: DbSession, principal: CxManager, data: MatrixIn
+) -> LoadOut:
+    """Replace the matrix, signed; 422 lists every problem with its place, and nothing changes;
+    a wrong password is 403 (audited, counted toward the lockout)."""
+    signer = signer_or_refusal(
+        session, user_id=principal.user_id, signature=data, address=client_address(request)
+    )
+    report = service.replace_matrix(session, text=data.yaml, signer=signer)
     return LoadOut(
         assignments=report.assignments,
         teams_created=report.teams_created,

@@ -1,4 +1,4 @@
-"""``cpxm governance load FILE`` and ``cpxm governance show``."""
+"""``cpxm governance load FILE`` (signed, as CPXM_TOKEN's user) and ``cpxm governance show``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 
-from cpxm.access import audit
+from cpxm.access.acting import acting_principal, acting_signer
+from cpxm.access.policy import CX_MANAGEMENT
+from cpxm.cli_support import cli_session
 from cpxm.cli_support import fail as _fail
 from cpxm.db import make_engine, session_factory
 from cpxm.governance import service
@@ -22,31 +23,32 @@ governance_app = typer.Typer(help="Load and show the RACI governance matrix.", n
 @governance_app.command("load")
 def load(
     file: Annotated[Path, typer.Argument(help="A RACI YAML file (see docs/governance.md).")],
+    meaning: Annotated[
+        str, typer.Option("--meaning", help='What your signature means, e.g. "approved".')
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Why the matrix changes.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read your password from standard input.")
+    ] = False,
 ) -> None:
-    """Replace the RACI matrix by FILE; nothing changes if any line is wrong."""
+    """Replace the RACI matrix by FILE, signed by CPXM_TOKEN's user (admin or cx_lead); nothing
+    changes if any line is wrong or the password is."""
     if not file.is_file():
         _fail(f"no such file: {file}")
-    try:
-        with session_factory(make_engine())() as session:
-            report = service.load_matrix(session, text=file.read_text(encoding="utf-8"))
-            audit.record(
-                session,
-                user_id=None,
-                action="update",
-                entity_type="raci_assignments",
-                reason=f"cpxm governance load {file.name}",
-                details={"assignments": report.assignments},
-            )
-            session.commit()
-    except service.GovernanceError as error:
-        _fail(f"{file} was not loaded:\n  " + "\n  ".join(error.problems))
-        return
-    except SQLAlchemyError as error:
-        _fail(f"database error: {str(error).splitlines()[0]}; run `cpxm init` first?")
-        return
+    text = file.read_text(encoding="utf-8")
+    with cli_session() as session:
+        principal = acting_principal(session, roles=CX_MANAGEMENT.allowed_roles, reason=reason)
+        signer = acting_signer(
+            session, principal, meaning=meaning, reason=reason, password_stdin=password_stdin
+        )
+        try:
+            report = service.replace_matrix(session, text=text, signer=signer)
+        except service.GovernanceError as error:
+            _fail(f"{file} was not loaded:\n  " + "\n  ".join(error.problems))
     console.print(
         f"loaded {report.assignments} assignment(s) for {len(report.activities)} activit(ies): "
-        f"{', '.join(report.activities)}; {report.teams_created} team(s) created"
+        f"{', '.join(report.activities)}; {report.teams_created} team(s) created (signed by "
+        f"{signer.email})"
     )
 
 

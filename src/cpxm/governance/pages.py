@@ -8,7 +8,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cpxm.access import CX_MANAGEMENT, CxManager, SignedIn
+from cpxm.auth.pages import client_address
+from cpxm.auth.signatures import SignatureIn, signer_or_refusal
 from cpxm.deps import DbSession
+from cpxm.errors import DomainError
 from cpxm.governance import service
 from cpxm.web.templating import templates
 
@@ -36,6 +39,7 @@ def _page(
             "principal": principal,
             "active_nav": "governance",
             "saved": request.query_params.get("saved") == "1",
+            "signatures": service.matrix_signatures(session),
         },
         status_code=status_code,
     )
@@ -52,9 +56,30 @@ def save_matrix(
     session: DbSession,
     principal: CxManager,
     yaml_text: Annotated[str, Form(max_length=1_000_000)],
+    password: Annotated[str, Form(max_length=1024)] = "",
+    meaning: Annotated[str, Form(max_length=200)] = "",
+    reason: Annotated[str, Form(max_length=5_000)] = "",
 ) -> Response:
+    """Replace the matrix under the editor's electronic signature."""
     try:
-        service.load_matrix(session, text=yaml_text)
+        signer = signer_or_refusal(
+            session,
+            user_id=principal.user_id,
+            signature=SignatureIn(password=password, meaning=meaning, reason=reason),
+            address=client_address(request),
+        )
+    except DomainError as refusal:
+        status_code = refusal.status_code
+        return _page(
+            request,
+            session,
+            principal,
+            yaml_text=yaml_text,
+            problems=[f"not signed: {refusal.detail}"],
+            status_code=status_code,
+        )
+    try:
+        service.replace_matrix(session, text=yaml_text, signer=signer)
     except service.GovernanceError as error:
         session.rollback()
         return _page(

@@ -9,6 +9,9 @@ import yaml
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from cpxm.auth import signatures
+from cpxm.auth.models import ElectronicSignature
+from cpxm.auth.signatures import Signer
 from cpxm.errors import DomainError, FieldError, field_error
 from cpxm.governance.models import ACTIVITIES, RaciAssignment
 from cpxm.stakeholders.models import STAKEHOLDER_TYPES
@@ -331,3 +334,41 @@ def dump_matrix(session: Session) -> str:
         ],
     }
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+
+
+MATRIX_RECORD_KIND = "governance_matrix"
+MATRIX_RECORD_ID = "raci"
+
+
+def matrix_state(session: Session) -> dict[str, str]:
+    """The matrix as signed: its YAML, which names every team, scope and party."""
+    return {"yaml": dump_matrix(session)}
+
+
+def replace_matrix(session: Session, *, text: str, signer: Signer) -> LoadReport:
+    """Replace the matrix by ``text`` under ``signer``'s electronic signature.
+
+    Routing decides who handles complaints, medical inquiries and safety cases, so a change is a
+    regulated decision: it is signed, and the signature binds the new matrix's YAML.
+    """
+    report = load_matrix(session, text=text)
+    signatures.sign(
+        session,
+        signer=signer,
+        record_kind=MATRIX_RECORD_KIND,
+        record_id=MATRIX_RECORD_ID,
+        action="replace",
+        state=matrix_state(session),
+    )
+    return report
+
+
+def matrix_signatures(session: Session) -> list[tuple[ElectronicSignature, bool]]:
+    """Every signed change of the matrix, oldest first, with whether it is the matrix now."""
+    current = matrix_state(session)
+    return [
+        (signature, signatures.still_matches(signature, current))
+        for signature in signatures.signatures_of(
+            session, record_kind=MATRIX_RECORD_KIND, record_id=MATRIX_RECORD_ID
+        )
+    ]

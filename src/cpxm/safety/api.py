@@ -6,11 +6,14 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from cpxm.access import SAFETY_DATA, SafetyReader, requires
+from cpxm.auth import signatures
+from cpxm.auth.pages import client_address
+from cpxm.auth.signatures import SignatureIn, SignatureOut, signer_or_refusal
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 from cpxm.safety import jobs as _arrival_hooks  # noqa: F401  (analysis on arrival: commits enqueue it)
@@ -73,10 +76,15 @@ class CaseEventOut(BaseModel):
 
 class SafetyCaseDetailOut(SafetyCaseOut):
     events: list[CaseEventOut]
+    signatures: list[SignatureOut]
 
 
-class DecisionIn(BaseModel):
-    note: str | None = Field(None, max_length=5_000, description="Required to reject.")
+class DecisionIn(SignatureIn):
+    """A PV decision is electronically signed: password, meaning and reason (the note)."""
+
+
+class ReclassifyIn(SignatureIn):
+    kind: str = Field(pattern="^(ae|pc|srs)$", description="What the case really is.")
 
 
 class TriageItemOut(BaseModel):
@@ -186,7 +194,22 @@ def export_cases(
 def get_case(session: DbSession, case_id: int) -> SafetyCaseDetailOut:
     case = service.get_case(session, case_id)
     events = [CaseEventOut.of(event) for event in service.case_events(session, case_id)]
-    return SafetyCaseDetailOut(**SafetyCaseOut.of(case).model_dump(), events=events)
+    return SafetyCaseDetailOut(
+        **SafetyCaseOut.of(case).model_dump(),
+        events=events,
+        signatures=case_signatures(session, case),
+    )
+
+
+def case_signatures(session: DbSession, case: SafetyCase) -> list[SignatureOut]:
+    """The case's signatures, each saying whether the case is still as it was signed."""
+    current = signatures.record_state(case)
+    return [
+        SignatureOut.of(signature, current)
+        for signature in signatures.signatures_of(
+            session, record_kind="safety_cases", record_id=case.id
+        )
+    ]
 
 
 @router.post("/cases/{case_id}/acknowledge")
@@ -198,27 +221,44 @@ def acknowledge_case(session: DbSession, principal: SafetyReader, case_id: int) 
 
 @router.post("/cases/{case_id}/confirm")
 def confirm_case(
-    session: DbSession, principal: SafetyReader, case_id: int, body: DecisionIn
+    request: Request, session: DbSession, principal: SafetyReader, case_id: int, body: DecisionIn
 ) -> SafetyCaseOut:
+    """Confirm as a valid case, signed (password, meaning, reason); a wrong password is 403."""
+    signer = signer_or_refusal(
+        session, user_id=principal.user_id, signature=body, address=client_address(request)
+    )
     return SafetyCaseOut.of(
-        service.decide(
-            session,
-            case_id=case_id,
-            decision="confirmed",
-            user_id=principal.user_id,
-            note=body.note,
-        )
+        service.decide(session, case_id=case_id, decision="confirmed", signer=signer)
     )
 
 
 @router.post("/cases/{case_id}/reject")
 def reject_case(
-    session: DbSession, principal: SafetyReader, case_id: int, body: DecisionIn
+    request: Request, session: DbSession, principal: SafetyReader, case_id: int, body: DecisionIn
 ) -> SafetyCaseOut:
+    """Reject (not a case), signed; the reason says why."""
+    signer = signer_or_refusal(
+        session, user_id=principal.user_id, signature=body, address=client_address(request)
+    )
     return SafetyCaseOut.of(
-        service.decide(
-            session, case_id=case_id, decision="rejected", user_id=principal.user_id, note=body.note
-        )
+        service.decide(session, case_id=case_id, decision="rejected", signer=signer)
+    )
+
+
+@router.post("/cases/{case_id}/reclassify")
+def reclassify_case(
+    request: Request,
+    session: DbSession,
+    principal: SafetyReader,
+    case_id: int,
+    body: ReclassifyIn,
+) -> SafetyCaseOut:
+    """Change the case's kind (ae, pc, srs), signed."""
+    signer = signer_or_refusal(
+        session, user_id=principal.user_id, signature=body, address=client_address(request)
+    )
+    return SafetyCaseOut.of(
+        service.reclassify(session, case_id=case_id, kind=body.kind, signer=signer)
     )
 
 

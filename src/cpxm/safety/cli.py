@@ -1,7 +1,7 @@
 """``cpxm safety ...``: the PV officer's queue, decisions, exports and reconciliation.
 
 ``cpxm.cli`` registers it: ``app.add_typer(safety_app, name="safety")``. Actions are recorded
-against the user named by ``--as EMAIL`` (default: none, recorded as the command line).
+against ``CPXM_TOKEN``'s user; decisions carry their electronic signature (password re-entered).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cpxm.access.acting import acting_principal
+from cpxm.access.acting import acting_principal, acting_signer
 from cpxm.access.roles import Domain
+from cpxm.auth import signatures
 from cpxm.cli_support import cli_session as _session
 from cpxm.cli_support import fail as _fail
 from cpxm.safety import jobs as _arrival_hooks  # noqa: F401  (analysis on arrival: commits enqueue it)
@@ -222,6 +223,17 @@ def show_command(case_id: Annotated[int, typer.Argument()]) -> None:
             console.print(
                 f"  {event.occurred_at}  {event.event_type}  {event.details or ''}", highlight=False
             )
+        current = signatures.record_state(case)
+        for signature in signatures.signatures_of(
+            session, record_kind="safety_cases", record_id=case.id
+        ):
+            unchanged = "unchanged" if signatures.still_matches(signature, current) else "CHANGED"
+            console.print(
+                f"  signed {signature.signed_at} UTC by {signature.signer_name} "
+                f"<{signature.signer_email}>: {signature.action}, meaning '{signature.meaning}', "
+                f"reason '{signature.reason}' (case {unchanged} since)",
+                highlight=False,
+            )
 
 
 @safety_app.command("ack")
@@ -241,40 +253,68 @@ def acknowledge_command(
             console.print(f"case {case_id} acknowledged ({on_time})")
 
 
+MeaningOption = Annotated[
+    str,
+    typer.Option("--meaning", help='What your signature means, e.g. "confirmed as adverse event".'),
+]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why (kept with the signature).")]
+PasswordStdinOption = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin", help="Read your password (to sign) from standard input's first line."
+    ),
+]
+
+
+def _signed_decision(case_id: int, decision: str, meaning: str, reason: str, stdin: bool) -> None:
+    with _session() as session:
+        principal = acting_principal(session, needs=Domain.SAFETY, reason=reason)
+        signer = acting_signer(
+            session, principal, meaning=meaning, reason=reason, password_stdin=stdin
+        )
+        service.decide(session, case_id=case_id, decision=decision, signer=signer)
+
+
 @safety_app.command("confirm")
 def confirm_command(
     case_id: Annotated[int, typer.Argument()],
-    note: Annotated[str | None, typer.Option(help="Why, for the trail.")] = None,
+    meaning: MeaningOption,
+    reason: ReasonOption,
+    password_stdin: PasswordStdinOption = False,
 ) -> None:
-    """Confirm a case as valid for the safety database. Acts as CPXM_TOKEN's user."""
-    with _session() as session:
-        principal = acting_principal(session, needs=Domain.SAFETY, reason=note)
-        service.decide(
-            session,
-            case_id=case_id,
-            decision="confirmed",
-            user_id=principal.user_id,
-            note=note,
-        )
-    console.print(f"case {case_id} confirmed")
+    """Confirm a case as valid for the safety database, signed by CPXM_TOKEN's user."""
+    _signed_decision(case_id, "confirmed", meaning, reason, password_stdin)
+    console.print(f"case {case_id} confirmed (signed)")
 
 
 @safety_app.command("reject")
 def reject_command(
     case_id: Annotated[int, typer.Argument()],
-    note: Annotated[str, typer.Option(help="Why it is not a case (required).")],
+    meaning: MeaningOption,
+    reason: ReasonOption,
+    password_stdin: PasswordStdinOption = False,
 ) -> None:
-    """Reject a case (a false alarm), saying why. Acts as CPXM_TOKEN's user."""
+    """Reject a case (a false alarm), saying why, signed by CPXM_TOKEN's user."""
+    _signed_decision(case_id, "rejected", meaning, reason, password_stdin)
+    console.print(f"case {case_id} rejected (signed)")
+
+
+@safety_app.command("reclassify")
+def reclassify_command(
+    case_id: Annotated[int, typer.Argument()],
+    kind: Annotated[str, typer.Option("--kind", help="ae, pc or srs.")],
+    meaning: MeaningOption,
+    reason: ReasonOption,
+    password_stdin: PasswordStdinOption = False,
+) -> None:
+    """Change a case's kind (adverse event, product complaint, special situation), signed."""
     with _session() as session:
-        principal = acting_principal(session, needs=Domain.SAFETY, reason=note)
-        service.decide(
-            session,
-            case_id=case_id,
-            decision="rejected",
-            user_id=principal.user_id,
-            note=note,
+        principal = acting_principal(session, needs=Domain.SAFETY, reason=reason)
+        signer = acting_signer(
+            session, principal, meaning=meaning, reason=reason, password_stdin=password_stdin
         )
-    console.print(f"case {case_id} rejected")
+        service.reclassify(session, case_id=case_id, kind=kind, signer=signer)
+    console.print(f"case {case_id} reclassified as {kind} (signed)")
 
 
 @safety_app.command("export")

@@ -10,9 +10,12 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cpxm.access import SafetyReader
+from cpxm.auth.pages import client_address
+from cpxm.auth.signatures import SignatureIn, signer_or_refusal
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
 from cpxm.safety import service, triage
+from cpxm.safety.api import case_signatures
 from cpxm.safety.models import CASE_KINDS, TRIAGE_REASONS
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
 from cpxm.timeutil import utc_now
@@ -72,6 +75,7 @@ def case_page(
         {
             "case": case,
             "events": service.case_events(session, case_id),
+            "signatures": case_signatures(session, case),
             "now": utc_now(),
             "csrf_token": principal.csrf_token or "",
             "principal": principal,
@@ -83,23 +87,37 @@ def case_page(
 
 @router.post("/cases/{case_id}/decision")
 def decide_case(
+    request: Request,
     session: DbSession,
     principal: SafetyReader,
     case_id: int,
-    action: Annotated[str, Form(pattern="^(acknowledge|confirm|reject)$")],
-    note: Annotated[str, Form(max_length=5_000)] = "",
+    action: Annotated[str, Form(pattern="^(acknowledge|confirm|reject|reclassify)$")],
+    password: Annotated[str, Form(max_length=1024)] = "",
+    meaning: Annotated[str, Form(max_length=200)] = "",
+    reason: Annotated[str, Form(max_length=5_000)] = "",
+    kind: Annotated[str, Form(pattern="^(|ae|pc|srs)$")] = "",
 ) -> Response:
+    """Acknowledge, or decide under an electronic signature (password, meaning, reason)."""
     if action == "acknowledge":
         service.acknowledge(session, case_id=case_id, user_id=principal.user_id)
-    elif action == "reject" and not note.strip():
-        return RedirectResponse(
-            f"/safety/cases/{case_id}?error=Say+why+the+case+is+rejected.", status_code=303
+        return RedirectResponse(f"/safety/cases/{case_id}", status_code=303)
+    try:
+        signer = signer_or_refusal(
+            session,
+            user_id=principal.user_id,
+            signature=SignatureIn(password=password, meaning=meaning, reason=reason),
+            address=client_address(request),
         )
+    except DomainError as refusal:
+        return RedirectResponse(
+            f"/safety/cases/{case_id}?{urlencode({'error': str(refusal.detail)})}",
+            status_code=303,
+        )
+    if action == "reclassify":
+        service.reclassify(session, case_id=case_id, kind=kind, signer=signer)
     else:
         decision = "confirmed" if action == "confirm" else "rejected"
-        service.decide(
-            session, case_id=case_id, decision=decision, user_id=principal.user_id, note=note
-        )
+        service.decide(session, case_id=case_id, decision=decision, signer=signer)
     return RedirectResponse(f"/safety/cases/{case_id}", status_code=303)
 
 

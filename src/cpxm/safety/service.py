@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from cpxm.auth import signatures
+from cpxm.auth.signatures import Signer
 from cpxm.cases.notifications import active_users_with_roles, notify, people_of
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.feedback.models import FeedbackItem
@@ -303,27 +305,94 @@ def decide(
     *,
     case_id: int,
     decision: str,
-    user_id: int | None,
-    note: str | None = None,
+    signer: Signer,
     now: datetime | None = None,
 ) -> SafetyCase:
-    """Confirm (a valid case for the safety database) or reject (with the reason)."""
+    """Confirm (a valid case for the safety database) or reject, under the signer's electronic
+    signature; the reason they signed with is the decision's note."""
     if decision not in ("confirmed", "rejected"):
         raise DomainError(f"decision is '{decision}', expected 'confirmed' or 'rejected'")
-    if decision == "rejected" and not (note and note.strip()):
-        raise DomainError("say why the case is rejected (note), for the audit trail")
     now = now or utc_now()
     case = get_case(session, case_id)
     if case.status in ("confirmed", "rejected"):
         raise CaseStateError(f"safety case {case_id} is already {case.status}")
     if case.status == "open":
         # Deciding implies having seen it; the acknowledgement time is the decision time.
-        acknowledge(session, case_id=case_id, user_id=user_id, now=now)
+        acknowledge(session, case_id=case_id, user_id=signer.user_id, now=now)
     case.status = decision
     case.decided_at = now
-    case.decided_by = user_id
-    case.decision_note = note.strip() if note else None
-    _record(session, case, decision, user_id, now, {"note": case.decision_note})
+    case.decided_by = signer.user_id
+    case.decision_note = signer.reason
+    session.flush()
+    signature = signatures.sign(
+        session,
+        signer=signer,
+        record_kind="safety_cases",
+        record_id=case.id,
+        action=decision.removesuffix("ed"),
+        state=signatures.record_state(case),
+    )
+    _record(
+        session,
+        case,
+        decision,
+        signer.user_id,
+        now,
+        {"note": case.decision_note, "signature_id": signature.id, "meaning": signer.meaning},
+    )
+    session.flush()
+    return case
+
+
+def reclassify(
+    session: Session, *, case_id: int, kind: str, signer: Signer, now: datetime | None = None
+) -> SafetyCase:
+    """Change what a case is (adverse event, product complaint, special situation), signed.
+
+    A pen that leaked and hurt nobody is a product complaint, not an adverse event; the case
+    keeps its clock and trail. Refused when the item already has a case of that kind.
+    """
+    if kind not in CASE_KINDS:
+        raise DomainError(f"kind is '{kind}', expected one of {', '.join(CASE_KINDS)}")
+    now = now or utc_now()
+    case = get_case(session, case_id)
+    if case.kind == kind:
+        raise CaseStateError(f"safety case {case_id} is already {_KIND_NAMES[kind]}")
+    other = session.scalar(
+        select(SafetyCase.id).where(
+            SafetyCase.feedback_item_id == case.feedback_item_id, SafetyCase.kind == kind
+        )
+    )
+    if other is not None:
+        raise CaseStateError(
+            f"feedback item {case.feedback_item_id} already has {_KIND_NAMES[kind]} case "
+            f"{other}: decide that one instead"
+        )
+    previous = case.kind
+    case.kind = kind
+    session.flush()
+    signature = signatures.sign(
+        session,
+        signer=signer,
+        record_kind="safety_cases",
+        record_id=case.id,
+        action="reclassify",
+        state=signatures.record_state(case),
+    )
+    _record(
+        session,
+        case,
+        "reclassified",
+        signer.user_id,
+        now,
+        {
+            "from": previous,
+            "to": kind,
+            "note": signer.reason,
+            "signature_id": signature.id,
+            "meaning": signer.meaning,
+        },
+    )
     session.flush()
     return case
 
