@@ -165,13 +165,13 @@ def _changes(table: str, state: Any) -> dict[str, dict[str, Any]]:
         old = history.deleted[0] if history.deleted else None
         new = history.added[0] if history.added else None
         changes[attr.key] = {
-            "old": _shown(table, attr.key, old),
-            "new": _shown(table, attr.key, new),
+            "old": shown_value(table, attr.key, old),
+            "new": shown_value(table, attr.key, new),
         }
     return changes
 
 
-def _shown(table: str, column: str, value: Any) -> Any:
+def shown_value(table: str, column: str, value: Any) -> Any:
     if value is None:
         return None
     if any(marker in column for marker in SECRET_MARKERS):

@@ -49,7 +49,7 @@ def _golden_choices(
     chosen = choose(candidates, trust_order)
     current = chosen.get("type")
     if current is None or current.value in PATIENT_IDENTIFIABLE_TYPES:
-        return chosen
+        return _rectified(candidates, chosen)
     protected = [c for c in candidates if c.values.get("type") in PATIENT_IDENTIFIABLE_TYPES]
     if protected:
         among = choose(protected, trust_order)["type"]
@@ -58,6 +58,24 @@ def _golden_choices(
             reason=f"{among.value} in {len(protected)} of {len(candidates)} sources:"
             " its protections apply"
         )
+    return _rectified(candidates, chosen)
+
+
+RECTIFIED_BY = "rectified by "
+
+
+def _rectified(candidates: Sequence[Candidate], chosen: dict[str, Choice]) -> dict[str, Choice]:
+    """A steward's rectification (GDPR Art. 16, ``cpxm.privacy.rectification``) is a source
+    record whose system reads "rectified by EMAIL": its values win over every rule, the latest
+    rectification last, so a later resolve keeps them."""
+    stewards = sorted(
+        (c for c in candidates if c.source_system.startswith(RECTIFIED_BY)),
+        key=lambda c: (c.updated_at, c.record_id),
+    )
+    for steward in stewards:
+        for attribute, value in steward.values.items():
+            if value is not None:
+                chosen[attribute] = Choice(value, steward.record_id, "trust", steward.source_system)
     return chosen
 
 

@@ -9,9 +9,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cpxm.cli_support import cli_session
+from cpxm.access.acting import acting_principal
+from cpxm.access.policy import ADMINISTRATION
+from cpxm.cli_support import cli_session, fail
 from cpxm.privacy.erasure import erase_person
 from cpxm.privacy.export import export_person
+from cpxm.privacy.rectification import rectify
 
 privacy_app = typer.Typer(
     help="Export or erase everything held about one person (GDPR articles 15, 17, 20).",
@@ -54,3 +57,33 @@ def erase_command(
     console.print(f"erased stakeholder {stakeholder_id} (erasure {erasure_id}); rows touched:")
     for table, count in sorted(summary.items()):
         console.print(f"  {table:<36} {count:>8,}")
+
+
+@privacy_app.command("rectify")
+def rectify_command(
+    stakeholder_id: Annotated[int, typer.Argument(help="The person's (golden) stakeholder id.")],
+    values: Annotated[
+        list[str],
+        typer.Option("--set", help="FIELD=VALUE, e.g. --set email=ada@example.org (repeatable)."),
+    ],
+    reason: Annotated[str, typer.Option(help="Why (the request and its date), for the audit.")],
+) -> None:
+    """Correct golden-record fields (GDPR Art. 16) as CPXM_TOKEN's user (an admin); the
+    correction wins over later `cpxm resolve` runs."""
+    changes: dict[str, str] = {}
+    for item in values:
+        field, separator, value = item.partition("=")
+        if not separator:
+            fail(f"--set '{item}': write FIELD=VALUE, e.g. --set city=Lyon")
+        changes[field.strip()] = value
+    with cli_session() as session:
+        principal = acting_principal(session, roles=ADMINISTRATION.allowed_roles, reason=reason)
+        stakeholder = rectify(
+            session,
+            stakeholder_id=stakeholder_id,
+            changes=changes,
+            reason=reason,
+            actor=principal,
+        )
+        shown = {field: getattr(stakeholder, field) for field in sorted(changes)}
+    console.print(f"rectified stakeholder {stakeholder_id}: {', '.join(shown)}", highlight=False)
