@@ -5,7 +5,8 @@ interactions in the last ``recent_days`` before ``as_of`` are compared with the
 ``baseline_days`` before that, as rates per day. Flagged: a baseline of at least
 ``min_baseline`` interactions (so a drop is evidence, not noise), a recent rate at most
 ``max_ratio`` of it, no complete survey response in the recent window, and never a detractor
-NPS answer (0-6): they did not tell us.
+NPS answer (0-6): they did not tell us. People who object to profiling (GDPR Art. 21) are left
+out, neither checked nor flagged.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cpxm.access import Principal, hidden_person_types, shield_analytics_rows
+from cpxm.access.purposes import objecting
 from cpxm.analytics.query import as_datetime, fetch, table
 from cpxm.errors import FieldError, field_error
 from cpxm.interactions.models import Interaction
@@ -128,6 +130,10 @@ def silent_disengagement(session: Session, query: DisengagementQuery) -> SilentD
         people = people.filter(people.stakeholder_type == query.stakeholder_type)
     if query.exclude_types:
         people = people.filter(~people.stakeholder_type.isin(query.exclude_types))
+    # Profiling: people who object (GDPR Art. 21) are not judged at all.
+    objectors = sorted(objecting(session))
+    if objectors:
+        people = people.filter(~people.p_id.isin(objectors))
 
     silent = (
         dropped.filter(~dropped.stakeholder_id.isin(recently))

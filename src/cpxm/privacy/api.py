@@ -13,6 +13,7 @@ from cpxm.access import ADMINISTRATION, Administrator, requires
 from cpxm.deps import DbSession
 from cpxm.privacy.erasure import erase_person
 from cpxm.privacy.export import export_person
+from cpxm.privacy.objection import objections_of, record_objection, withdraw_objection
 from cpxm.privacy.rectification import rectify
 from cpxm.timeutil import UtcDateTime
 
@@ -109,3 +110,59 @@ def rectify_stakeholder(
         actor=principal,
     )
     return RectifiedOut.model_validate(stakeholder)
+
+
+class ObjectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=2000, examples=["Art. 21 letter of 2026-12-01"])
+
+
+class ObjectionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    stakeholder_id: int
+    objected_at: UtcDateTime
+    reason: str
+    withdrawn_at: UtcDateTime | None
+    withdrawal_reason: str | None
+
+
+@router.get("/privacy/stakeholders/{stakeholder_id}/objections")
+def list_objections(session: DbSession, stakeholder_id: int) -> list[ObjectionOut]:
+    """The person's objections (GDPR Art. 21), standing and withdrawn, oldest first."""
+    return [
+        ObjectionOut.model_validate(row)
+        for row in objections_of(session, stakeholder_id=stakeholder_id)
+    ]
+
+
+@router.post("/privacy/stakeholders/{stakeholder_id}/objection", status_code=201)
+def object_to_processing(
+    session: DbSession, stakeholder_id: int, data: ObjectionIn, principal: Administrator
+) -> ObjectionOut:
+    """The person objects: left out of profiling lists and survey audiences from now on."""
+    return ObjectionOut.model_validate(
+        record_objection(
+            session,
+            stakeholder_id=stakeholder_id,
+            reason=data.reason,
+            actor_user_id=principal.user_id,
+        )
+    )
+
+
+@router.post("/privacy/stakeholders/{stakeholder_id}/objection/withdraw")
+def withdraw(
+    session: DbSession, stakeholder_id: int, data: ObjectionIn, principal: Administrator
+) -> ObjectionOut:
+    """The person withdraws their objection (kept, with when and why)."""
+    return ObjectionOut.model_validate(
+        withdraw_objection(
+            session,
+            stakeholder_id=stakeholder_id,
+            reason=data.reason,
+            actor_user_id=principal.user_id,
+        )
+    )

@@ -14,6 +14,7 @@ from cpxm.access.policy import ADMINISTRATION
 from cpxm.cli_support import cli_session, fail
 from cpxm.privacy.erasure import erase_person
 from cpxm.privacy.export import export_person
+from cpxm.privacy.objection import record_objection, withdraw_objection
 from cpxm.privacy.rectification import rectify
 
 privacy_app = typer.Typer(
@@ -87,3 +88,38 @@ def rectify_command(
         )
         shown = {field: getattr(stakeholder, field) for field in sorted(changes)}
     console.print(f"rectified stakeholder {stakeholder_id}: {', '.join(shown)}", highlight=False)
+
+
+@privacy_app.command("object")
+def object_command(
+    stakeholder_id: Annotated[int, typer.Argument(help="The person's (golden) stakeholder id.")],
+    reason: Annotated[str, typer.Option(help="The request, how it came in and its date.")],
+    withdraw: Annotated[
+        bool, typer.Option("--withdraw", help="The person withdraws their objection.")
+    ] = False,
+) -> None:
+    """Record that the person objects to processing (GDPR Art. 21), or withdraws it, as
+    CPXM_TOKEN's user (an admin): objecting people are left out of profiling lists and surveys."""
+    with cli_session() as session:
+        principal = acting_principal(session, roles=ADMINISTRATION.allowed_roles, reason=reason)
+        if withdraw:
+            withdraw_objection(
+                session,
+                stakeholder_id=stakeholder_id,
+                reason=reason,
+                actor_user_id=principal.user_id,
+            )
+        else:
+            record_objection(
+                session,
+                stakeholder_id=stakeholder_id,
+                reason=reason,
+                actor_user_id=principal.user_id,
+            )
+    if withdraw:
+        console.print(f"stakeholder {stakeholder_id} no longer objects")
+    else:
+        console.print(
+            f"stakeholder {stakeholder_id} objects: left out of profiling lists and survey "
+            "audiences from now on"
+        )

@@ -111,6 +111,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("cases", "stakeholder_id"): _set(description=None),
     ("safety_cases", "reporter_stakeholder_id"): _keep,  # legal obligation; see the docstring
     ("privacy_erasures", "stakeholder_id"): _keep,
+    # An objection outlives an erasure: the shell left behind stays out of lists and surveys.
+    ("privacy_objections", "stakeholder_id"): _keep,
 }
 
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
+from cpxm.access.purposes import OBJECTION_RULE
 from cpxm.db import one_of
 from cpxm.errors import DomainError
 from cpxm.interactions.models import Interaction
@@ -258,8 +259,9 @@ def retry_delay(failed_attempts: int) -> timedelta:
 
 
 def refusal_reason(stakeholder: Stakeholder, holds: list[Hold]) -> str | None:
-    """Why this person may not be emailed now (no survey consent, no address), or None."""
-    consent = [hold for hold in holds if hold.rule == "survey_consent"]
+    """Why this person may not be emailed now (no survey consent, an objection, no address),
+    or None."""
+    consent = [hold for hold in holds if hold.rule in ("survey_consent", OBJECTION_RULE)]
     if consent:
         return consent[0].reason
     return None if stakeholder.email else "no email address"

@@ -1,4 +1,5 @@
-"""Who may be asked now: survey consent per channel, and contact-fatigue rules over every channel.
+"""Who may be asked now: survey consent per channel, no standing objection (GDPR Art. 21, see
+``cpxm.access.purposes``), and contact-fatigue rules over every channel.
 
 Consent: the latest survey decision for the channel (or for every channel) is in force; no
 decision means no consent, and a withdrawal counts from the moment it is recorded. Fatigue rules
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from cpxm.access.purposes import OBJECTION_RULE, objecting
 from cpxm.db import chunked, one_of
 from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Consent, Stakeholder
@@ -60,10 +62,16 @@ def holds_for(
     for batch in chunked(stakeholders, _CHUNK):
         ids = [s.id for s in batch]
         consented = _consented(session, ids, channel)
+        objectors = objecting(session, ids)
         for stakeholder in batch:
             if stakeholder.id not in consented:
                 holds[stakeholder.id].append(
                     Hold(CONSENT_RULE, f"no survey consent in force for {channel}")
+                )
+            if stakeholder.id in objectors:
+                since = objectors[stakeholder.id].date().isoformat()
+                holds[stakeholder.id].append(
+                    Hold(OBJECTION_RULE, f"objects to processing (GDPR Art. 21) since {since}")
                 )
             if channel == "email" and not stakeholder.email:
                 holds[stakeholder.id].append(Hold(CONTACT_DETAILS_RULE, "no email address"))
