@@ -114,7 +114,7 @@ def test_slower_onboarding_costs_psp_csat_as_planted(
     # Planted -0.08 CSAT points per day of waiting; rounding to whole points adds noise only.
     assert abs(result.per_day.slope - planted["csat_slope_per_day"]) < 0.03
     assert result.per_day.ci_high < 0
-    waited = [(label, mean) for label, n, mean in result.by_wait if n >= 10 and mean is not None]
+    waited = [(label, mean) for label, n, mean in result.by_wait if n and n >= 10 and mean]
     assert waited[0][1] > waited[-1][1]  # the quickest onboarded are the most satisfied
     assert result.mean_days is not None and 3 < result.mean_days < 12
 

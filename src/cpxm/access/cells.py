@@ -72,3 +72,28 @@ def complementary(
         _n, index = shown.pop(0)
         hidden.add(index)
     return hidden
+
+
+def suppressed(sizes: Sequence[int], *, min_n: int, total_shown: bool = True) -> set[int]:
+    """:func:`complementary` for counts of people where an empty cell is shown: it describes
+    nobody, and is never taken as a complement (hiding it would protect nothing)."""
+    hidden = {index for index, n in enumerate(sizes) if 0 < n < min_n}
+    if not hidden or not total_shown:
+        return hidden
+    shown = sorted((n, index) for index, n in enumerate(sizes) if index not in hidden and n > 0)
+    while shown and (len(hidden) < 2 or sum(sizes[i] for i in hidden) < min_n):
+        _n, index = shown.pop(0)
+        hidden.add(index)
+    return hidden
+
+
+def split_counts(whole: int, part: int, *, min_n: int) -> tuple[int | None, int | None]:
+    """A count and a part of it (items of a theme, and the negative ones), each ``None`` where
+    it would describe fewer than ``min_n``: the part is hidden also when the rest is that small,
+    since the rest is the whole minus the part."""
+    if 0 < whole < min_n:
+        return None, None
+    rest = whole - part
+    if 0 < part < min_n or 0 < rest < min_n:
+        return whole, None
+    return whole, part

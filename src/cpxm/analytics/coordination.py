@@ -11,14 +11,15 @@ less than D days apart are one episode.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, time, timedelta
 
 import ibis
 import ibis.expr.types as ir
 from sqlalchemy.orm import Session
 
-from cpxm.access import Domain, Principal, shield_analytics_rows
+from cpxm.access import Domain, Principal, cells, shield_analytics_rows
 from cpxm.analytics import stats
 from cpxm.analytics.facts import (
     EMPLOYEE_SURVEY_KINDS,
@@ -50,12 +51,17 @@ class CoordinationQuery:
 
 @dataclass(frozen=True)
 class PressureRow:
+    """One department's or channel's pressure; the figures are ``None`` (``suppressed``) where
+    the row would describe fewer people than the workspace's minimum cell size, or is hidden
+    beside such a row so it cannot be worked out from the other dimension's totals."""
+
     key: str
     label: str
-    contacts: int
-    stakeholders: int  # distinct stakeholders contacted
-    stakeholder_periods: int  # (stakeholder, period) pairs with a contact
-    contacts_per_stakeholder_period: float
+    contacts: int | None
+    stakeholders: int | None  # distinct stakeholders contacted
+    stakeholder_periods: int | None  # (stakeholder, period) pairs with a contact
+    contacts_per_stakeholder_period: float | None
+    suppressed: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,11 +98,12 @@ class CoordinationReport:
     query: CoordinationQuery
     by_department: list[PressureRow]
     by_channel: list[PressureRow]
-    distribution: list[tuple[str, int]]  # contacts per stakeholder-period bucket -> pairs
+    # contacts per stakeholder-period bucket -> pairs (None: suppressed, see PressureRow)
+    distribution: list[tuple[str, int | None]]
     episodes: int
     stakeholders_with_episodes: int
     stakeholders_contacted: int
-    episodes_by_period: list[tuple[str, int]]
+    episodes_by_period: list[tuple[str, int | None]]  # None: suppressed
     effect: ExperienceEffect
     as_of: date | None
     affected: list[AffectedStakeholder]
@@ -176,7 +183,7 @@ def _pressure(
         )
         for row in fetch(session, summary)
     ]
-    return sorted(rows, key=lambda row: -row.contacts)
+    return sorted(rows, key=lambda row: -(row.contacts or 0))
 
 
 def _distribution(session: Session, contacts: ir.Table, grain: str) -> list[tuple[str, int]]:
@@ -282,19 +289,43 @@ def coordination_report(
     }
     effect = _effect(session, departments, query)
     as_of, affected = _affected(session, departments, query) if include_affected else (None, [])
+    # No figure about fewer people than the workspace's minimum cell size, with complements
+    # (cpxm.access.cells): totals are shown beside every one of these breakdowns.
+    floor = cells.min_cell_size(session)
+    if 0 < min(effect.exposed_n, effect.unexposed_n) < floor:
+        effect = ExperienceEffect(
+            effect.exposed_n, effect.unexposed_n, *([None] * (len(fields(effect)) - 2))
+        )
     return CoordinationReport(
         query=query,
-        by_department=by_department,
-        by_channel=by_channel,
-        distribution=_distribution(session, contacts, query.grain),
+        by_department=_small_rows_hidden(by_department, floor),
+        by_channel=_small_rows_hidden(by_channel, floor),
+        distribution=_small_cells_hidden(_distribution(session, contacts, query.grain), floor),
         episodes=int(totals["episodes"] or 0),
         stakeholders_with_episodes=int(totals["stakeholders"] or 0),
         stakeholders_contacted=contacted,
-        episodes_by_period=episodes_by_period,
+        episodes_by_period=_small_cells_hidden(episodes_by_period, floor),
         effect=effect,
         as_of=as_of,
         affected=affected,
     )
+
+
+def _small_rows_hidden(rows: list[PressureRow], floor: int) -> list[PressureRow]:
+    hidden = cells.suppressed([row.stakeholders or 0 for row in rows], min_n=floor)
+    return [
+        PressureRow(row.key, row.label, None, None, None, None, suppressed=True)
+        if index in hidden
+        else row
+        for index, row in enumerate(rows)
+    ]
+
+
+def _small_cells_hidden(
+    counts: Sequence[tuple[str, int | None]], floor: int
+) -> list[tuple[str, int | None]]:
+    hidden = cells.suppressed([count or 0 for _, count in counts], min_n=floor)
+    return [(key, None if index in hidden else count) for index, (key, count) in enumerate(counts)]
 
 
 def _count_distinct_stakeholders(session: Session, contacts: ir.Table) -> int:

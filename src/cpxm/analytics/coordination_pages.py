@@ -37,18 +37,26 @@ def coordination_charts(report: CoordinationReport) -> dict[str, dict[str, Any]]
     charts: dict[str, dict[str, Any]] = {}
     if report.by_department:
         charts["departments"] = bars_spec(
-            [(row.label, row.contacts_per_stakeholder_period) for row in report.by_department],
+            [
+                (row.label, row.contacts_per_stakeholder_period)
+                for row in report.by_department
+                if row.contacts_per_stakeholder_period is not None
+            ],
             title=f"Contacts per contacted stakeholder per {report.query.grain}, by department",
         )
     if any(pairs for _, pairs in report.distribution):
         charts["distribution"] = bars_spec(
-            report.distribution,
+            [(label, pairs) for label, pairs in report.distribution if pairs is not None],
             title=f"Stakeholder-{report.query.grain}s by number of outbound contacts",
             horizontal=False,
         )
     if report.episodes_by_period:
         charts["episodes"] = bars_spec(
-            [(period[:7], float(count)) for period, count in report.episodes_by_period],
+            [
+                (period[:7], float(count))
+                for period, count in report.episodes_by_period
+                if count is not None
+            ],
             title=f"Ping-pong episodes starting per {report.query.grain}",
             horizontal=False,
         )

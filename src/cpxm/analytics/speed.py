@@ -17,7 +17,7 @@ The database pairs and reduces (sums per group); Python turns a few rows into es
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
 import ibis
@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cpxm.access import cells
 from cpxm.analytics import stats
 from cpxm.analytics.query import fetch, table
 from cpxm.errors import FieldError, field_error
@@ -51,7 +52,9 @@ class TimeToContact:
     mean_days: float | None
     answered: int  # of those, with a score given after the contact
     per_day: stats.Slope | None  # score points per day of waiting (None under min_n)
-    by_wait: list[tuple[str, int, float | None]]  # (days, answers, mean score)
+    # (days, answers, mean score); both None where the bucket would describe fewer people than
+    # the workspace's minimum cell size (with complements, as ``answered`` is shown)
+    by_wait: list[tuple[str, int | None, float | None]]
 
 
 def _types_exist(session: Session, names: dict[str, str]) -> None:
@@ -90,6 +93,8 @@ def time_to_contact(session: Session, query: TimeToContactQuery) -> TimeToContac
             [field_error("question_type", "one of nps, csat, ces", query.question_type)]
         )
     _types_exist(session, {"start_type": query.start_type, "end_type": query.end_type})
+    floor = cells.min_cell_size(session)
+    query = replace(query, min_n=max(query.min_n, floor))
     starts = _typed(query.start_type, "s")
     first_start = starts.group_by(stakeholder_id=starts.s_stakeholder).aggregate(
         started=starts.s_epoch.min()
@@ -149,16 +154,24 @@ def time_to_contact(session: Session, query: TimeToContactQuery) -> TimeToContac
         bucket = (after.days < upper).ifelse(index, bucket)
     grouped = after.group_by(bucket=bucket).aggregate(n=after.count(), mean=after.score.mean())
     found = {int(row["bucket"]): row for row in fetch(session, grouped)}
-    by_wait = []
+    by_wait: list[tuple[str, int | None, float | None]] = []
+    counts = [int(found[index]["n"]) if index in found else 0 for index in range(len(WAIT_BUCKETS))]
+    hidden = cells.suppressed(counts, min_n=floor)
     for index, (lower, upper) in enumerate(WAIT_BUCKETS):
         row = found.get(index)
         label = f"{lower}-{upper}" if upper < 100_000 else f"{lower}+"
-        count = int(row["n"]) if row else 0
+        count = counts[index]
+        if index in hidden:
+            by_wait.append((label, None, None))
+            continue
         by_wait.append((label, count, float(row["mean"]) if row and count else None))
+    stakeholders = int(overall["n"] or 0)
     return TimeToContact(
         query=query,
-        stakeholders=int(overall["n"] or 0),
-        mean_days=float(overall["days"]) if overall["days"] is not None else None,
+        stakeholders=stakeholders,
+        mean_days=float(overall["days"])
+        if overall["days"] is not None and stakeholders >= floor
+        else None,
         answered=answered,
         per_day=per_day,
         by_wait=by_wait,

@@ -46,10 +46,12 @@ class FeedbackOut(BaseModel):
 
 
 class ThemeSummaryOut(BaseModel):
+    """Counts under the workspace's minimum cell size are ``null`` (suppressed)."""
+
     theme: str
     label: str
-    items: int
-    negative: int
+    items: int | None
+    negative: int | None
 
 
 def feedback_out(item: FeedbackItem, analysis: FeedbackAnalysis | None) -> FeedbackOut:

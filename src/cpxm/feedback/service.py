@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Text, case, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from cpxm.access import cells
 from cpxm.db import one_of
 from cpxm.errors import FieldError, NotFoundError, field_error
 from cpxm.feedback.models import FEEDBACK_SOURCES, FeedbackAnalysis, FeedbackItem, FeedbackTheme
@@ -296,8 +297,9 @@ def get_feedback(
     return item, session.get(FeedbackAnalysis, feedback_id)
 
 
-def theme_summary(session: Session) -> list[tuple[str, str, int, int]]:
-    """(theme code, label, items, negative items) for every theme, most mentioned first."""
+def theme_summary(session: Session) -> list[tuple[str, str, int | None, int | None]]:
+    """(theme code, label, items, negative items) for every theme, most mentioned first; a
+    count that would describe fewer than the workspace's minimum cell size is ``None``."""
     labels = theme_labels()
     rows = session.execute(
         select(
@@ -309,10 +311,19 @@ def theme_summary(session: Session) -> list[tuple[str, str, int, int]]:
         .group_by(FeedbackTheme.theme_code)
         .order_by(func.count().desc())
     ).all()
+    floor = cells.min_cell_size(session)
     return [
-        (code, labels.get(code, code), int(count), int(negative or 0))
+        (
+            code,
+            labels.get(code, code),
+            *cells.split_counts(int(count), int(negative or 0), min_n=floor),
+        )
         for code, count, negative in rows
     ]
+
+
+def _suppressed(items: int, negative: int, floor: int) -> tuple[int | None, int | None]:
+    return cells.split_counts(items, negative, min_n=floor)
 
 
 def sources() -> Sequence[str]:
