@@ -44,6 +44,7 @@ from cpxm.safety.api import router as safety_router
 from cpxm.safety.pages import router as safety_pages
 from cpxm.safety.respondent import router as safety_respondent_pages
 from cpxm.stakeholders.api import router as stakeholders_router
+from cpxm.stakeholders.pages import router as stakeholders_pages
 from cpxm.surveys.api import responses_router, surveys_router
 from cpxm.surveys.respondent import router as respondent_pages
 from cpxm.web.assets import router as vendor_assets
@@ -126,6 +127,7 @@ def create_app(
     app.include_router(safety_pages)
     app.include_router(safety_respondent_pages)
     app.include_router(identity_pages)
+    app.include_router(stakeholders_pages)
     # Vendor routes come before the /static mount, which would otherwise answer their paths.
     app.include_router(vendor_assets)
     app.mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static")

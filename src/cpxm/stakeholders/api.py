@@ -21,8 +21,10 @@ from cpxm.stakeholders import service
 from cpxm.stakeholders.models import STAKEHOLDER_TYPES
 from cpxm.stakeholders.schemas import (
     StakeholderDetailOut,
+    StakeholderHitOut,
     StakeholderOut,
     stakeholder_detail_out,
+    stakeholder_hit_out,
     stakeholder_out,
 )
 from cpxm.stakeholders.service import StatusFilter
@@ -75,6 +77,46 @@ def list_stakeholders(
     items = [stakeholder_out(s, merged_into=golden.get(s.id)) for s in stakeholders]
     return Page(
         items=shield_stakeholders(session, principal, items, purpose="list"),
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/search", response_model=Page[StakeholderHitOut])
+def search_stakeholders(
+    session: DbSession,
+    principal: CommercialReader,
+    page: Pagination,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Part of a name, email, professional id or institution, or an id "
+            "(a merged record's id finds the golden record it became).",
+        ),
+    ],
+    type: StakeholderType | None = None,
+) -> Page[StakeholderHitOut]:
+    """Golden records matching ``q``, exact id first, then by name. Patients and caregivers
+    are never matched for a role that may not see who they are, by any field."""
+    hits, total = service.search_stakeholders(
+        session,
+        q=q,
+        q_skips_types=hidden_person_types(principal),
+        type=type,
+        limit=page.limit,
+        offset=page.offset,
+    )
+    items = [
+        stakeholder_hit_out(
+            hit.stakeholder, institution=hit.institution, matched_merged_id=hit.matched_merged_id
+        )
+        for hit in hits
+    ]
+    return Page(
+        items=shield_stakeholders(session, principal, items, purpose="search"),
         total=total,
         limit=page.limit,
         offset=page.offset,

@@ -130,3 +130,42 @@ def _fields(stakeholder: Stakeholder, merged_into: int | None) -> dict[str, obje
         "created_at": stakeholder.created_at,
         "updated_at": stakeholder.updated_at,
     }
+
+
+class StakeholderHitOut(BaseModel):
+    """A golden record found by a search, with what tells people apart in a list."""
+
+    id: int | None
+    key: str | None = Field(
+        None, description="Pseudonymous key of a patient, for roles that may not see identity."
+    )
+    kind: str
+    type: str
+    display_name: str
+    specialty: str | None
+    professional_id: str | None
+    email: str | None
+    city: str | None
+    country: str | None
+    institution: str | None = Field(None, description="The organisation of a current affiliation.")
+    matched_merged_id: int | None = Field(
+        None, description="The searched id, when it is a record merged into this golden record."
+    )
+
+
+def stakeholder_hit_out(
+    stakeholder: Stakeholder, *, institution: str | None, matched_merged_id: int | None
+) -> StakeholderHitOut:
+    return StakeholderHitOut(
+        id=stakeholder.id,
+        kind=stakeholder.kind,
+        type=stakeholder.type,
+        display_name=stakeholder.display_name,
+        specialty=stakeholder.specialty,
+        professional_id=stakeholder.professional_id,
+        email=stakeholder.email,
+        city=stakeholder.city,
+        country=stakeholder.country_code,
+        institution=institution,
+        matched_merged_id=matched_merged_id,
+    )

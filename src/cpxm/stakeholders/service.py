@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from cpxm.db import one_of
@@ -156,3 +156,81 @@ def _count(session: Session, statement: Select[Any]) -> int:
     return (
         session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
     )
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    stakeholder: Stakeholder
+    institution: str | None
+    # The id that was searched for when it is a record merged into this one.
+    matched_merged_id: int | None = None
+
+
+def search_stakeholders(
+    session: Session,
+    *,
+    q: str,
+    q_skips_types: tuple[str, ...] = (),
+    type: str | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[SearchHit], int]:
+    """Golden records whose name, email, professional id or institution contains ``q``, or
+    whose id is ``q``; an id of a merged record finds the golden record it became.
+
+    ``q_skips_types`` (the types the caller may not see by identity) are never matched by any
+    field: a search that matched them would confirm a hidden person's email or id.
+    """
+    text = q.strip()
+    conditions = [
+        Stakeholder.display_name.icontains(text, autoescape=True),
+        Stakeholder.email.icontains(text, autoescape=True),
+        Stakeholder.professional_id.icontains(text, autoescape=True),
+    ]
+    organisation = aliased(Stakeholder)
+    at_institution = (
+        select(Affiliation.person_id)
+        .join(organisation, organisation.id == Affiliation.organisation_id)
+        .where(organisation.display_name.icontains(text, autoescape=True))
+    )
+    conditions.append(Stakeholder.id.in_(at_institution))
+    merged_from: dict[int, int] = {}
+    if text.isdigit() and len(text) < 19:
+        wanted = int(text)
+        golden = golden_ids(session, stakeholder_ids=[wanted]).get(wanted)
+        conditions.append(Stakeholder.id == (golden or wanted))
+        if golden is not None:
+            merged_from[golden] = wanted
+    statement = select(Stakeholder).where(Stakeholder.status == "active", or_(*conditions))
+    if type is not None:
+        statement = statement.where(Stakeholder.type == type)
+    if q_skips_types:
+        statement = statement.where(Stakeholder.type.not_in(q_skips_types))
+    total = _count(session, statement)
+    # An exact id first, then by name: a person looked up by id is the one wanted.
+    exact = [Stakeholder.id == int(text)] if text.isdigit() and len(text) < 19 else []
+    order = [*(c.desc() for c in exact), Stakeholder.display_name, Stakeholder.id]
+    if merged_from:
+        order.insert(0, Stakeholder.id.in_(list(merged_from)).desc())
+    found = list(session.scalars(statement.order_by(*order).limit(limit).offset(offset)))
+    places = institutions(session, person_ids=[s.id for s in found])
+    return [
+        SearchHit(s, places.get(s.id), matched_merged_id=merged_from.get(s.id)) for s in found
+    ], total
+
+
+def institutions(session: Session, *, person_ids: list[int]) -> dict[int, str]:
+    """Each person's current institution: the organisation of their first open affiliation."""
+    if not person_ids:
+        return {}
+    organisation = aliased(Stakeholder)
+    rows = session.execute(
+        select(Affiliation.person_id, organisation.display_name)
+        .join(organisation, organisation.id == Affiliation.organisation_id)
+        .where(Affiliation.person_id.in_(person_ids), Affiliation.ended_on.is_(None))
+        .order_by(Affiliation.person_id, Affiliation.id)
+    )
+    found: dict[int, str] = {}
+    for person_id, name in rows:
+        found.setdefault(person_id, name)
+    return found
