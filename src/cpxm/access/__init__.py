@@ -60,55 +60,124 @@ Every ORM change made in a request is written to ``audit_log`` by :mod:`cpxm.acc
 ``X-Audit-Reason`` to record why.
 """
 
-from cpxm.access.keys import pseudonym
-from cpxm.access.policy import (
-    ADMINISTRATION,
-    AGGREGATES,
-    ALL_POLICIES,
-    CASE_WORK,
-    COMMERCIAL_DATA,
-    CX_MANAGEMENT,
-    DATA_STEWARDSHIP,
-    MEDICAL_DATA,
-    PATIENT_DATA,
-    PUBLIC,
-    SAFETY_DATA,
-    SIGNED_IN,
-    Administrator,
-    AggregatesReader,
-    CaseWorker,
-    CommercialReader,
-    CxManager,
-    DataSteward,
-    Forbidden,
-    MedicalReader,
-    NotSignedIn,
-    PatientDataReader,
-    Policy,
-    SafetyReader,
-    SignedIn,
-    policies_of,
-    requires,
-)
-from cpxm.access.principal import Principal
-from cpxm.access.records import (
-    Protected,
-    Provenance,
-    RecordView,
-    hidden_case_types,
-    hidden_person_types,
-    person_filter,
-    person_lookup,
-    shield_analytics_rows,
-    shield_cases,
-    shield_export_rows,
-    shield_feedback,
-    shield_interactions,
-    shield_responses,
-    shield_stakeholders,
-    shows_identity,
-)
-from cpxm.access.roles import DOMAINS, ROLE_DOMAINS, ROLES, Domain, Role
+# Imported on first use (PEP 562): a command that only needs `pseudonym` or the audit must not
+# pay for FastAPI, which the policies import. Type checkers see the plain imports.
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cpxm.access.keys import pseudonym
+    from cpxm.access.policy import (
+        ADMINISTRATION,
+        AGGREGATES,
+        ALL_POLICIES,
+        CASE_WORK,
+        COMMERCIAL_DATA,
+        CX_MANAGEMENT,
+        DATA_STEWARDSHIP,
+        MEDICAL_DATA,
+        PATIENT_DATA,
+        PUBLIC,
+        SAFETY_DATA,
+        SIGNED_IN,
+        Administrator,
+        AggregatesReader,
+        CaseWorker,
+        CommercialReader,
+        CxManager,
+        DataSteward,
+        Forbidden,
+        MedicalReader,
+        NotSignedIn,
+        PatientDataReader,
+        Policy,
+        SafetyReader,
+        SignedIn,
+        policies_of,
+        requires,
+    )
+    from cpxm.access.principal import Principal
+    from cpxm.access.records import (
+        Protected,
+        Provenance,
+        RecordView,
+        hidden_case_types,
+        hidden_person_types,
+        person_filter,
+        person_lookup,
+        shield_analytics_rows,
+        shield_cases,
+        shield_export_rows,
+        shield_feedback,
+        shield_interactions,
+        shield_responses,
+        shield_stakeholders,
+        shows_identity,
+    )
+    from cpxm.access.roles import DOMAINS, ROLE_DOMAINS, ROLES, Domain, Role
+
+_HOMES: dict[str, str] = {
+    "pseudonym": "cpxm.access.keys",
+    "ADMINISTRATION": "cpxm.access.policy",
+    "AGGREGATES": "cpxm.access.policy",
+    "ALL_POLICIES": "cpxm.access.policy",
+    "CASE_WORK": "cpxm.access.policy",
+    "COMMERCIAL_DATA": "cpxm.access.policy",
+    "CX_MANAGEMENT": "cpxm.access.policy",
+    "DATA_STEWARDSHIP": "cpxm.access.policy",
+    "MEDICAL_DATA": "cpxm.access.policy",
+    "PATIENT_DATA": "cpxm.access.policy",
+    "PUBLIC": "cpxm.access.policy",
+    "SAFETY_DATA": "cpxm.access.policy",
+    "SIGNED_IN": "cpxm.access.policy",
+    "Administrator": "cpxm.access.policy",
+    "AggregatesReader": "cpxm.access.policy",
+    "CaseWorker": "cpxm.access.policy",
+    "CommercialReader": "cpxm.access.policy",
+    "CxManager": "cpxm.access.policy",
+    "DataSteward": "cpxm.access.policy",
+    "Forbidden": "cpxm.access.policy",
+    "MedicalReader": "cpxm.access.policy",
+    "NotSignedIn": "cpxm.access.policy",
+    "PatientDataReader": "cpxm.access.policy",
+    "Policy": "cpxm.access.policy",
+    "SafetyReader": "cpxm.access.policy",
+    "SignedIn": "cpxm.access.policy",
+    "policies_of": "cpxm.access.policy",
+    "requires": "cpxm.access.policy",
+    "Principal": "cpxm.access.principal",
+    "Protected": "cpxm.access.records",
+    "Provenance": "cpxm.access.records",
+    "RecordView": "cpxm.access.records",
+    "hidden_case_types": "cpxm.access.records",
+    "hidden_person_types": "cpxm.access.records",
+    "person_filter": "cpxm.access.records",
+    "person_lookup": "cpxm.access.records",
+    "shield_analytics_rows": "cpxm.access.records",
+    "shield_cases": "cpxm.access.records",
+    "shield_export_rows": "cpxm.access.records",
+    "shield_feedback": "cpxm.access.records",
+    "shield_interactions": "cpxm.access.records",
+    "shield_responses": "cpxm.access.records",
+    "shield_stakeholders": "cpxm.access.records",
+    "shows_identity": "cpxm.access.records",
+    "DOMAINS": "cpxm.access.roles",
+    "ROLE_DOMAINS": "cpxm.access.roles",
+    "ROLES": "cpxm.access.roles",
+    "Domain": "cpxm.access.roles",
+    "Role": "cpxm.access.roles",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ADMINISTRATION",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fastapi import Request
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -13,6 +13,9 @@ from cpxm.access.roles import ROLE_DOMAINS, Domain, Role
 from cpxm.auth.models import ApiToken, UserSession
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import User
+
+if TYPE_CHECKING:
+    from fastapi import Request
 
 SESSION_COOKIE = "cpxm_session"
 CSRF_HEADER = "x-csrf-token"

@@ -13,14 +13,15 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cpxm.surveys.models import Answer, Question, Response, Survey
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FORMATS = ("csv", "json", "parquet")
 RESPONSE_COLUMNS = (
@@ -116,6 +117,10 @@ def export_responses(
             text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
         ).encode("utf-8")
     if format == "parquet":
+        # Loaded for a Parquet export only: `cpxm survey ...` commands start without it.
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         table = pa.table(
             {column: _parquet_column([row.get(column) for row in rows]) for column in columns}
         )
@@ -133,6 +138,8 @@ def _csv_cell(value: Any) -> Any:
 
 def _parquet_column(values: list[Any]) -> pa.Array:
     """Numbers stay numbers (scores as float64); anything else is text."""
+    import pyarrow as pa
+
     present = [v for v in values if v is not None]
     if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
         if all(isinstance(v, int) for v in present):
