@@ -31,8 +31,13 @@ from cpxm.app import create_app
 from cpxm.auth.service import create_api_token, create_user
 from cpxm.db import make_engine
 from cpxm.migrate import upgrade_database
+from cpxm.safety import arrival
 from cpxm.schema import metadata
 from tests.smtp import Inbox, smtp_server
+
+# Every process of the product installs the safety net's screen-after-commit hook (the web app,
+# the worker, every command); so does the test process, whatever a test builds first.
+arrival.install()
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CPXM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -40,6 +40,7 @@ from cpxm.ingest.api import events_router, imports_router, quarantine_router
 from cpxm.interactions.api import router as interactions_router
 from cpxm.privacy.api import router as privacy_router
 from cpxm.retention.api import router as retention_router
+from cpxm.safety import arrival
 from cpxm.safety.api import router as safety_router
 from cpxm.safety.pages import router as safety_pages
 from cpxm.safety.respondent import router as safety_respondent_pages
@@ -76,6 +77,8 @@ def create_app(
     app.state.sessionmaker = sessionmaker_ or session_factory(app.state.engine)
     app.state.read_sessionmaker = sessionmaker_ or session_factory(app.state.engine, reader=True)
     app.state.overview_cache = OverviewCache()
+    # Feedback committed by any request is queued for screening as it commits.
+    arrival.install()
     install_error_handlers(app)
     install_access_handlers(app)
     # The last added is the outermost: JSON bodies are checked before any route (or the 422

@@ -83,8 +83,10 @@ def load_for_commands() -> None:
     a person) must see every table. And the safety net's arrival hook: feedback any command
     commits (an import of comments, say) is queued for screening the moment it commits.
     """
-    import cpxm.safety.jobs
     import cpxm.schema  # noqa: F401
+    from cpxm.safety import arrival
+
+    arrival.install()
 
 
 def load_command(name: str) -> Command:

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -456,6 +456,17 @@ def _value_converters(
         elif dialect == "sqlite" and isinstance(column_type, Date):
             converters.append((index, _sqlite_date))
     return converters
+
+
+def server_timestamps(table: Table) -> dict[str, datetime]:
+    """The timestamps the database would fill (column key -> now), given up front instead, so
+    nothing is read back after an insert."""
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return {
+        column.key: now
+        for column in table.columns
+        if column.server_default is not None and isinstance(column.type, DateTime)
+    }
 
 
 def reserve_ids(session: Session, table: Table, count: int) -> list[int]:

@@ -154,7 +154,10 @@ def start_worker(workers: int = 1) -> Consumer:
     Call from the main thread: Huey installs its signal handlers there, and a server started
     afterwards (uvicorn) installs its own over them.
     """
+    from cpxm.safety import arrival
+
     load_task_modules()
+    arrival.install()  # feedback an import task commits is screened as it commits
     consumer = huey.create_consumer(workers=workers, worker_type="thread", periodic=True)
     consumer.start()
     return consumer

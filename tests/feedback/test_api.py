@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from cpxm.feedback.models import FeedbackItem
-from cpxm.safety.screening import screen_items
+from cpxm.safety.screening import screen_items, screen_pending
 from tests.factories import make_stakeholder
 from tests.safety.helpers import make_feedback
 
@@ -24,6 +24,11 @@ def test_posted_feedback_is_screened_after_commit(
     )
     assert created.status_code == 201, created.text
     feedback_id = created.json()["id"]
+    # Its commit queued the screening (tests/safety/test_arrival.py); here the worker's sweep
+    # screens it, on this test's store.
+    assert client.get(f"/api/v1/feedback/{feedback_id}").json()["analysis_status"] == "pending"
+    screen_pending(session, limit=10)
+    session.commit()
     shown = client.get(f"/api/v1/feedback/{feedback_id}").json()
     assert shown["analysis_status"] == "done"
     assert shown["safety_kinds"] == ["ae"]

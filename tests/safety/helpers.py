@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from cpxm.feedback import writer
 from cpxm.feedback.models import FeedbackItem
 
 
@@ -18,14 +19,11 @@ def make_feedback(
     received_at: datetime = datetime(2026, 11, 23, 10, 0),
     response_id: int | None = None,
 ) -> FeedbackItem:
-    item = FeedbackItem(
+    return writer.add_item(
+        session,
         source_kind=source_kind,
         text=text,
         received_at=received_at,
         stakeholder_id=stakeholder_id,
         response_id=response_id,
-        analysis_status="pending",
     )
-    session.add(item)
-    session.flush()
-    return item

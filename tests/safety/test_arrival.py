@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,15 +17,18 @@ from huey import Huey
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+import cpxm
 from cpxm.app import create_app
 from cpxm.feedback.models import FeedbackItem
 from cpxm.jobs import huey, load_task_modules
 from cpxm.safety.models import SafetyCase
+from cpxm.surveys.responding import AnswerValue, open_respondent, save_answers
+from cpxm.timeutil import utc_now
 from tests.conftest import bearer_headers, url_of
 from tests.safety.helpers import make_feedback
 from tests.surveys.helpers import FULL_ANSWERS, make_invitation, setup_survey
 
-SAFETY_TASKS = {"screen_feedback", "screen_response_feedback", "screen_pending_now"}
+SAFETY_TASKS = {"screen_feedback"}
 AE_TEXT = "Since the last injection I have had a terrible rash."
 
 
@@ -82,7 +86,7 @@ def test_a_survey_submitted_as_json_is_screened_without_its_thank_you_page(
         assert client.post(f"/s/{token}", json={"answers": answers}).status_code == 201
     item = _item(store_engine, source_kind="survey_comment")
     assert item.analysis_status == "pending"
-    assert _safety_jobs(queue) == [("screen_response_feedback", ([item.response_id],))]
+    assert _safety_jobs(queue) == [("screen_feedback", ([item.id],))]
 
     _work(queue)
     assert _item(store_engine, id=item.id).analysis_status == "done"
@@ -119,19 +123,82 @@ def test_a_commit_to_another_store_is_left_to_that_store_s_sweep(
     assert _safety_jobs(queue) == []
 
 
-@pytest.mark.parametrize("entry_point", ["cpxm.cli; cpxm.cli_lazy.load_for_commands()", "cpxm.app"])
-def test_the_cli_and_the_web_app_listen_for_arriving_feedback(entry_point: str) -> None:
+def test_answers_saved_page_by_page_are_screened_and_again_only_when_their_words_change(
+    store_engine: Engine, queue: Huey
+) -> None:
+    with Session(store_engine) as session:
+        token = make_invitation(session, setup_survey(session)).token
+        session.commit()
+    queue.flush()
+
+    def save(words: str, nps: int) -> None:
+        with Session(store_engine) as session:
+            respondent = open_respondent(session, token=token, now=utc_now())
+            save_answers(
+                session,
+                respondent=respondent,
+                answers={"nps": AnswerValue(number=nps), "reason": AnswerValue(text=words)},
+                cleared=set(),
+                now=utc_now(),
+            )
+            session.commit()
+
+    save(AE_TEXT, 3)
+    item = _item(store_engine, source_kind="survey_comment")
+    assert _safety_jobs(queue) == [("screen_feedback", ([item.id],))]
+    _work(queue)
+    save(AE_TEXT, 4)  # a new score, the same words: nothing to analyse again
+    assert _safety_jobs(queue) == []
+    assert _item(store_engine, id=item.id).analysis_status == "done"
+    save("Since the last injection I have had a terrible headache.", 4)
+    assert _safety_jobs(queue) == [("screen_feedback", ([item.id],))]
+    assert _item(store_engine, id=item.id).analysis_status == "pending"
+
+
+def test_only_the_feedback_writer_writes_feedback_items() -> None:
+    """One writer: no other module of the product inserts feedback items or marks them pending
+    (each such place once had to be noticed by its own mechanism, and one was missed)."""
+    source = Path(cpxm.__file__).parent
+    writer = source / "feedback" / "writer.py"
+    patterns = {
+        "FeedbackItem(": "constructs a feedback item",
+        "insert(FeedbackItem": "inserts feedback items",
+        'insert(Base.metadata.tables["feedback_items"]': "inserts into the feedback table",
+        "INSERT INTO feedback_items": "inserts feedback items in SQL",
+        'analysis_status = "pending"': "marks feedback pending",
+        '"analysis_status": "pending"': "marks feedback pending",
+    }
+    # The demo generator bulk-loads a whole synthetic history and screens it all itself
+    # (cpxm.safety.demo) before the store is handed over.
+    exempt = {source / "demo", source / "feedback" / "models.py"}
+    found = [
+        f"{path.relative_to(source)}: {meaning} ({pattern})"
+        for path in source.rglob("*.py")
+        if path != writer and not {path, *path.parents} & exempt
+        for pattern, meaning in patterns.items()
+        if pattern in path.read_text(encoding="utf-8")
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    "entry_point",
+    [
+        "import cpxm.cli_lazy; cpxm.cli_lazy.load_for_commands()",
+        "import cpxm.app; cpxm.app.create_app()",
+    ],
+)
+def test_the_cli_and_the_web_app_install_the_screening_hook(entry_point: str) -> None:
     """A fresh process that starts from either entry point has the commit hook installed (the
-    command line installs it before any command runs)."""
+    command line installs it before any command runs); the queue is not loaded until something
+    is to be queued, so commands that write no feedback start without it."""
     probe = (
-        f"import {entry_point.split(';')[0]}, sys; {entry_point.partition(';')[2] or 'pass'}; "
-        "import cpxm.cli_lazy; "
-        "from sqlalchemy import event; from sqlalchemy.orm import "
-        "Session; assert 'cpxm.safety.jobs' in sys.modules; from cpxm.safety import jobs; "
-        "print(event.contains(Session, 'after_commit', jobs._enqueue_arrivals))"
+        f"{entry_point}; import sys; from cpxm.safety import arrival; "
+        "print(arrival.installed(), 'huey' in sys.modules if 'cli' in "
+        f"{entry_point!r} else False)"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "True"
+    assert result.stdout.strip() == "True False"

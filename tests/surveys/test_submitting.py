@@ -121,13 +121,18 @@ def test_later_submits_store_what_the_first_stored_and_queue_their_comments(
         key = session.scalar(select(Response.resume_token).where(Response.id == ids[1]))
     assert key == "second-respondent-key"
     # Every committed response's comment reaches screening, whichever path stored it.
-    screened = sorted(
-        response
+    screened = [
+        feedback_id
         for task in queue.pending()
-        if task.name == "screen_response_feedback"
-        for response in task.args[0]
-    )
-    assert screened == sorted(ids)
+        if task.name == "screen_feedback"
+        for feedback_id in task.args[0]
+    ]
+    with Session(store_engine) as session:
+        screened_responses = session.scalars(
+            select(FeedbackItem.response_id).where(FeedbackItem.id.in_(screened))
+        ).all()
+    assert len(screened) == len(set(screened)) == 3
+    assert sorted(r for r in screened_responses if r is not None) == sorted(ids)
 
 
 def test_a_repeated_key_stores_nothing_twice(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Query, Request
-from sqlalchemy.orm import Session, sessionmaker
+from fastapi import APIRouter, Query
 
 from cpxm.access import AGGREGATES, CommercialReader, person_filter, requires, shield_feedback
 from cpxm.deps import DbSession
@@ -17,30 +16,13 @@ from cpxm.pagination import Page, Pagination
 router = APIRouter(prefix="/feedback", tags=["feedback"])
 
 
-def _enqueue_screening(maker: sessionmaker[Session], feedback_ids: list[int]) -> None:
-    """Runs after the response, once the request's transaction has committed.
-
-    With a queue, the commit itself enqueued the screening (``cpxm.safety.jobs`` listens to
-    every session's commits). With no queue (tests, or a deliberately in-process setup), screen
-    here on the app's own store rather than on whatever CPXM_DATABASE_URL a job would open.
-    """
-    from cpxm.jobs import huey
-    from cpxm.safety.screening import screen_by_ids
-
-    if huey.immediate:
-        with maker() as session, session.begin():
-            screen_by_ids(session, feedback_ids=feedback_ids)
-
-
 @router.post("", status_code=201)
 def create_feedback(
-    request: Request,
     body: FeedbackIn,
     session: DbSession,
     principal: CommercialReader,
-    background: BackgroundTasks,
 ) -> FeedbackOut:
-    """Record feedback; it is analysed (and screened for safety) by a job right after."""
+    """Record feedback; its commit queues the analysis and safety screening (a job)."""
     item = service.create_feedback(
         session,
         source_kind=body.source_kind,
@@ -50,7 +32,6 @@ def create_feedback(
         channel_code=body.channel_code,
         language=body.language,
     )
-    background.add_task(_enqueue_screening, request.app.state.sessionmaker, [item.id])
     return shield_feedback(session, principal, [feedback_out(item, None)], via="feedback api")[0]
 
 

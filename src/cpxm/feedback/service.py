@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from cpxm.access import cells
 from cpxm.db import one_of
 from cpxm.errors import FieldError, NotFoundError, field_error
+from cpxm.feedback import writer
 from cpxm.feedback.models import FEEDBACK_SOURCES, FeedbackAnalysis, FeedbackItem, FeedbackTheme
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.stakeholders.service import golden_ids
@@ -211,18 +212,15 @@ def create_feedback(
         stakeholder_id = golden_ids(session, stakeholder_ids=[stakeholder_id]).get(
             stakeholder_id, stakeholder_id
         )
-    item = FeedbackItem(
+    return writer.add_item(
+        session,
         source_kind=source_kind,
         text=text,
         received_at=to_naive_utc(received_at) if received_at else utc_now(),
         stakeholder_id=stakeholder_id,
         channel_code=channel_code,
         language=language,
-        analysis_status="pending",
     )
-    session.add(item)
-    session.flush()
-    return item
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,8 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from cpxm.analytics.summaries import counted_after_insert
-from cpxm.db import bulk_insert_columns, reserve_ids
+from cpxm.db import bulk_insert_columns, reserve_ids, server_timestamps
 from cpxm.ingest.columnar import ConvertedBatch, FieldColumn, _stored
-from cpxm.ingest.entities import server_timestamps
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.models import ImportLedgerEntry
 from cpxm.ingest.references import ReferenceCache, resolve_keys

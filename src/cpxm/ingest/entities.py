@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cpxm.db import one_of, reserve_ids
+from cpxm.db import one_of, reserve_ids, server_timestamps
 from cpxm.ingest.rows import ConvertedRow
 
 
@@ -40,17 +39,6 @@ def assign_ids(session: Session, model: type[Any], entities: list[Any]) -> None:
         for key, now in stamps.items():
             if getattr(entity, key, None) is None:
                 setattr(entity, key, now)
-
-
-def server_timestamps(table: Table) -> dict[str, datetime]:
-    """The timestamps the database would fill (column key -> now), given up front instead, so
-    nothing is read back after an insert."""
-    now = datetime.now(UTC).replace(tzinfo=None)
-    return {
-        column.key: now
-        for column in table.columns
-        if column.server_default is not None and isinstance(column.type, DateTime)
-    }
 
 
 def by_id(session: Session, model: type[Any], ids: list[int]) -> dict[int, Any]:

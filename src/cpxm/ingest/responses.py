@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cpxm.db import one_of
+from cpxm.feedback import writer as feedback_writer
 from cpxm.feedback.models import FeedbackItem
 from cpxm.ingest.entities import PendingRow, assign_ids, by_id
 from cpxm.ingest.mapping import ImportMapping
@@ -238,27 +239,4 @@ def _write_answers(session: Session, chosen: list[tuple[Response, list[TypedAnsw
     assign_ids(session, Answer, new_answers)
     session.add_all(new_answers)
     session.flush()
-    _write_comments(session, comments, feedback)
-
-
-def _write_comments(
-    session: Session, comments: list[tuple[Response, Answer]], feedback: dict[int, FeedbackItem]
-) -> None:
-    new_items = []
-    for response, answer in comments:
-        item = feedback.get(answer.id)
-        if item is None:
-            item = FeedbackItem(
-                source_kind="survey_comment", response_id=response.id, answer_id=answer.id
-            )
-            new_items.append(item)
-        if item.text != answer.value_text:
-            item.analysis_status = "pending"  # new words: analyse again (sentiment, safety)
-        item.text = answer.value_text or ""
-        item.stakeholder_id = response.stakeholder_id
-        item.received_at = response.submitted_at or response.started_at
-        item.channel_code = response.channel_code
-        item.language = response.language
-    assign_ids(session, FeedbackItem, new_items)
-    session.add_all(new_items)
-    session.flush()
+    feedback_writer.write_comments(session, comments, existing=feedback)

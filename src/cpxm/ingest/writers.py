@@ -15,10 +15,11 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from cpxm.db import Base, bulk_insert, one_of, reserve_ids
+from cpxm.db import Base, bulk_insert, one_of, reserve_ids, server_timestamps
+from cpxm.feedback import writer as feedback_writer
 from cpxm.feedback.models import FeedbackItem
 from cpxm.identity.models import SourceRecord
-from cpxm.ingest.entities import PendingRow, assign_ids, by_id, server_timestamps
+from cpxm.ingest.entities import PendingRow, assign_ids, by_id
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.references import (
     ReferenceCache,
@@ -127,6 +128,8 @@ def write_rows(
         return _write_stakeholders(session, mapping, pending)
     if mapping.target == "affiliations":
         return _write_affiliations(session, pending, references)
+    if mapping.target == "feedback":
+        return _write_feedback(session, mapping, pending, references)
     if mapping.target == "responses":
         return write_responses(
             session,
@@ -215,7 +218,6 @@ def _feedback_columns(
         "source_kind": values["source_kind"],
         "channel_code": values.get("channel"),
         "language": values.get("language"),
-        "analysis_status": "pending",
     }
 
 
@@ -244,9 +246,32 @@ ColumnsOf = Callable[[dict[str, Any], References, ImportMapping], dict[str, Any]
 _SIMPLE_TARGETS: dict[str, tuple[type[Base], ColumnsOf]] = {
     "interactions": (Interaction, _interaction_columns),
     "consents": (Consent, _consent_columns),
-    "feedback": (FeedbackItem, _feedback_columns),
     "kpis": (KpiValue, _kpi_columns),
 }
+
+
+def _write_feedback(
+    session: Session, mapping: ImportMapping, pending: list[PendingRow], references: References
+) -> dict[str, int]:
+    """Feedback goes through its one writer, which queues every new or re-worded item for
+    analysis and safety screening once the import's batch commits."""
+    existing = by_id(session, FeedbackItem, [p.entity_id for p in pending if p.entity_id])
+    written: dict[str, int] = {}
+    created: list[tuple[str, dict[str, Any]]] = []
+    for item in pending:
+        columns = item.columns
+        if columns is None:
+            columns = _feedback_columns(item.row.values, references, mapping)
+        entity = existing.get(item.entity_id) if item.entity_id is not None else None
+        if entity is None:  # new, or deleted since its import (by a person, or an erasure)
+            created.append((item.row.source_id, columns))
+            continue
+        feedback_writer.update_item(session, entity, columns)
+        written[item.row.source_id] = entity.id
+    session.flush()
+    new_ids = feedback_writer.insert_rows(session, [columns for _, columns in created])
+    written.update(zip((source_id for source_id, _ in created), new_ids, strict=True))
+    return written
 
 
 def _write_affiliations(

@@ -16,7 +16,6 @@ from cpxm.auth.pages import client_address
 from cpxm.auth.signatures import SignatureIn, SignatureOut, signer_or_refusal
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
-from cpxm.safety import jobs as _arrival_hooks  # noqa: F401  (analysis on arrival: commits enqueue it)
 from cpxm.safety import service, triage
 from cpxm.safety.exports import cases_csv, cases_e2b
 from cpxm.safety.models import SafetyCase, SafetyCaseEvent, SafetyTriageItem

@@ -20,7 +20,6 @@ from cpxm.access.roles import Domain
 from cpxm.auth import signatures
 from cpxm.cli_support import cli_session as _session
 from cpxm.cli_support import fail as _fail
-from cpxm.safety import jobs as _arrival_hooks  # noqa: F401  (analysis on arrival: commits enqueue it)
 from cpxm.safety import service, triage
 from cpxm.safety.exports import cases_csv, cases_e2b
 from cpxm.timeutil import utc_now

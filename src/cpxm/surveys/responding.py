@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from cpxm.db import Base
 from cpxm.errors import DomainError
+from cpxm.feedback import writer as feedback_writer
 from cpxm.feedback.models import FeedbackItem
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.surveys.definition import (
@@ -597,32 +598,9 @@ def _feed_comments(
     session: Session, response: Response, answers: list[Answer], now: datetime
 ) -> None:
     """Each free-text answer is one feedback item, kept in step with the answer's words."""
-    if not answers:
-        return
-    items = {
-        item.answer_id: item
-        for item in session.scalars(
-            select(FeedbackItem).where(FeedbackItem.answer_id.in_([a.id for a in answers]))
-        )
-    }
-    for answer in answers:
-        item = items.get(answer.id)
-        if item is None:
-            item = FeedbackItem(
-                source_kind="survey_comment",
-                response_id=response.id,
-                answer_id=answer.id,
-                text="",
-            )
-            session.add(item)
-        if item.text != answer.value_text:
-            item.analysis_status = "pending"  # new words: analyse again (sentiment, safety)
-        item.text = answer.value_text or ""
-        item.stakeholder_id = response.stakeholder_id
-        item.channel_code = response.channel_code
-        item.language = response.language
-        item.received_at = now
-    session.flush()
+    feedback_writer.write_comments(
+        session, [(response, answer) for answer in answers], received_at=now
+    )
 
 
 def complete_response(session: Session, *, respondent: Respondent, now: datetime) -> bool:
@@ -780,14 +758,12 @@ def _insert_whole_response(
             "language": respondent.language,
             "response_id": response_id,
             "answer_id": answer_id,
-            "analysis_status": "pending",
         }
         for answer_id, text_value, is_comment in stored
         if is_comment
     ]
-    if comments:
-        # Its own statement on the feedback table, where the safety net notes new comments.
-        session.execute(insert(Base.metadata.tables["feedback_items"]), comments)
+    # Through the one feedback writer, which queues the comments' screening for the commit.
+    feedback_writer.insert_rows(session, comments)
     if invitation is not None:
         invitation.status = "completed"
     respondent.state = "completed"

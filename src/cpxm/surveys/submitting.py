@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, bindparam, text
 from sqlalchemy.orm import Session
 
+from cpxm.feedback import writer as feedback_writer
 from cpxm.surveys.definition import SurveyDefinition
 from cpxm.surveys.responding import (
     TOKEN_PATTERN,
@@ -44,12 +45,6 @@ from cpxm.surveys.responding import (
     reserve_for_writing,
     store_response,
 )
-
-# The safety net (a domain above surveys) screens every new comment. It watches the session for
-# inserts into feedback_items; the one statement here writes them inside a CTE, out of its sight,
-# so it is told here instead: each listener takes (session, response ids whose comments were
-# written) and queues their screening for after the commit, as it does for what it sees.
-COMMENTS_WRITTEN: list[Callable[[Session, list[int]], None]] = []
 
 
 @dataclass(frozen=True)
@@ -178,10 +173,10 @@ def _submit_by_plan(
         # general path reads and writes in a transaction of its own.
         session.rollback()
         return None
-    response_id, comments = written
-    if comments:
-        for listener in COMMENTS_WRITTEN:
-            listener(session, [response_id])
+    response_id, comment_ids = written
+    # The comments were written by the feedback writer's statement inside ours: noted for
+    # screening once the caller commits, as every other feedback item is.
+    feedback_writer.note_written(session, comment_ids)
     return Submitted(response_id, "complete", stored=True)
 
 
@@ -223,28 +218,20 @@ _WRITE_POSTGRESQL = text(
     JOIN questions ON questions.survey_id = new_response.survey_id
         AND questions.code = given.code
     RETURNING id, question_id, value_text
-), new_comments AS (
-    INSERT INTO feedback_items (source_kind, text, stakeholder_id, received_at, channel_code,
-        language, response_id, answer_id, analysis_status)
-    SELECT 'survey_comment', coalesce(new_answers.value_text, ''), NULL, :now,
-        new_response.channel_code, :language, new_response.id, new_answers.id, 'pending'
-    FROM new_answers
-    JOIN questions ON questions.id = new_answers.question_id
-        AND questions.question_type = 'text'
-    CROSS JOIN new_response
-    RETURNING id
-)
-SELECT new_response.id, (SELECT count(*) FROM new_comments) FROM new_response
+),"""
+    + feedback_writer.SURVEY_COMMENTS_POSTGRESQL
+    + """
+SELECT new_response.id, (SELECT array_agg(id) FROM new_comments) FROM new_response
 """
 ).bindparams(bindparam("now", type_=DateTime()))
 
 
-def _write_postgresql(session: Session, values: Mapping[str, Any]) -> tuple[int, int] | None:
+def _write_postgresql(session: Session, values: Mapping[str, Any]) -> tuple[int, list[int]] | None:
     if not session.in_transaction() and isinstance(session.get_bind(), Engine):
         # One statement is its own transaction: no BEGIN and COMMIT round trips around it.
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     row = session.execute(_WRITE_POSTGRESQL, values).first()
-    return None if row is None else (int(row[0]), int(row[1]))
+    return None if row is None else (int(row[0]), list(row[1] or ()))
 
 
 _RESPONSE_SQLITE = text(
@@ -271,22 +258,11 @@ JOIN questions ON questions.survey_id = :survey_id
     AND questions.code = json_extract(given.value, '$.code')
 """
 )
-_COMMENTS_SQLITE = text(
-    """
-INSERT INTO feedback_items (source_kind, text, stakeholder_id, received_at, channel_code,
-    language, response_id, answer_id, analysis_status)
-SELECT 'survey_comment', coalesce(answers.value_text, ''), NULL, :now, :channel_code,
-    :language, answers.response_id, answers.id, 'pending'
-FROM answers
-JOIN questions ON questions.id = answers.question_id AND questions.question_type = 'text'
-WHERE answers.response_id = :response_id
-"""
-).bindparams(bindparam("now", type_=DateTime()))
 
 
 def _write_sqlite(
     session: Session, values: Mapping[str, Any], answers: Mapping[str, AnswerValue]
-) -> tuple[int, int] | None:
+) -> tuple[int, list[int]] | None:
     # In-process statements cost no round trip; what matters is holding the one writer lock
     # for as short a time as possible: only the three inserts, nothing read before them.
     reserve_for_writing(session)
@@ -298,16 +274,16 @@ def _write_sqlite(
         _ANSWERS_SQLITE,
         {"response_id": response_id, "survey_id": survey_id, "answers": values["answers"]},
     )
-    comments = session.execute(
-        _COMMENTS_SQLITE,
+    comment_ids = session.scalars(
+        feedback_writer.SURVEY_COMMENTS_SQLITE,
         {
             "response_id": response_id,
             "channel_code": channel_code,
             "language": values["language"],
             "now": values["now"],
         },
-    ).rowcount  # type: ignore[attr-defined]
-    return int(response_id), int(comments)
+    ).all()
+    return int(response_id), list(comment_ids)
 
 
-__all__ = ["COMMENTS_WRITTEN", "LinkPlan", "respondent_for", "submit_whole_response"]
+__all__ = ["LinkPlan", "respondent_for", "submit_whole_response"]
