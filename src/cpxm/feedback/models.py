@@ -56,7 +56,7 @@ class FeedbackItem(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     response_id: Mapped[int | None] = mapped_column(ForeignKey("responses.id"))
     answer_id: Mapped[int | None] = mapped_column(ForeignKey("answers.id"))
-    interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"))
+    interaction_id: Mapped[int | None] = mapped_column(ForeignKey("interactions.id"), index=True)
     analysis_status: Mapped[str] = mapped_column(String(20), default="pending")
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
 

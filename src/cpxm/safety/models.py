@@ -44,7 +44,7 @@ class SafetyCase(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    feedback_item_id: Mapped[int] = mapped_column(ForeignKey("feedback_items.id"))
+    feedback_item_id: Mapped[int] = mapped_column(ForeignKey("feedback_items.id"), index=True)
     kind: Mapped[str] = mapped_column(String(8))
     subtypes: Mapped[list[str]] = mapped_column(JSON)  # adverse_event, packaging, pregnancy, ...
     verbatim: Mapped[str] = mapped_column(Text)  # the reporter's words, unredacted (PV only)
