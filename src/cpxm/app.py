@@ -48,6 +48,7 @@ from cpxm.stakeholders.api import router as stakeholders_router
 from cpxm.stakeholders.pages import router as stakeholders_pages
 from cpxm.surveys.api import responses_router, surveys_router
 from cpxm.surveys.respondent import router as respondent_pages
+from cpxm.web.apidocs import router as api_docs
 from cpxm.web.assets import router as vendor_assets
 from cpxm.web.assets import vega_embed_bundle
 from cpxm.web.error_handlers import install_error_handlers
@@ -72,6 +73,9 @@ def create_app(
         # A given sessionmaker may be bound to one connection (the tests' transaction), which
         # must not be used from the warm-up thread; only the app's own engine is warmed.
         lifespan=_warm_up_lifespan(warm_overview=sessionmaker_ is None),
+        # Served by cpxm.web.apidocs from installed files, not FastAPI's CDN defaults.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.engine = engine or (None if sessionmaker_ else make_engine())
     app.state.sessionmaker = sessionmaker_ or session_factory(app.state.engine)
@@ -133,6 +137,7 @@ def create_app(
     app.include_router(stakeholders_pages)
     # Vendor routes come before the /static mount, which would otherwise answer their paths.
     app.include_router(vendor_assets)
+    app.include_router(api_docs)
     app.mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static")
     return app
 

@@ -8,8 +8,9 @@ run uvicorn with ``--proxy-headers`` so the request's scheme is the client's.
 Charts render without ``unsafe-eval``: the page asks vega-embed for ``ast: true``, which uses the
 bundled expression interpreter instead of ``new Function``. Styles allow ``unsafe-inline`` because
 vega-embed and its tooltips inject style elements; style injection cannot run script. The API docs
-(Swagger UI) load from FastAPI's CDN with an inline bootstrap script, so only those pages get a
-CSP that allows that.
+(Swagger UI, ReDoc) load their scripts from this server (``cpxm.web.apidocs``) but start with an
+inline bootstrap script and ReDoc runs a worker from a blob, so only those pages get a CSP that
+allows that; no other origin is allowed anywhere.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ PAGE_CSP = (
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "img-src 'self' data: https://fastapi.tiangolo.com; object-src 'none'; "
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
     "base-uri 'self'; frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
