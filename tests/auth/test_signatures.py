@@ -321,6 +321,12 @@ def test_the_cli_signs_as_the_token_user_with_the_password_on_stdin(tmp_path: Pa
             .where(AuditLogEntry.action == "signature_failed")
         )
         assert failed == 1
+        read = session.scalar(
+            select(AuditLogEntry.details).where(
+                AuditLogEntry.action == "read", AuditLogEntry.entity_type == "safety_cases"
+            )
+        )
+        assert read is not None and read["via"] == "cpxm safety show"  # the CLI read is audited
         decided = session.scalar(
             select(SafetyCaseEvent.details).where(SafetyCaseEvent.event_type == "confirmed")
         )

@@ -29,7 +29,7 @@ from cpxm.safety.models import SafetyCase
 from cpxm.safety.screening import screen_items
 from cpxm.stakeholders.models import Consent, Stakeholder
 from cpxm.surveys.models import Answer, Invitation
-from cpxm.workspace.models import AuditLogEntry
+from cpxm.workspace.models import AuditLogEntry, User
 from tests.factories import (
     make_interaction,
     make_question,
@@ -231,6 +231,11 @@ def test_the_cli_exports_and_erases_on_a_fresh_store(tmp_path: Path) -> None:
     def cpxm(*arguments: str) -> subprocess.CompletedProcess[str]:
         return cpxm_command(*arguments, environment=environment, cwd=tmp_path)
 
+    anonymous = cpxm("privacy", "export", str(golden_id), "person.json")
+    assert anonymous.returncode == 1 and "CPXM_TOKEN" in anonymous.stderr
+    assert not (tmp_path / "person.json").exists()
+    assert cpxm("user", "add", "dpo@x.example", "--role", "admin").returncode == 0
+    environment["CPXM_TOKEN"] = cpxm("token", "create", "--user", "dpo@x.example").stdout.strip()
     exported = cpxm("privacy", "export", str(golden_id), "person.json")
     assert exported.returncode == 0, exported.stderr
     assert json.loads((tmp_path / "person.json").read_text())["golden_record"]["email"] == SECRET
@@ -242,3 +247,12 @@ def test_the_cli_exports_and_erases_on_a_fresh_store(tmp_path: Path) -> None:
     again = cpxm("privacy", "export", str(golden_id), "after.json")
     assert again.returncode == 0, again.stderr
     assert SECRET not in (tmp_path / "after.json").read_text()
+    engine = make_engine(url)
+    with Session(engine) as session:
+        actions = session.scalars(
+            select(AuditLogEntry.action)
+            .join(User, User.id == AuditLogEntry.user_id)
+            .where(User.email == "dpo@x.example", AuditLogEntry.entity_id == str(golden_id))
+        ).all()
+    engine.dispose()
+    assert {"read", "privacy_erase"} <= set(actions)  # the exports and the erasure are theirs

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cpxm.analytics.summaries import summary_drift
+from cpxm.db import make_engine
 from cpxm.errors import DomainError
 from cpxm.feedback.models import FeedbackItem
 from cpxm.interactions.models import Interaction
@@ -25,7 +26,7 @@ from cpxm.retention.service import (
     set_retention,
 )
 from cpxm.surveys.models import Answer, Response
-from cpxm.workspace.models import AuditLogEntry
+from cpxm.workspace.models import AuditLogEntry, User
 from tests.factories import (
     make_interaction,
     make_question,
@@ -141,9 +142,25 @@ def test_the_cli_on_a_fresh_store(tmp_path: Path) -> None:
     nothing = cpxm("retention", "run", "--dry-run")
     assert nothing.returncode == 0 and "no retention period is set" in nothing.stdout
     assert cpxm("retention", "set", "free_text", "soon").returncode == 1
+    anonymous = cpxm("retention", "set", "free_text", "730")
+    assert anonymous.returncode == 1 and "CPXM_TOKEN" in anonymous.stderr
+    assert cpxm("user", "add", "dpo@x.example", "--role", "admin").returncode == 0
+    environment["CPXM_TOKEN"] = cpxm("token", "create", "--user", "dpo@x.example").stdout.strip()
     assert cpxm("retention", "set", "free_text", "730").returncode == 0
     shown = cpxm("retention", "show")
     assert "730 days" in shown.stdout and "until decided" in shown.stdout
     run = cpxm("retention", "run", "--dry-run")
     assert run.returncode == 0, run.stderr
     assert "0 row(s) would change (dry run)" in run.stdout
+    done = cpxm("retention", "run")
+    assert done.returncode == 0, done.stderr
+    engine = make_engine(environment["CPXM_DATABASE_URL"])
+    with Session(engine) as session:
+        actors = session.execute(
+            select(AuditLogEntry.action, User.email)
+            .join(User, User.id == AuditLogEntry.user_id)
+            .where(AuditLogEntry.action.in_(("retention_set", "retention_run")))
+        ).all()
+    engine.dispose()
+    assert sorted(actions for actions, _ in actors) == ["retention_run", "retention_set"]
+    assert {email for _, email in actors} == {"dpo@x.example"}

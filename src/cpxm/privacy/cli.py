@@ -29,9 +29,13 @@ def export_command(
     stakeholder_id: Annotated[int, typer.Argument(help="The person's (golden) stakeholder id.")],
     out: Annotated[Path, typer.Argument(help="Where to write the JSON document.")],
 ) -> None:
-    """Write everything held about the person to OUT as JSON."""
+    """Write everything held about the person to OUT as JSON, as CPXM_TOKEN's user (an admin);
+    the export is audited as their read."""
     with cli_session() as session:
-        document = export_person(session, stakeholder_id=stakeholder_id, actor_user_id=None)
+        principal = acting_principal(session, roles=ADMINISTRATION.allowed_roles)
+        document = export_person(
+            session, stakeholder_id=stakeholder_id, actor_user_id=principal.user_id
+        )
     out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     rows = sum(len(rows) for rows in document["held"].values())
     console.print(
@@ -46,12 +50,14 @@ def erase_command(
     reason: Annotated[str, typer.Option(help="Why (the request and its date), for the audit.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Erase the person everywhere except safety cases; this cannot be undone."""
+    """Erase the person everywhere except safety cases, as CPXM_TOKEN's user (an admin); this
+    cannot be undone."""
     if not yes:
         typer.confirm(f"Erase stakeholder {stakeholder_id} irreversibly?", abort=True)
     with cli_session() as session:
+        principal = acting_principal(session, roles=ADMINISTRATION.allowed_roles, reason=reason)
         erasure = erase_person(
-            session, stakeholder_id=stakeholder_id, reason=reason, actor_user_id=None
+            session, stakeholder_id=stakeholder_id, reason=reason, actor_user_id=principal.user_id
         )
         erasure_id, summary = erasure.id, dict(erasure.summary)
     # Said only once the erasure is committed.

@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cpxm.access.acting import acting_principal
+from cpxm.access.policy import ADMINISTRATION
 from cpxm.cli_support import cli_session, fail
 from cpxm.retention.service import CATEGORIES, apply_retention, retention_policy, set_retention
 
@@ -36,15 +38,16 @@ def set_command(
     category: Annotated[str, typer.Argument(help=f"One of: {', '.join(CATEGORIES)}.")],
     days: Annotated[str, typer.Argument(help="Days to keep, or 'off' for no period.")],
 ) -> None:
-    """Keep CATEGORY for DAYS days (or 'off')."""
+    """Keep CATEGORY for DAYS days (or 'off'), as CPXM_TOKEN's user (an admin)."""
     if days != "off" and not days.isdigit():
         fail(f"days must be a whole number or 'off', not '{days}'")
     with cli_session() as session:
+        principal = acting_principal(session, roles=ADMINISTRATION.allowed_roles)
         set_retention(
             session,
             category=category,
             days=None if days == "off" else int(days),
-            actor_user_id=None,
+            actor_user_id=principal.user_id,
         )
     console.print(f"{category}: " + ("no period" if days == "off" else f"kept {int(days):,} days"))
 
@@ -55,9 +58,13 @@ def run_command(
         bool, typer.Option("--dry-run", help="Count what would go; change nothing.")
     ] = False,
 ) -> None:
-    """Delete or anonymise everything past its period now (the worker does this daily)."""
+    """Delete or anonymise everything past its period now (the worker does this daily), as
+    CPXM_TOKEN's user (an admin); a dry run changes nothing and needs no token."""
     with cli_session() as session:
-        report = apply_retention(session, dry_run=dry_run)
+        actor = None if dry_run else acting_principal(session, roles=ADMINISTRATION.allowed_roles)
+        report = apply_retention(
+            session, dry_run=dry_run, actor_user_id=actor.user_id if actor else None
+        )
     if not report.results:
         console.print("no retention period is set: nothing to do (see `cpxm retention set`)")
         return

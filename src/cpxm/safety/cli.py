@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cpxm.access import audit
 from cpxm.access.acting import acting_principal, acting_signer
 from cpxm.access.roles import Domain
 from cpxm.auth import signatures
@@ -197,9 +198,18 @@ def open_case_command(
 
 @safety_app.command("show")
 def show_command(case_id: Annotated[int, typer.Argument()]) -> None:
-    """One case: verbatim text, detections, the four elements, the clock and its trail."""
+    """One case: verbatim text, detections, the four elements, the clock and its trail; read as
+    CPXM_TOKEN's user (PV), and audited as their read."""
     with _session() as session:
+        reader = acting_principal(session, needs=Domain.SAFETY)
         case = service.get_case(session, case_id)
+        audit.record_read(
+            session,
+            reader,
+            entity_type="safety_cases",
+            entity_ids=[case.id],
+            purpose="cpxm safety show",
+        )
         events = service.case_events(session, case_id)
         console.print(f"[bold]safety case {case.id}[/] ({case.kind}: {', '.join(case.subtypes)})")
         console.print(
