@@ -21,8 +21,8 @@ def test_case_jobs_run_by_hand_act_as_a_person(tmp_path: Path) -> None:
     for command in (("cases", "scan"), ("cases", "sweep")):
         code, output = cpxm(*command)
         assert code == 1 and "CPXM_TOKEN" in output, command
-    assert cpxm("user", "add", "lead@x.example", "--role", "cx_lead")[0] == 0
-    assert cpxm("user", "add", "viewer@x.example", "--role", "viewer")[0] == 0
+    assert cpxm("user", "add", "lead@x.example", "--role", "cx_lead", "--no-password")[0] == 0
+    assert cpxm("user", "add", "viewer@x.example", "--role", "viewer", "--no-password")[0] == 0
     environment["CPXM_TOKEN"] = cpxm("token", "create", "--user", "viewer@x.example")[1].strip()
     code, output = cpxm("cases", "scan")
     assert code == 1 and "may not do this" in output

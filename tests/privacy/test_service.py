@@ -234,7 +234,7 @@ def test_the_cli_exports_and_erases_on_a_fresh_store(tmp_path: Path) -> None:
     anonymous = cpxm("privacy", "export", str(golden_id), "person.json")
     assert anonymous.returncode == 1 and "CPXM_TOKEN" in anonymous.stderr
     assert not (tmp_path / "person.json").exists()
-    assert cpxm("user", "add", "dpo@x.example", "--role", "admin").returncode == 0
+    assert cpxm("user", "add", "dpo@x.example", "--role", "admin", "--no-password").returncode == 0
     environment["CPXM_TOKEN"] = cpxm("token", "create", "--user", "dpo@x.example").stdout.strip()
     exported = cpxm("privacy", "export", str(golden_id), "person.json")
     assert exported.returncode == 0, exported.stderr
