@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cpxm.access import audit
 from cpxm.access.principal import CSRF_FIELD, CSRF_HEADER, Principal, principal_of
-from cpxm.access.roles import ROLE_DOMAINS, Domain, Role
+from cpxm.access.roles import ADMINS, CX_MANAGERS, ROLE_DOMAINS, Domain, Role
 from cpxm.deps import DbSession, request_sessionmaker
 from cpxm.errors import DomainError
 
@@ -184,7 +184,7 @@ SAFETY_DATA = policy(
 CX_MANAGEMENT = policy(
     "cx_management",
     "running the programme: surveys, governance, case routing",
-    roles=(Role.ADMIN, Role.CX_LEAD),
+    roles=tuple(sorted(CX_MANAGERS)),
 )
 DATA_STEWARDSHIP = policy(
     "data_stewardship",
@@ -192,7 +192,9 @@ DATA_STEWARDSHIP = policy(
     roles=(Role.ADMIN,),
     audit_reads=True,
 )
-ADMINISTRATION = policy("administration", "users, teams, roles and tokens", roles=(Role.ADMIN,))
+ADMINISTRATION = policy(
+    "administration", "users, teams, roles and tokens", roles=tuple(sorted(ADMINS))
+)
 CASE_WORK = policy(
     "case_work",
     "working cases: open, assign, comment, close (analysts and viewers only read figures)",

@@ -47,6 +47,11 @@ ROLE_DOMAINS: dict[Role, frozenset[Domain]] = {
     Role.VIEWER: frozenset(),
 }
 
+# Who runs the programme (surveys, governance, case routing) and who administers the workspace
+# (users, data subjects' requests, retention): the policies and the commands both use these.
+CX_MANAGERS = frozenset({Role.ADMIN, Role.CX_LEAD})
+ADMINS = frozenset({Role.ADMIN})
+
 # Departments whose interaction notes are medical-inquiry content, behind the firewall.
 MEDICAL_DEPARTMENTS = frozenset({"medical_affairs", "medical_information", "pharmacovigilance"})
 

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from cpxm.access.acting import acting_principal
-from cpxm.access.policy import CX_MANAGEMENT
+from cpxm.access.roles import CX_MANAGERS
 from cpxm.cases import scan, service
 from cpxm.cli_support import cli_session
 
@@ -24,7 +24,7 @@ cases_app = typer.Typer(help="Open cases from new feedback, and sweep SLAs.", no
 def scan_command() -> None:
     """Open the cases that new survey answers and analysed feedback call for (idempotent)."""
     with cli_session() as session:
-        acting_principal(session, roles=CX_MANAGEMENT.allowed_roles, reason="cpxm cases scan")
+        acting_principal(session, roles=CX_MANAGERS, reason="cpxm cases scan")
         report = scan.scan(session)
     console.print(
         f"read {report.answers_read} answer(s) and {report.feedback_read} feedback analysis(es); "
@@ -36,6 +36,6 @@ def scan_command() -> None:
 def sweep_command() -> None:
     """Send due reminders and escalate cases past their SLA to their Accountable."""
     with cli_session() as session:
-        acting_principal(session, roles=CX_MANAGEMENT.allowed_roles, reason="cpxm cases sweep")
+        acting_principal(session, roles=CX_MANAGERS, reason="cpxm cases sweep")
         sweep = service.sweep_slas(session)
     console.print(f"reminded {len(sweep.reminded)} case(s); escalated {len(sweep.escalated)}")

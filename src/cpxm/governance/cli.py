@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from cpxm.access.acting import acting_principal, acting_signer
-from cpxm.access.policy import CX_MANAGEMENT
+from cpxm.access.roles import CX_MANAGERS
 from cpxm.cli_support import cli_session
 from cpxm.cli_support import fail as _fail
 from cpxm.db import make_engine, session_factory
@@ -37,7 +37,7 @@ def load(
         _fail(f"no such file: {file}")
     text = file.read_text(encoding="utf-8")
     with cli_session() as session:
-        principal = acting_principal(session, roles=CX_MANAGEMENT.allowed_roles, reason=reason)
+        principal = acting_principal(session, roles=CX_MANAGERS, reason=reason)
         signer = acting_signer(
             session, principal, meaning=meaning, reason=reason, password_stdin=password_stdin
         )

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from cpxm.access.acting import acting_principal
-from cpxm.access.policy import ADMINISTRATION
+from cpxm.access.roles import ADMINS
 from cpxm.cli_support import cli_session, fail
 from cpxm.privacy.erasure import erase_person
 from cpxm.privacy.export import export_person
@@ -32,7 +32,7 @@ def export_command(
     """Write everything held about the person to OUT as JSON, as CPXM_TOKEN's user (an admin);
     the export is audited as their read."""
     with cli_session() as session:
-        principal = acting_principal(session, roles=ADMINISTRATION.allowed_roles)
+        principal = acting_principal(session, roles=ADMINS)
         document = export_person(
             session, stakeholder_id=stakeholder_id, actor_user_id=principal.user_id
         )
@@ -55,7 +55,7 @@ def erase_command(
     if not yes:
         typer.confirm(f"Erase stakeholder {stakeholder_id} irreversibly?", abort=True)
     with cli_session() as session:
-        principal = acting_principal(session, roles=ADMINISTRATION.allowed_roles, reason=reason)
+        principal = acting_principal(session, roles=ADMINS, reason=reason)
         erasure = erase_person(
             session, stakeholder_id=stakeholder_id, reason=reason, actor_user_id=principal.user_id
         )
@@ -84,7 +84,7 @@ def rectify_command(
             fail(f"--set '{item}': write FIELD=VALUE, e.g. --set city=Lyon")
         changes[field.strip()] = value
     with cli_session() as session:
-        principal = acting_principal(session, roles=ADMINISTRATION.allowed_roles, reason=reason)
+        principal = acting_principal(session, roles=ADMINS, reason=reason)
         stakeholder = rectify(
             session,
             stakeholder_id=stakeholder_id,
@@ -107,7 +107,7 @@ def object_command(
     """Record that the person objects to processing (GDPR Art. 21), or withdraws it, as
     CPXM_TOKEN's user (an admin): objecting people are left out of profiling lists and surveys."""
     with cli_session() as session:
-        principal = acting_principal(session, roles=ADMINISTRATION.allowed_roles, reason=reason)
+        principal = acting_principal(session, roles=ADMINS, reason=reason)
         if withdraw:
             withdraw_objection(
                 session,

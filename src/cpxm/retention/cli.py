@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cpxm.access.acting import acting_principal
-from cpxm.access.policy import ADMINISTRATION
+from cpxm.access.roles import ADMINS
 from cpxm.cli_support import cli_session, fail
 from cpxm.retention.service import CATEGORIES, apply_retention, retention_policy, set_retention
 
@@ -42,7 +42,7 @@ def set_command(
     if days != "off" and not days.isdigit():
         fail(f"days must be a whole number or 'off', not '{days}'")
     with cli_session() as session:
-        principal = acting_principal(session, roles=ADMINISTRATION.allowed_roles)
+        principal = acting_principal(session, roles=ADMINS)
         set_retention(
             session,
             category=category,
@@ -61,7 +61,7 @@ def run_command(
     """Delete or anonymise everything past its period now (the worker does this daily), as
     CPXM_TOKEN's user (an admin); a dry run changes nothing and needs no token."""
     with cli_session() as session:
-        actor = None if dry_run else acting_principal(session, roles=ADMINISTRATION.allowed_roles)
+        actor = None if dry_run else acting_principal(session, roles=ADMINS)
         report = apply_retention(
             session, dry_run=dry_run, actor_user_id=actor.user_id if actor else None
         )
