@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpxm import csvout
 from cpxm.text import ProductCatalogue, analyse_text
 
 ADDED_COLUMNS = (
@@ -65,7 +66,7 @@ def analyse_csv(
                 f"{input_path} already has column(s) {', '.join(clashes)}, which the analysis "
                 "adds; rename them first"
             )
-        writer = csv.DictWriter(out, fieldnames=[*columns, *ADDED_COLUMNS])
+        writer = csvout.dict_writer(out, [*columns, *ADDED_COLUMNS])
         writer.writeheader()
         try:
             for row in reader:

@@ -8,7 +8,6 @@ the model: accepted pairs are always linked, rejected pairs never, not even thro
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from cpxm import csvout
 from cpxm.db import Base, bulk_insert, bulk_update, chunked, reserve_ids
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.heap import fewer_collections
@@ -623,7 +623,7 @@ def export_links(session: Session, path: Path) -> int:
     """Write ``source_system,source_id,stakeholder_id`` for every source record."""
     count = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvout.writer(handle)
         writer.writerow(["source_system", "source_id", "stakeholder_id"])
         rows: Any = session.execute(
             select(SourceRecord.source_system, SourceRecord.source_id, SourceRecord.stakeholder_id)

@@ -10,7 +10,6 @@ is left to PV (``reactionmeddrapt`` is null): the reporter's words are in
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cpxm import csvout
 from cpxm.safety.models import SafetyCase
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.timeutil import utc_now
@@ -66,7 +66,7 @@ def _iso(moment: datetime | None) -> str:
 
 def cases_csv(cases: Sequence[SafetyCase]) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csvout.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for case in cases:
         on_time = case.acknowledged_at <= case.due_at if case.acknowledged_at else ""

@@ -9,7 +9,6 @@ states it in words.
 
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import os
@@ -23,6 +22,7 @@ from fpdf import FPDF
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from cpxm import csvout
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.feedback.models import FeedbackItem
 from cpxm.safety.models import SafetyCase
@@ -187,7 +187,7 @@ def _row(case: SafetyCase) -> list[str]:
 
 def reconciliation_csv(report: Reconciliation) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csvout.writer(buffer)
     writer.writerow(["# scope", report.scope])
     writer.writerow(["# generated_at", report.generated_at.isoformat(timespec="seconds")])
     writer.writerow(["# items_screened", report.items_screened])

@@ -7,7 +7,6 @@ Texts are data, never markup or formulas: CSV cells that a spreadsheet would run
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cpxm import csvout
 from cpxm.surveys.models import Answer, Question, Response, Survey
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ RESPONSE_COLUMNS = (
     "started_at",
     "submitted_at",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Questions whose answers are the respondent's own words (the rest are numbers and choices).
 FREE_TEXT_TYPES = frozenset({"text"})
 ExportShield = Callable[[list[dict[str, Any]], list[str]], list[dict[str, Any]]]
@@ -106,10 +105,10 @@ def export_responses(
     columns = [*RESPONSE_COLUMNS, *codes]
     if format == "csv":
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csvout.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow([_csv_cell(row.get(column)) for column in columns])
+            writer.writerow([row.get(column) for column in columns])
         return buffer.getvalue().encode("utf-8")
     if format == "json":
         text = json.dumps([{c: row.get(c) for c in columns} for row in rows], ensure_ascii=False)
@@ -128,12 +127,6 @@ def export_responses(
         pq.write_table(table, sink)
         return sink.getvalue()
     raise ValueError(f"format is '{format}', expected one of {', '.join(FORMATS)}")
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
 
 
 def _parquet_column(values: list[Any]) -> pa.Array:
