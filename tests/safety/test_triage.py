@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.feedback.models import FeedbackItem
-from cpxm.safety import service, triage
+from cpxm.safety import intake, service, triage
 from cpxm.safety.models import SafetyCase, SafetyCaseEvent
 from cpxm.safety.screening import screen_items
 from cpxm.workspace.models import AuditLogEntry
@@ -96,7 +96,7 @@ def test_open_case_from_triage_runs_the_clock_from_arrival(session: Session) -> 
     (item,) = _screen(session, HYPOTHETICAL)
     (entry,), _ = triage.list_triage(session)
 
-    case = service.open_case_from_triage(
+    case = intake.open_case_from_triage(
         session, triage_id=entry.id, user_id=None, reason="patient already has the rash"
     )
 
@@ -108,7 +108,7 @@ def test_open_case_from_triage_runs_the_clock_from_arrival(session: Session) -> 
     assert opened.details and opened.details["by_hand"] is True
     assert opened.details["triage_id"] == entry.id
     with pytest.raises(triage.TriageStateError):
-        service.open_case_from_triage(session, triage_id=entry.id, user_id=None, reason="x")
+        intake.open_case_from_triage(session, triage_id=entry.id, user_id=None, reason="x")
 
 
 def test_a_case_can_be_opened_by_hand_from_any_feedback_item(session: Session) -> None:
@@ -116,7 +116,7 @@ def test_a_case_can_be_opened_by_hand_from_any_feedback_item(session: Session) -
     (item,) = _screen(session, "The nurse was lovely and the clinic ran on time.")
     assert triage.list_triage(session)[1] == 0  # nothing detected, nothing to triage
 
-    case = service.open_case_by_hand(
+    case = intake.open_case_by_hand(
         session,
         feedback_item_id=item.id,
         kind="pc",
@@ -126,15 +126,15 @@ def test_a_case_can_be_opened_by_hand_from_any_feedback_item(session: Session) -
 
     assert case.kind == "pc" and case.subtypes == ["quality_defect"] and case.origin == "pv"
     with pytest.raises(service.CaseStateError, match="already has pc case"):
-        service.open_case_by_hand(
+        intake.open_case_by_hand(
             session, feedback_item_id=item.id, kind="pc", user_id=None, reason="twice"
         )
     with pytest.raises(NotFoundError):
-        service.open_case_by_hand(
+        intake.open_case_by_hand(
             session, feedback_item_id=item.id + 999, kind="ae", user_id=None, reason="x"
         )
     with pytest.raises(DomainError, match="kind is 'xx'"):
-        service.open_case_by_hand(
+        intake.open_case_by_hand(
             session, feedback_item_id=item.id, kind="xx", user_id=None, reason="x"
         )
 

@@ -16,7 +16,7 @@ from cpxm.auth.pages import client_address
 from cpxm.auth.signatures import SignatureIn, SignatureOut, signer_or_refusal
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
-from cpxm.safety import service, triage
+from cpxm.safety import intake, service, triage
 from cpxm.safety.exports import cases_csv, cases_e2b
 from cpxm.safety.models import SafetyCase, SafetyCaseEvent, SafetyTriageItem
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
@@ -55,6 +55,15 @@ class SafetyCaseOut(BaseModel):
     exported_at: UtcDateTime | None
     contact_permission: bool | None
     origin: str
+    seriousness: list[str]
+    seriousness_level: int
+    seriousness_by: str
+    handoff_due_at: UtcDateTime | None
+    handed_off_at: UtcDateTime | None
+    safety_db_reference: str | None
+    follow_up_of: int | None
+    version: int
+    lot_number: str | None
     mentions: list[dict[str, Any]]
 
     @classmethod
@@ -114,6 +123,17 @@ class ReasonIn(BaseModel):
     reason: str = Field(min_length=1, max_length=5_000, description="Why, for the audit trail.")
 
 
+class SeriousnessIn(ReasonIn):
+    criteria: list[str] = Field(
+        description="ICH E2A criteria: death, life_threatening, hospitalisation, disability, "
+        "congenital_anomaly, medically_important; empty for not serious."
+    )
+
+
+class HandoffIn(BaseModel):
+    reference: str = Field(min_length=1, max_length=100, description="The safety database's id.")
+
+
 class CaseByHandIn(ReasonIn):
     kind: str = Field(pattern="^(ae|pc|srs)$")
 
@@ -134,9 +154,17 @@ def _filter(
     overdue: bool,
     survey_id: int | None,
     study_code: str | None,
+    serious: bool = False,
+    handoff_overdue: bool = False,
 ) -> service.CaseFilter:
     return service.CaseFilter(
-        status=status, kind=kind, overdue=overdue, survey_id=survey_id, study_code=study_code
+        status=status,
+        kind=kind,
+        overdue=overdue,
+        survey_id=survey_id,
+        study_code=study_code,
+        serious=serious,
+        handoff_overdue=handoff_overdue,
     )
 
 
@@ -149,11 +177,14 @@ def list_cases(
     overdue: bool = False,
     survey_id: int | None = None,
     study_code: str | None = None,
+    serious: bool = False,
+    handoff_overdue: bool = False,
 ) -> Page[SafetyCaseOut]:
-    """The PV queue: open first, most escalated and soonest due at the top."""
+    """The PV queue: open first; fatal or life-threatening, then serious; then most escalated
+    and soonest due."""
     cases, total = service.list_cases(
         session,
-        case_filter=_filter(status, kind, overdue, survey_id, study_code),
+        case_filter=_filter(status, kind, overdue, survey_id, study_code, serious, handoff_overdue),
         limit=page.limit,
         offset=page.offset,
     )
@@ -261,6 +292,34 @@ def reclassify_case(
     )
 
 
+@router.post("/cases/{case_id}/seriousness")
+def set_seriousness(
+    session: DbSession, principal: SafetyReader, case_id: int, body: SeriousnessIn
+) -> SafetyCaseOut:
+    """Confirm or correct the ICH E2A criteria; the hand-off due date follows."""
+    return SafetyCaseOut.of(
+        service.set_seriousness(
+            session,
+            case_id=case_id,
+            criteria=body.criteria,
+            user_id=principal.user_id,
+            reason=body.reason,
+        )
+    )
+
+
+@router.post("/cases/{case_id}/handoff")
+def record_handoff(
+    session: DbSession, principal: SafetyReader, case_id: int, body: HandoffIn
+) -> SafetyCaseOut:
+    """A confirmed case is in the safety database under ``reference``."""
+    return SafetyCaseOut.of(
+        service.record_handoff(
+            session, case_id=case_id, reference=body.reference, user_id=principal.user_id
+        )
+    )
+
+
 @router.get("/triage")
 def list_triage(
     session: DbSession,
@@ -317,7 +376,7 @@ def open_case_from_triage(
 ) -> SafetyCaseOut:
     """Open the case screening did not: due from when the text was received."""
     return SafetyCaseOut.of(
-        service.open_case_from_triage(
+        intake.open_case_from_triage(
             session, triage_id=triage_id, user_id=principal.user_id, reason=body.reason
         )
     )
@@ -329,7 +388,7 @@ def open_case_by_hand(
 ) -> SafetyCaseOut:
     """Open a case by hand from any feedback item, whatever screening found in it."""
     return SafetyCaseOut.of(
-        service.open_case_by_hand(
+        intake.open_case_by_hand(
             session,
             feedback_item_id=feedback_item_id,
             kind=body.kind,

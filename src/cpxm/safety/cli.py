@@ -21,7 +21,7 @@ from cpxm.access.roles import Domain
 from cpxm.auth import signatures
 from cpxm.cli_support import cli_session as _session
 from cpxm.cli_support import fail as _fail
-from cpxm.safety import service, triage
+from cpxm.safety import intake, service, triage
 from cpxm.safety.exports import cases_csv, cases_e2b
 from cpxm.timeutil import utc_now
 
@@ -49,23 +49,32 @@ def queue_command(
     ] = "open",
     kind: Annotated[str | None, typer.Option(help="ae, pc or srs.")] = None,
     overdue: Annotated[bool, typer.Option("--overdue", help="Only open cases past due.")] = False,
+    serious: Annotated[bool, typer.Option("--serious", help="Only serious cases.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
-    """The PV queue: most escalated and soonest due first."""
+    """The PV queue: fatal or life-threatening first, then serious, then most escalated and
+    soonest due."""
     now = utc_now()
     with _session() as session:
         cases, total = service.list_cases(
             session,
             case_filter=service.CaseFilter(
-                status=status if status != "all" else None, kind=kind, overdue=overdue
+                status=status if status != "all" else None,
+                kind=kind,
+                overdue=overdue,
+                serious=serious,
             ),
             limit=limit,
+            offset=offset,
             now=now,
         )
-        table = Table(title=f"{total:,} safety case(s)", title_justify="left")
+        shown = f", showing {offset + 1}-{offset + len(cases)}" if cases else ""
+        table = Table(title=f"{total:,} safety case(s){shown}", title_justify="left")
         for column in (
             "id",
             "kind",
+            "serious",
             "status",
             "due",
             "esc",
@@ -88,6 +97,7 @@ def queue_command(
             table.add_row(
                 str(case.id),
                 case.kind,
+                _SERIOUS_MARK[case.seriousness_level],
                 case.status,
                 ("[red]" if late else "") + case.due_at.isoformat(sep=" ", timespec="minutes"),
                 str(case.escalation_level or ""),
@@ -97,7 +107,13 @@ def queue_command(
                 elements,
             )
     console.print(table)
-    console.print("elements: P patient, R reporter, D drug/product, E event (- missing)")
+    console.print(
+        "serious: F fatal or life-threatening, S serious; "
+        "elements: P patient, R reporter, D drug/product, E event (- missing)"
+    )
+
+
+_SERIOUS_MARK = {0: "", 1: "S", 2: "F"}
 
 
 @safety_app.command("triage")
@@ -180,12 +196,12 @@ def open_case_command(
     with _session() as session:
         principal = acting_principal(session, needs=Domain.SAFETY, reason=reason)
         if triage_id is not None:
-            case = service.open_case_from_triage(
+            case = intake.open_case_from_triage(
                 session, triage_id=triage_id, user_id=principal.user_id, reason=reason
             )
         else:
             assert feedback_id is not None
-            case = service.open_case_by_hand(
+            case = intake.open_case_by_hand(
                 session,
                 feedback_item_id=feedback_id,
                 kind=kind,
@@ -226,6 +242,13 @@ def show_command(case_id: Annotated[int, typer.Argument()]) -> None:
             f"{'present' if case.has_product else 'missing'}, event "
             f"{'present' if case.has_event else 'missing'}; contact permission "
             f"{'not asked' if case.contact_permission is None else case.contact_permission}"
+        )
+        console.print(
+            f"seriousness {', '.join(case.seriousness) or 'not serious'} "
+            f"(by {case.seriousness_by}); hand-off due "
+            f"{case.handoff_due_at or '- (Quality)'}; handed off "
+            f"{case.handed_off_at or '-'} {case.safety_db_reference or ''}",
+            highlight=False,
         )
         console.print(f"verbatim: {case.verbatim}", highlight=False)
         for event in events:
@@ -324,6 +347,51 @@ def reclassify_command(
         )
         service.reclassify(session, case_id=case_id, kind=kind, signer=signer)
     console.print(f"case {case_id} reclassified as {kind} (signed)")
+
+
+@safety_app.command("seriousness")
+def seriousness_command(
+    case_id: Annotated[int, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="Why (required).")],
+    criteria: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--criterion",
+            help="death, life_threatening, hospitalisation, disability, congenital_anomaly, "
+            "medically_important; repeat for several, none for not serious.",
+        ),
+    ] = None,
+) -> None:
+    """Confirm or correct a case's ICH E2A seriousness. Acts as CPXM_TOKEN's user."""
+    with _session() as session:
+        principal = acting_principal(session, needs=Domain.SAFETY, reason=reason)
+        case = service.set_seriousness(
+            session,
+            case_id=case_id,
+            criteria=criteria or [],
+            user_id=principal.user_id,
+            reason=reason,
+        )
+        chosen, due = ", ".join(case.seriousness) or "not serious", case.handoff_due_at
+    when = f"{due:%Y-%m-%d %H:%M} UTC" if due else "none (a product complaint goes to Quality)"
+    console.print(f"case {case_id}: {chosen}; hand-off due {when}")
+
+
+@safety_app.command("handoff")
+def handoff_command(
+    case_id: Annotated[int, typer.Argument()],
+    reference: Annotated[str, typer.Option(help="The case's id in the safety database.")],
+) -> None:
+    """Record that a confirmed case is in the safety database. Acts as CPXM_TOKEN's user."""
+    with _session() as session:
+        principal = acting_principal(session, needs=Domain.SAFETY)
+        case = service.record_handoff(
+            session, case_id=case_id, reference=reference, user_id=principal.user_id
+        )
+        on_time = case.handoff_due_at is None or (
+            case.handed_off_at is not None and case.handed_off_at <= case.handoff_due_at
+        )
+    console.print(f"case {case_id} handed off as {reference} ({'on time' if on_time else 'LATE'})")
 
 
 @safety_app.command("export")

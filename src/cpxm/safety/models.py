@@ -41,6 +41,7 @@ class SafetyCase(Base):
             "status IN ('open', 'acknowledged', 'confirmed', 'rejected')", name="status"
         ),
         Index("ix_safety_cases_status_due_at", "status", "due_at"),
+        CheckConstraint("seriousness_level IN (0, 1, 2)", name="seriousness_level"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -86,6 +87,25 @@ class SafetyCase(Base):
     # ``screening`` when the detector opened it; ``pv`` when a PV officer opened it by hand
     # (from the triage list or any feedback item), with the reason in the ``opened`` event.
     origin: Mapped[str] = mapped_column(String(20), default="screening", server_default="screening")
+    # ICH E2A seriousness: the criteria (``cpxm.safety.seriousness``), suggested by screening
+    # and confirmed or corrected by PV (``seriousness_by``); level 2 fatal or life-threatening,
+    # 1 serious, 0 not. The queue reads serious cases first.
+    seriousness: Mapped[list[str]] = mapped_column(JSON, default=list)
+    seriousness_level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    seriousness_by: Mapped[str] = mapped_column(
+        String(20), default="screening", server_default="screening"
+    )
+    # The hand-off to the safety database: due 7 / 15 / N calendar days from awareness (None for
+    # product complaints, which go to Quality); done when PV records the safety database's id.
+    handoff_due_at: Mapped[datetime | None] = mapped_column(DateTime)
+    handed_off_at: Mapped[datetime | None] = mapped_column(DateTime)
+    safety_db_reference: Mapped[str | None] = mapped_column(String(100))
+    # A later report of the same reporter, product and event is a follow-up: a new version of
+    # the first (``follow_up_of``, version 2, 3, ...), not a new case.
+    follow_up_of: Mapped[int | None] = mapped_column(ForeignKey("safety_cases.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Product complaints: the lot or batch number, when the reporter gave one.
+    lot_number: Mapped[str | None] = mapped_column(String(60))
 
 
 class SafetyCaseEvent(Base):

@@ -14,10 +14,11 @@ from cpxm.auth.pages import client_address
 from cpxm.auth.signatures import SignatureIn, signer_or_refusal
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
-from cpxm.safety import service, triage
+from cpxm.safety import intake, service, triage
 from cpxm.safety.api import case_signatures
 from cpxm.safety.models import CASE_KINDS, TRIAGE_REASONS
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
+from cpxm.safety.seriousness import SERIOUSNESS_CRITERIA
 from cpxm.timeutil import utc_now
 from cpxm.web.templating import templates
 
@@ -76,6 +77,7 @@ def case_page(
             "case": case,
             "events": service.case_events(session, case_id),
             "signatures": case_signatures(session, case),
+            "criteria": SERIOUSNESS_CRITERIA,
             "now": utc_now(),
             "csrf_token": principal.csrf_token or "",
             "principal": principal,
@@ -118,6 +120,40 @@ def decide_case(
     else:
         decision = "confirmed" if action == "confirm" else "rejected"
         service.decide(session, case_id=case_id, decision=decision, signer=signer)
+    return RedirectResponse(f"/safety/cases/{case_id}", status_code=303)
+
+
+@router.post("/cases/{case_id}/seriousness")
+def set_seriousness(
+    session: DbSession,
+    principal: SafetyReader,
+    case_id: int,
+    criteria: Annotated[list[str] | None, Form()] = None,
+    reason: Annotated[str, Form(max_length=5_000)] = "",
+) -> Response:
+    if not reason.strip():
+        return RedirectResponse(
+            f"/safety/cases/{case_id}?" + urlencode({"error": "Say why (reason)."}),
+            status_code=303,
+        )
+    service.set_seriousness(
+        session,
+        case_id=case_id,
+        criteria=criteria or [],
+        user_id=principal.user_id,
+        reason=reason,
+    )
+    return RedirectResponse(f"/safety/cases/{case_id}", status_code=303)
+
+
+@router.post("/cases/{case_id}/handoff")
+def record_handoff(
+    session: DbSession,
+    principal: SafetyReader,
+    case_id: int,
+    reference: Annotated[str, Form(min_length=1, max_length=100)],
+) -> Response:
+    service.record_handoff(session, case_id=case_id, reference=reference, user_id=principal.user_id)
     return RedirectResponse(f"/safety/cases/{case_id}", status_code=303)
 
 
@@ -253,7 +289,7 @@ def triage_decision(
         triage.dismiss(session, triage_id=triage_id, user_id=principal.user_id, reason=reason)
         done = f"Entry {triage_id} dismissed."
     else:
-        case = service.open_case_from_triage(
+        case = intake.open_case_from_triage(
             session, triage_id=triage_id, user_id=principal.user_id, reason=reason
         )
         done = f"Case {case.id} opened from entry {triage_id}."
@@ -274,7 +310,7 @@ def open_case_by_hand(
             "/safety?" + urlencode({"error": "Say why you open the case (reason)."}),
             status_code=303,
         )
-    case = service.open_case_by_hand(
+    case = intake.open_case_by_hand(
         session,
         feedback_item_id=feedback_item_id,
         kind=kind,

@@ -19,8 +19,7 @@ from sqlalchemy.orm import Session
 from cpxm.db import one_of, session_factory
 from cpxm.feedback import service as feedback_service
 from cpxm.feedback.models import FeedbackItem
-from cpxm.safety import service as safety_service
-from cpxm.safety import triage
+from cpxm.safety import intake, triage
 from cpxm.safety.models import SafetyCase
 from cpxm.text import ProductCatalogue, TextAnalysis, analyse_text
 from cpxm.text.safety import detect_safety
@@ -81,7 +80,7 @@ def screen_items(
     for item, analysis in analysed:
         if not analysis.safety.mentions:
             continue
-        cases = safety_service.open_cases(
+        cases = intake.open_cases(
             session,
             item=item,
             mentions=analysis.safety.mentions,
@@ -151,7 +150,7 @@ def screen_response(session: Session, *, response_id: int) -> list[SafetyCase]:
         for item in items:
             result = detect_safety(item.text, catalogue)
             if result.reportable:
-                safety_service.open_cases(session, item=item, mentions=result.mentions)
+                intake.open_cases(session, item=item, mentions=result.mentions)
     return list(
         session.scalars(
             select(SafetyCase).where(SafetyCase.response_id == response_id, SafetyCase.kind == "ae")

@@ -6,8 +6,6 @@ transaction.
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,29 +18,14 @@ from cpxm.auth import signatures
 from cpxm.auth.signatures import Signer
 from cpxm.cases.notifications import active_users_with_roles, notify, people_of
 from cpxm.errors import DomainError, NotFoundError
-from cpxm.feedback.models import FeedbackItem
 from cpxm.governance import service as governance
-from cpxm.safety import triage
-from cpxm.safety.calendar import due_after_one_business_day, escalation_level
+from cpxm.safety import seriousness
+from cpxm.safety.calendar import escalation_level, handoff_due
 from cpxm.safety.models import CASE_KINDS, CASE_STATUSES, SafetyCase, SafetyCaseEvent
 from cpxm.stakeholders.models import Consent, Stakeholder
 from cpxm.surveys.models import Response
-from cpxm.text.safety import SafetyMention
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Product
-
-# Where a reporter's country is unknown, the clock follows this calendar (ISO country code).
-DEFAULT_COUNTRY_ENV = "CPXM_PV_DEFAULT_COUNTRY"
-_FIRST_PERSON = re.compile(
-    r"(?<!\w)(?:i|i'm|i've|i'd|me|my|myself|ich|mir|mich|mein\w*|je|j'|moi|mon|ma|mes|yo|me|mi|"
-    r"mis)(?!\w)|私|僕|自分",
-    re.IGNORECASE,
-)
-_PATIENT_QUALIFIER = re.compile(
-    r"(?<!\w)(?:\d{1,3}[- ]?(?:years?|yrs?|y/o|yo)|male|female|man|woman|boy|girl|mr|mrs|ms|"
-    r"aged|initials|participant \w+|patient \w*\d+|pregnant|caller|pt)(?!\w)",
-    re.IGNORECASE,
-)
 
 
 class CaseStateError(DomainError):
@@ -58,197 +41,11 @@ class CaseFilter:
     study_code: str | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
+    serious: bool = False  # only cases with a seriousness criterion
+    handoff_overdue: bool = False  # only cases not handed off by their hand-off due date
 
 
-def open_cases(
-    session: Session,
-    *,
-    item: FeedbackItem,
-    mentions: Sequence[SafetyMention],
-    pii_kinds: Sequence[str] = (),
-    now: datetime | None = None,
-) -> list[SafetyCase]:
-    """One case per reportable kind in ``mentions`` that the item has no case for yet."""
-    now = now or utc_now()
-    reportable = [mention for mention in mentions if mention.reportable]
-    if not reportable:
-        return []
-    existing = set(
-        session.scalars(select(SafetyCase.kind).where(SafetyCase.feedback_item_id == item.id)).all()
-    )
-    opened: list[SafetyCase] = []
-    for kind in CASE_KINDS:
-        kind_mentions = [mention.as_dict() for mention in reportable if mention.kind == kind]
-        if not kind_mentions or kind in existing:
-            continue
-        case = _new_case(
-            session, item=item, kind=kind, mentions=kind_mentions, pii_kinds=pii_kinds, now=now
-        )
-        _record(session, case, "opened", None, now, {"subtypes": case.subtypes})
-        opened.append(case)
-    return opened
-
-
-# The subtype a case opened by hand gets when screening found no words of its kind.
-_SUBTYPE_BY_HAND = {"ae": "adverse_event", "pc": "quality_defect", "srs": "special_situation"}
-
-
-def open_case_by_hand(
-    session: Session,
-    *,
-    feedback_item_id: int,
-    kind: str,
-    user_id: int | None,
-    reason: str | None,
-    now: datetime | None = None,
-) -> SafetyCase:
-    """A PV officer opens a case from any feedback item, saying why.
-
-    The case carries the item's stored mentions of that kind (if screening found any) and is
-    due like any other: from when the company received the text, so a late decision shows late.
-    """
-    if kind not in CASE_KINDS:
-        raise DomainError(f"kind is '{kind}', expected one of {', '.join(CASE_KINDS)}")
-    if not (reason and reason.strip()):
-        raise DomainError("say why you open the case (reason), for the audit trail")
-    note = reason.strip()
-    now = now or utc_now()
-    item = session.get(FeedbackItem, feedback_item_id)
-    if item is None:
-        raise NotFoundError("feedback item", feedback_item_id)
-    existing = session.scalar(
-        select(SafetyCase.id).where(
-            SafetyCase.feedback_item_id == feedback_item_id, SafetyCase.kind == kind
-        )
-    )
-    if existing is not None:
-        raise CaseStateError(f"feedback item {feedback_item_id} already has {kind} case {existing}")
-    mentions = [m for m in triage.stored_mentions(session, feedback_item_id) if m["kind"] == kind]
-    case = _new_case(session, item=item, kind=kind, mentions=mentions, now=now, origin="pv")
-    entry = triage.resolve_by_case(session, case=case, user_id=user_id, note=note, now=now)
-    _record(
-        session,
-        case,
-        "opened",
-        user_id,
-        now,
-        {
-            "subtypes": case.subtypes,
-            "by_hand": True,
-            "reason": note,
-            "triage_id": entry.id if entry else None,
-        },
-    )
-    session.flush()
-    return case
-
-
-def open_case_from_triage(
-    session: Session,
-    *,
-    triage_id: int,
-    user_id: int | None,
-    reason: str | None,
-    now: datetime | None = None,
-) -> SafetyCase:
-    """PV disagrees with the screening: open the case the triage entry stands for."""
-    entry = triage.get_triage_item(session, triage_id)
-    if entry.status != "pending":
-        raise triage.TriageStateError(f"triage entry {triage_id} is already {entry.status}")
-    return open_case_by_hand(
-        session,
-        feedback_item_id=entry.feedback_item_id,
-        kind=entry.kind,
-        user_id=user_id,
-        reason=reason,
-        now=now,
-    )
-
-
-def _new_case(
-    session: Session,
-    *,
-    item: FeedbackItem,
-    kind: str,
-    mentions: Sequence[dict[str, Any]],
-    now: datetime,
-    pii_kinds: Sequence[str] = (),
-    origin: str = "screening",
-) -> SafetyCase:
-    stakeholder = session.get(Stakeholder, item.stakeholder_id) if item.stakeholder_id else None
-    survey_id = (
-        session.scalar(select(Response.survey_id).where(Response.id == item.response_id))
-        if item.response_id
-        else None
-    )
-    country = (stakeholder.country_code if stakeholder else None) or (
-        os.environ.get(DEFAULT_COUNTRY_ENV, "").strip().upper() or None
-    )
-    # Awareness is when the company received the text, never later than now.
-    aware_at = min(item.received_at, now)
-    product_code = next((m["product_code"] for m in mentions if m.get("product_code")), None)
-    product_written = next(
-        (m["product_written"] for m in mentions if m.get("product_written")), None
-    )
-    case = SafetyCase(
-        feedback_item_id=item.id,
-        kind=kind,
-        subtypes=sorted({m["subtype"] for m in mentions}) or [_SUBTYPE_BY_HAND[kind]],
-        verbatim=item.text,
-        product_code=product_code,
-        product_written=product_written,
-        event_terms=list(dict.fromkeys(m["term"] for m in mentions)),
-        context=_case_context(mentions),
-        mentions=list(mentions),
-        has_patient=_has_patient(item.text, mentions, stakeholder),
-        has_reporter=item.stakeholder_id is not None
-        or bool({"email", "phone", "person"} & set(pii_kinds)),
-        has_product=product_code is not None or product_written is not None,
-        has_event=True,
-        reporter_stakeholder_id=item.stakeholder_id,
-        source_kind=item.source_kind,
-        survey_id=survey_id,
-        response_id=item.response_id,
-        study_code=_study_code(session, product_code),
-        country_code=country,
-        aware_at=aware_at,
-        due_at=due_after_one_business_day(aware_at, country),
-        created_at=now,
-        status="open",
-        escalation_level=0,
-        origin=origin,
-    )
-    session.add(case)
-    session.flush()
-    return case
-
-
-def _case_context(mentions: Sequence[dict[str, Any]]) -> str:
-    contexts = {mention["context"] for mention in mentions}
-    for context in ("affirmed", "other_person", "historical"):
-        if context in contexts:
-            return context
-    return mentions[0]["context"] if mentions else "affirmed"
-
-
-def _has_patient(
-    text: str, mentions: Sequence[dict[str, Any]], stakeholder: Stakeholder | None
-) -> bool:
-    if any(mention["context"] == "other_person" for mention in mentions):
-        return True
-    if stakeholder is not None and stakeholder.type in ("patient", "caregiver"):
-        return True
-    return bool(_FIRST_PERSON.search(text) or _PATIENT_QUALIFIER.search(text))
-
-
-def _study_code(session: Session, product_code: str | None) -> str | None:
-    if product_code is None:
-        return None
-    phase = session.scalar(select(Product.lifecycle_phase_code).where(Product.code == product_code))
-    return product_code if phase == "clinical" else None
-
-
-def _record(
+def record_event(
     session: Session,
     case: SafetyCase,
     event_type: str,
@@ -295,7 +92,7 @@ def acknowledge(
     case.status = "acknowledged"
     case.acknowledged_at = now
     case.acknowledged_by = user_id
-    _record(session, case, "acknowledged", user_id, now, {"on_time": now <= case.due_at})
+    record_event(session, case, "acknowledged", user_id, now, {"on_time": now <= case.due_at})
     session.flush()
     return case
 
@@ -332,7 +129,7 @@ def decide(
         action=decision.removesuffix("ed"),
         state=signatures.record_state(case),
     )
-    _record(
+    record_event(
         session,
         case,
         decision,
@@ -370,6 +167,12 @@ def reclassify(
         )
     previous = case.kind
     case.kind = kind
+    # A product complaint goes to Quality (no seriousness, no hand-off clock); anything else
+    # gets the hand-off clock its seriousness gives, from first awareness.
+    if kind == "pc":
+        case.seriousness, case.seriousness_level, case.handoff_due_at = [], 0, None
+    elif case.handoff_due_at is None:
+        case.handoff_due_at = handoff_due(case.aware_at, case.seriousness_level, case.country_code)
     session.flush()
     signature = signatures.sign(
         session,
@@ -379,7 +182,7 @@ def reclassify(
         action="reclassify",
         state=signatures.record_state(case),
     )
-    _record(
+    record_event(
         session,
         case,
         "reclassified",
@@ -415,7 +218,7 @@ def escalate_overdue(session: Session, *, now: datetime | None = None) -> list[S
             case.escalation_level = level
             case.escalated_at = now
             notified = _notify_escalation(session, case, level)
-            _record(session, case, "escalated", None, now, {"level": level, **notified})
+            record_event(session, case, "escalated", None, now, {"level": level, **notified})
             escalated.append(case)
     session.flush()
     return escalated
@@ -488,7 +291,7 @@ def record_contact_permission(
     for case in cases:
         case.contact_permission = allowed
         case.contact_permission_at = now
-        _record(session, case, "contact_permission", None, now, {"allowed": allowed})
+        record_event(session, case, "contact_permission", None, now, {"allowed": allowed})
     respondent = session.scalar(select(Response.stakeholder_id).where(Response.id == response_id))
     if cases and respondent is not None:
         # The answer is a consent like any other, so the person's consents (and their export)
@@ -530,6 +333,14 @@ def _filtered(query: Select[Any], case_filter: CaseFilter, now: datetime) -> Sel
         query = query.where(SafetyCase.aware_at >= case_filter.received_from)
     if case_filter.received_to is not None:
         query = query.where(SafetyCase.aware_at < case_filter.received_to)
+    if case_filter.serious:
+        query = query.where(SafetyCase.seriousness_level > 0)
+    if case_filter.handoff_overdue:
+        query = query.where(
+            SafetyCase.status != "rejected",
+            SafetyCase.handed_off_at.is_(None),
+            SafetyCase.handoff_due_at < now,
+        )
     return query
 
 
@@ -541,7 +352,8 @@ def list_cases(
     offset: int = 0,
     now: datetime | None = None,
 ) -> tuple[list[SafetyCase], int]:
-    """The PV queue: open cases first, most escalated and soonest due at the top."""
+    """The PV queue: open cases first; among them fatal or life-threatening, then other serious
+    ones; then the most escalated and soonest due."""
     now = now or utc_now()
     case_filter = case_filter or CaseFilter()
     query = _filtered(select(SafetyCase), case_filter, now)
@@ -551,7 +363,11 @@ def list_cases(
     open_first = (SafetyCase.status != "open").asc()
     rows = session.scalars(
         query.order_by(
-            open_first, SafetyCase.escalation_level.desc(), SafetyCase.due_at, SafetyCase.id
+            open_first,
+            SafetyCase.seriousness_level.desc(),
+            SafetyCase.escalation_level.desc(),
+            SafetyCase.due_at,
+            SafetyCase.id,
         )
         .limit(limit)
         .offset(offset)
@@ -574,5 +390,81 @@ def mark_exported(
     for case in cases:
         if case.exported_at is None:
             case.exported_at = now
-        _record(session, case, "exported", user_id, now, {"format": fmt})
+        record_event(session, case, "exported", user_id, now, {"format": fmt})
     session.flush()
+
+
+def set_seriousness(
+    session: Session,
+    *,
+    case_id: int,
+    criteria: Sequence[str],
+    user_id: int | None,
+    reason: str | None,
+    now: datetime | None = None,
+) -> SafetyCase:
+    """PV confirms or corrects the seriousness criteria (none: not serious), saying why.
+
+    The hand-off due date follows the new level, still counted from first awareness.
+    """
+    try:
+        chosen = seriousness.check_criteria(criteria)
+    except ValueError as error:
+        raise DomainError(str(error)) from None
+    if not (reason and reason.strip()):
+        raise DomainError("say why (reason), for the audit trail")
+    now = now or utc_now()
+    case = get_case(session, case_id)
+    if case.kind == "pc" and chosen:
+        raise DomainError(
+            "a product complaint goes to Quality and has no seriousness; open an AE case for "
+            "the harm it caused"
+        )
+    before = {"criteria": list(case.seriousness), "by": case.seriousness_by}
+    case.seriousness = chosen
+    case.seriousness_level = seriousness.level(chosen)
+    case.seriousness_by = "pv"
+    if case.kind != "pc":
+        case.handoff_due_at = handoff_due(case.aware_at, case.seriousness_level, case.country_code)
+    record_event(
+        session,
+        case,
+        "seriousness_set",
+        user_id,
+        now,
+        {"before": before, "criteria": chosen, "reason": reason.strip()},
+    )
+    session.flush()
+    return case
+
+
+def record_handoff(
+    session: Session,
+    *,
+    case_id: int,
+    reference: str,
+    user_id: int | None,
+    now: datetime | None = None,
+) -> SafetyCase:
+    """The case is in the safety database under ``reference``: its hand-off clock is met or not."""
+    reference = reference.strip()
+    if not reference:
+        raise DomainError("give the safety database's case reference")
+    now = now or utc_now()
+    case = get_case(session, case_id)
+    if case.kind == "pc":
+        raise CaseStateError(f"safety case {case_id} is a product complaint: it goes to Quality")
+    if case.status != "confirmed":
+        raise CaseStateError(f"safety case {case_id} is {case.status}; confirm it first")
+    if case.handed_off_at is not None:
+        raise CaseStateError(
+            f"safety case {case_id} was handed off already ({case.safety_db_reference})"
+        )
+    case.handed_off_at = now
+    case.safety_db_reference = reference[:100]
+    on_time = case.handoff_due_at is None or now <= case.handoff_due_at
+    record_event(
+        session, case, "handed_off", user_id, now, {"reference": reference, "on_time": on_time}
+    )
+    session.flush()
+    return case
