@@ -84,6 +84,7 @@ class CaseEventOut(BaseModel):
 
 class SafetyCaseDetailOut(SafetyCaseOut):
     events: list[CaseEventOut]
+    follow_up_ids: list[int] = Field(description="This case's follow-ups, by version.")
     signatures: list[SignatureOut]
 
 
@@ -128,6 +129,10 @@ class SeriousnessIn(ReasonIn):
         description="ICH E2A criteria: death, life_threatening, hospitalisation, disability, "
         "congenital_anomaly, medically_important; empty for not serious."
     )
+
+
+class LinkIn(ReasonIn):
+    master_case_id: int = Field(description="The case this one follows up.")
 
 
 class HandoffIn(BaseModel):
@@ -227,7 +232,36 @@ def get_case(session: DbSession, case_id: int) -> SafetyCaseDetailOut:
     return SafetyCaseDetailOut(
         **SafetyCaseOut.of(case).model_dump(),
         events=events,
+        follow_up_ids=[follow_up.id for follow_up in intake.follow_ups(session, case.id)],
         signatures=case_signatures(session, case),
+    )
+
+
+@router.post("/cases/{case_id}/link")
+def link_follow_up(
+    session: DbSession, principal: SafetyReader, case_id: int, body: LinkIn
+) -> SafetyCaseOut:
+    """Make this case a follow-up (the next version) of another case."""
+    return SafetyCaseOut.of(
+        intake.link_follow_up(
+            session,
+            case_id=case_id,
+            master_case_id=body.master_case_id,
+            user_id=principal.user_id,
+            reason=body.reason,
+        )
+    )
+
+
+@router.post("/cases/{case_id}/unlink")
+def unlink_follow_up(
+    session: DbSession, principal: SafetyReader, case_id: int, body: ReasonIn
+) -> SafetyCaseOut:
+    """Make a follow-up a case of its own again."""
+    return SafetyCaseOut.of(
+        intake.unlink_follow_up(
+            session, case_id=case_id, user_id=principal.user_id, reason=body.reason
+        )
     )
 
 

@@ -95,7 +95,8 @@ def queue_command(
                 )
             )
             table.add_row(
-                str(case.id),
+                str(case.id)
+                + (f" (v{case.version} of {case.follow_up_of})" if case.follow_up_of else ""),
                 case.kind,
                 _SERIOUS_MARK[case.seriousness_level],
                 case.status,
@@ -250,6 +251,11 @@ def show_command(case_id: Annotated[int, typer.Argument()]) -> None:
             f"{case.handed_off_at or '-'} {case.safety_db_reference or ''}",
             highlight=False,
         )
+        if case.follow_up_of:
+            console.print(f"follow-up: version {case.version} of case {case.follow_up_of}")
+        later = intake.follow_ups(session, case.id)
+        if later:
+            console.print("follow-ups: " + ", ".join(f"case {f.id} (v{f.version})" for f in later))
         console.print(f"verbatim: {case.verbatim}", highlight=False)
         for event in events:
             console.print(
@@ -392,6 +398,38 @@ def handoff_command(
             case.handed_off_at is not None and case.handed_off_at <= case.handoff_due_at
         )
     console.print(f"case {case_id} handed off as {reference} ({'on time' if on_time else 'LATE'})")
+
+
+@safety_app.command("link")
+def link_command(
+    case_id: Annotated[int, typer.Argument(help="The later report's case.")],
+    to: Annotated[int, typer.Option("--to", help="The case it follows up.")],
+    reason: Annotated[str, typer.Option(help="Why (required).")],
+) -> None:
+    """Link a case to another as its follow-up (a new version). Acts as CPXM_TOKEN's user."""
+    with _session() as session:
+        principal = acting_principal(session, needs=Domain.SAFETY, reason=reason)
+        case = intake.link_follow_up(
+            session,
+            case_id=case_id,
+            master_case_id=to,
+            user_id=principal.user_id,
+            reason=reason,
+        )
+        master, version = case.follow_up_of, case.version
+    console.print(f"case {case_id} is version {version} of case {master}")
+
+
+@safety_app.command("unlink")
+def unlink_command(
+    case_id: Annotated[int, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="Why (required).")],
+) -> None:
+    """Make a follow-up a case of its own again. Acts as CPXM_TOKEN's user."""
+    with _session() as session:
+        principal = acting_principal(session, needs=Domain.SAFETY, reason=reason)
+        intake.unlink_follow_up(session, case_id=case_id, user_id=principal.user_id, reason=reason)
+    console.print(f"case {case_id} is a case of its own again")
 
 
 @safety_app.command("export")

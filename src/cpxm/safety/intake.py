@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cpxm.errors import DomainError, NotFoundError
@@ -28,6 +28,10 @@ from cpxm.text.safety import SafetyMention
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Product
 
+# Reports of the same reporter, kind, product and event this many days apart (or fewer) are
+# one case and its follow-up.
+FOLLOW_UP_WINDOW_ENV = "CPXM_PV_FOLLOWUP_WINDOW_DAYS"
+DEFAULT_FOLLOW_UP_DAYS = 30
 # Where a reporter's country is unknown, the clock follows this calendar (ISO country code).
 DEFAULT_COUNTRY_ENV = "CPXM_PV_DEFAULT_COUNTRY"
 _FIRST_PERSON = re.compile(
@@ -67,6 +71,7 @@ def open_cases(
             session, item=item, kind=kind, mentions=kind_mentions, pii_kinds=pii_kinds, now=now
         )
         record_event(session, case, "opened", None, now, {"subtypes": case.subtypes})
+        _link_if_follow_up(session, case, now)
         opened.append(case)
     return opened
 
@@ -121,6 +126,7 @@ def open_case_by_hand(
             "triage_id": entry.id if entry else None,
         },
     )
+    _link_if_follow_up(session, case, now)
     session.flush()
     return case
 
@@ -214,6 +220,93 @@ def _new_case(
     return case
 
 
+def _link_if_follow_up(session: Session, case: SafetyCase, now: datetime) -> None:
+    master = follow_up_target(session, case=case)
+    if master is not None:
+        attach_follow_up(
+            session, case=case, master=master, user_id=None, now=now, details={"automatic": True}
+        )
+
+
+def follow_up_window() -> timedelta:
+    """How far apart two reports may be to count as one case and its follow-up."""
+    configured = os.environ.get(FOLLOW_UP_WINDOW_ENV, "").strip()
+    days = int(configured) if configured.isdigit() else DEFAULT_FOLLOW_UP_DAYS
+    return timedelta(days=days)
+
+
+def follow_up_target(session: Session, *, case: SafetyCase) -> SafetyCase | None:
+    """The open case ``case`` follows up: same reporter, kind, product and event, in the window.
+
+    Only a known reporter can be matched (an anonymous text could be anyone's); the product
+    matches by catalogue code, or by the written name when neither has a code; the event when
+    the two share an event term. Rejected cases are not followed up; the latest match wins, and
+    a follow-up hangs off the first case of its chain.
+    """
+    if case.reporter_stakeholder_id is None or not case.event_terms:
+        return None
+    window = follow_up_window()
+    candidates = session.scalars(
+        select(SafetyCase)
+        .where(
+            SafetyCase.id != case.id,
+            SafetyCase.reporter_stakeholder_id == case.reporter_stakeholder_id,
+            SafetyCase.kind == case.kind,
+            SafetyCase.status != "rejected",
+            SafetyCase.aware_at >= case.aware_at - window,
+            SafetyCase.aware_at <= case.aware_at + window,
+        )
+        .order_by(SafetyCase.aware_at.desc(), SafetyCase.id.desc())
+    )
+    events = {term.lower() for term in case.event_terms}
+    for candidate in candidates:
+        if _same_product(candidate, case) and events & {t.lower() for t in candidate.event_terms}:
+            if candidate.follow_up_of is not None:
+                return session.get(SafetyCase, candidate.follow_up_of)
+            return candidate
+    return None
+
+
+def _same_product(one: SafetyCase, other: SafetyCase) -> bool:
+    if one.product_code or other.product_code:
+        return one.product_code == other.product_code
+    return (one.product_written or "").lower() == (other.product_written or "").lower()
+
+
+def attach_follow_up(
+    session: Session,
+    *,
+    case: SafetyCase,
+    master: SafetyCase,
+    user_id: int | None,
+    now: datetime,
+    details: dict[str, Any],
+) -> None:
+    """Make ``case`` the next version of ``master``'s case, with an event on both."""
+    latest = session.scalar(
+        select(func.max(SafetyCase.version)).where(SafetyCase.follow_up_of == master.id)
+    )
+    case.follow_up_of = master.id
+    case.version = max(latest or 1, master.version) + 1
+    record_event(
+        session,
+        case,
+        "linked_as_follow_up",
+        user_id,
+        now,
+        {"of_case": master.id, "version": case.version, **details},
+    )
+    record_event(
+        session,
+        master,
+        "follow_up_linked",
+        user_id,
+        now,
+        {"case": case.id, "version": case.version, **details},
+    )
+    session.flush()
+
+
 def _case_context(mentions: Sequence[dict[str, Any]]) -> str:
     contexts = {mention["context"] for mention in mentions}
     for context in ("affirmed", "other_person", "historical"):
@@ -237,3 +330,88 @@ def _study_code(session: Session, product_code: str | None) -> str | None:
         return None
     phase = session.scalar(select(Product.lifecycle_phase_code).where(Product.code == product_code))
     return product_code if phase == "clinical" else None
+
+
+def link_follow_up(
+    session: Session,
+    *,
+    case_id: int,
+    master_case_id: int,
+    user_id: int | None,
+    reason: str | None,
+    now: datetime | None = None,
+) -> SafetyCase:
+    """PV links a case to another as its follow-up (a new version of that case), saying why."""
+    note = _reason(reason)
+    now = now or utc_now()
+    case = _get(session, case_id)
+    master = _get(session, master_case_id)
+    if master.follow_up_of is not None:
+        master = _get(session, master.follow_up_of)  # follow-ups hang off the first case
+    if session.scalar(select(SafetyCase.id).where(SafetyCase.follow_up_of == case.id).limit(1)):
+        raise CaseStateError(f"safety case {case_id} has follow-ups of its own; unlink them first")
+    if master.id == case.id:
+        raise DomainError(f"safety case {case_id} cannot follow up itself")
+    if case.follow_up_of is not None:
+        raise CaseStateError(
+            f"safety case {case_id} already follows up case {case.follow_up_of}; unlink it first"
+        )
+    if master.kind != case.kind:
+        raise DomainError(
+            f"safety case {case_id} is {case.kind} and case {master.id} is {master.kind}: "
+            "a follow-up is of the same kind"
+        )
+    attach_follow_up(
+        session, case=case, master=master, user_id=user_id, now=now, details={"reason": note}
+    )
+    return case
+
+
+def unlink_follow_up(
+    session: Session,
+    *,
+    case_id: int,
+    user_id: int | None,
+    reason: str | None,
+    now: datetime | None = None,
+) -> SafetyCase:
+    """PV separates a follow-up from the case it was linked to: a case of its own again."""
+    note = _reason(reason)
+    now = now or utc_now()
+    case = _get(session, case_id)
+    if case.follow_up_of is None:
+        raise CaseStateError(f"safety case {case_id} is not a follow-up")
+    master = _get(session, case.follow_up_of)
+    case.follow_up_of = None
+    case.version = 1
+    for target, event_type, details in (
+        (case, "unlinked_from", {"of_case": master.id, "reason": note}),
+        (master, "follow_up_unlinked", {"case": case.id, "reason": note}),
+    ):
+        record_event(session, target, event_type, user_id, now, details)
+    session.flush()
+    return case
+
+
+def follow_ups(session: Session, case_id: int) -> list[SafetyCase]:
+    """A case's follow-ups, by version."""
+    return list(
+        session.scalars(
+            select(SafetyCase)
+            .where(SafetyCase.follow_up_of == case_id)
+            .order_by(SafetyCase.version, SafetyCase.id)
+        )
+    )
+
+
+def _get(session: Session, case_id: int) -> SafetyCase:
+    case = session.get(SafetyCase, case_id)
+    if case is None:
+        raise NotFoundError("safety case", case_id)
+    return case
+
+
+def _reason(reason: str | None) -> str:
+    if not (reason and reason.strip()):
+        raise DomainError("say why (reason), for the audit trail")
+    return reason.strip()

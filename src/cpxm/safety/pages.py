@@ -78,6 +78,7 @@ def case_page(
             "events": service.case_events(session, case_id),
             "signatures": case_signatures(session, case),
             "criteria": SERIOUSNESS_CRITERIA,
+            "follow_ups": intake.follow_ups(session, case_id),
             "now": utc_now(),
             "csrf_token": principal.csrf_token or "",
             "principal": principal,
@@ -143,6 +144,36 @@ def set_seriousness(
         user_id=principal.user_id,
         reason=reason,
     )
+    return RedirectResponse(f"/safety/cases/{case_id}", status_code=303)
+
+
+@router.post("/cases/{case_id}/link")
+def link_follow_up(
+    session: DbSession,
+    principal: SafetyReader,
+    case_id: int,
+    action: Annotated[str, Form(pattern="^(link|unlink)$")],
+    master_case_id: Annotated[int | None, Form()] = None,
+    reason: Annotated[str, Form(max_length=5_000)] = "",
+) -> Response:
+    if not reason.strip() or (action == "link" and master_case_id is None):
+        message = "Say why (reason)" + (
+            " and which case this follows up." if action == "link" else "."
+        )
+        return RedirectResponse(
+            f"/safety/cases/{case_id}?" + urlencode({"error": message}), status_code=303
+        )
+    if action == "link":
+        assert master_case_id is not None
+        intake.link_follow_up(
+            session,
+            case_id=case_id,
+            master_case_id=master_case_id,
+            user_id=principal.user_id,
+            reason=reason,
+        )
+    else:
+        intake.unlink_follow_up(session, case_id=case_id, user_id=principal.user_id, reason=reason)
     return RedirectResponse(f"/safety/cases/{case_id}", status_code=303)
 
 
