@@ -39,6 +39,7 @@ from cpxm.identity.pages import router as identity_pages
 from cpxm.ingest.api import events_router, imports_router, quarantine_router
 from cpxm.interactions.api import router as interactions_router
 from cpxm.privacy.api import router as privacy_router
+from cpxm.privacy.pages import router as privacy_pages
 from cpxm.retention.api import router as retention_router
 from cpxm.safety import arrival
 from cpxm.safety.api import router as safety_router
@@ -126,6 +127,7 @@ def create_app(
     app.include_router(auth_pages)
     app.include_router(oidc_pages)
     app.include_router(admin_pages)
+    app.include_router(privacy_pages)
     install_oidc(app)
     app.include_router(cases_pages)
     app.include_router(governance_pages)
