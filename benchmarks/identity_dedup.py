@@ -31,6 +31,7 @@ import json
 import os
 import random
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -259,11 +260,14 @@ def run_dataset(folder: Path, files: list[str]) -> dict[str, Any]:
         predicted = {row["source_id"]: row["stakeholder_id"] for row in csv.DictReader(handle)}
     records = 0
     truth: dict[str, str] = {}
+    originals: dict[str, tuple[str, str]] = {}  # entity -> the original record's names
     for name in files:
         with (folder / f"{name}.csv").open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 records += 1
                 truth[f"{name}:{row['rec_id']}"] = entity(row["rec_id"])
+                if row["rec_id"].endswith("-org"):
+                    originals[entity(row["rec_id"])] = (row["given_name"], row["surname"])
     # Source ids repeat across FEBRL4's two files only as the same person's, so the clusters
     # are keyed by id; a quarantined row has no golden record and its pairs count as missed.
     by_id = {key.split(":", 1)[1]: value for key, value in truth.items()}
@@ -273,7 +277,9 @@ def run_dataset(folder: Path, files: list[str]) -> dict[str, Any]:
     precision = both / found_pairs if found_pairs else 1.0
     recall = both / true_pairs if true_pairs else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    names = golden_names(work / "cpxm.db", predicted, by_id, originals)
     return {
+        "names": names,
         "records": records,
         "true_pairs": true_pairs,
         "precision": precision,
@@ -283,6 +289,43 @@ def run_dataset(folder: Path, files: list[str]) -> dict[str, Any]:
         "quarantined": quarantined,
         "seconds": seconds,
     }
+
+
+def _share(right: int, total: int) -> str:
+    return f"{right:,}/{total:,} {right / total if total else 1:.2%}"
+
+
+def golden_names(
+    store: Path,
+    predicted: dict[str, str],
+    by_id: dict[str, str],
+    originals: dict[str, tuple[str, str]],
+) -> tuple[int, int, int]:
+    """Golden records whose shown first and last name are those of the person's original
+    record (FEBRL's ``-org``, letter case aside), of the golden records holding an original:
+    (golden records, first names right, last names right). The duplicates carry the slips,
+    so this asks whether survivorship and standardisation put a name right or wrong."""
+    members: dict[str, Counter[str]] = {}
+    for source_id, stakeholder in predicted.items():
+        members.setdefault(stakeholder, Counter())[by_id[source_id]] += 1
+    connection = sqlite3.connect(store)
+    shown = {
+        str(row[0]): (row[1] or "", row[2] or "")
+        for row in connection.execute(
+            "SELECT id, first_name, last_name FROM stakeholders WHERE status = 'active'"
+        )
+    }
+    connection.close()
+    scored = first_right = last_right = 0
+    for stakeholder, people in members.items():
+        person = people.most_common(1)[0][0]
+        if person not in originals or stakeholder not in shown:
+            continue
+        scored += 1
+        first, last = shown[stakeholder]
+        first_right += first.casefold() == originals[person][0].casefold()
+        last_right += last.casefold() == originals[person][1].casefold()
+    return scored, first_right, last_right
 
 
 def _pairs(groups: Counter[Any]) -> int:
@@ -321,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{'dataset':12}{'split':>10}{'records':>9}{'true pairs':>11}{'precision':>10}"
             f"{'recall':>8}{'F1':>8}{'review':>8}{'review %':>9}{'quar.':>6}{'CLI s':>7}"
+            f"{'golden first / last name = original':>38}"
         )
         for dataset in args.only or list(DATASETS):
             split, files = DATASETS[dataset]
@@ -330,6 +374,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{result['precision']:>10.4f}{result['recall']:>8.4f}{result['f1']:>8.4f}"
                 f"{result['review']:>8,}{100 * result['review'] / result['records']:>8.1f}%"
                 f"{result['quarantined']:>6}{result['seconds']:>7.1f}"
+                f"{_share(result['names'][1], result['names'][0]):>19}"
+                f"{_share(result['names'][2], result['names'][0]):>19}"
             )
         if args.only is None or "febrl4" in args.only:
             started = time.perf_counter()

@@ -100,13 +100,20 @@ def main(argv: list[str] | None = None) -> int:
     for golden_id, shown, given in outvoted.examples[:5]:
         print(f"  stakeholder {golden_id}: {shown!r} against {given}")
     print("golden person records showing the true value, by how many sources give it:")
-    print(f"{'attribute':<11} {'all':>19} {'2+ sources':>19} {'3+ sources':>19} {'missing':>7}")
+    print(
+        f"{'attribute':<11} {'all':>19} {'2+ sources':>19} {'3+ sources':>19} {'missing':>7}"
+        f" {'initial only':>12} {'all, initials apart':>20}"
+    )
     for name in SCORED:
         score = scores[name]
         cells = [
             f"{score.right(n):>5}/{score.shown(n):<5} {score.accuracy(n):>7.2%}" for n in (1, 2, 3)
         ]
-        print(f"{name:<11} {cells[0]:>19} {cells[1]:>19} {cells[2]:>19} {score.missing:>7}")
+        apart = f"{score.right():>5}/{score.shown() - score.initial_only():<5}"
+        print(
+            f"{name:<11} {cells[0]:>19} {cells[1]:>19} {cells[2]:>19} {score.missing:>7}"
+            f" {score.initial_only():>12} {apart} {score.accuracy_in_full():>7.2%}"
+        )
     for name in SCORED:
         for golden_id, shown, true in scores[name].examples[:4]:
             print(f"  {name} of stakeholder {golden_id}: {shown!r}, truly {true!r}")

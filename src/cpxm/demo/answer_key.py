@@ -34,6 +34,9 @@ class AttributeScore:
     equal: Counter[int] = field(default_factory=Counter)
     wrong: Counter[int] = field(default_factory=Counter)
     missing: int = 0  # the person has a value, the golden record none
+    # Of the wrong ones, golden names that are only the true name's initial (``M.`` for Maaya):
+    # no source gave more, so no rule could show the name.
+    initials: Counter[int] = field(default_factory=Counter)
     examples: list[tuple[int, Any, Any]] = field(default_factory=list)  # id, golden, true
 
     def shown(self, sources: int = 1) -> int:
@@ -46,6 +49,14 @@ class AttributeScore:
     def accuracy(self, sources: int = 1) -> float:
         """Of the values shown, with at least ``sources`` sources, the share equal to the truth."""
         shown = self.shown(sources)
+        return self.right(sources) / shown if shown else 1.0
+
+    def initial_only(self, sources: int = 1) -> int:
+        return sum(n for k, n in self.initials.items() if k >= sources)
+
+    def accuracy_in_full(self, sources: int = 1) -> float:
+        """The same, leaving out golden names that are only an initial of the true name."""
+        shown = self.shown(sources) - self.initial_only(sources)
         return self.right(sources) / shown if shown else 1.0
 
 
@@ -94,9 +105,19 @@ def golden_accuracy(connection: Connection, examples: int = 10) -> dict[str, Att
                 score.equal[given_by] += 1
             else:
                 score.wrong[given_by] += 1
-                if len(score.examples) < examples:
+                if _initial_of(golden, true):
+                    score.initials[given_by] += 1
+                elif len(score.examples) < examples:
                     score.examples.append((row.id, golden, true))
     return scores
+
+
+def _initial_of(golden: Any, true: Any) -> bool:
+    """``M.`` (or ``M``) shown for Maaya."""
+    if not isinstance(golden, str) or not isinstance(true, str):
+        return False
+    letters = _folded(golden)
+    return len(letters) == 1 and _folded(true).startswith(letters)
 
 
 @dataclass

@@ -12,8 +12,15 @@ from sqlalchemy.orm import Session
 
 from cpxm.db import Base, bulk_insert, bulk_update, chunked, one_of, reserve_ids
 from cpxm.errors import DomainError, NotFoundError
-from cpxm.identity.models import AttributeProvenance, MatchPair, MergeEvent, SourceRecord
+from cpxm.identity.models import (
+    AttributeProvenance,
+    MatchPair,
+    MergeEvent,
+    ResolutionRun,
+    SourceRecord,
+)
 from cpxm.identity.references import merge_map, move_references, restore_references
+from cpxm.identity.standardise import NamePopulation
 from cpxm.identity.survivorship import (
     ATTRIBUTES,
     DEFAULT_TRUST_ORDER,
@@ -40,13 +47,15 @@ def _table(name: str) -> Table:
 
 
 def _golden_choices(
-    candidates: Sequence[Candidate], trust_order: Sequence[str]
+    candidates: Sequence[Candidate],
+    trust_order: Sequence[str],
+    population: NamePopulation | None = None,
 ) -> dict[str, Choice]:
     """Survivorship's choices, except that a golden record any of whose sources says patient
     (or caregiver) takes that type: the patient protections (pseudonyms, audited reads) follow
     the most protected source, not the most trusted one. The type is then chosen, by the same
     rules, among those sources only, so its provenance names one of them."""
-    chosen = choose(candidates, trust_order)
+    chosen = choose(candidates, trust_order, population)
     current = chosen.get("type")
     if current is None or current.value in PATIENT_IDENTIFIABLE_TYPES:
         return _rectified(candidates, chosen)
@@ -369,6 +378,7 @@ def found_golden_records(
     clusters: Sequence[Sequence[Candidate]],
     stakeholder_ids: Sequence[int],
     trust_order: Sequence[str] = DEFAULT_TRUST_ORDER,
+    population: NamePopulation | None = None,
 ) -> None:
     """Insert one new golden record per cluster of records no stakeholder holds yet.
 
@@ -381,7 +391,7 @@ def found_golden_records(
     stakeholders: list[tuple[Any, ...]] = []
     provenance: list[tuple[int, str, int, str, str]] = []
     for stakeholder_id, members in zip(stakeholder_ids, clusters, strict=True):
-        chosen = _golden_choices(members, trust_order)
+        chosen = _golden_choices(members, trust_order, population)
         values = {attribute: choice.value for attribute, choice in chosen.items()}
         values.setdefault("type", "hcp")
         values.setdefault("display_name", f"record {min(c.record_id for c in members)}")
@@ -406,6 +416,7 @@ def refresh_golden_records(
     stakeholder_ids: Iterable[int],
     trust_order: Sequence[str] = DEFAULT_TRUST_ORDER,
     known: dict[int, list[Candidate]] | None = None,
+    population: NamePopulation | None = None,
 ) -> int:
     """Recompute survivorship for these stakeholders; returns how many changed.
 
@@ -415,8 +426,11 @@ def refresh_golden_records(
     Reads and writes rows, not ORM objects, one statement per chunk each: loading, comparing
     and flushing an object per stakeholder was most of a 10,000-record resolve. Objects of
     these stakeholders already in the session are expired so they reload what was written.
+    ``population``: how the store writes names; by default the last resolution run's.
     """
     ids = sorted(set(stakeholder_ids))
+    if population is None:
+        population = latest_population(session)
     countries = set(session.scalars(select(Country.code)))
     table = _table("stakeholders")
     golden_columns = [table.c.id, table.c.kind, *(table.c[a] for a in ATTRIBUTES)]
@@ -459,7 +473,7 @@ def refresh_golden_records(
             select(*golden_columns).where(one_of(session, table.c.id, chunk))
         )
         for row in current_rows:
-            chosen = _golden_choices(candidates.get(row.id, []), trust_order)
+            chosen = _golden_choices(candidates.get(row.id, []), trust_order, population)
             if not chosen:
                 continue
             current = dict(row._mapping)
@@ -497,6 +511,18 @@ def refresh_golden_records(
             )
     _expire(session, changed)
     return len(changed)
+
+
+def latest_population(session: Session) -> NamePopulation | None:
+    """How names were written in the store at the last finished resolution run."""
+    return NamePopulation.from_json(
+        session.scalar(
+            select(ResolutionRun.name_population)
+            .where(ResolutionRun.finished_at.is_not(None))
+            .order_by(ResolutionRun.id.desc())
+            .limit(1)
+        )
+    )
 
 
 def _expire(session: Session, stakeholder_ids: Iterable[int]) -> None:

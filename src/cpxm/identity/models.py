@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     DateTime,
     Float,
@@ -59,6 +60,9 @@ class ResolutionRun(Base):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     # Hash of the inputs (records, thresholds, decisions): an unchanged input is not re-scored.
     fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # How the store's person records write names (``cpxm.identity.standardise``): the evidence
+    # survivorship used, kept so that a merge decided later chooses with the same.
+    name_population: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class MatchPair(Base):

@@ -36,7 +36,8 @@ from cpxm.identity.models import (
     SourceRecord,
 )
 from cpxm.identity.normalise import Normalised, normalise, type_conflict
-from cpxm.identity.survivorship import DEFAULT_TRUST_ORDER, Candidate
+from cpxm.identity.standardise import NamePopulation
+from cpxm.identity.survivorship import DEFAULT_TRUST_ORDER, Candidate, name_population
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import AuditLogEntry, Country
@@ -198,7 +199,9 @@ def _resolve(
         .limit(1)
     )
     run = ResolutionRun(
-        started_at=utc_now(), threshold_match=threshold_match, threshold_review=threshold_review
+        started_at=utc_now(),
+        threshold_match=threshold_match,
+        threshold_review=threshold_review,
     )
     session.add(run)
     session.flush()
@@ -214,12 +217,11 @@ def _resolve(
     ).all()
     owner = {row.id: row.stakeholder_id for row in rows}
     countries = set(session.scalars(select(Country.code)))
-    # Records new since the last run get survivorship whatever the model says (a golden record
-    # of their own, or their stakeholder's refreshed): how survivorship sees them is worked out
-    # beside the scoring, which waits on DuckDB most of its time, and not again afterwards.
-    new_rows = [row for row in rows if previous is None or row.imported_at >= previous.started_at]
+    # How survivorship sees every record is worked out beside the scoring, which waits on
+    # DuckDB most of its time, and not again afterwards: new records get survivorship whatever
+    # the model says, and how the whole store writes names is evidence for everyone's.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cpxm-survivorship") as pool:
-        early = pool.submit(_record_candidates, new_rows, countries)
+        early = pool.submit(_record_candidates, rows, countries)
         records = [normalise(row.id, row.source_system, row.attributes or {}) for row in rows]
         # Splink and DuckDB take seconds to import: load them only when a resolve runs, so
         # every other cpxm command (and the web app) starts without them.
@@ -228,6 +230,8 @@ def _resolve(
         edges, run.pairs_scored = score_pairs(records, threshold=threshold_review, step=step)
         known_candidates = early.result()
     run.records = len(records)
+    population = name_population(known_candidates.values())
+    run.name_population = population.as_json()
 
     step("clustering")
     decided = {
@@ -301,7 +305,9 @@ def _resolve(
     merge_stakeholders(session, mapping=mapping, reason="auto", run_id=run.id)
     run.merges = len(mapping)
     run.created = len(unlinked)
-    _create_golden_records(session, unlinked, by_id, trust_order, known_candidates, countries)
+    _create_golden_records(
+        session, unlinked, by_id, trust_order, known_candidates, countries, population
+    )
     touched.update(_without_provenance(session))
     if previous is not None:
         touched.update(
@@ -316,6 +322,7 @@ def _resolve(
         stakeholder_ids=touched,
         trust_order=trust_order,
         known=_candidates(rows, owner, mapping, attach, touched, known_candidates, countries),
+        population=population,
     )
     run.review_pairs = _queue_for_review(
         session,
@@ -403,6 +410,7 @@ def _create_golden_records(
     trust_order: tuple[str, ...],
     known: dict[int, Candidate],
     countries: set[str],
+    population: NamePopulation,
 ) -> list[int]:
     """A new, complete golden record per cluster no stakeholder holds yet (``known``: records
     already seen as survivorship sees them)."""
@@ -417,6 +425,7 @@ def _create_golden_records(
         ],
         stakeholder_ids=created,
         trust_order=trust_order,
+        population=population,
     )
     _attach_many(
         session,

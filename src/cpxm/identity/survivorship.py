@@ -20,13 +20,14 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from cpxm.identity.normalise import NICKNAMES, TITLES, _kind, _phone, fold
+from cpxm.identity.standardise import NamePopulation, accented, build, name_key, standardise
 from cpxm.stakeholders.models import STAKEHOLDER_TYPES
 
 DEFAULT_TRUST_ORDER = (
@@ -505,10 +506,124 @@ def _as_name(value: str) -> str:
     return re.sub(r"[^\W\d_]+", lambda word: word.group(0).capitalize(), value.lower())
 
 
+def name_population(candidates: Iterable[Candidate]) -> NamePopulation:
+    """How these records (a store's) write given names and surnames, as evidence for
+    standardising one person's (``cpxm.identity.standardise``)."""
+    return build(
+        (
+            (c.values.get("first_name"), c.values.get("last_name"))
+            for c in candidates
+            if c.values.get("first_name") or c.values.get("last_name")
+        ),
+        _folded,
+    )
+
+
+def _standardised(
+    candidates: Sequence[Candidate], population: NamePopulation | None
+) -> tuple[Sequence[Candidate], dict[tuple[int, str], tuple[Any, str]]]:
+    """Each record's names as its person's e-mail and the population say they are written
+    (``cpxm.identity.standardise``), and per changed (record, field) the value and why."""
+    addresses = [str(c.values["email"]) for c in candidates if c.values.get("email")]
+    given_by: Counter[tuple[str, str]] = Counter(
+        (attribute, name_key(attribute, value, _folded))
+        for c in candidates
+        for attribute in ("first_name", "last_name")
+        if isinstance(value := c.values.get(attribute), str)
+    )
+    # The person's own spellings by their letters, written as names rather than in capitals.
+    spellings: dict[str, str] = {}
+    for c in candidates:
+        for attribute in ("first_name", "last_name"):
+            value = c.values.get(attribute)
+            if isinstance(value, str) and len(value) > 2 and not value.isupper():
+                spellings.setdefault(_NOT_LETTERS.sub("", _folded(value)), value)
+    notes: dict[tuple[int, str], tuple[Any, str]] = {}
+    changed: list[Candidate] = []
+    for c in candidates:
+        first, last = c.values.get("first_name"), c.values.get("last_name")
+        if not (isinstance(first, str) or isinstance(last, str)):
+            changed.append(c)
+            continue
+        found = standardise(
+            first if isinstance(first, str) else None,
+            last if isinstance(last, str) else None,
+            addresses=addresses,
+            population=population,
+            fold=_folded,
+            given_by=given_by,
+            spellings=spellings,
+        )
+        if not found.notes:
+            changed.append(c)
+            continue
+        values = dict(c.values)
+        values["first_name"], values["last_name"] = found.first_name, found.last_name
+        for attribute, why in found.notes.items():
+            notes[(c.record_id, attribute)] = (values[attribute], why)
+        changed.append(Candidate(c.record_id, c.source_system, c.updated_at, values))
+    return changed, notes
+
+
+def _with_notes(chosen: dict[str, Choice], notes: dict[tuple[int, str], tuple[Any, str]]) -> None:
+    """Say in a name's reason that records behind it were standardised, and why."""
+    for attribute in ("first_name", "last_name"):
+        choice = chosen.get(attribute)
+        if choice is None:
+            continue
+        key = _agreement_key(attribute, choice.value)
+        whys = [
+            why
+            for (_, noted), (value, why) in notes.items()
+            if noted == attribute and _agreement_key(attribute, value) == key
+        ]
+        if whys:
+            more = f" (and {len(whys) - 1} more)" if len(whys) > 1 else ""
+            chosen[attribute] = choice._replace(reason=f"{choice.reason}; {whys[0]}{more}")
+
+
 def choose(
-    candidates: Sequence[Candidate], trust_order: Sequence[str] = DEFAULT_TRUST_ORDER
+    candidates: Sequence[Candidate],
+    trust_order: Sequence[str] = DEFAULT_TRUST_ORDER,
+    population: NamePopulation | None = None,
 ) -> dict[str, Choice]:
-    """Per attribute, the surviving value, the record it came from and the deciding rule."""
+    """Per attribute, the surviving value, the record it came from and the deciding rule.
+
+    Names are first standardised record by record on the person's e-mail and, given a
+    ``population``, on how the store's other records write them."""
+    candidates, notes = _standardised(candidates, population)
+    chosen = _choose(candidates, trust_order)
+    if notes:
+        _with_notes(chosen, notes)
+    if population is not None:
+        _accents_restored(chosen, candidates, population)
+    return chosen
+
+
+def _accents_restored(
+    chosen: dict[str, Choice], candidates: Sequence[Candidate], population: NamePopulation
+) -> None:
+    """A name only one record gives, without the accents most records write it with, takes
+    them (``Gerard`` -> ``Gérard``). Several records writing it alike are the person's own
+    spelling: a name is written without its accents by different people too."""
+    for attribute in ("first_name", "last_name"):
+        choice = chosen.get(attribute)
+        if choice is None or not isinstance(choice.value, str):
+            continue
+        key = _folded(choice.value)
+        giving = [c for c in candidates if _folded(str(c.values.get(attribute) or "")) == key]
+        if len(giving) != 1:
+            continue
+        spelt = accented(choice.value, population, _folded)
+        if spelt != choice.value:
+            chosen[attribute] = choice._replace(
+                value=spelt, reason=f"{choice.reason}; accents as most records write it"
+            )
+    if "first_name" in chosen or "last_name" in chosen:
+        _person_name(chosen)
+
+
+def _choose(candidates: Sequence[Candidate], trust_order: Sequence[str]) -> dict[str, Choice]:
     if len(candidates) == 1:
         # Most golden records have one source: nothing to weigh, and a resolve makes many.
         only = candidates[0]
