@@ -5,11 +5,11 @@ system gives, or one every system spells differently, it cannot. A steward puts 
 from two kinds of evidence, and so does this module, one source record at a time, before the
 sources vote:
 
-- **the person's e-mail address** (``marc.fouquet@...``): it says which name is the given name
-  (a record with first and last name swapped), what an initial stood for, the full name behind
-  a nickname, and how a name one slip away is spelt. It counts only where both of its parts
-  match the record's two names, one of them exactly, so a family's shared address or another
-  person's says nothing;
+- **the person's e-mail address** (``marc.fouquet@...``, ``mfouquet12@...``): it says what an
+  initial stood for, the full name behind a nickname and how a name one slip away is spelt,
+  and weighs a little on which name is the given name (many addresses put the surname first).
+  It counts only where both of its parts match the record's two names, one of them exactly (or
+  as an initial), so a family's shared address or another person's says nothing;
 - **the population**: how often the store's other person records write a name as a given name
   and as a surname, and how they spell it. A surname in the given-name field that thousands
   of records hold as a surname and almost none as a given name was entered the wrong way
@@ -173,24 +173,6 @@ def one_slip(left: str, right: str) -> bool:
 def _deletions(key: str) -> set[str]:
     """The key and every key with one character dropped: two keys one slip apart share one."""
     return {key} | {key[:i] + key[i + 1 :] for i in range(len(key))}
-
-
-def slips(left: str, right: str) -> int:
-    """Keying slips between two words: letters left out, added, changed or swapped with the
-    next (the optimal string alignment distance)."""
-    if left == right:
-        return 0
-    previous2: list[int] = []
-    previous = list(range(len(right) + 1))
-    for i, a in enumerate(left, 1):
-        current = [i]
-        for j, b in enumerate(right, 1):
-            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b))
-            if i > 1 and j > 1 and a == right[j - 2] and left[i - 2] == b:
-                cost = min(cost, previous2[j - 2] + 1)
-            current.append(cost)
-        previous2, previous = previous, current
-    return previous[-1]
 
 
 def name_key(attribute: str, value: str, fold: Any) -> str:
@@ -362,10 +344,8 @@ def standardise(
             if not value or attribute in spelt_by_email:
                 continue
             key = name_key(attribute, value, fold)
-            if given_by.get((attribute, key), 0) >= 2:
-                continue
             common = population.common_neighbour(attribute, key)
-            if common is None:
+            if common is None or given_by.get((attribute, key), 0) >= 2:
                 continue
             spelt = spellings.get(_letters(common)) or population.spelt(common)
             if spelt is None:

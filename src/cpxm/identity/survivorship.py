@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -519,25 +519,70 @@ def name_population(candidates: Iterable[Candidate]) -> NamePopulation:
     )
 
 
+class _Person(Mapping[tuple[str, str], int]):
+    """What standardising one record needs to know of its person's other records, counted
+    only when asked: most records need none of it (``given_by`` counts of each name key)."""
+
+    def __init__(self, candidates: Sequence[Candidate]) -> None:
+        self.candidates = candidates
+        self._counts: Counter[tuple[str, str]] | None = None
+        self._spellings: dict[str, str] | None = None
+
+    def _names(self) -> Iterator[tuple[str, str]]:
+        for c in self.candidates:
+            for attribute in ("first_name", "last_name"):
+                value = c.values.get(attribute)
+                if isinstance(value, str):
+                    yield attribute, value
+
+    def _given_by(self) -> Counter[tuple[str, str]]:
+        if self._counts is None:
+            self._counts = Counter((a, name_key(a, v, _folded)) for a, v in self._names())
+        return self._counts
+
+    def __getitem__(self, key: tuple[str, str]) -> int:
+        return self._given_by()[key]
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._given_by())
+
+    def __len__(self) -> int:
+        return len(self._given_by())
+
+    def spellings(self) -> Mapping[str, str]:
+        """The person's own spellings by their letters, written as names, not in capitals."""
+        if self._spellings is None:
+            self._spellings = {}
+            for _, value in self._names():
+                if len(value) > 2 and not value.isupper():
+                    self._spellings.setdefault(_NOT_LETTERS.sub("", _folded(value)), value)
+        return self._spellings
+
+
+class _Spellings(Mapping[str, str]):
+    def __init__(self, person: _Person) -> None:
+        self.person = person
+
+    def __getitem__(self, key: str) -> str:
+        return self.person.spellings()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.person.spellings())
+
+    def __len__(self) -> int:
+        return len(self.person.spellings())
+
+
 def _standardised(
     candidates: Sequence[Candidate], population: NamePopulation | None
 ) -> tuple[Sequence[Candidate], dict[tuple[int, str], tuple[Any, str]]]:
     """Each record's names as its person's e-mail and the population say they are written
     (``cpxm.identity.standardise``), and per changed (record, field) the value and why."""
     addresses = [str(c.values["email"]) for c in candidates if c.values.get("email")]
-    given_by: Counter[tuple[str, str]] = Counter(
-        (attribute, name_key(attribute, value, _folded))
-        for c in candidates
-        for attribute in ("first_name", "last_name")
-        if isinstance(value := c.values.get(attribute), str)
-    )
-    # The person's own spellings by their letters, written as names rather than in capitals.
-    spellings: dict[str, str] = {}
-    for c in candidates:
-        for attribute in ("first_name", "last_name"):
-            value = c.values.get(attribute)
-            if isinstance(value, str) and len(value) > 2 and not value.isupper():
-                spellings.setdefault(_NOT_LETTERS.sub("", _folded(value)), value)
+    if not addresses and (population is None or not population.usable):
+        return candidates, {}
+    person = _Person(candidates)
+    spellings = _Spellings(person)
     notes: dict[tuple[int, str], tuple[Any, str]] = {}
     changed: list[Candidate] = []
     for c in candidates:
@@ -551,7 +596,7 @@ def _standardised(
             addresses=addresses,
             population=population,
             fold=_folded,
-            given_by=given_by,
+            given_by=person,
             spellings=spellings,
         )
         if not found.notes:
