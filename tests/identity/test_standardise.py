@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 from typing import Any
 
+from cpxm.identity.service import fitted_match_threshold
 from cpxm.identity.standardise import NamePopulation, build, one_slip
 from cpxm.identity.survivorship import Candidate, _folded, choose
 
@@ -125,3 +126,16 @@ def test_one_slip() -> None:
     assert one_slip("fouquet", "fouqet") and one_slip("rangel", "ramgel")
     assert one_slip("raymond", "raymodn") and one_slip("anna", "annna")
     assert not one_slip("anna", "anna") and not one_slip("anna", "bob")
+
+
+def test_the_fitted_match_threshold_lowers_the_bar_only_where_the_model_is_sure() -> None:
+    # Clean separation: 2,000 pairs near certain and a few in between; the links the model
+    # would make down to 0.6 are expected 99.9% right.
+    clean = [0.9999] * 2_000 + [0.6, 0.7, 0.8]
+    assert fitted_match_threshold(clean, review=0.5) == 0.6
+    # Many uncertain pairs: the expected precision below 0.9 is too low, the default stands.
+    hard = [0.9999] * 500 + [0.95] * 300 + [0.6] * 200
+    assert fitted_match_threshold(hard, review=0.5) == 0.9
+    # Never below the review threshold, never above the default, nothing scored: the default.
+    assert fitted_match_threshold(clean, review=0.75) == 0.8
+    assert fitted_match_threshold([], review=0.5) == 0.9

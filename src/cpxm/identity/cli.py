@@ -32,9 +32,14 @@ T = TypeVar("T")
 
 def resolve_command(
     threshold_match: Annotated[
-        float,
-        typer.Option(min=0.0, max=1.0, help="Link pairs at or above this match probability."),
-    ] = service.DEFAULT_THRESHOLD_MATCH,
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Link pairs at or above this match probability (default: fitted to the run's"
+            f" scores, at most {service.DEFAULT_THRESHOLD_MATCH}).",
+        ),
+    ] = None,
     threshold_review: Annotated[
         float,
         typer.Option(min=0.0, max=1.0, help="Queue pairs from here up to the match threshold."),
@@ -50,7 +55,7 @@ def resolve_command(
         f"resolved {run.records:,} source records in {time.perf_counter() - started:.1f} s: "
         f"{run.pairs_scored:,} pairs scored, {run.merges:,} stakeholders merged, "
         f"{run.created:,} golden records created, {run.updated:,} updated, "
-        f"{run.review_pairs:,} pairs to review"
+        f"{run.review_pairs:,} pairs to review (match threshold {run.threshold_match:.3g})"
     )
 
 

@@ -44,12 +44,17 @@ from cpxm.workspace.models import AuditLogEntry, Country
 
 DEFAULT_THRESHOLD_MATCH = 0.9
 DEFAULT_THRESHOLD_REVIEW = 0.5
+# A fitted match threshold is the lowest at which the model expects this share of its links to
+# be right (the mean match probability of the pairs at or above it), and never above
+# DEFAULT_THRESHOLD_MATCH: the fitted posteriors are trusted to lower the bar, not to raise it.
+EXPECTED_PRECISION = 0.999
 
 __all__ = [
     "DEFAULT_THRESHOLD_MATCH",
     "DEFAULT_THRESHOLD_REVIEW",
     "decide_pair",
     "export_links",
+    "fitted_match_threshold",
     "list_review",
     "resolve",
     "undo_merge",
@@ -163,16 +168,42 @@ def _near(a: str, b: str) -> bool:
     return short[index:] == long[index + 1 :]
 
 
+def fitted_match_threshold(
+    probabilities: Sequence[float], *, review: float, ceiling: float = DEFAULT_THRESHOLD_MATCH
+) -> float:
+    """The lowest match threshold (from ``review`` up to ``ceiling``) at which the pairs the
+    model would link have a mean match probability of at least ``EXPECTED_PRECISION``.
+
+    The match probabilities of the scored pairs are the fitted model's own estimate of how
+    many of them are true: linking every pair at or above ``t`` is expected to be right in
+    the mean of their probabilities. Where the model separates matches cleanly (FEBRL) that
+    holds far below ``ceiling`` and pairs a person would otherwise review are linked; where it
+    does not (the demo's silos, where one shared e-mail chains people) the bar stays at
+    ``ceiling``, the cost-based default.
+    """
+    ceiling = max(ceiling, review)
+    ranked = sorted((p for p in probabilities if p >= review), reverse=True)
+    best = ceiling
+    total = 0.0
+    for count, probability in enumerate(ranked, 1):
+        total += probability
+        if probability < ceiling and total / count >= EXPECTED_PRECISION:
+            best = probability
+    return best
+
+
 def resolve(
     session: Session,
     *,
-    threshold_match: float = DEFAULT_THRESHOLD_MATCH,
+    threshold_match: float | None = None,
     threshold_review: float = DEFAULT_THRESHOLD_REVIEW,
     trust_order: tuple[str, ...] = DEFAULT_TRUST_ORDER,
     step: Callable[[str], None] = lambda _label: None,
 ) -> ResolutionRun:
-    """Link every source record to a golden record; the caller commits."""
-    if not 0 < threshold_review <= threshold_match <= 1:
+    """Link every source record to a golden record; the caller commits.
+
+    ``threshold_match`` ``None`` fits it to this run's scores (``fitted_match_threshold``)."""
+    if not 0 < threshold_review <= (threshold_match or 1) <= 1:
         raise DomainError("thresholds must satisfy 0 < review <= match <= 1")
     with fewer_collections():
         return _resolve(
@@ -187,7 +218,7 @@ def resolve(
 def _resolve(
     session: Session,
     *,
-    threshold_match: float,
+    threshold_match: float | None,
     threshold_review: float,
     trust_order: tuple[str, ...],
     step: Callable[[str], None],
@@ -200,7 +231,7 @@ def _resolve(
     )
     run = ResolutionRun(
         started_at=utc_now(),
-        threshold_match=threshold_match,
+        threshold_match=threshold_match or DEFAULT_THRESHOLD_MATCH,
         threshold_review=threshold_review,
     )
     session.add(run)
@@ -230,6 +261,11 @@ def _resolve(
         edges, run.pairs_scored = score_pairs(records, threshold=threshold_review, step=step)
         known_candidates = early.result()
     run.records = len(records)
+    if threshold_match is None:
+        threshold_match = fitted_match_threshold(
+            [edge[2] for edge in edges], review=threshold_review
+        )
+        run.threshold_match = threshold_match
     population = name_population(known_candidates.values())
     run.name_population = population.as_json()
 
