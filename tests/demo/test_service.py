@@ -340,7 +340,7 @@ def test_golden_names_and_emails_are_the_true_ones(effect_store: Engine) -> None
     assert people and all(row.last_name for row in people)
     assert any(row.birth_date for row in people) and any(row.email for row in people)
     report = {
-        name: (score.accuracy(), score.accuracy(3), score.shown(3))
+        name: (score.accuracy(), score.accuracy_in_full(), score.accuracy(3), score.shown(3))
         for name, score in scores.items()
     }
     print(f"outvoted last names: {outvoted.outvoted} of {outvoted.records}; accuracy {report}")
@@ -349,7 +349,17 @@ def test_golden_names_and_emails_are_the_true_ones(effect_store: Engine) -> None
     for name in ("first_name", "last_name", "email"):
         assert scores[name].shown(3) >= 250, name
         assert scores[name].accuracy(3) >= 0.99, (name, scores[name].examples)
-        assert scores[name].accuracy() >= 0.9, (name, scores[name].examples)
+    # Issue 16: 99% of golden names and e-mails are the true ones, over every golden record.
+    # E-mails reach it here; last names reach it at scale 1 (benchmarks/identity_golden.py),
+    # where the store holds enough records for its counts of names to be evidence: at this
+    # scale a name is seldom held by five records, so fewer slips are put right. A given name
+    # every source gives only as an initial (``M.`` for Maaya, no e-mail to spell it out) no
+    # rule can write in full: those are counted apart. Given names stay short of the target
+    # (98.6% at scale 1; docs/identity-resolution.md says what is left).
+    assert scores["email"].accuracy() >= 0.99, scores["email"].examples
+    assert scores["last_name"].accuracy() >= 0.97, scores["last_name"].examples
+    assert scores["first_name"].accuracy_in_full() >= 0.95, scores["first_name"].examples
+    assert scores["first_name"].initial_only() <= 0.02 * scores["first_name"].shown()
     assert scores["birth_date"].accuracy() >= 0.99
 
 
