@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cpxm.cases import service as cases
+from cpxm.cases.models import Case
 from cpxm.feedback.models import FeedbackAnalysis, FeedbackItem
 from cpxm.identity.models import AttributeProvenance, SourceRecord
 from cpxm.safety.models import SafetyCase
@@ -285,3 +287,13 @@ def test_a_merged_id_leads_to_the_golden_profile_and_bad_filters_are_named(
     assert bad.status_code == 400
     assert "expected a date as YYYY-MM-DD" in bad.text
     assert client.get("/stakeholders/999999").status_code == 404
+
+
+def test_names_on_the_case_and_feedback_pages_lead_to_the_profile(
+    client_as: Callable[[str], TestClient], session: Session
+) -> None:
+    world = _world(session)
+    case_id = session.scalar(select(Case.id).where(Case.stakeholder_id == world.hcp.id))
+    client = client_as("cx_lead")
+    assert f'href="/stakeholders/{world.hcp.id}"' in client.get(f"/cases/{case_id}").text
+    assert f'href="/stakeholders/{world.hcp.id}"' in client.get("/feedback").text
