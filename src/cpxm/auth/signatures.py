@@ -55,6 +55,7 @@ SIGNED_COLUMNS: dict[str, tuple[str, ...]] = {
         "event_terms",
         "context",
         "reporter_stakeholder_id",
+        "seriousness",
         "decided_at",
         "decided_by",
         "decision_note",
