@@ -128,7 +128,9 @@ def test_safety_commands_export_and_reconcile(
     refused = runner.invoke(app, ["safety", "confirm", str(case_id), *signed], input=PASSWORD)
     assert refused.exit_code == 1 and "may not do this" in refused.output
     monkeypatch.setenv("CPXM_TOKEN", pv_token)
-    result = runner.invoke(app, ["safety", "export", str(exported), "--format", "e2b"])
+    result = runner.invoke(
+        app, ["safety", "export", str(exported), "--format", "e2b", "--status", "all"]
+    )
     assert result.exit_code == 0, result.output
     assert '"primarysourcereaction": "hives"' in exported.read_text(encoding="utf-8")
     rejected = runner.invoke(app, ["safety", "reject", str(case_id)])

@@ -28,7 +28,12 @@ NOW = datetime(2026, 11, 23, 12, 0)
 def test_csv_and_e2b_carry_product_event_and_reporter(session: Session) -> None:
     make_taxonomy(session)
     hcp = make_stakeholder(
-        session, type="hcp", country_code="FR", first_name="Anne", last_name="Roy"
+        session,
+        type="hcp",
+        country_code="FR",
+        first_name="Anne",
+        last_name="Roy",
+        specialty="Dermatology",
     )
     item = make_feedback(
         session,
@@ -149,3 +154,51 @@ def test_reconciliation_pdf_without_dejavu_draws_everything_in_noto(
     assert b"DejaVu" not in pdf
     text = _pdf_text(pdf)
     assert "Umfrage Österreich" in text and JAPANESE_AE in text.replace("\n", "")
+
+
+def test_exports_default_to_confirmed_ae_and_srs_and_send_complaints_to_quality(
+    session: Session,
+) -> None:
+    from cpxm.safety.exports import export_filter, qualification, quality_csv, solicited_case_ids
+
+    make_taxonomy(session)
+    pharmacist = make_stakeholder(session, type="hcp", specialty="Hospital pharmacy")
+    patient = make_stakeholder(session, type="patient")
+    survey = make_survey(session, name="Patient experience")
+    response = make_response(session, survey=survey)
+    ae_item = make_feedback(
+        session,
+        "I had a rash after my Immuny injection.",
+        stakeholder_id=patient.id,
+        response_id=response.id,
+    )
+    pc_item = make_feedback(
+        session,
+        "The Immuny pen from lot AB1234 leaked.",
+        stakeholder_id=pharmacist.id,
+        source_kind="call_note",
+    )
+    (ae,) = screen_items(session, items=[ae_item], now=NOW)[1]
+    (pc,) = screen_items(session, items=[pc_item], now=NOW)[1]
+    assert pc.kind == "pc" and pc.lot_number == "AB1234" and pc.handoff_due_at is None
+
+    default = service.all_cases(session, case_filter=export_filter("e2b"))
+    assert default == []  # nothing confirmed yet
+    every = service.all_cases(session, case_filter=export_filter("e2b", status="all"))
+    assert every == [ae]  # the complaint never goes into the AE intake file
+    with pytest.raises(DomainError, match="use format quality"):
+        export_filter("csv", kind="pc")
+    quality = service.all_cases(session, case_filter=export_filter("quality", status="all"))
+    assert quality == [pc]
+    rows = list(csv.DictReader(io.StringIO(quality_csv(quality))))
+    assert rows[0]["lot_number"] == "AB1234"
+
+    assert solicited_case_ids(session, [ae, pc]) == {ae.id}
+    (report,) = cases_e2b(session, [ae])["ichicsr"]["safetyreport"]
+    assert report["reporttype"] == "2"  # a survey answer: report from study
+    assert report["primarysource"]["observestudytype"] == "3"
+    assert report["primarysource"]["studyname"] == "Patient experience"
+    assert report["primarysource"]["qualification"] == "5"
+    assert qualification(pharmacist) == "2"
+    assert qualification(make_stakeholder(session, type="hcp", specialty="Cardiology")) == "1"
+    assert qualification(make_stakeholder(session, type="hcp", specialty="Oncology nursing")) == "3"

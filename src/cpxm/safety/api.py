@@ -17,7 +17,7 @@ from cpxm.auth.signatures import SignatureIn, SignatureOut, signer_or_refusal
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 from cpxm.safety import intake, service, triage
-from cpxm.safety.exports import cases_csv, cases_e2b
+from cpxm.safety.exports import cases_csv, cases_e2b, export_filter, quality_csv
 from cpxm.safety.models import SafetyCase, SafetyCaseEvent, SafetyTriageItem
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
 from cpxm.timeutil import UtcDateTime
@@ -205,23 +205,46 @@ def list_cases(
 def export_cases(
     session: DbSession,
     principal: SafetyReader,
-    export_format: Annotated[str, Query(alias="format", pattern="^(csv|e2b)$")] = "csv",
-    status: Annotated[str | None, Query(pattern="^(open|acknowledged|confirmed|rejected)$")] = None,
+    export_format: Annotated[str, Query(alias="format", pattern="^(csv|e2b|quality)$")] = "csv",
+    status: Annotated[
+        str | None, Query(pattern="^(open|acknowledged|confirmed|rejected|all)$")
+    ] = None,
     kind: Annotated[str | None, Query(pattern="^(ae|pc|srs)$")] = None,
+    overdue: bool = False,
+    survey_id: int | None = None,
+    study_code: str | None = None,
+    serious: bool = False,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
 ) -> Response:
-    """Every matching case as CSV or as JSON shaped after ICH E2B; records the export."""
-    cases = service.all_cases(session, case_filter=_filter(status, kind, False, None, None))
+    """Cases for the safety database (CSV, or the JSON intake file shaped after E2B(R2)), or
+    product complaints for Quality (``format=quality``); by default confirmed cases only.
+    Takes the queue's filters; records the export on each case."""
+    case_filter = export_filter(
+        export_format,
+        status=status,
+        kind=kind,
+        overdue=overdue,
+        survey_id=survey_id,
+        study_code=study_code,
+        serious=serious,
+        received_from=received_from,
+        received_to=received_to,
+    )
+    cases = service.all_cases(session, case_filter=case_filter)
     service.mark_exported(session, cases=cases, user_id=principal.user_id, fmt=export_format)
-    if export_format == "csv":
+    if export_format == "e2b":
         return Response(
-            cases_csv(cases),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": 'attachment; filename="safety-cases.csv"'},
+            json.dumps(cases_e2b(session, cases), ensure_ascii=False),
+            media_type="application/json",
+            headers={"Content-Disposition": 'attachment; filename="safety-cases-e2b.json"'},
         )
+    quality = export_format == "quality"
+    name = "quality-complaints.csv" if quality else "safety-cases.csv"
     return Response(
-        json.dumps(cases_e2b(session, cases), ensure_ascii=False),
-        media_type="application/json",
-        headers={"Content-Disposition": 'attachment; filename="safety-cases-e2b.json"'},
+        quality_csv(cases) if quality else cases_csv(cases),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -22,7 +22,7 @@ from cpxm.auth import signatures
 from cpxm.cli_support import cli_session as _session
 from cpxm.cli_support import fail as _fail
 from cpxm.safety import intake, service, triage
-from cpxm.safety.exports import cases_csv, cases_e2b
+from cpxm.safety.exports import cases_csv, cases_e2b, export_filter, quality_csv
 from cpxm.timeutil import utc_now
 
 console = Console()
@@ -436,24 +436,50 @@ def unlink_command(
 def export_command(
     output: Annotated[Path, typer.Argument(help="File to write (.csv or .json).")],
     fmt: Annotated[
-        str, typer.Option("--format", help="csv or e2b (JSON shaped after ICH E2B).")
+        str,
+        typer.Option(
+            "--format",
+            help="csv, e2b (the JSON intake file shaped after E2B(R2)) or quality (product "
+            "complaints, CSV).",
+        ),
     ] = "csv",
-    status: Annotated[str | None, typer.Option(help="Only cases with this status.")] = None,
-    kind: Annotated[str | None, typer.Option(help="ae, pc or srs.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Default confirmed; open, acknowledged, rejected or all.")
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="ae or srs (default both); pc for quality.")
+    ] = None,
+    serious: Annotated[bool, typer.Option("--serious", help="Only serious cases.")] = False,
+    survey: Annotated[int | None, typer.Option(help="A survey id.")] = None,
+    study: Annotated[str | None, typer.Option(help="A study, by its product code.")] = None,
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="Aware on or after (YYYY-MM-DD).")
+    ] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Aware before (YYYY-MM-DD).")] = None,
 ) -> None:
-    """Export cases for the safety database; each records when and by whom (CPXM_TOKEN's user)."""
-    if fmt not in ("csv", "e2b"):
-        _fail(f"--format is '{fmt}', expected csv or e2b")
+    """Export cases for the safety database, or complaints for Quality; records when and by whom
+    (CPXM_TOKEN's user)."""
     with _session() as session:
+        case_filter = export_filter(
+            fmt,
+            status=status,
+            kind=kind,
+            serious=serious,
+            survey_id=survey,
+            study_code=study,
+            received_from=_date(date_from, "--from"),
+            received_to=_date(date_to, "--to"),
+        )
         principal = acting_principal(session, needs=Domain.SAFETY)
-        cases = service.all_cases(session, case_filter=service.CaseFilter(status=status, kind=kind))
-        if fmt == "csv":
-            output.write_text(cases_csv(cases), encoding="utf-8")
-        else:
+        cases = service.all_cases(session, case_filter=case_filter)
+        if fmt == "e2b":
             output.write_text(
                 json.dumps(cases_e2b(session, cases), indent=2, ensure_ascii=False),
                 encoding="utf-8",
             )
+        else:
+            text = quality_csv(cases) if fmt == "quality" else cases_csv(cases)
+            output.write_text(text, encoding="utf-8")
         service.mark_exported(session, cases=cases, user_id=principal.user_id, fmt=fmt)
     console.print(f"exported {len(cases):,} case(s) to {output}")
 

@@ -1,11 +1,23 @@
-"""Exports of safety cases for the safety database: CSV, and JSON shaped after ICH E2B.
+"""Exports of safety cases: CSV, a JSON intake file for the safety database, and Quality's CSV.
 
-The JSON follows the ICH E2B individual case safety report's structure and element names as
-the openFDA-style JSON rendering uses them (``safetyreport``, ``primarysource``,
-``patient.reaction[].primarysourcereaction``, ``patient.drug[].medicinalproduct``,
-``drugcharacterization``), so a PV system's importer can map it field by field. MedDRA coding
-is left to PV (``reactionmeddrapt`` is null): the reporter's words are in
-``primarysourcereaction``.
+The JSON is **an intake file shaped after ICH E2B(R2) as openFDA renders it in JSON**, not an
+E2B(R3) ICSR: no XML, no schema validation, no MedDRA coding (``reactionmeddrapt`` is null; the
+reporter's words are in ``primarysourcereaction``). It uses the E2B(R2) element names
+(``safetyreport``, ``reporttype``, ``primarysource.qualification``,
+``primarysource.observestudytype``, ``patient.drug[].drugcharacterization``, ...) so a PV
+system's importer can map it field by field; the ``cpxm`` object carries what E2B has no
+element for (the four valid-case elements, seriousness as CPXM triaged it, the source).
+
+- ``reporttype`` is 1 (spontaneous) for unsolicited sources and 2 (report from study) for
+  solicited ones, with ``observestudytype`` 3 (other studies): survey answers, patient-support
+  programmes and market research are organised data collection (GVP VI.B.1.2).
+- ``qualification`` is 1 physician, 2 pharmacist, 3 other health professional, 5 consumer or
+  other non-health professional, from the reporter's record.
+- A follow-up is exported under its first case's ``safetyreportid`` with
+  ``safetyreportversion`` 2, 3, ...
+
+Product complaints go to Quality (:func:`quality_csv`, with the lot or batch number when the
+reporter gave one), never into the AE intake file.
 """
 
 from __future__ import annotations
@@ -19,8 +31,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cpxm import csvout
+from cpxm.errors import DomainError
+from cpxm.feedback.models import FeedbackItem
+from cpxm.interactions.models import Interaction
 from cpxm.safety.models import SafetyCase
+from cpxm.safety.service import CaseFilter
 from cpxm.stakeholders.models import Stakeholder
+from cpxm.surveys.models import Survey
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Product
 
@@ -55,9 +72,92 @@ CSV_COLUMNS = (
     "verbatim",
 )
 # E2B primary-source qualification: 1 physician, 3 other health professional, 5 consumer.
-_QUALIFICATION = {"hcp": "1", "patient": "5", "caregiver": "5", "pharmacy": "3"}
+# E2B(R2) A.2.1.4 qualification, by stakeholder type (an HCP's specialty refines it below).
+_QUALIFICATION = {
+    "hcp": "1",
+    "investigator": "1",
+    "site_staff": "3",
+    "patient": "5",
+    "caregiver": "5",
+    "pharmacy": "2",
+}
+_REPORT_TYPE_SPONTANEOUS = "1"
 _REPORT_TYPE_STUDY = "2"
-_REPORT_TYPE_OTHER = "4"  # "not available to sender": solicited by a survey or programme
+_STUDY_TYPE_OTHER = "3"  # A.2.3.3: other studies (not a clinical trial, not named-patient use)
+# Organised data collection (GVP VI.B.1.2): a case from these is solicited.
+SOLICITED_DEPARTMENTS = ("patient_services", "market_access")
+
+
+EXPORT_FORMATS = ("csv", "e2b", "quality")
+
+
+def export_filter(
+    export_format: str,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    overdue: bool = False,
+    survey_id: int | None = None,
+    study_code: str | None = None,
+    serious: bool = False,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+) -> CaseFilter:
+    """The queue's filters for an export, with its defaults: only confirmed cases (``status``
+    ``all`` for every status), AE and special situations for the safety database, product
+    complaints only for Quality."""
+    if export_format not in EXPORT_FORMATS:
+        raise DomainError(f"format is '{export_format}', expected one of csv, e2b, quality")
+    if export_format == "quality":
+        if kind not in (None, "pc"):
+            raise DomainError("the Quality export holds product complaints only (kind pc)")
+        kinds: tuple[str, ...] = ("pc",)
+    else:
+        if kind == "pc":
+            raise DomainError(
+                "product complaints go to Quality, not the safety database: use format quality"
+            )
+        kinds = (kind,) if kind else ("ae", "srs")
+    return CaseFilter(
+        status=None if status == "all" else (status or "confirmed"),
+        kinds=kinds,
+        overdue=overdue,
+        survey_id=survey_id,
+        study_code=study_code,
+        serious=serious,
+        received_from=received_from,
+        received_to=received_to,
+    )
+
+
+def qualification(reporter: Stakeholder | None) -> str | None:
+    """E2B's 1 physician, 2 pharmacist, 3 other health professional, 5 consumer (or None)."""
+    if reporter is None:
+        return None
+    specialty = (reporter.specialty or "").lower()
+    if reporter.type == "hcp":
+        if "pharmac" in specialty:
+            return "2"
+        if any(word in specialty for word in ("nurs", "midwi", "physio", "dietit", "technic")):
+            return "3"
+        return "1" if specialty else "3"  # an HCP of unknown profession: not claimed physician
+    return _QUALIFICATION.get(reporter.type)
+
+
+def solicited_case_ids(session: Session, cases: Sequence[SafetyCase]) -> set[int]:
+    """The cases that came from organised data collection: surveys, programmes, research."""
+    solicited = {case.id for case in cases if case.survey_id is not None}
+    rest = {case.feedback_item_id: case.id for case in cases if case.survey_id is None}
+    if rest:
+        rows = session.execute(
+            select(FeedbackItem.id, Interaction.department_code)
+            .join(Interaction, Interaction.id == FeedbackItem.interaction_id)
+            .where(FeedbackItem.id.in_(list(rest)))
+        )
+        solicited |= {
+            rest[item_id] for item_id, department in rows if department in SOLICITED_DEPARTMENTS
+        }
+    return solicited
 
 
 def _iso(moment: datetime | None) -> str:
@@ -133,19 +233,38 @@ def cases_e2b(
         if product_codes
         else {}
     )
+    solicited = solicited_case_ids(session, cases)
     reports = []
     for case in cases:
         reporter = reporters.get(case.reporter_stakeholder_id or 0)
         product = products.get(case.product_code or "")
+        study = case.id in solicited
         reports.append(
             {
-                "safetyreportid": f"CPXM-{case.id}",
-                "reporttype": _REPORT_TYPE_STUDY if case.study_code else _REPORT_TYPE_OTHER,
+                "safetyreportid": f"CPXM-{case.follow_up_of or case.id}",
+                "safetyreportversion": str(case.version),
+                "reporttype": _REPORT_TYPE_STUDY if study else _REPORT_TYPE_SPONTANEOUS,
+                "serious": "1" if case.seriousness_level else "2",
+                "seriousnessdeath": "1" if "death" in case.seriousness else None,
+                "seriousnesslifethreatening": "1"
+                if "life_threatening" in case.seriousness
+                else None,
+                "seriousnesshospitalization": "1"
+                if "hospitalisation" in case.seriousness
+                else None,
+                "seriousnessdisabling": "1" if "disability" in case.seriousness else None,
+                "seriousnesscongenitalanomali": "1"
+                if "congenital_anomaly" in case.seriousness
+                else None,
+                "seriousnessother": "1" if "medically_important" in case.seriousness else None,
                 "receivedate": _e2b_date(case.aware_at),
                 "receiptdate": _e2b_date(case.aware_at),
                 "occurcountry": case.country_code,
                 "primarysource": {
-                    "qualification": _QUALIFICATION.get(reporter.type) if reporter else None,
+                    "qualification": qualification(reporter),
+                    "observestudytype": _STUDY_TYPE_OTHER if study else None,
+                    "studyname": _study_name(session, case) if study else None,
+                    "sponsorstudynumber": case.study_code,
                     "reportercountry": reporter.country_code if reporter else case.country_code,
                     "reportergivename": reporter.first_name if reporter else None,
                     "reporterfamilyname": reporter.last_name if reporter else None,
@@ -165,6 +284,11 @@ def cases_e2b(
                     "source_kind": case.source_kind,
                     "study_code": case.study_code,
                     "status": case.status,
+                    "seriousness": case.seriousness,
+                    "seriousness_by": case.seriousness_by,
+                    "follow_up_of": case.follow_up_of,
+                    "case_id": case.id,
+                    "handoff_due_at": _iso(case.handoff_due_at) or None,
                 },
                 "patient": {
                     "reaction": [
@@ -196,3 +320,52 @@ def cases_e2b(
             "safetyreport": reports,
         }
     }
+
+
+def _study_name(session: Session, case: SafetyCase) -> str | None:
+    if case.survey_id is None:
+        return None
+    return session.scalar(select(Survey.name).where(Survey.id == case.survey_id))
+
+
+QUALITY_COLUMNS = (
+    "case_id",
+    "feedback_item_id",
+    "subtypes",
+    "status",
+    "product_code",
+    "product_written",
+    "lot_number",
+    "complaint_terms",
+    "source_kind",
+    "country_code",
+    "aware_at",
+    "contact_permission",
+    "verbatim",
+)
+
+
+def quality_csv(cases: Sequence[SafetyCase]) -> str:
+    """Product complaints for Quality, with the lot or batch number when given."""
+    buffer = io.StringIO()
+    writer = csvout.writer(buffer)
+    writer.writerow(QUALITY_COLUMNS)
+    for case in cases:
+        writer.writerow(
+            [
+                case.id,
+                case.feedback_item_id,
+                ";".join(case.subtypes),
+                case.status,
+                case.product_code or "",
+                case.product_written or "",
+                case.lot_number or "",
+                ";".join(case.event_terms),
+                case.source_kind,
+                case.country_code or "",
+                _iso(case.aware_at),
+                "" if case.contact_permission is None else case.contact_permission,
+                case.verbatim,
+            ]
+        )
+    return buffer.getvalue()

@@ -213,11 +213,28 @@ def _new_case(
         seriousness_level=level,
         seriousness_by="screening",
         handoff_due_at=None if kind == "pc" else handoff_due(aware_at, level, country),
+        lot_number=lot_number(item.text) if kind == "pc" else None,
         version=1,
     )
     session.add(case)
     session.flush()
     return case
+
+
+_LOT = re.compile(
+    r"(?<!\w)(?:lot|batch|charge|lote|lotto|ロット)(?:\s*(?:no\.?|number|nr\.?|n°|#|num\.?))?"
+    r"\s*[:#]?\s*([A-Z0-9](?:[A-Z0-9./-]{1,30}[A-Z0-9])?)",
+    re.IGNORECASE,
+)
+
+
+def lot_number(text: str) -> str | None:
+    """The lot or batch number a complaint gives ("lot AB1234", "batch no. 22-017"), if any."""
+    for match in _LOT.finditer(text):
+        candidate = match.group(1)
+        if any(char.isdigit() for char in candidate):  # "batch of pens" is not a number
+            return candidate[:60]
+    return None
 
 
 def _link_if_follow_up(session: Session, case: SafetyCase, now: datetime) -> None:

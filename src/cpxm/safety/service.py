@@ -41,6 +41,7 @@ class CaseFilter:
     study_code: str | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
+    kinds: tuple[str, ...] = ()  # any of these kinds (with ``kind``, both must hold)
     serious: bool = False  # only cases with a seriousness criterion
     handoff_overdue: bool = False  # only cases not handed off by their hand-off due date
 
@@ -333,6 +334,11 @@ def _filtered(query: Select[Any], case_filter: CaseFilter, now: datetime) -> Sel
         query = query.where(SafetyCase.aware_at >= case_filter.received_from)
     if case_filter.received_to is not None:
         query = query.where(SafetyCase.aware_at < case_filter.received_to)
+    if case_filter.kinds:
+        for kind in case_filter.kinds:
+            if kind not in CASE_KINDS:
+                raise DomainError(f"kind is '{kind}', expected one of {', '.join(CASE_KINDS)}")
+        query = query.where(SafetyCase.kind.in_(case_filter.kinds))
     if case_filter.serious:
         query = query.where(SafetyCase.seriousness_level > 0)
     if case_filter.handoff_overdue:
