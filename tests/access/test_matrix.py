@@ -38,11 +38,14 @@ from tests.factories import (
 )
 
 EVERYONE = set(ROLES)
-RECORD_ROLES = EVERYONE - {"viewer"}  # every role with the commercial domain
+# Every role with the commercial domain: not the viewer, nor the people team (hr_partner),
+# which sees employee-experience figures and the pulse's invitation status, no customers.
+RECORD_ROLES = EVERYONE - {"viewer", "hr_partner"}
 CASE_WORKERS = RECORD_ROLES - {"analyst"}
 CX_MANAGERS = {"admin", "cx_lead"}
 ADMIN_ONLY = {"admin"}
 PV = {"admin", "pv_officer"}
+PEOPLE_TEAM = {"hr_partner"}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 MIN_WRITES_THAT_TAKE_EFFECT = 8  # of about 40; 9 when written (cases, events, users, ...)
 
@@ -85,6 +88,12 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/retention/run"): ADMIN_ONLY,
     ("POST", "/api/v1/safety/cases/{case_id}/confirm"): PV,
     ("POST", "/safety/cases/{case_id}/decision"): PV,
+    # Confidential surveys: only the people team sees who was invited and who answered.
+    ("GET", "/api/v1/pulse/surveys/{survey_id}/invitations"): PEOPLE_TEAM,
+    ("GET", "/api/v1/pulse/surveys/{survey_id}/responses"): PEOPLE_TEAM,
+    ("GET", "/api/v1/pulse/settings"): ADMIN_ONLY,
+    ("PUT", "/api/v1/pulse/settings"): ADMIN_ONLY,
+    ("POST", "/api/v1/analytics/ex/actions"): EVERYONE - {"analyst", "viewer"},
 }
 # Tables every request may touch whoever asks: the audit log (refusals are logged) and the
 # caller's own credentials (last use).

@@ -19,6 +19,8 @@ policy                use for
 ``DATA_STEWARDSHIP``  imports, quarantine, identity resolution: admin
 ``ADMINISTRATION``    users, teams, roles, tokens: admin
 ``CASE_WORK``         working closed-loop cases: every record role but analyst
+``PEOPLE_TEAM``       confidential surveys' invitation status: hr_partner (reads audited)
+``TEAM_ACTIONS``      team action plans against low pulse enablers: all but analyst, viewer
 ====================  =====================================================================
 
 For a whole router (usual)::
@@ -76,6 +78,7 @@ if TYPE_CHECKING:
         DATA_STEWARDSHIP,
         MEDICAL_DATA,
         PATIENT_DATA,
+        PEOPLE_TEAM,
         PUBLIC,
         SAFETY_DATA,
         SIGNED_IN,
@@ -89,6 +92,7 @@ if TYPE_CHECKING:
         MedicalReader,
         NotSignedIn,
         PatientDataReader,
+        PeopleTeam,
         Policy,
         SafetyReader,
         SignedIn,
@@ -126,6 +130,7 @@ _HOMES: dict[str, str] = {
     "DATA_STEWARDSHIP": "cpxm.access.policy",
     "MEDICAL_DATA": "cpxm.access.policy",
     "PATIENT_DATA": "cpxm.access.policy",
+    "PEOPLE_TEAM": "cpxm.access.policy",
     "PUBLIC": "cpxm.access.policy",
     "SAFETY_DATA": "cpxm.access.policy",
     "SIGNED_IN": "cpxm.access.policy",
@@ -139,6 +144,7 @@ _HOMES: dict[str, str] = {
     "MedicalReader": "cpxm.access.policy",
     "NotSignedIn": "cpxm.access.policy",
     "PatientDataReader": "cpxm.access.policy",
+    "PeopleTeam": "cpxm.access.policy",
     "Policy": "cpxm.access.policy",
     "SafetyReader": "cpxm.access.policy",
     "SignedIn": "cpxm.access.policy",
@@ -190,6 +196,7 @@ __all__ = [
     "DOMAINS",
     "MEDICAL_DATA",
     "PATIENT_DATA",
+    "PEOPLE_TEAM",
     "PUBLIC",
     "ROLES",
     "ROLE_DOMAINS",
@@ -206,6 +213,7 @@ __all__ = [
     "MedicalReader",
     "NotSignedIn",
     "PatientDataReader",
+    "PeopleTeam",
     "Policy",
     "Principal",
     "Protected",

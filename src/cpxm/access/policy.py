@@ -201,6 +201,20 @@ CASE_WORK = policy(
     roles=tuple(role for role in Role if role not in (Role.ANALYST, Role.VIEWER)),
     domain=Domain.COMMERCIAL,
 )
+PEOPLE_TEAM = policy(
+    "people_team",
+    "the people team: who was invited to a confidential survey and whether they answered "
+    "(to send reminders); every read audited",
+    roles=(Role.HR_PARTNER,),
+    audit_reads=True,
+)
+
+TEAM_ACTIONS = policy(
+    "team_actions",
+    "recording a team's action plan against a low pulse enabler (team leads; not viewers or "
+    "analysts, who read figures)",
+    roles=tuple(role for role in Role if role not in (Role.ANALYST, Role.VIEWER)),
+)
 
 ALL_POLICIES: tuple[Policy, ...] = (
     PUBLIC,
@@ -214,6 +228,8 @@ ALL_POLICIES: tuple[Policy, ...] = (
     DATA_STEWARDSHIP,
     ADMINISTRATION,
     CASE_WORK,
+    PEOPLE_TEAM,
+    TEAM_ACTIONS,
 )
 
 
@@ -233,6 +249,8 @@ CxManager = Annotated[Principal, Depends(CX_MANAGEMENT)]
 DataSteward = Annotated[Principal, Depends(DATA_STEWARDSHIP)]
 Administrator = Annotated[Principal, Depends(ADMINISTRATION)]
 CaseWorker = Annotated[Principal, Depends(CASE_WORK)]
+PeopleTeam = Annotated[Principal, Depends(PEOPLE_TEAM)]
+TeamLead = Annotated[Principal, Depends(TEAM_ACTIONS)]
 
 
 def policies_of(route: Any) -> list[Policy]:

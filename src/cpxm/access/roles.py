@@ -15,6 +15,9 @@ class Role(StrEnum):
     CLINICAL_OPS = "clinical_ops"
     PV_OFFICER = "pv_officer"
     VIEWER = "viewer"
+    # The people team: sees confidential surveys' invitation status, to send reminders, and
+    # links answers to people only where the workspace's policy allows (cpxm.access.confidential).
+    HR_PARTNER = "hr_partner"
 
 
 class Domain(StrEnum):
@@ -45,6 +48,8 @@ ROLE_DOMAINS: dict[Role, frozenset[Domain]] = {
         {Domain.COMMERCIAL, Domain.MEDICAL, Domain.PATIENT_IDENTIFIABLE, Domain.SAFETY}
     ),
     Role.VIEWER: frozenset(),
+    # No customer or patient records: employee experience figures and the pulse's invitations.
+    Role.HR_PARTNER: frozenset(),
 }
 
 # Who runs the programme (surveys, governance, case routing) and who administers the workspace

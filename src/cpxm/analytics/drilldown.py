@@ -15,6 +15,7 @@ import ibis
 from sqlalchemy.orm import Session
 
 from cpxm.access import Principal, shield_analytics_rows
+from cpxm.access.confidential import confidential_survey_ids, refuse_confidential_figures
 from cpxm.analytics.facts import Slice
 from cpxm.analytics.metrics import OVERALL, MetricQuery, answers_for, validate_query
 from cpxm.analytics.query import as_datetime, fetch, table
@@ -91,7 +92,16 @@ def responses_behind(
     ``responses_for_viewer`` may hand them to a person."""
     narrowed_query = narrowed(query, segment_key=segment_key, period_key=period_key)
     scale = validate_query(session, narrowed_query)
+    refuse_confidential_figures(
+        session,
+        survey_codes=narrowed_query.slice.values("survey"),
+        question_id=narrowed_query.question_id,
+    )
     answers = answers_for(narrowed_query, scale, ())
+    confidential = confidential_survey_ids(session)
+    if confidential:
+        # Answers are records here: a confidential survey's never are, whoever asks.
+        answers = answers.filter(~answers.survey_id.isin(confidential))
     total = int(fetch(session, answers.aggregate(n=answers.count()))[0]["n"])
 
     page = answers.order_by(ibis.desc("answered_at"), ibis.desc("response_id")).limit(

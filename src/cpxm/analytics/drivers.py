@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cpxm.access import cells
+from cpxm.access.confidential import refuse_confidential_figures
 from cpxm.analytics import stats
 from cpxm.analytics.facts import Slice, dimension_labels, score_answers, validate_slice
 from cpxm.analytics.query import fetch, table
@@ -296,6 +297,9 @@ def key_drivers(session: Session, query: DriverQuery) -> DriverReport:
     query = replace(query, min_n=cells.floor(session, query.min_n))
     """Relative weights of the survey's rating questions (and top themes) for the outcome."""
     validate_slice(session, query.slice)
+    refuse_confidential_figures(
+        session, survey_codes=[query.survey, *query.slice.values("survey")], question_id=None
+    )
     survey_name, _, questions = _survey_questions(session, query.survey)
     outcome = _outcome(questions, query)
     predictors = [variable for variable in questions if variable is not outcome]

@@ -63,6 +63,10 @@ class Slice:
         wanted = set(dimensions)
         return any(dimension in wanted for dimension, _ in self.filters)
 
+    def values(self, dimension: str) -> list[str]:
+        """The values this slice filters ``dimension`` on."""
+        return [value for d, value in self.filters if d == dimension]
+
     def with_filter(self, dimension: str, value: str) -> Slice:
         kept = tuple((d, v) for d, v in self.filters if d != dimension)
         return Slice((*kept, (dimension, value)), self.date_from, self.date_to)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cpxm.access import cells
+from cpxm.access.confidential import refuse_confidential_figures
 from cpxm.analytics import stats
 from cpxm.analytics.facts import (
     DIMENSIONS,
@@ -293,6 +294,9 @@ def metric_report(session: Session, query: MetricQuery) -> MetricReport:
     the total shown beside them."""
     query = replace(query, min_n=cells.floor(session, query.min_n))
     scale = validate_query(session, query)
+    refuse_confidential_figures(
+        session, survey_codes=query.slice.values("survey"), question_id=query.question_id
+    )
     statements = _statements(query, scale, dialect_of(session))
 
     segment_rows: list[dict[str, object]] = []

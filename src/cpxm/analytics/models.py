@@ -9,9 +9,19 @@ rebuild`` recomputes them from scratch (see ``cpxm.analytics.summaries``).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Date, Integer, String
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cpxm.db import Base
@@ -26,3 +36,26 @@ class InteractionDailyCount(Base):
     channel_code: Mapped[str] = mapped_column(String(40), primary_key=True)
     department_code: Mapped[str] = mapped_column(String(40), primary_key=True)
     interactions: Mapped[int] = mapped_column(Integer)
+
+
+ENABLERS = ("tools", "training", "coordination", "workload")
+
+
+class TeamAction(Base):
+    """A team lead's action against a low pulse enabler, with its owner and due date; the
+    enabler's mean at the wave it was planned on is kept, so the next wave shows the move."""
+
+    __tablename__ = "team_actions"
+    __table_args__ = (CheckConstraint("status IN ('open', 'done')", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), index=True)
+    enabler: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(200))
+    due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    baseline_wave: Mapped[str | None] = mapped_column(String(20))
+    baseline_mean: Mapped[float | None] = mapped_column(Float)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())

@@ -13,6 +13,8 @@ opens nothing twice. A transaction that commits answers more than the window aft
 is the one thing missed; no request or job here runs that long.
 
 Rules (the issue's, with the scales of ``cpxm.surveys.models.SCORE_SCALES``):
+- never on a confidential survey's answer or comment (the employee pulse): its detractors are
+  followed up as team action plans (``cpxm.analytics.ex``);
 - NPS 0-6: a detractor case (0-3 high priority);
 - CSAT 1-2 of 5, or CES 1-3 of 7 (higher is easier): a low-score case (CSAT 1, CES 1 high);
 - feedback whose analysis found a product complaint: a complaint case (high);
@@ -151,6 +153,13 @@ _FOLLOW_UP_SCORES = or_(
 )
 
 
+_CONFIDENTIAL_RESPONSES = (
+    select(Response.id)
+    .join(Survey, Survey.id == Response.survey_id)
+    .where(Survey.confidential.is_(True))
+)
+
+
 def _scan_answers(
     session: Session, report: ScanReport, now: datetime, since: datetime | None, after_id: int
 ) -> int | None:
@@ -167,7 +176,9 @@ def _scan_answers(
         .join(Question, Question.id == Answer.question_id)
         .join(Response, Response.id == Answer.response_id)
         .join(Survey, Survey.id == Response.survey_id)
-        .where(Answer.id > after_id, _FOLLOW_UP_SCORES)
+        # A confidential survey's answers never open a case: its follow-up is the team's
+        # action plan, over groups (cpxm.analytics.ex), never one person's answer.
+        .where(Answer.id > after_id, _FOLLOW_UP_SCORES, Survey.confidential.is_(False))
         .order_by(Answer.id)
         .limit(BATCH)
     ).all()
@@ -232,7 +243,11 @@ def _scan_feedback(
         # Analyses finish out of item order (a job pool), so the keyset is (analysed_at, item).
         .where(
             tuple_(FeedbackAnalysis.analysed_at, FeedbackAnalysis.feedback_item_id)
-            > tuple_(literal(after[0] or datetime(1970, 1, 1)), literal(after[1]))
+            > tuple_(literal(after[0] or datetime(1970, 1, 1)), literal(after[1])),
+            or_(
+                FeedbackItem.response_id.is_(None),
+                FeedbackItem.response_id.not_in(_CONFIDENTIAL_RESPONSES),
+            ),
         )
         .order_by(FeedbackAnalysis.analysed_at, FeedbackAnalysis.feedback_item_id)
         .limit(BATCH)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from cpxm.access import AGGREGATES, CommercialReader, person_filter, requires, shield_feedback
+from cpxm.access.confidential import hidden_survey_ids, refuse_records, survey_of_response
 from cpxm.deps import DbSession
 from cpxm.feedback import service
 from cpxm.feedback.schemas import FeedbackIn, FeedbackOut, ThemeSummaryOut, feedback_out
@@ -60,6 +61,7 @@ def list_feedback(
             analysis_status=analysis_status,
             received_from=received_from,
             received_to=received_to,
+            hidden_survey_ids=tuple(hidden_survey_ids(session, principal)),
         ),
         limit=page.limit,
         offset=page.offset,
@@ -85,6 +87,11 @@ def theme_summary(session: DbSession) -> list[ThemeSummaryOut]:
 @router.get("/{feedback_id}")
 def get_feedback(session: DbSession, principal: CommercialReader, feedback_id: int) -> FeedbackOut:
     item, analysis = service.get_feedback(session, feedback_id)
+    if item.response_id is not None:
+        # A confidential survey's comment is no record to anyone outside the people team.
+        survey = survey_of_response(session, item.response_id)
+        if survey is not None:
+            refuse_records(session, principal, survey, what="comments")
     return shield_feedback(session, principal, [feedback_out(item, analysis)], via="feedback api")[
         0
     ]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from cpxm.access import CommercialReader, shield_feedback
+from cpxm.access.confidential import hidden_survey_ids
 from cpxm.deps import DbSession
 from cpxm.feedback import service
 from cpxm.feedback.models import FEEDBACK_SOURCES
@@ -35,6 +36,7 @@ def feedback_page(
             sentiment=sentiment or None,
             theme=theme or None,
             safety_kind=safety_kind or None,
+            hidden_survey_ids=tuple(hidden_survey_ids(session, principal)),
         ),
         limit=PAGE_SIZE,
         offset=max(offset, 0),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, case, cast, delete, func, insert, select
+from sqlalchemy import Text, case, cast, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from cpxm.access import cells
@@ -20,6 +20,7 @@ from cpxm.feedback import writer
 from cpxm.feedback.models import FEEDBACK_SOURCES, FeedbackAnalysis, FeedbackItem, FeedbackTheme
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.stakeholders.service import golden_ids
+from cpxm.surveys.models import Response
 from cpxm.text import ProductCatalogue, TextAnalysis, build_catalogue
 from cpxm.text.themes import theme_labels
 from cpxm.timeutil import to_naive_utc, utc_now
@@ -233,6 +234,9 @@ class FeedbackFilter:
     analysis_status: str | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
+    # Surveys whose comments the reader may not see as records (confidential ones:
+    # cpxm.access.confidential decides).
+    hidden_survey_ids: tuple[int, ...] = ()
 
 
 def _filtered(query: Any, feedback_filter: FeedbackFilter) -> Any:  # any Select shape
@@ -265,6 +269,13 @@ def _filtered(query: Any, feedback_filter: FeedbackFilter) -> Any:  # any Select
         query = query.where(FeedbackItem.received_at >= to_naive_utc(feedback_filter.received_from))
     if feedback_filter.received_to is not None:
         query = query.where(FeedbackItem.received_at < to_naive_utc(feedback_filter.received_to))
+    if feedback_filter.hidden_survey_ids:
+        hidden = select(Response.id).where(
+            Response.survey_id.in_(feedback_filter.hidden_survey_ids)
+        )
+        query = query.where(
+            or_(FeedbackItem.response_id.is_(None), FeedbackItem.response_id.not_in(hidden))
+        )
     return query
 
 

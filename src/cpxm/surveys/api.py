@@ -19,6 +19,7 @@ from cpxm.access import (
     shield_export_rows,
     shield_responses,
 )
+from cpxm.access.confidential import hidden_survey_ids, refuse_records
 from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 from cpxm.surveys import service
@@ -92,6 +93,7 @@ def list_responses(
         status=status,
         submitted_from=submitted_from,
         submitted_to=submitted_to,
+        hidden_survey_ids=hidden_survey_ids(session, principal),
         limit=page.limit,
         offset=page.offset,
     )
@@ -111,6 +113,12 @@ def get_response(
 ) -> ResponseDetailOut:
     """One response with its answers, named by question."""
     found = service.get_response(session, response_id=response_id)
+    refuse_records(
+        session,
+        principal,
+        service.get_survey(session, survey_id=found.response.survey_id).survey,
+        what="responses",
+    )
     detail = response_detail_out(found.response, answers=found.answers)
     return shield_responses(session, principal, [detail], via="responses api")[0]
 
@@ -147,6 +155,7 @@ def export_survey_responses(
     see them: patients by ``stakeholder_key``, text answers withheld where your role may not read
     them (and reads of those that are shown audited)."""
     survey = service.get_survey(session, survey_id=survey_id).survey
+    refuse_records(session, principal, survey, what="responses (an export is one row per person)")
     data = export_responses(
         session,
         survey=survey,

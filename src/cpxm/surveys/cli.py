@@ -171,6 +171,11 @@ def export_command(
         _fail("parquet is binary: name a file with --out")
     with cli_session(MailConfigError) as session:
         found = find_survey(session, reference=survey)
+        if found.confidential:
+            _fail(
+                f"survey '{found.code}' is confidential: no export of its answers, one row per "
+                "person; its figures over groups are at GET /api/v1/analytics/ex"
+            )
         data = export_responses(session, survey=found, format=format)
     write_export(data, out)
     if out is not None:

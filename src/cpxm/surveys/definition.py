@@ -40,6 +40,10 @@ CODE_PATTERN = r"^[a-z][a-z0-9_]{0,79}$"
 Text = str | dict[str, str]
 
 
+# Kinds of survey that are confidential unless their definition says otherwise.
+CONFIDENTIAL_BY_DEFAULT = frozenset({"employee_pulse"})
+
+
 class DefinitionError(DomainError):
     """A definition that cannot be stored; ``detail`` lists every fault with where it is."""
 
@@ -142,7 +146,16 @@ class SurveyDefinition(BaseModel):
     thank_you: Text | None = None
     audience: Audience = Audience()
     trigger: Trigger | None = None
+    # Answers only as figures over groups, never linked to a person, never a case
+    # (cpxm.access.confidential); unset: confidential when the kind is the employee pulse.
+    confidential: bool | None = None
     pages: Annotated[list[PageDefinition], Field(min_length=1)]
+
+    @property
+    def is_confidential(self) -> bool:
+        if self.confidential is not None:
+            return self.confidential
+        return self.kind in CONFIDENTIAL_BY_DEFAULT
 
     def questions(self) -> list[tuple[int, QuestionDefinition]]:
         """Every question with its page number (1-based), in order."""

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -51,6 +52,10 @@ class Survey(Base):
     default_language: Mapped[str] = mapped_column(String(8), default="en")
     audience: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+    # Answers shown only as figures over groups of at least the workspace's minimum cell size,
+    # never linked to a person outside the people team, never opening a case (the employee
+    # pulse: cpxm.access.confidential).
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Question(Base):

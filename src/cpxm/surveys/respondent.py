@@ -21,11 +21,12 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from markupsafe import Markup
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from cpxm.access import PUBLIC, requires
+from cpxm.access.cells import DEFAULT_MIN_CELL_SIZE, min_cell_size
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
 from cpxm.surveys.definition import QuestionDefinition, pipe_names
@@ -377,6 +378,7 @@ def render_page(
             "introduction": pipe_names(respondent.text(definition.introduction), respondent.names)
             if page == 1
             else "",
+            "confidentiality": _confidentiality(respondent, words),
             "page_title": respondent.text(title) if title else "",
             "page": page,
             "pages": len(definition.pages),
@@ -399,6 +401,15 @@ def render_page(
     if scripted:
         rendered.headers["content-security-policy"] = DISPLAY_LOGIC_CSP
     return rendered
+
+
+def _confidentiality(respondent: Respondent, words: Mapping[str, str]) -> str | None:
+    """A confidential survey's promise, on every page: who sees what (cpxm.access.confidential)."""
+    if not respondent.survey.confidential:
+        return None
+    session = object_session(respondent.survey)
+    minimum = min_cell_size(session) if session is not None else DEFAULT_MIN_CELL_SIZE
+    return words["confidential"].format(minimum=minimum)
 
 
 def _same_page_condition(respondent: Respondent, code: str, page: int) -> str | None:

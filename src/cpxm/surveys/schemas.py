@@ -20,6 +20,7 @@ class SurveyOut(BaseModel):
     default_language: str
     audience: dict[str, Any] | None
     created_at: UtcDateTime
+    confidential: bool = False  # answers only as figures over groups (cpxm.access.confidential)
 
 
 class QuestionOut(BaseModel):
@@ -122,6 +123,7 @@ def _survey_fields(survey: Survey) -> dict[str, Any]:
         "default_language": survey.default_language,
         "audience": survey.audience,
         "created_at": survey.created_at,
+        "confidential": bool(survey.confidential),
     }
 
 

@@ -87,11 +87,15 @@ def list_responses(
     status: str | None = None,
     submitted_from: datetime | None = None,
     submitted_to: datetime | None = None,
+    hidden_survey_ids: list[int] | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[Response], int]:
-    """Responses matching the filters, latest started first; ``submitted_to`` is exclusive."""
+    """Responses matching the filters, latest started first; ``submitted_to`` is exclusive;
+    the responses of ``hidden_survey_ids`` (confidential surveys) are left out."""
     conditions: list[Any] = []
+    if hidden_survey_ids:
+        conditions.append(Response.survey_id.not_in(hidden_survey_ids))
     if survey_id is not None:
         conditions.append(Response.survey_id == survey_id)
     if stakeholder_id is not None:
@@ -178,6 +182,7 @@ def _fill_survey(survey: Survey, definition: SurveyDefinition) -> None:
     survey.status = definition.status
     survey.default_language = definition.default_language
     survey.audience = definition.audience.model_dump(mode="json")
+    survey.confidential = definition.is_confidential
 
 
 def _write_questions(

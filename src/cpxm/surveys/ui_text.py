@@ -42,8 +42,29 @@ _EN = {
     "kano_tolerate": "I can live with it",
     "kano_dislike": "I would dislike it",
     "characters_max": "at most {count} characters",
+    "confidential_title": "Your answers are confidential",
+    "confidential": (
+        "Nobody sees your answers one by one, nor your name beside them: not your manager, not "
+        "the people team, not the analysts. Results are shown only for groups of at least "
+        "{minimum} colleagues, and hidden where a smaller group could be worked out from them. "
+        "Comments are shown only for such groups, with names and details that could identify "
+        "anyone removed. No follow-up is ever opened on one person's answers; your team acts on "
+        "its results as a group. The people team sees only whether you have answered, so that "
+        "it can remind those who have not."
+    ),
 }
 _DE = {
+    "confidential_title": "Ihre Antworten sind vertraulich",
+    "confidential": (
+        "Niemand sieht Ihre Antworten einzeln oder Ihren Namen daneben: weder Ihre "
+        "Führungskraft noch das Personalteam noch die Analysten. Ergebnisse werden nur für "
+        "Gruppen von mindestens {minimum} Kolleginnen und Kollegen gezeigt und verborgen, wo "
+        "sich eine kleinere Gruppe aus ihnen errechnen ließe. Kommentare erscheinen nur für "
+        "solche Gruppen, ohne Namen und Angaben, die jemanden erkennbar machen. Auf die "
+        "Antworten einer einzelnen Person folgt nie ein Fall; Ihr Team handelt auf seine "
+        "Ergebnisse als Gruppe. Das Personalteam sieht nur, ob Sie geantwortet haben, um an "
+        "die Umfrage zu erinnern."
+    ),
     "next": "Weiter",
     "back": "Zurück",
     "submit": "Antworten senden",
