@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from cpxm.demo.taxonomy import HCP_DRIVER_PROMPTS
+from cpxm.demo.teams import TOOLS_CSAT_PER_POINT, WORK_TEAMS, tools_offset
 
 # (1) Ping-pong: outbound contacts from >= 3 departments in the 7 days before an NPS response.
 PING_PONG_DAYS = 7
@@ -170,5 +171,21 @@ def manifest_effects(silent_detractors: dict[int, str]) -> dict[str, Any]:
             "base": TRANSACTIONAL_CSAT_BASE,
             "per_quality": TRANSACTIONAL_CSAT_PER_QUALITY,
             "late_answer_per_day": TRANSACTIONAL_LATE_ANSWER_CSAT_PER_DAY,
+            "team_tools_per_point": TOOLS_CSAT_PER_POINT,
+        },
+        "team_tools_csat": {
+            "survey": "post_interaction",
+            "pulse": "employee_pulse",
+            "enabler": "tools",
+            "definition": (
+                "Each work team (stakeholders.team_id of the employee on the trigger interaction) "
+                "has a tools offset; its employees' pulse 'tools' ratings centre on the pulse "
+                "mean plus the offset, and the latent CSAT after a contact by the team gains "
+                f"{TOOLS_CSAT_PER_POINT} * offset. Across teams, the team's mean CSAT rises by "
+                "about that much per point of the team's mean 'tools' rating (less where "
+                "rounding and clipping to the 1-5 scales flatten it)."
+            ),
+            "csat_per_tools_point": TOOLS_CSAT_PER_POINT,
+            "team_offsets": {name: tools_offset(name) for name, _, _ in WORK_TEAMS},
         },
     }

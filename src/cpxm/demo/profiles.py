@@ -26,6 +26,8 @@ from cpxm.demo.taxonomy import (
     journey_stage_ids,
     question_ids,
 )
+from cpxm.demo.teams import WORK_TEAMS
+from cpxm.surveys.definition import CONFIDENTIAL_BY_DEFAULT
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -121,6 +123,8 @@ def taxonomy_rows() -> Rows:
                 "default_language": "en",
                 "audience": survey.audience,
                 "created_at": HISTORY_START - timedelta(days=30),
+                # The pulse promises its employees that nobody reads their answers one by one.
+                "confidential": survey.kind in CONFIDENTIAL_BY_DEFAULT,
             }
         )
         for position, question in enumerate(survey.questions, start=1):
@@ -137,7 +141,8 @@ def taxonomy_rows() -> Rows:
                 }
             )
     team_ids = {}
-    for team_id, (name, department, country, area) in enumerate(TEAMS, start=1):
+    every_team = [*TEAMS, *((name, dept, country, None) for name, dept, country in WORK_TEAMS)]
+    for team_id, (name, department, country, area) in enumerate(every_team, start=1):
         team_ids[name] = team_id
         rows["teams"].append(
             {

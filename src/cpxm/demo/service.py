@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Engine, Integer, Table, func, select, text
+from sqlalchemy import Engine, Integer, Table, bindparam, func, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -42,7 +42,8 @@ from cpxm.demo.surveys import (
     plan_relationship,
     write_relationship,
 )
-from cpxm.demo.taxonomy import COMPANY_NAME, HISTORY_DAYS, HISTORY_START, REFERENCE_DATE
+from cpxm.demo.taxonomy import COMPANY_NAME, HISTORY_DAYS, HISTORY_START, REFERENCE_DATE, TEAMS
+from cpxm.demo.teams import WORK_TEAMS, tools_offset, work_team
 from cpxm.demo.texts import TextMaker
 from cpxm.demo.touchpoints import build_touchpoints, used_systems
 from cpxm.demo.waves import write_psp, write_pulse, write_site, write_transactional
@@ -168,6 +169,7 @@ def generate_demo(
         profiles.pop("stakeholders")  # the golden records come from identity resolution
         for name, rows in profiles.items():
             loader.dicts(name, rows)
+        _assign_work_teams(connection, people, identities)
         report(step, len(chunks) + 2, total)
         for number, chunk in enumerate(chunks):
             _generate_chunk(ctx, loader, chunk, number)
@@ -195,6 +197,28 @@ def generate_demo(
         dict(sorted(loader.seconds.items())),
         live,
     )
+
+
+def _assign_work_teams(
+    connection: Connection, people: list[Person], identities: Identities
+) -> None:
+    """Each employee's golden record gets the team they work in (the HR export has no team)."""
+    team_ids = {name: len(TEAMS) + index for index, (name, _, _) in enumerate(WORK_TEAMS, 1)}
+    stakeholders = metadata.tables["stakeholders"]
+    assignments = [
+        {"stakeholder": identities.stakeholder_of_person[person.id], "team": team_ids[team]}
+        for person in people
+        if person.type == "employee"
+        and person.id in identities.stakeholder_of_person
+        and (team := work_team(person))
+    ]
+    if assignments:
+        connection.execute(
+            update(stakeholders)
+            .where(stakeholders.c.id == bindparam("stakeholder"))
+            .values(team_id=bindparam("team")),
+            assignments,
+        )
 
 
 def _answer_key(record_id: int, person: Person) -> Row:
@@ -285,7 +309,12 @@ def _generate_chunk(ctx: Context, loader: Loader, chunk: list[Person], number: i
         planned, unanswered = start.relationship
         write_relationship(writer, chunk, planned, unanswered, EventIndex(events), facts.silent)
     product_codes = [row[7] for row in touch.interactions]  # product_code of each contact
-    write_transactional(writer, chunk, events, touch.ids, product_codes)
+    # The tools of the team whose employee made each contact (row[11]: employee_id).
+    tools = [
+        0.0 if row[11] is None else tools_offset(work_team(ctx.by_id[int(row[11])]))
+        for row in touch.interactions
+    ]
+    write_transactional(writer, chunk, events, touch.ids, product_codes, tools)
     if type_ == "patient":
         write_psp(writer, chunk, facts)
     elif type_ in ("investigator", "site_staff"):

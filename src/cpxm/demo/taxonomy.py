@@ -308,6 +308,7 @@ SURVEYS = (
             _rating("workload", "My workload is manageable."),
             _rating("coordination", "Departments coordinate before contacting customers."),
             _rating("customer_focus", "We act on customer feedback."),
+            _rating("training", "I get the training I need to do my job well."),
             QuestionDef("comment", "text", "What would make your work easier?"),
         ),
     ),

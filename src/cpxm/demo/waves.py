@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from cpxm.demo import effects
@@ -10,6 +12,7 @@ from cpxm.demo.catalog import ACTIVITIES
 from cpxm.demo.people import Person
 from cpxm.demo.surveys import INVITATION_DAYS, SurveyWriter, may_survey, sentiment_for
 from cpxm.demo.taxonomy import HISTORY_DAYS
+from cpxm.demo.teams import TOOLS_CSAT_PER_POINT, tools_offset, work_team
 
 TRIGGER_KINDS = np.array(
     [
@@ -40,7 +43,9 @@ AUDIENCE = {
     "employee": "employee",
 }
 SITE_WAVES = (150.0, 420.0)
-PULSE_WAVES = (30.0, 120.0, 210.0, 300.0, 390.0, 480.0)
+# The quarterly pulse goes out on the first of February, May, August and November: each wave's
+# invitations fall in one month, which names the wave.
+PULSE_WAVES = (33.0, 123.0, 215.0, 307.0, 399.0, 488.0)
 
 
 def _clip_round(value: float, low: int, high: int) -> float:
@@ -53,8 +58,10 @@ def write_transactional(
     events: EventBatch,
     interaction_ids: np.ndarray,
     product_codes: list[str | None],
+    tools_offsets: list[float] | None = None,
 ) -> None:
-    """Invite after a sample of contacts; CSAT and CES follow the contact's quality."""
+    """Invite after a sample of contacts; CSAT and CES follow the contact's quality, and CSAT
+    the tools of the team that made the contact (``tools_offsets``, one per event)."""
     if chunk[0].kind != "person" or not len(events):
         return
     rng = writer.rng
@@ -77,10 +84,12 @@ def write_transactional(
             continue
         quality = int(events.quality[event])
         late = max(0.0, float(np.nan_to_num(events.delay[event])) - 5.0)
+        tools = tools_offsets[event] if tools_offsets is not None else 0.0
         csat = _clip_round(
             effects.TRANSACTIONAL_CSAT_BASE
             + effects.TRANSACTIONAL_CSAT_PER_QUALITY * quality
             + effects.TRANSACTIONAL_LATE_ANSWER_CSAT_PER_DAY * late
+            + TOOLS_CSAT_PER_POINT * tools
             + rng.normal(0, 0.6),
             1,
             5,
@@ -162,8 +171,10 @@ def _rated(
     noise: float,
     score_code: str,
     audience: str,
+    offsets: Callable[[Person], dict[str, float]] | None = None,
 ) -> None:
-    """A periodic NPS survey whose score follows its rating drivers (weight, rating mean)."""
+    """A periodic NPS survey whose score follows its rating drivers (weight, rating mean);
+    ``offsets`` moves a person's rating means (a team's tools)."""
     rng = writer.rng
     for wave in waves:
         for person in chunk:
@@ -175,8 +186,9 @@ def _rated(
             if draws[0] >= rate or started >= HISTORY_DAYS:
                 writer.invitation(survey, person, sent, "expired")
                 continue
+            moved = offsets(person) if offsets is not None else {}
             ratings = {
-                code: _clip_round(mean + 0.95 * rng.normal(), 1, 5)
+                code: _clip_round(mean + moved.get(code, 0.0) + 0.95 * rng.normal(), 1, 5)
                 for code, (_, mean) in drivers.items()
             }
             score = base + sum(
@@ -208,10 +220,28 @@ def write_site(writer: SurveyWriter, chunk: list[Person]) -> None:
 
 
 def write_pulse(writer: SurveyWriter, chunk: list[Person]) -> None:
+    """The quarterly employee pulse: eNPS follows the enablers; tools follow the team's."""
     drivers = {
         "tools": (0.6, 3.4),
         "workload": (0.5, 3.0),
         "coordination": (0.7, 3.2),
         "customer_focus": (0.4, 3.5),
+        "training": (0.4, 3.6),
     }
-    _rated(writer, "employee_pulse", chunk, PULSE_WAVES, 0.6, drivers, 6.5, 1.3, "enps", "employee")
+
+    def team_tools(person: Person) -> dict[str, float]:
+        return {"tools": tools_offset(work_team(person))}
+
+    _rated(
+        writer,
+        "employee_pulse",
+        chunk,
+        PULSE_WAVES,
+        0.6,
+        drivers,
+        6.5,
+        1.3,
+        "enps",
+        "employee",
+        offsets=team_tools,
+    )
