@@ -18,6 +18,8 @@ from cpxm.access import PUBLIC, requires
 from cpxm.access.api import router as privacy_settings_router
 from cpxm.access.errors import install_access_handlers
 from cpxm.analytics.api import router as analytics_api_router
+from cpxm.analytics.ex_api import router as ex_api_router
+from cpxm.analytics.ex_pages import router as ex_pages
 from cpxm.analytics.pages import router as analytics_pages
 from cpxm.analytics.pages import warm_up as warm_up_overview
 from cpxm.analytics.service import OverviewCache
@@ -48,6 +50,7 @@ from cpxm.safety.respondent import router as safety_respondent_pages
 from cpxm.stakeholders.api import router as stakeholders_router
 from cpxm.stakeholders.pages import router as stakeholders_pages
 from cpxm.surveys.api import responses_router, surveys_router
+from cpxm.surveys.people_team import router as pulse_router
 from cpxm.surveys.respondent import router as respondent_pages
 from cpxm.web.apidocs import router as api_docs
 from cpxm.web.assets import router as vendor_assets
@@ -107,6 +110,7 @@ def create_app(
         events_router,
         quarantine_router,
         identity_router,
+        ex_api_router,
         analytics_api_router,
         me_router,
         cases_router,
@@ -118,6 +122,7 @@ def create_app(
         privacy_router,
         privacy_settings_router,
         retention_router,
+        pulse_router,
     ):
         api.include_router(router)
     # Respondents first: routes are matched in order, and a survey wave's submits should not
@@ -131,6 +136,7 @@ def create_app(
     install_oidc(app)
     app.include_router(cases_pages)
     app.include_router(governance_pages)
+    app.include_router(ex_pages)
     app.include_router(analytics_pages)
     app.include_router(feedback_pages)
     app.include_router(safety_pages)
