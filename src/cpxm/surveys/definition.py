@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -133,6 +134,27 @@ class Trigger(BaseModel):
     expires_days: Annotated[int, Field(ge=1, le=365)] = 14
 
 
+class Schedule(BaseModel):
+    """Waves on a calendar ("the pulse, every quarter from February, on the 1st"): each due
+    wave is named after its month and sent through the same consent and fatigue rules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]  # the first wave's month
+    every_months: Annotated[int, Field(ge=1, le=12)] = 3
+    day: Annotated[int, Field(ge=1, le=28)] = 1
+    channel: str = "email"
+    expires_days: Annotated[int, Field(ge=1, le=365)] = 14
+
+    def wave_due(self, today: date) -> str | None:
+        """The wave due on ``today`` (its month, ``YYYY-MM``), or None between waves."""
+        year, month = (int(part) for part in self.start.split("-"))
+        since = (today.year - year) * 12 + today.month - month
+        if since < 0 or since % self.every_months or today.day < self.day:
+            return None
+        return f"{today:%Y-%m}"
+
+
 class SurveyDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -146,6 +168,7 @@ class SurveyDefinition(BaseModel):
     thank_you: Text | None = None
     audience: Audience = Audience()
     trigger: Trigger | None = None
+    schedule: Schedule | None = None
     # Answers only as figures over groups, never linked to a person, never a case
     # (cpxm.access.confidential); unset: confidential when the kind is the employee pulse.
     confidential: bool | None = None

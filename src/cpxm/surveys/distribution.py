@@ -417,3 +417,27 @@ def create_open_link(
     session.add(link)
     session.flush()
     return link
+
+
+def send_scheduled_waves(session: Session, *, now: datetime) -> dict[str, int]:
+    """Invite every active survey's scheduled wave that is due and not sent yet (the same plan,
+    consent and contact-fatigue rules as ``cpxm survey send``); invitations made, by survey."""
+    made: dict[str, int] = {}
+    for survey in session.scalars(select(Survey).where(Survey.status == "active")):
+        schedule = current_definition(session, survey=survey).schedule
+        wave = schedule.wave_due(now.date()) if schedule is not None else None
+        if schedule is None or wave is None:
+            continue
+        sent = session.scalar(
+            select(Invitation.id)
+            .where(Invitation.survey_id == survey.id, Invitation.wave == wave)
+            .limit(1)
+        )
+        if sent is not None:
+            continue  # this wave went out (on schedule or by hand); later joiners wait
+        plan = plan_wave(session, survey=survey, wave=wave, channel=schedule.channel, now=now)
+        invitations = create_invitations(
+            session, plan=plan, now=now, expires_days=schedule.expires_days
+        )
+        made[survey.code] = len(invitations)
+    return made

@@ -16,7 +16,11 @@ from sqlalchemy.orm import Session
 
 from cpxm.db import session_factory
 from cpxm.jobs import huey, job_engine, job_session, recover_on_start
-from cpxm.surveys.distribution import expire_invitations, invite_after_contacts
+from cpxm.surveys.distribution import (
+    expire_invitations,
+    invite_after_contacts,
+    send_scheduled_waves,
+)
 from cpxm.surveys.models import Survey
 from cpxm.surveys.outbox import ReminderRule, send_due_emails
 from cpxm.timeutil import utc_now
@@ -40,9 +44,11 @@ def send_invitation_emails_every_minute() -> None:
 
 @huey.periodic_task(crontab(minute="7"))
 def hourly_distribution() -> None:
-    """Triggered invitations, expiry, then every due email and reminder."""
+    """Triggered invitations, scheduled waves, expiry, then every due email and reminder."""
     with job_session() as session:
         run_triggers(session, now=utc_now())
+    with job_session() as session:
+        send_scheduled_waves(session, now=utc_now())
     with job_session() as session:
         expire_invitations(session, now=utc_now())
     send_due_emails(session_factory(job_engine()), reminders=REMINDERS)
