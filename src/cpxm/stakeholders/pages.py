@@ -26,6 +26,7 @@ from cpxm.access import (
     shield_responses,
     shield_stakeholders,
 )
+from cpxm.access.confidential import hidden_survey_ids
 from cpxm.cases.schemas import CaseOut
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError, NotFoundError
@@ -182,8 +183,14 @@ def profile_page(
         limit=TIMELINE_PAGE_SIZE,
         offset=offset,
     )
-    responses, answers, survey_names = profile360.responses(session, stakeholder_id=person.id)
-    feedback_rows, feedback_total = profile360.feedback(session, stakeholder_id=person.id)
+    # A confidential survey (the employee pulse) is no part of anyone's profile.
+    confidential = hidden_survey_ids(session, principal)
+    responses, answers, survey_names = profile360.responses(
+        session, stakeholder_id=person.id, hidden_survey_ids=confidential
+    )
+    feedback_rows, feedback_total = profile360.feedback(
+        session, stakeholder_id=person.id, hidden_survey_ids=confidential
+    )
     cases = profile360.cases(
         session, stakeholder_id=person.id, hidden_types=hidden_case_types(principal)
     )
@@ -239,7 +246,9 @@ def profile_page(
             },
             "offset": offset,
             "page_size": TIMELINE_PAGE_SIZE,
-            "invitations": profile360.invitations(session, stakeholder_id=person.id),
+            "invitations": profile360.invitations(
+                session, stakeholder_id=person.id, hidden_survey_ids=confidential
+            ),
             "responses": shield_responses(
                 session,
                 principal,

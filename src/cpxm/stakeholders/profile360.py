@@ -11,6 +11,7 @@ afterwards, by the shields in ``cpxm.access``.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -223,11 +224,20 @@ def timeline_facets(session: Session, *, stakeholder_id: int) -> dict[str, list[
     return facets
 
 
-def invitations(session: Session, *, stakeholder_id: int, limit: int = 50) -> list[InvitationRow]:
+def invitations(
+    session: Session,
+    *,
+    stakeholder_id: int,
+    limit: int = 50,
+    hidden_survey_ids: Sequence[int] = (),
+) -> list[InvitationRow]:
     rows = session.execute(
         select(Invitation, Survey.name)
         .join(Survey, Survey.id == Invitation.survey_id)
-        .where(Invitation.stakeholder_id == stakeholder_id)
+        .where(
+            Invitation.stakeholder_id == stakeholder_id,
+            Invitation.survey_id.not_in(hidden_survey_ids),
+        )
         .order_by(Invitation.sent_at.desc(), Invitation.id.desc())
         .limit(limit)
     )
@@ -246,13 +256,17 @@ def invitations(session: Session, *, stakeholder_id: int, limit: int = 50) -> li
 
 
 def responses(
-    session: Session, *, stakeholder_id: int, limit: int = 20
+    session: Session, *, stakeholder_id: int, limit: int = 20, hidden_survey_ids: Sequence[int] = ()
 ) -> tuple[list[Response], dict[int, list[tuple[Answer, Question]]], dict[int, str]]:
-    """The person's latest responses, their answers in question order, and survey names."""
+    """The person's latest responses (none of ``hidden_survey_ids``: confidential surveys), their
+    answers in question order, and survey names."""
     found = list(
         session.scalars(
             select(Response)
-            .where(Response.stakeholder_id == stakeholder_id)
+            .where(
+                Response.stakeholder_id == stakeholder_id,
+                Response.survey_id.not_in(hidden_survey_ids),
+            )
             .order_by(Response.started_at.desc(), Response.id.desc())
             .limit(limit)
         )
@@ -278,11 +292,13 @@ def responses(
 
 
 def feedback(
-    session: Session, *, stakeholder_id: int, limit: int = 20
+    session: Session, *, stakeholder_id: int, limit: int = 20, hidden_survey_ids: Sequence[int] = ()
 ) -> tuple[list[tuple[FeedbackItem, FeedbackAnalysis | None]], int]:
     return feedback_service.list_feedback(
         session,
-        feedback_filter=feedback_service.FeedbackFilter(stakeholder_id=stakeholder_id),
+        feedback_filter=feedback_service.FeedbackFilter(
+            stakeholder_id=stakeholder_id, hidden_survey_ids=tuple(hidden_survey_ids)
+        ),
         limit=limit,
         offset=0,
     )
