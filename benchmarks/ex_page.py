@@ -1,0 +1,102 @@
+"""Server time of the EX-CX page (``/analytics/ex``) and its API, cold and warm, on SQLite at
+demo scale 1 and, when asked, on PostgreSQL at a larger scale.
+
+    uv run python -m benchmarks.ex_page [--runs 10] [--scale 1]
+        [--sqlite $TMPDIR/cpxm-bench-ex-1.db]
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/cpxm_bench_ex --pg-scale 10
+         --pg-sqlite $TMPDIR/cpxm-bench-analytics.db]
+
+The demo is generated into the SQLite file when missing (about two minutes at scale 1) and, for
+PostgreSQL, the ``--pg-sqlite`` file (the analytics benchmark's scale-10 store when present) is
+copied when the database is missing or holds other counts. Each path is asked ``--runs`` times
+in-process (TestClient: routing, queries, statistics and template; no network), cold (the report
+cache emptied first: the cost after new data arrives) and warm (cached). The issue's budget: the
+page under 1 s cold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from benchmarks.analytics_pages import (
+    counts,
+    percentile,
+    prepare_postgres,
+    prepare_sqlite,
+    time_runs,
+)
+from cpxm.access import ALL_POLICIES, Principal, Role
+from cpxm.app import create_app
+
+PATHS = {"page": "/analytics/ex", "api": "/api/v1/analytics/ex"}
+
+
+def timings(engine: Engine, runs: int) -> dict[str, dict[str, list[float]]]:
+    app = create_app(engine)
+    viewer = Principal(user_id=0, email="bench@localhost", display_name="Benchmark",
+                       role=Role.ANALYST, method="token")  # fmt: skip
+    for policy in ALL_POLICIES:  # access is not what is measured
+        app.dependency_overrides[policy] = lambda: viewer
+    results: dict[str, dict[str, list[float]]] = {}
+    with TestClient(app) as client:
+        for name, path in PATHS.items():
+
+            def cold(path: str = path) -> None:
+                if getattr(app.state, "report_cache", None) is not None:
+                    app.state.report_cache.clear()
+                response = client.get(path)
+                assert response.status_code == 200, (path, response.status_code)
+
+            def warm(path: str = path) -> None:
+                assert client.get(path).status_code == 200
+
+            results[name] = {"cold": time_runs(runs, cold), "warm": time_runs(runs, warm)}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument(
+        "--sqlite", type=Path, default=Path(tempfile.gettempdir()) / "cpxm-bench-ex-1.db"
+    )
+    parser.add_argument("--postgres", default=None)
+    parser.add_argument("--pg-scale", type=float, default=10.0)
+    parser.add_argument(
+        "--pg-sqlite", type=Path, default=Path(tempfile.gettempdir()) / "cpxm-bench-analytics.db"
+    )
+    arguments = parser.parse_args()
+    engines: dict[str, Engine] = {}
+    sqlite_engine = prepare_sqlite(arguments.sqlite, arguments.scale)
+    responses, interactions = counts(sqlite_engine)
+    print(f"SQLite scale {arguments.scale:g}: {responses:,} responses, {interactions:,} contacts")
+    engines[f"SQLite, scale {arguments.scale:g}"] = sqlite_engine
+    if arguments.postgres:
+        source = prepare_sqlite(arguments.pg_sqlite, arguments.pg_scale)
+        expected = counts(source)
+        engines[f"PostgreSQL, scale {arguments.pg_scale:g}"] = prepare_postgres(
+            arguments.postgres, arguments.pg_sqlite, expected
+        )
+        print(f"PostgreSQL: {expected[0]:,} responses, {expected[1]:,} contacts")
+    print(f"\nruns per figure: {arguments.runs}")
+    print("| path | store | cold p50 | cold p95 | warm p95 |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for store, engine in engines.items():
+        measured = timings(engine, arguments.runs)
+        for name, path in PATHS.items():
+            cold, warm = measured[name]["cold"], measured[name]["warm"]
+            print(
+                f"| `{path}` | {store} | {statistics.median(cold):.0f} ms | "
+                f"{percentile(cold, 0.95):.0f} ms | {percentile(warm, 0.95):.0f} ms |"
+            )
+
+
+if __name__ == "__main__":
+    main()
