@@ -8,9 +8,9 @@ trails, and the surveys of kind ``employee_pulse`` become confidential.
 ``team_actions``: what a team lead plans against a low enabler (tools, training, ...), with its
 owner and due date, so the next pulse wave shows whether the enabler moved.
 
-Revision ID: 0026
-Revises: 0025
-Create Date: 2026-12-06 02:45:00
+Revision ID: 0028
+Revises: 0027
+Create Date: 2026-12-06 03:05:00
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026"
-down_revision: str | None = "0025"
+revision: str = "0028"
+down_revision: str | None = "0027"
 branch_labels: str | None = None
 depends_on: str | None = None
 
