@@ -7,9 +7,10 @@ import re
 from collections.abc import Callable
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from cpxm.access import ROLES
+from cpxm.access import PUBLIC, ROLES, requires
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 NAV = re.compile(r'<nav aria-label="Main">(.*?)</nav>', re.S)
@@ -101,3 +102,17 @@ def test_the_favicon_and_the_api_docs_come_from_this_server(
         csp = page.headers["content-security-policy"]
         assert "https:" not in csp and "unsafe-eval" not in csp
     assert client.get("/static/vendor/apidocs-0/../../app.py").status_code == 404
+
+
+def test_a_failure_of_the_server_is_a_page_for_pages_and_json_for_the_api(app: FastAPI) -> None:
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken, dependencies=[requires(PUBLIC)])
+    app.add_api_route("/api/v1/broken", broken, dependencies=[requires(PUBLIC)])
+    with TestClient(app, raise_server_exceptions=False) as client:
+        page = client.get("/broken", headers=HTML)
+        assert page.status_code == 500 and "Something went wrong on our side" in page.text
+        assert "a bug" not in page.text
+        api = client.get("/api/v1/broken", headers=HTML)
+        assert api.status_code == 500 and api.json() == {"detail": "internal server error"}

@@ -297,3 +297,15 @@ def test_names_on_the_case_and_feedback_pages_lead_to_the_profile(
     client = client_as("cx_lead")
     assert f'href="/stakeholders/{world.hcp.id}"' in client.get(f"/cases/{case_id}").text
     assert f'href="/stakeholders/{world.hcp.id}"' in client.get("/feedback").text
+
+
+def test_odd_search_texts_get_an_answer_not_a_crash(
+    client_as: Callable[[str], TestClient], session: Session
+) -> None:
+    _world(session)
+    client = client_as("cx_lead")
+    for q in ("²", "１２３", "9" * 30, "%", "_", "  ", "O'Brien"):
+        answer = client.get("/api/v1/stakeholders/search", params={"q": q})
+        assert answer.status_code == 200, (q, answer.text)
+    assert client.get("/api/v1/stakeholders/search", params={"q": "%"}).json()["total"] == 0
+    assert client.get("/api/v1/stakeholders/search").status_code == 422

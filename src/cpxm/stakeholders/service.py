@@ -195,7 +195,7 @@ def search_stakeholders(
     )
     conditions.append(Stakeholder.id.in_(at_institution))
     merged_from: dict[int, int] = {}
-    if text.isdigit() and len(text) < 19:
+    if _is_id(text):
         wanted = int(text)
         golden = golden_ids(session, stakeholder_ids=[wanted]).get(wanted)
         conditions.append(Stakeholder.id == (golden or wanted))
@@ -208,7 +208,7 @@ def search_stakeholders(
         statement = statement.where(Stakeholder.type.not_in(q_skips_types))
     total = _count(session, statement)
     # An exact id first, then by name: a person looked up by id is the one wanted.
-    exact = [Stakeholder.id == int(text)] if text.isdigit() and len(text) < 19 else []
+    exact = [Stakeholder.id == int(text)] if _is_id(text) else []
     order = [*(c.desc() for c in exact), Stakeholder.display_name, Stakeholder.id]
     if merged_from:
         order.insert(0, Stakeholder.id.in_(list(merged_from)).desc())
@@ -234,3 +234,9 @@ def institutions(session: Session, *, person_ids: list[int]) -> dict[int, str]:
     for person_id, name in rows:
         found.setdefault(person_id, name)
     return found
+
+
+def _is_id(text: str) -> bool:
+    """Whether a search text is an id: ASCII digits only ('²' is a digit to Python, not to
+    ``int``), and short enough for the store's integer columns."""
+    return text.isascii() and text.isdigit() and len(text) < 19
