@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from cpxm.text.context import ContextResult, bounded_alternation, classify, reaffirms
+from cpxm.text.learned import event_probabilities, event_threshold
 from cpxm.text.products import ProductCatalogue, ProductMatch
 
 DEFAULT_TERMS_FILE = Path(__file__).with_name("safety_terms.yaml")
@@ -37,6 +38,7 @@ NOT_REPORTABLE_REASONS = (
     "hypothetical",
     "other_person",
     "historical",
+    "treated_condition",
     "low_confidence",
 )
 # A full stop between digits ("6.1", "2.5 mg") does not end a sentence.
@@ -70,6 +72,39 @@ _IMPROVEMENT = re.compile(
     re.IGNORECASE,
 )
 _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+# The condition a medicine treats is not an event of it: "for my migraines", "relieves my
+# anxiety", "diagnosed with depression", "the pain went from a 10 to a 3", "anxiety meds".
+# Near the mention (a few words before or after), never where the clause says it got worse.
+_TREATED_BEFORE = re.compile(
+    r"(?<!\w)(?:for|treat(?:s|ed|ing|ment of)?|diagnosed with|suffer(?:s|ed|ing)? (?:from|with)|"
+    r"due to|because of|struggl\w* with|battl\w*|fight\w*|dealing with|help(?:s|ed|ing)? "
+    r"(?:with|me with|to (?:ease|reduce|control|relieve|manage))?|reliev\w*|relief (?:from|of)|"
+    r"reduc\w*|reduction in|eliminat\w*|control\w*|manag\w*|cur(?:e|ed|es)|ease[sd]?|"
+    r"stop(?:s|ped)? (?:my|the|his|her)|took away|takes away|get rid of|got rid of|prevent\w*|"
+    r"no more|history of|prescribed (?:it |this |them )?for|decreas\w*|lessen\w*|"
+    r"calm(?:s|ed)? (?:down )?|knock(?:s|ed)? out|i used to get)"
+    r"(?:\s+(?:my|the|his|her|their|our|a|an|of|severe|chronic|bad|terrible|horrible|"
+    r"debilitating|constant|daily|mild|moderate|occasional|frequent|hormonal|tension|"
+    r"cluster|nerve|back|neck|joint|menstrual|social|general(?:ized|ised)?|all|these|those|"
+    r"and|from|with|me|down|up|symptoms?|\w+'s))*\s+$",
+    re.IGNORECASE,
+)
+_TREATED_AFTER = re.compile(
+    r"^\s*(?:(?:symptoms?|attacks?|levels?|issues?|problems?|and \w+|/\w+)\s*)*"
+    r"(?:(?:is|are|was|were|has|have|had|got|seems?)\s+)?(?:(?:completely|totally|almost|all|"
+    r"nearly|much|so much|a lot|now|finally|really|significantly|greatly|definitely)\s+)*"
+    r"(?:gone|went away|go away|disappeared|vanished|subsided|subsiding|diminished|decreased|"
+    r"reduced|improv\w*|eased|lifted|cleared|better|under control|manageable|tolerable|"
+    r"controlled|relieved|relief|free|medication|medications|meds|medicine|pills?|tablets?|"
+    r"treatment|sufferer|patients?|drug|sprays?|relievers?|killers?)(?!\w)",
+    re.IGNORECASE,
+)
+_WORSENED = re.compile(
+    r"(?<!\w)(?:worse|worsen\w*|increas\w*|more (?:\w+ )?than|caus\w+|gave me|giving me|"
+    r"gives me|made me|makes me|side[- ]?effects?|started having|new|brought on|triggered|"
+    r"came back|returned|since (?:starting|taking|i started))(?!\w)",
+    re.IGNORECASE,
+)
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 # A product named right after a time link ("since the Velcora", "after the Cardiaz was
 # increased", "seit ich Cardiaz nehme", "depuis Glyventa", "desde que empecé con Imuvella"):
@@ -178,8 +213,14 @@ def load_vocabulary(path: Path | None = None) -> _Vocabulary:
     return _Vocabulary(tuple(patterns), figurative, pc_net, ae_net, body_net)
 
 
-def detect_safety(text: str, catalogue: ProductCatalogue | None = None) -> SafetyResult:
-    """Every safety mention in ``text`` with its context; see the module docstring."""
+def detect_safety(
+    text: str, catalogue: ProductCatalogue | None = None, *, confirm: bool = True
+) -> SafetyResult:
+    """Every safety mention in ``text`` with its context; see the module docstring.
+
+    ``confirm`` runs the learned event check on the weakest evidence (``possible_event``);
+    off, the vocabulary alone decides (how the check itself is trained).
+    """
     vocabulary = load_vocabulary()
     original = text
     # One apostrophe for the patterns ("didn’t" is "didn't"); same length, so offsets hold.
@@ -212,15 +253,19 @@ def detect_safety(text: str, catalogue: ProductCatalogue | None = None) -> Safet
                 if kind == "srs" and subtype in ("paediatric", "elderly") and not has_treatment:
                     continue  # a child or an elderly person is a special situation only if exposed
                 if subtype == "lack_of_efficacy" and (
-                    _DIGITAL.search(sentence)
-                    or not (sentence_products or _TREATMENT.search(sentence))
+                    _DIGITAL.search(sentence) or not has_treatment
                 ):
-                    continue  # "the portal does not work" is not about a medicine
+                    # "the portal does not work" is not about a medicine; "Didn't work." in a
+                    # review of one is.
+                    continue
                 covered.append((start, end))
                 context = _classify(sentence, start, end, following_sentence, cjk=cjk)
                 reportable = _reportable(
                     context.context, kind, sentence, sentence_products, has_treatment
                 )
+                reason = None if reportable else _reason(context.context)
+                if reportable and kind == "ae" and _treated_condition(sentence, start, end):
+                    reportable, reason = False, "treated_condition"
                 mentions.append(
                     SafetyMention(
                         kind=kind,
@@ -234,7 +279,7 @@ def detect_safety(text: str, catalogue: ProductCatalogue | None = None) -> Safet
                         product_code=product.code if product else None,
                         product_written=product.written if product else None,
                         triggers=context.triggers,
-                        reason=None if reportable else _reason(context.context),
+                        reason=reason,
                     )
                 )
         mentions.extend(
@@ -253,7 +298,50 @@ def detect_safety(text: str, catalogue: ProductCatalogue | None = None) -> Safet
                 cjk=cjk,
             )
         )
+    if confirm:
+        mentions = _confirm_weak_events(mentions)
     return SafetyResult(mentions, products)
+
+
+def _confirm_weak_events(mentions: list[SafetyMention]) -> list[SafetyMention]:
+    """Ask the learned check about sentences whose only event evidence is a safety-net hit.
+
+    A sentence with a vocabulary event word is left to the vocabulary; one with only a body
+    part or an experience phrase opens a case when the check finds an event in it, and goes
+    to PV's triage list as ``low_confidence`` when it does not.
+    """
+    strong = {
+        m.sentence
+        for m in mentions
+        if m.reportable and m.kind == "ae" and m.subtype != "possible_event"
+    }
+    weak = sorted(
+        {
+            m.sentence
+            for m in mentions
+            if m.reportable and m.kind == "ae" and m.subtype == "possible_event"
+        }
+        - strong
+    )
+    if not weak:
+        return mentions
+    probabilities = event_probabilities(weak)
+    if probabilities is None:
+        return mentions  # no model installed: recall first, every hit stays
+    threshold = event_threshold()
+    confidence = dict(zip(weak, probabilities, strict=True))
+    confirmed: list[SafetyMention] = []
+    for mention in mentions:
+        score = confidence.get(mention.sentence)
+        if score is None or mention.kind != "ae" or not mention.reportable:
+            confirmed.append(mention)
+        elif score >= threshold:
+            confirmed.append(replace(mention, confidence=score))
+        else:
+            confirmed.append(
+                replace(mention, reportable=False, reason="low_confidence", confidence=score)
+            )
+    return confirmed
 
 
 def _safety_net(
@@ -341,6 +429,16 @@ def _classify(
     ):
         return ContextResult("affirmed", (*context.triggers, "reaffirmed"))
     return context
+
+
+def _treated_condition(sentence: str, start: int, end: int) -> bool:
+    """Whether the mention at ``sentence[start:end]`` names the condition being treated."""
+    before = sentence[max(0, start - 60) : start]
+    after = sentence[end : end + 60]
+    clause = sentence[max(0, start - 80) : end + 60]
+    if _WORSENED.search(clause):
+        return False
+    return bool(_TREATED_BEFORE.search(before) or _TREATED_AFTER.search(after))
 
 
 def _reason(context: str) -> str:

@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
+from cpxm.text.learned import sentiment_probabilities
+
 LEXICON_FILE = Path(__file__).with_name("lexicon.yaml")
 # Tuned on the development part of the evaluation set (benchmarks/text_analysis.py --tune).
 POSITIVE_THRESHOLD = 0.4
@@ -93,8 +95,13 @@ def _plain_analyzer() -> SentimentIntensityAnalyzer:
     return SentimentIntensityAnalyzer()
 
 
-def analyse_sentiment(text: str, language: str | None = "en") -> Sentiment:
-    """Score ``text``; ``language`` picks the word lists for texts VADER cannot read."""
+def analyse_sentiment(text: str, language: str | None = "en", *, learned: bool = True) -> Sentiment:
+    """Score ``text``; ``language`` picks the word lists for texts VADER cannot read.
+
+    English texts then go through the learned head (``cpxm.text.learned``), which reads the
+    sentence vector beside the lexicon's and VADER's scores; its score is P(positive) minus
+    P(negative). ``learned=False`` gives the lexicon's own score (the head's input).
+    """
     lexicon = _lexicon()
     if language in lexicon.foreign:
         score = _foreign_score(text, language, lexicon)
@@ -107,6 +114,12 @@ def analyse_sentiment(text: str, language: str | None = "en") -> Sentiment:
             # Praise words around a sarcasm cue ("Oh great, another week without stock") are
             # the complaint itself: the praise is turned around, not dropped.
             score = -score
+        if learned and text.strip():
+            probabilities = sentiment_probabilities(text, score, vader_compound(text))
+            if probabilities is not None:
+                label = max(probabilities, key=lambda name: probabilities[name])
+                learned_score = probabilities["positive"] - probabilities["negative"]
+                return Sentiment(round(learned_score, 4), label)
     return Sentiment(round(score, 4), label_for(score))
 
 
