@@ -1,8 +1,9 @@
 """Text analysis for feedback: language, sentiment, themes, personal data and safety mentions.
 
-Everything here is pure Python over files that ship with the package (lexicons, taxonomy,
-safety vocabulary): no model is downloaded, and one core analyses hundreds of texts a second.
-``analyse_text`` is the entry point; the store-aware parts live in ``cpxm.feedback``.
+Everything here runs on files that ship with the packages (lexicons, taxonomy, safety
+vocabulary, and the MiniLM model with the learned heads of ``cpxm.text.learned``): nothing is
+downloaded, and one core analyses over a hundred texts a second. ``analyse_text`` is the entry
+point; the store-aware parts live in ``cpxm.feedback``.
 """
 
 from cpxm.text.pipeline import TextAnalysis, analyse_text
