@@ -98,3 +98,30 @@ def test_terms_and_sentences_keep_the_writers_apostrophes() -> None:
 def test_a_pronoun_that_points_elsewhere_does_not_affirm() -> None:
     assert kinds("Could Cardiaz cause a rash? I have a question about the dose.") == []
     assert kinds("I never had nausea on Cardiaz, and I have it in the fridge.") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Cardiaz really relieves my anxiety.",
+        "Glyventa is the only thing that helps my tension headaches.",
+        "I have had hormonal migraines since I was 12, and Cardiaz is the first thing that helps.",
+        "My pain went from a ten to a three on Cardiaz.",
+    ],
+)
+def test_the_condition_being_treated_opens_no_case(text: str) -> None:
+    result = detect_safety(text, CATALOGUE)
+    assert "ae" not in result.kinds, result.mentions
+    assert any(m.reason == "treated_condition" for m in result.mentions)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Cardiaz made my anxiety worse.",
+        "Since starting Glyventa I get migraines every week.",
+        "Cardiaz gave me headaches for two years.",
+    ],
+)
+def test_a_treated_condition_that_got_worse_or_came_with_the_drug_is_an_event(text: str) -> None:
+    assert "ae" in kinds(text)

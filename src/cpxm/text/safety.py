@@ -77,12 +77,12 @@ _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # Near the mention (a few words before or after), never where the clause says it got worse.
 _TREATED_BEFORE = re.compile(
     r"(?<!\w)(?:for|treat(?:s|ed|ing|ment of)?|diagnosed with|suffer(?:s|ed|ing)? (?:from|with)|"
-    r"due to|because of|struggl\w* with|battl\w*|fight\w*|dealing with|help(?:s|ed|ing)? "
-    r"(?:with|me with|to (?:ease|reduce|control|relieve|manage))?|reliev\w*|relief (?:from|of)|"
+    r"due to|because of|struggl\w* with|battl\w*|fight\w*|dealing with|help(?:s|ed|ing)?"
+    r"(?: with| me with| to (?:ease|reduce|control|relieve|manage))?|reliev\w*|relief (?:from|of)|"
     r"reduc\w*|reduction in|eliminat\w*|control\w*|manag\w*|cur(?:e|ed|es)|ease[sd]?|"
     r"stop(?:s|ped)? (?:my|the|his|her)|took away|takes away|get rid of|got rid of|prevent\w*|"
     r"no more|history of|prescribed (?:it |this |them )?for|decreas\w*|lessen\w*|"
-    r"calm(?:s|ed)? (?:down )?|knock(?:s|ed)? out|i used to get)"
+    r"calm(?:s|ed)?(?: down)?|knock(?:s|ed)? out|i used to get)"
     r"(?:\s+(?:my|the|his|her|their|our|a|an|of|severe|chronic|bad|terrible|horrible|"
     r"debilitating|constant|daily|mild|moderate|occasional|frequent|hormonal|tension|"
     r"cluster|nerve|back|neck|joint|menstrual|social|general(?:ized|ised)?|all|these|those|"
@@ -93,10 +93,27 @@ _TREATED_AFTER = re.compile(
     r"^\s*(?:(?:symptoms?|attacks?|levels?|issues?|problems?|and \w+|/\w+)\s*)*"
     r"(?:(?:is|are|was|were|has|have|had|got|seems?)\s+)?(?:(?:completely|totally|almost|all|"
     r"nearly|much|so much|a lot|now|finally|really|significantly|greatly|definitely)\s+)*"
-    r"(?:gone|went away|go away|disappeared|vanished|subsided|subsiding|diminished|decreased|"
+    r"(?:gone|went away|go away|disappeared|"
+    r"(?:went|has gone|dropped|came) (?:right )?(?:down )?from|"
+    r"(?:dropped|came down|went down|is down|was down) to|"
+    r"vanished|subsided|subsiding|diminished|decreased|"
     r"reduced|improv\w*|eased|lifted|cleared|better|under control|manageable|tolerable|"
     r"controlled|relieved|relief|free|medication|medications|meds|medicine|pills?|tablets?|"
     r"treatment|sufferer|patients?|drug|sprays?|relievers?|killers?)(?!\w)",
+    re.IGNORECASE,
+)
+# A sentence that tells the condition's story rather than the medicine's: how long it has
+# lasted, or why the medicine was prescribed ("I have had migraines since I was 12", "for 10
+# years", "so I was prescribed this", "diagnosed with").
+_CONDITION_HISTORY = re.compile(
+    r"(?<!\w)(?:for (?:the )?(?:past |last |over |almost |nearly |about )?(?:\d+|a few|few|many|"
+    r"several|two|three|four|five|ten|fifteen|twenty) (?:\+ )?(?:years?|yrs?|decades?)|"
+    r"since (?:i was (?:\d+|a (?:child|kid|teen\w*)|young|little)|childhood|birth|high school|"
+    r"college|puberty)|all my life|my (?:whole|entire) life|"
+    r"(?:was|were|got|been|am|is) (?:first )?diagnosed|diagnosis|"
+    r"(?:so|and) (?:i was|i got|my doctor|the doctor|dr\.?|he|she) (?:\w+ )?prescribed|"
+    r"prescribed (?:this|it|them|me)|"
+    r"(?:started|began) (?:taking|using) (?:\w+ ){0,3}(?:when|because|after|for))(?!\w)",
     re.IGNORECASE,
 )
 _WORSENED = re.compile(
@@ -438,7 +455,11 @@ def _treated_condition(sentence: str, start: int, end: int) -> bool:
     clause = sentence[max(0, start - 80) : end + 60]
     if _WORSENED.search(clause):
         return False
-    return bool(_TREATED_BEFORE.search(before) or _TREATED_AFTER.search(after))
+    return bool(
+        _TREATED_BEFORE.search(before)
+        or _TREATED_AFTER.search(after)
+        or _CONDITION_HISTORY.search(sentence)
+    )
 
 
 def _reason(context: str) -> str:
