@@ -297,6 +297,11 @@ def test_names_on_the_case_and_feedback_pages_lead_to_the_profile(
     client = client_as("cx_lead")
     assert f'href="/stakeholders/{world.hcp.id}"' in client.get(f"/cases/{case_id}").text
     assert f'href="/stakeholders/{world.hcp.id}"' in client.get("/feedback").text
+    safety_case_id = session.scalar(
+        select(SafetyCase.id).where(SafetyCase.reporter_stakeholder_id == world.hcp.id)
+    )
+    reporter = client_as("pv_officer").get(f"/safety/cases/{safety_case_id}")
+    assert f'href="/stakeholders/{world.hcp.id}"' in reporter.text
 
 
 def test_odd_search_texts_get_an_answer_not_a_crash(
