@@ -132,7 +132,8 @@ def _screen_pending_where(session: Session, condition: ColumnElement[bool]) -> S
 
 
 def screen_response(session: Session, *, response_id: int) -> list[SafetyCase]:
-    """Screen a survey response's free text now, for its thank-you page; returns its AE cases.
+    """Screen a survey response's free text now, for its thank-you page; returns its cases
+    (adverse events, product complaints and special situations alike).
 
     Only the safety part runs here, so the page is quick and the case (with its clock) opens
     at once; the items stay pending and the job or sweep stores their full analysis like any
@@ -151,11 +152,7 @@ def screen_response(session: Session, *, response_id: int) -> list[SafetyCase]:
             result = detect_safety(item.text, catalogue)
             if result.reportable:
                 intake.open_cases(session, item=item, mentions=result.mentions)
-    return list(
-        session.scalars(
-            select(SafetyCase).where(SafetyCase.response_id == response_id, SafetyCase.kind == "ae")
-        )
-    )
+    return list(session.scalars(select(SafetyCase).where(SafetyCase.response_id == response_id)))
 
 
 def screen_all_pending(

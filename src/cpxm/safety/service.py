@@ -284,15 +284,36 @@ _KIND_NAMES = {"ae": "adverse event", "pc": "product complaint", "srs": "special
 
 
 def record_contact_permission(
-    session: Session, *, response_id: int, allowed: bool, now: datetime | None = None
+    session: Session,
+    *,
+    response_id: int,
+    allowed: bool,
+    contact: dict[str, str] | None = None,
+    now: datetime | None = None,
 ) -> list[SafetyCase]:
-    """Store a survey respondent's answer to "may the safety team contact you?" on its cases."""
+    """Store a survey respondent's answer to "may the safety team contact you?" on its cases.
+
+    ``contact`` is what an anonymous respondent gave to be reached (name, email, phone): kept
+    on the cases as the reporter's identity, which only the safety domain reads.
+    """
     now = now or utc_now()
+    details = {key: value.strip() for key, value in (contact or {}).items() if value.strip()}
     cases = list(session.scalars(select(SafetyCase).where(SafetyCase.response_id == response_id)))
     for case in cases:
         case.contact_permission = allowed
         case.contact_permission_at = now
-        record_event(session, case, "contact_permission", None, now, {"allowed": allowed})
+        reachable = allowed and bool({"email", "phone"} & set(details))
+        if reachable:
+            case.reporter_identity = {**details, "source": "survey safety follow-up question"}
+            case.has_reporter = True
+        record_event(
+            session,
+            case,
+            "contact_permission",
+            None,
+            now,
+            {"allowed": allowed, "contact_details_given": reachable},
+        )
     respondent = session.scalar(select(Response.stakeholder_id).where(Response.id == response_id))
     if cases and respondent is not None:
         # The answer is a consent like any other, so the person's consents (and their export)

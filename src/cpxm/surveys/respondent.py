@@ -63,6 +63,9 @@ router = APIRouter(include_in_schema=False, dependencies=[requires(PUBLIC)])
 # net's "may we contact you?" question): each takes (session, respondent) and returns template
 # context, or None to add nothing.
 THANK_YOU_EXTRAS: list[Callable[[Session, Respondent], dict[str, Any] | None]] = []
+# Notices shown at the start of a survey (on its first page), added the same way: the safety
+# net's "if you mention a side effect, we must pass it on". Each returns text or None.
+START_NOTICES: list[Callable[[Respondent], str | None]] = []
 
 # A 10-question response is a few KB; this leaves room for long comments and stops floods.
 MAX_BODY_BYTES = 256 * 1024
@@ -379,6 +382,9 @@ def render_page(
             if page == 1
             else "",
             "confidentiality": _confidentiality(respondent, words),
+            "notices": [notice for hook in START_NOTICES if (notice := hook(respondent))]
+            if page == 1
+            else [],
             "page_title": respondent.text(title) if title else "",
             "page": page,
             "pages": len(definition.pages),
