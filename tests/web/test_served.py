@@ -164,10 +164,10 @@ def test_concurrent_writers_never_answer_500(server: Served) -> None:
     calls = server.cwd / "calls.csv"
     calls.write_text(
         "call_id,account_id,call_datetime,call_channel,owner_department,call_type,product,"
-        "therapeutic_area,call_outcome,call_notes\n"
+        "therapeutic_area,call_outcome,call_notes,owner_id\n"
         + "".join(
             f"C{index},ACC-1,2025-05-{1 + index % 28:02d}T10:00:00Z,Phone,sales,call,,,,"
-            f"note {index}\n"
+            f"note {index},\n"
             for index in range(3000)
         ),
         encoding="utf-8",

@@ -3,6 +3,7 @@ accounted for, with its ledger entries, in the caller's transaction."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,12 @@ from cpxm.ingest.quality import close_earlier_issues, has_open_issues, record_is
 from cpxm.ingest.raw import RawRecord
 from cpxm.ingest.references import ReferenceCache
 from cpxm.ingest.rows import ConvertedRow, Lookups, RowError
-from cpxm.ingest.writers import check_row, prepare_batch, write_rows
+from cpxm.ingest.writers import (
+    blank_unknown_references,
+    check_row,
+    prepare_batch,
+    write_rows,
+)
 from cpxm.timeutil import utc_now
 
 
@@ -220,6 +226,13 @@ def apply_batch(
                 result.status = "unchanged"
             outcome.unchanged += 1
             continue
+        # An optional reference naming nobody (an interaction's employee) is blanked and logged.
+        checked = blank_unknown_references(mapping, row, context)
+        if checked is not row:
+            # The ledger keeps a digest no row has, so the next import of the same row looks at
+            # it again: the employee it names may have been imported meanwhile.
+            digest = hashlib.sha256(f"unresolved reference:{digest}".encode()).hexdigest()
+            row = checked
         try:
             columns = check_row(mapping, row, context)
         except RowError as failure:

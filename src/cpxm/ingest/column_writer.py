@@ -96,9 +96,13 @@ def _resolve(
             else [cast(tuple[str, str], tuple(text.split("\x1f", 1))) for text in distinct]
         )
         found = resolve_keys(session, set(keys), cache)
-        wanted = definition.stakeholder_kind
+        wanted, wanted_type = definition.stakeholder_kind, definition.stakeholder_type
         hits = [
-            hit if hit is not None and (wanted is None or hit.kind == wanted) else None
+            hit
+            if hit is not None
+            and (wanted is None or hit.kind == wanted)
+            and (wanted_type is None or hit.type == wanted_type)
+            else None
             for hit in map(found.get, keys)
         ]
         # A row without a value (an optional reference) has nothing to resolve.
@@ -143,6 +147,8 @@ def _write_interactions(
     columns["id"] = pa.array(ids, pa.int64())
     columns["stakeholder_id"] = resolved["stakeholder.stakeholder_id"]
     columns["source_record_id"] = resolved["stakeholder.source_record_id"]
+    # An employee reference naming nobody sent its row to the row writer, which blanks it.
+    columns["employee_id"] = resolved.get("employee.stakeholder_id")
     for column, name in _INTERACTION_FIELDS.items():
         columns[column] = _taken(converted.fields[name], taken)
     connection = session.connection()

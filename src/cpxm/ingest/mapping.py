@@ -173,7 +173,11 @@ class ImportMapping(BaseModel):
                     f"field '{name}' is required, so it takes no 'on_invalid: blank': a row "
                     "without it cannot be stored, and is quarantined"
                 )
-            if spec.on_invalid == "blank" and kind == FieldKind.REFERENCE:
+            if (
+                spec.on_invalid == "blank"
+                and kind == FieldKind.REFERENCE
+                and not known[name].blank_when_invalid
+            ):
                 raise ValueError(
                     f"field '{name}' is a stakeholder reference, so it takes no "
                     "'on_invalid: blank': a row naming nobody is quarantined"

@@ -28,6 +28,7 @@ class ResolvedStakeholder:
     stakeholder_id: int
     kind: str  # person or organisation
     source_record_id: int | None  # None when the row named the stakeholder by its CPXM id
+    type: str = ""  # hcp, patient, employee, hospital, ...
 
 
 References = dict[tuple[str, str], ResolvedStakeholder]
@@ -67,7 +68,7 @@ class ReferenceCache:
     """
 
     links: SourceLinks = field(default_factory=dict)
-    survivors: dict[int, tuple[int, str]] = field(default_factory=dict)
+    survivors: dict[int, tuple[int, str, str]] = field(default_factory=dict)
     resolved: References = field(default_factory=dict)
     merges_seen: tuple[Any, ...] | None = None
 
@@ -137,53 +138,63 @@ def resolve_keys(
     survivors.update(_survivors(session, wanted - survivors.keys()))
     for key, (record_id, stakeholder_id) in by_source.items():
         if stakeholder_id in survivors:
-            survivor, kind = survivors[stakeholder_id]
-            resolved[key] = ResolvedStakeholder(survivor, kind, record_id)
+            survivor, kind, type_ = survivors[stakeholder_id]
+            resolved[key] = ResolvedStakeholder(survivor, kind, record_id, type_)
     for key, stakeholder_id in by_cpxm_id.items():
         if stakeholder_id in survivors:
-            survivor, kind = survivors[stakeholder_id]
-            resolved[key] = ResolvedStakeholder(survivor, kind, None)
+            survivor, kind, type_ = survivors[stakeholder_id]
+            resolved[key] = ResolvedStakeholder(survivor, kind, None, type_)
     # A key that names nobody is looked up again next time: its record may arrive meanwhile.
     done.update({key: resolved[key] for key in keys if key in resolved})
     return resolved
 
 
-def _survivors(session: Session, stakeholder_ids: set[int]) -> dict[int, tuple[int, str]]:
-    """Stakeholder id -> (the active record it is, or was merged into; its kind)."""
-    known: dict[int, tuple[str, int | None, str]] = {}  # id -> (status, merged into, kind)
+def _survivors(session: Session, stakeholder_ids: set[int]) -> dict[int, tuple[int, str, str]]:
+    """Stakeholder id -> (the active record it is, or was merged into; its kind; its type)."""
+    # id -> (status, merged into, kind, type)
+    known: dict[int, tuple[str, int | None, str, str]] = {}
     wanted = set(stakeholder_ids)
     for _ in range(_MAX_MERGE_HOPS):
         if not wanted:
             break
-        for stakeholder_id, status, merged_into_id, kind in session.execute(
+        for stakeholder_id, status, merged_into_id, kind, type_ in session.execute(
             select(
-                Stakeholder.id, Stakeholder.status, Stakeholder.merged_into_id, Stakeholder.kind
+                Stakeholder.id,
+                Stakeholder.status,
+                Stakeholder.merged_into_id,
+                Stakeholder.kind,
+                Stakeholder.type,
             ).where(one_of(session, Stakeholder.id, sorted(wanted)))
         ):
-            known[stakeholder_id] = (status, merged_into_id, kind)
+            known[stakeholder_id] = (status, merged_into_id, kind, type_)
         wanted = {
             merged_into
-            for status, merged_into, _ in known.values()
+            for status, merged_into, _, _ in known.values()
             if status == "merged" and merged_into is not None and merged_into not in known
         }
-    survivors: dict[int, tuple[int, str]] = {}
+    survivors: dict[int, tuple[int, str, str]] = {}
     for stakeholder_id in stakeholder_ids:
         current = stakeholder_id
         for _ in range(_MAX_MERGE_HOPS):
             if current not in known:
                 break
-            status, merged_into, kind = known[current]
+            status, merged_into, kind, type_ = known[current]
             if status != "merged" or merged_into is None:
-                survivors[stakeholder_id] = (current, kind)
+                survivors[stakeholder_id] = (current, kind, type_)
                 break
             current = merged_into
     return survivors
 
 
 def stakeholder_of(
-    reference: Reference, references: References, *, kind: str | None = None
+    reference: Reference,
+    references: References,
+    *,
+    kind: str | None = None,
+    type_: str | None = None,
 ) -> ResolvedStakeholder:
-    """The stakeholder a reference names; RowError when it names nobody (or the wrong kind)."""
+    """The stakeholder a reference names; RowError when it names nobody (or the wrong kind or
+    type)."""
     resolved = references.get(reference.key)
     if resolved is None:
         if reference.source_system == CPXM_IDS:
@@ -201,5 +212,10 @@ def stakeholder_of(
             f"column '{reference.column}' is '{reference.source_id}', which names "
             f"{'a person' if resolved.kind == 'person' else 'an organisation'}; "
             f"expected {'a person' if kind == 'person' else 'an organisation'}"
+        )
+    if type_ is not None and resolved.type != type_:
+        raise RowError(
+            f"column '{reference.column}' is '{reference.source_id}', which names a stakeholder "
+            f"of type {resolved.type}; expected one of type {type_}"
         )
     return resolved

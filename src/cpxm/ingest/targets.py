@@ -33,6 +33,9 @@ class FieldDefinition:
     # For references: the kind of stakeholder the field must name (affiliations link a person to
     # an organisation), or None for any.
     stakeholder_kind: str | None = None
+    # For references: the stakeholder type the field must name (an interaction's employee), or
+    # None for any.
+    stakeholder_type: str | None = None
     # An unreadable value is blanked and logged as a data-quality issue instead of quarantining
     # the row (the mapping's ``on_invalid`` decides; this is its default): an optional attribute
     # a person can do without, whom identity resolution should still see.
@@ -107,6 +110,14 @@ TARGETS: dict[str, TargetDefinition] = {
                 "lifecycle_phase": _code("lifecycle_phases"),
                 "outcome": _text(max_length=120),
                 "notes": _text(max_length=20_000),
+                # Who made the contact (a CRM call's owner, a call-centre agent): an employee's
+                # source record. One naming nobody is blanked and logged, never the interaction.
+                "employee": FieldDefinition(
+                    FieldKind.REFERENCE,
+                    stakeholder_kind="person",
+                    stakeholder_type="employee",
+                    blank_when_invalid=True,
+                ),
             },
         ),
         TargetDefinition(

@@ -28,7 +28,7 @@ from cpxm.ingest.references import (
     stakeholder_of,
 )
 from cpxm.ingest.responses import SurveyQuestions, load_surveys, typed_answers, write_responses
-from cpxm.ingest.rows import ConvertedRow, Reference, RowError
+from cpxm.ingest.rows import ConvertedRow, QualityIssue, Reference, RowError
 from cpxm.ingest.targets import TARGETS, FieldKind
 from cpxm.interactions.models import Interaction
 from cpxm.outcomes.models import KpiValue
@@ -86,6 +86,45 @@ def _reference_fields(target: str) -> tuple[str, ...]:
     )
 
 
+def blanks_when_invalid(mapping: ImportMapping, name: str) -> bool:
+    """Whether the mapping blanks (and logs) an unreadable value of field ``name`` rather than
+    quarantining its row: its ``on_invalid``, else the field's default."""
+    definition = TARGETS[mapping.target].fields[name]
+    spec = mapping.fields.get(name)
+    on_invalid = spec.on_invalid if spec is not None else None
+    chosen = on_invalid == "blank" if on_invalid is not None else definition.blank_when_invalid
+    return chosen and not definition.required
+
+
+def blank_unknown_references(
+    mapping: ImportMapping, row: ConvertedRow, context: BatchContext
+) -> ConvertedRow:
+    """``row`` without the optional references that name nobody (or the wrong kind of
+    stakeholder) where the field blanks them (an interaction's employee), each logged as a
+    data-quality issue; the row itself as it was when there is none."""
+    fields = TARGETS[mapping.target].fields
+    blanked: list[str] = []
+    issues: list[QualityIssue] = []
+    for name, value in row.values.items():
+        if not isinstance(value, Reference) or not blanks_when_invalid(mapping, name):
+            continue
+        definition = fields[name]
+        try:
+            stakeholder_of(
+                value,
+                context.references,
+                kind=definition.stakeholder_kind,
+                type_=definition.stakeholder_type,
+            )
+        except RowError as failure:
+            blanked.append(name)
+            issues.append(QualityIssue(name, value.column, value.source_id, str(failure)))
+    if not blanked:
+        return row
+    values = {name: value for name, value in row.values.items() if name not in blanked}
+    return ConvertedRow(row.source_id, values, (*row.issues, *issues))
+
+
 def check_row(
     mapping: ImportMapping, row: ConvertedRow, context: BatchContext
 ) -> dict[str, Any] | None:
@@ -107,7 +146,13 @@ def check_row(
     fields = TARGETS[mapping.target].fields
     for name, value in values.items():
         if isinstance(value, Reference):
-            stakeholder_of(value, context.references, kind=fields[name].stakeholder_kind)
+            definition = fields[name]
+            stakeholder_of(
+                value,
+                context.references,
+                kind=definition.stakeholder_kind,
+                type_=definition.stakeholder_type,
+            )
     if mapping.target == "affiliations":
         ended, started = values.get("ended_on"), values.get("started_on")
         if ended and started and ended < started:
@@ -176,7 +221,13 @@ def _interaction_columns(
 ) -> dict[str, Any]:
     stakeholder = stakeholder_of(values["stakeholder"], references)
     get = values.get
+    employee = get("employee")
     return {
+        "employee_id": (
+            stakeholder_of(employee, references, kind="person", type_="employee").stakeholder_id
+            if employee is not None
+            else None
+        ),
         "stakeholder_id": stakeholder.stakeholder_id,
         "source_record_id": stakeholder.source_record_id,
         "occurred_at": values["occurred_at"],
