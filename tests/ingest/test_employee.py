@@ -127,6 +127,29 @@ def test_crm_calls_carry_their_owner_and_an_unknown_owner_is_blanked_not_lost(
         assert session.scalars(select(QuarantinedRow)).all() == []
 
 
+def test_a_calls_file_whose_owner_column_is_empty_is_stored_without_owners(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    """A CRM export that has the owner column but never fills it (every cell empty)."""
+    _seed_taxonomy(store_engine)
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text(ACCOUNTS, encoding="utf-8")
+    import_file(store_engine, path=accounts, mapping=resolve_mapping("crm-person-accounts"))
+    calls = tmp_path / "calls.csv"
+    calls.write_text(
+        CALLS_HEADER
+        + "".join(
+            f"C{index},ACC-1,2025-05-0{index}T10:00:00Z,Phone,,call,,,,n{index},\n"
+            for index in range(1, 4)
+        ),
+        encoding="utf-8",
+    )
+    report = import_file(store_engine, path=calls, mapping=resolve_mapping("crm-calls"))
+    assert (report.created, report.quarantined, report.blanked) == (3, 0, 0)
+    with Session(store_engine) as session:
+        assert list(session.scalars(select(Interaction.employee_id))) == [None, None, None]
+
+
 def _calls_mapping(**employee: Any) -> dict[str, Any]:
     return {
         "name": "calls",

@@ -105,8 +105,10 @@ def _resolve(
             else None
             for hit in map(found.get, keys)
         ]
-        # A row without a value (an optional reference) has nothing to resolve.
-        good = pc.fill_null(pa.array([hit is not None for hit in hits]).take(indices), True)
+        # A row without a value (an optional reference) has nothing to resolve; typed, since a
+        # column with no value at all has no distinct values to say so.
+        found_hits = pa.array([hit is not None for hit in hits], pa.bool_())
+        good = pc.fill_null(found_hits.take(indices), True)
         stakeholder_ids = pa.array([hit and hit.stakeholder_id for hit in hits], pa.int64())
         record_ids = pa.array([hit and hit.source_record_id for hit in hits], pa.int64())
         resolved[f"{name}.stakeholder_id"] = stakeholder_ids.take(indices)
