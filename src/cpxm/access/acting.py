@@ -86,6 +86,6 @@ def acting_signer(
     return signer_or_refusal(
         session,
         user_id=principal.user_id,
-        signature=SignatureIn(password=password, meaning=meaning, reason=reason),
+        signature=SignatureIn.given(password=password, meaning=meaning, reason=reason),
         address=CLI_ADDRESS,
     )

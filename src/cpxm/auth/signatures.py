@@ -77,10 +77,32 @@ class SignatureIn(BaseModel):
     """What a signer gives: their password again, what the signature means, and why."""
 
     password: str = Field(max_length=1024, description="The signer's own password, re-entered.")
+    # Both must say something (not only spaces): refused in the API's validation shape.
     meaning: str = Field(
-        max_length=MAX_MEANING, description='What signing means, e.g. "confirmed as adverse event".'
+        max_length=MAX_MEANING,
+        pattern=r"\S",
+        description='What signing means, e.g. "confirmed as adverse event".',
     )
-    reason: str = Field(max_length=MAX_REASON, description="Why: kept with the signature.")
+    reason: str = Field(
+        max_length=MAX_REASON, pattern=r"\S", description="Why: kept with the signature."
+    )
+
+    @classmethod
+    def given(cls, *, password: str, meaning: str, reason: str) -> SignatureIn:
+        """From a form or a prompt: what is missing is said in words, not as a model error."""
+        _require_meaning_and_reason(meaning, reason)
+        return cls(password=password, meaning=meaning, reason=reason)
+
+
+def _require_meaning_and_reason(meaning: str, reason: str) -> None:
+    missing = [
+        name for name, value in (("meaning", meaning), ("reason", reason)) if not value.strip()
+    ]
+    if missing:
+        raise SignatureIncomplete(
+            f"a signature needs its {' and '.join(missing)}: say what signing means "
+            '(e.g. "confirmed as adverse event", "approved") and why'
+        )
 
 
 @dataclass(frozen=True)
@@ -109,12 +131,7 @@ def authenticate_signer(
     address lock it there for 15 minutes, and a locked account cannot sign.
     """
     meaning, reason = meaning.strip(), reason.strip()
-    missing = [name for name, value in (("meaning", meaning), ("reason", reason)) if not value]
-    if missing:
-        raise SignatureIncomplete(
-            f"a signature needs its {' and '.join(missing)}: say what signing means "
-            '(e.g. "confirmed as adverse event", "approved") and why'
-        )
+    _require_meaning_and_reason(meaning, reason)
     user = session.get(User, user_id)
     if user is None or not user.is_active:
         raise SignatureRefused("this account cannot sign: it is not an active user")

@@ -65,7 +65,7 @@ def save_matrix(
         signer = signer_or_refusal(
             session,
             user_id=principal.user_id,
-            signature=SignatureIn(password=password, meaning=meaning, reason=reason),
+            signature=SignatureIn.given(password=password, meaning=meaning, reason=reason),
             address=client_address(request),
         )
     except DomainError as refusal:
