@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from cpxm.access import (
     AGGREGATES,
@@ -15,6 +15,7 @@ from cpxm.access import (
     SignedIn,
     casework,
     hidden_case_types,
+    hidden_person_types,
     requires,
     shield_cases,
 )
@@ -77,25 +78,81 @@ def list_cases(
     page: Pagination,
     status: Literal["open", "in_progress", "closed", "active"] | None = None,
     case_type: str | None = None,
+    priority: Literal["low", "normal", "high", "urgent"] | None = None,
+    assignee: Annotated[
+        str | None, Query(max_length=20, description="me, unassigned, or a user id")
+    ] = None,
+    team_id: int | None = None,
     mine: bool = False,
     overdue: bool = False,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Literal["due", "newest", "oldest", "priority", "updated"] = "due",
 ) -> Page[CaseOut]:
-    """Cases, most urgent first; ``mine`` keeps yours and your team's; ``active`` = not closed."""
-    cases, total = service.list_cases(
+    """Cases, most urgent first by default; ``mine`` keeps yours and your team's; ``active`` =
+    not closed; ``q`` finds a case by id, title or its person's name (as the role may see it)."""
+    query = case_query(
         session,
+        principal,
         status=status,
         case_type=case_type,
-        mine_for=session.get(User, principal.user_id) if mine else None,
-        overdue_at=utc_now() if overdue else None,
-        hidden_types=hidden_case_types(principal),
-        limit=page.limit,
-        offset=page.offset,
+        priority=priority,
+        assignee=assignee,
+        team_id=team_id,
+        mine=mine,
+        overdue=overdue,
+        q=q,
+        sort=sort,
     )
+    cases, total = cases_for(session, principal, query, limit=page.limit, offset=page.offset)
     return Page(
         items=shield_cases(session, principal, cases, [CaseOut.model_validate(c) for c in cases]),
         total=total,
         limit=page.limit,
         offset=page.offset,
+    )
+
+
+def case_query(
+    session: DbSession,
+    principal: Principal,
+    *,
+    status: str | None,
+    case_type: str | None,
+    priority: str | None,
+    assignee: str | None,
+    team_id: int | None,
+    mine: bool,
+    overdue: bool,
+    q: str | None,
+    sort: str,
+) -> service.CaseQuery:
+    """A list's filters as the service takes them (shared by the API, the page and its CSV)."""
+    return service.CaseQuery(
+        status=status,
+        case_type=case_type,
+        priority=priority,
+        assignee=assignee or None,
+        team_id=team_id,
+        mine_for=session.get(User, principal.user_id) if mine else None,
+        overdue_at=utc_now() if overdue else None,
+        q=q,
+        sort=sort,
+    )
+
+
+def cases_for(
+    session: DbSession, principal: Principal, query: service.CaseQuery, *, limit: int, offset: int
+) -> tuple[list[Case], int]:
+    """The cases ``principal`` may see that match ``query`` (types behind the firewall dropped,
+    names the role may not see never searched)."""
+    return service.list_cases(
+        session,
+        query=query,
+        me=principal.user_id,
+        hidden_types=hidden_case_types(principal),
+        unsearchable_types=hidden_person_types(principal),
+        limit=limit,
+        offset=offset,
     )
 
 

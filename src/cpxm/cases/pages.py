@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from contextlib import suppress
-from typing import Annotated
-from urllib.parse import quote
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Literal
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -15,15 +17,19 @@ from cpxm.access import (
     PUBLIC,
     CaseWorker,
     CommercialReader,
+    Principal,
     casework,
     hidden_case_types,
     requires,
     shield_stakeholders,
 )
 from cpxm.access.roles import Role
-from cpxm.cases import notifications, service
-from cpxm.cases.api import case_detail, visible_case, workable_case
+from cpxm.cases import context, history, notifications, service
+from cpxm.cases.api import case_detail, case_query, cases_for, visible_case, workable_case
+from cpxm.cases.models import Case
 from cpxm.cases.service import RESOLUTION_CODES
+from cpxm.cases.sla import CASE_TYPES
+from cpxm.csvout import csv_response
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
 from cpxm.stakeholders.models import Stakeholder
@@ -35,33 +41,180 @@ from cpxm.workspace.models import Team, User
 router = APIRouter(include_in_schema=False)
 
 
+PAGE_SIZE = 50
+CSV_LIMIT = 100_000  # a CSV of what is filtered, up to this many cases
+SORTS = (
+    ("due", "Most urgent (due soonest)"),
+    ("newest", "Newest first"),
+    ("oldest", "Oldest first"),
+    ("priority", "Priority"),
+    ("updated", "Recently closed or opened"),
+)
+# What each tab lists, as a status filter, whether it keeps the user's own, and its usual order:
+# open work by its due date, closed work newest first.
+VIEWS: dict[str, tuple[str | None, bool, str]] = {
+    "mine": ("active", True, "due"),
+    "all": ("active", False, "due"),
+    "closed": ("closed", False, "updated"),
+    "every": (None, False, "newest"),
+}
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    """A case list's query string, checked: the page and its CSV read the same one."""
+
+    view: str = "mine"
+    q: str | None = None
+    case_type: str | None = None
+    priority: str | None = None
+    assignee: str | None = None
+    team_id: int | None = None
+    overdue: bool = False
+    sort: str = "due"
+    offset: int = 0
+
+
+def case_filters(
+    view: Annotated[Literal["mine", "all", "closed", "every"], Query()] = "mine",
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    case_type: Annotated[str | None, Query(max_length=40)] = None,
+    priority: Annotated[Literal["", "low", "normal", "high", "urgent"], Query()] = "",
+    assignee: Annotated[str | None, Query(max_length=20, pattern=r"^(|me|unassigned|\d+)$")] = None,
+    team_id: Annotated[str | None, Query(max_length=12, pattern=r"^\d*$")] = None,
+    overdue: bool = False,
+    sort: Annotated[Literal["", "due", "newest", "oldest", "priority", "updated"], Query()] = "",
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CaseFilters:
+    return CaseFilters(
+        view=view,
+        q=(q or "").strip() or None,
+        case_type=case_type or None,
+        priority=priority or None,
+        assignee=assignee or None,
+        team_id=int(team_id) if team_id else None,
+        overdue=overdue,
+        sort=sort or VIEWS[view][2],
+        offset=offset,
+    )
+
+
+Filters = Annotated[CaseFilters, Depends(case_filters)]
+
+
+def _query(session: DbSession, principal: Principal, filters: CaseFilters) -> service.CaseQuery:
+    status, mine, _sort = VIEWS[filters.view]
+    return case_query(
+        session,
+        principal,
+        status=status,
+        case_type=filters.case_type,
+        priority=filters.priority,
+        assignee=filters.assignee,
+        team_id=filters.team_id,
+        mine=mine,
+        overdue=filters.overdue,
+        q=filters.q,
+        sort=filters.sort,
+    )
+
+
+def _query_string(filters: CaseFilters) -> str:
+    """The filters as a query string (no offset), for the pager, the tabs and the CSV link."""
+    pairs = {
+        "view": filters.view,
+        "q": filters.q,
+        "case_type": filters.case_type,
+        "priority": filters.priority,
+        "assignee": filters.assignee,
+        "team_id": filters.team_id,
+        "overdue": "true" if filters.overdue else None,
+        "sort": filters.sort,
+    }
+    return urlencode({key: value for key, value in pairs.items() if value not in (None, "")})
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    case: Case
+    person: str | None
+    person_link: str | None
+    owner: str
+    overdue: bool
+
+
+def _rows(session: DbSession, principal: Principal, cases: list[Case]) -> list[CaseRow]:
+    """Each case with its person (as the role may see them) and its owner, looked up in bulk."""
+    people_ids = sorted({c.stakeholder_id for c in cases if c.stakeholder_id is not None})
+    found = (
+        session.scalars(select(Stakeholder).where(Stakeholder.id.in_(people_ids))).all()
+        if people_ids
+        else []
+    )
+    shown = shield_stakeholders(
+        session, principal, [stakeholder_out(s) for s in found], purpose="case list"
+    )
+    person_of = {s.id: view for s, view in zip(found, shown, strict=True)}
+    users = dict(session.execute(select(User.id, User.display_name)).tuples().all())
+    teams = dict(session.execute(select(Team.id, Team.name)).tuples().all())
+    now = utc_now()
+    rows = []
+    for case in cases:
+        view = person_of.get(case.stakeholder_id) if case.stakeholder_id is not None else None
+        if case.assignee_user_id is not None:
+            owner = users.get(case.assignee_user_id, "a former user")
+        elif case.team_id is not None:
+            owner = f"team {teams.get(case.team_id, '?')}"
+        else:
+            owner = "nobody yet"
+        rows.append(
+            CaseRow(
+                case=case,
+                person=view.display_name if view else None,
+                person_link=f"/stakeholders/{view.id}" if view and view.id is not None else None,
+                owner=owner,
+                overdue=case.status != "closed" and case.due_at is not None and case.due_at < now,
+            )
+        )
+    return rows
+
+
 @router.get("/cases", response_class=HTMLResponse)
 def inbox(
     request: Request,
     session: DbSession,
     principal: CommercialReader,
-    view: str = "mine",
+    filters: Filters,
 ) -> Response:
-    me = session.get(User, principal.user_id)
-    cases, total = service.list_cases(
+    cases, total = cases_for(
         session,
-        status="active" if view != "closed" else "closed",
-        mine_for=me if view == "mine" else None,
-        hidden_types=hidden_case_types(principal),
-        limit=200,
-        offset=0,
+        principal,
+        _query(session, principal, filters),
+        limit=PAGE_SIZE,
+        offset=filters.offset,
     )
     unread, unread_total = notifications.list_notifications(
         session, user_id=principal.user_id, unread_only=True, limit=20, offset=0
     )
+    teams = {t.id: t for t in session.scalars(select(Team).order_by(Team.name))}
+    assignable = session.scalars(
+        select(User).where(User.is_active.is_(True)).order_by(User.display_name)
+    ).all()
     return templates.TemplateResponse(
         request,
         "cases/inbox.html",
         {
-            "cases": cases,
+            "rows": _rows(session, principal, cases),
             "total": total,
-            "view": view,
-            "now": utc_now(),
+            "offset": filters.offset,
+            "page_size": PAGE_SIZE,
+            "query": _query_string(filters),
+            "filters": filters,
+            "view": filters.view,
+            "sorts": SORTS,
+            "case_types": [t for t in CASE_TYPES if t not in hidden_case_types(principal)],
+            "teams": teams,
+            "assignable": assignable,
             "notifications": unread,
             "unread_total": unread_total,
             "recovery": service.recovery_figures(session),
@@ -69,6 +222,63 @@ def inbox(
             "active_nav": "cases",
         },
     )
+
+
+CSV_HEADER = (
+    "case_id",
+    "title",
+    "case_type",
+    "priority",
+    "status",
+    "person",
+    "person_id",
+    "owner",
+    "team",
+    "opened_at",
+    "due_at",
+    "overdue",
+    "closed_at",
+    "resolution_code",
+    "escalated",
+)
+
+
+@router.get("/cases/export.csv")
+def cases_csv(session: DbSession, principal: CommercialReader, filters: Filters) -> Response:
+    """Exactly the cases the list shows with these filters (every page of them), as CSV."""
+    cases, _total = cases_for(
+        session, principal, _query(session, principal, filters), limit=CSV_LIMIT, offset=0
+    )
+    rows = _rows(session, principal, cases)
+    teams = dict(session.execute(select(Team.id, Team.name)).tuples().all())
+    return csv_response(
+        "cases.csv",
+        CSV_HEADER,
+        (
+            (
+                row.case.id,
+                row.case.title,
+                row.case.case_type,
+                row.case.priority,
+                row.case.status,
+                row.person,
+                row.person_link.rsplit("/", 1)[1] if row.person_link else None,
+                row.owner,
+                teams.get(row.case.team_id) if row.case.team_id is not None else None,
+                _iso(row.case.opened_at),
+                _iso(row.case.due_at),
+                "yes" if row.overdue else "no",
+                _iso(row.case.closed_at),
+                row.case.resolution_code,
+                "yes" if row.case.escalation_level else "no",
+            )
+            for row in rows
+        ),
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(sep=" ", timespec="minutes") if moment else None
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
@@ -86,6 +296,8 @@ def case_page(
             )[0]
     users = {u.id: u for u in session.scalars(select(User).where(User.is_active.is_(True)))}
     teams = {t.id: t for t in session.scalars(select(Team).order_by(Team.name))}
+    every_user = dict(session.execute(select(User.id, User.display_name)).tuples().all())
+    names = history.Names(users=every_user, teams={t.id: t.name for t in teams.values()})
     return templates.TemplateResponse(
         request,
         "cases/case.html",
@@ -93,8 +305,14 @@ def case_page(
             "case": case,
             # What was said and the trail's words, as the role may read them.
             "shown": shown,
-            "events": shown.events,
+            "trail": history.trail(shown.events, names),
             "stakeholder": stakeholder,
+            "context": context.case_context(session, principal, case),
+            "current_assignee": (
+                f"user:{case.assignee_user_id}"
+                if case.assignee_user_id is not None
+                else (f"team:{case.team_id}" if case.team_id is not None else "")
+            ),
             "users": users,
             "teams": teams,
             "resolution_codes": RESOLUTION_CODES,
@@ -161,6 +379,19 @@ def case_action(
             f"/cases/{case_id}?error={quote(str(error.detail))}", status_code=303
         )
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+@router.get("/cases/{case_id}/recovery-preview", response_class=HTMLResponse)
+def recovery_preview(
+    request: Request, session: DbSession, principal: CommercialReader, case_id: int
+) -> Response:
+    """The re-survey question exactly as the person will see it, without a way to answer."""
+    visible_case(session, principal, case_id)
+    return templates.TemplateResponse(
+        request,
+        "cases/recovery.html",
+        {"token": "", "answered": False, "preview_of": case_id, "active_nav": "cases"},
+    )
 
 
 @router.get("/r/{token}", response_class=HTMLResponse, dependencies=[requires(PUBLIC)])

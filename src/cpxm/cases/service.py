@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
+from sqlalchemy import case as case_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -288,6 +289,28 @@ def case_events(session: Session, *, case_id: int) -> list[CaseEvent]:
     )
 
 
+CASE_SORTS = ("due", "newest", "oldest", "priority", "updated")
+_PRIORITY_RANK = {"urgent": 0, "high": 1, "normal": 2, "low": 3}
+
+
+@dataclass(frozen=True)
+class CaseQuery:
+    """What a case list asks for: the same filters serve the page, the API and the CSV."""
+
+    status: str | None = None  # open, in_progress, closed, or "active" (not closed)
+    case_type: str | None = None
+    priority: str | None = None
+    # "me", "unassigned", or a user id (as text, from a form)
+    assignee: str | None = None
+    team_id: int | None = None
+    mine_for: User | None = None
+    overdue_at: datetime | None = None
+    # Matches the case id, its title, and the name of its person (unless that person's type is
+    # in ``unsearchable_types``: a role may not find a patient by a name it may not see).
+    q: str | None = None
+    sort: str = "due"
+
+
 def list_cases(
     session: Session,
     *,
@@ -299,32 +322,82 @@ def list_cases(
     hidden_types: tuple[str, ...] = (),
     limit: int,
     offset: int,
+    query: CaseQuery | None = None,
+    me: int | None = None,
+    unsearchable_types: tuple[str, ...] = (),
 ) -> tuple[list[Case], int]:
-    """Cases filtered; ``mine_for`` keeps those assigned to the user or to the user's team;
-    ``hidden_types`` drops types the caller may not see."""
-    query: Select[Case] = select(Case)
-    if status == "active":
-        query = query.where(Case.status != "closed")
-    elif status is not None:
-        query = query.where(Case.status == status)
-    if case_type is not None:
-        query = query.where(Case.case_type == case_type)
+    """Cases filtered and sorted; ``mine_for`` keeps those assigned to the user or to the user's
+    team; ``hidden_types`` drops types the caller may not see. ``query`` (when given) adds the
+    list's filters, search and order; ``me`` is the asking user, for ``assignee="me"``."""
+    wanted = query or CaseQuery(
+        status=status, case_type=case_type, mine_for=mine_for, overdue_at=overdue_at
+    )
+    select_cases: Select[Case] = select(Case)
+    if wanted.status == "active":
+        select_cases = select_cases.where(Case.status != "closed")
+    elif wanted.status is not None:
+        select_cases = select_cases.where(Case.status == wanted.status)
+    if wanted.case_type is not None:
+        select_cases = select_cases.where(Case.case_type == wanted.case_type)
+    if wanted.priority is not None:
+        select_cases = select_cases.where(Case.priority == wanted.priority)
     if assignee_user_id is not None:
-        query = query.where(Case.assignee_user_id == assignee_user_id)
-    if mine_for is not None:
-        condition = Case.assignee_user_id == mine_for.id
-        if mine_for.team_id is not None:
-            condition = condition | (Case.team_id == mine_for.team_id)
-        query = query.where(condition)
-    if overdue_at is not None:
-        query = query.where(Case.status != "closed", Case.due_at < overdue_at)
+        select_cases = select_cases.where(Case.assignee_user_id == assignee_user_id)
+    if wanted.assignee == "unassigned":
+        select_cases = select_cases.where(Case.assignee_user_id.is_(None))
+    elif wanted.assignee == "me":
+        select_cases = select_cases.where(Case.assignee_user_id == (me or 0))
+    elif wanted.assignee:
+        if not wanted.assignee.isdigit():
+            raise FieldError(
+                [field_error("assignee", "expected me, unassigned or a user id", wanted.assignee)]
+            )
+        select_cases = select_cases.where(Case.assignee_user_id == int(wanted.assignee))
+    if wanted.team_id is not None:
+        select_cases = select_cases.where(Case.team_id == wanted.team_id)
+    if wanted.mine_for is not None:
+        condition = Case.assignee_user_id == wanted.mine_for.id
+        if wanted.mine_for.team_id is not None:
+            condition = condition | (Case.team_id == wanted.mine_for.team_id)
+        select_cases = select_cases.where(condition)
+    if wanted.overdue_at is not None:
+        select_cases = select_cases.where(Case.status != "closed", Case.due_at < wanted.overdue_at)
     if hidden_types:
-        query = query.where(Case.case_type.not_in(hidden_types))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        select_cases = select_cases.where(Case.case_type.not_in(hidden_types))
+    if wanted.q and wanted.q.strip():
+        select_cases = select_cases.where(_matching(wanted.q.strip(), unsearchable_types))
+    total = session.scalar(select(func.count()).select_from(select_cases.subquery())) or 0
     cases = session.scalars(
-        query.order_by(Case.status == "closed", Case.due_at, Case.id).limit(limit).offset(offset)
+        select_cases.order_by(*_order(wanted.sort)).limit(limit).offset(offset)
     ).all()
     return list(cases), total
+
+
+def _matching(text: str, unsearchable_types: tuple[str, ...]) -> Any:
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    named = select(Stakeholder.id).where(Stakeholder.display_name.ilike(pattern, escape="\\"))
+    if unsearchable_types:
+        named = named.where(Stakeholder.type.not_in(unsearchable_types))
+    condition = Case.title.ilike(pattern, escape="\\") | Case.stakeholder_id.in_(named)
+    if text.isdigit() and len(text) <= 18:
+        condition = condition | (Case.id == int(text))
+    return condition
+
+
+def _order(sort: str) -> list[Any]:
+    if sort not in CASE_SORTS:
+        raise FieldError([field_error("sort", f"expected one of {', '.join(CASE_SORTS)}", sort)])
+    if sort == "newest":
+        return [Case.opened_at.desc(), Case.id.desc()]
+    if sort == "oldest":
+        return [Case.opened_at, Case.id]
+    if sort == "priority":
+        rank = case_(_PRIORITY_RANK, value=Case.priority, else_=len(_PRIORITY_RANK))
+        return [Case.status == "closed", rank, Case.due_at.is_(None), Case.due_at, Case.id]
+    if sort == "updated":
+        return [func.coalesce(Case.closed_at, Case.opened_at).desc(), Case.id.desc()]
+    # Most urgent first: open before closed, the soonest (or most overdue) due date first.
+    return [Case.status == "closed", Case.due_at.is_(None), Case.due_at, Case.id]
 
 
 def assign_case(
