@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cpxm.access.purposes import consented, objecting, permitted
+from cpxm.analytics.coordination import CoordinationQuery, coordination_report
 from cpxm.analytics.disengagement import DisengagementQuery, silent_disengagement
 from cpxm.auth.service import create_api_token, create_user
 from cpxm.db import make_engine
@@ -24,6 +25,7 @@ from cpxm.privacy.objection import record_objection, withdraw_objection
 from cpxm.stakeholders.models import Consent
 from cpxm.surveys.distribution import plan_wave
 from cpxm.workspace.models import AuditLogEntry
+from tests.analytics.test_api_pages import _seed as _ping_pong
 from tests.analytics.test_speed import _quiet_and_busy
 from tests.factories import make_stakeholder, make_taxonomy
 from tests.served import cpxm_command
@@ -109,6 +111,29 @@ def test_objecting_people_leave_the_profiling_list(session: Session) -> None:
 
     assert people["quiet"] not in {row.stakeholder_id for row in after.flagged}
     assert after.checked == before.checked - 1  # not even judged
+
+
+def test_objecting_people_leave_the_coordination_list(
+    client_as: Callable[[str], TestClient], session: Session
+) -> None:
+    """The "affected now" list names people in ping-pong episodes: profiling, so an objector is
+    left out (also from a report computed, and cached, before the objection); the figures over
+    everyone stay."""
+    _ping_pong(session)
+    url = "/api/v1/analytics/coordination?as_of=2025-03-25"
+    commercial = client_as("commercial")
+    before = commercial.get(url).json()
+    assert [row["name"] for row in before["affected"]] == ["Dr Busy"]
+    busy = before["affected"][0]["stakeholder_id"]
+
+    record_objection(session, stakeholder_id=busy, reason="Art. 21 letter", actor_user_id=None)
+    after = commercial.get(url).json()
+    computed = coordination_report(
+        session, CoordinationQuery(as_of=date(2025, 3, 25)), include_affected=True
+    )
+
+    assert after["affected"] == [] and computed.affected == []
+    assert after["episodes"] == before["episodes"] == 1
 
 
 def test_the_api_records_and_withdraws_an_objection(

@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 from sqlalchemy.orm import Session
 
 from cpxm.access import Domain, Principal, cells, shield_analytics_rows
+from cpxm.access.purposes import objecting, permitted
 from cpxm.analytics import stats
 from cpxm.analytics.facts import (
     EMPLOYEE_SURVEY_KINDS,
@@ -469,6 +470,11 @@ def _affected(
         s_type=stakeholders.type,
         s_country=stakeholders.country_code,
     )
+    # A list of named people at risk is profiling: people who object (GDPR Art. 21) are left
+    # out before the top N is taken, so the list stays full.
+    objectors = sorted(objecting(session))
+    if objectors:
+        people = people.filter(~people.s_id.isin(objectors))
     ranked = (
         per_stakeholder.join(counts, per_stakeholder.stakeholder_id == counts.w_stakeholder)
         .join(people, per_stakeholder.stakeholder_id == people.s_id)
@@ -512,7 +518,14 @@ def coordination_for_viewer(
     )
     if not report.affected:
         return report
+    # A cached report may predate an objection: ask again who may be profiled now.
+    listed = [row.stakeholder_id for row in report.affected if row.stakeholder_id is not None]
+    allowed = permitted(session, listed, purpose="profiling")
     affected = shield_analytics_rows(
-        session, principal, report.affected, comment_field=None, via="analytics coordination list"
+        session,
+        principal,
+        [row for row in report.affected if row.stakeholder_id in allowed],
+        comment_field=None,
+        via="analytics coordination list",
     )
     return replace(report, affected=affected)
