@@ -23,8 +23,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from cpxm.cli_lazy import LazyGroup
+from cpxm.cli_support import describe_detail
 from cpxm.cli_support import fail as _fail
 from cpxm.db import make_engine
+from cpxm.errors import DomainError
 from cpxm.ingest import BATCH_SIZE
 
 app = typer.Typer(
@@ -62,6 +64,8 @@ def _user_errors(engine: Engine | None = None) -> Iterator[None]:
         yield
     except CommandError as error:
         _fail(str(error))
+    except DomainError as error:
+        _fail(describe_detail(error.detail))
     except OperationalError as error:
         where = engine.url.render_as_string(hide_password=True) if engine else "the database"
         reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
@@ -78,6 +82,53 @@ def _engine() -> Engine:
     except (SQLAlchemyError, ValueError, ModuleNotFoundError) as error:
         _fail(f"CPXM_DATABASE_URL is not usable: {error}")
         raise  # unreachable: _fail exits
+
+
+# Who an import run without CPXM_TOKEN is recorded as: whoever can run commands on the server.
+LOCAL_OPERATOR = "local operator (no token)"
+
+
+def _steward(engine: Engine, *, required: bool, reason: str) -> tuple[int | None, str]:
+    """The admin whose API token is in ``CPXM_TOKEN`` (their user id and email), checked now so
+    a wrong token stops the command before it changes anything. Without a token: refused when
+    ``required``, else the local operator (``cpxm import``: see docs/security.md)."""
+    import os
+
+    from cpxm.access.acting import TOKEN_VARIABLE, acting_principal
+    from cpxm.access.policy import DATA_STEWARDSHIP
+    from cpxm.db import transaction
+
+    if not required and not os.environ.get(TOKEN_VARIABLE, "").strip():
+        return None, LOCAL_OPERATOR
+    with transaction(engine) as session:
+        principal = acting_principal(session, roles=DATA_STEWARDSHIP.allowed_roles, reason=reason)
+    return principal.user_id, principal.email
+
+
+def _audit_run(
+    engine: Engine,
+    *,
+    actor: tuple[int | None, str],
+    action: str,
+    entity_id: object,
+    reason: str,
+    details: dict[str, Any],
+) -> None:
+    """One audit entry for a command whose work commits batch by batch (an import, a replay)."""
+    from cpxm.access import audit
+    from cpxm.db import transaction
+
+    user_id, name = actor
+    with transaction(engine) as session:
+        audit.record(
+            session,
+            user_id=user_id,
+            action=action,
+            entity_type="import_runs",
+            entity_id=entity_id,
+            reason=reason,
+            details={"actor": name, **details},
+        )
 
 
 @app.command()
@@ -203,7 +254,10 @@ def import_command(
         int, typer.Option(min=1, max=100_000, help="Rows per committed batch.")
     ] = BATCH_SIZE,
 ) -> None:
-    """Import FILE through a mapping: every row is stored or quarantined with its reason."""
+    """Import FILE through a mapping: every row is stored or quarantined with its reason.
+
+    With CPXM_TOKEN set (an admin's token) the run is audited as that admin's; without it, as
+    the local operator (see docs/security.md)."""
     from cpxm.ingest.mapping import MappingError, resolve_mapping
     from cpxm.ingest.raw import ReadError
     from cpxm.ingest.service import import_file
@@ -215,6 +269,7 @@ def import_command(
         except MappingError as error:
             raise CommandError(f"mapping {error}") from None
         _require_current_schema(engine)
+        actor = _steward(engine, required=False, reason=f"cpxm import {file.name}")
         with Progress(
             TextColumn(f"importing {file.name}"),
             TextColumn("{task.completed:,} rows"),
@@ -236,6 +291,22 @@ def import_command(
                 )
             except ReadError as error:
                 raise CommandError(f"{file}: {error}") from None
+        if not dry_run:
+            _audit_run(
+                engine,
+                actor=actor,
+                action="import",
+                entity_id=report.run_id,
+                reason=f"cpxm import {file.name}",
+                details={
+                    "file": file.name,
+                    "mapping": parsed.name,
+                    "read": report.read,
+                    "created": report.created,
+                    "updated": report.updated,
+                    "quarantined": report.quarantined,
+                },
+            )
     prefix = "dry run, nothing stored: " if dry_run else ""
     console.print(
         f"{prefix}read {report.read:,}  created {report.created:,}  updated {report.updated:,}  "
@@ -343,7 +414,7 @@ def quarantine_replay(
         typer.Option("--set", help="COLUMN=VALUE correction applied before replaying."),
     ] = None,
 ) -> None:
-    """Correct quarantined rows and import them again."""
+    """Correct quarantined rows and import them again, as CPXM_TOKEN's user (an admin)."""
     from cpxm.ingest.service import QuarantineError, replay_quarantined
 
     corrections: dict[str, str | None] = {}
@@ -354,10 +425,27 @@ def quarantine_replay(
         corrections[column.strip()] = value.strip() or None
     engine = _engine()
     with _user_errors(engine):
+        reason = "cpxm quarantine replay " + " ".join(map(str, row_ids))
+        actor = _steward(engine, required=True, reason=reason)
         try:
             report = replay_quarantined(engine, row_ids=row_ids, corrections=corrections)
         except QuarantineError as error:
             raise CommandError(str(error)) from None
+        _audit_run(
+            engine,
+            actor=actor,
+            action="quarantine_replay",
+            entity_id=report.run_id,
+            reason=reason,
+            details={
+                "rows": row_ids,
+                # Which columns were corrected; the values are the person's data, kept in the rows.
+                "corrected": sorted(corrections),
+                "created": report.created,
+                "updated": report.updated,
+                "quarantined": report.quarantined,
+            },
+        )
     console.print(
         f"replayed {report.read:,}: created {report.created:,}  updated {report.updated:,}  "
         f"unchanged {report.unchanged:,}  quarantined again {report.quarantined:,}",
@@ -369,7 +457,9 @@ def quarantine_replay(
 
 @quarantine_app.command("discard")
 def quarantine_discard(row_id: Annotated[int, typer.Argument(help="Quarantined row id.")]) -> None:
-    """Mark a quarantined row as deliberately not imported."""
+    """Mark a quarantined row as deliberately not imported, as CPXM_TOKEN's user (an admin)."""
+    from cpxm.access.acting import acting_principal
+    from cpxm.access.policy import DATA_STEWARDSHIP
     from cpxm.db import transaction
     from cpxm.ingest.quarantine import QuarantineError, discard_quarantined
 
@@ -377,6 +467,11 @@ def quarantine_discard(row_id: Annotated[int, typer.Argument(help="Quarantined r
     with _user_errors(engine):
         try:
             with transaction(engine) as session:
+                acting_principal(
+                    session,
+                    roles=DATA_STEWARDSHIP.allowed_roles,
+                    reason=f"cpxm quarantine discard {row_id}",
+                )
                 discard_quarantined(session, row_id=row_id)
         except QuarantineError as error:
             raise CommandError(str(error)) from None

@@ -12,14 +12,15 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from cpxm.cli import app
+from cpxm.auth.service import create_api_token, create_user
+from cpxm.cli import LOCAL_OPERATOR, app
 from cpxm.identity.models import SourceRecord
 from cpxm.ingest.mapping import load_mapping
 from cpxm.ingest.models import ImportLedgerEntry, ImportRun, QuarantinedRow
 from cpxm.ingest.service import import_file
 from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Stakeholder
-from cpxm.workspace.models import Channel, Country, Department
+from cpxm.workspace.models import AuditLogEntry, Channel, Country, Department
 from tests.conftest import url_of
 
 runner = CliRunner()
@@ -96,12 +97,29 @@ def test_quarantined_row_is_listed_corrected_and_replayed(
     _seed(store_engine)
     data, mapping = files
     monkeypatch.setenv("CPXM_DATABASE_URL", url_of(store_engine))
+    monkeypatch.delenv("CPXM_TOKEN", raising=False)
     runner.invoke(app, ["import", str(data), "-m", str(mapping)])
     listing = runner.invoke(app, ["quarantine", "list"])
     assert listing.exit_code == 0
     assert "'Atlantis'" in listing.output
     with Session(store_engine) as session:
         row_id = session.scalars(select(QuarantinedRow.id)).one()
+    for command in (["replay", str(row_id)], ["discard", str(row_id)]):
+        anonymous = runner.invoke(app, ["quarantine", *command])
+        assert anonymous.exit_code == 1 and "CPXM_TOKEN" in anonymous.output, command
+    with Session(store_engine) as session:
+        admin = create_user(session, email="steward@example.org", role="admin")
+        lead = create_user(session, email="lead@example.org", role="cx_lead")
+        admin_token = create_api_token(session, user=admin).token
+        lead_token = create_api_token(session, user=lead).token
+        admin_id = admin.id
+        session.commit()
+    monkeypatch.setenv("CPXM_TOKEN", lead_token)
+    refused = runner.invoke(app, ["quarantine", "replay", str(row_id)])
+    assert refused.exit_code == 1 and "may not do this" in refused.output
+    with Session(store_engine) as session:
+        assert session.scalar(select(QuarantinedRow.status)) == "open"  # nothing was lost
+    monkeypatch.setenv("CPXM_TOKEN", admin_token)
     still_bad = runner.invoke(app, ["quarantine", "replay", str(row_id)])
     assert still_bad.exit_code == 2
     with Session(store_engine) as session:
@@ -115,6 +133,59 @@ def test_quarantined_row_is_listed_corrected_and_replayed(
     again = runner.invoke(app, ["quarantine", "replay", str(new_row_id)])
     assert again.exit_code == 1
     assert "no longer open" in again.output
+    with Session(store_engine) as session:
+        entries = session.scalars(
+            select(AuditLogEntry)
+            .where(AuditLogEntry.action.in_(["import", "quarantine_replay"]))
+            .order_by(AuditLogEntry.id)
+        ).all()
+    assert [(entry.action, entry.user_id) for entry in entries] == [
+        ("import", None),
+        ("quarantine_replay", admin_id),
+        ("quarantine_replay", admin_id),
+    ]
+    assert entries[0].details is not None and entries[0].details["actor"] == LOCAL_OPERATOR
+    assert entries[2].details is not None and entries[2].details["corrected"] == ["COUNTRY"]
+    assert entries[2].details["created"] == 1
+
+
+def test_an_import_with_a_token_is_audited_as_its_user_and_a_discard_too(
+    store_engine: Engine, files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(store_engine)
+    data, mapping = files
+    monkeypatch.setenv("CPXM_DATABASE_URL", url_of(store_engine))
+    with Session(store_engine) as session:
+        admin = create_user(session, email="steward@example.org", role="admin")
+        analyst = create_user(session, email="analyst@example.org", role="analyst")
+        admin_token = create_api_token(session, user=admin).token
+        analyst_token = create_api_token(session, user=analyst).token
+        admin_id = admin.id
+        session.commit()
+    monkeypatch.setenv("CPXM_TOKEN", analyst_token)
+    refused = runner.invoke(app, ["import", str(data), "-m", str(mapping)])
+    assert refused.exit_code == 1 and "may not do this" in refused.output
+    assert _count(store_engine, ImportRun) == 0  # refused before anything was stored
+    monkeypatch.setenv("CPXM_TOKEN", admin_token)
+    imported = runner.invoke(app, ["import", str(data), "-m", str(mapping), "--allow-quarantine"])
+    assert imported.exit_code == 0, imported.output
+    with Session(store_engine) as session:
+        row_id = session.scalars(select(QuarantinedRow.id)).one()
+    discarded = runner.invoke(app, ["quarantine", "discard", str(row_id)])
+    assert discarded.exit_code == 0, discarded.output
+    with Session(store_engine) as session:
+        run = session.scalars(select(AuditLogEntry).where(AuditLogEntry.action == "import")).one()
+        change = session.scalars(
+            select(AuditLogEntry).where(
+                AuditLogEntry.entity_type == "quarantined_rows",
+                AuditLogEntry.entity_id == str(row_id),
+                AuditLogEntry.action == "update",
+            )
+        ).one()
+    assert run.user_id == admin_id and run.details is not None
+    assert run.details["actor"] == "steward@example.org" and run.details["quarantined"] == 1
+    assert change.user_id == admin_id and change.details is not None
+    assert change.details["changes"]["status"]["new"] == "discarded"
 
 
 def test_bad_mapping_and_missing_file_fail_with_one_line(

@@ -12,7 +12,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from tests.conftest import url_of
 from tests.served import cpxm_command
@@ -33,8 +33,14 @@ EV-2,Tom Becker,Healthcare professional,tom.becker@praxis.example,,,General prac
 """
 
 
-def cpxm(*arguments: str, url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return cpxm_command(*arguments, environment={**os.environ, "CPXM_DATABASE_URL": url}, cwd=cwd)
+def cpxm(
+    *arguments: str, url: str, cwd: Path, token: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "CPXM_DATABASE_URL": url}
+    environment.pop("CPXM_TOKEN", None)
+    if token is not None:
+        environment["CPXM_TOKEN"] = token
+    return cpxm_command(*arguments, environment=environment, cwd=cwd)
 
 
 def test_two_exports_imported_with_templates_resolve_into_golden_records(
@@ -100,6 +106,37 @@ def test_an_employee_and_an_hcp_are_queued_as_a_type_conflict_and_never_merged(
     row = re.search(r"│\s*(\d+)\s*│[^\n]*employee vs hcp", review.stdout)
     assert row is not None, review.stdout
     pair_id = row.group(1)
-    refused = cpxm("identity", "accept", pair_id, url=url, cwd=tmp_path)
+    anonymous = cpxm("identity", "accept", pair_id, url=url, cwd=tmp_path)
+    assert anonymous.returncode == 1 and "CPXM_TOKEN" in anonymous.stderr
+    added = cpxm(
+        "user",
+        "add",
+        "steward@example.org",
+        "--role",
+        "admin",
+        "--no-password",
+        url=url,
+        cwd=tmp_path,
+    )
+    assert added.returncode == 0, added.stderr
+    token = cpxm("token", "create", "--user", "steward@example.org", url=url, cwd=tmp_path)
+    refused = cpxm("identity", "accept", pair_id, url=url, cwd=tmp_path, token=token.stdout.strip())
     assert refused.returncode != 0
     assert "never merged" in refused.stdout + refused.stderr
+    rejected = cpxm(
+        "identity", "reject", pair_id, url=url, cwd=tmp_path, token=token.stdout.strip()
+    )
+    assert rejected.returncode == 0 and f"pair {pair_id} rejected" in rejected.stdout
+    with store_engine.connect() as connection:
+        steward = connection.execute(
+            text("SELECT id FROM users WHERE email = :email"), {"email": "steward@example.org"}
+        ).scalar_one()
+        audited = (
+            connection.execute(
+                text("SELECT user_id FROM audit_log WHERE reason = :reason"),
+                {"reason": f"cpxm identity reject {pair_id}"},
+            )
+            .scalars()
+            .all()
+        )
+    assert audited and set(audited) == {steward}

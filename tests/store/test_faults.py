@@ -24,6 +24,7 @@ import redis
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cpxm.auth.service import create_api_token, create_user
 from cpxm.db import session_factory
 from cpxm.feedback.models import FeedbackAnalysis, FeedbackItem
 from cpxm.jobs import make_huey
@@ -61,6 +62,15 @@ def redis_queue() -> Iterator[str]:
 def _env(store: Engine, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CPXM_", "PYTEST"))}
     return {**env, "CPXM_DATABASE_URL": url_of(store), **settings}
+
+
+def _lead_token(store: Engine) -> str:
+    """An API token of a CX lead, who sends surveys (`cpxm survey send` acts as them)."""
+    with Session(store) as session:
+        lead = create_user(session, email="lead@example.org", role="cx_lead")
+        token = create_api_token(session, user=lead).token
+        session.commit()
+    return token
 
 
 def _cpxm(*arguments: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -191,7 +201,8 @@ def test_a_worker_killed_mid_send_leaves_the_rest_to_the_next_and_each_email_goe
             # A send's claim lasts four timeouts: 4 s, so the test need not wait a minute.
             CPXM_SMTP_TIMEOUT_SECONDS="1",
         )
-        sent = _cpxm("survey", "send", "hcp_pulse", "--wave", "w1", env=env, cwd=tmp_path)
+        sent_by = {**env, "CPXM_TOKEN": _lead_token(store_engine)}
+        sent = _cpxm("survey", "send", "hcp_pulse", "--wave", "w1", env=sent_by, cwd=tmp_path)
         assert sent.returncode == 0, sent.stderr
         assert f"{people} invitation(s) created; emails queued" in sent.stdout
         log = tmp_path / "worker.log"
@@ -240,6 +251,7 @@ def test_survey_send_with_the_mail_server_down_keeps_the_emails_waiting(
         CPXM_JOBS_URL="immediate",  # the email job runs inside the command, as tests run it
         CPXM_SMTP_HOST="127.0.0.1",
         CPXM_SMTP_PORT=str(free_port()),
+        CPXM_TOKEN=_lead_token(store_engine),
     )
     assert _cpxm("survey", "create", str(EXAMPLE), env=down, cwd=tmp_path).returncode == 0
     result = _cpxm("survey", "send", "hcp_pulse", "--wave", "w1", env=down, cwd=tmp_path)
@@ -266,7 +278,11 @@ def test_survey_send_with_redis_down_stores_the_invitations_for_the_sweep(
     store_engine: Engine, tmp_path: Path
 ) -> None:
     _audience(store_engine, 2)
-    redis_down = _env(store_engine, CPXM_JOBS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    redis_down = _env(
+        store_engine,
+        CPXM_JOBS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        CPXM_TOKEN=_lead_token(store_engine),
+    )
     assert _cpxm("survey", "create", str(EXAMPLE), env=redis_down, cwd=tmp_path).returncode == 0
     result = _cpxm("survey", "send", "hcp_pulse", "--wave", "w1", env=redis_down, cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -11,10 +11,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from cpxm.auth.service import create_api_token, create_user
 from cpxm.cli import app
 from cpxm.stakeholders.models import Consent
 from cpxm.surveys.models import Invitation, Survey
 from cpxm.timeutil import utc_now
+from cpxm.workspace.models import AuditLogEntry
 from tests.conftest import url_of
 from tests.factories import make_stakeholder, make_taxonomy
 from tests.surveys.helpers import EXAMPLE, FULL_ANSWERS, example_document
@@ -55,6 +57,20 @@ def test_create_send_dry_run_and_export(
         "published version 2" in runner.invoke(app, ["survey", "create", str(changed_file)]).output
     )
 
+    anonymous = runner.invoke(app, ["survey", "send", "hcp_pulse", "--dry-run", "--wave", "w1"])
+    assert anonymous.exit_code == 1 and "CPXM_TOKEN" in anonymous.output
+    with Session(store_engine) as session:
+        lead = create_user(session, email="lead@example.org", role="cx_lead")
+        viewer = create_user(session, email="viewer@example.org", role="viewer")
+        lead_token = create_api_token(session, user=lead).token
+        viewer_token = create_api_token(session, user=viewer).token
+        lead_id = lead.id
+        session.commit()
+    monkeypatch.setenv("CPXM_TOKEN", viewer_token)
+    refused = runner.invoke(app, ["survey", "send", "hcp_pulse", "--dry-run", "--wave", "w1"])
+    assert refused.exit_code == 1 and "may not do this" in refused.output
+    assert "viewer" in runner.invoke(app, ["survey", "export", "hcp_pulse"]).output
+    monkeypatch.setenv("CPXM_TOKEN", lead_token)
     dry = runner.invoke(app, ["survey", "send", "hcp_pulse", "--dry-run", "--wave", "w1"])
     assert dry.exit_code == 0, dry.output
     assert "1 to invite, 1 held back" in dry.output
@@ -84,6 +100,15 @@ def test_create_send_dry_run_and_export(
     assert exported.exit_code == 0, exported.output
     rows = json.loads(exported.output)
     assert rows[0]["nps"] == 4 and rows[0]["survey_version"] == 2
+    with Session(store_engine) as session:
+        read = session.scalars(
+            select(AuditLogEntry).where(
+                AuditLogEntry.action == "read", AuditLogEntry.user_id == lead_id
+            )
+        ).first()
+    assert read is not None and read.details is not None
+    assert read.details["via"] == "cpxm survey export"
+    assert read.details["ids"] == [rows[0]["response_id"]]
     out = tmp_path / "responses.parquet"
     parquet = runner.invoke(
         app, ["survey", "export", "hcp_pulse", "--format", "parquet", "--out", str(out)]

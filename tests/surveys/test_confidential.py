@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.access import ROLES, policies_of
 from cpxm.app import create_app
+from cpxm.auth.service import create_api_token, create_user
 from cpxm.cases import scan
 from cpxm.cases.models import Case
 from cpxm.surveys.models import Survey
@@ -260,7 +261,11 @@ def test_the_command_line_refuses_a_record_export(store_engine: Engine, tmp_path
         make_pulse(session, {"Team": 5})
         session.commit()
         code = session.scalar(select(Survey.code).where(Survey.confidential.is_(True)))
-    environment = {**os.environ, "CPXM_DATABASE_URL": url_of(store_engine)}
+    with Session(store_engine) as session:
+        admin = create_user(session, email="admin@example.org", role="admin")
+        token = create_api_token(session, user=admin).token
+        session.commit()
+    environment = {**os.environ, "CPXM_DATABASE_URL": url_of(store_engine), "CPXM_TOKEN": token}
     done = cpxm_command("survey", "export", str(code), environment=environment, cwd=tmp_path)
     assert done.returncode != 0
     assert "confidential" in done.stdout + done.stderr

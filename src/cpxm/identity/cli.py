@@ -16,7 +16,11 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.orm import Session
 
+from cpxm.access.acting import acting_principal
+from cpxm.access.policy import DATA_STEWARDSHIP
+from cpxm.access.principal import Principal
 from cpxm.cli_support import cli_session as _session
 from cpxm.cli_support import fail as _fail
 from cpxm.identity import service
@@ -107,11 +111,18 @@ def review_command(
     console.print(f"{total:,} pairs waiting")
 
 
+def _steward(session: Session, reason: str) -> Principal:
+    """CPXM_TOKEN's user, an admin (identity decisions are data stewardship), bound to
+    ``session`` so the merge or split is audited as theirs."""
+    return acting_principal(session, roles=DATA_STEWARDSHIP.allowed_roles, reason=reason)
+
+
 @identity_app.command("accept")
 def accept_command(pair_id: Annotated[int, typer.Argument()]) -> None:
     """Accept a review pair: merge the two golden records."""
     with _session() as session:
-        service.decide_pair(session, pair_id=pair_id, accept=True)
+        principal = _steward(session, f"cpxm identity accept {pair_id}")
+        service.decide_pair(session, pair_id=pair_id, accept=True, user_id=principal.user_id)
     console.print(f"pair {pair_id} accepted")
 
 
@@ -119,7 +130,8 @@ def accept_command(pair_id: Annotated[int, typer.Argument()]) -> None:
 def reject_command(pair_id: Annotated[int, typer.Argument()]) -> None:
     """Reject a review pair: keep the two apart on every later run."""
     with _session() as session:
-        service.decide_pair(session, pair_id=pair_id, accept=False)
+        principal = _steward(session, f"cpxm identity reject {pair_id}")
+        service.decide_pair(session, pair_id=pair_id, accept=False, user_id=principal.user_id)
     console.print(f"pair {pair_id} rejected")
 
 
@@ -129,5 +141,8 @@ def unmerge_command(
 ) -> None:
     """Undo the merge that folded STAKEHOLDER_ID into another; its rows move back."""
     with _session() as session:
-        event = service.unmerge_stakeholder(session, stakeholder_id=stakeholder_id)
+        principal = _steward(session, f"cpxm identity unmerge {stakeholder_id}")
+        event = service.unmerge_stakeholder(
+            session, stakeholder_id=stakeholder_id, user_id=principal.user_id
+        )
     console.print(f"stakeholder {event.merged_id} separated from {event.survivor_id}")

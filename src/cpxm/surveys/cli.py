@@ -15,6 +15,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cpxm.access.acting import acting_principal
+from cpxm.access.audit import record_read
+from cpxm.access.policy import CX_MANAGEMENT
+from cpxm.access.records import shield_export_rows
+from cpxm.access.roles import Domain
 from cpxm.cli_support import cli_session
 from cpxm.cli_support import fail as _fail
 from cpxm.surveys.definition import load_definition_file
@@ -90,10 +95,14 @@ def send_command(
     ),
     show: Annotated[int, typer.Option(help="Rows to list of each group in a dry run.")] = 20,
 ) -> None:
-    """Invite the survey's audience, honouring consent and the contact-fatigue rules."""
+    """Invite the survey's audience, honouring consent and the contact-fatigue rules, as
+    CPXM_TOKEN's user (an admin or CX lead); the invitations are audited as theirs."""
     now = utc_now()
     wave = wave or f"{now:%Y-%m}"
     with cli_session(MailConfigError) as session:
+        acting_principal(
+            session, roles=CX_MANAGEMENT.allowed_roles, reason=f"cpxm survey send (wave {wave})"
+        )
         found = find_survey(session, reference=survey)
         plan = plan_wave(session, survey=found, wave=wave, channel=channel, now=now)
         by_rule = Counter(hold.rule for _s, holds in plan.held for hold in holds)
@@ -164,19 +173,35 @@ def export_command(
         None
     ),
 ) -> None:
-    """Export a survey's responses, one row per response and a column per question."""
+    """Export a survey's responses, one row per response and a column per question, as
+    CPXM_TOKEN's user sees them (patients by key, text withheld where their role may not read
+    it); the export is audited as their read."""
     if format not in FORMATS:
         _fail(f"--format is '{format}', expected one of {', '.join(FORMATS)}")
     if format == "parquet" and out is None:
         _fail("parquet is binary: name a file with --out")
     with cli_session(MailConfigError) as session:
+        principal = acting_principal(session, needs=Domain.COMMERCIAL)
         found = find_survey(session, reference=survey)
         if found.confidential:
             _fail(
                 f"survey '{found.code}' is confidential: no export of its answers, one row per "
                 "person; its figures over groups are at GET /api/v1/analytics/ex"
             )
-        data = export_responses(session, survey=found, format=format)
+
+        def shield(rows: list[dict[str, Any]], text_columns: list[str]) -> list[dict[str, Any]]:
+            record_read(
+                session,
+                principal,
+                entity_type="responses",
+                entity_ids=[row["response_id"] for row in rows],
+                purpose="cpxm survey export",
+            )
+            return shield_export_rows(
+                session, principal, rows, text_columns=text_columns, via="cpxm survey export"
+            )
+
+        data = export_responses(session, survey=found, format=format, shield=shield)
     write_export(data, out)
     if out is not None:
         console.print(f"wrote {out} ({len(data):,} bytes)", highlight=False)
