@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     func,
 )
@@ -140,5 +141,6 @@ class AttributeProvenance(Base):
         ForeignKey("source_records.id", ondelete="CASCADE"), index=True
     )
     rule: Mapped[str] = mapped_column(String(20))
-    # Why the rule chose this value, for a steward: "agreement 3 of 4", "most trusted source".
-    reason: Mapped[str] = mapped_column(String(120))
+    # Why the rule chose this value, for a steward: "agreement 3 of 4", "most trusted source",
+    # and what standardisation corrected (which can run long).
+    reason: Mapped[str] = mapped_column(Text)
