@@ -199,7 +199,7 @@ def test_backup_and_restore_refuse_what_they_cannot_vouch_for(
     again = runner.invoke(app, ["restore", str(existing)])
     assert again.exit_code == 1
     assert (
-        "is not empty (10 rows in 4 tables beyond what `cpxm init` creates); "
+        "is not empty (11 rows in 5 tables beyond what `cpxm init` creates); "
         "use --force to replace it"
     ) in again.output
     assert store_snapshot(target).counts["stakeholders"] == 3

@@ -17,9 +17,8 @@ from rich.table import Table
 
 from cpxm.access.acting import acting_principal
 from cpxm.access.audit import record_read
-from cpxm.access.policy import CX_MANAGEMENT
 from cpxm.access.records import shield_export_rows
-from cpxm.access.roles import Domain
+from cpxm.access.roles import CX_MANAGERS, Domain
 from cpxm.cli_support import cli_session
 from cpxm.cli_support import fail as _fail
 from cpxm.surveys.definition import load_definition_file
@@ -100,9 +99,7 @@ def send_command(
     now = utc_now()
     wave = wave or f"{now:%Y-%m}"
     with cli_session(MailConfigError) as session:
-        acting_principal(
-            session, roles=CX_MANAGEMENT.allowed_roles, reason=f"cpxm survey send (wave {wave})"
-        )
+        acting_principal(session, roles=CX_MANAGERS, reason=f"cpxm survey send (wave {wave})")
         found = find_survey(session, reference=survey)
         plan = plan_wave(session, survey=found, wave=wave, channel=channel, now=now)
         by_rule = Counter(hold.rule for _s, holds in plan.held for hold in holds)
