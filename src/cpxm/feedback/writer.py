@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlalchemy import DateTime, Table, bindparam, insert, select, text
 from sqlalchemy.orm import Session
 
-from cpxm.db import bulk_insert, one_of, reserve_ids, server_timestamps
+from cpxm.db import assign_ids, bulk_insert, one_of, reserve_ids, server_timestamps
 from cpxm.feedback.models import FeedbackItem
 
 if TYPE_CHECKING:
@@ -183,16 +183,10 @@ def write_comments(
         item.received_at = received_at or response.submitted_at or response.started_at
         item.channel_code = response.channel_code
         item.language = response.language
-    if new_items:
-        # Ids and timestamps known up front: one executemany, nothing read back (an import
-        # of survey history writes thousands of comments in a batch).
-        ids = reserve_ids(session, FeedbackItem.__table__, len(new_items))  # type: ignore[arg-type]
-        stamps = server_timestamps(cast(Table, FeedbackItem.__table__))
-        for item, new_id in zip(new_items, ids, strict=True):
-            item.id = new_id
-            for key, value in stamps.items():
-                setattr(item, key, value)
-        session.add_all(new_items)
+    # Ids and timestamps known up front: one executemany, nothing read back (an import of
+    # survey history writes thousands of comments in a batch).
+    assign_ids(session, FeedbackItem, new_items)
+    session.add_all(new_items)
     session.flush()
     note_written(session, [item.id for item in (*new_items, *changed)])
 

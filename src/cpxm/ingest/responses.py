@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cpxm.db import one_of
+from cpxm.db import assign_ids, one_of
 from cpxm.feedback import writer as feedback_writer
 from cpxm.feedback.models import FeedbackItem
-from cpxm.ingest.entities import PendingRow, assign_ids, by_id
+from cpxm.ingest.entities import PendingRow, by_id
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.raw import ReadError
 from cpxm.ingest.references import References, stakeholder_of

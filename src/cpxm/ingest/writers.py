@@ -15,11 +15,11 @@ from typing import Any, cast
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from cpxm.db import Base, bulk_insert, one_of, reserve_ids, server_timestamps
+from cpxm.db import Base, assign_ids, bulk_insert, one_of, reserve_ids, server_timestamps
 from cpxm.feedback import writer as feedback_writer
 from cpxm.feedback.models import FeedbackItem
 from cpxm.identity.models import SourceRecord
-from cpxm.ingest.entities import PendingRow, assign_ids, by_id
+from cpxm.ingest.entities import PendingRow, by_id
 from cpxm.ingest.mapping import ImportMapping
 from cpxm.ingest.references import (
     ReferenceCache,
