@@ -12,6 +12,7 @@ from cpxm.feedback import models as feedback_models
 from cpxm.governance import models as governance_models
 from cpxm.identity import models as identity_models
 from cpxm.ingest import models as ingest_models
+from cpxm.initiatives import models as initiatives_models
 from cpxm.interactions import models as interactions_models
 from cpxm.journeys import models as journeys_models
 from cpxm.outcomes import models as outcomes_models
@@ -32,6 +33,7 @@ __all__ = [
     "governance_models",
     "identity_models",
     "ingest_models",
+    "initiatives_models",
     "interactions_models",
     "journeys_models",
     "metadata",
