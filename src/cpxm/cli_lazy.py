@@ -67,6 +67,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "cpxm.retention.cli:retention_app",
         "How long each category of data is kept; delete or anonymise what is older.",
     ),
+    "lake": LazyCommand(
+        "cpxm.lake.cli:lake_app",
+        "Export the analytic facts to a lake folder (Parquet), incrementally.",
+    ),
     "analytics": LazyCommand(
         "cpxm.analytics.cli:analytics_app",
         "Check and rebuild the summaries the analytics pages read.",
