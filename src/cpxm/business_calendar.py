@@ -19,8 +19,6 @@ from importlib.resources import files
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-
 DEFAULT_TIMEZONE = "UTC"
 # zone.tab lists a country's zones from east to west or by history, not by where business is done.
 MAIN_ZONE = {
@@ -69,6 +67,10 @@ def business_timezone(country: str | None) -> ZoneInfo:
 def _holidays(country: str | None, year: int) -> frozenset[date]:
     if not country:
         return frozenset()
+    # Imported on first use: the package loads every country's calendar (half a second), which
+    # a command that only lists cases by their stored due dates should not pay.
+    import holidays
+
     try:
         return frozenset(holidays.country_holidays(country.upper(), years=year).keys())
     except NotImplementedError:

@@ -21,9 +21,12 @@ from cpxm.access.roles import Domain
 from cpxm.auth import signatures
 from cpxm.cli_support import cli_session as _session
 from cpxm.cli_support import fail as _fail
-from cpxm.safety import intake, service, triage
+from cpxm.safety import service
 from cpxm.safety.exports import cases_csv, cases_e2b, export_filter, quality_csv
 from cpxm.timeutil import utc_now
+
+# `intake` and `triage` are imported by the commands that use them: they load the screening's
+# text models (numpy, the learned classifier), a second of start-up `cpxm safety queue` needs not.
 
 console = Console()
 error_console = Console(stderr=True)
@@ -139,6 +142,8 @@ def triage_command(
     offset: Annotated[int, typer.Option(min=0)] = 0,
 ) -> None:
     """Safety mentions that opened no case, newest first, with the sentence and the reason."""
+    from cpxm.safety import triage
+
     with _session() as session:
         entries, total = triage.list_triage(
             session,
@@ -174,6 +179,8 @@ def dismiss_command(
     reason: Annotated[str, typer.Option(help="Why no case is needed (required).")],
 ) -> None:
     """Dismiss a triage entry, saying why. Acts as CPXM_TOKEN's user."""
+    from cpxm.safety import triage
+
     with _session() as session:
         principal = acting_principal(session, needs=Domain.SAFETY, reason=reason)
         triage.dismiss(session, triage_id=triage_id, user_id=principal.user_id, reason=reason)
@@ -192,6 +199,8 @@ def open_case_command(
     kind: Annotated[str, typer.Option(help="With --feedback: ae, pc or srs.")] = "ae",
 ) -> None:
     """Open a case by hand, from a triage entry or any feedback item. Acts as CPXM_TOKEN's user."""
+    from cpxm.safety import intake
+
     if (triage_id is None) == (feedback_id is None):
         _fail("give either --triage ID or --feedback ID")
     with _session() as session:
@@ -217,6 +226,8 @@ def open_case_command(
 def show_command(case_id: Annotated[int, typer.Argument()]) -> None:
     """One case: verbatim text, detections, the four elements, the clock and its trail; read as
     CPXM_TOKEN's user (PV), and audited as their read."""
+    from cpxm.safety import intake
+
     with _session() as session:
         reader = acting_principal(session, needs=Domain.SAFETY)
         case = service.get_case(session, case_id)
@@ -407,6 +418,8 @@ def link_command(
     reason: Annotated[str, typer.Option(help="Why (required).")],
 ) -> None:
     """Link a case to another as its follow-up (a new version). Acts as CPXM_TOKEN's user."""
+    from cpxm.safety import intake
+
     with _session() as session:
         principal = acting_principal(session, needs=Domain.SAFETY, reason=reason)
         case = intake.link_follow_up(
@@ -426,6 +439,8 @@ def unlink_command(
     reason: Annotated[str, typer.Option(help="Why (required).")],
 ) -> None:
     """Make a follow-up a case of its own again. Acts as CPXM_TOKEN's user."""
+    from cpxm.safety import intake
+
     with _session() as session:
         principal = acting_principal(session, needs=Domain.SAFETY, reason=reason)
         intake.unlink_follow_up(session, case_id=case_id, user_id=principal.user_id, reason=reason)
