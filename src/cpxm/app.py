@@ -39,6 +39,9 @@ from cpxm.governance.pages import router as governance_pages
 from cpxm.identity.api import router as identity_router
 from cpxm.identity.pages import router as identity_pages
 from cpxm.ingest.api import events_router, imports_router, quarantine_router
+from cpxm.initiatives.api import maturity_router
+from cpxm.initiatives.api import router as initiatives_router
+from cpxm.initiatives.pages import router as initiatives_pages
 from cpxm.interactions.api import router as interactions_router
 from cpxm.privacy.api import router as privacy_router
 from cpxm.privacy.pages import router as privacy_pages
@@ -123,6 +126,8 @@ def create_app(
         privacy_settings_router,
         retention_router,
         pulse_router,
+        initiatives_router,
+        maturity_router,
     ):
         api.include_router(router)
     # Respondents first: routes are matched in order, and a survey wave's submits should not
@@ -139,6 +144,7 @@ def create_app(
     app.include_router(ex_pages)
     app.include_router(analytics_pages)
     app.include_router(feedback_pages)
+    app.include_router(initiatives_pages)
     app.include_router(safety_pages)
     app.include_router(safety_respondent_pages)
     app.include_router(identity_pages)

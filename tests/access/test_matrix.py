@@ -94,6 +94,10 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/pulse/settings"): ADMIN_ONLY,
     ("PUT", "/api/v1/pulse/settings"): ADMIN_ONLY,
     ("POST", "/api/v1/analytics/ex/actions"): EVERYONE - {"analyst", "viewer"},
+    ("GET", "/api/v1/initiatives"): EVERYONE,
+    ("POST", "/api/v1/initiatives"): CX_MANAGERS,
+    ("PATCH", "/api/v1/initiatives/{code}"): CX_MANAGERS,
+    ("GET", "/api/v1/maturity"): EVERYONE,
 }
 # Tables every request may touch whoever asks: the audit log (refusals are logged) and the
 # caller's own credentials (last use).

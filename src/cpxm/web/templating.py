@@ -31,6 +31,7 @@ NAV_ITEMS = (
     NavItem("overview", "Overview", "/"),
     NavItem("stakeholders", "Stakeholders", "/stakeholders"),
     NavItem("analytics", "Analytics", "/analytics/metrics"),
+    NavItem("initiatives", "Initiatives", "/initiatives"),
     NavItem("feedback", "Feedback", "/feedback"),
     NavItem("cases", "Cases", "/cases"),
     NavItem("safety", "Safety", "/safety"),
