@@ -71,6 +71,14 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "cpxm.lake.cli:lake_app",
         "Export the analytic facts to a lake folder (Parquet), incrementally.",
     ),
+    "initiatives": LazyCommand(
+        "cpxm.initiatives.cli:initiatives_app",
+        "The initiatives backlog: add, list by RICE, show evidence, ship.",
+    ),
+    "maturity": LazyCommand(
+        "cpxm.initiatives.cli:maturity_app",
+        "The crawl-walk-run maturity assessment: show it, send the questionnaire.",
+    ),
     "analytics": LazyCommand(
         "cpxm.analytics.cli:analytics_app",
         "Check and rebuild the summaries the analytics pages read.",
