@@ -193,6 +193,7 @@ def demo(
         store_has_non_demo_data,
     )
     from cpxm.governance.demo import demo_admin_login
+    from cpxm.initiatives.demo import prepare_demo_initiatives
     from cpxm.migrate import upgrade_database
 
     engine = _engine()
@@ -217,6 +218,7 @@ def demo(
                 clear_demo(engine)
             with _progress_bar() as report:
                 summary = generate_demo(engine, scale=scale, seed=seed, progress=report)
+            prepare_demo_initiatives(engine, seed=seed)
             _print_counts(summary.counts, summary.seconds)
             if summary.live is not None:
                 console.print("the demo's last week, lived on the survey machinery:")
