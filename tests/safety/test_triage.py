@@ -8,15 +8,18 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.errors import DomainError, NotFoundError
 from cpxm.feedback.models import FeedbackItem
+from cpxm.migrate import alembic_config, upgrade_database
 from cpxm.safety import intake, service, triage
-from cpxm.safety.models import SafetyCase, SafetyCaseEvent
+from cpxm.safety.models import TRIAGE_REASONS, SafetyCase, SafetyCaseEvent, SafetyTriageItem
 from cpxm.safety.screening import screen_items
+from cpxm.text.safety import NOT_REPORTABLE_REASONS
 from cpxm.workspace.models import AuditLogEntry
 from tests.conftest import bearer_headers, url_of
 from tests.factories import make_taxonomy
@@ -260,3 +263,60 @@ def test_the_cli_lists_dismisses_and_opens(store_engine: Engine, tmp_path: Path)
     )
     assert refused.returncode == 1 and "already dismissed" in refused.stderr
     assert "0 triage entr(ies)" in cpxm("safety", "triage")
+
+
+TREATED = "Immuny really relieves my anxiety."
+
+
+def test_the_treated_condition_is_its_own_reason_end_to_end(
+    session: Session, client_as: Callable[[str], TestClient]
+) -> None:
+    make_taxonomy(session)
+    (treated,) = _screen(session, TREATED)
+    session.commit()
+
+    (entry,), total = triage.list_triage(
+        session, triage_filter=triage.TriageFilter(reason="treated_condition")
+    )
+    assert total == 1 and entry.feedback_item_id == treated.id
+    assert entry.reason == "treated_condition" and entry.reasons == ["treated_condition"]
+    assert triage.list_triage(
+        session, triage_filter=triage.TriageFilter(reason="low_confidence")
+    ) == ([], 0)
+
+    pv = client_as("pv_officer")
+    listed = pv.get("/api/v1/safety/triage", params={"reason": "treated_condition"})
+    assert listed.status_code == 200, listed.text
+    assert [item["reason"] for item in listed.json()["items"]] == ["treated_condition"]
+    page = pv.get("/safety/triage", params={"reason": "treated_condition"})
+    assert page.status_code == 200
+    assert "relieves my anxiety" in page.text
+    assert '<option value="treated_condition" selected>' in page.text
+
+
+def test_the_migration_relabels_entries_stored_as_low_confidence(store_engine: Engine) -> None:
+    with sessionmaker(bind=store_engine)() as session:
+        make_taxonomy(session)
+        (item,) = _screen(session, TREATED)
+        entry = session.scalars(select(SafetyTriageItem)).one()
+        session.commit()
+        assert entry.feedback_item_id == item.id
+        entry_id = entry.id
+
+    def stored() -> tuple[str, list[str]]:
+        with sessionmaker(bind=store_engine)() as session:
+            row = session.get_one(SafetyTriageItem, entry_id)
+            return row.reason, row.reasons
+
+    assert stored() == ("treated_condition", ["treated_condition"])
+    config = alembic_config(store_engine)
+    with store_engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0030")
+    assert stored() == ("low_confidence", ["low_confidence"])  # as the older code stored it
+    upgrade_database(store_engine)
+    assert stored() == ("treated_condition", ["treated_condition"])
+
+
+def test_every_reason_the_detector_gives_is_a_triage_reason() -> None:
+    assert TRIAGE_REASONS == NOT_REPORTABLE_REASONS

@@ -18,7 +18,7 @@ from cpxm.deps import DbSession
 from cpxm.pagination import Page, Pagination
 from cpxm.safety import intake, service, triage
 from cpxm.safety.exports import cases_csv, cases_e2b, export_filter, quality_csv
-from cpxm.safety.models import SafetyCase, SafetyCaseEvent, SafetyTriageItem
+from cpxm.safety.models import TRIAGE_REASONS, SafetyCase, SafetyCaseEvent, SafetyTriageItem
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
 from cpxm.timeutil import UtcDateTime
 
@@ -386,7 +386,7 @@ def list_triage(
     ] = "pending",
     reason: Annotated[
         str | None,
-        Query(pattern="^(negated|hypothetical|other_person|historical|low_confidence)$"),
+        Query(pattern=f"^({'|'.join(TRIAGE_REASONS)})$"),
     ] = None,
     kind: Annotated[str | None, Query(pattern="^(ae|pc|srs)$")] = None,
     product_code: str | None = None,

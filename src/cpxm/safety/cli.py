@@ -23,6 +23,7 @@ from cpxm.cli_support import cli_session as _session
 from cpxm.cli_support import fail as _fail
 from cpxm.safety import service
 from cpxm.safety.exports import cases_csv, cases_e2b, export_filter, quality_csv
+from cpxm.safety.models import TRIAGE_REASONS
 from cpxm.timeutil import utc_now
 
 # `intake` and `triage` are imported by the commands that use them: they load the screening's
@@ -127,7 +128,7 @@ def triage_command(
     ] = "pending",
     reason: Annotated[
         str | None,
-        typer.Option(help="negated, hypothetical, other_person, historical, low_confidence."),
+        typer.Option(help=", ".join(TRIAGE_REASONS) + "."),
     ] = None,
     kind: Annotated[str | None, typer.Option(help="ae, pc or srs.")] = None,
     product: Annotated[str | None, typer.Option(help="A product code.")] = None,

@@ -123,7 +123,16 @@ class SafetyCaseEvent(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
-TRIAGE_REASONS = ("negated", "hypothetical", "other_person", "historical", "low_confidence")
+# Why a mention opened no case: cpxm.text.safety.NOT_REPORTABLE_REASONS, kept here too so the
+# models load without the text pipeline (a test holds the two equal).
+TRIAGE_REASONS = (
+    "negated",
+    "hypothetical",
+    "other_person",
+    "historical",
+    "treated_condition",
+    "low_confidence",
+)
 TRIAGE_STATUSES = ("pending", "dismissed", "case_opened")
 
 
@@ -131,8 +140,9 @@ class SafetyTriageItem(Base):
     """A safety mention that opened no case, waiting for a PV officer's look.
 
     One row per feedback item and kind whose mentions were all judged not reportable (negated,
-    hypothetical, about another person, historical, or too uncertain), so no mention is
-    silently dropped: PV either opens a case from it or dismisses it with a reason.
+    hypothetical, about another person, historical, the condition being treated, or too
+    uncertain), so no mention is silently dropped: PV either opens a case from it or
+    dismisses it with a reason.
     """
 
     __tablename__ = "safety_triage"
