@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cpxm.text import build_catalogue
-from cpxm.text.embedding import _model, embed
+from cpxm.text import analyse_text, analyse_texts, build_catalogue
+from cpxm.text.embedding import _model, clear_cache, embed
 from cpxm.text.learned import event_threshold, heads
 from cpxm.text.safety import detect_safety
 from cpxm.text.sentiment import analyse_sentiment
@@ -102,3 +104,24 @@ def test_the_drugscom_dev_ids_load_and_split_evenly() -> None:
     assert sum(r.ae for r in dev) == 132
     assert all(r.text and "&#039;" not in r.text for r in reviews)
     assert load_reviews() == reviews  # the split is fixed
+
+
+def test_a_batch_is_analysed_as_each_text_alone() -> None:
+    """Screening analyses a batch at once (one call to the sentence model); the results must
+    be those of one text at a time, whatever else is in the batch."""
+    with (Path(__file__).parents[1] / "data" / "feedback_eval.csv").open(encoding="utf-8") as f:
+        texts = [row["text"] for row in csv.DictReader(f)][:120]
+    texts += [texts[3], "", "   "]  # a repeat and empty texts ride along
+    clear_cache()
+    batch = analyse_texts(texts, catalogue=CATALOGUE)
+    assert len(batch) == len(texts)
+    for text, together in zip(texts, batch, strict=True):
+        clear_cache()
+        alone = analyse_text(text, catalogue=CATALOGUE)
+        assert together.sentiment.label == alone.sentiment.label, text
+        assert together.sentiment.score == pytest.approx(alone.sentiment.score, abs=1e-3), text
+        assert [(m.subtype, m.reportable, m.reason) for m in together.safety.mentions] == [
+            (m.subtype, m.reportable, m.reason) for m in alone.safety.mentions
+        ], text
+    # The weak sentences were judged too: some mention carries the check's confidence.
+    assert any(m.confidence is not None for a in batch for m in a.safety.mentions)

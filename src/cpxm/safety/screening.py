@@ -21,7 +21,7 @@ from cpxm.feedback import service as feedback_service
 from cpxm.feedback.models import FeedbackItem
 from cpxm.safety import intake, triage
 from cpxm.safety.models import SafetyCase
-from cpxm.text import ProductCatalogue, TextAnalysis, analyse_text
+from cpxm.text import ProductCatalogue, TextAnalysis, analyse_text, analyse_texts
 from cpxm.text.safety import detect_safety
 from cpxm.timeutil import utc_now
 
@@ -59,22 +59,32 @@ def screen_items(
     report = ScreeningReport()
     opened: list[SafetyCase] = []
     analysed: list[tuple[FeedbackItem, TextAnalysis]] = []
-    for item in items:
-        try:
-            analysis = analyse_text(
-                item.text,
-                catalogue=catalogue,
-                known_names=names.get(item.stakeholder_id or 0, ()),
-                language=item.language,
-            )
-        except Exception as error:  # one bad text must not stop the stream
-            logger.exception("feedback item %s could not be analysed", item.id)
-            feedback_service.store_failure(
-                session, item=item, error=f"{type(error).__name__}: {error}"
-            )
-            report.failed += 1
-            continue
-        analysed.append((item, analysis))
+    try:
+        analyses = analyse_texts(
+            [item.text for item in items],
+            catalogue=catalogue,
+            known_names=[names.get(item.stakeholder_id or 0, ()) for item in items],
+            languages=[item.language for item in items],
+        )
+        analysed = list(zip(items, analyses, strict=True))
+    except Exception:  # one bad text must not stop the stream: find it one by one
+        logger.exception("a batch of %s feedback item(s) failed; analysing each", len(items))
+        for item in items:
+            try:
+                analysis = analyse_text(
+                    item.text,
+                    catalogue=catalogue,
+                    known_names=names.get(item.stakeholder_id or 0, ()),
+                    language=item.language,
+                )
+            except Exception as error:
+                logger.exception("feedback item %s could not be analysed", item.id)
+                feedback_service.store_failure(
+                    session, item=item, error=f"{type(error).__name__}: {error}"
+                )
+                report.failed += 1
+                continue
+            analysed.append((item, analysis))
     feedback_service.store_analyses(session, analysed=analysed, now=now)
     report.analysed += len(analysed)
     for item, analysis in analysed:

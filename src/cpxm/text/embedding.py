@@ -14,7 +14,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import unicodedata
-from functools import cache, lru_cache
+from collections import OrderedDict
+from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,10 @@ DIMENSION = 384
 # Long reviews are cut: the opening 128 word pieces carry what the classifiers need, and the
 # attention cost grows with the square of the length.
 MAX_TOKENS = 128
+# Texts per model call, sorted by length first: measured on the evaluation set's comments
+# (one core), 16 a call cost 5.4 ms a text, 64 cost 6.6 ms and one at a time 7.3 ms.
+CHUNK = 16
+CACHE_SIZE = 4_096
 _TOKENIZER = Path("embeddings") / "data" / MODEL_ID / "tokenizer.json"
 _MAX_WORD_CHARS = 100
 
@@ -153,15 +159,43 @@ def _model() -> tuple[WordPiece, Any, tuple[str, ...]]:
     return WordPiece(vocabulary), session, names
 
 
-def embed(texts: list[str]) -> npt.NDArray[np.float32]:
-    """One unit-length 384-number vector per text (a row each)."""
+def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
+    """One unit-length 384-number vector per text (a row each), computed in batches.
+
+    Callers pass everything they have at once (a screening batch's comments, its weak
+    sentences): the texts are de-duplicated, looked up in a small cache of recent vectors,
+    and the rest run through the model in chunks of similar length, so little of each chunk
+    is padding. One text at a time costs about a third more CPU per text.
+    """
     if not texts:
         return np.zeros((0, DIMENSION), dtype=np.float32)
-    tokenizer, session, names = _model()
-    encoded = [tokenizer.encode(text) for text in texts]
+    found: dict[str, npt.NDArray[np.float32]] = {}
+    for text in texts:
+        if text not in found:
+            cached = _cache.get(text)
+            if cached is not None:
+                _cache.move_to_end(text)
+                found[text] = cached
+    missing = [text for text in dict.fromkeys(texts) if text not in found]
+    if missing:
+        tokenizer, session, names = _model()
+        encoded = sorted(
+            ((text, tokenizer.encode(text)) for text in missing), key=lambda pair: len(pair[1])
+        )
+        for start in range(0, len(encoded), CHUNK):
+            chunk = encoded[start : start + CHUNK]
+            vectors = _run(session, names, [pieces for _, pieces in chunk])
+            for (text, _), vector in zip(chunk, vectors, strict=True):
+                vector.setflags(write=False)
+                found[text] = vector
+                _remember(text, vector)
+    return np.stack([found[text] for text in texts]).astype(np.float32, copy=False)
+
+
+def _run(session: Any, names: tuple[str, ...], encoded: list[list[int]]) -> list[Any]:
     width = max(len(ids) for ids in encoded)
-    ids = np.zeros((len(texts), width), dtype=np.int64)
-    mask = np.zeros((len(texts), width), dtype=np.int64)
+    ids = np.zeros((len(encoded), width), dtype=np.int64)
+    mask = np.zeros((len(encoded), width), dtype=np.int64)
     for row, pieces in enumerate(encoded):
         ids[row, : len(pieces)] = pieces
         mask[row, : len(pieces)] = 1
@@ -172,12 +206,20 @@ def embed(texts: list[str]) -> npt.NDArray[np.float32]:
     weights = mask[:, :, None].astype(np.float32)
     pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
     norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-    return np.asarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
+    return list(np.asarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32))
 
 
-@lru_cache(maxsize=16)
-def embed_one(text: str) -> npt.NDArray[np.float32]:
-    """One text's vector, kept for the next few calls: a short text is its own sentence."""
-    vector: npt.NDArray[np.float32] = np.asarray(embed([text])[0], dtype=np.float32)
-    vector.setflags(write=False)
-    return vector
+# Recent vectors by text: the same comment ("Great service, thank you.") and the same
+# sentence (screening's weak sentences are often a whole short comment) come back often.
+_cache: OrderedDict[str, npt.NDArray[np.float32]] = OrderedDict()
+
+
+def _remember(text: str, vector: npt.NDArray[np.float32]) -> None:
+    _cache[text] = vector
+    if len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+
+
+def clear_cache() -> None:
+    """Forget the recent vectors (a benchmark that repeats texts measures the model)."""
+    _cache.clear()

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from cpxm.text.embedding import EmbeddingUnavailable, embed_one
+from cpxm.text.embedding import EmbeddingUnavailable, embed
 
 HEADS_FILE = Path(__file__).with_name("learned_heads.npz")
 SENTIMENT_LABELS = ("positive", "neutral", "negative")
@@ -59,7 +59,7 @@ _warned: set[str] = set()
 
 def _vectors(texts: list[str]) -> npt.NDArray[np.float32] | None:
     try:
-        return np.array([embed_one(text) for text in texts], dtype=np.float32)
+        return embed(texts)
     except (EmbeddingUnavailable, ImportError) as error:
         if "embed" not in _warned:
             _warned.add("embed")
@@ -90,18 +90,22 @@ def sentiment_features(
 
 
 def sentiment_probabilities(
-    text: str, lexicon_score: float, vader_score: float
-) -> dict[str, float] | None:
-    """Class probabilities for an English text, or None when the model is absent."""
-    vectors = _vectors([text])
+    texts: list[str], lexicon_scores: list[float], vader_scores: list[float]
+) -> list[dict[str, float]] | None:
+    """Class probabilities for each English text, or None when the model is absent."""
+    if not texts:
+        return []
+    vectors = _vectors(texts)
     if vectors is None:
         return None
     head = heads()
-    features = sentiment_features(vectors[0], lexicon_score, vader_score)
-    logits = head.sentiment_weights @ features + head.sentiment_bias
-    exp = np.exp(logits - logits.max())
-    probabilities = exp / exp.sum()
-    return {
-        label: float(value)
-        for label, value in zip(head.sentiment_classes, probabilities, strict=True)
-    }
+    features = np.column_stack(
+        [vectors.astype(np.float64), np.asarray(lexicon_scores), np.asarray(vader_scores)]
+    )
+    logits = features @ head.sentiment_weights.T + head.sentiment_bias
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probabilities = exp / exp.sum(axis=1, keepdims=True)
+    return [
+        {label: float(value) for label, value in zip(head.sentiment_classes, row, strict=True)}
+        for row in probabilities
+    ]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
@@ -315,50 +316,66 @@ def detect_safety(
                 cjk=cjk,
             )
         )
-    if confirm:
-        mentions = _confirm_weak_events(mentions)
-    return SafetyResult(mentions, products)
+    result = SafetyResult(mentions, products)
+    return confirm_weak_events([result])[0] if confirm else result
 
 
-def _confirm_weak_events(mentions: list[SafetyMention]) -> list[SafetyMention]:
-    """Ask the learned check about sentences whose only event evidence is a safety-net hit.
+def detect_safety_many(
+    texts: Sequence[str], catalogue: ProductCatalogue | None = None
+) -> list[SafetyResult]:
+    """``detect_safety`` for many texts, asking the learned check about all of them at once."""
+    return confirm_weak_events([detect_safety(text, catalogue, confirm=False) for text in texts])
 
-    A sentence with a vocabulary event word is left to the vocabulary; one with only a body
-    part or an experience phrase opens a case when the check finds an event in it, and goes
-    to PV's triage list as ``low_confidence`` when it does not.
-    """
+
+def _weak_sentences(mentions: list[SafetyMention]) -> set[str]:
     strong = {
         m.sentence
         for m in mentions
         if m.reportable and m.kind == "ae" and m.subtype != "possible_event"
     }
-    weak = sorted(
-        {
-            m.sentence
-            for m in mentions
-            if m.reportable and m.kind == "ae" and m.subtype == "possible_event"
-        }
-        - strong
-    )
+    weak = {
+        m.sentence
+        for m in mentions
+        if m.reportable and m.kind == "ae" and m.subtype == "possible_event"
+    }
+    return weak - strong
+
+
+def confirm_weak_events(results: list[SafetyResult]) -> list[SafetyResult]:
+    """Ask the learned check about sentences whose only event evidence is a safety-net hit.
+
+    A sentence with a vocabulary event word is left to the vocabulary; one with only a body
+    part or an experience phrase opens a case when the check finds an event in it, and goes
+    to PV's triage list as ``low_confidence`` when it does not. The sentences of all
+    ``results`` go to the model in one call.
+    """
+    weak_by_result = [_weak_sentences(result.mentions) for result in results]
+    weak = sorted(set().union(*weak_by_result))
     if not weak:
-        return mentions
+        return results
     probabilities = event_probabilities(weak)
     if probabilities is None:
-        return mentions  # no model installed: recall first, every hit stays
+        return results  # no model installed: recall first, every hit stays
     threshold = event_threshold()
     confidence = dict(zip(weak, probabilities, strict=True))
-    confirmed: list[SafetyMention] = []
-    for mention in mentions:
-        score = confidence.get(mention.sentence)
-        if score is None or mention.kind != "ae" or not mention.reportable:
-            confirmed.append(mention)
-        elif score >= threshold:
-            confirmed.append(replace(mention, confidence=score))
-        else:
-            confirmed.append(
-                replace(mention, reportable=False, reason="low_confidence", confidence=score)
-            )
-    return confirmed
+    confirmed_results: list[SafetyResult] = []
+    for result, weak_here in zip(results, weak_by_result, strict=True):
+        if not weak_here:
+            confirmed_results.append(result)
+            continue
+        confirmed: list[SafetyMention] = []
+        for mention in result.mentions:
+            score = confidence.get(mention.sentence) if mention.sentence in weak_here else None
+            if score is None or mention.kind != "ae" or not mention.reportable:
+                confirmed.append(mention)
+            elif score >= threshold:
+                confirmed.append(replace(mention, confidence=score))
+            else:
+                confirmed.append(
+                    replace(mention, reportable=False, reason="low_confidence", confidence=score)
+                )
+        confirmed_results.append(SafetyResult(confirmed, result.products))
+    return confirmed_results
 
 
 def _safety_net(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -102,25 +103,51 @@ def analyse_sentiment(text: str, language: str | None = "en", *, learned: bool =
     sentence vector beside the lexicon's and VADER's scores; its score is P(positive) minus
     P(negative). ``learned=False`` gives the lexicon's own score (the head's input).
     """
+    return analyse_sentiments([text], [language], learned=learned)[0]
+
+
+def analyse_sentiments(
+    texts: Sequence[str], languages: Sequence[str | None], *, learned: bool = True
+) -> list[Sentiment]:
+    """``analyse_sentiment`` for many texts, with one batched call to the learned head."""
     lexicon = _lexicon()
+    scores = [
+        _lexicon_score(text, language, lexicon)
+        for text, language in zip(texts, languages, strict=True)
+    ]
+    results = [Sentiment(round(score, 4), label_for(score)) for score in scores]
+    if not learned:
+        return results
+    english = [
+        index
+        for index, (text, language) in enumerate(zip(texts, languages, strict=True))
+        if language not in lexicon.foreign and text.strip()
+    ]
+    probabilities = sentiment_probabilities(
+        [texts[index] for index in english],
+        [scores[index] for index in english],
+        [vader_compound(texts[index]) for index in english],
+    )
+    if probabilities is None:
+        return results
+    for index, by_label in zip(english, probabilities, strict=True):
+        label = max(by_label, key=lambda name: by_label[name])
+        results[index] = Sentiment(round(by_label["positive"] - by_label["negative"], 4), label)
+    return results
+
+
+def _lexicon_score(text: str, language: str | None, lexicon: _Lexicon) -> float:
     if language in lexicon.foreign:
-        score = _foreign_score(text, language, lexicon)
-    else:
-        prepared = text
-        for pattern, token in lexicon.phrases:
-            prepared = pattern.sub(f" {token} ", prepared)
-        score = float(_analyzer().polarity_scores(prepared)["compound"])
-        if score > 0 and lexicon.sarcasm.search(text):
-            # Praise words around a sarcasm cue ("Oh great, another week without stock") are
-            # the complaint itself: the praise is turned around, not dropped.
-            score = -score
-        if learned and text.strip():
-            probabilities = sentiment_probabilities(text, score, vader_compound(text))
-            if probabilities is not None:
-                label = max(probabilities, key=lambda name: probabilities[name])
-                learned_score = probabilities["positive"] - probabilities["negative"]
-                return Sentiment(round(learned_score, 4), label)
-    return Sentiment(round(score, 4), label_for(score))
+        return _foreign_score(text, language, lexicon)
+    prepared = text
+    for pattern, token in lexicon.phrases:
+        prepared = pattern.sub(f" {token} ", prepared)
+    score = float(_analyzer().polarity_scores(prepared)["compound"])
+    if score > 0 and lexicon.sarcasm.search(text):
+        # Praise words around a sarcasm cue ("Oh great, another week without stock") are
+        # the complaint itself: the praise is turned around, not dropped.
+        score = -score
+    return score
 
 
 _FOREIGN_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
