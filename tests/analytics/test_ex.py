@@ -15,11 +15,13 @@ from sqlalchemy.orm import Session
 from cpxm.access.cells import set_min_cell_size
 from cpxm.analytics.ex import ExQuery, association, ex_report
 from cpxm.analytics.ex_actions import action_views, record_action
+from cpxm.analytics.models import TeamAction
 from cpxm.cases.models import Case
 from cpxm.errors import FieldError
 from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.surveys.models import Response, Survey
+from cpxm.workspace.models import User
 from tests.factories import make_taxonomy
 from tests.surveys.pulse import answer_wave, make_pulse
 
@@ -103,21 +105,32 @@ def test_an_action_plan_shows_whether_its_enabler_moved(session: Session) -> Non
     assert {error["loc"][-1] for error in bad.value.detail} == {"enabler", "action"}
 
 
+def _user(session: Session, role: str) -> User:
+    """The user ``client_as(role)`` signed in (the newest of that role)."""
+    return session.scalars(
+        select(User).where(User.role == role).order_by(User.id.desc()).limit(1)
+    ).one()
+
+
 def test_actions_are_recorded_by_team_leads_not_analysts(
     session: Session, client_as: Callable[[str], TestClient]
 ) -> None:
     make_taxonomy(session)
     pulse = make_pulse(session, SIZES)
     session.commit()
+    delta = pulse.teams["Team Delta"].id
     body = {
-        "team_id": pulse.teams["Team Delta"].id,
+        "team_id": delta,
         "enabler": "tools",
         "action": "New CRM on tablets",
         "owner": "Lena",
         "due_date": "2025-09-30",
     }
     assert client_as("analyst").post("/api/v1/analytics/ex/actions", json=body).status_code == 403
-    created = client_as("commercial").post("/api/v1/analytics/ex/actions", json=body)
+    lead = client_as("commercial")
+    _user(session, "commercial").team_id = delta
+    session.commit()
+    created = lead.post("/api/v1/analytics/ex/actions", json=body)
     assert created.status_code == 201, created.text
     assert created.json()["baseline_wave"] == "2025-05"
     listed = client_as("hr_partner").get("/api/v1/analytics/ex/actions").json()
@@ -125,6 +138,54 @@ def test_actions_are_recorded_by_team_leads_not_analysts(
     page = client_as("viewer").get("/analytics/ex")
     assert page.status_code == 200 and "New CRM on tablets" in page.text
     assert "Team Alpha" in page.text and "hidden" in page.text
+
+
+def test_a_team_lead_writes_only_their_own_teams_plan(
+    session: Session, client_as: Callable[[str], TestClient]
+) -> None:
+    make_taxonomy(session)
+    pulse = make_pulse(session, SIZES)
+    session.commit()
+    delta, charlie = pulse.teams["Team Delta"].id, pulse.teams["Team Charlie"].id
+    delta_lead, charlie_lead, outsider = (client_as(role) for role in ("medical", "commercial",
+                                                                       "cx_lead"))  # fmt: skip
+    _user(session, "medical").team_id = delta
+    _user(session, "commercial").team_id = charlie
+    session.commit()
+    body = {"team_id": delta, "enabler": "training", "action": "Onboarding buddy",
+            "owner": "Delta lead", "due_date": "2025-10-31"}  # fmt: skip
+    # Another team's lead, and a lead without a team, may not write Delta's plan.
+    for client in (charlie_lead, outsider):
+        refused = client.post("/api/v1/analytics/ex/actions", json=body)
+        assert refused.status_code == 403 and "belongs to its team" in refused.text
+    assert session.scalar(select(func.count()).select_from(TeamAction)) == 0
+    created = delta_lead.post("/api/v1/analytics/ex/actions", json=body)
+    assert created.status_code == 201, created.text
+    action_id = created.json()["id"]
+
+    change = {"status": "done", "owner": "Someone else", "due_date": "2025-12-31"}
+    refused = charlie_lead.patch(f"/api/v1/analytics/ex/actions/{action_id}", json=change)
+    assert refused.status_code == 403
+    session.expire_all()
+    stored = session.get(TeamAction, action_id)
+    assert stored is not None and (stored.status, stored.owner) == ("open", "Delta lead")
+
+    changed = delta_lead.patch(f"/api/v1/analytics/ex/actions/{action_id}", json=change)
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["status"], changed.json()["owner"]) == ("done", "Someone else")
+    assert changed.json()["due_date"] == "2025-12-31"
+    # The people team keeps every team's plans; a bad status is a clear error, nothing changed.
+    bad = client_as("hr_partner").patch(
+        f"/api/v1/analytics/ex/actions/{action_id}", json={"status": "closed", "owner": " "}
+    )
+    assert bad.status_code == 422
+    assert {e["loc"][-1] for e in bad.json()["detail"]} == {"status", "owner"}
+    reopened = client_as("hr_partner").patch(
+        f"/api/v1/analytics/ex/actions/{action_id}", json={"status": "open"}
+    )
+    assert reopened.status_code == 200 and reopened.json()["owner"] == "Someone else"
+    missing = delta_lead.patch("/api/v1/analytics/ex/actions/999999", json=change)
+    assert missing.status_code == 404
 
 
 def test_an_unknown_wave_is_a_clear_error(

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cpxm.analytics.ex import ExQuery, ExReport, ex_report
 from cpxm.analytics.models import ENABLERS, TeamAction
-from cpxm.errors import FieldError, field_error
+from cpxm.errors import FieldError, NotFoundError, field_error
 from cpxm.workspace.models import Team
 
 MAX_ACTION_LENGTH = 2000
+MAX_OWNER_LENGTH = 200
+STATUSES = ("open", "done")
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,10 @@ def record_action(
     due_date: date,
     user_id: int | None,
     survey: str | None = None,
+    report: ExReport | None = None,
 ) -> TeamAction:
-    """Store a team's action against an enabler, with the enabler's latest shown mean."""
+    """Store a team's action against an enabler, with the enabler's latest shown mean (from
+    ``report`` when the caller has the pulse's report at hand)."""
     errors = []
     team = session.get(Team, team_id)
     if team is None:
@@ -72,16 +77,12 @@ def record_action(
             field_error("enabler", f"enabler is '{enabler}', expected one of {', '.join(ENABLERS)}",
                         enabler)
         )  # fmt: skip
-    if not action.strip() or len(action) > MAX_ACTION_LENGTH:
-        errors.append(
-            field_error("action", f"describe the action in 1 to {MAX_ACTION_LENGTH} characters",
-                        len(action))
-        )  # fmt: skip
-    if not owner.strip() or len(owner) > 200:
-        errors.append(field_error("owner", "name the action's owner (1 to 200 characters)", owner))
+    errors += _wording_errors(action=action, owner=owner)
     if errors:
         raise FieldError(errors)
-    wave, mean = _latest_shown(ex_report(session, ExQuery(survey=survey)), team_id, enabler)
+    if report is None:
+        report = ex_report(session, ExQuery(survey=survey))
+    wave, mean = _latest_shown(report, team_id, enabler)
     recorded = TeamAction(
         team_id=team_id,
         enabler=enabler,
@@ -96,6 +97,59 @@ def record_action(
     session.add(recorded)
     session.flush()
     return recorded
+
+
+def _wording_errors(*, action: str | None, owner: str | None) -> list[dict[str, Any]]:
+    errors = []
+    if action is not None and (not action.strip() or len(action) > MAX_ACTION_LENGTH):
+        errors.append(
+            field_error("action", f"describe the action in 1 to {MAX_ACTION_LENGTH} characters",
+                        len(action))
+        )  # fmt: skip
+    if owner is not None and (not owner.strip() or len(owner) > MAX_OWNER_LENGTH):
+        errors.append(
+            field_error("owner", f"name the action's owner (1 to {MAX_OWNER_LENGTH} characters)",
+                        owner)
+        )  # fmt: skip
+    return errors
+
+
+def get_action(session: Session, *, action_id: int) -> TeamAction:
+    found = session.get(TeamAction, action_id)
+    if found is None:
+        raise NotFoundError("team action", action_id)
+    return found
+
+
+def update_action(
+    session: Session,
+    *,
+    action: TeamAction,
+    status: str | None = None,
+    owner: str | None = None,
+    due_date: date | None = None,
+    wording: str | None = None,
+) -> TeamAction:
+    """Change an action's status, owner, due date or wording (what is None stays); its team and
+    enabler, and so its baseline, stay as planned. Every change is audited by the store."""
+    errors = _wording_errors(action=wording, owner=owner)
+    if status is not None and status not in STATUSES:
+        errors.append(
+            field_error("status", f"status is '{status}', expected one of {', '.join(STATUSES)}",
+                        status)
+        )  # fmt: skip
+    if errors:
+        raise FieldError(errors)
+    if status is not None:
+        action.status = status
+    if owner is not None:
+        action.owner = owner.strip()
+    if due_date is not None:
+        action.due_date = due_date
+    if wording is not None:
+        action.action = wording.strip()
+    session.flush()
+    return action
 
 
 def action_views(session: Session, report: ExReport) -> list[ActionView]:

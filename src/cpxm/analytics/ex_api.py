@@ -9,10 +9,17 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from cpxm.access import AGGREGATES, requires
+from cpxm.access import AGGREGATES, requires, team_plans
 from cpxm.access.policy import TeamLead
 from cpxm.analytics.ex import ExQuery, ExReport, ex_report
-from cpxm.analytics.ex_actions import ActionView, action_views, record_action
+from cpxm.analytics.ex_actions import (
+    STATUSES,
+    ActionView,
+    action_views,
+    get_action,
+    record_action,
+    update_action,
+)
 from cpxm.analytics.service import report_cache
 from cpxm.deps import DbSession
 
@@ -63,6 +70,13 @@ class ActionIn(BaseModel):
     due_date: date
 
 
+class ActionChange(BaseModel):
+    status: str | None = Field(None, description=" or ".join(STATUSES))
+    owner: str | None = None
+    due_date: date | None = None
+    action: str | None = None
+
+
 @router.get("/actions")
 def list_actions(
     request: Request, session: DbSession, survey: str | None = None
@@ -77,7 +91,10 @@ def list_actions(
 def create_action(
     request: Request, session: DbSession, principal: TeamLead, action: ActionIn
 ) -> ActionView:
-    """Record a team's action against a low enabler, with owner and due date."""
+    """Record a team's action against a low enabler, with owner and due date: admin and
+    hr_partner for any team, everyone else for their own team only."""
+    team_plans.require_plan_writer(session, principal, action.team_id)
+    report = cached_ex_report(request, session, ExQuery())
     created = record_action(
         session,
         team_id=action.team_id,
@@ -86,6 +103,29 @@ def create_action(
         owner=action.owner,
         due_date=action.due_date,
         user_id=principal.user_id,
+        report=report,
     )
-    report = cached_ex_report(request, session, ExQuery())
-    return next(view for view in action_views(session, report) if view.id == created.id)
+    return _view(session, report, created.id)
+
+
+@router.patch("/actions/{action_id}")
+def change_action(
+    request: Request, session: DbSession, principal: TeamLead, action_id: int, change: ActionChange
+) -> ActionView:
+    """Change an action's status, owner, due date or wording (its own team's lead, admin or
+    hr_partner)."""
+    action = get_action(session, action_id=action_id)
+    team_plans.require_plan_writer(session, principal, action.team_id)
+    update_action(
+        session,
+        action=action,
+        status=change.status,
+        owner=change.owner,
+        due_date=change.due_date,
+        wording=change.action,
+    )
+    return _view(session, cached_ex_report(request, session, ExQuery()), action.id)
+
+
+def _view(session: Session, report: ExReport, action_id: int) -> ActionView:
+    return next(view for view in action_views(session, report) if view.id == action_id)
