@@ -98,6 +98,9 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/initiatives"): CX_MANAGERS,
     ("PATCH", "/api/v1/initiatives/{code}"): CX_MANAGERS,
     ("GET", "/api/v1/maturity"): EVERYONE,
+    ("PATCH", "/api/v1/analytics/ex/actions/{action_id}"): EVERYONE - {"analyst", "viewer"},
+    ("POST", "/analytics/ex/actions"): EVERYONE - {"analyst", "viewer"},
+    ("POST", "/analytics/ex/actions/{action_id}"): EVERYONE - {"analyst", "viewer"},
 }
 # Tables every request may touch whoever asks: the audit log (refusals are logged) and the
 # caller's own credentials (last use).
