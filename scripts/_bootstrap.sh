@@ -25,3 +25,17 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v a
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "could not install chromium; the browser tests will skip" >&2
 fi
+
+# PDFs (cpxm.pdfout, WeasyPrint) need Pango and fonts that cover the languages the product ships
+# (DejaVu for Latin, Noto Sans CJK for Japanese). Install what is missing when we may; without
+# them the reports still render and say which letters this machine cannot draw.
+pdf_packages=()
+if ! ldconfig -p 2>/dev/null | grep libpango-1.0 >/dev/null; then pdf_packages+=(libpango-1.0-0 libpangoft2-1.0-0); fi
+if ! fc-list :lang=ja family 2>/dev/null | grep . >/dev/null; then pdf_packages+=(fonts-noto-cjk); fi
+if ! fc-list 2>/dev/null | grep DejaVuSans >/dev/null; then pdf_packages+=(fonts-dejavu-core); fi
+if ! command -v fc-list >/dev/null 2>&1; then pdf_packages+=(fontconfig); fi
+if [ "${#pdf_packages[@]}" -gt 0 ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${pdf_packages[*]} for PDF reports ..." >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pdf_packages[@]}" >/dev/null) \
+    || echo "could not install ${pdf_packages[*]}; PDF reports may lack fonts" >&2
+fi

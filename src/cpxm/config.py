@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 DEFAULT_DATABASE_URL = "sqlite:///./cpxm.db"
 DEFAULT_MAX_UPLOAD_MB = 200.0
+DEFAULT_WORKSPACE_NAME = "CPXM"
 
 
 @dataclass(frozen=True)
@@ -14,6 +15,8 @@ class Settings:
     database_url: str
     # The largest request body POST /api/v1/imports accepts (CPXM_MAX_UPLOAD_MB).
     max_upload_bytes: int = int(DEFAULT_MAX_UPLOAD_MB * 1024 * 1024)
+    # The organisation's name at the head of every report page (CPXM_WORKSPACE_NAME).
+    workspace_name: str = DEFAULT_WORKSPACE_NAME
 
     @property
     def is_sqlite(self) -> bool:
@@ -27,6 +30,7 @@ def get_settings() -> Settings:
         max_upload_bytes=_megabytes(
             os.environ.get("CPXM_MAX_UPLOAD_MB", ""), DEFAULT_MAX_UPLOAD_MB
         ),
+        workspace_name=os.environ.get("CPXM_WORKSPACE_NAME", "").strip() or DEFAULT_WORKSPACE_NAME,
     )
 
 

@@ -17,7 +17,7 @@ from cpxm.cli_lazy import LAZY_COMMANDS, load_command
 runner = CliRunner()
 
 # What a command that needs neither identity resolution nor the web app must not pay to start.
-HEAVY_MODULES = ("splink", "duckdb", "fpdf", "sklearn", "ibis")
+HEAVY_MODULES = ("splink", "duckdb", "weasyprint", "sklearn", "ibis")
 
 
 @pytest.mark.parametrize("name", sorted(LAZY_COMMANDS))

@@ -2,24 +2,23 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pypdf import PdfReader
 from sqlalchemy.orm import Session
 
+from cpxm import pdfout
 from cpxm.errors import DomainError
-from cpxm.safety import reconciliation, service
+from cpxm.safety import service
 from cpxm.safety.exports import cases_csv, cases_e2b
-from cpxm.safety.reconciliation import (
-    cjk_font_path,
-    reconcile,
-    reconciliation_csv,
-    reconciliation_pdf,
-)
+from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
 from cpxm.safety.screening import screen_items
 from tests.factories import make_response, make_stakeholder, make_survey, make_taxonomy
+from tests.pdf import font_names, pdf_pages, pdf_text
 from tests.safety.helpers import make_feedback
 
 NOW = datetime(2026, 11, 23, 12, 0)
@@ -97,19 +96,12 @@ def test_reconciliation_needs_a_scope(session: Session) -> None:
         reconcile(session)
 
 
-def _pdf_text(data: bytes) -> str:
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
-    # fpdf2 encodes CFF-font text as two-byte codes through an embedded CMap, which pypdf reads
-    # one byte at a time: each CJK letter comes back after a NUL. The letters are right.
-    return text.replace("\x00", "")
-
-
 JAPANESE_AE = "Immunyを使ってから発疹が出ました。"
 
 
 def test_reconciliation_pdf_shows_japanese_verbatims(session: Session) -> None:
-    if cjk_font_path() is None:
-        pytest.skip("no CJK font: install the project's dependencies (noto-cjk-sans-jp-regular)")
+    if not pdfout.cjk_font_available():
+        pytest.skip("no CJK font: scripts/_bootstrap.sh installs Debian's fonts-noto-cjk")
     survey = make_survey(session, name="患者アンケート")
     response = make_response(session, survey=survey)
     item = make_feedback(session, JAPANESE_AE, response_id=response.id)
@@ -117,43 +109,70 @@ def test_reconciliation_pdf_shows_japanese_verbatims(session: Session) -> None:
     assert case.event_terms == ["発疹"]
 
     pdf = reconciliation_pdf(reconcile(session, survey_id=survey.id))
-    assert b"NotoSansCJK" in pdf  # the glyphs come from the embedded CJK font
-    text = _pdf_text(pdf)
+    assert any("Noto-Sans-CJK" in name for name in font_names(pdf))  # the embedded CJK font
+    text = pdf_text(pdf)
     assert "患者アンケート" in text  # the scope line
     assert "発疹" in text  # the event column
     assert JAPANESE_AE in text.replace("\n", "")  # the verbatim, whole
-    assert "no CJK font" not in text
+    assert "no font for Chinese" not in text
 
 
 def test_reconciliation_pdf_says_so_when_no_cjk_font_is_found(
-    session: Session, monkeypatch: pytest.MonkeyPatch
+    session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("CPXM_CJK_FONT", "/nonexistent/font.otf")
+    # A machine whose fontconfig knows DejaVu only (no fonts-noto-cjk).
+    config = tmp_path / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?><fontconfig><dir>/usr/share/fonts/truetype/dejavu</dir>'
+        f"<cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FONTCONFIG_FILE", str(config))
     survey = make_survey(session, name="Survey JP")
     response = make_response(session, survey=survey)
     item = make_feedback(session, JAPANESE_AE, response_id=response.id)
     screen_items(session, items=[item], now=NOW)
 
-    text = _pdf_text(reconciliation_pdf(reconcile(session, survey_id=survey.id)))
-    assert "no CJK font is installed" in " ".join(text.split())
-    assert "Immuny???????" in text.replace("\n", "")
+    text = " ".join(pdf_text(reconciliation_pdf(reconcile(session, survey_id=survey.id))).split())
+    assert "this machine has no font for Chinese, Japanese or Korean letters" in text
 
 
-def test_reconciliation_pdf_without_dejavu_draws_everything_in_noto(
-    session: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_reconciliation_pdf_pages_repeat_headers_and_keep_long_verbatims_whole(
+    session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if cjk_font_path() is None:
-        pytest.skip("no CJK font: install the project's dependencies (noto-cjk-sans-jp-regular)")
-    monkeypatch.setattr(reconciliation, "_FONT_DIRECTORY", tmp_path)  # a machine without DejaVu
-    survey = make_survey(session, name="Umfrage Österreich")
+    monkeypatch.setenv("CPXM_WORKSPACE_NAME", "Acme Pharma EU")
+    survey = make_survey(session, name="Long survey")
     response = make_response(session, survey=survey)
-    item = make_feedback(session, JAPANESE_AE, response_id=response.id)
-    screen_items(session, items=[item], now=NOW)
+    story = " ".join(
+        f"in week{number} I went to the clinic to see the nurse" for number in range(50)
+    )
+    items = [
+        make_feedback(
+            session,
+            f"I got a rash after the injection, patient {number}. {story}",
+            response_id=response.id,
+        )
+        for number in range(12)
+    ]
+    screen_items(session, items=items, now=NOW)
+    assert len(reconcile(session, survey_id=survey.id).cases) >= 12
 
-    pdf = reconciliation_pdf(reconcile(session, survey_id=survey.id))
-    assert b"DejaVu" not in pdf
-    text = _pdf_text(pdf)
-    assert "Umfrage Österreich" in text and JAPANESE_AE in text.replace("\n", "")
+    pages = pdf_pages(reconciliation_pdf(reconcile(session, survey_id=survey.id)))
+    assert len(pages) >= 3
+    for number, page in enumerate(pages, start=1):
+        flat = " ".join(page.split())
+        assert f"Page {number} of {len(pages)}" in flat
+        assert "Acme Pharma EU · Safety reconciliation report" in flat  # the running header
+        assert f"survey {survey.id} (Long survey)" in flat
+    # Every page that continues a table starts it with its header row again.
+    continued = [page for page in pages[1:] if "week" in page]
+    assert continued and all("case verbatim" in " ".join(page.split()) for page in continued)
+    everything = "".join("".join(pages).split())
+    for number in range(12):  # each verbatim whole, none cut or overprinted
+        whole = "".join(f"I got a rash after the injection, patient {number}. {story}".split())
+        assert whole in everything.replace("-", "") or whole in everything
+    flat_last = " ".join(pages[-1].split())
+    assert "Reviewed by (PV)" in flat_last and "Signature" in flat_last
 
 
 def test_exports_default_to_confirmed_ae_and_srs_and_send_complaints_to_quality(
@@ -202,3 +221,36 @@ def test_exports_default_to_confirmed_ae_and_srs_and_send_complaints_to_quality(
     assert qualification(pharmacist) == "2"
     assert qualification(make_stakeholder(session, type="hcp", specialty="Cardiology")) == "1"
     assert qualification(make_stakeholder(session, type="hcp", specialty="Oncology nursing")) == "3"
+
+
+def test_reconcile_command_writes_the_pdf_on_a_fresh_store(tmp_path: Path) -> None:
+    environment = {
+        **os.environ,
+        "CPXM_DATABASE_URL": f"sqlite:///{tmp_path / 'cpxm.db'}",
+        "CPXM_WORKSPACE_NAME": "Acme Pharma",
+    }
+
+    def cpxm(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "cpxm", *arguments],
+            env=environment,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+
+    assert cpxm("init").returncode == 0
+    done = cpxm("safety", "reconcile", "feb.pdf", "--from", "2027-01-01", "--to", "2027-02-01")
+    assert done.returncode == 0, done.stderr
+    assert "written to feb.pdf" in done.stdout
+    (page,) = pdf_pages((tmp_path / "feb.pdf").read_bytes())
+    flat = " ".join(page.split())
+    assert "Zero events: no feedback item was received in scope" in flat
+    assert "Acme Pharma · Safety reconciliation report" in flat
+    assert "received 2027-01-01 to 2027-02-01" in flat and "Page 1 of 1" in flat
+    refused = cpxm("safety", "reconcile", "feb.txt", "--from", "2027-01-01")
+    assert refused.returncode != 0 and "write the report to a .pdf or .csv file" in (
+        refused.stdout + refused.stderr
+    )

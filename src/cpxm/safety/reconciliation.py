@@ -10,15 +10,9 @@ states it in words.
 from __future__ import annotations
 
 import io
-import logging
-import os
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
-from importlib import resources
-from pathlib import Path
 
-from fpdf import FPDF
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -30,18 +24,6 @@ from cpxm.safety.service import CaseFilter, all_cases
 from cpxm.surveys.models import Response, Survey
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Product
-
-logger = logging.getLogger(__name__)
-_FONT_DIRECTORY = Path("/usr/share/fonts/truetype/dejavu")
-# Chinese, Japanese and Korean glyphs come from the Noto Sans CJK font that the
-# ``noto-cjk-sans-jp-regular`` package ships (a dependency); CPXM_CJK_FONT names another file.
-CJK_FONT_ENV = "CPXM_CJK_FONT"
-_CJK_FONT_PACKAGE = "noto_cjk_sans_jp_regular"
-_CJK_FONT_FILE = "NotoSansCJKjp-Regular.otf"
-CJK_MISSING_NOTE = (
-    "Note: no CJK font is installed (Python package noto-cjk-sans-jp-regular), so Chinese, "
-    "Japanese and Korean characters are shown as '?'; the CSV export has the exact text."
-)
 
 
 @dataclass
@@ -200,144 +182,19 @@ def reconciliation_csv(report: Reconciliation) -> str:
 
 
 def reconciliation_pdf(report: Reconciliation) -> bytes:
-    pdf = FPDF(orientation="L", format="A4")
-    family, has_cjk = _fonts(pdf)
+    """The report as PDF, laid out from ``safety/reconciliation_report.html`` by WeasyPrint:
+    page numbers, the scope on every page, headers repeated, verbatims wrapped whole, sign-off."""
+    from cpxm import pdfout
 
-    def safe(text: str) -> str:
-        return _safe(text, family, has_cjk=has_cjk)
-
-    pdf.set_auto_page_break(auto=True, margin=15)
-    pdf.add_page()
-    pdf.set_font(family, "B", 16)
-    pdf.cell(0, 10, "Safety reconciliation report", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(family, "", 10)
-    if not has_cjk and any(_is_cjk(case.verbatim) for case in report.cases):
-        pdf.multi_cell(0, 5, CJK_MISSING_NOTE, new_x="LMARGIN", new_y="NEXT")
-    for label, value in (
-        ("Scope", report.scope),
-        ("Generated", report.generated_at.isoformat(sep=" ", timespec="minutes") + " UTC"),
-        ("Feedback items screened", str(report.items_screened)),
-        ("Feedback items not yet screened", str(report.items_pending)),
-        ("Safety cases", str(len(report.cases))),
-    ):
-        pdf.cell(60, 6, safe(label), new_x="RIGHT")
-        pdf.cell(0, 6, safe(value), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(3)
-    pdf.set_font(family, "B", 11)
-    pdf.multi_cell(0, 7, safe(report.statement), border=1, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(3)
-    if report.cases:
-        widths = (14, 10, 40, 30, 48, 24, 28, 28, 28, 14, 22)
-        headers = (
-            "case",
-            "kind",
-            "subtypes",
-            "product",
-            "event",
-            "context",
-            "aware",
-            "forwarded to PV",
-            "acknowledged",
-            "on time",
-            "status",
-        )
-        pdf.set_font(family, "B", 8)
-        for width, header in zip(widths, headers, strict=True):
-            pdf.cell(width, 6, header, border=1)
-        pdf.ln()
-        pdf.set_font(family, "", 8)
-        for case in report.cases:
-            row = _row(case)
-            values = (
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                row[4],
-                row[5],
-                row[6],
-                row[7],
-                row[9],
-                row[10],
-                row[11],
-            )
-            for width, value in zip(widths, values, strict=True):
-                pdf.cell(width, 6, safe(_fit(pdf, value, width)), border=1)
-            pdf.ln()
-        # The reporter's own words, so PV can reconcile against the safety database's narrative.
-        pdf.ln(4)
-        pdf.set_font(family, "B", 11)
-        pdf.cell(0, 7, "Verbatims", new_x="LMARGIN", new_y="NEXT")
-        for case in report.cases:
-            pdf.set_font(family, "B", 8)
-            pdf.cell(14, 5, f"case {case.id}", new_x="RIGHT")
-            pdf.set_font(family, "", 8)
-            pdf.multi_cell(0, 5, safe(case.verbatim), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(8)
-    pdf.set_font(family, "", 10)
-    pdf.cell(
-        0,
-        6,
-        "Reviewed by (PV): ______________________    Date: __________",
-        new_x="LMARGIN",
-        new_y="NEXT",
+    texts = [report.scope, *(case.verbatim for case in report.cases)]
+    texts += [cell for case in report.cases for cell in _row(case)]
+    cjk_missing = pdfout.has_cjk(texts) and not pdfout.cjk_font_available()
+    rows = [dict(zip(RECONCILIATION_COLUMNS, _row(case), strict=True)) for case in report.cases]
+    return pdfout.render_pdf(
+        "safety/reconciliation_report.html",
+        {
+            "report": report,
+            "rows": rows,
+            "cjk_missing": pdfout.CJK_MISSING_NOTE if cjk_missing else "",
+        },
     )
-    return bytes(pdf.output())
-
-
-def cjk_font_path() -> Path | None:
-    """The CJK font file to embed, or None when neither the package nor CPXM_CJK_FONT has one."""
-    configured = os.environ.get(CJK_FONT_ENV, "").strip()
-    if configured:
-        return Path(configured) if Path(configured).is_file() else None
-    try:
-        path = Path(str(resources.files(_CJK_FONT_PACKAGE) / _CJK_FONT_FILE))
-    except ModuleNotFoundError:
-        return None
-    return path if path.is_file() else None
-
-
-def _fonts(pdf: FPDF) -> tuple[str, bool]:
-    """Register the fonts; returns the main family and whether CJK letters can be drawn."""
-    cjk = cjk_font_path()
-    if cjk is None:
-        logger.warning("no CJK font found; CJK characters in PDFs are replaced by '?'")
-    regular = _FONT_DIRECTORY / "DejaVuSans.ttf"
-    bold = _FONT_DIRECTORY / "DejaVuSans-Bold.ttf"
-    if regular.exists() and bold.exists():
-        pdf.add_font("DejaVu", "", str(regular))
-        pdf.add_font("DejaVu", "B", str(bold))
-        if cjk is not None:
-            # What DejaVu cannot draw (CJK) falls back to Noto Sans CJK, bold included.
-            pdf.add_font("NotoSansCJK", "", str(cjk))
-            pdf.set_fallback_fonts(["NotoSansCJK"], exact_match=False)
-        return "DejaVu", cjk is not None
-    if cjk is not None:
-        # Noto Sans CJK draws Latin too; the package ships one weight, so bold is regular.
-        pdf.add_font("NotoSansCJK", "", str(cjk))
-        pdf.add_font("NotoSansCJK", "B", str(cjk))
-        return "NotoSansCJK", True
-    return "Helvetica", False
-
-
-def _is_cjk(text: str) -> bool:
-    return any(unicodedata.east_asian_width(char) in ("W", "F") for char in text)
-
-
-def _safe(text: str, family: str, *, has_cjk: bool) -> str:
-    # The built-in Helvetica covers Latin-1 only; without DejaVu, other letters become "?".
-    if family == "Helvetica":
-        return text.encode("latin-1", "replace").decode("latin-1")
-    if not has_cjk:
-        return "".join(
-            "?" if unicodedata.east_asian_width(char) in ("W", "F") else char for char in text
-        )
-    return text
-
-
-def _fit(pdf: FPDF, text: str, width: float) -> str:
-    if pdf.get_string_width(text) <= width - 2:
-        return text
-    while text and pdf.get_string_width(text + "…") > width - 2:
-        text = text[:-1]
-    return text + "…"
