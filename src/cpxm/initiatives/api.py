@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from cpxm.access import AggregatesReader, CxManager
 from cpxm.deps import DbSession
 from cpxm.initiatives import service
-from cpxm.initiatives.evidence import InitiativeDetail, initiative_detail
+from cpxm.initiatives.evidence import InitiativeDetail, cached_sources, initiative_detail
 from cpxm.initiatives.maturity import MaturityAssessment, maturity_assessment
 from cpxm.initiatives.models import Initiative
 from cpxm.initiatives.schemas import InitiativeChange, InitiativeIn
@@ -70,12 +70,15 @@ def create_initiative(
 
 @router.get("/{code}")
 def get_initiative(
-    session: DbSession, principal: AggregatesReader, code: str, as_of: AsOf = None
+    request: Request, session: DbSession, principal: AggregatesReader, code: str, as_of: AsOf = None
 ) -> InitiativeDetail:
     """An initiative with its evidence (driver, theme, verbatims as your role may read them,
     journey stage), Kano analysis, RICE and, once shipped, the before/after comparison."""
     initiative = service.get_initiative(session, code=code)
-    return initiative_detail(session, principal, initiative, as_of=as_of or latest_day(session))
+    return initiative_detail(
+        session, principal, initiative, as_of=as_of or latest_day(session),
+        **cached_sources(request, session),
+    )  # fmt: skip
 
 
 @router.patch("/{code}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+from functools import cache
 from typing import Any
 
 import altair as alt
@@ -38,12 +40,25 @@ def _configure(chart: alt.TopLevelMixin, values: list[dict[str, Any]]) -> Spec:
     return spec
 
 
+def _inlined(template: Spec, values: list[dict[str, Any]], **properties: Any) -> Spec:
+    """A copy of a template built (and validated by Altair) once, with this view's rows."""
+    spec = copy.deepcopy(template)
+    spec["data"] = {"values": values}
+    spec.update(properties)
+    return spec
+
+
 def rice_spec(rows: list[BacklogRow]) -> Spec | None:
     if not rows:
         return None
     values = [
         {"initiative": row.title, "rice": round(row.rice, 2), "moscow": row.moscow} for row in rows
     ]
+    return _inlined(_rice_template(), values, height=max(80, 26 * len(rows)))
+
+
+@cache
+def _rice_template() -> Spec:
     chart = (
         alt.Chart(title="RICE score")
         .mark_bar(color=ACCENT)
@@ -52,9 +67,8 @@ def rice_spec(rows: list[BacklogRow]) -> Spec | None:
             x=alt.X("rice:Q", title="Reach x Impact x Confidence / Effort"),
             tooltip=["initiative:N", "rice:Q", "moscow:N"],
         )
-        .properties(height=max(80, 26 * len(rows)))
     )
-    return _configure(chart, values)
+    return _configure(chart, [])
 
 
 def kano_scatter_spec(report: KanoReport) -> Spec | None:
@@ -71,6 +85,11 @@ def kano_scatter_spec(report: KanoReport) -> Spec | None:
     ]
     if not points:
         return None
+    return _inlined(_kano_scatter_template(), points)
+
+
+@cache
+def _kano_scatter_template() -> Spec:
     base = alt.Chart()
     scale = alt.Scale(domain=[0, 1])
     dots = base.mark_circle(size=140, opacity=0.9).encode(
@@ -91,7 +110,7 @@ def kano_scatter_spec(report: KanoReport) -> Spec | None:
     chart = alt.layer(rules, dots, labels).properties(
         height=320, title="Kano: Better against |Worse| per feature"
     )
-    return _configure(chart, points)
+    return _configure(chart, [])
 
 
 def kano_shares_spec(report: KanoReport) -> Spec | None:
@@ -104,6 +123,11 @@ def kano_shares_spec(report: KanoReport) -> Spec | None:
     ]
     if not rows:
         return None
+    return _inlined(_kano_shares_template(), rows, height=max(80, 30 * len(report.features)))
+
+
+@cache
+def _kano_shares_template() -> Spec:
     chart = (
         alt.Chart(title="Kano categories (% of answers)")
         .mark_bar()
@@ -117,9 +141,8 @@ def kano_shares_spec(report: KanoReport) -> Spec | None:
             ),
             tooltip=["feature:N", "category:N", "share:Q"],
         )
-        .properties(height=max(80, 30 * len(report.features)))
     )
-    return _configure(chart, rows)
+    return _configure(chart, [])
 
 
 def before_after_specs(result: BeforeAfter) -> list[Spec]:

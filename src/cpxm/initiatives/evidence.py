@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -25,9 +27,10 @@ from sqlalchemy.orm import Session
 from cpxm.access import COMMERCIAL_DATA, Principal, cells, shield_feedback
 from cpxm.access.confidential import hidden_survey_ids
 from cpxm.analytics import stats
-from cpxm.analytics.drivers import DriverQuery, key_drivers
+from cpxm.analytics.drivers import DriverQuery, DriverReport, key_drivers
 from cpxm.analytics.facts import Slice
-from cpxm.analytics.journeys import JourneyQuery, journey_report
+from cpxm.analytics.journeys import JourneyQuery, JourneyReport, journey_report
+from cpxm.analytics.service import report_cache
 from cpxm.errors import DomainError
 from cpxm.feedback.models import FeedbackAnalysis, FeedbackItem, FeedbackTheme
 from cpxm.feedback.schemas import FeedbackOut, feedback_out
@@ -136,10 +139,22 @@ class InitiativeDetail:
     notes: list[str] = field(default_factory=list)
 
 
+DriverSource = Callable[[DriverQuery], DriverReport]
+JourneySource = Callable[[JourneyQuery], JourneyReport]
+
+
 def initiative_detail(
-    session: Session, principal: Principal | None, initiative: Initiative, *, as_of: date
+    session: Session,
+    principal: Principal | None,
+    initiative: Initiative,
+    *,
+    as_of: date,
+    drivers: DriverSource | None = None,
+    journeys: JourneySource | None = None,
 ) -> InitiativeDetail:
-    """Everything the initiative's page shows; verbatims as ``principal`` may read them."""
+    """Everything the initiative's page shows; verbatims as ``principal`` may read them.
+    ``drivers`` and ``journeys`` compute the key-driver and journey reports (the web app passes
+    its report cache, shared with the analytics pages)."""
     return InitiativeDetail(
         code=initiative.code,
         title=initiative.title,
@@ -152,16 +167,18 @@ def initiative_detail(
         target_metric=initiative.target_metric,
         as_of=as_of,
         rice=rice(session, initiative, as_of=as_of),
-        driver=driver_evidence(session, initiative),
+        driver=driver_evidence(session, initiative, drivers=drivers),
         theme=theme_evidence(session, initiative, as_of=as_of),
-        stage=stage_evidence(session, initiative),
+        stage=stage_evidence(session, initiative, journeys=journeys),
         verbatims=verbatims(session, principal, initiative, as_of=as_of),
         kano=kano_report(session, initiative),
         before_after=before_after(session, initiative, as_of=as_of),
     )
 
 
-def driver_evidence(session: Session, initiative: Initiative) -> DriverEvidence | None:
+def driver_evidence(
+    session: Session, initiative: Initiative, *, drivers: DriverSource | None = None
+) -> DriverEvidence | None:
     if not (initiative.survey_code and initiative.driver_code):
         return None
     filters = (
@@ -169,7 +186,8 @@ def driver_evidence(session: Session, initiative: Initiative) -> DriverEvidence 
     )
     survey, code = initiative.survey_code, initiative.driver_code
     try:
-        report = key_drivers(session, DriverQuery(survey=survey, slice=Slice(filters)))
+        query = DriverQuery(survey=survey, slice=Slice(filters))
+        report = drivers(query) if drivers else key_drivers(session, query)
     except DomainError as error:
         return DriverEvidence(survey, code, code, False, note=str(error.detail))
     if report.suppressed:
@@ -237,15 +255,16 @@ def theme_evidence(
     )
 
 
-def stage_evidence(session: Session, initiative: Initiative) -> StageEvidence | None:
+def stage_evidence(
+    session: Session, initiative: Initiative, *, journeys: JourneySource | None = None
+) -> StageEvidence | None:
     if not (initiative.journey_code and initiative.stage_code):
         return None
     filters = (
         (("stakeholder_type", initiative.stakeholder_type),) if initiative.stakeholder_type else ()
     )
-    report = journey_report(
-        session, JourneyQuery(journey=initiative.journey_code, slice=Slice(filters))
-    )
+    query = JourneyQuery(journey=initiative.journey_code, slice=Slice(filters))
+    report = journeys(query) if journeys else journey_report(session, query)
     for stage in report.stages:
         if stage.code == initiative.stage_code:
             floor = cells.min_cell_size(session)
@@ -466,3 +485,17 @@ def _share_comparison(
         second.value if second else None, (second.ci_low, second.ci_high) if second else None,
         difference, difference_ci, p_value,
     )  # fmt: skip
+
+
+def cached_sources(request: Any, session: Session) -> dict[str, Any]:
+    """Key-driver and journey reports through the app's report cache, under the keys the
+    analytics pages use, so an initiative's page and theirs compute each report once."""
+    cache = report_cache(request.app.state)
+
+    def drivers(query: DriverQuery) -> DriverReport:
+        return cache.get(session, ("drivers", query), lambda: key_drivers(session, query))
+
+    def journeys(query: JourneyQuery) -> JourneyReport:
+        return cache.get(session, ("journeys", query), lambda: journey_report(session, query))
+
+    return {"drivers": drivers, "journeys": journeys}

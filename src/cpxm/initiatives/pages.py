@@ -19,7 +19,7 @@ from cpxm.initiatives.charts import (
     kano_shares_spec,
     rice_spec,
 )
-from cpxm.initiatives.evidence import initiative_detail
+from cpxm.initiatives.evidence import cached_sources, initiative_detail
 from cpxm.initiatives.kano import CATEGORY_NAMES
 from cpxm.initiatives.maturity import STAGES, maturity_assessment
 from cpxm.initiatives.models import MOSCOW, STATUSES
@@ -108,7 +108,10 @@ def initiative_page(
     request: Request, session: DbSession, principal: AggregatesReader, code: str
 ) -> Response:
     initiative = service.get_initiative(session, code=code)
-    detail = initiative_detail(session, principal, initiative, as_of=latest_day(session))
+    detail = initiative_detail(
+        session, principal, initiative, as_of=latest_day(session),
+        **cached_sources(request, session),
+    )  # fmt: skip
     charts: dict[str, Any] = {}
     scatter = kano_scatter_spec(detail.kano)
     if scatter:
