@@ -174,3 +174,49 @@ def test_before_and_after_shipping_with_intervals(session: Session) -> None:
     empty = evidence.before_after(session, late, as_of=TODAY)
     assert empty is not None and not empty.complete
     assert empty.comparisons[0].after is None and empty.comparisons[0].difference is None
+
+
+def test_impact_from_the_kpi_model(session: Session) -> None:
+    from cpxm.outcomes.models import KpiValue
+
+    make_taxonomy(session)
+    survey = nps_survey(session)
+    asked = questions(session, survey)
+    answered = AS_OF - timedelta(days=30)
+    scores: dict[bool, list[int]] = {True: [], False: []}
+    for number in range(64):
+        touched = number % 2 == 0
+        score = (2 + number % 3) if touched else (8 + number % 3)
+        scores[touched].append(score)
+        person = make_stakeholder(session, type="hcp")
+        if touched:
+            feedback(session, stakeholder=person, at=AS_OF - timedelta(days=5),
+                     themes=("responsiveness",))  # fmt: skip
+        answer(session, survey=survey, stakeholder=person, at=answered,
+               numbers={asked["nps"]: score, asked["speed"]: 3})  # fmt: skip
+        session.add(
+            KpiValue(
+                kpi="prescriptions", stakeholder_id=person.id, value=10 + 2 * score,
+                period_start=(answered + timedelta(days=10)).date(),
+                period_end=(answered + timedelta(days=40)).date(), unit="scripts",
+                source_system="test",
+            )
+        )  # fmt: skip
+    session.flush()
+    initiative = _initiative(session, theme="responsiveness", impact_source="kpi_model",
+                             impact=0.5)  # fmt: skip
+    estimate = service.impact_estimate(session, initiative, as_of=TODAY)
+    assert estimate.source == "kpi_model" and estimate.note is None
+    assert estimate.kpi == "prescriptions" and estimate.slope == pytest.approx(2.0)
+    gap = sum(scores[False]) / 32 - sum(scores[True]) / 32
+    mean_kpi = sum(10 + 2 * score for score in scores[True] + scores[False]) / 64
+    assert estimate.score_gap == pytest.approx(gap) and 5.5 < gap < 6.5
+    assert estimate.touched_answers == 32 and estimate.other_answers == 32
+    # Closing a 6-point gap at 2 scripts a point is +12 on a mean of 22: far above 10%.
+    assert estimate.relative_gain_percent == pytest.approx(100 * 2 * gap / mean_kpi)
+    assert estimate.impact == 3.0
+    # Without KPI values the team's impact stands, and the page says why.
+    session.query(KpiValue).delete()
+    fallback = service.impact_estimate(session, initiative, as_of=TODAY)
+    assert (fallback.source, fallback.impact) == ("manual", 0.5)
+    assert fallback.note is not None and "no KPI" in fallback.note

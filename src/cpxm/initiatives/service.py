@@ -268,11 +268,10 @@ def score_gap(
         return None, 0, 0
     low, high = SCORE_SCALES[initiative.target_metric]
     is_touched = Response.stakeholder_id.in_(select(people.c.stakeholder_id))
-    rows = session.execute(
+    flagged = (
         select(
             case((is_touched, 1), else_=0).label("touched"),
-            func.count(),
-            func.avg(Answer.value_number),
+            Answer.value_number.label("value"),
         )
         .join(Answer, Answer.response_id == Response.id)
         .join(Question, Question.id == Answer.question_id)
@@ -286,7 +285,13 @@ def score_gap(
             Survey.kind.not_in(NOT_SURVEY_KINDS),
             *in_scope(initiative, Response.stakeholder_id),
         )
-        .group_by(case((is_touched, 1), else_=0))
+        .subquery()
+    )
+    # Grouped outside: PostgreSQL does not see two bound copies of the CASE as one expression.
+    rows = session.execute(
+        select(flagged.c.touched, func.count(), func.avg(flagged.c.value)).group_by(
+            flagged.c.touched
+        )
     ).all()
     found = {int(flag): (int(count), float(mean or 0.0)) for flag, count, mean in rows}
     touched_n, touched_mean = found.get(1, (0, 0.0))
