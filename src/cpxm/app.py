@@ -53,8 +53,10 @@ from cpxm.safety.respondent import router as safety_respondent_pages
 from cpxm.stakeholders.api import router as stakeholders_router
 from cpxm.stakeholders.pages import router as stakeholders_pages
 from cpxm.surveys.api import responses_router, surveys_router
+from cpxm.surveys.pages import router as survey_pages
 from cpxm.surveys.people_team import router as pulse_router
 from cpxm.surveys.respondent import router as respondent_pages
+from cpxm.surveys.send_pages import router as survey_send_pages
 from cpxm.web.apidocs import router as api_docs
 from cpxm.web.assets import router as vendor_assets
 from cpxm.web.assets import vega_embed_bundle
@@ -149,6 +151,8 @@ def create_app(
     app.include_router(safety_respondent_pages)
     app.include_router(identity_pages)
     app.include_router(stakeholders_pages)
+    app.include_router(survey_pages)
+    app.include_router(survey_send_pages)
     # Vendor routes come before the /static mount, which would otherwise answer their paths.
     app.include_router(vendor_assets)
     app.include_router(api_docs)

@@ -42,6 +42,16 @@ def send_invitation_emails_every_minute() -> None:
     send_due_emails(session_factory(job_engine()))
 
 
+@huey.task()
+def send_survey_reminders(survey_id: int, after_days: int, max_reminders: int) -> None:
+    """Remind one survey's invitees now (asked for on its page): those emailed at least
+    ``after_days`` ago who have not opened it, with fewer than ``max_reminders`` reminders."""
+    send_due_emails(
+        session_factory(job_engine()),
+        reminders=ReminderRule(after_days, max_reminders, survey_id=survey_id),
+    )
+
+
 @huey.periodic_task(crontab(minute="7"))
 def hourly_distribution() -> None:
     """Triggered invitations, scheduled waves, expiry, then every due email and reminder."""

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import ColumnElement, DateTime, case, func, literal, select, update
+from sqlalchemy import ColumnElement, DateTime, and_, case, func, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.stakeholders.models import Stakeholder
@@ -61,6 +61,8 @@ EmailKind = Literal["invitation", "reminder"]
 class ReminderRule:
     after_days: int
     max_reminders: int
+    # Only this survey's invitations (a reminder sent from its page); None: every survey's.
+    survey_id: int | None = None
 
 
 @dataclass
@@ -180,7 +182,10 @@ def _due(kind: EmailKind, now: datetime, reminders: ReminderRule | None) -> Colu
     if kind == "invitation":
         return email_due(now)
     assert reminders is not None
-    return reminder_due(now, after_days=reminders.after_days, max_reminders=reminders.max_reminders)
+    due = reminder_due(now, after_days=reminders.after_days, max_reminders=reminders.max_reminders)
+    if reminders.survey_id is not None:
+        return and_(due, Invitation.survey_id == reminders.survey_id)
+    return due
 
 
 def _count_due(

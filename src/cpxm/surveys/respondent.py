@@ -357,7 +357,11 @@ def render_page(
     submitted: Mapping[str, list[str]] | None = None,
     saved: bool = False,
     status_code: int = 200,
+    action: str | None = None,
+    preview: Mapping[str, Any] | None = None,
 ) -> Response:
+    """A page of the survey for ``respondent``; ``action`` and ``preview`` serve the survey
+    page's preview (``cpxm.surveys.send_pages``): its own form target, a banner, no storing."""
     words = ui_text(respondent.language)
     definition = respondent.definition
     shown = [
@@ -396,7 +400,8 @@ def render_page(
                 code: words["needs_answer"] if message == NEEDS_ANSWER else message
                 for code, message in (errors or {}).items()
             },
-            "action": f"/s/{respondent.token}",
+            "action": action or f"/s/{respondent.token}",
+            "preview": preview,
             "key": _open_link_key(respondent),
             "saved": saved,
             "resume_address": resume_address(respondent) if respondent.response else None,
@@ -543,6 +548,13 @@ def _step(
             return candidate
         candidate += direction
     return page
+
+
+def step_page(
+    respondent: Respondent, page: int, direction: int, answers: Mapping[str, AnswerValue]
+) -> int:
+    """The next (+1) or previous (-1) page with a question to show; ``page`` if none."""
+    return _step(respondent, page, direction, answers)
 
 
 def _clamp(respondent: Respondent, page: int) -> int:

@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -47,11 +47,20 @@ def list_surveys(
     *,
     kind: str | None = None,
     status: str | None = None,
+    q: str | None = None,
     limit: int,
     offset: int,
 ) -> tuple[list[Survey], int]:
-    """Surveys matching the filters, newest first."""
+    """Surveys matching the filters (``q``: a part of the name or code), newest first."""
     conditions: list[Any] = []
+    if q:
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(
+            or_(
+                func.lower(Survey.name).like(pattern.lower(), escape="\\"),
+                func.lower(Survey.code).like(pattern.lower(), escape="\\"),
+            )
+        )
     if kind is not None:
         conditions.append(Survey.kind == kind)
     if status is not None:
@@ -208,6 +217,14 @@ def _write_questions(
         if code not in asked and row.removed_in_version is None:
             row.removed_in_version = survey.version
     session.flush()
+
+
+def change_status(session: Session, *, survey: Survey, status: str) -> SavedDefinition:
+    """Open (``active``), close or return a survey to draft: its definition's next version
+    with the new status, so every version says what respondents met."""
+    document = export_definition(session, survey_id=survey.id)
+    document["status"] = status
+    return save_definition(session, document=document)
 
 
 def current_definition(session: Session, *, survey: Survey) -> SurveyDefinition:

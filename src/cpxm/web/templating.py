@@ -30,6 +30,7 @@ class NavItem:
 NAV_ITEMS = (
     NavItem("overview", "Overview", "/"),
     NavItem("stakeholders", "Stakeholders", "/stakeholders"),
+    NavItem("surveys", "Surveys", "/surveys"),
     NavItem("analytics", "Analytics", "/analytics/metrics"),
     NavItem("initiatives", "Initiatives", "/initiatives"),
     NavItem("feedback", "Feedback", "/feedback"),
