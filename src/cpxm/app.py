@@ -39,6 +39,7 @@ from cpxm.governance.pages import router as governance_pages
 from cpxm.identity.api import router as identity_router
 from cpxm.identity.pages import router as identity_pages
 from cpxm.ingest.api import events_router, imports_router, quarantine_router
+from cpxm.ingest.pages import router as import_pages
 from cpxm.initiatives.api import maturity_router
 from cpxm.initiatives.api import router as initiatives_router
 from cpxm.initiatives.pages import router as initiatives_pages
@@ -153,6 +154,7 @@ def create_app(
     app.include_router(stakeholders_pages)
     app.include_router(survey_pages)
     app.include_router(survey_send_pages)
+    app.include_router(import_pages)
     # Vendor routes come before the /static mount, which would otherwise answer their paths.
     app.include_router(vendor_assets)
     app.include_router(api_docs)

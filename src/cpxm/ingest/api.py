@@ -46,6 +46,10 @@ class _UploadRoute(APIRoute):
     arrive: a declared length is refused before a byte is read, and a body without one is
     counted as it streams, so a huge upload never reaches the disk in full."""
 
+    # The API says how to send a file before anything else; a page's form is multipart anyway,
+    # and a request that is not gets FastAPI's own answer after the access policy's.
+    require_multipart = True
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
@@ -53,7 +57,7 @@ class _UploadRoute(APIRoute):
             if request.method != "POST":
                 return await handler(request)
             media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type != "multipart/form-data":
+            if self.require_multipart and media_type != "multipart/form-data":
                 raise HTTPException(
                     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                     f"send the file as multipart/form-data (got '{media_type or 'nothing'}'), "
@@ -66,6 +70,12 @@ class _UploadRoute(APIRoute):
             return await handler(Request(request.scope, _counted(request.receive, limit)))
 
         return limited
+
+
+class UploadPageRoute(_UploadRoute):
+    """An upload page's route: the size limit as the API's, checked while the body arrives."""
+
+    require_multipart = False
 
 
 def _too_large(limit: int) -> HTTPException:

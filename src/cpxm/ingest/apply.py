@@ -26,7 +26,7 @@ from cpxm.ingest.models import ImportRun, QuarantinedRow
 from cpxm.ingest.quality import close_earlier_issues, has_open_issues, record_issues
 from cpxm.ingest.raw import RawRecord
 from cpxm.ingest.references import ReferenceCache
-from cpxm.ingest.rows import ConvertedRow, Lookups, RowError
+from cpxm.ingest.rows import ConvertedRow, Lookups, Reference, RowError
 from cpxm.ingest.writers import (
     blank_unknown_references,
     check_row,
@@ -61,6 +61,62 @@ class RowOutcome:
     entity_id: int | None = None
     reason: str | None = None
     quarantined: QuarantinedRow | None = None
+
+
+@dataclass
+class PreviewRow:
+    """One row of a dry run as CPXM would store it: what the file said, the values after
+    conversion (field -> text), and what would happen (created, updated, unchanged,
+    quarantined with the reason)."""
+
+    row_number: int
+    raw: dict[str, str | None]
+    values: dict[str, str]
+    status: str
+    reason: str | None = None
+
+
+def preview_rows(
+    converted: ConvertedBatch, outcomes: list[RowOutcome], limit: int
+) -> list[PreviewRow]:
+    """The first ``limit`` rows of a batch applied with ``outcomes``, for a dry run to show."""
+    positions = list(range(min(limit, len(converted))))
+    if not positions:
+        return []
+    records = converted.batch.records(np.array(positions, dtype=np.int64))
+    storable = [p for p in positions if outcomes[p].status != "quarantined"]
+    rows = dict(zip(storable, _rows(converted, storable), strict=True)) if storable else {}
+    shown = []
+    for position, record in zip(positions, records, strict=True):
+        outcome = outcomes[position]
+        converted_row = rows.get(position)
+        values = (
+            {name: _shown(value) for name, value in converted_row.values.items()}
+            if converted_row is not None
+            else {}
+        )
+        shown.append(
+            PreviewRow(
+                row_number=record.row_number,
+                raw=dict(record.values),
+                values=values,
+                status=outcome.status or "stored",
+                reason=outcome.reason,
+            )
+        )
+    return shown
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Reference):
+        return f"{value.source_id} (in {value.source_system})"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_shown(item)}" for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(_shown(item) for item in value)
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
 
 
 @dataclass

@@ -26,9 +26,11 @@ from cpxm.ingest import BATCH_SIZE
 from cpxm.ingest.apply import (
     BatchCarry,
     ImportReport,
+    PreviewRow,
     RowOutcome,
     apply_batch,
     batch_carry,
+    preview_rows,
 )
 from cpxm.ingest.column_reader import column_batches
 from cpxm.ingest.columnar import ColumnConverter, ConvertedBatch
@@ -97,8 +99,13 @@ def import_file(
     batch_size: int = BATCH_SIZE,
     progress: ProgressCallback | None = None,
     run_id: int | None = None,
+    preview: list[PreviewRow] | None = None,
+    preview_limit: int = 20,
 ) -> ImportReport:
-    """Import ``path`` through ``mapping``, committing batch by batch (nothing, if ``dry_run``)."""
+    """Import ``path`` through ``mapping``, committing batch by batch (nothing, if ``dry_run``).
+
+    ``preview`` receives the first ``preview_limit`` rows as they would be stored (a dry run's
+    page shows them)."""
     if not path.is_file():
         raise ReadError(f"{path} does not exist or is not a file")
 
@@ -117,6 +124,8 @@ def import_file(
         batch_size=batch_size,
         progress=progress,
         run_id=run_id,
+        preview=preview,
+        preview_limit=preview_limit,
     )
 
 
@@ -135,6 +144,8 @@ def import_records(
     batch_size: int = BATCH_SIZE,
     progress: ProgressCallback | None = None,
     run_id: int | None = None,
+    preview: list[PreviewRow] | None = None,
+    preview_limit: int = 20,
 ) -> ImportReport:
     """Import rows: already read (a replay of quarantined rows), or converted batches from a
     source (a file, see ``import_file``).
@@ -166,7 +177,16 @@ def import_records(
             session.commit()
     try:
         with fewer_collections():
-            _apply_batches(engine, records, mapping, carry, report, batch_size, progress)
+            _apply_batches(
+                engine,
+                records,
+                mapping,
+                carry,
+                report,
+                batch_size,
+                progress,
+                (preview, preview_limit) if preview is not None else None,
+            )
     except Exception as error:
         if not dry_run:
             with make_session() as session:
@@ -196,6 +216,7 @@ def _apply_batches(
     report: ImportReport,
     batch_size: int,
     progress: ProgressCallback | None,
+    preview: tuple[list[PreviewRow], int] | None = None,
 ) -> None:
     make_session = session_factory(engine)
     dry_run = report.dry_run
@@ -217,9 +238,19 @@ def _apply_batches(
                 session.add(scratch)
                 session.flush()
                 run_id = scratch.id
+            wanted = preview is not None and len(preview[0]) < preview[1]
+            outcomes: list[RowOutcome] | None = [] if wanted else None
             outcome = apply_batch(
-                session, mapping=mapping, converted=batch, run_id=run_id, carry=carry
+                session,
+                mapping=mapping,
+                converted=batch,
+                run_id=run_id,
+                carry=carry,
+                outcomes=outcomes,
             )
+            if preview is not None and outcomes is not None:
+                shown, limit = preview
+                shown.extend(preview_rows(batch, outcomes, limit - len(shown)))
             _add(report, outcome)
             if dry_run:
                 session.rollback()

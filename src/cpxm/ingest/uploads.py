@@ -10,6 +10,8 @@ import os
 import re
 import shutil
 import tempfile
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -122,6 +124,64 @@ def spool_directory() -> Path:
     return directory
 
 
+def spool_upload(
+    *,
+    stream: BinaryIO,
+    file_name: str | None,
+    content_type: str | None,
+    mapping: ImportMapping,
+) -> Path:
+    """Keep an upload in a folder of its own in the spool folder; its path.
+
+    Folders older than ``SPOOL_KEEP`` (a dry run whose import was never started) are removed
+    on the way."""
+    name = _file_name(file_name, content_type, mapping)
+    spool = spool_directory()
+    _remove_stale(spool)
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=spool))
+    path = folder / name
+    with path.open("wb") as target:
+        shutil.copyfileobj(stream, target, _COPY_CHUNK)
+    return path
+
+
+SPOOL_KEEP = timedelta(days=2)
+_SPOOL_TOKEN = re.compile(r"^upload-[A-Za-z0-9_]{1,40}/[\w.\- ]{1,200}$")
+
+
+class SpooledFileGone(DomainError):
+    status_code = 410
+
+
+def spool_token(path: Path) -> str:
+    """How a page names a spooled upload: its folder and file name, nothing above them."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def spooled_file(token: str) -> Path:
+    """The spooled upload ``token`` names, checked to lie inside the spool folder."""
+    if not _SPOOL_TOKEN.match(token):
+        raise SpooledFileGone("that upload is not known here; upload the file again")
+    spool = spool_directory().resolve()
+    path = (spool / token).resolve()
+    if path.parent.parent != spool or not path.is_file():
+        raise SpooledFileGone(
+            "the uploaded file is no longer kept (imported already, or older than "
+            f"{SPOOL_KEEP.days} days); upload it again"
+        )
+    return path
+
+
+def _remove_stale(spool: Path) -> None:
+    cutoff = time.time() - SPOOL_KEEP.total_seconds()
+    for folder in spool.glob("upload-*"):
+        try:
+            if folder.is_dir() and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
+
+
 def queue_upload(
     engine: Engine,
     *,
@@ -130,20 +190,24 @@ def queue_upload(
     content_type: str | None,
     mapping: ImportMapping,
 ) -> ImportRun:
-    """Keep the upload in the spool folder, record a queued run, and hand it to a worker.
+    """Keep the upload in the spool folder, record a queued run, and hand it to a worker."""
+    path = spool_upload(
+        stream=stream, file_name=file_name, content_type=content_type, mapping=mapping
+    )
+    return queue_spooled(engine, path=path, mapping=mapping)
+
+
+def queue_spooled(engine: Engine, *, path: Path, mapping: ImportMapping) -> ImportRun:
+    """Record a queued run for a spooled upload and hand it to a worker.
 
     The run is committed before the job is enqueued, so the worker always finds it; the caller
     follows it at ``GET /api/v1/imports/{id}`` (queued, running, completed or failed).
     """
     from cpxm.ingest.jobs import run_queued_import
 
-    name = _file_name(file_name, content_type, mapping)
-    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=spool_directory()))
-    path = folder / name
-    with path.open("wb") as target:
-        shutil.copyfileobj(stream, target, _COPY_CHUNK)
+    folder = path.parent
     with session_factory(engine)() as session:
-        run = new_run(mapping, file_name=name, file_sha256=file_sha256(path))
+        run = new_run(mapping, file_name=path.name, file_sha256=file_sha256(path))
         run.status = "queued"
         session.add(run)
         session.commit()

@@ -36,6 +36,7 @@ NAV_ITEMS = (
     NavItem("feedback", "Feedback", "/feedback"),
     NavItem("cases", "Cases", "/cases"),
     NavItem("safety", "Safety", "/safety"),
+    NavItem("imports", "Imports", "/imports"),
     NavItem("identity", "Identity review", "/identity/review"),
     NavItem("governance", "Governance", "/governance"),
     NavItem("admin", "People", "/admin/users"),
