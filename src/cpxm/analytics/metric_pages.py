@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cpxm.access import CommercialReader
@@ -186,8 +187,24 @@ def metrics_page(request: Request, session: DbSession, query: MetricQueryParams)
         charts=metric_charts(report),
         query_string=query_string(request),
         drill=lambda **keys: "/analytics/metrics/responses?" + query_string(request, **keys),
+        # The rate counts emailed invitations; a wave just made (or with mail not configured)
+        # has none yet, which the page says rather than "no invitations".
+        unsent_invitations=_unsent_invitations(session) if not report.overall.invitations else 0,
     )
     return templates.TemplateResponse(request, "analytics/metrics.html", context)
+
+
+def _unsent_invitations(session: Session) -> int:
+    from cpxm.surveys.models import Invitation
+
+    return int(
+        session.scalar(
+            select(func.count(Invitation.id)).where(
+                Invitation.status == "pending", Invitation.sent_at.is_(None)
+            )
+        )
+        or 0
+    )
 
 
 @router.get("/analytics/metrics/export/{table}.csv")
