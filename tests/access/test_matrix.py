@@ -98,6 +98,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/initiatives"): CX_MANAGERS,
     ("PATCH", "/api/v1/initiatives/{code}"): CX_MANAGERS,
     ("GET", "/api/v1/maturity"): EVERYONE,
+    ("POST", "/initiatives/{code}"): CX_MANAGERS,
     ("PATCH", "/api/v1/analytics/ex/actions/{action_id}"): EVERYONE - {"analyst", "viewer"},
     ("POST", "/analytics/ex/actions"): EVERYONE - {"analyst", "viewer"},
     ("POST", "/analytics/ex/actions/{action_id}"): EVERYONE - {"analyst", "viewer"},

@@ -108,3 +108,27 @@ def test_maturity_endpoint_and_pages(client: TestClient, session: Session) -> No
     assert "Out of stock" in detail.text
     csv = client.get("/initiatives/export/backlog.csv")
     assert csv.status_code == 200 and csv.text.splitlines()[0].startswith("code,title")
+
+
+def test_a_cx_manager_changes_status_on_the_page(
+    client: TestClient, session: Session, client_as: Callable[[str], TestClient]
+) -> None:
+    _seed(session)
+    client.post("/api/v1/initiatives", json=BODY)
+    page = client.get("/initiatives/reliable_supply")
+    assert 'action="/initiatives/reliable_supply"' in page.text  # the form, for a CX manager
+    analyst = client_as("analyst")
+    assert 'method="post"' not in analyst.get("/initiatives/reliable_supply").text
+    form = {"status": "shipped", "moscow": "must", "shipped_on": ""}
+    assert analyst.post("/initiatives/reliable_supply", data=form).status_code == 403
+    missing_day = client.post("/initiatives/reliable_supply", data=form)
+    assert missing_day.status_code == 422
+    assert "a shipped initiative needs the day it shipped" in missing_day.text
+    saved = client.post(
+        "/initiatives/reliable_supply", data={**form, "shipped_on": "2025-06-01"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert saved.status_code == 303
+    detail = client.get("/api/v1/initiatives/reliable_supply").json()
+    assert (detail["status"], detail["moscow"]) == ("shipped", "must")
+    assert detail["before_after"]["shipped_on"] == "2025-06-01"

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import select
 
-from cpxm.access import AGGREGATES, AggregatesReader, requires
+from cpxm.access import AGGREGATES, CX_MANAGEMENT, AggregatesReader, CxManager, Principal, requires
 from cpxm.analytics.export import csv_response
 from cpxm.deps import DbSession
 from cpxm.errors import FieldError
@@ -23,6 +24,7 @@ from cpxm.initiatives.evidence import cached_sources, initiative_detail
 from cpxm.initiatives.kano import CATEGORY_NAMES
 from cpxm.initiatives.maturity import STAGES, maturity_assessment
 from cpxm.initiatives.models import MOSCOW, STATUSES
+from cpxm.initiatives.schemas import InitiativeChange
 from cpxm.initiatives.scope import latest_day
 from cpxm.stakeholders.models import STAKEHOLDER_TYPES
 from cpxm.surveys.definition import KANO_ANSWERS
@@ -107,6 +109,13 @@ def backlog_csv(
 def initiative_page(
     request: Request, session: DbSession, principal: AggregatesReader, code: str
 ) -> Response:
+    return _initiative_page(request, session, principal, code, errors=[], status_code=200)
+
+
+def _initiative_page(
+    request: Request, session: DbSession, principal: Principal, code: str, *,
+    errors: list[dict[str, Any]], status_code: int,
+) -> Response:  # fmt: skip
     initiative = service.get_initiative(session, code=code)
     detail = initiative_detail(
         session, principal, initiative, as_of=latest_day(session),
@@ -130,8 +139,43 @@ def initiative_page(
             "charts": charts,
             "category_names": CATEGORY_NAMES,
             "kano_answers": KANO_ANSWERS,
+            "can_edit": CX_MANAGEMENT.allows(principal.role),
+            "statuses": STATUSES,
+            "moscow": MOSCOW,
+            "errors": errors,
+            "shipped_on": initiative.shipped_on,
         },
+        status_code=status_code,
     )
+
+
+@router.post("/initiatives/{code}")
+def change_initiative(
+    request: Request,
+    session: DbSession,
+    principal: CxManager,
+    code: str,
+    status: Annotated[str, Form(max_length=20)],
+    moscow: Annotated[str, Form(max_length=10)],
+    shipped_on: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    """Change an initiative's status, MoSCoW class and shipping day from its page."""
+    initiative = service.get_initiative(session, code=code)
+    try:
+        changes = InitiativeChange.model_validate(
+            {"status": status, "moscow": moscow, "shipped_on": shipped_on or None}
+        )
+        service.update_initiative(session, initiative=initiative, changes=changes)
+    except ValidationError as error:
+        session.rollback()
+        problems = [{"loc": list(item["loc"]), "msg": item["msg"]} for item in error.errors()]
+        return _initiative_page(request, session, principal, code, errors=problems,
+                                status_code=422)  # fmt: skip
+    except FieldError as error:
+        session.rollback()
+        return _initiative_page(request, session, principal, code, errors=list(error.detail),
+                                status_code=422)  # fmt: skip
+    return RedirectResponse(f"/initiatives/{initiative.code}?saved=1", status_code=303)
 
 
 @router.get("/maturity", response_class=HTMLResponse)
