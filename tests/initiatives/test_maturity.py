@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, select
 from sqlalchemy.orm import Session
 
 from cpxm.auth.service import create_team, create_user
@@ -171,3 +172,48 @@ def test_the_questionnaire_goes_to_cx_leads_through_the_survey_gate(session: Ses
     # Sending the same wave again invites no one twice.
     again = maturity.send_assessment_wave(session, wave="2025-Q2", now=AS_OF)
     assert again.plan.invite == [] and again.plan.already_invited == 1
+
+
+def test_predictions_acted_on_are_read_from_the_prediction_tables(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The prediction module's tables as it declares them (names and the columns read here);
+    # created in the test's transaction, so they vanish with it.
+    shapes = MetaData()
+    scores = Table("prediction_scores", shapes, Column("id", Integer, primary_key=True))
+    actions = Table(
+        "outreach_actions", shapes, Column("id", Integer, primary_key=True),
+        Column("status", String(20)), Column("outcome", String(40)),
+        Column("proposed_at", DateTime),
+    )  # fmt: skip
+    shapes.create_all(session.connection())
+    monkeypatch.setattr(maturity, "_table", {t.name: t for t in (scores, actions)}.get)
+    make_taxonomy(session)
+
+    def stage() -> str | None:
+        found = _by_code(maturity.maturity_assessment(session, as_of=AS_OF.date()))
+        return found["prediction"].evidence_stage
+
+    assert stage() == "crawl"  # installed, nothing scored yet
+    session.execute(scores.insert(), [{"id": i} for i in range(1, 11)])
+    when = AS_OF - timedelta(days=5)
+    session.execute(
+        actions.insert(),
+        [{"status": "proposed", "outcome": None, "proposed_at": when} for _ in range(3)],
+    )
+    assert stage() == "walk"  # scored, but the proposals wait
+    session.execute(
+        actions.insert(),
+        [{"status": "done", "outcome": "reached_improved", "proposed_at": when} for _ in range(3)],
+    )
+    assert stage() == "run"  # half acted on, outcomes recorded
+
+
+def test_without_the_prediction_module_it_is_not_measured(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(maturity, "_table", lambda name: None)
+    make_taxonomy(session)
+    found = _by_code(maturity.maturity_assessment(session, as_of=AS_OF.date()))
+    assert found["prediction"].evidence_stage is None
+    assert "not installed" in found["prediction"].facts[0].value

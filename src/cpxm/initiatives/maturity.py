@@ -17,7 +17,6 @@ stages. :func:`maturity_assessment` is the typed entry point the leadership dige
 
 from __future__ import annotations
 
-import importlib.util
 import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -562,44 +561,63 @@ def _insight_evidence(session: Session, as_of: date) -> _Evidence:
     return _Evidence(stage, facts)
 
 
-def _prediction_tables() -> list[Table]:
+def _table(name: str) -> Table | None:
+    """A table the prediction module adds, when it is installed (read by name: that module
+    sits beside this one, and this assessment must work without it)."""
     from cpxm.schema import metadata
 
-    return [table for name, table in metadata.tables.items() if "prediction" in name]
+    return metadata.tables.get(name)
 
 
 def _prediction_evidence(session: Session, as_of: date) -> _Evidence:
-    if importlib.util.find_spec("cpxm.predict") is None:
+    scores = _table("prediction_scores")
+    if scores is None:
         return _Evidence(
             None,
             [EvidenceFact("Prediction module", "not installed: predictions cannot be measured")],
         )
-    scored = 0
-    for table in _prediction_tables():
-        scored += int(session.scalar(select(func.count()).select_from(table)) or 0)
     end = _end_of(as_of)
-    row = session.execute(
-        select(func.count(), func.sum(case((Case.closed_at.is_not(None), 1), else_=0))).where(
-            Case.case_type.in_(OUTREACH_CASE_TYPES),
-            Case.opened_at >= end - timedelta(days=SLA_WINDOW_DAYS),
-            Case.opened_at < end,
-        )
-    ).one()
-    actions, done = int(row[0] or 0), int(row[1] or 0)
+    start = end - timedelta(days=SLA_WINDOW_DAYS)
+    scored = int(session.scalar(select(func.count()).select_from(scores)) or 0)
+    actions = _table("outreach_actions")
+    if actions is not None:
+        row = session.execute(
+            select(
+                func.count(),
+                func.sum(case((actions.c.status.in_(("accepted", "done")), 1), else_=0)),
+                func.sum(case((actions.c.outcome.is_not(None), 1), else_=0)),
+            ).where(actions.c.proposed_at >= start, actions.c.proposed_at < end)
+        ).one()
+    else:  # outreach read from the case kinds it opens
+        row = session.execute(
+            select(
+                func.count(),
+                func.count(),
+                func.sum(case((Case.closed_at.is_not(None), 1), else_=0)),
+            ).where(
+                Case.case_type.in_(OUTREACH_CASE_TYPES),
+                Case.opened_at >= start,
+                Case.opened_at < end,
+            )
+        ).one()
+    proposed, acted, outcomes = (int(value or 0) for value in row)
     facts = [
-        EvidenceFact("Predictions stored", f"{scored:,}"),
+        EvidenceFact("Risk scores stored", f"{scored:,}"),
         EvidenceFact(
-            f"Outreach actions in the {SLA_WINDOW_DAYS} days to {as_of}",
-            f"{actions:,} ({done:,} done)",
+            f"Outreach proposed in the {SLA_WINDOW_DAYS} days to {as_of}",
+            f"{proposed:,}, {acted:,} acted on, {outcomes:,} with an outcome recorded",
         ),
     ]
     if not scored:
         stage = "crawl"
-    elif actions and done * 2 >= actions:
+    elif proposed and acted * 2 >= proposed and outcomes:
         stage = "run"
     else:
         stage = "walk"
-    return _Evidence(stage, facts)
+    steps = []
+    if scored and proposed > acted:
+        steps.append(f"{proposed - acted:,} proposed outreach action(s) wait for a decision.")
+    return _Evidence(stage, facts, steps)
 
 
 def minimum_cell(session: Session) -> int:
