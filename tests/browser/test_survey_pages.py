@@ -144,4 +144,12 @@ def test_a_cx_lead_builds_previews_sends_and_monitors_a_survey(
     assert "The survey is closed" in page.content()
     page.goto(f"{live_server}/surveys")
     assert "Closed" in page.locator("#survey-list").inner_text()
+
+    # Every survey page works on a phone without scrolling sideways.
+    phone = browser.new_context(**PHONE, storage_state=context.storage_state())
+    small = phone.new_page()
+    for path in ("/surveys", "/surveys/new", "", "/edit", "/send"):
+        small.goto(f"{live_server}{path}" if path.startswith("/surveys") else survey_url + path)
+        assert _fits(small), f"{small.url} is wider than a phone"
+    phone.close()
     context.close()

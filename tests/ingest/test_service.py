@@ -405,3 +405,55 @@ def test_imported_feedback_reaches_the_safety_net_at_once(
     rash = next(text for text in statuses_after if "bad rash" in text)
     assert statuses_after[rash] != "pending"
     assert cases and cases >= 1
+
+
+def test_a_dry_run_previews_rows_as_they_would_be_stored(
+    store_engine: Engine, tmp_path: Path
+) -> None:
+    from cpxm.ingest.apply import PreviewRow
+
+    _seed_taxonomy(store_engine)
+    preview: list[PreviewRow] = []
+    report = import_file(
+        store_engine,
+        path=_write(tmp_path / "hcps.csv", HCPS),
+        mapping=_mapping(HCP_MAPPING),
+        dry_run=True,
+        preview=preview,
+        preview_limit=2,
+    )
+    assert report.read == 3 and len(preview) == 2
+    anna, bob = preview
+    assert (anna.row_number, anna.status, anna.reason) == (2, "created", None)
+    # As stored: the country code the values map gives, the email as it will be kept.
+    assert anna.values["country"] == "DE" and anna.values["first_name"] == "Anna"
+    assert anna.raw["COUNTRY"] == "Germany"
+    assert bob.status == "quarantined" and bob.values == {}
+    assert bob.reason is not None and "'12AB'" in bob.reason and "10 digits" in bob.reason
+    for model in (SourceRecord, Stakeholder, QuarantinedRow, ImportRun, ImportLedgerEntry):
+        assert _count(store_engine, model) == 0
+
+
+def test_a_spooled_upload_is_named_only_inside_the_spool_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from io import BytesIO
+
+    from cpxm.ingest.uploads import SpooledFileGone, spool_token, spool_upload, spooled_file
+
+    monkeypatch.setenv("CPXM_SPOOL_DIR", str(tmp_path / "spool"))
+    (tmp_path / "secret.csv").write_text("x")
+    path = spool_upload(
+        stream=BytesIO(b"a,b\n1,2\n"),
+        file_name="../../calls.csv",
+        content_type="text/csv",
+        mapping=_mapping(HCP_MAPPING),
+    )
+    assert path.parent.parent == tmp_path / "spool" and path.name == "calls.csv"
+    assert spooled_file(spool_token(path)) == path.resolve()
+    for token in ("../secret.csv", "upload-x/../../secret.csv", "/etc/passwd", "upload-a/b/c"):
+        with pytest.raises(SpooledFileGone):
+            spooled_file(token)
+    path.unlink()
+    with pytest.raises(SpooledFileGone, match="upload it again"):
+        spooled_file(spool_token(path))

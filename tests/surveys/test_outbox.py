@@ -153,3 +153,37 @@ def test_a_server_that_closes_after_a_few_emails_is_connected_to_again(
             send_due_emails(session_maker, settings=_settings(port), clock=lambda: later).sent == 1
         )
     assert sorted(message["To"] for message in inbox.messages) == sorted(ids)
+
+
+def test_reminders_asked_for_on_one_survey_go_to_its_invitees_only(
+    session: Session, session_maker: sessionmaker[Session]
+) -> None:
+    from cpxm.surveys.outbox import ReminderRule
+    from tests.surveys.helpers import make_example_survey
+
+    ids = _invite(session, "anna@example.org")
+    other = make_example_survey(session, code="other_pulse", status="active")
+    person = _person(session, "ben@example.org")
+    plan = plan_wave(session, survey=other, wave="2026-06", channel="email", now=NOW)
+    (theirs,) = [
+        i for i in create_invitations(session, plan=plan, now=NOW) if i.stakeholder_id == person.id
+    ]
+    for invitation_id in (ids["anna@example.org"], theirs.id):
+        invitation = _state(session, invitation_id)
+        invitation.status, invitation.sent_at = "sent", NOW - timedelta(days=4)
+        session.flush()
+    session.commit()
+    mine = _state(session, ids["anna@example.org"]).survey_id
+    with smtp_server(Inbox()) as (inbox, port):
+        report = send_due_emails(
+            session_maker,
+            reminders=ReminderRule(after_days=3, max_reminders=1, survey_id=mine),
+            settings=_settings(port),
+            clock=lambda: NOW,
+        )
+    # Due first emails go out with any run; of the reminders, only this survey's.
+    reminders = [m for m in inbox.messages if m["Subject"].startswith("Reminder")]
+    assert report.sent == len(inbox.messages)
+    assert [m["To"] for m in reminders] == ["anna@example.org"]
+    assert _state(session, ids["anna@example.org"]).reminders_sent == 1
+    assert _state(session, theirs.id).reminders_sent == 0
