@@ -56,6 +56,8 @@ class Served:
     cwd: Path
     tokens: dict[str, str] = field(default_factory=dict)
     logs: list[Path] = field(default_factory=list)
+    # Every server's URL when several run side by side (``servers=``); ``url`` is the first.
+    urls: list[str] = field(default_factory=list)
 
     def cpxm(self, *arguments: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
         return cpxm_command(*arguments, environment=self.environment, cwd=self.cwd, timeout=timeout)
@@ -84,8 +86,10 @@ class Served:
         return "\n".join(path.read_text(errors="replace") for path in self.logs if path.exists())
 
 
-def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+def _wait_until_up(
+    url: str, process: subprocess.Popen[bytes], log: Path, seconds: float = 60
+) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"cpxm serve exited with {process.returncode}:\n{log.read_text()}")
@@ -95,7 +99,9 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
         except httpx.TransportError:
             pass
         time.sleep(0.1)
-    raise RuntimeError(f"cpxm serve did not answer /health within 60 s:\n{log.read_text()}")
+    raise RuntimeError(
+        f"cpxm serve did not answer /health within {seconds:.0f} s:\n{log.read_text()}"
+    )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -116,9 +122,14 @@ def served(
     jobs_url: str | None = None,
     worker: bool = False,
     extra_environment: dict[str, str] | None = None,
+    servers: int = 1,
+    workers: int | None = None,
 ) -> Iterator[Served]:
     """``cpxm serve`` on ``database_url`` (the store must be migrated), plus ``cpxm worker``
-    processes when ``worker`` (for a shared queue such as Redis). Stops them on exit."""
+    processes when ``worker`` (for a shared queue such as Redis). Stops them on exit.
+
+    ``servers`` and ``workers`` run several of each side by side on the one store and queue,
+    as a deployment behind a load balancer does; ``workers`` defaults to one when ``worker``."""
     environment = {
         **os.environ,
         "CPXM_DATABASE_URL": database_url,
@@ -129,13 +140,13 @@ def served(
     environment.pop("CPXM_JOBS_URL", None)  # the tests' "immediate" queue is not a server's
     if jobs_url:
         environment["CPXM_JOBS_URL"] = jobs_url
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    worker_count = workers if workers is not None else (1 if worker else 0)
     processes: list[subprocess.Popen[bytes]] = []
     logs: list[Path] = []
+    urls: list[str] = []
     try:
-        if worker:
-            worker_log = workdir / "worker.log"
+        for number in range(worker_count):
+            worker_log = workdir / ("worker.log" if number == 0 else f"worker-{number + 1}.log")
             logs.append(worker_log)
             with worker_log.open("wb") as sink:
                 processes.append(
@@ -143,19 +154,26 @@ def served(
                         [CPXM, "worker"], env=environment, cwd=workdir, stdout=sink, stderr=sink
                     )
                 )
-        server_log = workdir / "serve.log"
-        logs.append(server_log)
-        with server_log.open("wb") as sink:
-            server = subprocess.Popen(
-                [CPXM, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=environment,
-                cwd=workdir,
-                stdout=sink,
-                stderr=sink,
-            )
-        processes.append(server)
-        _wait_until_up(url, server, server_log)
-        yield Served(url=url, environment=environment, cwd=workdir, logs=logs)
+        started: list[tuple[str, subprocess.Popen[bytes], Path]] = []
+        for number in range(servers):
+            port = free_port()
+            server_log = workdir / ("serve.log" if number == 0 else f"serve-{number + 1}.log")
+            logs.append(server_log)
+            with server_log.open("wb") as sink:
+                server = subprocess.Popen(
+                    [CPXM, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                    env=environment,
+                    cwd=workdir,
+                    stdout=sink,
+                    stderr=sink,
+                )
+            processes.append(server)
+            started.append((f"http://127.0.0.1:{port}", server, server_log))
+        for url, server, server_log in started:
+            # Several processes start at once on a small machine: give each its share of time.
+            _wait_until_up(url, server, server_log, seconds=60 * (servers + worker_count))
+            urls.append(url)
+        yield Served(url=urls[0], environment=environment, cwd=workdir, logs=logs, urls=urls)
     finally:
         for process in reversed(processes):
             _stop(process)

@@ -1,7 +1,8 @@
 """Background and scheduled jobs, run by Huey.
 
 One queue for the whole product. Domains declare their tasks in a ``jobs.py`` of their own with
-``@huey.task()`` / ``@huey.periodic_task(...)`` and list that module in ``TASK_MODULES``, so the
+``@huey.task()`` / ``@periodic(...)`` (once per period across workers) and list that module in
+``TASK_MODULES``, so the
 worker (``cpxm worker``) registers every task. A task body stays thin: it opens a session with
 ``job_session()``, calls a typed service function, and the session commits when the block ends.
 Tests call the service functions directly; the wiring is tested with ``huey.immediate = True``.
@@ -28,23 +29,28 @@ queue is done by the next sweep, and every worker sweeps once as it starts.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import itertools
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.api import TaskWrapper
 from huey.consumer import Consumer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, or_, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.config import get_settings
 from cpxm.db import make_engine
+from cpxm.timeutil import utc_now
 
 logger = logging.getLogger(__name__)
 DEFAULT_QUEUE_NAME = "cpxm"
@@ -56,6 +62,7 @@ TASK_MODULES: tuple[str, ...] = (
     "cpxm.safety.jobs",
     "cpxm.cases.jobs",
     "cpxm.retention.jobs",
+    "cpxm.analytics.jobs",
 )
 
 
@@ -141,6 +148,85 @@ def _enqueue_recovery_once() -> None:
     load_task_modules()
     for task in RECOVERY_TASKS:
         enqueue_after_commit(task)
+
+
+def _shortest_gap(schedule: Callable[[datetime], bool]) -> timedelta:
+    """The shortest time between two runs of a crontab schedule, found by walking two days of
+    minutes (a schedule that never fires in them counts as daily)."""
+    start = datetime(2025, 1, 6)  # a Monday: weekday schedules start the walk in step
+    fires = [minute for minute in range(2 * 24 * 60) if schedule(start + timedelta(minutes=minute))]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(fires)]
+    return timedelta(minutes=min(gaps)) if gaps else timedelta(days=1)
+
+
+def claim_scheduled_run(session: Session, task: str, period: timedelta) -> bool:
+    """Whether this process runs ``task`` now: True for exactly one of several workers that ask
+    within half a ``period``. One conditional UPDATE decides, atomically on both engines; it is
+    the transaction's first statement, so SQLite waits for its write lock instead of failing a
+    read transaction's upgrade."""
+    from cpxm.workspace.models import ScheduledRun
+
+    now = utc_now()
+
+    def claim() -> bool:
+        claimed = session.execute(
+            update(ScheduledRun)
+            .where(
+                ScheduledRun.task == task,
+                or_(
+                    ScheduledRun.last_started_at.is_(None),
+                    ScheduledRun.last_started_at <= now - period / 2,
+                ),
+            )
+            .values(last_started_at=now, runs=ScheduledRun.runs + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return claimed.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+    if claim():
+        return True
+    if session.get(ScheduledRun, task) is None:
+        try:
+            with session.begin_nested():
+                session.add(ScheduledRun(task=task, last_started_at=None, runs=0, skipped=0))
+        except IntegrityError:
+            pass  # another worker made the row first; the UPDATE decides between us
+        if claim():
+            return True
+    session.execute(
+        update(ScheduledRun)
+        .where(ScheduledRun.task == task)
+        .values(skipped=ScheduledRun.skipped + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return False
+
+
+def periodic(schedule: Callable[[datetime], bool]) -> Callable[[Callable[[], None]], TaskWrapper]:
+    """``@huey.periodic_task(schedule)``, run once per period however many workers schedule it.
+
+    Every worker process runs Huey's scheduler, so with two ``cpxm worker`` processes on one
+    Redis queue each periodic task was enqueued, and run, twice. A run the scheduler started
+    first claims the period in the store (:func:`claim_scheduled_run`); the copies skip. A call
+    by hand (``task.call_local()``) runs without asking.
+    """
+    period = _shortest_gap(schedule)
+
+    def decorate(function: Callable[[], None]) -> TaskWrapper:
+        name = f"{function.__module__}.{function.__name__}"
+
+        @functools.wraps(function)
+        def run_once(task: object | None = None) -> None:
+            if task is not None:
+                with job_session() as session:
+                    if not claim_scheduled_run(session, name, period):
+                        logger.info("%s: this period's run is another worker's", name)
+                        return
+            function()
+
+        return huey.periodic_task(schedule, context=True)(run_once)
+
+    return decorate
 
 
 def runs_embedded_worker() -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -59,3 +60,29 @@ class TeamAction(Base):
     baseline_mean: Mapped[float | None] = mapped_column(Float)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class AnalyticsChangeCounter(Base):
+    """SQLite: one row counting updates and deletes of the tables reports read (triggers of
+    migration 0032), so every process's report cache sees an edit at once, not after its
+    maximum age. Inserts need no count: the highest ids show them, and SQLite has one writer."""
+
+    __tablename__ = "analytics_change_counter"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    changes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class AnalyticsChange(Base):
+    """PostgreSQL: one row per statement that changed a table reports read (statement-level
+    triggers of migration 0032). A log and not a counter: a counter row would make every writer
+    wait for the longest open transaction that touched it. Rows become visible when their
+    transaction commits, so a report cache never keys old figures under a new marker; the
+    hourly job prunes the log (:mod:`cpxm.analytics.jobs`)."""
+
+    __tablename__ = "analytics_changes"
+
+    # BIGINT on PostgreSQL; SQLite numbers rows only in an INTEGER PRIMARY KEY.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(63))
+    changed_at: Mapped[datetime] = mapped_column(DateTime, index=True)

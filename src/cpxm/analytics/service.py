@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from cpxm.analytics import stats
 from cpxm.analytics.facts import EMPLOYEE_SURVEY_KINDS, NONE_KEY, score_answers
+from cpxm.analytics.models import AnalyticsChange, AnalyticsChangeCounter
 from cpxm.analytics.query import dialect_of, fetch, table
 from cpxm.feedback.models import FeedbackItem
 from cpxm.interactions.models import Interaction
@@ -291,16 +292,28 @@ def _summarise(metric: str, segment: str, histogram: dict[float, int]) -> ScoreS
 
 
 def data_fingerprint(session: Session) -> tuple[int | None, ...]:
-    """The highest id of each table analytics read: primary-key lookups, cheap at any size.
+    """The highest id of each table analytics read, and the store's change marker.
 
-    New rows (and removing the newest) change it; edits and older deletions are picked up when
-    a cache entry reaches its maximum age. Counting rows instead costs PostgreSQL a scan of
-    millions of interactions (0.7 s at demo scale 10).
+    New rows change the highest ids (primary-key lookups, cheap at any size); updates and deletes
+    change the marker, which triggers keep in the writer's transaction (migration 0032): on
+    SQLite a counter, on PostgreSQL the size and end of a log of changing statements. Every
+    process reads the same store, so an edit made through one app process, a worker or the CLI
+    reaches every process's report cache at its next view. Counting the facts instead costs
+    PostgreSQL a scan of millions of interactions (0.7 s at demo scale 10).
     """
-    row = session.execute(
-        select(*(select(func.max(model.id)).scalar_subquery() for model in FINGERPRINT_MODELS))
-    ).one()
-    return tuple(row)
+    highest = [select(func.max(model.id)).scalar_subquery() for model in FINGERPRINT_MODELS]
+    if session.get_bind().dialect.name == "postgresql":
+        markers = [
+            select(func.count()).select_from(AnalyticsChange).scalar_subquery(),
+            select(func.max(AnalyticsChange.id)).scalar_subquery(),
+        ]
+    else:
+        markers = [
+            select(AnalyticsChangeCounter.changes)
+            .where(AnalyticsChangeCounter.id == 1)
+            .scalar_subquery()
+        ]
+    return tuple(session.execute(select(*highest, *markers)).one())
 
 
 @dataclass(frozen=True)
@@ -315,8 +328,9 @@ class OverviewCache:
 
     Grouping a quarter million interactions by month, channel and department costs SQLite a few
     hundred milliseconds (it sorts to group), while the fingerprint costs a few; so a page view
-    only pays for the aggregation after the data changed. In-place edits that keep counts and ids
-    are picked up within ``max_age_seconds``.
+    only pays for the aggregation after the data changed (new rows, or an edit or deletion the
+    store's change marker counted); ``max_age_seconds`` bounds what a change made with the
+    triggers disabled could leave.
     """
 
     def __init__(self, *, max_age_seconds: float = 300.0) -> None:

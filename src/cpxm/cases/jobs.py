@@ -11,25 +11,25 @@ import logging
 from huey import crontab
 
 from cpxm.cases import notifications, scan, service
-from cpxm.jobs import huey, job_session
+from cpxm.jobs import job_session, periodic
 from cpxm.surveys.mail import MailServerUnreachable
 
 logger = logging.getLogger(__name__)
 
 
-@huey.periodic_task(crontab(minute="*/5"))
+@periodic(crontab(minute="*/5"))
 def scan_for_cases() -> None:
     with job_session() as session:
         scan.scan(session)
 
 
-@huey.periodic_task(crontab(minute="*/15"))
+@periodic(crontab(minute="*/15"))
 def sweep_case_slas() -> None:
     with job_session() as session:
         service.sweep_slas(session)
 
 
-@huey.periodic_task(crontab(minute="*"))
+@periodic(crontab(minute="*"))
 def email_notifications() -> None:
     """Email the notifications not yet emailed; they stay pending while the server is away."""
     try:

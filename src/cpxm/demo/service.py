@@ -451,7 +451,8 @@ def store_has_non_demo_data(engine: Engine) -> bool:
 
 # Workspace settings the migrations seed, not demo data: clearing them would leave the next
 # demo's surveys sent with no contact-fatigue rule at all, and change every patient pseudonym.
-KEPT_BY_CLEAR = frozenset({"fatigue_rules", "workspace_settings"})
+# The change counter's one row is what its triggers count in (migration 0032).
+KEPT_BY_CLEAR = frozenset({"fatigue_rules", "workspace_settings", "analytics_change_counter"})
 # Append-only tables refuse deletes of rows younger than a year (migrations 0021, 0023).
 _DELETE_GUARDS = ("audit_log_no_early_delete", "electronic_signatures_no_early_delete")
 

@@ -6,13 +6,13 @@ import logging
 
 from huey import crontab
 
-from cpxm.jobs import huey, job_session
+from cpxm.jobs import job_session, periodic
 from cpxm.retention.service import apply_retention
 
 logger = logging.getLogger(__name__)
 
 
-@huey.periodic_task(crontab(minute="17", hour="3"))
+@periodic(crontab(minute="17", hour="3"))
 def apply_retention_daily() -> None:
     """Delete or anonymise what is past its retention period, at a quiet hour."""
     with job_session() as session:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from huey import crontab
 
-from cpxm.jobs import huey, job_engine, job_session, recover_on_start
+from cpxm.jobs import huey, job_engine, job_session, periodic, recover_on_start
 
 SWEEP_BATCH = 500
 # A starting worker screens all that is pending, committing this many items at a time, so a
@@ -34,7 +34,7 @@ def screen_feedback(feedback_ids: list[int]) -> None:
         screen_by_ids(session, feedback_ids=feedback_ids)
 
 
-@huey.periodic_task(crontab(minute="*"))
+@periodic(crontab(minute="*"))
 def sweep_pending_feedback() -> None:
     """Screen one batch of feedback still pending; the next minute takes the next batch."""
     from cpxm.safety.screening import screen_pending
@@ -52,7 +52,7 @@ def screen_backlog() -> None:
     screen_all_pending(job_engine(), batch_size=RECOVERY_BATCH)
 
 
-@huey.periodic_task(crontab(minute="*/15"))
+@periodic(crontab(minute="*/15"))
 def escalate_safety_cases() -> None:
     """Raise the escalation of open cases past their one-business-day clock (and notify)."""
     from cpxm.safety.service import escalate_overdue

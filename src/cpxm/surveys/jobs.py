@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cpxm.db import session_factory
-from cpxm.jobs import huey, job_engine, job_session, recover_on_start
+from cpxm.jobs import huey, job_engine, job_session, periodic, recover_on_start
 from cpxm.surveys.distribution import (
     expire_invitations,
     invite_after_contacts,
@@ -36,7 +36,7 @@ def send_due_invitation_emails() -> None:
     send_due_emails(session_factory(job_engine()))
 
 
-@huey.periodic_task(crontab(minute="*"))
+@periodic(crontab(minute="*"))
 def send_invitation_emails_every_minute() -> None:
     """What no nudge reached, and what waits for a retry: due emails, every minute."""
     send_due_emails(session_factory(job_engine()))
@@ -52,7 +52,7 @@ def send_survey_reminders(survey_id: int, after_days: int, max_reminders: int) -
     )
 
 
-@huey.periodic_task(crontab(minute="7"))
+@periodic(crontab(minute="7"))
 def hourly_distribution() -> None:
     """Triggered invitations, scheduled waves, expiry, then every due email and reminder."""
     with job_session() as session:

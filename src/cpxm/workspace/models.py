@@ -137,3 +137,17 @@ class WorkspaceSetting(Base):
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.now())
     updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ScheduledRun(Base):
+    """When a periodic job last started: the one place every worker process asks "is this run
+    mine?", so a job scheduled by each of several workers runs once per period
+    (:func:`cpxm.jobs.periodic`)."""
+
+    __tablename__ = "scheduled_runs"
+
+    task: Mapped[str] = mapped_column(String(120), primary_key=True)
+    last_started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Copies another worker's scheduler enqueued for a period already run: absorbed, counted.
+    skipped: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

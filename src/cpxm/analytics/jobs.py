@@ -1,0 +1,35 @@
+"""Analytics housekeeping: prune PostgreSQL's log of changing statements.
+
+The report caches compare the log's size and end (``cpxm.analytics.service.data_fingerprint``);
+what matters is that it changes with every commit that changed a report's tables, not what it
+holds, so an hour of it is kept and the rest deleted (a deletion changes the size too, which
+costs each cache one recomputation an hour).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from huey import crontab
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from cpxm.analytics.models import AnalyticsChange
+from cpxm.jobs import job_session, periodic
+from cpxm.timeutil import utc_now
+
+KEEP_CHANGES = timedelta(hours=1)
+
+
+def prune_change_log(session: Session) -> int:
+    """Delete log rows older than ``KEEP_CHANGES``; the number deleted."""
+    result = session.execute(
+        delete(AnalyticsChange).where(AnalyticsChange.changed_at < utc_now() - KEEP_CHANGES)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@periodic(crontab(minute="41"))
+def prune_analytics_changes() -> None:
+    with job_session() as session:
+        prune_change_log(session)
