@@ -8,13 +8,20 @@ for a lake), and the SQL runs on the session's connection, inside the request's 
   and no schema introspection per request (an Ibis backend reads the catalogue per table);
 - one way to write analytics: the same expression compiles for every engine.
 
+A deployment with a read replica sets ``CPXM_ANALYTICS_DATABASE_URL``: then the report queries
+(everything ``fetch`` runs, and the data fingerprint the report caches key on) go to the replica,
+so the figures and their cache key come from the same copy of the data, while the request's own
+reads and writes (sessions, audited reads, lists that name people) stay on the primary.
+
 Filter values end up as SQL literals quoted by sqlglot; every value that reaches an expression is
 validated first (codes against the taxonomy, numbers and dates parsed), never pasted as text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import cache, lru_cache
 from typing import Any
@@ -22,7 +29,19 @@ from typing import Any
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, Integer, Numeric, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    Numeric,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Session
 
 from cpxm.schema import metadata
@@ -31,6 +50,34 @@ from cpxm.schema import metadata
 IBIS_DIALECTS = {"sqlite": "sqlite", "postgresql": "postgres", "duckdb": "duckdb"}
 
 Row = dict[str, Any]
+REPLICA_VARIABLE = "CPXM_ANALYTICS_DATABASE_URL"
+
+
+@cache
+def _replica_engine(url: str) -> Engine:
+    from cpxm.config import normalise_database_url
+    from cpxm.db import make_engine
+
+    return make_engine(normalise_database_url(url))
+
+
+@contextmanager
+def analytics_connection(session: Session) -> Iterator[Connection]:
+    """Where report queries run: the read replica when one is configured, else the session's
+    own connection (inside its transaction)."""
+    replica_url = os.environ.get(REPLICA_VARIABLE, "").strip()
+    if not replica_url:
+        yield session.connection()
+        return
+    engine = _replica_engine(replica_url)
+    store = session.get_bind().dialect.name
+    if engine.dialect.name != store:
+        raise RuntimeError(
+            f"{REPLICA_VARIABLE} is a {engine.dialect.name} database and the store "
+            f"{store}: the replica must be a copy of the store"
+        )
+    with engine.connect() as connection:
+        yield connection
 
 
 def _ibis_type(column_type: Any) -> dt.DataType | None:
@@ -94,14 +141,14 @@ def fetch(session: Session, expression: ir.Table) -> list[Row]:
 def fetch_sql(session: Session, sql: str) -> list[Row]:
     """Run SQL that ``compile_sql`` wrote for the session's dialect (no parameters)."""
     dialect = dialect_of(session)
-    connection = session.connection()
-    if dialect == "postgres":
-        # psycopg treats '%' as a placeholder when parameters are given; none are.
-        result = connection.exec_driver_sql(sql.replace("%", "%%"), ())
-    else:
-        result = connection.exec_driver_sql(sql)
-    columns = list(result.keys())
-    return [dict(zip(columns, row, strict=True)) for row in result]
+    with analytics_connection(session) as connection:
+        if dialect == "postgres":
+            # psycopg treats '%' as a placeholder when parameters are given; none are.
+            result = connection.exec_driver_sql(sql.replace("%", "%%"), ())
+        else:
+            result = connection.exec_driver_sql(sql)
+        columns = list(result.keys())
+        return [dict(zip(columns, row, strict=True)) for row in result]
 
 
 def fetch_scalar(session: Session, expression: ir.Scalar) -> Any:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from cpxm.analytics import stats
 from cpxm.analytics.facts import EMPLOYEE_SURVEY_KINDS, NONE_KEY, score_answers
 from cpxm.analytics.models import AnalyticsChange, AnalyticsChangeCounter
-from cpxm.analytics.query import dialect_of, fetch, table
+from cpxm.analytics.query import analytics_connection, dialect_of, fetch, table
 from cpxm.feedback.models import FeedbackItem
 from cpxm.interactions.models import Interaction
 from cpxm.outcomes.models import KpiValue
@@ -313,7 +313,10 @@ def data_fingerprint(session: Session) -> tuple[int | None, ...]:
             .where(AnalyticsChangeCounter.id == 1)
             .scalar_subquery()
         ]
-    return tuple(session.execute(select(*highest, *markers)).one())
+    # From where the reports read (the replica, when there is one), so the key and the figures
+    # cached under it come from the same copy of the data.
+    with analytics_connection(session) as connection:
+        return tuple(connection.execute(select(*highest, *markers)).one())
 
 
 @dataclass(frozen=True)
