@@ -203,3 +203,20 @@ def test_who_may_open_and_change_surveys(
     assert client_as("viewer").get("/surveys", headers=HTML).status_code == 403
     lead = client_as("cx_lead")
     assert lead.get(f"/surveys/{survey_id}/edit", headers=HTML).status_code == 200
+
+
+def test_a_confidential_survey_shows_totals_but_nothing_day_by_day(
+    client: TestClient, session: Session
+) -> None:
+    from tests.factories import make_response
+
+    make_taxonomy(session)
+    survey_id = _create(client, STARTER.replace("kind: transactional", "kind: employee_pulse"))
+    survey = session.get_one(Survey, survey_id)
+    assert survey.confidential
+    make_response(session, survey=survey)
+    page = client.get(f"/surveys/{survey_id}", headers=HTML)
+    assert re.search(r'id="kpi-complete">1<', page.text)
+    assert "only the totals above are shown" in page.text
+    assert 'id="table-activity"' not in page.text and "data-vega-spec" not in page.text
+    assert client.get(f"/surveys/{survey_id}/activity.csv").text.strip().count("\n") == 0

@@ -305,6 +305,8 @@ def survey_page(
     found = service.get_survey(session, survey_id=survey_id)
     survey = found.survey
     watched = monitor.survey_monitor(session, survey_id=survey_id)
+    if survey.confidential:
+        watched.days = []  # see the template: totals only, never a few answers by day
     definition = service.current_definition(session, survey=survey)
     return templates.TemplateResponse(
         request,
@@ -336,6 +338,8 @@ def survey_activity_csv(
     """The monitor's day-by-day table as CSV."""
     survey = service.get_survey(session, survey_id=survey_id).survey
     watched = monitor.survey_monitor(session, survey_id=survey_id, days=100_000)
+    if survey.confidential:
+        watched.days = []  # totals only for a confidential survey, as on its page
     return csv_response(
         f"{survey.code}-activity.csv",
         ("day", "emailed", "opened", "started", "completed", "response_rate_percent"),
