@@ -203,6 +203,10 @@ def test_who_may_open_and_change_surveys(
     assert client_as("viewer").get("/surveys", headers=HTML).status_code == 403
     lead = client_as("cx_lead")
     assert lead.get(f"/surveys/{survey_id}/edit", headers=HTML).status_code == 200
+    # Last year's survey, copied: a new code, in draft, to change and save as a new survey.
+    copy = lead.get("/surveys/new", params={"from": survey_id}, headers=HTML)
+    assert "code: site_visit_pulse_copy" in copy.text and "status: draft" in copy.text
+    assert "Create survey" in copy.text
 
 
 def test_a_confidential_survey_shows_totals_but_nothing_day_by_day(

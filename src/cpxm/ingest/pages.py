@@ -235,6 +235,31 @@ def run_spooled(
     return RedirectResponse(f"/imports/{run.id}", status_code=303)
 
 
+@router.get("/imports/templates/{name}", response_class=HTMLResponse)
+def template_page(request: Request, principal: DataSteward, name: str) -> Response:
+    """A shipped mapping template's YAML, to read or to paste and adapt."""
+    from cpxm.ingest.mapping import TEMPLATES_DIRECTORY
+
+    if name not in template_names():  # only a shipped name ever becomes a path
+        raise TemplateNotFound(
+            f"no mapping template '{name}'; templates: {', '.join(template_names())}"
+        )
+    return templates.TemplateResponse(
+        request,
+        "imports/template.html",
+        {
+            "name": name,
+            "text": (TEMPLATES_DIRECTORY / f"{name}.yaml").read_text(encoding="utf-8"),
+            "principal": principal,
+            "active_nav": "imports",
+        },
+    )
+
+
+class TemplateNotFound(DomainError):
+    status_code = 404
+
+
 @router.get("/imports/{run_id}", response_class=HTMLResponse)
 def run_page(
     request: Request,

@@ -168,9 +168,21 @@ def _editor(
 
 
 @router.get("/surveys/new", response_class=HTMLResponse)
-def new_survey(request: Request, principal: CxManager) -> Response:
-    """The editor with a starter definition showing every question type."""
-    return _editor(request, principal, text=editor.STARTER, survey=None)
+def new_survey(
+    request: Request,
+    session: DbSession,
+    principal: CxManager,
+    copy_of: Annotated[int | None, Query(alias="from", ge=1)] = None,
+) -> Response:
+    """The editor with a starter definition showing every question type, or a copy of a
+    survey (``?from=ID``) under a new code, in draft: last year's survey, changed."""
+    if copy_of is None:
+        return _editor(request, principal, text=editor.STARTER, survey=None)
+    document = service.export_definition(session, survey_id=copy_of)
+    document["code"] = f"{document['code']}_copy"[:80]
+    document["status"] = "draft"
+    document.pop("schedule", None)  # a copy sends nothing by itself until it is given one
+    return _editor(request, principal, text=editor.as_text(document), survey=None)
 
 
 @router.get("/surveys/{survey_id}/edit", response_class=HTMLResponse)
