@@ -129,6 +129,89 @@ def test_among_accented_spellings_the_one_most_sources_write_is_shown() -> None:
     assert shown(chosen, "first_name") == ("José", "agreement", "agreement 4 of 4")
 
 
+def test_an_accent_one_record_keeps_in_an_initial_or_a_slip_is_the_persons() -> None:
+    # Systems drop accents; nobody types one by mistake. É. and a misspelt Étiennne both
+    # say the É of the Etienne two other systems give without it.
+    chosen = choose(
+        [
+            record("crm", first_name="Étiennne", last_name="Besson"),
+            record("events", first_name="Etienne", last_name="Besson"),
+            record("email_platform", first_name="Etienne", last_name="Besson"),
+            record("medical_information", first_name="É.", last_name="Besson"),
+        ]
+    )
+    value, rule, reason = shown(chosen, "first_name")
+    assert (value, rule) == ("Étienne", "agreement")
+    assert reason == "agreement 2 of 4; accents as the person's records write it"
+    assert chosen["display_name"].value == "Étienne Besson"
+    # An initial of another letter, or another name, lends nothing.
+    other = choose(
+        [
+            record("crm", first_name="Etienne", last_name="Besson"),
+            record("events", first_name="Etienne", last_name="Besson"),
+            record("medical_information", first_name="Á.", last_name="Besson"),
+            record("call_centre", first_name="Élodie", last_name="Besson"),
+        ]
+    )
+    assert other["first_name"].value == "Etienne"
+
+
+def test_a_name_written_out_wins_a_tie_against_an_initial_of_another_letter() -> None:
+    chosen = choose(
+        [
+            record("medical_information", first_name="K.", last_name="Delattre"),
+            record("email_platform", first_name="Catherine", last_name="Delattre"),
+        ]
+    )
+    assert shown(chosen, "first_name") == (
+        "Catherine",
+        "agreement",
+        "agreement 1 of 2, written out against an initial",
+    )
+    # Records that differ in order as well (B. Joe against Joe Baker) say nothing of it.
+    turned = choose(
+        [
+            record("medical_information", first_name="B.", last_name="Joe"),
+            record("call_centre", first_name="Joe", last_name="Baker"),
+        ]
+    )
+    assert shown(turned, "first_name") == ("B.", "trust", "most trusted source")
+
+
+def test_a_tie_between_two_spellings_goes_to_the_one_the_store_writes() -> None:
+    from cpxm.identity.standardise import build
+    from cpxm.identity.survivorship import _folded
+
+    store = build(
+        [("Maria", "Weber")] * 40
+        + [("Marina", "Weber")] * 40
+        + [(f"Given{i}", f"Family{i}") for i in range(1_000)],
+        _folded,
+    )
+    pair = [
+        record("call_centre", first_name="Mariia", last_name="Niemeier"),
+        record("email_platform", first_name="Maria", last_name="Niemeier"),
+    ]
+    chosen = choose(pair, population=store)
+    assert shown(chosen, "first_name") == (
+        "Maria",
+        "agreement",
+        "agreement 1 of 2, as 40 records of the store spell it",
+    )
+    # Without a population (or one too small) the tie goes to trust.
+    assert choose(pair)["first_name"].value == "Mariia"
+
+
+def test_a_doubled_hyphen_is_not_shown_when_a_clean_spelling_agrees() -> None:
+    chosen = choose(
+        [
+            record("crm", first_name="Klaus--Jürgen", last_name="Scholz"),
+            record("events", first_name="Klaus-Jürgen", last_name="Scholz"),
+        ]
+    )
+    assert chosen["first_name"].value == "Klaus-Jürgen"
+
+
 def test_capitals_are_written_as_a_name() -> None:
     chosen = choose([record("crm", first_name="Zacharie", last_name="LE ROUX")])
     assert chosen["last_name"].value == "Le Roux"

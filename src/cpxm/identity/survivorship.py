@@ -27,7 +27,15 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from cpxm.identity.normalise import NICKNAMES, TITLES, _kind, _phone, fold
-from cpxm.identity.standardise import NamePopulation, accented, build, name_key, standardise
+from cpxm.identity.standardise import (
+    COMMON_RATIO,
+    COMMON_RECORDS,
+    NamePopulation,
+    accented,
+    build,
+    name_key,
+    standardise,
+)
 from cpxm.stakeholders.models import STAKEHOLDER_TYPES
 
 DEFAULT_TRUST_ORDER = (
@@ -230,16 +238,21 @@ def _is_nickname(value: str) -> bool:
     return any(token in NICKNAMES for token in _folded(value).split())
 
 
-def _shown_preference(attribute: str, value: Any) -> tuple[bool, int, bool]:
-    """Lower is better: a name over its nickname, accents kept, mixed case over capitals."""
+_DOUBLED_SEPARATOR = re.compile(r"([-' .])\1")
+
+
+def _shown_preference(attribute: str, value: Any) -> tuple[bool, bool, int, bool]:
+    """Lower is better: a name over its nickname, no doubled hyphen or space (a slip of the
+    keyboard: Klaus--Jürgen), accents kept, mixed case over capitals."""
     if not isinstance(value, str):
-        return (False, 0, False)
+        return (False, False, 0, False)
     if attribute == "email":
-        return (False, 0, value != value.lower())  # addresses are shown as written to
+        return (False, False, 0, value != value.lower())  # addresses are shown as written to
     nickname = attribute == "first_name" and _is_nickname(value)
+    doubled = _DOUBLED_SEPARATOR.search(value) is not None
     accents = sum(1 for ch in value if not ch.isascii())
     one_case = value == value.upper() or value == value.lower()
-    return (nickname, -accents, one_case)
+    return (nickname, doubled, -accents, one_case)
 
 
 def _rule_between(winner: Rank, runner_up: Rank) -> str:
@@ -339,9 +352,11 @@ def _choose_one(
     attribute: str,
     known: Sequence[tuple[Rank, Candidate, Any, bool]],
     addresses: Sequence[str] = (),
+    population: NamePopulation | None = None,
 ) -> Choice:
     """The surviving value of one attribute among the (rank, record, value, swapped) that
-    know it, in rank order; ``addresses``: the letters of the person's e-mail addresses."""
+    know it, in rank order; ``addresses``: the letters of the person's e-mail addresses;
+    ``population``: how the store writes names, for ties between two spellings of one."""
     _, best, value, _ = known[0]
     if len(known) == 1:
         return Choice(value, best.record_id, "only_source", REASONS["only_source"])
@@ -390,12 +405,27 @@ def _choose_one(
     else:
         tied = [g for g in ordered if g.support == winner.support]
         spelled = [g for g in tied if _in_addresses(g, addresses)]
+        written_out = [g for g in tied if not _is_initial(_folded(str(g.shown[0][2])))]
+        one_name = _spellings_of_one_name(tied)
+        usual = _most_written(attribute, tied, population) if one_name else None
         central = _closest_to_the_others(tied, ordered) if len(ordered) > 2 else None
-        if len(spelled) == 1 and _spellings_of_one_name(tied):
+        if len(spelled) == 1 and one_name:
             # Two systems, two spellings: the one the person's e-mail address is made of
             # (rangel in gregory.rangel@...) is not the one with the slip of the keyboard.
             winner = spelled[0]
             rule, reason = "agreement", f"agreement {winner.support} of {total} and the e-mail"
+        elif len(written_out) == 1 and attribute == "first_name" and _one_surname(tied):
+            # Catherine against K.: an initial of another letter (heard, not read) says less
+            # than a name written out in full.
+            winner = written_out[0]
+            rule = "agreement"
+            reason = f"agreement {winner.support} of {total}, written out against an initial"
+        elif usual is not None:
+            winner, count = usual
+            rule = "agreement"
+            reason = (
+                f"agreement {winner.support} of {total}, as {count} records of the store spell it"
+            )
         elif central is not None:
             winner = central
             rule = "agreement"
@@ -434,6 +464,34 @@ def _closest_to_the_others(tied: Sequence[_Group], groups: Sequence[_Group]) -> 
     }
     ranked = sorted(tied, key=lambda g: distance[id(g)])
     return ranked[0] if distance[id(ranked[0])] < distance[id(ranked[1])] else None
+
+
+def _one_surname(groups: Sequence[_Group]) -> bool:
+    """Whether the records behind these given names agree on the surname (a slip aside): a
+    given name against an initial means nothing where the records differ in order too."""
+    surnames = {
+        _folded(str(c.values.get("last_name") or "")) for g in groups for _, c, _ in g.shown
+    }
+    first = next(iter(surnames))
+    return bool(first) and all(other and _alike(first, other) for other in surnames)
+
+
+def _most_written(
+    attribute: str, tied: Sequence[_Group], population: NamePopulation | None
+) -> tuple[_Group, int] | None:
+    """Of two spellings of one name equally supported, the one the store's records write far
+    more often (Gérard against Gérrd), and how many write it: a slip is seldom made twice,
+    a name is shared by many. Thresholds as for the population's own corrections."""
+    if population is None or not population.usable or attribute not in ("first_name", "last_name"):
+        return None
+    counts = population.counts(attribute)
+    written = sorted(
+        ((counts.get(_folded(str(g.shown[0][2])), 0), i) for i, g in enumerate(tied)), reverse=True
+    )
+    (most, best), runner_up = written[0], written[1][0]
+    if most >= max(COMMON_RECORDS, COMMON_RATIO * runner_up):
+        return tied[best], most
+    return None
 
 
 def _spellings_of_one_name(groups: Sequence[_Group]) -> bool:
@@ -636,13 +694,85 @@ def choose(
 
     Names are first standardised record by record on the person's e-mail and, given a
     ``population``, on how the store's other records write them."""
+    as_given = candidates
     candidates, notes = _standardised(candidates, population)
-    chosen = _choose(candidates, trust_order)
+    chosen = _choose(candidates, trust_order, population)
     if notes:
         _with_notes(chosen, notes)
+    if len(as_given) > 1:
+        _accents_of_the_person(chosen, as_given)
     if population is not None:
         _accents_restored(chosen, candidates, population)
     return chosen
+
+
+def _accents_of_the_person(chosen: dict[str, Choice], candidates: Sequence[Candidate]) -> None:
+    """A name chosen without accents takes those the person's records write on its letters,
+    in an initial (``É.``) or a misspelt form (``Étiennne``): systems drop accents, people do
+    not add them by mistake, so the accent one record kept is the person's. Where records
+    accent it differently, the accents most of them write."""
+    changed = False
+    for attribute in ("first_name", "last_name"):
+        choice = chosen.get(attribute)
+        if choice is None or not isinstance(choice.value, str):
+            continue
+        if not choice.value.isascii():
+            continue  # a spelling with accents was chosen: the records' vote stands
+        written = Counter(
+            accented_value
+            for c in candidates
+            if isinstance(other := c.values.get(attribute), str) and not other.isascii()
+            if (accented_value := _with_accents_of(choice.value, other)) != choice.value
+        )
+        if written:
+            value = written.most_common(1)[0][0]
+            chosen[attribute] = choice._replace(
+                value=value, reason=f"{choice.reason}; accents as the person's records write it"
+            )
+            changed = True
+    if changed:
+        _person_name(chosen)
+
+
+def _base_letter(ch: str) -> str:
+    return unicodedata.normalize("NFD", ch)[:1].lower()
+
+
+def _with_accents_of(value: str, other: str) -> str:
+    """``value`` with the accents ``other`` writes on the same letters, where ``other`` is
+    an initial of it or a spelling of it (the letters before and after a slip aligned)."""
+    key, other_key = _folded(value), _folded(other)
+    if not key or not other_key:
+        return value
+    if len(other_key) == 1:
+        if key[0] != other_key:
+            return value
+        pairs = [(0, 0)]
+    elif key == other_key or _slips(key, other_key) <= 2:
+        shorter = min(len(value), len(other))
+        prefix = 0
+        while prefix < shorter and _base_letter(value[prefix]) == _base_letter(other[prefix]):
+            prefix += 1
+        pairs = [(i, i) for i in range(prefix)]
+        suffix = 1
+        while suffix <= shorter - prefix and _base_letter(value[-suffix]) == _base_letter(
+            other[-suffix]
+        ):
+            pairs.append((len(value) - suffix, len(other) - suffix))
+            suffix += 1
+    else:
+        return value
+    letters = list(value)
+    for mine, theirs in pairs:
+        plain, marked = value[mine], other[theirs]
+        if (
+            plain.isascii()
+            and plain.isalpha()
+            and not marked.isascii()
+            and _base_letter(marked) == plain.lower()
+        ):
+            letters[mine] = marked.lower() if plain.islower() else marked.upper()
+    return "".join(letters)
 
 
 def _accents_restored(
@@ -668,7 +798,11 @@ def _accents_restored(
         _person_name(chosen)
 
 
-def _choose(candidates: Sequence[Candidate], trust_order: Sequence[str]) -> dict[str, Choice]:
+def _choose(
+    candidates: Sequence[Candidate],
+    trust_order: Sequence[str],
+    population: NamePopulation | None = None,
+) -> dict[str, Choice]:
     if len(candidates) == 1:
         # Most golden records have one source: nothing to weigh, and a resolve makes many.
         only = candidates[0]
@@ -731,6 +865,8 @@ def _choose(candidates: Sequence[Candidate], trust_order: Sequence[str]) -> dict
                     for entry in known.get("email", ())
                 ]
             names = attribute in ("first_name", "last_name")
-            chosen[attribute] = _choose_one(attribute, values, addresses if names else ())
+            chosen[attribute] = _choose_one(
+                attribute, values, addresses if names else (), population if names else None
+            )
     _person_name(chosen)
     return chosen
