@@ -405,11 +405,12 @@ def _choose_one(
     else:
         tied = [g for g in ordered if g.support == winner.support]
         spelled = [g for g in tied if _in_addresses(g, addresses)]
+        names = attribute in ("first_name", "last_name")
         written_out = [g for g in tied if not _is_initial(_folded(str(g.shown[0][2])))]
-        one_name = _spellings_of_one_name(tied)
-        usual = _most_written(attribute, tied, population) if one_name else None
-        central = _closest_to_the_others(tied, ordered) if len(ordered) > 2 else None
-        if len(spelled) == 1 and one_name:
+        # Each rule asks whether the tied values are spellings of one name only when its own
+        # evidence is there: the slips between two street addresses cost a millisecond a pair.
+        usual = _most_written(attribute, tied, population) if names else None
+        if len(spelled) == 1 and _spellings_of_one_name(tied):
             # Two systems, two spellings: the one the person's e-mail address is made of
             # (rangel in gregory.rangel@...) is not the one with the slip of the keyboard.
             winner = spelled[0]
@@ -420,13 +421,15 @@ def _choose_one(
             winner = written_out[0]
             rule = "agreement"
             reason = f"agreement {winner.support} of {total}, written out against an initial"
-        elif usual is not None:
+        elif usual is not None and _spellings_of_one_name(tied):
             winner, count = usual
             rule = "agreement"
             reason = (
                 f"agreement {winner.support} of {total}, as {count} records of the store spell it"
             )
-        elif central is not None:
+        elif (
+            central := _closest_to_the_others(tied, ordered) if len(ordered) > 2 else None
+        ) is not None:
             winner = central
             rule = "agreement"
             reason = f"agreement {winner.support} of {total}, closest to the other spellings"
@@ -500,7 +503,12 @@ def _spellings_of_one_name(groups: Sequence[_Group]) -> bool:
     words = [_folded(str(g.shown[0][2])) for g in groups]
     # Each a slip or two from another: Anan and Amna are two apart, each one from Anna.
     return all(
-        any(_slips(word, other) <= min(2, len(word) // 3) for other in words if other is not word)
+        any(
+            abs(len(word) - len(other)) <= min(2, len(word) // 3)
+            and _slips(word, other) <= min(2, len(word) // 3)
+            for other in words
+            if other is not word
+        )
         for word in words
     )
 
