@@ -355,10 +355,13 @@ def test_golden_names_and_emails_are_the_true_ones(effect_store: Engine) -> None
     # scale a name is seldom held by five records, so fewer slips are put right. A given name
     # every source gives only as an initial (``M.`` for Maaya, no e-mail to spell it out) no
     # rule can write in full: those are counted apart. Given names stay short of the target
-    # (98.6% at scale 1; docs/identity-resolution.md says what is left).
+    # (docs/identity-resolution.md gives the figure at scale 1 and says what is left: mostly
+    # golden records of one source whose person's other records were not linked to them).
+    # Here (seed 7) given names written in full are 96.2% right, last names 97.6%.
     assert scores["email"].accuracy() >= 0.99, scores["email"].examples
     assert scores["last_name"].accuracy() >= 0.97, scores["last_name"].examples
-    assert scores["first_name"].accuracy_in_full() >= 0.95, scores["first_name"].examples
+    assert scores["first_name"].accuracy_in_full() >= 0.96, scores["first_name"].examples
+    assert scores["first_name"].accuracy() >= 0.95, scores["first_name"].examples
     assert scores["first_name"].initial_only() <= 0.02 * scores["first_name"].shown()
     assert scores["birth_date"].accuracy() >= 0.99
 
