@@ -284,19 +284,14 @@ def _suppressed_row(
 
 
 def _wave_of(column: ir.TimestampValue, waves: list[tuple[str, datetime, int]]) -> ir.Value:
-    """The wave whose period holds the time: from its first invitation to the next wave's."""
-    epoch = column.epoch_seconds()
-    branches = []
-    for index, (label, starts, _invited) in enumerate(waves):
-        condition = epoch >= _epoch(starts)
-        if index + 1 < len(waves):
-            condition = condition & (epoch < _epoch(waves[index + 1][1]))
-        branches.append((condition, label))
+    """The wave whose period holds the time: from its first invitation to the next wave's.
+
+    Compared with the waves' start times as they are, newest first, so each row costs a few
+    comparisons (on SQLite, of ISO text) and no conversion of every row's time."""
+    branches = [
+        (column >= ibis.literal(starts), label) for label, starts, _invited in reversed(waves)
+    ]
     return ibis.cases(*branches, else_=ibis.null("string"))
-
-
-def _epoch(moment: datetime) -> int:
-    return int((moment - datetime(1970, 1, 1)).total_seconds())
 
 
 def _team_interactions(start: datetime | None = None, end: datetime | None = None) -> ir.Table:
@@ -328,40 +323,58 @@ def _contacts(session: Session, served: ir.Table) -> dict[int | None, tuple[int,
 
 
 def _after_contact_scores(
-    session: Session, served: ir.Table, waves: list[tuple[str, datetime, int]]
+    session: Session, waves: list[tuple[str, datetime, int]]
 ) -> dict[tuple[str, int | None, str], stats.Moments]:
-    """CSAT and CES of the surveys a team's contacts triggered, by the wave of the answer."""
+    """CSAT and CES of the surveys a team's contacts triggered, by the wave of the answer.
+
+    From the answers to CSAT and CES questions (an index holds them with their values) through
+    their response, invitation and triggering contact, each by its key, to the employee's team;
+    only the columns the figures need, so no row is read whole."""
+    kinds = {
+        question_id: kind
+        for question_id, kind in session.execute(
+            select(Question.id, Question.question_type).where(
+                Question.question_type.in_(("csat", "ces"))
+            )
+        )
+    }
+    if not kinds or not waves:
+        return {}
     answers = table("answers")
-    questions = table("questions")
+    chosen = answers.filter(
+        answers.question_id.isin(list(kinds)), answers.value_number.notnull()
+    ).select(a_response="response_id", question_id="question_id", value="value_number")
     responses = table("responses")
-    invitations = table("invitations")
-    scored = questions.filter(questions.question_type.isin(("csat", "ces"))).select(
-        q_id="id", kind="question_type"
-    )
     complete = responses.filter(responses.status == "complete").select(
         r_id="id", r_invitation="invitation_id", submitted_at="submitted_at"
     )
+    invitations = table("invitations")
     triggered = invitations.filter(invitations.trigger_interaction_id.notnull()).select(
         i_id="id", trigger="trigger_interaction_id"
     )
-    teams = served.select(t_interaction="interaction_id", team_id="team_id")
+    interactions = table("interactions")
+    made = interactions.filter(interactions.employee_id.notnull()).select(
+        x_id="id", employee="employee_id"
+    )
+    employees = table("stakeholders").select(e_id="id", team_id="team_id")
     joined = (
-        answers.join(scored, answers.question_id == scored.q_id)
-        .join(complete, answers.response_id == complete.r_id)
+        chosen.join(complete, chosen.a_response == complete.r_id)
         .join(triggered, complete.r_invitation == triggered.i_id)
-        .join(teams, triggered.trigger == teams.t_interaction)
+        .join(made, triggered.trigger == made.x_id)
+        .join(employees, made.employee == employees.e_id)
     )
-    joined = joined.mutate(value=joined.value_number, wave=_wave_of(joined.submitted_at, waves))
-    joined = joined.filter(joined.wave.notnull(), joined.value.notnull())
-    grouped = joined.group_by("wave", "team_id", "kind").aggregate(
-        n=joined.count(),
-        total=joined.value.sum(),
-        total_squares=(joined.value * joined.value).sum(),
+    joined = joined.mutate(wave=_wave_of(joined.submitted_at, waves))
+    dated = joined.filter(joined.wave.notnull())
+    grouped = dated.group_by("wave", "team_id", "question_id").aggregate(
+        n=dated.count(),
+        total=dated.value.sum(),
+        total_squares=(dated.value * dated.value).sum(),
     )
-    return {
-        (str(row["wave"]), _team(row["team_id"]), str(row["kind"])): _moments(row)
-        for row in fetch(session, grouped)
-    }
+    found: dict[tuple[str, int | None, str], stats.Moments] = {}
+    for row in fetch(session, grouped):
+        key = (str(row["wave"]), _team(row["team_id"]), kinds[int(row["question_id"])])
+        found[key] = found[key] + _moments(row) if key in found else _moments(row)
+    return found
 
 
 def _last_touch_nps(
@@ -481,9 +494,7 @@ def association(
     slope, correlation = _slope(sums.sum(axis=0))
     if slope is None:
         return Association(enabler, outcome, None, None, None, None, len(points), len(teams))
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(len(teams), np.full(len(teams), 1 / len(teams)), BOOTSTRAP_DRAWS)
-    drawn = weights @ sums
+    drawn = _bootstrap_weights(len(teams), seed) @ sums
     n, sx, sy, sxx, _syy, sxy = drawn.T
     variance_x = sxx - sx * sx / n
     usable = variance_x > 1e-12
@@ -494,6 +505,16 @@ def association(
         else (None, None)
     )
     return Association(enabler, outcome, slope, low, high, correlation, len(points), len(teams))
+
+
+@functools.lru_cache(maxsize=16)
+def _bootstrap_weights(teams: int, seed: int) -> np.ndarray:
+    """How often each team is drawn in each bootstrap resample: the same draws for every
+    enabler and outcome over the same number of teams (a page asks for a dozen), made once."""
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(teams, np.full(teams, 1 / teams), BOOTSTRAP_DRAWS)
+    weights.setflags(write=False)
+    return weights
 
 
 def _slope(total: np.ndarray) -> tuple[float | None, float | None]:
@@ -593,7 +614,7 @@ def ex_report(session: Session, query: ExQuery) -> ExReport:
         in_period = _team_interactions(period_start, period_end)
         contacts = _contacts(session, in_period)
         ping_pong = _ping_pong(session, in_period, period_start, period_end)
-        after_contact = _after_contact_scores(session, _team_interactions(), waves)
+        after_contact = _after_contact_scores(session, waves)
         last_touch = _last_touch_nps(session, waves, query.attribution_days)
 
     @functools.cache

@@ -16,8 +16,24 @@ class Interaction(Base):
     __tablename__ = "interactions"
     __table_args__ = (
         CheckConstraint("direction IN ('inbound', 'outbound')", name="direction"),
-        Index("ix_interactions_stakeholder_occurred", "stakeholder_id", "occurred_at"),
-        Index("ix_interactions_occurred_at", "occurred_at"),
+        # Both carry the employee, direction and department, so the EX-CX page's counts per
+        # team (contacts, ping-pong weeks, last contact before an answer) stay in the index.
+        Index(
+            "ix_interactions_stakeholder_occurred_employee",
+            "stakeholder_id",
+            "occurred_at",
+            "employee_id",
+            "direction",
+            "department_code",
+        ),
+        Index(
+            "ix_interactions_occurred_employee",
+            "occurred_at",
+            "employee_id",
+            "stakeholder_id",
+            "direction",
+            "department_code",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
