@@ -359,4 +359,8 @@ USERS = (
     ("pv", "Ingrid Larsen", "pv_officer", "Pharmacovigilance"),
     ("access", "Tom Whitaker", "commercial", "Market access"),
     ("viewer", "Guest Viewer", "viewer", "CX office"),
+    # A work team's lead (writes that team's action plan on the EX-CX page) and the people team
+    # (the pulse's invitation status; every team's action plans).
+    ("field.lead.de", "Anna Becker", "commercial", "Field force Germany"),
+    ("people", "Rosa Lindqvist", "hr_partner", "CX office"),
 )
