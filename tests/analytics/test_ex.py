@@ -134,7 +134,8 @@ def test_actions_are_recorded_by_team_leads_not_analysts(
     assert created.status_code == 201, created.text
     assert created.json()["baseline_wave"] == "2025-05"
     listed = client_as("hr_partner").get("/api/v1/analytics/ex/actions").json()
-    assert [a["action"] for a in listed] == ["New CRM on tablets"]
+    assert [a["action"] for a in listed["items"]] == ["New CRM on tablets"]
+    assert (listed["total"], listed["limit"], listed["offset"]) == (1, 50, 0)
     page = client_as("viewer").get("/analytics/ex")
     assert page.status_code == 200 and "New CRM on tablets" in page.text
     assert "Team Alpha" in page.text and "hidden" in page.text

@@ -22,6 +22,7 @@ from cpxm.analytics.ex_actions import (
 )
 from cpxm.analytics.service import report_cache
 from cpxm.deps import DbSession
+from cpxm.pagination import Page, Pagination
 
 router = APIRouter(prefix="/analytics/ex", tags=["analytics"], dependencies=[requires(AGGREGATES)])
 
@@ -79,12 +80,18 @@ class ActionChange(BaseModel):
 
 @router.get("/actions")
 def list_actions(
-    request: Request, session: DbSession, survey: str | None = None
-) -> list[ActionView]:
+    request: Request, session: DbSession, page: Pagination, survey: str | None = None
+) -> Page[ActionView]:
     """Team action plans, newest first, with the enabler's move from its baseline wave to the
     next wave where the team's figure is shown."""
     report = cached_ex_report(request, session, ExQuery(survey=survey or None))
-    return action_views(session, report)
+    views = action_views(session, report)
+    return Page(
+        items=views[page.offset : page.offset + page.limit],
+        total=len(views),
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @router.post("/actions", status_code=201)
