@@ -9,17 +9,17 @@ indexes on interactions now carry those columns, so the same reads stay in the i
 replace the narrower ones (same leading columns, so every other query keeps its plan) rather
 than adding to the indexes every import has to write.
 
-Revision ID: 0032
-Revises: 0031
-Create Date: 2026-12-06 05:30:00
+Revision ID: 0033
+Revises: 0032
+Create Date: 2026-12-06 06:00:00
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision: str = "0032"
-down_revision: str | None = "0031"
+revision: str = "0033"
+down_revision: str | None = "0032"
 branch_labels: str | None = None
 depends_on: str | None = None
 
