@@ -19,11 +19,17 @@ import tempfile
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from benchmarks.analytics_pages import counts, percentile, prepare_sqlite, time_runs
 from cpxm.access import ALL_POLICIES, Principal, Role
 from cpxm.app import create_app
+from cpxm.auth.service import create_user
 from cpxm.initiatives.demo import prepare_demo_initiatives
+from cpxm.workspace.models import User
+
+BENCH_USER = "bench-initiatives@example.org"
 
 PATHS = {
     "backlog page": "/initiatives",
@@ -50,7 +56,13 @@ def main() -> None:
     responses, interactions = counts(engine)
     print(f"SQLite scale {arguments.scale:g}: {responses:,} responses, {interactions:,} contacts")
     app = create_app(engine)
-    reader = Principal(user_id=0, email="bench@localhost", display_name="Benchmark",
+    # A real user: reads of patients' words in verbatims are audited under their id.
+    with Session(engine) as session:
+        user = session.scalars(select(User).where(User.email == BENCH_USER)).one_or_none()
+        user = user or create_user(session, email=BENCH_USER, role="cx_lead")
+        user_id = user.id
+        session.commit()
+    reader = Principal(user_id=user_id, email=BENCH_USER, display_name="Benchmark",
                        role=Role.CX_LEAD, method="token")  # fmt: skip
     for policy in ALL_POLICIES:  # access is not what is measured
         app.dependency_overrides[policy] = lambda: reader
