@@ -48,7 +48,14 @@ _TREATMENT = re.compile(
     r"(?<!\w)(?:medication|medicine|meds|drug|tablets?|pills?|capsules?|injections?|injecting|"
     r"injected|infusions?|jabs?|shots?|doses?|dosage|treatment|therapy|prescri\w+|taking|took|"
     r"started|starting|since (?:starting|taking|beginning)|after (?:taking|starting|the)|"
-    r"on (?:it|the)|pens?|patches?|cream|inhaler|vaccine|vaccinated)(?!\w)",
+    r"on (?:it|the)|pens?|patches?|cream|inhaler|vaccine|vaccinated|medicines|medications|"
+    r"med|refills?|generic|side[- ]?effects?|wean\w*|withdrawals?|this stuff|"
+    r"\d+(?:\.\d+)? ?(?:mg|mcg|µg|ml|iu|units?)|"
+    # Generic names by their international nonproprietary name stems (-pril, -sartan, ...).
+    r"\w+(?:pril|sartan|olol|statin|prazole|azole|tidine|oxetine|xetine|triptan|gliptin|"
+    r"glutide|formin|zepam|zolam|codone|morphine|cillin|mycin|cycline|floxacin|mab|tinib|"
+    r"profen|coxib|olone|asone|afil|dronate|parin|lukast|tiapine|peridone|pramine|triptyline|"
+    r"barbital|gabalin|pentin|amfetamine|phenidate|setron|semide|thiazide|dipine))(?!\w)",
     re.IGNORECASE,
 )
 _OTHER_MEDICINE = re.compile(
@@ -261,27 +268,31 @@ def detect_safety(
         candidates = sentence_products or products
         product = candidates[0] if candidates else None
         covered: list[tuple[int, int]] = []
+        taken: dict[str, list[tuple[int, int]]] = {}
         for kind, subtype, pattern in vocabulary.patterns:
             for match in pattern.finditer(masked):
                 start, end = match.span()
                 if any(
-                    start < taken_end and end > taken_start for taken_start, taken_end in covered
+                    start < taken_end and end > taken_start
+                    for taken_start, taken_end in taken.setdefault(kind, [])
                 ):
-                    continue  # one span, one mention: "allergic reaction" is not two events
+                    # One span, one mention of a kind: "allergic reaction" is not two events,
+                    # but "made my depression worse" is an event and a lack of efficacy.
+                    continue
                 if kind == "srs" and subtype in ("paediatric", "elderly") and not has_treatment:
                     continue  # a child or an elderly person is a special situation only if exposed
-                if subtype == "lack_of_efficacy" and (
-                    _DIGITAL.search(sentence) or not has_treatment
-                ):
-                    # "the portal does not work" is not about a medicine; "Didn't work." in a
-                    # review of one is.
-                    continue
+                if subtype == "lack_of_efficacy" and _DIGITAL.search(sentence):
+                    continue  # "the portal does not work" is not about a medicine
                 covered.append((start, end))
+                taken[kind].append((start, end))
                 context = _classify(sentence, start, end, following_sentence, cjk=cjk)
                 reportable = _reportable(
                     context.context, kind, sentence, sentence_products, has_treatment
                 )
                 reason = None if reportable else _reason(context.context)
+                if reportable and subtype == "lack_of_efficacy" and not has_treatment:
+                    # "Didn't work." in a text that names no medicine: PV reads it.
+                    reportable, reason = False, "low_confidence"
                 if reportable and kind == "ae" and _treated_condition(sentence, start, end):
                     reportable, reason = False, "treated_condition"
                 mentions.append(
@@ -328,17 +339,10 @@ def detect_safety_many(
 
 
 def _weak_sentences(mentions: list[SafetyMention]) -> set[str]:
-    strong = {
-        m.sentence
-        for m in mentions
-        if m.reportable and m.kind == "ae" and m.subtype != "possible_event"
-    }
-    weak = {
-        m.sentence
-        for m in mentions
-        if m.reportable and m.kind == "ae" and m.subtype == "possible_event"
-    }
-    return weak - strong
+    """Sentences whose only reportable event evidence is a safety-net hit."""
+    reportable = [m for m in mentions if m.reportable and m.kind == "ae"]
+    strong = {m.sentence for m in reportable if m.subtype != "possible_event"}
+    return {m.sentence for m in reportable if m.subtype == "possible_event"} - strong
 
 
 def confirm_weak_events(results: list[SafetyResult]) -> list[SafetyResult]:
