@@ -44,12 +44,14 @@ def _activity_template() -> Spec:
         alt.Chart(title="Activity per day")
         .mark_bar()
         .encode(
-            x=alt.X("day:T", title=None, axis=alt.Axis(format="%d %b", labelOverlap=True)),
+            # Days as bands (one group of bars per day with activity), not a time scale on which
+            # one day is a hairline.
+            x=alt.X("day:O", title=None, axis=alt.Axis(labelAngle=0, labelOverlap=True)),
             xOffset=alt.XOffset("what:N", sort=[label for _k, label in SERIES]),
-            y=alt.Y("count:Q", title="Count"),
+            y=alt.Y("count:Q", title="Count", axis=alt.Axis(tickMinStep=1, format="d")),
             color=alt.Color("what:N", title=None, sort=[label for _k, label in SERIES]),
             tooltip=[
-                alt.Tooltip("day:T", title="Day", format="%Y-%m-%d"),
+                alt.Tooltip("day:O", title="Day"),
                 alt.Tooltip("what:N", title="What"),
                 alt.Tooltip("count:Q", title="Count", format=","),
             ],

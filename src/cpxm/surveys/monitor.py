@@ -52,7 +52,8 @@ class DayFigures:
     emailed: int = 0
     opened: int = 0
     started: int = 0
-    completed: int = 0
+    completed: int = 0  # every complete response, by personal or open link
+    completed_from_invitations: int = 0
     # Running totals up to and including the day: the response rate as it stood that evening.
     emailed_so_far: int = 0
     completed_so_far: int = 0
@@ -151,9 +152,10 @@ def survey_monitor(session: Session, *, survey_id: int, days: int = 90) -> Surve
     add(Invitation.sent_at, "emailed", model=Invitation)
     add(Invitation.opened_at, "opened", model=Invitation)
     add(Response.started_at, "started", model=Response)
+    add(Response.submitted_at, "completed", Response.status == "complete", model=Response)
     add(
         Response.submitted_at,
-        "completed",
+        "completed_from_invitations",
         Response.status == "complete",
         Response.invitation_id.is_not(None),
         model=Response,
@@ -163,7 +165,7 @@ def survey_monitor(session: Session, *, survey_id: int, days: int = 90) -> Surve
     for day in sorted(per_day):
         counts = per_day[day]
         emailed_so_far += counts.get("emailed", 0)
-        completed_so_far += counts.get("completed", 0)
+        completed_so_far += counts.get("completed_from_invitations", 0)
         series.append(
             DayFigures(
                 day=day,
@@ -171,6 +173,7 @@ def survey_monitor(session: Session, *, survey_id: int, days: int = 90) -> Surve
                 opened=counts.get("opened", 0),
                 started=counts.get("started", 0),
                 completed=counts.get("completed", 0),
+                completed_from_invitations=counts.get("completed_from_invitations", 0),
                 emailed_so_far=emailed_so_far,
                 completed_so_far=completed_so_far,
             )

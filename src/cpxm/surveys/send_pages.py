@@ -288,6 +288,7 @@ def _render_preview(
     survey = respondent.survey
     preview = {
         "survey_id": survey.id,
+        "version": respondent.version,
         "survey_page": f"/surveys/{survey.id}",
         "languages": respondent.definition.all_languages(),
         "language": respondent.language,

@@ -93,7 +93,19 @@ templates.env.globals.update(
 
 
 # Codes that are acronyms in the trade; everything else reads as a sentence-case phrase.
-ACRONYMS = {"hcp": "HCP", "cro": "CRO", "kol": "KOL", "msl": "MSL", "psp": "PSP", "pv": "PV"}
+ACRONYMS = {
+    "hcp": "HCP",
+    "cro": "CRO",
+    "kol": "KOL",
+    "msl": "MSL",
+    "psp": "PSP",
+    "pv": "PV",
+    # survey question types
+    "nps": "NPS",
+    "csat": "CSAT",
+    "ces": "CES",
+    "prem": "PREM",
+}
 
 
 def humanise(code: str) -> str:
