@@ -108,7 +108,9 @@ def _mapping_choice(mapping: str, mapping_yaml: str) -> tuple[str | None, str | 
     text = mapping_yaml if mapping_yaml.strip() else None
     if name and text:
         # The pasted mapping is the more deliberate choice; say so rather than guess silently.
-        raise DomainError("choose a template or paste a mapping, not both")
+        from cpxm.ingest.uploads import BadMapping
+
+        raise BadMapping("choose a template or paste a mapping, not both")
     return name, text
 
 
