@@ -32,6 +32,7 @@ from cpxm.cases.api import notifications_router
 from cpxm.cases.api import router as cases_router
 from cpxm.cases.pages import router as cases_pages
 from cpxm.db import make_engine, session_factory
+from cpxm.digest.pages import router as digest_pages
 from cpxm.feedback.api import router as feedback_router
 from cpxm.feedback.pages import router as feedback_pages
 from cpxm.governance.api import router as governance_router
@@ -148,6 +149,7 @@ def create_app(
     app.include_router(analytics_pages)
     app.include_router(feedback_pages)
     app.include_router(initiatives_pages)
+    app.include_router(digest_pages)
     app.include_router(safety_pages)
     app.include_router(safety_respondent_pages)
     app.include_router(identity_pages)

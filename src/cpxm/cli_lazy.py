@@ -71,6 +71,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "cpxm.lake.cli:lake_app",
         "Export the analytic facts to a lake folder (Parquet), incrementally.",
     ),
+    "digest": LazyCommand(
+        "cpxm.digest.cli:digest_command",
+        "Write the monthly CX digest for an audience as PDF or HTML (by OUT's suffix).",
+    ),
     "initiatives": LazyCommand(
         "cpxm.initiatives.cli:initiatives_app",
         "The initiatives backlog: add, list by RICE, show evidence, ship.",

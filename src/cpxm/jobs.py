@@ -63,6 +63,7 @@ TASK_MODULES: tuple[str, ...] = (
     "cpxm.cases.jobs",
     "cpxm.retention.jobs",
     "cpxm.analytics.jobs",
+    "cpxm.digest.jobs",
 )
 
 

@@ -8,6 +8,7 @@ from cpxm.auth import models as auth_models
 from cpxm.cases import models as cases_models
 from cpxm.db import Base
 from cpxm.demo import models as demo_models
+from cpxm.digest import models as digest_models
 from cpxm.feedback import models as feedback_models
 from cpxm.governance import models as governance_models
 from cpxm.identity import models as identity_models
@@ -29,6 +30,7 @@ __all__ = [
     "auth_models",
     "cases_models",
     "demo_models",
+    "digest_models",
     "feedback_models",
     "governance_models",
     "identity_models",

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy import case as case_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -37,6 +37,8 @@ from cpxm.stakeholders.models import Stakeholder
 from cpxm.stakeholders.service import golden_ids
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Country, Department, Team, TherapeuticArea, User
+
+_Ts = TypeVarTuple("_Ts")
 
 STATUSES = ("open", "in_progress", "closed")
 RESOLUTION_CODES = (
@@ -580,15 +582,67 @@ class RecoveryFigures:
         return self.recovered / self.answered if self.answered else None
 
 
-def recovery_figures(session: Session) -> RecoveryFigures:
-    row = session.execute(
-        select(
-            func.count(Case.recovery_sent_at),
-            func.count(Case.recovery_answered_at),
-            func.count(Case.id).filter(Case.recovery_score >= RECOVERED_AT),
-        )
-    ).one()
+def recovery_figures(
+    session: Session,
+    *,
+    answered_from: datetime | None = None,
+    answered_to: datetime | None = None,
+    department: str | None = None,
+    therapeutic_area: str | None = None,
+) -> RecoveryFigures:
+    """Recovery surveys sent, answered and recovered; optionally only answers given in
+    [``answered_from``, ``answered_to``) and cases of one department or therapeutic area."""
+    query = select(
+        func.count(Case.recovery_sent_at),
+        func.count(Case.recovery_answered_at),
+        func.count(Case.id).filter(Case.recovery_score >= RECOVERED_AT),
+    )
+    if answered_from is not None:
+        query = query.where(Case.recovery_answered_at >= answered_from)
+    if answered_to is not None:
+        query = query.where(Case.recovery_answered_at < answered_to)
+    query = _in_scope(query, department=department, therapeutic_area=therapeutic_area)
+    row = session.execute(query).one()
     return RecoveryFigures(surveyed=row[0], answered=row[1], recovered=row[2])
+
+
+@dataclass(frozen=True)
+class CaseCounts:
+    opened: int  # opened in the window
+    closed: int  # closed in the window
+    open_at_end: int  # opened before the window's end and not closed by then
+
+
+def case_counts(
+    session: Session,
+    *,
+    opened_from: datetime,
+    opened_to: datetime,
+    department: str | None = None,
+    therapeutic_area: str | None = None,
+) -> CaseCounts:
+    """How many cases were opened and closed in [``opened_from``, ``opened_to``), and how many
+    were open at its end; optionally of one department or therapeutic area."""
+    opened = func.count(Case.id).filter(Case.opened_at >= opened_from, Case.opened_at < opened_to)
+    closed = func.count(Case.id).filter(Case.closed_at >= opened_from, Case.closed_at < opened_to)
+    still_open = func.count(Case.id).filter(
+        Case.opened_at < opened_to, or_(Case.closed_at.is_(None), Case.closed_at >= opened_to)
+    )
+    query = _in_scope(
+        select(opened, closed, still_open), department=department, therapeutic_area=therapeutic_area
+    )
+    row = session.execute(query).one()
+    return CaseCounts(opened=int(row[0]), closed=int(row[1]), open_at_end=int(row[2]))
+
+
+def _in_scope(
+    query: Select[*_Ts], *, department: str | None, therapeutic_area: str | None
+) -> Select[*_Ts]:
+    if department is not None:
+        query = query.where(Case.department_code == department)
+    if therapeutic_area is not None:
+        query = query.where(Case.therapeutic_area_code == therapeutic_area)
+    return query
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from cpxm.db import one_of
 from cpxm.errors import FieldError, NotFoundError, field_error
 from cpxm.feedback import writer
 from cpxm.feedback.models import FEEDBACK_SOURCES, FeedbackAnalysis, FeedbackItem, FeedbackTheme
+from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.stakeholders.service import golden_ids
 from cpxm.surveys.models import Response
@@ -306,11 +307,20 @@ def get_feedback(
     return item, session.get(FeedbackAnalysis, feedback_id)
 
 
-def theme_summary(session: Session) -> list[tuple[str, str, int | None, int | None]]:
+def theme_summary(
+    session: Session,
+    *,
+    received_from: datetime | None = None,
+    received_to: datetime | None = None,
+    department: str | None = None,
+    therapeutic_area: str | None = None,
+) -> list[tuple[str, str, int | None, int | None]]:
     """(theme code, label, items, negative items) for every theme, most mentioned first; a
-    count that would describe fewer than the workspace's minimum cell size is ``None``."""
+    count that would describe fewer than the workspace's minimum cell size is ``None``.
+    Optionally only feedback received in [``received_from``, ``received_to``) about an
+    interaction of one department or therapeutic area (the monthly digest's audiences)."""
     labels = theme_labels()
-    rows = session.execute(
+    query = (
         select(
             FeedbackTheme.theme_code,
             func.count(),
@@ -319,7 +329,20 @@ def theme_summary(session: Session) -> list[tuple[str, str, int | None, int | No
         .join(FeedbackAnalysis, FeedbackAnalysis.feedback_item_id == FeedbackTheme.feedback_item_id)
         .group_by(FeedbackTheme.theme_code)
         .order_by(func.count().desc())
-    ).all()
+    )
+    if received_from or received_to or department or therapeutic_area:
+        query = query.join(FeedbackItem, FeedbackItem.id == FeedbackTheme.feedback_item_id)
+        if received_from is not None:
+            query = query.where(FeedbackItem.received_at >= received_from)
+        if received_to is not None:
+            query = query.where(FeedbackItem.received_at < received_to)
+        if department or therapeutic_area:
+            query = query.join(Interaction, Interaction.id == FeedbackItem.interaction_id)
+            if department:
+                query = query.where(Interaction.department_code == department)
+            if therapeutic_area:
+                query = query.where(Interaction.therapeutic_area_code == therapeutic_area)
+    rows = session.execute(query).all()
     floor = cells.min_cell_size(session)
     return [
         (

@@ -18,7 +18,9 @@ from cpxm.auth import signatures
 from cpxm.auth.signatures import Signer
 from cpxm.cases.notifications import active_users_with_roles, notify, people_of
 from cpxm.errors import DomainError, NotFoundError
+from cpxm.feedback.models import FeedbackItem
 from cpxm.governance import service as governance
+from cpxm.interactions.models import Interaction
 from cpxm.safety import seriousness
 from cpxm.safety.calendar import escalation_level, handoff_due
 from cpxm.safety.models import CASE_KINDS, CASE_STATUSES, SafetyCase, SafetyCaseEvent
@@ -495,3 +497,35 @@ def record_handoff(
     )
     session.flush()
     return case
+
+
+def intake_counts(
+    session: Session,
+    *,
+    received_from: datetime,
+    received_to: datetime,
+    department: str | None = None,
+    therapeutic_area: str | None = None,
+) -> dict[str, int]:
+    """How many safety cases of each kind (``CASE_KINDS``) were opened from feedback received
+    in [``received_from``, ``received_to``): counts only, for reports outside PV. A department
+    counts the feedback about its interactions; a therapeutic area, cases on its products."""
+    query = (
+        select(SafetyCase.kind, func.count())
+        .where(SafetyCase.aware_at >= received_from, SafetyCase.aware_at < received_to)
+        .group_by(SafetyCase.kind)
+    )
+    if department is not None:
+        query = (
+            query.join(FeedbackItem, FeedbackItem.id == SafetyCase.feedback_item_id)
+            .join(Interaction, Interaction.id == FeedbackItem.interaction_id)
+            .where(Interaction.department_code == department)
+        )
+    if therapeutic_area is not None:
+        query = query.join(Product, Product.code == SafetyCase.product_code).where(
+            Product.therapeutic_area_code == therapeutic_area
+        )
+    counts = dict.fromkeys(CASE_KINDS, 0)
+    for kind, count in session.execute(query):
+        counts[kind] = int(count)
+    return counts
