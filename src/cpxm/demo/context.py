@@ -146,6 +146,8 @@ class Context:
     employees: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
     next_ids: Counter[str] = field(default_factory=Counter)
     silent_detractors: dict[int, str] = field(default_factory=dict)  # id -> change date
+    # Planted drift (cpxm.demo.drift): id -> {day, driver, decoy}
+    drifters: dict[int, dict[str, object]] = field(default_factory=dict)
     safety_feedback: dict[str, list[int]] = field(default_factory=dict)
     pii_feedback: dict[str, list[int]] = field(default_factory=dict)
     feedback_languages: Counter[str] = field(default_factory=Counter)

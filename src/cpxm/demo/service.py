@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from cpxm.db import bulk_insert, chunked
 from cpxm.demo.activity import ChunkFacts, EventBatch, generate_chunk_events, to_datetime
 from cpxm.demo.context import TABLE_COLUMNS, Context, Row
+from cpxm.demo.drift import Drift, manifest_drift, plant_drift
 from cpxm.demo.effects import manifest_effects
 from cpxm.demo.exports import employee_source_id, export_writer
 from cpxm.demo.followups import detractor_cases
@@ -245,6 +246,7 @@ class _ChunkStart:
     facts: ChunkFacts
     relationship: tuple[Any, Any] | None  # planned and unanswered relationship waves (HCPs)
     silos: SiloWriter
+    drift: Drift | None = None  # planted drifters among HCPs
 
 
 def _start_chunk(ctx: Context, chunk: list[Person], number: int) -> _ChunkStart:
@@ -252,6 +254,7 @@ def _start_chunk(ctx: Context, chunk: list[Person], number: int) -> _ChunkStart:
     texts = TextMaker(rng)
     events, facts = generate_chunk_events(chunk, rng)
     relationship = None
+    drift = None
     if chunk[0].type == "hcp":
         planned, unanswered, bursts = plan_relationship(rng, chunk, facts.change_day)
         relationship = (planned, unanswered)
@@ -259,12 +262,22 @@ def _start_chunk(ctx: Context, chunk: list[Person], number: int) -> _ChunkStart:
         for index in np.flatnonzero(facts.silent).tolist():
             change = to_datetime(float(facts.change_day[index]))
             ctx.silent_detractors[chunk[index].id] = change.isoformat()
+        # Its own generator, drawn last: the rest of the chunk is drawn as without it.
+        drift, events = plant_drift(
+            np.random.default_rng([ctx.seed, 7, number]), len(chunk), facts.silent, events
+        )
+        for index, driver in drift.driver.items():
+            ctx.drifters[chunk[index].id] = {
+                "day": float(drift.day[index]) if index not in drift.decoys else None,
+                "driver": driver,
+                "decoy": index in drift.decoys,
+            }
     events = events.sorted()
     # Fields the silos gained later draw from their own generator, so the contacts, responses
     # and planted effects drawn after the silos stay as they were.
     silos = SiloWriter(rng, ctx, REFERENCE_DATE, np.random.default_rng([ctx.seed, 4, number]))
     silos.add_people(chunk, used_systems(events), ctx.by_id)
-    return _ChunkStart(rng, texts, events, facts, relationship, silos)
+    return _ChunkStart(rng, texts, events, facts, relationship, silos, drift)
 
 
 def _write_silos(
@@ -303,11 +316,14 @@ def _generate_chunk(ctx: Context, loader: Loader, chunk: list[Person], number: i
         start.silos,
     )
     type_ = chunk[0].type
+    drift = start.drift
     touch = build_touchpoints(rng, chunk, events, facts, ctx, silos, texts)
     writer = SurveyWriter(ctx, rng, texts)
     if start.relationship is not None:
         planned, unanswered = start.relationship
-        write_relationship(writer, chunk, planned, unanswered, EventIndex(events), facts.silent)
+        write_relationship(
+            writer, chunk, planned, unanswered, EventIndex(events), facts.silent, drift
+        )
     product_codes = [row[7] for row in touch.interactions]  # product_code of each contact
     # The tools of the team whose employee made each contact (row[11]: employee_id).
     tools = [
@@ -375,7 +391,16 @@ def _demo_run(
         "history_start": HISTORY_START.isoformat(),
         "history_days": HISTORY_DAYS,
         "counts": counts,
-        "effects": manifest_effects(silent),
+        "effects": {
+            **manifest_effects(silent),
+            "drift": manifest_drift(
+                {
+                    person_to_stakeholder[person_id]: planted
+                    for person_id, planted in ctx.drifters.items()
+                    if person_id in person_to_stakeholder
+                }
+            ),
+        },
         "silos": {
             "systems": [*SYSTEMS, "hr"],
             "truth_table": "demo_source_truth",

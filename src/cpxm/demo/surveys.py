@@ -8,6 +8,7 @@ contacts, so every planted effect is measured exactly as the manifest defines it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from cpxm.demo.texts import TextMaker
 from cpxm.demo.touchpoints import contact_details, record_text_truth
 from cpxm.surveys.definition import definition_document, parse_definition
 from cpxm.surveys.responding import new_token
+
+if TYPE_CHECKING:
+    from cpxm.demo.drift import Drift
 
 SURVEY_IDS = survey_ids()
 QUESTION_IDS = question_ids()
@@ -328,6 +332,7 @@ def write_relationship(
     unanswered: list[tuple[int, float]],
     index: EventIndex,
     silent: np.ndarray,
+    drift: Drift | None = None,
 ) -> None:
     """Score the planned relationship responses from the drivers, ping-pong and peak-end."""
     rng = writer.rng
@@ -352,6 +357,7 @@ def write_relationship(
             + effects.LAST_TOUCH_NPS_WEIGHT * last
             + effects.PRIOR_TOUCH_NPS_WEIGHT * prior
             + rng.normal(0, effects.NPS_NOISE_SD)
+            + (drift.nps_shift(plan.person, plan.started) if drift is not None else 0.0)
         )
         nps = float(np.clip(np.round(score), 0, 10))
         if silent[plan.person]:
