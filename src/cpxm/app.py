@@ -45,6 +45,8 @@ from cpxm.initiatives.api import maturity_router
 from cpxm.initiatives.api import router as initiatives_router
 from cpxm.initiatives.pages import router as initiatives_pages
 from cpxm.interactions.api import router as interactions_router
+from cpxm.predict.api import router as predictions_router
+from cpxm.predict.pages import router as predictions_pages
 from cpxm.privacy.api import router as privacy_router
 from cpxm.privacy.pages import router as privacy_pages
 from cpxm.retention.api import router as retention_router
@@ -132,6 +134,7 @@ def create_app(
         pulse_router,
         initiatives_router,
         maturity_router,
+        predictions_router,
     ):
         api.include_router(router)
     # Respondents first: routes are matched in order, and a survey wave's submits should not
@@ -144,6 +147,7 @@ def create_app(
     app.include_router(privacy_pages)
     install_oidc(app)
     app.include_router(cases_pages)
+    app.include_router(predictions_pages)
     app.include_router(governance_pages)
     app.include_router(ex_pages)
     app.include_router(analytics_pages)

@@ -87,6 +87,10 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "cpxm.analytics.cli:analytics_app",
         "Check and rebuild the summaries the analytics pages read.",
     ),
+    "predict": LazyCommand(
+        "cpxm.predict.cli:predict_app",
+        "Fit the at-risk model, score every stakeholder, list who is at risk.",
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from cpxm.initiatives import models as initiatives_models
 from cpxm.interactions import models as interactions_models
 from cpxm.journeys import models as journeys_models
 from cpxm.outcomes import models as outcomes_models
+from cpxm.predict import models as predict_models
 from cpxm.privacy import models as privacy_models
 from cpxm.safety import models as safety_models
 from cpxm.stakeholders import models as stakeholders_models
@@ -40,6 +41,7 @@ __all__ = [
     "journeys_models",
     "metadata",
     "outcomes_models",
+    "predict_models",
     "privacy_models",
     "safety_models",
     "stakeholders_models",

@@ -35,6 +35,7 @@ NAV_ITEMS = (
     NavItem("initiatives", "Initiatives", "/initiatives"),
     NavItem("feedback", "Feedback", "/feedback"),
     NavItem("cases", "Cases", "/cases"),
+    NavItem("predictions", "At risk", "/predictions"),
     NavItem("safety", "Safety", "/safety"),
     NavItem("imports", "Imports", "/imports"),
     NavItem("identity", "Identity review", "/identity/review"),

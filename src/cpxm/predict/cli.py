@@ -1,0 +1,108 @@
+"""``cpxm predict fit|score|list``: the risk model from the command line.
+
+``cpxm.cli_lazy`` registers it, so scikit-learn loads only when a model is fitted.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cpxm.cli_support import cli_session
+
+console = Console()
+predict_app = typer.Typer(
+    help="Fit the at-risk model, score every stakeholder, list who is at risk.",
+    no_args_is_help=True,
+)
+
+
+def _day(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(text), time.min)
+    except ValueError:
+        raise typer.BadParameter(
+            f"'{text}' is not a date (YYYY-MM-DD)", param_hint=option
+        ) from None
+
+
+def _percent(value: Any) -> str:
+    return "n/a" if value is None else f"{100 * float(value):.1f}%"
+
+
+@predict_app.command("fit")
+def fit_command(
+    end: Annotated[
+        str | None,
+        typer.Option(help="Treat the data as ending on this day (YYYY-MM-DD); default: newest."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+) -> None:
+    """Fit a new model version on a time split and print its held-out evaluation."""
+    from cpxm.predict.service import fit_model
+    from cpxm.predict.training import NotEnoughHistory
+
+    with cli_session(NotEnoughHistory) as session:
+        row = fit_model(session, end=_day(end, "--end"))
+        version, metrics, seconds = row.version, row.metrics, row.seconds
+    if as_json:
+        print(json.dumps({"version": version, "seconds": seconds, "metrics": metrics}, indent=2))
+        return
+    console.print(
+        f"model v{version}: learnt from {metrics['learn_examples']:,} examples, tested on "
+        f"{metrics['people']:,} people at {metrics['cutoffs']['test']} "
+        f"({metrics['positives']:,} turned detractor or disengaged in 90 days, "
+        f"{_percent(metrics['positive_rate'])}); {seconds:.1f} s",
+        highlight=False,
+    )
+    table = Table("held-out", "ROC AUC", "precision top 5%", "precision top 10%")
+    for name, label in (
+        ("model", "model"),
+        ("last_score", "baseline: last NPS"),
+        ("silent_rule", "baseline: silent-disengagement rule"),
+    ):
+        figures = metrics[name]
+        table.add_row(
+            label,
+            f"{figures['auc']:.3f}",
+            _percent(figures["precision_at_5"]),
+            _percent(figures["precision_at_10"]),
+        )
+    console.print(table)
+    for baseline, margins in metrics["margins"].items():
+        auc = margins["auc"]
+        top = margins["precision_at_10"]
+        console.print(
+            f"margin over {baseline}: AUC {auc['margin']:+.3f} (95% CI {auc['low']:+.3f} to "
+            f"{auc['high']:+.3f}); precision top 10% {100 * top['margin']:+.1f} pts "
+            f"({100 * top['low']:+.1f} to {100 * top['high']:+.1f})",
+            highlight=False,
+        )
+
+
+@predict_app.command("score")
+def score_command(
+    as_of: Annotated[
+        str | None, typer.Option(help="Score as of this day (YYYY-MM-DD); default: newest data.")
+    ] = None,
+) -> None:
+    """Score every stakeholder in the population with the latest model; store risk and reasons."""
+    from cpxm.predict.service import score_stakeholders
+
+    with cli_session() as session:
+        result = score_stakeholders(session, as_of=_day(as_of, "--as-of"))
+    console.print(
+        f"model v{result.model_version}: scored {result.scored:,} stakeholders as of "
+        f"{result.as_of:%Y-%m-%d} in {result.seconds:.1f} s",
+        highlight=False,
+    )
+    if result.top_reasons:
+        named = ", ".join(f"{name} ({count})" for name, count in result.top_reasons.items())
+        console.print(f"top reasons in the top 10%: {named}", highlight=False)
