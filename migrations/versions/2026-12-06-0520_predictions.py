@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("topic", sa.Text(), nullable=False),
         sa.Column("not_before", sa.DateTime(), nullable=False),
         sa.Column("why", sa.Text(), nullable=False),
+        sa.Column("medical", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("held_reason", sa.Text(), nullable=True),
         sa.Column("case_id", sa.Integer(), nullable=True),

@@ -59,6 +59,8 @@ ACTIVITY_OF_TYPE = {
     "complaint": "complaint",
     "medical_inquiry": "medical_inquiry",
     "manual": "detractor_followup",
+    # The team that owns the relationship reaches out (cpxm.predict.outreach).
+    "proactive_outreach": "detractor_followup",
 }
 # A recovery re-survey answer at or above this (0-10) counts as a recovered relationship.
 RECOVERED_AT = 7

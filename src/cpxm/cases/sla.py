@@ -34,6 +34,8 @@ SLA_HOURS: dict[str, dict[str, int]] = {
     "complaint": {"urgent": 4, "high": 8, "normal": 16, "low": 24},
     "medical_inquiry": {"urgent": 4, "high": 8, "normal": 16, "low": 24},
     "manual": {"urgent": 4, "high": 8, "normal": 24, "low": 40},
+    # A person at risk (cpxm.predict): reach them within a week of business days.
+    "proactive_outreach": {"urgent": 8, "high": 16, "normal": 40, "low": 80},
 }
 CASE_TYPES = tuple(SLA_HOURS)
 PRIORITIES = ("low", "normal", "high", "urgent")

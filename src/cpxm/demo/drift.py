@@ -7,13 +7,15 @@ name the reason. A drifter gets one *driver*, visible in the weeks before their 
 - ``ping_pong``: two bursts of outbound contacts from three departments within a week;
 - ``poor_service``: three service calls that ended badly (unresolved, complaint raised).
 
-From the drift day on, their contacts are thinned to ``RATE_MULTIPLIER`` and their relationship
-NPS answers lose ``NPS_EFFECT`` points. Decoys get the same signs and do not drift, so a sign is
-evidence, not proof. Drift days run past the reference date, so some people show the signs now
-and drift only later: the people an outreach could still keep.
+From the drift day on, their contacts are thinned to ``RATE_MULTIPLIER``, and they answer the
+next relationship survey ``NPS_EFFECT`` points lower: they tell us, unlike the silent
+detractors. Decoys get the same signs and do not drift, so a sign is evidence, not proof. Drift
+days run past the reference date, so some people show the signs now and drift only later: the
+people an outreach could still keep.
 
-Everything is drawn from its own generator (seed, 7, chunk), after the chunk's other draws, so
-the rest of the demo is drawn exactly as before; only the drifters' and decoys' rows change.
+The choice, the signs and the thinning are drawn from their own generator (seed, 7, chunk), so
+the chunk's other draws are not consumed; the rows drawn after them (contacts' details, survey
+answers) still shift, so the demo's figures move a little from before drift was planted.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 
 from cpxm.demo.activity import EventBatch, to_datetime
 from cpxm.demo.catalog import ACTIVITY_INDEX
-from cpxm.demo.surveys import BURST_DEPARTMENTS, BURST_KINDS
+from cpxm.demo.surveys import BURST_DEPARTMENTS, BURST_KINDS, Planned
 from cpxm.demo.taxonomy import HISTORY_DAYS
 
 DRIFT_SHARE = 0.10  # of HCPs who are not silent detractors
@@ -51,6 +53,25 @@ class Drift:
 
     def nps_shift(self, person: int, day: float) -> float:
         return NPS_EFFECT if day >= self.day[person] else 0.0
+
+    def answering(
+        self,
+        rng: np.random.Generator,
+        planned: list[Planned],
+        unanswered: list[tuple[int, float]],
+    ) -> tuple[list[Planned], list[tuple[int, float]]]:
+        """Drifters answer the relationship survey sent after their drift day: they are not
+        silent detractors, they tell us (so the silent-disengagement rule rightly passes them by).
+        """
+        answered = list(planned)
+        still: list[tuple[int, float]] = []
+        for person, sent in unanswered:
+            started = sent + float(rng.uniform(0.5, 5.0))
+            if self.day[person] <= sent and started < HISTORY_DAYS:
+                answered.append(Planned(person, sent, started, False))
+            else:
+                still.append((person, sent))
+        return answered, still
 
 
 def plant_drift(

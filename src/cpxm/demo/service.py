@@ -263,9 +263,9 @@ def _start_chunk(ctx: Context, chunk: list[Person], number: int) -> _ChunkStart:
             change = to_datetime(float(facts.change_day[index]))
             ctx.silent_detractors[chunk[index].id] = change.isoformat()
         # Its own generator, drawn last: the rest of the chunk is drawn as without it.
-        drift, events = plant_drift(
-            np.random.default_rng([ctx.seed, 7, number]), len(chunk), facts.silent, events
-        )
+        drift_rng = np.random.default_rng([ctx.seed, 7, number])
+        drift, events = plant_drift(drift_rng, len(chunk), facts.silent, events)
+        relationship = drift.answering(drift_rng, planned, unanswered)
         for index, driver in drift.driver.items():
             ctx.drifters[chunk[index].id] = {
                 "day": float(drift.day[index]) if index not in drift.decoys else None,

@@ -106,3 +106,98 @@ def score_command(
     if result.top_reasons:
         named = ", ".join(f"{name} ({count})" for name, count in result.top_reasons.items())
         console.print(f"top reasons in the top 10%: {named}", highlight=False)
+
+
+@predict_app.command("actions")
+def actions_command(
+    share: Annotated[
+        float, typer.Option(min=0.001, max=1.0, help="Propose for this top share by risk.")
+    ] = 0.10,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="Rows to print.")] = 20,
+) -> None:
+    """Propose one next best action for each person at the top of the latest scoring."""
+    from cpxm.predict.outreach import list_actions, propose_actions
+
+    with cli_session() as session:
+        proposal = propose_actions(session, share=share)
+        rows = list_actions(session, status="proposed", limit=limit)
+    console.print(
+        f"proposed {proposal.proposed:,} actions ({proposal.held:,} pushed back by contact "
+        f"rules; {proposal.skipped_open:,} people already had one open)",
+        highlight=False,
+    )
+    table = Table("id", "stakeholder", "team", "channel", "not before", "topic")
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.stakeholder,
+            row.team or "(unrouted)",
+            row.channel or "",
+            f"{row.not_before:%Y-%m-%d}",
+            row.topic,
+        )
+    console.print(table)
+
+
+@predict_app.command("accept")
+def accept_command(
+    action_id: Annotated[int, typer.Argument(help="The action's id (`cpxm predict actions`).")],
+) -> None:
+    """Accept an action: it becomes a proactive-outreach case routed by the RACI matrix."""
+    from cpxm.predict.outreach import accept_action, get_action
+
+    with cli_session() as session:
+        action = accept_action(
+            session, action=get_action(session, action_id=action_id), actor_user_id=None
+        )
+        case_id = action.case_id
+    console.print(f"action {action_id} accepted: case {case_id}", highlight=False)
+
+
+@predict_app.command("outcome")
+def outcome_command(
+    action_id: Annotated[int, typer.Argument(help="The accepted action's id.")],
+    result: Annotated[
+        str, typer.Option(help="reached_improved, reached_no_change or not_reached.")
+    ],
+) -> None:
+    """Record what came of an accepted action."""
+    from cpxm.predict.outreach import get_action, record_outcome
+
+    with cli_session() as session:
+        record_outcome(session, action=get_action(session, action_id=action_id), outcome=result)
+    console.print(f"action {action_id}: {result}", highlight=False)
+
+
+@predict_app.command("simulate")
+def simulate_command(
+    share: Annotated[float, typer.Option(min=0.001, max=1.0, help="Share reached.")] = 0.10,
+    rounds: Annotated[int, typer.Option(min=50, max=10_000, help="Simulation rounds.")] = 500,
+    seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
+) -> None:
+    """On the demo: later NPS after outreach to the top share by risk, a random share, or none."""
+    from cpxm.predict.simulate import simulate_outreach
+
+    with cli_session() as session:
+        result = simulate_outreach(session, share=share, rounds=rounds, seed=seed)
+    console.print(
+        f"test cut-off {result.cutoff:%Y-%m-%d}: {result.people:,} people, {result.drifting:,} "
+        f"drift in the next 90 days; reach {result.share:.0%}; {result.rounds} rounds",
+        highlight=False,
+    )
+    table = Table("policy", "reached", "drifters reached", "later NPS", "gain (95% CI)")
+    for row in result.results:
+        table.add_row(
+            row.policy,
+            f"{row.reached:,}",
+            f"{row.drifters_reached:,}",
+            f"{row.nps:+.1f}",
+            f"{row.gain:+.2f} ({row.gain_low:+.2f} to {row.gain_high:+.2f})",
+        )
+    console.print(table)
+    for driver, found in result.drivers.items():
+        console.print(
+            f"planted driver {driver}: named in the top 3 reasons for {found['named']:.0f} of "
+            f"{found['people']:.0f} drifters whose signs show ({100 * found['share']:.0f}%)",
+            highlight=False,
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cpxm.db import Base
@@ -64,6 +64,8 @@ class OutreachAction(Base):
     topic: Mapped[str] = mapped_column(Text)
     not_before: Mapped[datetime] = mapped_column(DateTime)
     why: Mapped[str] = mapped_column(Text)
+    # Drawn from medical-inquiry handling: behind the firewall, for medical roles only.
+    medical: Mapped[bool] = mapped_column(Boolean, default=False)
     # proposed, held (a rule stops it now), accepted, dismissed, done
     status: Mapped[str] = mapped_column(String(20))
     held_reason: Mapped[str | None] = mapped_column(Text)

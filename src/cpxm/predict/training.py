@@ -151,6 +151,8 @@ def fit_and_evaluate(session: Session, *, end: datetime | None = None) -> Fitted
         "calibrate": [c.date().isoformat() for c in calibration],
         "test": test.date().isoformat(),
     }
+    # Kept so the outreach simulation can score the test cut-off with a model that never saw it.
+    metrics["evaluation_parameters"] = evaluation_model.to_json()
     metrics["learn_examples"] = len(learn_y)
     metrics["learn_positive_rate"] = float(learn_y.mean()) if len(learn_y) else 0.0
 
