@@ -75,13 +75,14 @@ class Drift:
 
 
 def plant_drift(
-    rng: np.random.Generator, size: int, silent: np.ndarray, events: EventBatch
+    rng: np.random.Generator, size: int, eligible: np.ndarray, events: EventBatch
 ) -> tuple[Drift, EventBatch]:
-    """Choose drifters and decoys among a chunk of ``size`` HCPs, add their signs to ``events``
-    and thin the drifters' contacts after their drift day."""
+    """Choose drifters and decoys among a chunk of ``size`` HCPs (``eligible``: not silent
+    detractors, and never withdrawing survey consent, so they can tell us), add their signs to
+    ``events`` and thin the drifters' contacts after their drift day."""
     draw = rng.random(size)
-    drifting = (draw < DRIFT_SHARE) & ~silent
-    decoy = (draw >= DRIFT_SHARE) & (draw < DRIFT_SHARE + DECOY_SHARE) & ~silent
+    drifting = (draw < DRIFT_SHARE) & eligible
+    decoy = (draw >= DRIFT_SHARE) & (draw < DRIFT_SHARE + DECOY_SHARE) & eligible
     day = rng.uniform(DRIFT_START, DRIFT_END, size)
     drivers = rng.integers(0, len(DRIVERS), size)
     drift = Drift(day=np.where(drifting, day, np.inf))

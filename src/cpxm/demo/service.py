@@ -264,7 +264,8 @@ def _start_chunk(ctx: Context, chunk: list[Person], number: int) -> _ChunkStart:
             ctx.silent_detractors[chunk[index].id] = change.isoformat()
         # Its own generator, drawn last: the rest of the chunk is drawn as without it.
         drift_rng = np.random.default_rng([ctx.seed, 7, number])
-        drift, events = plant_drift(drift_rng, len(chunk), facts.silent, events)
+        eligible = ~facts.silent & np.array([p.survey_withdrawn_at is None for p in chunk])
+        drift, events = plant_drift(drift_rng, len(chunk), eligible, events)
         relationship = drift.answering(drift_rng, planned, unanswered)
         for index, driver in drift.driver.items():
             ctx.drifters[chunk[index].id] = {
