@@ -29,7 +29,7 @@ class ScoredStore:
     score_output: str  # `cpxm predict score`
 
 
-def run_cli(url: str, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def run_cli(url: str, *args: str, timeout: float = 2400) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "CPXM_DATABASE_URL": url}
     return subprocess.run(
         [sys.executable, "-m", "cpxm", *args],
