@@ -37,7 +37,7 @@ def main() -> None:
         url = f"sqlite:///{Path(tempfile.mkdtemp(prefix='cpxm-predict-')) / 'demo.db'}"
         engine = make_engine(url)
         upgrade_database(engine)
-        generate_demo(engine, scale=args.scale, seed=args.seed)
+        generate_demo(engine, scale=args.scale, seed=args.seed, drift=True)
     else:
         engine = make_engine(url)
         upgrade_database(engine)

@@ -184,6 +184,13 @@ def demo(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Regenerate even if this demo is already loaded.")
     ] = False,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            "--drift/--no-drift",
+            help="Also plant HCPs who drift away and why, for `cpxm predict` to find.",
+        ),
+    ] = False,
 ) -> None:
     """Generate a realistic demo workspace into the store, then serve it."""
     from cpxm.demo.service import (
@@ -217,7 +224,9 @@ def demo(
                 console.print("removing the previous demo workspace")
                 clear_demo(engine)
             with _progress_bar() as report:
-                summary = generate_demo(engine, scale=scale, seed=seed, progress=report)
+                summary = generate_demo(
+                    engine, scale=scale, seed=seed, progress=report, drift=drift
+                )
             prepare_demo_initiatives(engine, seed=seed)
             _print_counts(summary.counts, summary.seconds)
             if summary.live is not None:

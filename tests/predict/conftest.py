@@ -45,7 +45,7 @@ def run_cli(url: str, *args: str, timeout: float = 2400) -> subprocess.Completed
 def scored_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScoredStore]:
     path: Path = tmp_path_factory.mktemp("predict") / "demo.db"
     url = f"sqlite:///{path}"
-    demo = run_cli(url, "demo", "--scale", DEMO_SCALE, "--seed", DEMO_SEED, "--no-serve")
+    demo = run_cli(url, "demo", "--scale", DEMO_SCALE, "--seed", DEMO_SEED, "--drift", "--no-serve")
     assert demo.returncode == 0, demo.stderr
     fit = run_cli(url, "predict", "fit", "--json")
     assert fit.returncode == 0, fit.stderr

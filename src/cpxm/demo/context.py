@@ -146,6 +146,7 @@ class Context:
     employees: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
     next_ids: Counter[str] = field(default_factory=Counter)
     silent_detractors: dict[int, str] = field(default_factory=dict)  # id -> change date
+    plant_drift: bool = False  # plant cpxm.demo.drift's drifters (cpxm demo --drift)
     # Planted drift (cpxm.demo.drift): id -> {day, driver, decoy}
     drifters: dict[int, dict[str, object]] = field(default_factory=dict)
     safety_feedback: dict[str, list[int]] = field(default_factory=dict)

@@ -120,6 +120,7 @@ def generate_demo(
     seed: int = 42,
     progress: ProgressCallback | None = None,
     silo_directory: Path | None = None,
+    drift: bool = False,
 ) -> DemoSummary:
     """Fill an empty, migrated store with the demo workspace and its manifest.
 
@@ -127,14 +128,16 @@ def generate_demo(
     files (into ``silo_directory``, or a temporary one), imported with the shipped templates
     and resolved into golden records; everything else is then generated around those, up to
     the week before the reference date, which is lived on the survey machinery itself
-    (``cpxm.demo.live``).
+    (``cpxm.demo.live``). With ``drift``, HCPs who drift away are planted too
+    (``cpxm.demo.drift``: the ground truth of ``cpxm predict``); off by default, so the
+    workspace the other figures and docs are measured on stays as it was.
     """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
     started = time.perf_counter()
     report = progress or (lambda _step, _done, _total: None)
     people = build_people(seed, scale)
-    ctx = Context(seed, scale, people)
+    ctx = Context(seed, scale, people, plant_drift=drift)
     chunks = chunks_of(people)
     total = 2 * len(chunks) + 3
     # One step name for the whole run, so a progress bar keyed by step shows a single bar.
@@ -262,6 +265,8 @@ def _start_chunk(ctx: Context, chunk: list[Person], number: int) -> _ChunkStart:
         for index in np.flatnonzero(facts.silent).tolist():
             change = to_datetime(float(facts.change_day[index]))
             ctx.silent_detractors[chunk[index].id] = change.isoformat()
+    if chunk[0].type == "hcp" and ctx.plant_drift and relationship is not None:
+        planned, unanswered = relationship
         # Its own generator, drawn last: the rest of the chunk is drawn as without it.
         drift_rng = np.random.default_rng([ctx.seed, 7, number])
         eligible = ~facts.silent & np.array([p.survey_withdrawn_at is None for p in chunk])
@@ -394,12 +399,18 @@ def _demo_run(
         "counts": counts,
         "effects": {
             **manifest_effects(silent),
-            "drift": manifest_drift(
+            **(
                 {
-                    person_to_stakeholder[person_id]: planted
-                    for person_id, planted in ctx.drifters.items()
-                    if person_id in person_to_stakeholder
+                    "drift": manifest_drift(
+                        {
+                            person_to_stakeholder[person_id]: planted
+                            for person_id, planted in ctx.drifters.items()
+                            if person_id in person_to_stakeholder
+                        }
+                    )
                 }
+                if ctx.plant_drift
+                else {}
             ),
         },
         "silos": {

@@ -65,7 +65,9 @@ def simulate_outreach(
     run = session.scalar(select(DemoRun).order_by(DemoRun.id.desc()).limit(1))
     drift: dict[str, Any] | None = run.manifest["effects"].get("drift") if run else None
     if drift is None:
-        raise DomainError("the simulation needs the demo's planted drift: run `cpxm demo` first")
+        raise DomainError(
+            "the simulation needs the demo's planted drift: run `cpxm demo --drift --fresh`"
+        )
     model = latest_model(session)
     evaluation = model.metrics.get("evaluation_parameters")
     if evaluation is None:
