@@ -4,9 +4,9 @@
 and its held-out evaluation; ``prediction_scores`` one row per person and scoring;
 ``outreach_actions`` the next best action proposed for a person at risk, and the case it became.
 
-Revision ID: 0034
-Revises: 0033
-Create Date: 2026-12-06 06:10:00
+Revision ID: 0035
+Revises: 0034
+Create Date: 2026-12-06 06:15:00
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0034"
-down_revision: str | None = "0033"
+revision: str = "0035"
+down_revision: str | None = "0034"
 branch_labels: str | None = None
 depends_on: str | None = None
 
