@@ -125,3 +125,24 @@ def test_the_condition_being_treated_opens_no_case(text: str) -> None:
 )
 def test_a_treated_condition_that_got_worse_or_came_with_the_drug_is_an_event(text: str) -> None:
     assert "ae" in kinds(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't care about the itchiness that comes with Cardiaz.",
+        "I don't mind the dry mouth from Glyventa.",
+        "I'm not bothered by the nausea on Cardiaz.",
+        "I can live with the headaches Glyventa gives me.",
+    ],
+)
+def test_a_negation_that_accepts_an_effect_is_no_negation(text: str) -> None:
+    # A mild effect the writer puts up with is still an event (issue 18's labels count it).
+    assert kinds(text) == ["ae"], detect_safety(text, CATALOGUE).mentions
+
+
+@pytest.mark.parametrize(
+    "text", ["No nausea on Cardiaz.", "I did not get a rash on Glyventa.", "I don't mind Cardiaz."]
+)
+def test_plain_negations_still_negate(text: str) -> None:
+    assert kinds(text) == []

@@ -163,7 +163,11 @@ _PSEUDO = _compile(
     r"whether or not|not until|nothing but|"
     # Figures of speech that open with a trigger word but assert what follows.
     r"if you ask me|if i'?m honest|if i am honest|if i'?m being honest|if truth be told|"
-    r"to be honest|if you want my opinion|as if|if that makes sense"
+    r"to be honest|if you want my opinion|as if|if that makes sense|"
+    # A negation that accepts an effect the writer has: "I don't mind the dry mouth".
+    r"(?:don't|do not|didn't|did not) (?:really )?(?:care about|mind)|"
+    r"(?:am|i'm|was|wasn't|am not|was not|not) (?:really |too )?bothered (?:by|about)|"
+    r"(?:can|could) (?:live|deal|cope) with"
 )
 _TERMINATOR = re.compile(
     r"(?<!\w)(?:but|however|although|though|except|apart from|other than|besides|yet|aside from|"
