@@ -28,7 +28,8 @@ down_revision: str | None = "0031"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-# The tables whose changes change a report's figures (cpxm.analytics.service.TRACKED_TABLES).
+# The tables whose changes change a report's figures; tests/store/test_change_markers.py checks
+# that each has its triggers after every later migration.
 TRACKED = (
     "stakeholders",
     "interactions",
