@@ -174,34 +174,48 @@ def _questions(session: Session, survey: Survey) -> tuple[int | None, dict[str, 
     return enps, enablers
 
 
-def _wave_starts(session: Session, survey_id: int) -> list[tuple[str, datetime, int]]:
+# Ibis takes longer to build this page's joins (a few milliseconds each, a dozen per view) than
+# SQLite takes to answer most of them, so each query is built once per set of parameters (a
+# survey, its questions, its waves, a period) and kept; Ibis expressions never change.
+_built_once = functools.lru_cache(maxsize=64)
+
+
+@_built_once
+def _wave_starts_query(survey_id: int) -> ir.Table:
     invitations = table("invitations")
     chosen = invitations.filter(invitations.survey_id == survey_id, invitations.wave.notnull())
-    waves = (
+    return (
         chosen.group_by("wave")
         .aggregate(starts=chosen.sent_at.min(), invited=chosen.count())
         .order_by("starts")
     )
+
+
+def _wave_starts(session: Session, survey_id: int) -> list[tuple[str, datetime, int]]:
     found = []
-    for row in fetch(session, waves):
+    for row in fetch(session, _wave_starts_query(survey_id)):
         starts = as_datetime(row["starts"])
         if starts is not None:
             found.append((str(row["wave"]), starts, int(row["invited"])))
     return found
 
 
-def _invitation_counts(session: Session, survey_id: int) -> dict[tuple[str, int | None], list[int]]:
+@_built_once
+def _invitation_counts_query(survey_id: int) -> ir.Table:
     invitations = table("invitations")
     people = table("stakeholders").select(p_id="id", team_id="team_id")
     joined = invitations.filter(
         invitations.survey_id == survey_id, invitations.wave.notnull()
     ).join(people, invitations.stakeholder_id == people.p_id)
-    counts = joined.group_by("wave", "team_id").aggregate(
+    return joined.group_by("wave", "team_id").aggregate(
         invited=joined.count(), answered=(joined.status == "completed").ifelse(1, 0).sum()
     )
+
+
+def _invitation_counts(session: Session, survey_id: int) -> dict[tuple[str, int | None], list[int]]:
     return {
         (str(row["wave"]), _team(row["team_id"])): [int(row["invited"]), int(row["answered"])]
-        for row in fetch(session, counts)
+        for row in fetch(session, _invitation_counts_query(survey_id))
     }
 
 
@@ -213,6 +227,15 @@ def _pulse_moments(
     session: Session, survey_id: int, question_ids: list[int]
 ) -> dict[tuple[str, int | None, int], stats.Moments]:
     """(wave, team, question) -> the moments of the complete responses' answers."""
+    return {
+        (str(row["wave"]), _team(row["team_id"]), int(row["question_id"])): _moments(row)
+        for row in fetch(session, _pulse_moments_query(survey_id, tuple(question_ids)))
+        if row["wave"] is not None
+    }
+
+
+@_built_once
+def _pulse_moments_query(survey_id: int, question_ids: tuple[int, ...]) -> ir.Table:
     answers = table("answers")
     responses = table("responses")
     invitations = table("invitations").select(i_id="id", wave="wave")
@@ -228,18 +251,13 @@ def _pulse_moments(
         .join(invitations, complete.r_invitation == invitations.i_id)
         .join(people, complete.r_person == people.p_id)
     )
-    grouped = joined.group_by("wave", "team_id", "question_id").aggregate(
+    return joined.group_by("wave", "team_id", "question_id").aggregate(
         n=joined.count(),
         total=joined.value.sum(),
         total_squares=(joined.value * joined.value).sum(),
         promoters=(joined.value >= 9).ifelse(1, 0).sum(),
         detractors=(joined.value <= 6).ifelse(1, 0).sum(),
     )
-    return {
-        (str(row["wave"]), _team(row["team_id"]), int(row["question_id"])): _moments(row)
-        for row in fetch(session, grouped)
-        if row["wave"] is not None
-    }
 
 
 def _moments(row: dict[str, object]) -> stats.Moments:
@@ -294,6 +312,7 @@ def _wave_of(column: ir.TimestampValue, waves: list[tuple[str, datetime, int]]) 
     return ibis.cases(*branches, else_=ibis.null("string"))
 
 
+@_built_once
 def _team_interactions(start: datetime | None = None, end: datetime | None = None) -> ir.Table:
     """Interactions an employee made (in ``[start, end)`` when given), with the team."""
     interactions = table("interactions")
@@ -313,13 +332,27 @@ def _team_interactions(start: datetime | None = None, end: datetime | None = Non
 
 
 def _contacts(session: Session, served: ir.Table) -> dict[int | None, tuple[int, int]]:
-    grouped = served.group_by("team_id").aggregate(
+    return _contact_rows(fetch(session, _contacts_query(served)))
+
+
+def _contacts_query(served: ir.Table) -> ir.Table:
+    return served.group_by("team_id").aggregate(
         contacts=served.count(), customers=served.customer.nunique()
     )
+
+
+def _contact_rows(rows: list[dict[str, object]]) -> dict[int | None, tuple[int, int]]:
     return {
-        _team(row["team_id"]): (int(row["contacts"]), int(row["customers"]))
-        for row in fetch(session, grouped)
+        _team(row["team_id"]): (int(row["contacts"]), int(row["customers"]))  # type: ignore[call-overload]
+        for row in rows
     }
+
+
+@_built_once
+def _period_queries(start: datetime, end: datetime | None) -> tuple[ir.Table, ir.Table]:
+    """The contacts and the ping-pong episodes per team of one wave's period."""
+    served = _team_interactions(start, end)
+    return _contacts_query(served), _ping_pong_query(served, start, end)
 
 
 def _after_contact_scores(
@@ -340,9 +373,20 @@ def _after_contact_scores(
     }
     if not kinds or not waves:
         return {}
+    found: dict[tuple[str, int | None, str], stats.Moments] = {}
+    for row in fetch(session, _after_contact_query(tuple(sorted(kinds)), tuple(waves))):
+        key = (str(row["wave"]), _team(row["team_id"]), kinds[int(row["question_id"])])
+        found[key] = found[key] + _moments(row) if key in found else _moments(row)
+    return found
+
+
+@_built_once
+def _after_contact_query(
+    question_ids: tuple[int, ...], waves: tuple[tuple[str, datetime, int], ...]
+) -> ir.Table:
     answers = table("answers")
     chosen = answers.filter(
-        answers.question_id.isin(list(kinds)), answers.value_number.notnull()
+        answers.question_id.isin(question_ids), answers.value_number.notnull()
     ).select(a_response="response_id", question_id="question_id", value="value_number")
     responses = table("responses")
     complete = responses.filter(responses.status == "complete").select(
@@ -363,18 +407,13 @@ def _after_contact_scores(
         .join(made, triggered.trigger == made.x_id)
         .join(employees, made.employee == employees.e_id)
     )
-    joined = joined.mutate(wave=_wave_of(joined.submitted_at, waves))
+    joined = joined.mutate(wave=_wave_of(joined.submitted_at, list(waves)))
     dated = joined.filter(joined.wave.notnull())
-    grouped = dated.group_by("wave", "team_id", "question_id").aggregate(
+    return dated.group_by("wave", "team_id", "question_id").aggregate(
         n=dated.count(),
         total=dated.value.sum(),
         total_squares=(dated.value * dated.value).sum(),
     )
-    found: dict[tuple[str, int | None, str], stats.Moments] = {}
-    for row in fetch(session, grouped):
-        key = (str(row["wave"]), _team(row["team_id"]), kinds[int(row["question_id"])])
-        found[key] = found[key] + _moments(row) if key in found else _moments(row)
-    return found
 
 
 def _last_touch_nps(
@@ -451,9 +490,7 @@ def _moments_of(values: list[float]) -> stats.Moments:
     )
 
 
-def _ping_pong(
-    session: Session, served: ir.Table, start: datetime, end: datetime | None
-) -> dict[int | None, int]:
+def _ping_pong_query(served: ir.Table, start: datetime, end: datetime | None) -> ir.Table:
     """Episodes a team was part of in the period: a customer contacted by three or more
     departments in one calendar week, one contact through the team."""
     interactions = table("interactions")
@@ -472,8 +509,7 @@ def _ping_pong(
         episodes, [dated.customer == episodes.p_customer, dated.week == episodes.p_week]
     )
     distinct = part.select("team_id", "customer", "week").distinct()
-    grouped = distinct.group_by("team_id").aggregate(episodes=distinct.count())
-    return {_team(row["team_id"]): int(row["episodes"]) for row in fetch(session, grouped)}
+    return distinct.group_by("team_id").aggregate(episodes=distinct.count())
 
 
 # --- association across teams ------------------------------------------------------------------
@@ -611,9 +647,11 @@ def ex_report(session: Session, query: ExQuery) -> ExReport:
     after_contact: dict[tuple[str, int | None, str], stats.Moments] = {}
     last_touch: dict[tuple[str, int | None], stats.Moments] = {}
     if period_start is not None:
-        in_period = _team_interactions(period_start, period_end)
-        contacts = _contacts(session, in_period)
-        ping_pong = _ping_pong(session, in_period, period_start, period_end)
+        contacts_query, ping_pong_query = _period_queries(period_start, period_end)
+        contacts = _contact_rows(fetch(session, contacts_query))
+        ping_pong = {
+            _team(row["team_id"]): int(row["episodes"]) for row in fetch(session, ping_pong_query)
+        }
         after_contact = _after_contact_scores(session, waves)
         last_touch = _last_touch_nps(session, waves, query.attribution_days)
 
