@@ -10,8 +10,9 @@ that computes it everywhere else (no figure has a second implementation here).
 - cases and recovery: ``cases.service.case_counts`` and ``recovery_figures``;
 - safety intake: ``safety.service.intake_counts`` (counts only, never a narrative);
 - initiatives shipped and their effect: ``initiatives.evidence.before_after``;
-- at-risk stakeholders: ``analytics.disengagement`` (until ``cpxm.predict`` scores exist), by
-  the team that had most contact with each, named only as ``cpxm.access`` lets the reader see;
+- at-risk stakeholders: ``analytics.disengagement`` (``_at_risk`` is where ``cpxm.predict``'s
+  scores are to be wired in), by the team that had most contact with each, named only as
+  ``cpxm.access`` lets the reader see;
 - maturity stage (leadership): ``initiatives.maturity.maturity_assessment``.
 
 Every count about people passes the workspace's minimum cell size (``cpxm.access.cells``).
@@ -304,7 +305,7 @@ def build_digest(
         initiatives=_initiatives(session, month, audience),
         at_risk_method=(
             "silent disengagement: contact in the last 120 days fell below 35% of the year's "
-            "rate (a rule; predicted risk replaces it when `cpxm predict` scores exist)"
+            "rate (a rule, not the predicted risk of `cpxm predict`)"
         ),
         at_risk=at_risk,
         at_risk_names_shown=names_shown,
