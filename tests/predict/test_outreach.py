@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.app import create_app
+from cpxm.backup import backup_store
 from cpxm.cases.models import Case
 from cpxm.db import make_engine
 from cpxm.interactions.models import Interaction
@@ -82,8 +83,7 @@ def test_commercial_roles_never_see_actions_drawn_from_medical_inquiries(
 ) -> None:
     # A copy of the store: this test commits.
     copy = tmp_path / "copy.db"
-    with scored_store.engine.connect() as connection:
-        connection.exec_driver_sql(f"VACUUM INTO '{copy}'")
+    backup_store(scored_store.engine, out=copy)
     engine = make_engine(f"sqlite:///{copy}")
     maker = sessionmaker(bind=engine)
     with maker() as writer:
