@@ -530,6 +530,18 @@ def shield_feedback(
     )
 
 
+def readable_feedback_ids(session: Session, principal: Principal, ids: Sequence[int]) -> list[int]:
+    """Of ``ids`` (in their order), the feedback items whose words ``principal`` may read.
+
+    A search over words keeps only these: a match in words the role may not read would tell it
+    what they say, even with the words withheld on the page.
+    """
+    if may_read(principal, Provenance(patient=True, medical=True, safety=True)):
+        return list(ids)
+    provenances = feedback_provenance(session, ids)
+    return [i for i in ids if may_read(principal, provenances.get(i, PLAIN))]
+
+
 def shield_responses(
     session: Session, principal: Principal, records: Sequence[RecordT], *, via: str
 ) -> list[RecordT]:

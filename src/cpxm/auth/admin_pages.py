@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
@@ -13,31 +15,129 @@ from cpxm.access import ROLES, Administrator
 from cpxm.auth import service, throttle
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
+from cpxm.timeutil import utc_now
+from cpxm.web.lists import (
+    CSV_LIMIT,
+    Column,
+    ListParameterError,
+    ListParams,
+    csv_of,
+    list_params,
+    minutes,
+    page_context,
+    query_string,
+)
 from cpxm.web.templating import templates
-from cpxm.workspace.models import Team
+from cpxm.workspace.models import Team, User
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
+@dataclass(frozen=True)
+class PeopleFilters:
+    """The people list's query string, checked: the page and its CSV read the same one."""
+
+    role: str | None
+    team_id: int | None
+    state: str | None
+    listing: ListParams
+
+    def query(self) -> str:
+        return query_string(
+            {
+                "q": self.listing.q,
+                "role": self.role,
+                "team_id": self.team_id,
+                "state": self.state,
+                "sort": self.listing.sort,
+            }
+        )
+
+
+def people_filters(
+    listing: Annotated[ListParams, list_params(service.USER_SORTS, default="name")],
+    role: Annotated[str, Query(max_length=40)] = "",
+    team_id: Annotated[str, Query(max_length=12, pattern=r"^\d*$")] = "",
+    state: Annotated[Literal["", "active", "deactivated", "locked"], Query()] = "",
+) -> PeopleFilters:
+    if role and role not in ROLES:
+        raise ListParameterError(f"role is '{role}', expected one of {', '.join(ROLES)}")
+    return PeopleFilters(
+        role=role or None,
+        team_id=int(team_id) if team_id else None,
+        state=state or None,
+        listing=listing,
+    )
+
+
+Filters = Annotated[PeopleFilters, Depends(people_filters)]
+
+
+def _people(session: DbSession, filters: PeopleFilters, *, limit: int, offset: int) -> Any:
+    return service.list_users(
+        session,
+        limit=limit,
+        offset=offset,
+        q=filters.listing.q,
+        role=filters.role,
+        team_id=filters.team_id,
+        state=filters.state,
+        sort=filters.listing.sort,
+    )
+
+
 @router.get("/users", response_class=HTMLResponse)
-def users_page(request: Request, session: DbSession, principal: Administrator) -> Response:
-    users, total = service.list_users(session, limit=1000, offset=0)
+def users_page(
+    request: Request, session: DbSession, principal: Administrator, filters: Filters
+) -> Response:
+    listing = filters.listing
+    users, total = _people(session, filters, limit=listing.page_size, offset=listing.offset)
     teams = list(session.scalars(select(Team).order_by(Team.name)))
     return templates.TemplateResponse(
         request,
         "admin/users.html",
         {
+            **page_context(listing, total=total, query=filters.query(), sorts=service.USER_SORTS),
             "users": users,
-            "total": total,
+            "filters": filters,
+            "states": service.USER_STATES,
             "teams": teams,
             "team_names": {team.id: team.name for team in teams},
             "roles": ROLES,
+            "now": utc_now(),
             "csrf_token": principal.csrf_token or "",
             "message": request.query_params.get("message"),
             "error": request.query_params.get("error"),
             "active_nav": "admin",
         },
     )
+
+
+@router.get("/users/export.csv")
+def users_csv(session: DbSession, principal: Administrator, filters: Filters) -> Response:
+    """Exactly the people the list shows with these filters (every page), as CSV."""
+    users, _total = _people(session, filters, limit=CSV_LIMIT, offset=0)
+    teams = dict(session.execute(select(Team.id, Team.name)).tuples().all())
+    now = utc_now()
+    columns: list[Column[User]] = [
+        Column("user_id", lambda u: u.id),
+        Column("name", lambda u: u.display_name),
+        Column("email", lambda u: u.email),
+        Column("role", lambda u: u.role),
+        Column("team", lambda u: teams.get(u.team_id) if u.team_id is not None else None),
+        Column("state", lambda u: _state(u, now)),
+        Column("created_at", lambda u: minutes(u.created_at)),
+        Column("last_sign_in_at", lambda u: minutes(u.last_sign_in_at)),
+    ]
+    return csv_of("people.csv", columns, users)
+
+
+def _state(user: User, now: datetime) -> str:
+    if not user.is_active:
+        return "deactivated"
+    if user.locked_until is not None and user.locked_until > now:
+        return "locked"
+    return "active"
 
 
 def _back(*, message: str | None = None, error: str | None = None) -> Response:

@@ -7,10 +7,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from cpxm.access import audit
@@ -302,9 +303,59 @@ def revoke_api_token(session: Session, *, token_id: int) -> ApiToken:
     return api_token
 
 
-def list_users(session: Session, *, limit: int, offset: int) -> tuple[list[User], int]:
-    total = session.scalar(select(func.count()).select_from(User)) or 0
-    users = session.scalars(select(User).order_by(User.email).limit(limit).offset(offset)).all()
+USER_SORTS = (
+    ("name", "Name"),
+    ("email", "Email"),
+    ("newest", "Newest first"),
+    ("last_sign_in", "Last signed in"),
+)
+USER_STATES = ("active", "deactivated", "locked")
+
+
+def list_users(
+    session: Session,
+    *,
+    limit: int,
+    offset: int,
+    q: str | None = None,
+    role: str | None = None,
+    team_id: int | None = None,
+    state: str | None = None,
+    sort: str = "email",
+    now: datetime | None = None,
+) -> tuple[list[User], int]:
+    """People with access, filtered: ``q`` in the name or email, a role, a team, a state
+    (``USER_STATES``); ordered by ``sort`` (``USER_SORTS``, or ``email``)."""
+    query = select(User)
+    if q:
+        query = query.where(
+            or_(
+                User.email.icontains(q.strip(), autoescape=True),
+                User.display_name.icontains(q.strip(), autoescape=True),
+            )
+        )
+    if role:
+        query = query.where(User.role == role)
+    if team_id is not None:
+        query = query.where(User.team_id == team_id)
+    if state == "active":
+        query = query.where(User.is_active.is_(True))
+    elif state == "deactivated":
+        query = query.where(User.is_active.is_(False))
+    elif state == "locked":
+        query = query.where(User.locked_until > (now or utc_now()))
+    elif state:
+        raise DomainError(f"state is '{state}', expected one of {', '.join(USER_STATES)}")
+    orders: dict[str, list[Any]] = {
+        "email": [User.email],
+        "name": [User.display_name, User.email],
+        "newest": [User.created_at.desc(), User.id.desc()],
+        "last_sign_in": [User.last_sign_in_at.is_(None), User.last_sign_in_at.desc(), User.email],
+    }
+    if sort not in orders:
+        raise DomainError(f"sort is '{sort}', expected one of {', '.join(orders)}")
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    users = session.scalars(query.order_by(*orders[sort]).limit(limit).offset(offset)).all()
     return list(users), total
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from cpxm.access import cells
 from cpxm.db import one_of
-from cpxm.errors import FieldError, NotFoundError, field_error
+from cpxm.errors import DomainError, FieldError, NotFoundError, field_error
 from cpxm.feedback import writer
 from cpxm.feedback.models import FEEDBACK_SOURCES, FeedbackAnalysis, FeedbackItem, FeedbackTheme
 from cpxm.interactions.models import Interaction
@@ -238,6 +238,11 @@ class FeedbackFilter:
     # Surveys whose comments the reader may not see as records (confidential ones:
     # cpxm.access.confidential decides).
     hidden_survey_ids: tuple[int, ...] = ()
+    # Words in the text (in the redacted text with ``q_in_redacted``), or an item's number.
+    q: str | None = None
+    q_in_redacted: bool = False
+    # Only these items (a search narrowed to the items whose words the reader may read).
+    ids: tuple[int, ...] | None = None
 
 
 def _filtered(query: Any, feedback_filter: FeedbackFilter) -> Any:  # any Select shape
@@ -277,7 +282,58 @@ def _filtered(query: Any, feedback_filter: FeedbackFilter) -> Any:  # any Select
         query = query.where(
             or_(FeedbackItem.response_id.is_(None), FeedbackItem.response_id.not_in(hidden))
         )
+    if feedback_filter.q:
+        text = feedback_filter.q.strip()
+        words = (
+            FeedbackAnalysis.redacted_text if feedback_filter.q_in_redacted else FeedbackItem.text
+        )
+        matches = [words.icontains(text, autoescape=True)]
+        if text.isascii() and text.lstrip("#").isdigit():
+            matches.append(FeedbackItem.id == int(text.lstrip("#")))
+        query = query.where(or_(*matches))
     return query
+
+
+def _narrowed(session: Session, query: Any, feedback_filter: FeedbackFilter) -> Any:
+    query = _filtered(query, feedback_filter)
+    if feedback_filter.ids is not None:
+        query = query.where(one_of(session, FeedbackItem.id, feedback_filter.ids))
+    return query
+
+
+FEEDBACK_SORTS = (
+    ("newest", "Newest first"),
+    ("oldest", "Oldest first"),
+    ("negative", "Most negative first"),
+    ("positive", "Most positive first"),
+)
+
+
+def _feedback_order(sort: str) -> list[Any]:
+    if sort == "oldest":
+        return [FeedbackItem.received_at, FeedbackItem.id]
+    if sort in ("negative", "positive"):
+        score = FeedbackAnalysis.sentiment_score
+        # Items not analysed yet (no score) come last either way.
+        return [
+            score.is_(None),
+            score.asc() if sort == "negative" else score.desc(),
+            FeedbackItem.received_at.desc(),
+            FeedbackItem.id.desc(),
+        ]
+    if sort != "newest":
+        keys = ", ".join(key for key, _label in FEEDBACK_SORTS)
+        raise DomainError(f"sort is '{sort}', expected one of {keys}")
+    return [FeedbackItem.received_at.desc(), FeedbackItem.id.desc()]
+
+
+def matching_feedback_ids(session: Session, *, feedback_filter: FeedbackFilter) -> list[int]:
+    """Every item matching the filter, by number (a search narrows these by who may read)."""
+    return list(
+        session.scalars(
+            _filtered(select(FeedbackItem.id), feedback_filter).order_by(FeedbackItem.id)
+        )
+    )
 
 
 def list_feedback(
@@ -286,12 +342,14 @@ def list_feedback(
     feedback_filter: FeedbackFilter | None = None,
     limit: int = 50,
     offset: int = 0,
+    sort: str = "newest",
 ) -> tuple[list[tuple[FeedbackItem, FeedbackAnalysis | None]], int]:
+    """A page of feedback, newest first unless ``sort`` says otherwise (``FEEDBACK_SORTS``)."""
     feedback_filter = feedback_filter or FeedbackFilter()
-    total = session.scalar(_filtered(select(func.count(FeedbackItem.id)), feedback_filter))
+    total = session.scalar(_narrowed(session, select(func.count(FeedbackItem.id)), feedback_filter))
     rows = session.execute(
-        _filtered(select(FeedbackItem, FeedbackAnalysis), feedback_filter)
-        .order_by(FeedbackItem.received_at.desc(), FeedbackItem.id.desc())
+        _narrowed(session, select(FeedbackItem, FeedbackAnalysis), feedback_filter)
+        .order_by(*_feedback_order(sort))
         .limit(limit)
         .offset(offset)
     ).all()

@@ -7,20 +7,45 @@ from the page, which also keeps the two records apart on later runs.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cpxm.access import DATA_STEWARDSHIP, DataSteward, requires
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
 from cpxm.identity import review, service
+from cpxm.web.lists import (
+    CSV_LIMIT,
+    Column,
+    ListParams,
+    csv_of,
+    list_params,
+    page_context,
+    query_string,
+)
 from cpxm.web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[requires(DATA_STEWARDSHIP)])
 PAGE_SIZE = 20
+
+
+def review_filter(
+    listing: Annotated[ListParams, list_params(review.REVIEW_SORTS, default="likely")],
+    conflicts: bool = False,
+) -> review.ReviewFilter:
+    return review.ReviewFilter(q=listing.q, conflicts=conflicts, sort=listing.sort)
+
+
+Filters = Annotated[review.ReviewFilter, Depends(review_filter)]
+Listing = Annotated[ListParams, list_params(review.REVIEW_SORTS, default="likely")]
+
+
+def _query(filters: review.ReviewFilter) -> str:
+    return query_string({"q": filters.q, "conflicts": filters.conflicts, "sort": filters.sort})
 
 
 @router.get("/identity/review", response_class=HTMLResponse)
@@ -28,24 +53,50 @@ def review_page(
     request: Request,
     session: DbSession,
     principal: DataSteward,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    filters: Filters,
+    listing: Listing,
     message: Annotated[str, Query(max_length=300)] = "",
 ) -> Response:
-    items, total = review.review_items(session, limit=PAGE_SIZE, offset=offset)
+    listing = dataclasses.replace(listing, page_size=PAGE_SIZE)
+    items, total = review.review_items(
+        session, limit=PAGE_SIZE, offset=listing.offset, review_filter=filters
+    )
     return templates.TemplateResponse(
         request,
         "identity/review.html",
         {
+            **page_context(listing, total=total, query=_query(filters), sorts=review.REVIEW_SORTS),
             "items": items,
-            "total": total,
-            "offset": offset,
-            "page_size": PAGE_SIZE,
+            "filters": filters,
             "decisions": review.recent_decisions(session),
             "message": message,
+            "csrf_token": principal.csrf_token or "",
             "principal": principal,
             "active_nav": "identity",
         },
     )
+
+
+@router.get("/identity/review/export.csv")
+def review_csv(session: DbSession, principal: DataSteward, filters: Filters) -> Response:
+    """Exactly the pairs waiting with these filters (every page): both records and the verdicts."""
+    items, _total = review.review_items(session, limit=CSV_LIMIT, offset=0, review_filter=filters)
+    columns: list[Column[review.ReviewItem]] = [
+        Column("pair_id", lambda i: i.pair.id),
+        Column("match_probability", lambda i: round(i.pair.match_probability, 4)),
+        Column("type_conflict", lambda i: i.pair.type_conflict),
+        Column("left_system", lambda i: i.left.source_system),
+        Column("left_source_id", lambda i: i.left.source_id),
+        Column("right_system", lambda i: i.right.source_system),
+        Column("right_source_id", lambda i: i.right.source_id),
+        Column("fields_agreeing", lambda i: i.agreeing),
+        Column("fields_disagreeing", lambda i: i.disagreeing),
+        Column(
+            "disagreeing_fields",
+            lambda i: "; ".join(f.label for f in i.fields if f.verdict == "disagree"),
+        ),
+    ]
+    return csv_of("identity-review.csv", columns, items)
 
 
 def _back(offset: int, message: str) -> RedirectResponse:

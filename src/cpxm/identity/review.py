@@ -8,13 +8,14 @@ values are shown as each system stored them, so the person sees what the systems
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from cpxm.errors import DomainError
 from cpxm.identity.models import MatchPair, MergeEvent, SourceRecord
 from cpxm.identity.normalise import Normalised, normalise
-from cpxm.identity.service import list_review
 
 # Compared field -> label, in the order the page shows them.
 COMPARED_FIELDS = {
@@ -68,9 +69,65 @@ def compare_records(left: Normalised, right: Normalised) -> list[FieldComparison
     ]
 
 
-def review_items(session: Session, *, limit: int, offset: int) -> tuple[list[ReviewItem], int]:
-    """Pending pairs, most likely first, each with both records compared field by field."""
-    pairs, total = list_review(session, limit=limit, offset=offset)
+REVIEW_SORTS = (
+    ("likely", "Most likely first"),
+    ("unlikely", "Least likely first"),
+    ("newest", "Newest first"),
+)
+
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    """Which pending pairs: ``q`` in either record's source id or attributes (a name, an email),
+    ``conflicts`` only pairs of different stakeholder types."""
+
+    q: str | None = None
+    conflicts: bool = False
+    sort: str = "likely"
+
+
+def _pending(review_filter: ReviewFilter) -> Select[Any]:
+    query = select(MatchPair).where(MatchPair.status == "pending")
+    if review_filter.conflicts:
+        query = query.where(MatchPair.type_conflict.is_not(None))
+    if review_filter.q:
+        text = review_filter.q.strip()
+        found = select(SourceRecord.id).where(
+            or_(
+                SourceRecord.source_id.icontains(text, autoescape=True),
+                cast(SourceRecord.attributes, String).icontains(text, autoescape=True),
+            )
+        )
+        query = query.where(
+            or_(MatchPair.record_low_id.in_(found), MatchPair.record_high_id.in_(found))
+        )
+    return query
+
+
+def _review_order(sort: str) -> list[Any]:
+    orders: dict[str, list[Any]] = {
+        "likely": [MatchPair.match_probability.desc(), MatchPair.id],
+        "unlikely": [MatchPair.match_probability, MatchPair.id],
+        "newest": [MatchPair.id.desc()],
+    }
+    if sort not in orders:
+        raise DomainError(f"sort is '{sort}', expected one of {', '.join(orders)}")
+    return orders[sort]
+
+
+def review_items(
+    session: Session, *, limit: int, offset: int, review_filter: ReviewFilter | None = None
+) -> tuple[list[ReviewItem], int]:
+    """Pending pairs (most likely first unless the filter says otherwise), each with both
+    records compared field by field."""
+    review_filter = review_filter or ReviewFilter()
+    query = _pending(review_filter)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pairs = list(
+        session.scalars(
+            query.order_by(*_review_order(review_filter.sort)).limit(limit).offset(offset)
+        )
+    )
     ids = {pair.record_low_id for pair in pairs} | {pair.record_high_id for pair in pairs}
     records = {
         record.id: record
@@ -84,7 +141,7 @@ def review_items(session: Session, *, limit: int, offset: int) -> tuple[list[Rev
             normalise(right.id, right.source_system, right.attributes or {}),
         )
         items.append(ReviewItem(pair=pair, left=left, right=right, fields=fields))
-    return items, total
+    return items, int(total)
 
 
 def recent_decisions(session: Session, *, limit: int = 20) -> list[tuple[MatchPair, int | None]]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from cpxm.access import SafetyReader
@@ -16,29 +17,80 @@ from cpxm.deps import DbSession
 from cpxm.errors import DomainError
 from cpxm.safety import intake, service, triage
 from cpxm.safety.api import case_signatures
+from cpxm.safety.exports import cases_csv
 from cpxm.safety.models import CASE_KINDS, TRIAGE_REASONS
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
 from cpxm.safety.seriousness import SERIOUSNESS_CRITERIA
 from cpxm.timeutil import utc_now
+from cpxm.web.lists import CSV_LIMIT, ListParams, list_params, page_context, query_string
 from cpxm.web.templating import templates
 
 router = APIRouter(prefix="/safety", include_in_schema=False)
 PAGE_SIZE = 50
 
 
+@dataclass(frozen=True)
+class QueueFilters:
+    """The queue's query string, checked: the page and its CSV read the same one."""
+
+    status: str
+    kind: str | None
+    serious: bool
+    overdue: bool
+    listing: ListParams
+
+    def case_filter(self) -> service.CaseFilter:
+        return service.CaseFilter(
+            status=None if self.status == "all" else self.status,
+            kind=self.kind,
+            serious=self.serious,
+            overdue=self.overdue,
+            q=self.listing.q,
+        )
+
+    def query(self) -> str:
+        return query_string(
+            {
+                "status": self.status,
+                "kind": self.kind,
+                "serious": self.serious,
+                "overdue": self.overdue,
+                "q": self.listing.q,
+                "sort": self.listing.sort,
+            }
+        )
+
+
+def queue_filters(
+    listing: Annotated[ListParams, list_params(service.CASE_SORTS, default="priority")],
+    status: Annotated[Literal["open", "acknowledged", "confirmed", "rejected", "all"], Query()] = (
+        "open"
+    ),
+    kind: Annotated[Literal["", "ae", "pc", "srs"], Query()] = "",
+    serious: bool = False,
+    overdue: bool = False,
+) -> QueueFilters:
+    return QueueFilters(
+        status=status, kind=kind or None, serious=serious, overdue=overdue, listing=listing
+    )
+
+
+Filters = Annotated[QueueFilters, Depends(queue_filters)]
+
+
 @router.get("", response_class=HTMLResponse)
 def queue_page(
-    request: Request,
-    session: DbSession,
-    principal: SafetyReader,
-    status: str = "open",
-    kind: str = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    request: Request, session: DbSession, principal: SafetyReader, filters: Filters
 ) -> Response:
     now = utc_now()
-    case_filter = service.CaseFilter(status=None if status == "all" else status, kind=kind or None)
+    listing = filters.listing
     cases, total = service.list_cases(
-        session, case_filter=case_filter, limit=PAGE_SIZE, offset=offset, now=now
+        session,
+        case_filter=filters.case_filter(),
+        limit=listing.page_size,
+        offset=listing.offset,
+        now=now,
+        sort=listing.sort,
     )
     overdue = service.list_cases(
         session, case_filter=service.CaseFilter(overdue=True), limit=1, now=now
@@ -47,14 +99,10 @@ def queue_page(
         request,
         "safety/queue.html",
         {
+            **page_context(listing, total=total, query=filters.query(), sorts=service.CASE_SORTS),
             "cases": cases,
-            "total": total,
-            "offset": offset,
-            "page_size": PAGE_SIZE,
-            "query": urlencode({"status": status, "kind": kind}),
+            "filters": filters,
             "overdue": overdue,
-            "status": status,
-            "kind": kind,
             "now": now,
             "triage_pending": sum(triage.triage_counts(session).values()),
             "csrf_token": principal.csrf_token or "",
@@ -62,6 +110,24 @@ def queue_page(
             "principal": principal,
             "active_nav": "safety",
         },
+    )
+
+
+@router.get("/export.csv")
+def queue_csv(session: DbSession, principal: SafetyReader, filters: Filters) -> Response:
+    """Exactly the cases the queue shows with these filters (every page), in the safety export's
+    columns; a working list, so unlike the hand-off exports it marks no case exported."""
+    cases, _total = service.list_cases(
+        session,
+        case_filter=filters.case_filter(),
+        limit=CSV_LIMIT,
+        offset=0,
+        sort=filters.listing.sort,
+    )
+    return Response(
+        cases_csv(cases),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="pv-queue.csv"'},
     )
 
 

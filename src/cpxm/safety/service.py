@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from cpxm.auth import signatures
@@ -46,6 +46,8 @@ class CaseFilter:
     kinds: tuple[str, ...] = ()  # any of these kinds (with ``kind``, both must hold)
     serious: bool = False  # only cases with a seriousness criterion
     handoff_overdue: bool = False  # only cases not handed off by their hand-off due date
+    # A case number, or words in the product, the event terms or the reporter's words.
+    q: str | None = None
 
 
 def record_event(
@@ -370,7 +372,46 @@ def _filtered(query: Select[Any], case_filter: CaseFilter, now: datetime) -> Sel
             SafetyCase.handed_off_at.is_(None),
             SafetyCase.handoff_due_at < now,
         )
+    if case_filter.q:
+        text = case_filter.q.strip()
+        words = [
+            SafetyCase.product_code.icontains(text, autoescape=True),
+            SafetyCase.product_written.icontains(text, autoescape=True),
+            cast(SafetyCase.event_terms, String).icontains(text, autoescape=True),
+            SafetyCase.verbatim.icontains(text, autoescape=True),
+        ]
+        if text.isascii() and text.lstrip("#").isdigit():
+            words.append(SafetyCase.id == int(text.lstrip("#")))
+        query = query.where(or_(*words))
     return query
+
+
+# How the queue can be ordered: PV works the most serious first; the others help reconcile.
+CASE_SORTS = (
+    ("priority", "Most serious first"),
+    ("due", "Due soonest"),
+    ("newest", "Newest first"),
+    ("oldest", "Oldest first"),
+)
+
+
+def _order(sort: str) -> list[Any]:
+    if sort == "due":
+        return [SafetyCase.due_at, SafetyCase.id]
+    if sort == "newest":
+        return [SafetyCase.aware_at.desc(), SafetyCase.id.desc()]
+    if sort == "oldest":
+        return [SafetyCase.aware_at, SafetyCase.id]
+    if sort != "priority":
+        keys = ", ".join(key for key, _label in CASE_SORTS)
+        raise DomainError(f"sort is '{sort}', expected one of {keys}")
+    return [
+        (SafetyCase.status != "open").asc(),
+        SafetyCase.seriousness_level.desc(),
+        SafetyCase.escalation_level.desc(),
+        SafetyCase.due_at,
+        SafetyCase.id,
+    ]
 
 
 def list_cases(
@@ -380,27 +421,17 @@ def list_cases(
     limit: int = 50,
     offset: int = 0,
     now: datetime | None = None,
+    sort: str = "priority",
 ) -> tuple[list[SafetyCase], int]:
-    """The PV queue: open cases first; among them fatal or life-threatening, then other serious
-    ones; then the most escalated and soonest due."""
+    """The PV queue: by default open cases first; among them fatal or life-threatening, then
+    other serious ones; then the most escalated and soonest due (``CASE_SORTS`` for others)."""
     now = now or utc_now()
     case_filter = case_filter or CaseFilter()
     query = _filtered(select(SafetyCase), case_filter, now)
     total = session.scalar(
         _filtered(select(func.count()).select_from(SafetyCase), case_filter, now)
     )
-    open_first = (SafetyCase.status != "open").asc()
-    rows = session.scalars(
-        query.order_by(
-            open_first,
-            SafetyCase.seriousness_level.desc(),
-            SafetyCase.escalation_level.desc(),
-            SafetyCase.due_at,
-            SafetyCase.id,
-        )
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    rows = session.scalars(query.order_by(*_order(sort)).limit(limit).offset(offset)).all()
     return list(rows), int(total or 0)
 
 

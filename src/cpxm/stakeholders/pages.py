@@ -6,16 +6,18 @@ is rendered, exactly as the JSON API's records do: the page shows what the API w
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from cpxm.access import (
     CommercialReader,
     Domain,
+    Principal,
     RecordView,
     hidden_case_types,
     hidden_person_types,
@@ -42,11 +44,19 @@ from cpxm.stakeholders.schemas import (
 from cpxm.surveys.schemas import response_detail_out
 from cpxm.text.themes import theme_labels
 from cpxm.timeutil import utc_now
+from cpxm.web.lists import (
+    CSV_LIMIT,
+    Column,
+    ListParams,
+    csv_of,
+    list_params,
+    page_context,
+    query_string,
+)
 from cpxm.web.templating import templates
-from cpxm.workspace.models import Channel, Department
+from cpxm.workspace.models import Channel, Country, Department
 
 router = APIRouter(prefix="/stakeholders", include_in_schema=False)
-SEARCH_PAGE_SIZE = 50
 TIMELINE_PAGE_SIZE = 50
 
 
@@ -72,27 +82,52 @@ class BadFilter(DomainError):
     status_code = 400
 
 
-@router.get("", response_class=HTMLResponse)
-def search_page(
-    request: Request,
-    session: DbSession,
-    principal: CommercialReader,
-    q: Annotated[str, Query(max_length=200)] = "",
-    type: str = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> Response:
-    """Search by name, email, professional id, institution or id; without ``q``, every golden
-    record by name."""
+@dataclass(frozen=True)
+class SearchFilters:
+    """The search's query string, checked: the page and its CSV read the same one."""
+
+    type: str | None
+    country: str | None
+    listing: ListParams
+
+    def query(self) -> str:
+        return query_string(
+            {
+                "q": self.listing.q,
+                "type": self.type,
+                "country": self.country,
+                "sort": self.listing.sort,
+            }
+        )
+
+
+def search_filters(
+    listing: Annotated[ListParams, list_params(service.STAKEHOLDER_SORTS, default="name")],
+    type: Annotated[str, Query(max_length=40)] = "",
+    country: Annotated[str, Query(max_length=2, pattern=r"^([A-Za-z]{2})?$")] = "",
+) -> SearchFilters:
     if type and type not in STAKEHOLDER_TYPES:
         raise BadFilter(f"unknown stakeholder type '{type}'; choose one of the list")
-    hidden = hidden_person_types(principal)
-    if q.strip():
+    return SearchFilters(type=type or None, country=country.upper() or None, listing=listing)
+
+
+Filters = Annotated[SearchFilters, Depends(search_filters)]
+
+
+def _found(
+    session: DbSession, principal: Principal, filters: SearchFilters, *, limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """Golden records matching the search (every one without ``q``), shielded for the role."""
+    q = filters.listing.q
+    if q:
         hits, total = service.search_stakeholders(
             session,
             q=q,
-            q_skips_types=hidden,
-            type=type or None,
-            limit=SEARCH_PAGE_SIZE,
+            q_skips_types=hidden_person_types(principal),
+            type=filters.type,
+            country=filters.country,
+            sort=filters.listing.sort,
+            limit=limit,
             offset=offset,
         )
         items: list[Any] = [
@@ -103,27 +138,67 @@ def search_page(
         ]
     else:
         found, total = service.list_stakeholders(
-            session, type=type or None, limit=SEARCH_PAGE_SIZE, offset=offset
+            session,
+            type=filters.type,
+            country=filters.country,
+            sort=filters.listing.sort,
+            limit=limit,
+            offset=offset,
         )
         places = service.institutions(session, person_ids=[s.id for s in found])
         items = [
             stakeholder_hit_out(s, institution=places.get(s.id), matched_merged_id=None)
             for s in found
         ]
+    return shield_stakeholders(session, principal, items, purpose="search page"), total
+
+
+@router.get("", response_class=HTMLResponse)
+def search_page(
+    request: Request, session: DbSession, principal: CommercialReader, filters: Filters
+) -> Response:
+    """Search by name, email, professional id, institution or id; without ``q``, every golden
+    record by name."""
+    listing = filters.listing
+    items, total = _found(
+        session, principal, filters, limit=listing.page_size, offset=listing.offset
+    )
     return templates.TemplateResponse(
         request,
         "stakeholders/search.html",
         {
-            "items": shield_stakeholders(session, principal, items, purpose="search page"),
-            "total": total,
-            "q": q,
-            "type": type,
+            **page_context(
+                listing, total=total, query=filters.query(), sorts=service.STAKEHOLDER_SORTS
+            ),
+            "items": items,
+            "filters": filters,
             "types": STAKEHOLDER_TYPES,
-            "offset": offset,
-            "page_size": SEARCH_PAGE_SIZE,
+            "countries": session.execute(
+                select(Country.code, Country.name).order_by(Country.name)
+            ).all(),
             "active_nav": "stakeholders",
         },
     )
+
+
+@router.get("/export.csv")
+def search_csv(session: DbSession, principal: CommercialReader, filters: Filters) -> Response:
+    """Exactly the golden records the search shows with these filters (every page), as the role
+    may see them."""
+    items, _total = _found(session, principal, filters, limit=CSV_LIMIT, offset=0)
+    columns: list[Column[Any]] = [
+        Column("stakeholder_id", lambda s: s.id),
+        Column("key", lambda s: s.key),
+        Column("name", lambda s: s.display_name),
+        Column("type", lambda s: s.type),
+        Column("specialty", lambda s: s.specialty),
+        Column("institution", lambda s: s.institution),
+        Column("city", lambda s: s.city),
+        Column("country", lambda s: s.country),
+        Column("professional_id", lambda s: s.professional_id),
+        Column("email", lambda s: s.email),
+    ]
+    return csv_of("stakeholders.csv", columns, items)
 
 
 def _day(text: str, name: str) -> datetime | None:

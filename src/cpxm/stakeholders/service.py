@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from cpxm.db import one_of
-from cpxm.errors import NotFoundError
+from cpxm.errors import DomainError, NotFoundError
 from cpxm.stakeholders.models import (
     Affiliation,
     ChannelPreference,
@@ -46,6 +46,7 @@ def list_stakeholders(
     q: str | None = None,
     q_skips_types: tuple[str, ...] = (),
     status: StatusFilter = "active",
+    sort: str = "name",
     limit: int,
     offset: int,
 ) -> tuple[list[Stakeholder], int]:
@@ -76,8 +77,26 @@ def list_stakeholders(
         if q_skips_types:
             statement = statement.where(Stakeholder.type.not_in(q_skips_types))
     total = _count(session, statement)
-    page = statement.order_by(Stakeholder.display_name, Stakeholder.id).limit(limit).offset(offset)
+    page = statement.order_by(*_stakeholder_order(sort)).limit(limit).offset(offset)
     return list(session.scalars(page)), total
+
+
+STAKEHOLDER_SORTS = (
+    ("name", "Name"),
+    ("newest", "Newest first"),
+    ("country", "Country, then name"),
+)
+
+
+def _stakeholder_order(sort: str) -> list[Any]:
+    if sort == "newest":
+        return [Stakeholder.created_at.desc(), Stakeholder.id.desc()]
+    if sort == "country":
+        return [Stakeholder.country_code, Stakeholder.display_name, Stakeholder.id]
+    if sort != "name":
+        keys = ", ".join(key for key, _label in STAKEHOLDER_SORTS)
+        raise DomainError(f"sort is '{sort}', expected one of {keys}")
+    return [Stakeholder.display_name, Stakeholder.id]
 
 
 def golden_ids(session: Session, *, stakeholder_ids: Iterable[int]) -> dict[int, int]:
@@ -172,6 +191,8 @@ def search_stakeholders(
     q: str,
     q_skips_types: tuple[str, ...] = (),
     type: str | None = None,
+    country: str | None = None,
+    sort: str = "name",
     limit: int,
     offset: int,
 ) -> tuple[list[SearchHit], int]:
@@ -204,12 +225,14 @@ def search_stakeholders(
     statement = select(Stakeholder).where(Stakeholder.status == "active", or_(*conditions))
     if type is not None:
         statement = statement.where(Stakeholder.type == type)
+    if country is not None:
+        statement = statement.where(Stakeholder.country_code == country.upper())
     if q_skips_types:
         statement = statement.where(Stakeholder.type.not_in(q_skips_types))
     total = _count(session, statement)
-    # An exact id first, then by name: a person looked up by id is the one wanted.
+    # An exact id first, then in the order asked: a person looked up by id is the one wanted.
     exact = [Stakeholder.id == int(text)] if _is_id(text) else []
-    order = [*(c.desc() for c in exact), Stakeholder.display_name, Stakeholder.id]
+    order = [*(c.desc() for c in exact), *_stakeholder_order(sort)]
     if merged_from:
         order.insert(0, Stakeholder.id.in_(list(merged_from)).desc())
     found = list(session.scalars(statement.order_by(*order).limit(limit).offset(offset)))
