@@ -39,3 +39,15 @@ if [ "${#pdf_packages[@]}" -gt 0 ] && [ "$(id -u)" = "0" ] && command -v apt-get
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pdf_packages[@]}" >/dev/null) \
     || echo "could not install ${pdf_packages[*]}; PDF reports may lack fonts" >&2
 fi
+
+# The browser tests check every page with axe-core, the npm package pinned in tests/package.json.
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing npm for the accessibility tests ..." >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null) \
+    || echo "could not install npm; the accessibility test will skip" >&2
+fi
+if [ ! -f tests/node_modules/axe-core/axe.min.js ] && command -v npm >/dev/null 2>&1; then
+  echo "installing axe-core for the accessibility tests ..." >&2
+  (cd tests && npm ci --no-audit --no-fund --silent) \
+    || echo "could not install axe-core; the accessibility test will skip" >&2
+fi

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from cpxm.surveys.models import Response
 from tests.factories import make_stakeholder
-from tests.surveys.helpers import make_invitation, setup_survey
+from tests.surveys.helpers import make_invitation, make_open_link, setup_survey
 
 PHONE = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touch": True}
 
@@ -131,4 +131,45 @@ def test_display_logic_follows_the_answers_on_the_same_page(
     page = context.new_page()
     page.goto(f"{live_server}/s/{token}")
     assert page.locator("#question-detractor_followup").is_visible()
+    context.close()
+
+
+def _same_row(page: Any, question: str) -> bool:
+    points = page.locator(f"#question-{question} .r-scale-point span")
+    tops = {round(points.nth(i).bounding_box()["y"]) for i in range(points.count())}
+    return len(tops) == 1
+
+
+def test_on_a_phone_every_scale_keeps_its_row_and_names_its_ends(
+    browser: Any, live_server: str, live_store: Engine
+) -> None:
+    with Session(live_store) as session:
+        survey = setup_survey(session)
+        token = make_open_link(session, survey).token
+        session.commit()
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(f"{live_server}/s/{token}")
+    # An open link knows nobody: the greeting goes with the missing name.
+    assert "This takes about three minutes." in page.content()
+    assert "Dear ," not in page.content() and "Dear  " not in page.content()
+    # The NPS end labels stay visible on a phone, under the row of eleven points.
+    assert page.get_by_text("Not at all likely", exact=True).is_visible()
+    assert page.get_by_text("Extremely likely", exact=True).is_visible()
+    assert _same_row(page, "nps")
+
+    # Nothing answered: focus moves to the error summary, so a screen reader starts there.
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_load_state()
+    assert page.evaluate("document.activeElement && document.activeElement.id") == ("error-summary")
+
+    page.get_by_role("radio", name="9", exact=True).first.check()
+    page.get_by_role("button", name="Next").click()
+    page.wait_for_url("**page=2**")
+    # CSAT and CES name their ends even though the survey gives no labels; the 7-point CES
+    # scale keeps all seven points on one row.
+    for label in ("Very dissatisfied", "Very satisfied", "Strongly disagree", "Strongly agree"):
+        assert page.get_by_text(label, exact=True).first.is_visible(), label
+    assert _same_row(page, "csat") and _same_row(page, "ces")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     context.close()

@@ -313,9 +313,30 @@ def localise(text: Text | None, language: str, fallback: str) -> str:
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PIPED_NAMES) + r")\}")
 
 
+_NAME = r"\{(?P<name>" + "|".join(PIPED_NAMES) + r")\}"
+# A salutation at a sentence's start ("Dear {first_name}, "), and a name ending a clause
+# (", {first_name}!"): with the name missing (an open link knows nobody) both go, so nobody
+# reads "Dear , this takes three minutes."
+_SALUTATION = re.compile(r"(?:^|(?<=[.!?]\s))[^.,!?{}\n]{0,30}" + _NAME + r"[^.,!?{}\n]{0,10},\s*")
+_TRAILING_NAME = re.compile(r",\s*" + _NAME + r"(?=\s*[.!?]|\s*$)")
+_CAPITALISE = "\x00"
+
+
 def pipe_names(text: str, names: dict[str, str]) -> str:
-    """Fill ``{first_name}``-style placeholders; a missing name becomes empty, never an error."""
-    return _PLACEHOLDER.sub(lambda match: names.get(match.group(1), ""), text)
+    """Fill ``{first_name}``-style placeholders; a missing name is left out with the salutation
+    or comma around it ("Dear {first_name}, this ..." reads "This ..."), never an error."""
+
+    def unless_named(replacement: str) -> Any:
+        def replace(match: re.Match[str]) -> str:
+            return match.group(0) if names.get(match.group("name")) else replacement
+
+        return replace
+
+    text = _SALUTATION.sub(unless_named(_CAPITALISE), text)
+    text = _TRAILING_NAME.sub(unless_named(""), text)
+    text = re.sub(_CAPITALISE + "(.?)", lambda match: match.group(1).upper(), text)
+    filled = _PLACEHOLDER.sub(lambda match: names.get(match.group(1), ""), text)
+    return re.sub(r" {2,}", " ", filled) if filled != text else filled
 
 
 def kano_category(functional: str, dysfunctional: str) -> str:

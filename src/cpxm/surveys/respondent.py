@@ -473,9 +473,11 @@ def _question_view(
         "kano_answers": kano_labels(respondent.language),
         "selected": _selected(question, answer, submitted),
     }
-    if question.type in ("nps",):
-        view["min_label"] = view["min_label"] or "0"
-        view["max_label"] = view["max_label"] or "10"
+    if question.type in ("nps", "csat", "ces"):
+        # Every standard scale says what its ends mean, in the respondent's language.
+        words = ui_text(respondent.language)
+        view["min_label"] = view["min_label"] or words[f"{question.type}_low"]
+        view["max_label"] = view["max_label"] or words[f"{question.type}_high"]
     return view
 
 

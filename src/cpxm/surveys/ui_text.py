@@ -131,11 +131,57 @@ _JA = {
     "language": "言語",
 }
 UI_TEXT = {"en": _EN, "de": _DE, "fr": _FR, "es": _ES, "ja": _JA}
+# The ends of the standard score scales, shown when a question names none: NPS likelihood,
+# CSAT satisfaction, CES agreement with "it was easy to ..." (CES 2.0, higher is easier).
+_SCALE_ENDS = {
+    "en": (
+        "Not at all likely",
+        "Extremely likely",
+        "Very dissatisfied",
+        "Very satisfied",
+        "Strongly disagree",
+        "Strongly agree",
+    ),
+    "de": (
+        "Überhaupt nicht wahrscheinlich",
+        "Äußerst wahrscheinlich",
+        "Sehr unzufrieden",
+        "Sehr zufrieden",
+        "Stimme überhaupt nicht zu",
+        "Stimme voll und ganz zu",
+    ),
+    "fr": (
+        "Pas du tout probable",
+        "Extrêmement probable",
+        "Très insatisfait",
+        "Très satisfait",
+        "Pas du tout d'accord",
+        "Tout à fait d'accord",
+    ),
+    "es": (
+        "Nada probable",
+        "Extremadamente probable",
+        "Muy insatisfecho",
+        "Muy satisfecho",
+        "Totalmente en desacuerdo",
+        "Totalmente de acuerdo",
+    ),
+    "ja": (
+        "まったく可能性がない",
+        "非常に可能性が高い",
+        "非常に不満",
+        "非常に満足",
+        "まったくそう思わない",
+        "とてもそう思う",
+    ),
+}
+_SCALE_KEYS = ("nps_low", "nps_high", "csat_low", "csat_high", "ces_low", "ces_high")
 
 
 def ui_text(language: str) -> dict[str, str]:
     """Every UI string in ``language``, English where a translation is missing."""
-    return {**_EN, **UI_TEXT.get(language, {})}
+    ends = dict(zip(_SCALE_KEYS, _SCALE_ENDS.get(language, _SCALE_ENDS["en"]), strict=True))
+    return {**_EN, **UI_TEXT.get(language, {}), **ends}
 
 
 def kano_labels(language: str) -> list[tuple[str, str]]:
