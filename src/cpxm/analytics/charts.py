@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
@@ -234,9 +235,55 @@ def _trend_template() -> Spec:
     return _configure(alt.layer(band, line, flagged).properties(height=CHART_HEIGHT))
 
 
-def trend_spec(rows: list[dict[str, Any]], *, title: str) -> Spec:
+# Each grain's axis: one tick per period at most, labelled once ("Mar 24" never twice).
+_GRAIN_AXES = {
+    "week": ({"interval": "week", "step": 1}, "%d %b"),
+    "month": ({"interval": "month", "step": 1}, "%b %y"),
+    "quarter": ({"interval": "month", "step": 3}, "Q%q %Y"),
+}
+
+
+def _next_period(day: date, grain: str) -> date:
+    if grain == "week":
+        return day + timedelta(days=7)
+    months = 3 if grain == "quarter" else 1
+    month_index = day.year * 12 + day.month - 1 + months
+    return date(month_index // 12, month_index % 12 + 1, 1)
+
+
+def _with_gaps(values: list[dict[str, Any]], grain: str) -> list[dict[str, Any]]:
+    """``values`` with an empty row for each period without a figure (none, or suppressed), so
+    the line breaks there instead of drawing across months without data."""
+    if grain not in _GRAIN_AXES or len(values) < 2:
+        return values
+    by_period = {str(row["period"])[:10]: row for row in values}
+    days = sorted(date.fromisoformat(period) for period in by_period)
+    filled: list[dict[str, Any]] = []
+    day = days[0]
+    while day <= days[-1] and len(filled) < 10_000:
+        key = day.isoformat()
+        filled.append(
+            by_period.get(key)
+            or {
+                "period": key,
+                "value": None,
+                "low": None,
+                "high": None,
+                "n": 0,
+                "significant": False,
+            }
+        )
+        day = _next_period(day, grain)
+    # Periods that do not fall on the grain's steps (an odd start) are kept as they are.
+    known = {row["period"] for row in filled}
+    filled.extend(row for period, row in by_period.items() if period not in known)
+    return sorted(filled, key=lambda row: str(row["period"]))
+
+
+def trend_spec(rows: list[dict[str, Any]], *, title: str, grain: str = "month") -> Spec:
     """A line over periods with its 95% band; diamonds mark significant changes from the
-    period before. Rows: period (YYYY-MM-DD), value, low, high, n, significant."""
+    period before. Rows: period (YYYY-MM-DD), value, low, high, n, significant. A period
+    missing from ``rows`` breaks the line; the axis has one label per ``grain`` at most."""
     values = [
         {
             "period": row["period"],
@@ -248,7 +295,14 @@ def trend_spec(rows: list[dict[str, Any]], *, title: str) -> Spec:
         }
         for row in rows
     ]
-    return _with_data(_trend_template(), values, title=title)
+    spec = _with_data(_trend_template(), _with_gaps(values, grain), title=title)
+    ticks, label_format = _GRAIN_AXES.get(grain, _GRAIN_AXES["month"])
+    for layer in spec.get("layer", []):
+        x = layer.get("encoding", {}).get("x")
+        if isinstance(x, dict):
+            axis = x.setdefault("axis", {})
+            axis.update({"format": label_format, "tickCount": ticks, "labelOverlap": True})
+    return spec
 
 
 @cache

@@ -115,7 +115,9 @@ def metric_charts(report: MetricReport) -> dict[str, dict[str, Any]]:
     trend_rows = _chart_rows(report.trend, period=True)
     if trend_rows:
         charts["trend"] = trend_spec(
-            trend_rows, title=f"{report.metric_label} by {report.query.grain} (95% CI)"
+            trend_rows,
+            title=f"{report.metric_label} by {report.query.grain} (95% CI)",
+            grain=report.query.grain or "month",
         )
     return charts
 
