@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,10 +10,15 @@ from typing import Any
 from fastapi import Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 import cpxm
 from cpxm.access import Policy, Role, policies_of
 from cpxm.web.assets import vega_embed_url
+from cpxm.workspace.models import Channel, Department, LifecyclePhase, TherapeuticArea
 
 WEB_DIRECTORY = Path(__file__).parent
 TEMPLATES_DIRECTORY = WEB_DIRECTORY / "templates"
@@ -84,7 +90,37 @@ def signed_in_user(request: Request) -> dict[str, Any]:
     }
 
 
-templates = Jinja2Templates(directory=TEMPLATES_DIRECTORY, context_processors=[signed_in_user])
+TAXONOMY_LABELS_TTL = 60.0  # seconds a page may show a label renamed since
+
+
+def taxonomy_labels(request: Request) -> dict[str, Any]:
+    """The workspace's own names for its channels, departments, therapeutic areas and lifecycle
+    phases ('sms' -> 'SMS', 'mail' -> 'Postal mail'), so ``| humanise`` says what the taxonomy
+    says on every page. Read once a minute per app, not per page."""
+    state = request.app.state
+    cached: tuple[float, dict[str, str]] | None = getattr(state, "taxonomy_labels", None)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > TAXONOMY_LABELS_TTL:
+        labels: dict[str, str] = {}
+        maker = getattr(state, "read_sessionmaker", None)
+        if maker is not None:
+            try:
+                with maker() as session:
+                    for model in (LifecyclePhase, TherapeuticArea, Department, Channel):
+                        labels.update(
+                            (code, name)
+                            for code, name in session.execute(select(model.code, model.name))
+                        )
+            except SQLAlchemyError:
+                # An error page rendered while the store is down still renders, with codes.
+                return {"taxonomy_labels": cached[1] if cached else {}}
+        cached = state.taxonomy_labels = (now, labels)
+    return {"taxonomy_labels": cached[1]}
+
+
+templates = Jinja2Templates(
+    directory=TEMPLATES_DIRECTORY, context_processors=[signed_in_user, taxonomy_labels]
+)
 templates.env.globals.update(
     app_version=cpxm.__version__,
     vega_embed_url=vega_embed_url(),
@@ -116,4 +152,13 @@ def humanise(code: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-templates.env.filters["humanise"] = humanise
+@pass_context
+def _humanise_in_page(context: Context, code: Any) -> str:
+    """``| humanise`` in a page: the taxonomy's name for a code it names, else :func:`humanise`."""
+    if code is None:
+        return ""
+    labels: dict[str, str] = context.get("taxonomy_labels") or {}
+    return labels.get(code) or humanise(str(code))
+
+
+templates.env.filters["humanise"] = _humanise_in_page
