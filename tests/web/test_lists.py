@@ -127,11 +127,11 @@ def test_the_pv_queue_searches_filters_sorts_and_exports_without_marking_anythin
     assert queue.status_code == 200
     assert f"<strong>{len(cases)}</strong> case(s)" in queue.text
     newest = pv.get("/safety", params={"sort": "newest"})
-    shown = [int(n) for n in re.findall(r'<td><a href="/safety/cases/(\d+)">#', newest.text)]
+    shown = [int(n) for n in re.findall(r'<td[^>]*><a href="/safety/cases/(\d+)">#', newest.text)]
     assert shown[0] == max(c.id for c in cases if c.aware_at == max(x.aware_at for x in cases))
 
     seizure = pv.get("/safety", params={"q": "seizure"})
-    found = [int(n) for n in re.findall(r'<td><a href="/safety/cases/(\d+)">#', seizure.text)]
+    found = [int(n) for n in re.findall(r'<td[^>]*><a href="/safety/cases/(\d+)">#', seizure.text)]
     assert found and all("seizure" in next(c for c in cases if c.id == n).verbatim for n in found)
     by_number = pv.get("/safety", params={"q": f"#{cases[-1].id}"})
     assert f'href="/safety/cases/{cases[-1].id}"' in by_number.text
