@@ -57,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
 
             def get(path: str = path) -> None:
                 response = client.get(path)
-                assert response.status_code == 200, (path, response.status_code, response.text[:300])
+                assert response.status_code == 200, (
+                    path,
+                    response.status_code,
+                    response.text[:300],
+                )
 
             def cold(path: str = path) -> None:
                 app.state.overview_cache._cached = None
