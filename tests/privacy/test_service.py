@@ -256,3 +256,42 @@ def test_the_cli_exports_and_erases_on_a_fresh_store(tmp_path: Path) -> None:
         ).all()
     engine.dispose()
     assert {"read", "privacy_erase"} <= set(actions)  # the exports and the erasure are theirs
+
+
+def test_erasure_takes_the_persons_risk_scores_and_proposed_actions(session: Session) -> None:
+    from cpxm.predict.models import OutreachAction, PredictionModel, PredictionScore
+
+    make_taxonomy(session)
+    person = make_stakeholder(session, display_name="Dr Profiled")
+    other = make_stakeholder(session, display_name="Dr Kept")
+    moment = datetime(2025, 6, 1)
+    model = PredictionModel(
+        version=1, created_at=moment, trained_through=moment, test_cutoff=moment,
+        examples=10, parameters={}, metrics={}, seconds=0.1,
+    )  # fmt: skip
+    session.add(model)
+    session.flush()
+    for rank, who in enumerate((person, other), start=1):
+        score = PredictionScore(
+            model_id=model.id, stakeholder_id=who.id, as_of=moment, scored_at=moment,
+            risk=0.4, rank=rank, reasons={"reasons": []},
+        )  # fmt: skip
+        session.add(score)
+        session.flush()
+        session.add(
+            OutreachAction(
+                score_id=score.id,
+                stakeholder_id=who.id,
+                topic="oncology",
+                not_before=moment,
+                why="late answers",
+                status="proposed",
+                proposed_at=moment,
+            )
+        )
+    session.flush()
+    erasure = erase_person(session, stakeholder_id=person.id, reason="Art. 17", actor_user_id=None)
+    assert erasure.summary["prediction_scores"] == 1
+    left = session.scalars(select(PredictionScore.stakeholder_id)).all()
+    assert left == [other.id]
+    assert session.scalars(select(OutreachAction.stakeholder_id)).all() == [other.id]

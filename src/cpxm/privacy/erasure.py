@@ -91,6 +91,16 @@ def _source_records(session: Session, table: Table, column: Any, ids: list[int])
     return len(rows)
 
 
+def _profiling(session: Session, table: Table, column: Any, ids: list[int]) -> int:
+    """The person's risk scores go with them (profiling, GDPR Art. 4(4), has no reason to
+    outlive the person), and first the outreach actions proposed from those scores, which point
+    at them; a case an accepted action opened stays, erased as cases are."""
+    actions = Base.metadata.tables["outreach_actions"]
+    scores = select(table.c.id).where(ids_in(session, column, ids))
+    session.execute(delete(actions).where(actions.c.score_id.in_(scores)))
+    return _delete_rows(session, table, column, ids)
+
+
 # (table, column) -> what erasure does to the rows of that table that point at the person.
 RULES: dict[tuple[str, str], Rule] = {
     ("affiliations", "person_id"): _delete_rows,
@@ -110,6 +120,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("feedback_items", "stakeholder_id"): _set(text=ERASED_TEXT),
     ("cases", "stakeholder_id"): _set(description=None),
     ("safety_cases", "reporter_stakeholder_id"): _keep,  # legal obligation; see the docstring
+    ("prediction_scores", "stakeholder_id"): _profiling,
+    ("outreach_actions", "stakeholder_id"): _delete_rows,
     ("privacy_erasures", "stakeholder_id"): _keep,
     # An objection outlives an erasure: the shell left behind stays out of lists and surveys.
     ("privacy_objections", "stakeholder_id"): _keep,
