@@ -135,6 +135,7 @@ def _seed(engine: Engine) -> dict[str, str]:
         )
         return {
             "run_id": str(imported.run_id),
+            "name": "crm-accounts",  # a mapping template
             "code": initiative.code,
             "survey_id": str(survey.id),
             "stakeholder_id": str(person.id),
