@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cpxm.auth.service import create_team, create_user
@@ -174,20 +174,9 @@ def test_the_questionnaire_goes_to_cx_leads_through_the_survey_gate(session: Ses
     assert again.plan.invite == [] and again.plan.already_invited == 1
 
 
-def test_predictions_acted_on_are_read_from_the_prediction_tables(
-    session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The prediction module's tables as it declares them (names and the columns read here);
-    # created in the test's transaction, so they vanish with it.
-    shapes = MetaData()
-    scores = Table("prediction_scores", shapes, Column("id", Integer, primary_key=True))
-    actions = Table(
-        "outreach_actions", shapes, Column("id", Integer, primary_key=True),
-        Column("status", String(20)), Column("outcome", String(40)),
-        Column("proposed_at", DateTime),
-    )  # fmt: skip
-    shapes.create_all(session.connection())
-    monkeypatch.setattr(maturity, "_table", {t.name: t for t in (scores, actions)}.get)
+def test_predictions_acted_on_are_read_from_the_prediction_tables(session: Session) -> None:
+    from cpxm.predict.models import OutreachAction, PredictionModel, PredictionScore
+
     make_taxonomy(session)
 
     def stage() -> str | None:
@@ -195,17 +184,38 @@ def test_predictions_acted_on_are_read_from_the_prediction_tables(
         return found["prediction"].evidence_stage
 
     assert stage() == "crawl"  # installed, nothing scored yet
-    session.execute(scores.insert(), [{"id": i} for i in range(1, 11)])
     when = AS_OF - timedelta(days=5)
-    session.execute(
-        actions.insert(),
-        [{"status": "proposed", "outcome": None, "proposed_at": when} for _ in range(3)],
-    )
+    model = PredictionModel(
+        version=1, created_at=when, trained_through=when, test_cutoff=when, examples=10,
+        parameters={}, metrics={}, seconds=0.1,
+    )  # fmt: skip
+    session.add(model)
+    session.flush()
+    scores = []
+    for rank in range(1, 11):
+        person = make_stakeholder(session)
+        score = PredictionScore(
+            model_id=model.id, stakeholder_id=person.id, as_of=when, scored_at=when, risk=0.3,
+            rank=rank, reasons={"reasons": []},
+        )  # fmt: skip
+        session.add(score)
+        scores.append(score)
+    session.flush()
+
+    def propose(score: PredictionScore, status: str, outcome: str | None) -> None:
+        action = OutreachAction(
+            score_id=score.id, stakeholder_id=score.stakeholder_id, topic="oncology",
+            not_before=when, why="late answers", status=status, outcome=outcome,
+            proposed_at=when,
+        )  # fmt: skip
+        session.add(action)
+        session.flush()
+
+    for score in scores[:3]:
+        propose(score, "proposed", None)
     assert stage() == "walk"  # scored, but the proposals wait
-    session.execute(
-        actions.insert(),
-        [{"status": "done", "outcome": "reached_improved", "proposed_at": when} for _ in range(3)],
-    )
+    for score in scores[3:6]:
+        propose(score, "done", "reached_improved")
     assert stage() == "run"  # half acted on, outcomes recorded
 
 
