@@ -1,10 +1,10 @@
 """Background and scheduled jobs, run by Huey.
 
 One queue for the whole product. Domains declare their tasks in a ``jobs.py`` of their own with
-``@huey.task()`` / ``@periodic(...)`` (once per period across workers) and list that module in
-``TASK_MODULES``, so the
-worker (``cpxm worker``) registers every task. A task body stays thin: it opens a session with
-``job_session()``, calls a typed service function, and the session commits when the block ends.
+``@huey.task()`` / ``@periodic(...)`` (run once per slot across workers) and list that module
+in ``TASK_MODULES``, so the worker (``cpxm worker``) registers every task. A task body stays
+thin: it opens a session with ``job_session()``, calls a typed service function, and the session
+commits when the block ends.
 Tests call the service functions directly; the wiring is tested with ``huey.immediate = True``.
 
 Where the queue lives is ``CPXM_JOBS_URL``:
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import itertools
 import logging
 import os
 import threading
@@ -151,35 +150,32 @@ def _enqueue_recovery_once() -> None:
         enqueue_after_commit(task)
 
 
-def _shortest_gap(schedule: Callable[[datetime], bool]) -> timedelta:
-    """The shortest time between two runs of a crontab schedule, found by walking two days of
-    minutes (a schedule that never fires in them counts as daily)."""
-    start = datetime(2025, 1, 6)  # a Monday: weekday schedules start the walk in step
-    fires = [minute for minute in range(2 * 24 * 60) if schedule(start + timedelta(minutes=minute))]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(fires)]
-    return timedelta(minutes=min(gaps)) if gaps else timedelta(days=1)
+def latest_slot(schedule: Callable[[datetime], bool], now: datetime) -> datetime:
+    """The latest minute at or before ``now`` that ``schedule`` fires in: the run a task
+    enqueued by it stands for, even when a busy worker starts it a minute late."""
+    minute = now.replace(second=0, microsecond=0)
+    for back in range(8 * 24 * 60):  # a weekly job started up to a day late still finds its slot
+        candidate = minute - timedelta(minutes=back)
+        if schedule(candidate):
+            return candidate
+    return minute
 
 
-def claim_scheduled_run(session: Session, task: str, period: timedelta) -> bool:
-    """Whether this process runs ``task`` now: True for exactly one of several workers that ask
-    within half a ``period``. One conditional UPDATE decides, atomically on both engines; it is
-    the transaction's first statement, so SQLite waits for its write lock instead of failing a
+def claim_scheduled_run(session: Session, task: str, slot: datetime) -> bool:
+    """Whether this process runs ``task`` for ``slot``: True for exactly one of the workers
+    that ask. One conditional UPDATE decides, atomically on both engines; it is the
+    transaction's first statement, so SQLite waits for its write lock instead of failing a
     read transaction's upgrade."""
     from cpxm.workspace.models import ScheduledRun
-
-    now = utc_now()
 
     def claim() -> bool:
         claimed = session.execute(
             update(ScheduledRun)
             .where(
                 ScheduledRun.task == task,
-                or_(
-                    ScheduledRun.last_started_at.is_(None),
-                    ScheduledRun.last_started_at <= now - period / 2,
-                ),
+                or_(ScheduledRun.last_slot.is_(None), ScheduledRun.last_slot < slot),
             )
-            .values(last_started_at=now, runs=ScheduledRun.runs + 1)
+            .values(last_slot=slot, last_started_at=utc_now(), runs=ScheduledRun.runs + 1)
             .execution_options(synchronize_session=False)
         )
         return claimed.rowcount == 1  # type: ignore[attr-defined, no-any-return]
@@ -189,7 +185,7 @@ def claim_scheduled_run(session: Session, task: str, period: timedelta) -> bool:
     if session.get(ScheduledRun, task) is None:
         try:
             with session.begin_nested():
-                session.add(ScheduledRun(task=task, last_started_at=None, runs=0, skipped=0))
+                session.add(ScheduledRun(task=task, runs=0, skipped=0))
         except IntegrityError:
             pass  # another worker made the row first; the UPDATE decides between us
         if claim():
@@ -204,14 +200,14 @@ def claim_scheduled_run(session: Session, task: str, period: timedelta) -> bool:
 
 
 def periodic(schedule: Callable[[datetime], bool]) -> Callable[[Callable[[], None]], TaskWrapper]:
-    """``@huey.periodic_task(schedule)``, run once per period however many workers schedule it.
+    """``@huey.periodic_task(schedule)``, run once per slot however many workers schedule it.
 
-    Every worker process runs Huey's scheduler, so with two ``cpxm worker`` processes on one
-    Redis queue each periodic task was enqueued, and run, twice. A run the scheduler started
-    first claims the period in the store (:func:`claim_scheduled_run`); the copies skip. A call
-    by hand (``task.call_local()``) runs without asking.
+    Every worker process runs Huey's scheduler (each checks the schedules once a minute, at its
+    own phase), so with two ``cpxm worker`` processes on one Redis queue each periodic task was
+    enqueued, and run, twice. A run claims its slot (the minute the schedule fired in) in the
+    store (:func:`claim_scheduled_run`); the copies skip. A call by hand
+    (``task.call_local()``) runs without asking.
     """
-    period = _shortest_gap(schedule)
 
     def decorate(function: Callable[[], None]) -> TaskWrapper:
         name = f"{function.__module__}.{function.__name__}"
@@ -220,8 +216,8 @@ def periodic(schedule: Callable[[datetime], bool]) -> Callable[[Callable[[], Non
         def run_once(task: object | None = None) -> None:
             if task is not None:
                 with job_session() as session:
-                    if not claim_scheduled_run(session, name, period):
-                        logger.info("%s: this period's run is another worker's", name)
+                    if not claim_scheduled_run(session, name, latest_slot(schedule, utc_now())):
+                        logger.info("%s: this slot's run is another worker's", name)
                         return
             function()
 

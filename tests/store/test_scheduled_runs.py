@@ -1,55 +1,52 @@
-"""A periodic job runs once per period however many workers schedule it (``cpxm.jobs.periodic``)."""
+"""A periodic job runs once per slot however many workers schedule it (``cpxm.jobs.periodic``)."""
 
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime
 
 from huey import crontab
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from cpxm.jobs import _shortest_gap, claim_scheduled_run, periodic
-from cpxm.timeutil import utc_now
+from cpxm.jobs import claim_scheduled_run, latest_slot, periodic
 from cpxm.workspace.models import ScheduledRun
 
-
-def test_the_period_is_read_off_the_schedule() -> None:
-    assert _shortest_gap(crontab(minute="*")) == timedelta(minutes=1)
-    assert _shortest_gap(crontab(minute="*/5")) == timedelta(minutes=5)
-    assert _shortest_gap(crontab(minute="7")) == timedelta(hours=1)
-    assert _shortest_gap(crontab(minute="17", hour="3")) == timedelta(days=1)
-    assert _shortest_gap(crontab(minute="0", hour="6", day_of_week="1")) == timedelta(days=1)
+TEN_PAST = datetime(2025, 6, 3, 10, 10, 42)
 
 
-def test_one_claim_per_period(store_engine: Engine) -> None:
-    period = timedelta(minutes=5)
+def test_a_run_stands_for_the_minute_its_schedule_fired_in() -> None:
+    assert latest_slot(crontab(minute="*"), TEN_PAST) == datetime(2025, 6, 3, 10, 10)
+    assert latest_slot(crontab(minute="*/5"), datetime(2025, 6, 3, 10, 7, 30)) == datetime(
+        2025, 6, 3, 10, 5
+    )
+    assert latest_slot(crontab(minute="7"), TEN_PAST) == datetime(2025, 6, 3, 10, 7)
+    assert latest_slot(crontab(minute="17", hour="3"), TEN_PAST) == datetime(2025, 6, 3, 3, 17)
+
+
+def test_one_claim_per_slot(store_engine: Engine) -> None:
+    slot = datetime(2025, 6, 3, 10, 10)
     with Session(store_engine) as session:
-        assert claim_scheduled_run(session, "cases.scan", period)
-        assert not claim_scheduled_run(session, "cases.scan", period)
-        assert claim_scheduled_run(session, "cases.sweep", period)  # another job, its own period
-        session.commit()
-        # Half a period later the next run is due.
-        session.execute(
-            update(ScheduledRun)
-            .where(ScheduledRun.task == "cases.scan")
-            .values(last_started_at=utc_now() - timedelta(minutes=3))
-        )
-        assert claim_scheduled_run(session, "cases.scan", period)
+        assert claim_scheduled_run(session, "cases.scan", slot)
+        assert not claim_scheduled_run(session, "cases.scan", slot)  # the other worker's copy
+        assert claim_scheduled_run(session, "cases.sweep", slot)  # another job, its own slots
+        assert not claim_scheduled_run(session, "cases.scan", datetime(2025, 6, 3, 10, 5))
+        assert claim_scheduled_run(session, "cases.scan", datetime(2025, 6, 3, 10, 15))
         session.commit()
         run = session.get(ScheduledRun, "cases.scan")
-        assert run is not None and (run.runs, run.skipped) == (2, 1)
+        assert run is not None and (run.runs, run.skipped) == (2, 2)
+        assert run.last_slot == datetime(2025, 6, 3, 10, 15)
 
 
 def test_workers_asking_at_once_get_one_run(store_engine: Engine) -> None:
-    period = timedelta(minutes=1)
+    slot = datetime(2025, 6, 3, 10, 11)
     start = threading.Barrier(4)
     claims: list[bool] = []
 
     def worker() -> None:
         with Session(store_engine) as session:
             start.wait()
-            claims.append(claim_scheduled_run(session, "surveys.minute", period))
+            claims.append(claim_scheduled_run(session, "surveys.minute", slot))
             session.commit()
 
     threads = [threading.Thread(target=worker) for _ in range(4)]

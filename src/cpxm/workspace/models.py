@@ -140,13 +140,15 @@ class WorkspaceSetting(Base):
 
 
 class ScheduledRun(Base):
-    """When a periodic job last started: the one place every worker process asks "is this run
-    mine?", so a job scheduled by each of several workers runs once per period
+    """When a periodic job last ran, and for which slot: the one place every worker process asks
+    "is this run mine?", so a job scheduled by each of several workers runs once per slot
     (:func:`cpxm.jobs.periodic`)."""
 
     __tablename__ = "scheduled_runs"
 
     task: Mapped[str] = mapped_column(String(120), primary_key=True)
+    # The minute the schedule fired in that the last run stood for (migration 0036).
+    last_slot: Mapped[datetime | None] = mapped_column(DateTime)
     last_started_at: Mapped[datetime | None] = mapped_column(DateTime)
     runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Copies another worker's scheduler enqueued for a period already run: absorbed, counted.
