@@ -179,24 +179,29 @@ def served(
             _stop(process)
 
 
-def sign_in(client: httpx.Client, email: str, password: str = PASSWORD) -> str:
-    """Sign in through the pages as a browser does; the session cookie's value.
-
-    The cookie is Secure, which httpx (unlike a browser on localhost) keeps from plain HTTP, so
-    it is returned for the caller to send.
-    """
+def post_sign_in(client: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
+    """The sign-in form filled and posted as a browser does; the answer, whatever it is."""
     page = client.get("/auth/sign-in")
     assert page.status_code == 200, page.text
     found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert found, "the sign-in page has no CSRF field"
     form_cookie = page.cookies.get("cpxm_sign_in_csrf")
     assert form_cookie
-    answer = client.post(
+    return client.post(
         "/auth/sign-in",
         data={"email": email, "password": password, "csrf_token": found.group(1), "next": "/"},
         headers={"Cookie": f"cpxm_sign_in_csrf={form_cookie}"},
         follow_redirects=False,
     )
+
+
+def sign_in(client: httpx.Client, email: str, password: str = PASSWORD) -> str:
+    """Sign in through the pages as a browser does; the session cookie's value.
+
+    The cookie is Secure, which httpx (unlike a browser on localhost) keeps from plain HTTP, so
+    it is returned for the caller to send.
+    """
+    answer = post_sign_in(client, email, password)
     assert answer.status_code == 303, answer.text
     session_cookie = answer.cookies.get("cpxm_session")
     assert session_cookie

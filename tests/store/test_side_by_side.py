@@ -5,7 +5,6 @@ outbox sends each email once."""
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from datetime import timedelta
@@ -29,7 +28,7 @@ from tests.factories import (
     make_survey,
     make_taxonomy,
 )
-from tests.served import PASSWORD, served, sign_in
+from tests.served import PASSWORD, post_sign_in, served, sign_in
 from tests.smtp import smtp_server
 from tests.surveys.helpers import make_example_survey
 
@@ -97,17 +96,8 @@ def _seed(engine: Engine) -> tuple[int, list[int]]:
 
 
 def _try_sign_in(url: str, email: str, password: str) -> httpx.Response:
-    """The sign-in form posted as a browser does; the answer, whatever it is."""
     with httpx.Client(base_url=url, timeout=60) as browser:
-        page = browser.get("/auth/sign-in")
-        found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        assert found and page.cookies.get("cpxm_sign_in_csrf")
-        return browser.post(
-            "/auth/sign-in",
-            data={"email": email, "password": password, "csrf_token": found.group(1)},
-            headers={"Cookie": f"cpxm_sign_in_csrf={page.cookies['cpxm_sign_in_csrf']}"},
-            follow_redirects=False,
-        )
+        return post_sign_in(browser, email, password)
 
 
 def _nps(client: httpx.Client) -> float:
