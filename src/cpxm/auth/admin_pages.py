@@ -117,7 +117,7 @@ def users_page(
 def users_csv(session: DbSession, principal: Administrator, filters: Filters) -> Response:
     """Exactly the people the list shows with these filters (every page), as CSV."""
     users, _total = _people(session, filters, limit=CSV_LIMIT, offset=0)
-    teams = dict(session.execute(select(Team.id, Team.name)).tuples().all())
+    teams = dict(session.execute(select(Team.id, Team.name)).all())
     now = utc_now()
     columns: list[Column[User]] = [
         Column("user_id", lambda u: u.id),

@@ -155,8 +155,8 @@ def _rows(session: DbSession, principal: Principal, cases: list[Case]) -> list[C
         session, principal, [stakeholder_out(s) for s in found], purpose="case list"
     )
     person_of = {s.id: view for s, view in zip(found, shown, strict=True)}
-    users = dict(session.execute(select(User.id, User.display_name)).tuples().all())
-    teams = dict(session.execute(select(Team.id, Team.name)).tuples().all())
+    users = dict(session.execute(select(User.id, User.display_name)).all())
+    teams = dict(session.execute(select(Team.id, Team.name)).all())
     now = utc_now()
     rows = []
     for case in cases:
@@ -250,7 +250,7 @@ def cases_csv(session: DbSession, principal: CommercialReader, filters: Filters)
         session, principal, _query(session, principal, filters), limit=CSV_LIMIT, offset=0
     )
     rows = _rows(session, principal, cases)
-    teams = dict(session.execute(select(Team.id, Team.name)).tuples().all())
+    teams = dict(session.execute(select(Team.id, Team.name)).all())
     return csv_response(
         "cases.csv",
         CSV_HEADER,
@@ -296,7 +296,7 @@ def case_page(
             )[0]
     users = {u.id: u for u in session.scalars(select(User).where(User.is_active.is_(True)))}
     teams = {t.id: t for t in session.scalars(select(Team).order_by(Team.name))}
-    every_user = dict(session.execute(select(User.id, User.display_name)).tuples().all())
+    every_user = dict(session.execute(select(User.id, User.display_name)).all())
     names = history.Names(users=every_user, teams={t.id: t.name for t in teams.values()})
     return templates.TemplateResponse(
         request,
