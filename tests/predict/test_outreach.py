@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.app import create_app
+from cpxm.auth.service import create_api_token, create_user
 from cpxm.backup import backup_store
 from cpxm.cases.models import Case
 from cpxm.db import make_engine
@@ -89,10 +90,16 @@ def test_commercial_roles_never_see_actions_drawn_from_medical_inquiries(
     with maker() as writer:
         propose_actions(writer, share=0.2)
         writer.commit()
+    with maker() as reader:
+        medical_team = reader.scalar(
+            select(OutreachAction.team_id).where(OutreachAction.medical.is_(True)).limit(1)
+        )
+    assert medical_team is not None, "the demo's RACI matrix routes inquiries to a team"
     app = create_app(engine=engine)
     with (
         TestClient(app, headers=bearer_headers(maker, "commercial")) as commercial,
         TestClient(app, headers=bearer_headers(maker, "medical")) as medical,
+        TestClient(app, headers=_member_headers(maker, "medical", medical_team)) as informer,
     ):
         seen = commercial.get("/api/v1/predictions/actions", params={"limit": 1000}).json()
         medical_seen = medical.get("/api/v1/predictions/actions", params={"limit": 1000})
@@ -104,10 +111,24 @@ def test_commercial_roles_never_see_actions_drawn_from_medical_inquiries(
         ]
         refused = commercial.post(f"/api/v1/predictions/actions/{hidden[0]}/accept")
         assert refused.status_code == 404
-        accepted = medical.post(f"/api/v1/predictions/actions/{hidden[0]}/accept")
+        # A medical user outside the owning team sees it and may not decide it.
+        not_theirs = medical.post(f"/api/v1/predictions/actions/{hidden[0]}/accept")
+        assert not_theirs.status_code == 403, not_theirs.text
+        accepted = informer.post(f"/api/v1/predictions/actions/{hidden[0]}/accept")
         assert accepted.status_code == 200, accepted.text
         assert accepted.json()["status"] == "accepted" and accepted.json()["case_id"]
     engine.dispose()
+
+
+def _member_headers(maker: sessionmaker[Session], role: str, team_id: int) -> dict[str, str]:
+    """Sign in as a new user of ``role`` working in team ``team_id``."""
+    with maker() as writer:
+        user = create_user(
+            writer, email=f"{role}-{team_id}@outreach.example", role=role, team_id=team_id
+        )
+        issued = create_api_token(writer, user=user, name="tests")
+        writer.commit()
+    return {"Authorization": f"Bearer {issued.token}"}
 
 
 def test_the_simulation_reaches_more_drifters_by_risk_than_at_random(session: Session) -> None:

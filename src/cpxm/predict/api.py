@@ -99,6 +99,7 @@ class ActionOut(BaseModel):
     held_reason: str | None
     case_id: int | None
     outcome: str | None
+    risk: float
 
 
 class ActionListOut(BaseModel):
@@ -123,7 +124,11 @@ def list_outreach_actions(
     """Next best actions for people at risk: one team, one channel, one topic, not before a
     date. Actions drawn from medical inquiries are shown to medical roles only."""
     rows, total = outreach.actions_for_viewer(
-        session, principal, status=status, limit=limit, offset=offset
+        session,
+        principal,
+        action_filter=outreach.ActionFilter(status=status),
+        limit=limit,
+        offset=offset,
     )
     items = [
         ActionOut.model_validate(row, from_attributes=True).model_copy(

@@ -116,11 +116,13 @@ def actions_command(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="Rows to print.")] = 20,
 ) -> None:
     """Propose one next best action for each person at the top of the latest scoring."""
-    from cpxm.predict.outreach import list_actions, propose_actions
+    from cpxm.predict.outreach import ActionFilter, list_actions, propose_actions
 
     with cli_session() as session:
         proposal = propose_actions(session, share=share)
-        rows = list_actions(session, status="proposed", limit=limit)
+        rows, _total = list_actions(
+            session, action_filter=ActionFilter(status="proposed"), limit=limit
+        )
     console.print(
         f"proposed {proposal.proposed:,} actions ({proposal.held:,} pushed back by contact "
         f"rules; {proposal.skipped_open:,} people already had one open)",
@@ -152,6 +154,18 @@ def accept_command(
         )
         case_id = action.case_id
     console.print(f"action {action_id} accepted: case {case_id}", highlight=False)
+
+
+@predict_app.command("decline")
+def decline_command(
+    action_id: Annotated[int, typer.Argument(help="The action's id (`cpxm predict actions`).")],
+) -> None:
+    """Decline a proposed action: nobody reaches out for it."""
+    from cpxm.predict.outreach import dismiss_action, get_action
+
+    with cli_session() as session:
+        dismiss_action(session, action=get_action(session, action_id=action_id), actor_user_id=None)
+    console.print(f"action {action_id} declined", highlight=False)
 
 
 @predict_app.command("outcome")

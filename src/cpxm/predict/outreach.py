@@ -25,13 +25,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cpxm.access import Principal, Protected, hidden_person_types, shield_analytics_rows
+from cpxm.access import Principal, shield_analytics_rows
+from cpxm.access.outreach import hidden_action_filter, may_see_action, require_decider
 from cpxm.access.purposes import permitted
-from cpxm.access.records import may_see
 from cpxm.cases.models import Case
 from cpxm.cases.service import open_case
 from cpxm.errors import DomainError, NotFoundError
@@ -343,12 +344,22 @@ def record_outcome(
     return action
 
 
+ACTION_SORTS: tuple[tuple[str, str], ...] = (
+    ("risk", "Highest risk first"),
+    ("newest", "Newest proposal first"),
+    ("due", "Earliest date first"),
+    ("name", "Name"),
+)
+ACTION_STATUSES = ("proposed", "accepted", "dismissed", "done")
+
+
 @dataclass(frozen=True)
 class ActionRow:
     id: int
-    stakeholder_id: int
+    stakeholder_id: int | None
     stakeholder: str
     stakeholder_type: str
+    team_id: int | None
     team: str | None
     channel: str | None
     topic: str
@@ -359,38 +370,74 @@ class ActionRow:
     case_id: int | None
     outcome: str | None
     medical: bool
+    risk: float
+    proposed_at: datetime
+
+
+@dataclass(frozen=True)
+class ActionFilter:
+    status: str | None = None
+    q: str | None = None  # part of the person's name
+    sort: str = "risk"
 
 
 def list_actions(
     session: Session,
     *,
-    status: str | None = None,
-    stakeholder_ids: list[int] | None = None,
-    action_ids: list[int] | None = None,
+    action_filter: ActionFilter | None = None,
+    hidden_types: tuple[str, ...] = (),
+    medical: bool = True,
+    action_id: int | None = None,
     limit: int = 100,
     offset: int = 0,
-) -> list[ActionRow]:
-    """Actions, newest proposal first (the caller shields the people for its reader)."""
+) -> tuple[list[ActionRow], int]:
+    """One page of actions and how many match, unshielded: the operator's view (the CLI).
+    Readers go through :func:`actions_for_viewer`."""
+    chosen = action_filter or ActionFilter()
+    if chosen.status is not None and chosen.status not in ACTION_STATUSES:
+        raise DomainError(
+            f"status is '{chosen.status}', expected one of {', '.join(ACTION_STATUSES)}"
+        )
+    sorts = dict(ACTION_SORTS)
+    if chosen.sort not in sorts:
+        raise DomainError(f"sort is '{chosen.sort}', expected one of {', '.join(sorts)}")
     query = (
-        select(OutreachAction, Stakeholder.display_name, Stakeholder.type, Team.name)
+        select(
+            OutreachAction,
+            Stakeholder.display_name,
+            Stakeholder.type,
+            Team.name,
+            PredictionScore.risk,
+        )
         .join(Stakeholder, Stakeholder.id == OutreachAction.stakeholder_id)
+        .join(PredictionScore, PredictionScore.id == OutreachAction.score_id)
         .outerjoin(Team, Team.id == OutreachAction.team_id)
-        .order_by(OutreachAction.proposed_at.desc(), OutreachAction.id)
-        .limit(limit)
-        .offset(offset)
     )
-    if status is not None:
-        query = query.where(OutreachAction.status == status)
-    if stakeholder_ids is not None:
-        query = query.where(OutreachAction.stakeholder_id.in_(stakeholder_ids))
-    if action_ids is not None:
-        query = query.where(OutreachAction.id.in_(action_ids))
-    return [
+    if hidden_types:
+        query = query.where(Stakeholder.type.not_in(hidden_types))
+    if not medical:
+        query = query.where(OutreachAction.medical.is_(False))
+    if chosen.status is not None:
+        query = query.where(OutreachAction.status == chosen.status)
+    if chosen.q:
+        query = query.where(Stakeholder.display_name.icontains(chosen.q, autoescape=True))
+    if action_id is not None:
+        query = query.where(OutreachAction.id == action_id)
+    total = int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+    orders: dict[str, tuple[Any, Any]] = {
+        "risk": (PredictionScore.risk.desc(), OutreachAction.id),
+        "newest": (OutreachAction.proposed_at.desc(), OutreachAction.id.desc()),
+        "due": (OutreachAction.not_before, OutreachAction.id),
+        "name": (Stakeholder.display_name, OutreachAction.id),
+    }
+    order = orders[chosen.sort]
+    rows = [
         ActionRow(
             action.id,
             action.stakeholder_id,
             name,
             kind,
+            action.team_id,
             team,
             action.channel_code,
             action.topic,
@@ -401,50 +448,52 @@ def list_actions(
             action.case_id,
             action.outcome,
             action.medical,
+            round(float(risk), 4),
+            action.proposed_at,
         )
-        for action, name, kind, team in session.execute(query)
+        for action, name, kind, team, risk in session.execute(
+            query.order_by(*order).limit(limit).offset(offset)
+        )
     ]
-
-
-def _visible(principal: Principal) -> tuple[tuple[str, ...], bool]:
-    return hidden_person_types(principal), may_see(principal, Protected.MEDICAL)
+    return rows, total
 
 
 def actions_for_viewer(
     session: Session,
     principal: Principal,
     *,
-    status: str | None = None,
+    action_filter: ActionFilter | None = None,
     action_id: int | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[ActionRow], int]:
-    """Actions ``principal`` may see: not about people of types hidden from the role, not drawn
-    from medical inquiries unless the role sees medical content; patients shown are audited."""
-    hidden, medical = _visible(principal)
-    query = select(OutreachAction.id).join(
-        Stakeholder, Stakeholder.id == OutreachAction.stakeholder_id
+    """Actions ``principal`` may see (``cpxm.access.outreach``: not about people of types hidden
+    from the role, not drawn from medical inquiries unless the role sees medical content), one
+    page of them and how many there are; reads of patients shown are audited."""
+    hidden, medical = hidden_action_filter(principal)
+    rows, total = list_actions(
+        session,
+        action_filter=action_filter,
+        hidden_types=hidden,
+        medical=medical,
+        action_id=action_id,
+        limit=limit,
+        offset=offset,
     )
-    if hidden:
-        query = query.where(Stakeholder.type.not_in(hidden))
-    if not medical:
-        query = query.where(OutreachAction.medical.is_(False))
-    if status is not None:
-        query = query.where(OutreachAction.status == status)
-    if action_id is not None:
-        query = query.where(OutreachAction.id == action_id)
-    ids = list(session.scalars(query))
-    rows = list_actions(session, action_ids=ids, limit=limit, offset=offset) if ids else []
     shown = shield_analytics_rows(
         session, principal, rows, comment_field=None, via="prediction outreach actions"
     )
-    return shown, len(ids)
+    return shown, total
 
 
 def check_may_work(session: Session, principal: Principal, action: OutreachAction) -> None:
-    """Refuse (as not found, like any record the role may not see) an action the role may not
-    see: a hidden person's, or one drawn from medical inquiries for a non-medical role."""
-    hidden, medical = _visible(principal)
+    """Refuse an action the role may not see as not found (like any record it may not see), and
+    one it may see but not decide with 403 (``cpxm.access.outreach``)."""
     person = session.get(Stakeholder, action.stakeholder_id)
-    if (action.medical and not medical) or (person is not None and person.type in hidden):
+    if person is None or not may_see_action(
+        principal, person_type=person.type, medical=action.medical
+    ):
         raise NotFoundError("outreach action", action.id)
+    require_decider(
+        session, principal, action_id=action.id, team_id=action.team_id, case_id=action.case_id
+    )
