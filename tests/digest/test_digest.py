@@ -19,7 +19,9 @@ from cpxm.access.roles import Role
 from cpxm.auth.service import create_team, create_user
 from cpxm.digest import mailing, render, service
 from cpxm.errors import DomainError
+from cpxm.predict.models import PredictionModel, PredictionScore
 from cpxm.safety.screening import screen_items
+from cpxm.stakeholders.models import Stakeholder
 from tests.factories import (
     make_interaction,
     make_question,
@@ -125,6 +127,85 @@ def test_digest_reports_the_fall_its_significance_safety_counts_and_who_went_qui
         now=NOW,
     )
     assert sales.at_risk == []
+
+
+def _scoring(session: Session, people: list[Stakeholder], as_of: datetime, version: int) -> None:
+    """Model ``version``'s scoring of ``people``, the first the riskiest."""
+    model = PredictionModel(
+        version=version,
+        created_at=as_of,
+        trained_through=as_of - timedelta(days=180),
+        test_cutoff=as_of - timedelta(days=90),
+        examples=100,
+        parameters={},
+        metrics={},
+        seconds=1.0,
+    )
+    session.add(model)
+    session.flush()
+    for rank, person in enumerate(people, 1):
+        session.add(
+            PredictionScore(
+                model_id=model.id,
+                stakeholder_id=person.id,
+                as_of=as_of,
+                scored_at=as_of,
+                risk=round(0.9 - rank / 100, 2),
+                rank=rank,
+                reasons={"reasons": []},
+            )
+        )
+    session.flush()
+
+
+def test_digest_lists_the_models_top_risk_when_people_are_scored(session: Session) -> None:
+    _store(session)
+    # 70 scored: the top 10% are seven, a patient first, then six HCPs the sales team sees.
+    patient = make_stakeholder(session, type="patient", display_name="Pat Canary")
+    risky = [make_stakeholder(session, display_name=f"Dr Risky {n}") for n in range(6)]
+    for person in risky:
+        make_interaction(
+            session, stakeholder=person, occurred_at=datetime(2025, 6, 2), department_code="sales"
+        )
+    calm = [make_stakeholder(session, display_name=f"Dr Calm {n}") for n in range(63)]
+    leadership = service.audience_of(session, "leadership")
+
+    # A scoring made long before the month says nothing of it: the rule, and it says so.
+    _scoring(session, [patient, *risky, *calm], datetime(2025, 1, 1), 1)
+    old = service.build_digest(session, month=JUNE, audience=leadership, principal=None, now=NOW)
+    assert old.at_risk_method.startswith("silent disengagement")
+    assert [team.count for team in old.at_risk] == [6]  # the quiet six of Medical Affairs
+
+    _scoring(session, [patient, *risky, *calm], datetime(2025, 7, 1), 2)
+    lead = service.build_digest(
+        session, month=JUNE, audience=leadership, principal=_principal(session, "cx_lead"), now=NOW
+    )
+    assert lead.at_risk_method.startswith("predicted risk: the 10% of the 70 people scored")
+    (sales,) = [team for team in lead.at_risk if team.team == "Sales"]
+    assert sales.count == 6
+    assert [person.name for person in sales.people] == [f"Dr Risky {n}" for n in range(6)]
+    assert [person.risk for person in sales.people] == [0.88, 0.87, 0.86, 0.85, 0.84, 0.83]
+    assert "Dr Quiet 0" not in {p.name for team in lead.at_risk for p in team.people}
+    # The patient alone in a team: below the minimum cell size, neither counted nor named.
+    assert [(t.team, t.count, t.people) for t in lead.at_risk if t.team != "Sales"] == [
+        ("(none)", None, [])
+    ]
+
+    # A commercial reader: the patient is neither named nor counted.
+    rep = service.build_digest(
+        session,
+        month=JUNE,
+        audience=leadership,
+        principal=_principal(session, "commercial"),
+        now=NOW,
+    )
+    assert [team.team for team in rep.at_risk] == ["Sales"]
+    assert "Pat Canary" not in {p.name for team in rep.at_risk for p in team.people}
+    # An unnamed reader (the scheduled e-mail): counts only.
+    anonymous = service.build_digest(
+        session, month=JUNE, audience=leadership, principal=None, now=NOW
+    )
+    assert all(team.people == [] for team in anonymous.at_risk)
 
 
 def test_month_and_audience_errors_say_what_is_expected(session: Session) -> None:

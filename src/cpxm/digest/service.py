@@ -10,9 +10,10 @@ that computes it everywhere else (no figure has a second implementation here).
 - cases and recovery: ``cases.service.case_counts`` and ``recovery_figures``;
 - safety intake: ``safety.service.intake_counts`` (counts only, never a narrative);
 - initiatives shipped and their effect: ``initiatives.evidence.before_after``;
-- at-risk stakeholders: ``analytics.disengagement`` (``_at_risk`` is where ``cpxm.predict``'s
-  scores are to be wired in), by the team that had most contact with each, named only as
-  ``cpxm.access`` lets the reader see;
+- at-risk stakeholders: the top 10% by predicted risk of ``cpxm.predict``'s scoring as of the
+  month's end (``predict.service.top_risk_people``), or, with no such scoring, the rule of
+  ``analytics.disengagement``, saying which; by the team that had most contact with each, named
+  only as ``cpxm.access`` lets the reader see;
 - maturity stage (leadership): ``initiatives.maturity.maturity_assessment``.
 
 Every count about people passes the workspace's minimum cell size (``cpxm.access.cells``).
@@ -43,6 +44,7 @@ from cpxm.initiatives.evidence import Comparison, before_after
 from cpxm.initiatives.maturity import maturity_assessment
 from cpxm.initiatives.models import Initiative
 from cpxm.interactions.models import Interaction
+from cpxm.predict.service import top_risk_people
 from cpxm.safety.service import intake_counts
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.workspace.models import Department, TherapeuticArea
@@ -166,7 +168,8 @@ class AtRiskPerson:
     stakeholder_id: int | None
     stakeholder_type: str
     name: str
-    rate_ratio: float
+    rate_ratio: float | None  # the rule's measure, when the rule found them
+    risk: float | None = None  # the model's, when the model found them
     stakeholder_key: str | None = None
 
 
@@ -269,7 +272,7 @@ def build_digest(
     headlines = [_headline(session, metric, month, audience) for metric in HEADLINE_METRICS]
     movements, tested = _movements(session, month, audience)
     driver_survey, driver_n, drivers = _drivers(session, month, audience)
-    at_risk, names_shown = _at_risk(session, month, audience, principal, floor)
+    at_risk, names_shown, at_risk_method = _at_risk(session, month, audience, principal, floor)
     maturity_stage, maturity = None, []
     if audience.kind == LEADERSHIP:
         assessment = maturity_assessment(session, as_of=month.last)
@@ -303,10 +306,7 @@ def build_digest(
             **_scope_keywords(audience),
         ),
         initiatives=_initiatives(session, month, audience),
-        at_risk_method=(
-            "silent disengagement: contact in the last 120 days fell below 35% of the year's "
-            "rate (a rule, not the predicted risk of `cpxm predict`)"
-        ),
+        at_risk_method=at_risk_method,
         at_risk=at_risk,
         at_risk_names_shown=names_shown,
         maturity_stage=maturity_stage,
@@ -485,21 +485,52 @@ def _initiatives(session: Session, month: Month, audience: Audience) -> list[Shi
     return shipped
 
 
+RULE_METHOD = (
+    "silent disengagement: contact in the last 120 days fell below 35% of the year's rate (a "
+    "rule: no prediction model has scored people as of this month; `cpxm predict fit` and "
+    "`cpxm predict score` put the predicted risk here)"
+)
+
+
+@dataclass(frozen=True)
+class _Flagged:
+    stakeholder_id: int
+    stakeholder_type: str
+    risk: float | None  # the model's, when it found them
+    rate_ratio: float | None  # the rule's, when it found them
+
+
+def _flagged(session: Session, month: Month, hidden: tuple[str, ...]) -> tuple[list[_Flagged], str]:
+    """Who is at risk at the end of ``month``, and how they were found: the prediction model's
+    top 10% when a scoring as of then exists, else the silent-disengagement rule."""
+    top = top_risk_people(session, through=month.end, exclude_types=hidden)
+    if top is not None:
+        method = (
+            f"predicted risk: the {top.share:.0%} of the {top.scored:,} people scored by model "
+            f"v{top.model_version} as of {top.as_of:%Y-%m-%d} most likely to turn detractor or "
+            "disengage in the next 90 days (`cpxm predict`)"
+        )
+        return [_Flagged(sid, kind, risk, None) for sid, kind, risk in top.people], method
+    rule = silent_disengagement(
+        session, DisengagementQuery(as_of=month.last, limit=10_000, exclude_types=hidden)
+    ).flagged
+    people = [_Flagged(p.stakeholder_id, p.stakeholder_type, None, p.rate_ratio) for p in rule]
+    return people, RULE_METHOD
+
+
 def _at_risk(
     session: Session,
     month: Month,
     audience: Audience,
     principal: Principal | None,
     floor: int,
-) -> tuple[list[AtRiskTeam], bool]:
-    """People whose contact fell away, by the team (department) that had most contact with
-    them; names only for a reader ``cpxm.access`` lets see them."""
+) -> tuple[list[AtRiskTeam], bool, str]:
+    """People at risk (see :func:`_flagged`), by the team (department) that had most contact
+    with them; names only for a reader ``cpxm.access`` lets see them."""
     hidden = hidden_person_types(principal) if principal is not None else ()
-    flagged = silent_disengagement(
-        session, DisengagementQuery(as_of=month.last, limit=10_000, exclude_types=hidden)
-    ).flagged
+    flagged, method = _flagged(session, month, hidden)
     if not flagged:
-        return [], principal is not None
+        return [], principal is not None, method
     ids = [person.stakeholder_id for person in flagged]
     since = datetime.combine(month.last - timedelta(days=365), time())
     contact = session.execute(
@@ -544,7 +575,7 @@ def _at_risk(
         if principal is not None and count >= floor:
             rows = [
                 AtRiskPerson(p.stakeholder_id, p.stakeholder_type,
-                             names.get(p.stakeholder_id, ""), p.rate_ratio)
+                             names.get(p.stakeholder_id, ""), p.rate_ratio, p.risk)
                 for p in flagged
                 if team_of.get(p.stakeholder_id, "(none)") == team
             ][:AT_RISK_NAMES_PER_TEAM]  # fmt: skip
@@ -552,4 +583,4 @@ def _at_risk(
                 session, principal, rows, comment_field=None, via="monthly digest"
             )
         result.append(AtRiskTeam(labels.get(team, team), count if count >= floor else None, people))
-    return result, principal is not None
+    return result, principal is not None, method

@@ -175,6 +175,65 @@ def _latest_scoring(session: Session) -> tuple[PredictionModel, datetime] | None
     return (found[0], found[1]) if found is not None else None
 
 
+@dataclass(frozen=True)
+class TopRisk:
+    """The highest-risk share of one scoring, for reports that group people themselves (the
+    digest): ids unshielded, so the caller shields names for its reader."""
+
+    model_version: int
+    as_of: datetime
+    scored: int  # people in that scoring, before any filter
+    share: float
+    people: list[tuple[int, str, float]]  # (stakeholder id, type, risk), highest risk first
+
+
+TOP_RISK_SHARE = 0.10  # the share the outreach acts on, and the digest lists
+SCORES_USABLE_DAYS = 62  # a scoring older than this before a period says nothing of it
+
+
+def top_risk_people(
+    session: Session,
+    *,
+    through: datetime,
+    share: float = TOP_RISK_SHARE,
+    exclude_types: tuple[str, ...] = (),
+) -> TopRisk | None:
+    """The top ``share`` by risk of the newest scoring made as of ``through`` or earlier (and
+    not more than ``SCORES_USABLE_DAYS`` before it), or None when there is none: callers fall
+    back to a rule and say so. Objectors and inactive records are left out, as everywhere."""
+    found = session.execute(
+        select(PredictionModel, PredictionScore.as_of)
+        .join(PredictionScore, PredictionScore.model_id == PredictionModel.id)
+        .where(
+            PredictionScore.as_of <= through,
+            PredictionScore.as_of > through - timedelta(days=SCORES_USABLE_DAYS),
+        )
+        .order_by(PredictionScore.as_of.desc(), PredictionModel.version.desc())
+        .limit(1)
+    ).first()
+    if found is None:
+        return None
+    model, as_of = found[0], found[1]
+    of_scoring = (PredictionScore.model_id == model.id, PredictionScore.as_of == as_of)
+    scored = int(
+        session.scalar(select(func.count()).select_from(PredictionScore).where(*of_scoring)) or 0
+    )
+    cut = max(1, round(share * scored))
+    query = (
+        select(Stakeholder.id, Stakeholder.type, PredictionScore.risk)
+        .join(Stakeholder, Stakeholder.id == PredictionScore.stakeholder_id)
+        .where(*of_scoring, PredictionScore.rank <= cut, Stakeholder.status == "active")
+        .order_by(PredictionScore.rank)
+    )
+    if exclude_types:
+        query = query.where(Stakeholder.type.not_in(exclude_types))
+    objectors = sorted(objecting(session))
+    if objectors:
+        query = query.where(Stakeholder.id.not_in(objectors))
+    people = [(sid, kind, float(risk)) for sid, kind, risk in session.execute(query)]
+    return TopRisk(model.version, as_of, scored, share, people)
+
+
 def at_risk_stakeholders(
     session: Session,
     principal: Principal,
