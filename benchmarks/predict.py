@@ -12,6 +12,7 @@ simulation.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import tempfile
@@ -78,7 +79,9 @@ def main() -> None:
             "cutoff": simulation.cutoff.date().isoformat(),
             "people": simulation.people,
             "drifting": simulation.drifting,
-            "results": [vars(row) for row in simulation.results],
+            "visible": simulation.visible,
+            "results": [dataclasses.asdict(row) for row in simulation.results],
+            "risk_over_random": dataclasses.asdict(simulation.risk_over_random),
             "drivers": simulation.drivers,
         },
     }

@@ -134,12 +134,17 @@ def _member_headers(maker: sessionmaker[Session], role: str, team_id: int) -> di
 def test_the_simulation_reaches_more_drifters_by_risk_than_at_random(session: Session) -> None:
     result = simulate_outreach(session, rounds=100)
     by_policy = {row.policy: row for row in result.results}
-    assert by_policy["no_action"].gain == 0 and by_policy["no_action"].reached == 0
-    assert by_policy["top_risk"].reached == by_policy["random"].reached > 0
-    assert by_policy["top_risk"].drifters_reached >= by_policy["random"].drifters_reached
-    assert (
-        by_policy["top_risk"].gain_low
-        <= by_policy["top_risk"].gain
-        <= (by_policy["top_risk"].gain_high)
-    )
+    assert set(by_policy) == {"top_risk", "random", "perfect_foresight", "no_action"}
+    nothing = by_policy["no_action"]
+    assert nothing.reached == 0 and nothing.gain.mean == 0 and nothing.prevented.high == 0
+    top, foresight = by_policy["top_risk"], by_policy["perfect_foresight"]
+    assert top.reached == by_policy["random"].reached > 0
+    assert top.drifters_reached >= by_policy["random"].drifters_reached
+    # Perfect foresight reaches only drifters it can reach in time: the ceiling of any policy.
+    assert foresight.drifters_reached == foresight.reached <= result.drifting
+    assert foresight.prevented.mean >= top.prevented.mean
+    for row in result.results:
+        assert row.gain.low <= row.gain.mean <= row.gain.high
+        assert row.prevented.low <= row.prevented.mean <= row.prevented.high
+    assert result.visible <= result.drifting
     assert set(result.drivers) <= {"late_answers", "ping_pong", "poor_service"}

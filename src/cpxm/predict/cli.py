@@ -190,25 +190,45 @@ def simulate_command(
     seed: Annotated[int, typer.Option(help="Seed of the draws.")] = 0,
 ) -> None:
     """On the demo: later NPS after outreach to the top share by risk, a random share, or none."""
-    from cpxm.predict.simulate import simulate_outreach
+    from cpxm.predict.simulate import Interval, simulate_outreach
 
     with cli_session() as session:
         result = simulate_outreach(session, share=share, rounds=rounds, seed=seed)
     console.print(
         f"test cut-off {result.cutoff:%Y-%m-%d}: {result.people:,} people, {result.drifting:,} "
-        f"drift in the next 90 days; reach {result.share:.0%}; {result.rounds} rounds",
+        f"drift in the next 90 days ({result.visible:,} with their signs already showing); "
+        f"reach {result.share:.0%}; {result.rounds} rounds; 95% intervals",
         highlight=False,
     )
-    table = Table("policy", "reached", "drifters reached", "later NPS", "gain (95% CI)")
+    table = Table(
+        "policy",
+        "reached",
+        "drifters reached in time",
+        "drifts prevented",
+        "per 100 outreaches",
+        "later NPS",
+        "NPS gain",
+    )
+
+    def interval(value: Interval, sign: str = "") -> str:
+        return f"{value.mean:{sign}.2f} ({value.low:{sign}.2f} to {value.high:{sign}.2f})"
+
     for row in result.results:
         table.add_row(
-            row.policy,
+            row.policy.replace("_", " "),
             f"{row.reached:,}",
             f"{row.drifters_reached:,}",
+            interval(row.prevented),
+            interval(row.per_100),
             f"{row.nps:+.1f}",
-            f"{row.gain:+.2f} ({row.gain_low:+.2f} to {row.gain_high:+.2f})",
+            interval(row.gain, "+"),
         )
     console.print(table)
+    console.print(
+        f"targeting by risk over reaching as many at random: "
+        f"{interval(result.risk_over_random, '+')} NPS points",
+        highlight=False,
+    )
     for driver, found in result.drivers.items():
         console.print(
             f"planted driver {driver}: named in the top 3 reasons for {found['named']:.0f} of "
