@@ -94,7 +94,7 @@ def tile(url: str, source: str, target: str, copies: int) -> dict[str, int]:
                 started = time.perf_counter()
                 columns = sql.SQL(", ").join(sql.Identifier(c.name) for c in table.columns)
                 statement = sql.SQL("INSERT INTO {table} ({columns}) SELECT {values} FROM {table}")
-                where = sql.SQL("")
+                where: sql.Composable = sql.SQL("")
                 if "id" in table.columns:
                     # Only the source's own rows: earlier copies sit above the offset.
                     where = sql.SQL(" WHERE id < {}").format(sql.Literal(offsets[name]))
