@@ -7,7 +7,9 @@ first arrivals into one row per stakeholder and reduces them; Python reads a few
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -127,14 +129,19 @@ def _first_arrivals(stages: list[JourneyStage], query: JourneyQuery) -> ir.Table
         interactions.journey_stage_id.isin([stage.id for stage in stages])
     ).select("stakeholder_id", "occurred_at", "journey_stage_id")
     tagged = _dated(_stakeholder_filter(tagged, query.slice), query.slice)
-    epoch = tagged.occurred_at.epoch_seconds()
-    return tagged.group_by("stakeholder_id").aggregate(
+    # The earliest time first, in seconds after: one conversion per stakeholder and stage
+    # rather than one per interaction (SQLite converts ISO text, a quarter of the query).
+    firsts = tagged.group_by("stakeholder_id").aggregate(
         **{
             f"s{index}": (tagged.journey_stage_id == stage.id)
-            .ifelse(epoch, ibis.null("int64"))
+            .ifelse(tagged.occurred_at, ibis.null("timestamp"))
             .min()
             for index, stage in enumerate(stages)
         }
+    )
+    return firsts.select(
+        "stakeholder_id",
+        **{f"s{index}": firsts[f"s{index}"].epoch_seconds() for index in range(len(stages))},
     )
 
 
@@ -161,7 +168,6 @@ def journey_report(session: Session, query: JourneyQuery) -> JourneyReport:
                 metrics[f"bucket_{index}_{low}"] = (
                     (continued & days.between(low, high + 0.999999)).ifelse(1, 0).sum()
                 )
-    (totals,) = fetch(session, wide.aggregate(**metrics))
     path = ibis.literal("")
     for index, stage in enumerate(stages):
         path = path + wide[f"s{index}"].notnull().ifelse(f"{stage.code} > ", "")
@@ -169,22 +175,23 @@ def journey_report(session: Session, query: JourneyQuery) -> JourneyReport:
     for index in range(count - 1):
         first, second = wide[f"s{index}"], wide[f"s{index + 1}"]
         in_order = in_order & (first.isnull() | second.isnull() | (second >= first))
-    paths_expression = (
-        wide.group_by(path=path, in_order=in_order)
-        .aggregate(stakeholders=wide.count())
-        .order_by(ibis.desc("stakeholders"), ibis.asc("path"))
-        .limit(10)
-    )
+    # One pass over the stakeholders: the funnel's sums per path (a few dozen rows) add up to
+    # the totals, so the paths and the funnel do not each build the first arrivals again.
+    by_path = fetch(session, wide.group_by(path=path, in_order=in_order).aggregate(**metrics))
+    totals: dict[str, Any] = {name: sum(row[name] or 0 for row in by_path) for name in metrics}
     total = int(totals["stakeholders"] or 0)
+    floor = cells.min_cell_size(session)
     paths = [
         PathRow(
             path=row["path"].rstrip(" >") + ("" if row["in_order"] else " (out of order)"),
             stakeholders=int(row["stakeholders"]),
             percent=100 * int(row["stakeholders"]) / total if total else 0.0,
         )
-        for row in fetch(session, paths_expression)
+        for row in sorted(
+            by_path, key=lambda row: (-int(row["stakeholders"]), row["path"], bool(row["in_order"]))
+        )[:10]
         # A path walked by fewer people than the minimum cell size describes those people.
-        if int(row["stakeholders"]) >= cells.min_cell_size(session)
+        if int(row["stakeholders"]) >= floor
     ]
     truths = _moments_of_truth(session, stages, wide, query)
     first_reached = int(totals["reached_0"] or 0) or total
@@ -266,25 +273,37 @@ def _moments_of_truth(
         .join(links, complete.r_invitation == links.i_id)
         .join(touches, links.trigger == touches.x_id)
     )
+    leading = {stage.id: index for index, stage in enumerate(stages[:-1])}
+    if not leading:
+        return {}
+    # DISTINCT (a no-op: each row is one answer) makes SQLite materialise the few answers at
+    # these stages before joining them to the stakeholders' arrivals. Left to itself, its
+    # planner walked every complete response once per stakeholder: 130 s at demo scale 1.
+    at_stages = (
+        answered.filter(answered.x_stage.isin(list(leading)))
+        .select("a_id", "x_stakeholder", "x_stage", "x_epoch", "score")
+        .distinct()
+    )
+    joined = at_stages.join(wide, at_stages.x_stakeholder == wide.stakeholder_id)
+    # Every stage in one pass: an answer at a stage went on when the next stage followed it.
+    went_on = ibis.cases(
+        *[
+            (
+                joined.x_stage == stage_id,
+                joined[f"s{index + 1}"].notnull() & (joined[f"s{index + 1}"] >= joined.x_epoch),
+            )
+            for stage_id, index in leading.items()
+        ],
+        else_=False,
+    ).ifelse(1, 0)
+    satisfied = (joined.score >= 4).ifelse(1, 0)
+    grouped = joined.group_by(stage=joined.x_stage, satisfied=satisfied).aggregate(
+        n=joined.count(), went_on=went_on.sum()
+    )
+    counts = {(int(row["stage"]), int(row["satisfied"])): row for row in fetch(session, grouped)}
     results: dict[int, tuple[float, float, float, float]] = {}
-    for index in range(len(stages) - 1):
-        # DISTINCT (a no-op: each row is one answer) makes SQLite materialise the few answers at
-        # this stage before joining them to the stakeholders' arrivals. Left to itself, its
-        # planner walked every complete response once per stakeholder: 130 s at demo scale 1.
-        at_stage = (
-            answered.filter(answered.x_stage == stages[index].id)
-            .select("a_id", "x_stakeholder", "x_epoch", "score")
-            .distinct()
-        )
-        joined = at_stage.join(wide, at_stage.x_stakeholder == wide.stakeholder_id)
-        following = joined[f"s{index + 1}"]
-        went_on = (following.notnull() & (following >= joined.x_epoch)).ifelse(1, 0)
-        satisfied = (joined.score >= 4).ifelse(1, 0)
-        grouped = joined.group_by(satisfied=satisfied).aggregate(
-            n=joined.count(), went_on=went_on.sum()
-        )
-        counts = {int(row["satisfied"]): row for row in fetch(session, grouped)}
-        happy, unhappy = counts.get(1), counts.get(0)
+    for stage_id, index in leading.items():
+        happy, unhappy = counts.get((stage_id, 1)), counts.get((stage_id, 0))
         if not happy or not unhappy:
             continue
         happy_n, unhappy_n = int(happy["n"]), int(unhappy["n"])
@@ -305,83 +324,11 @@ def peak_end(session: Session, query: JourneyQuery, survey: str | None = None) -
     """Relationship NPS answers regressed on the quality of the last touch before answering and
     the mean quality of the other touches in the 30 days before (the peak-end rule: the end
     weighs more than the rest)."""
-    answers = table("answers")
-    questions = table("questions")
-    responses = table("responses")
-    surveys = table("surveys")
-    interactions = table("interactions")
-    relationship = surveys.filter(
-        surveys.code == survey if survey else surveys.kind == "relationship"
-    ).id
-    nps = questions.filter(
-        questions.question_type == "nps", questions.survey_id.isin(relationship)
-    ).id
-    scored = answers.filter(
-        answers.question_id.isin(nps), answers.value_number.between(0, 10)
-    ).select(a_id=answers.id, a_response=answers.response_id, score=answers.value_number)
-    respondents = responses.filter(
-        responses.status == "complete", responses.stakeholder_id.notnull()
-    ).select(
-        r_id=responses.id,
-        stakeholder_id=responses.stakeholder_id,
-        r_epoch=responses.started_at.epoch_seconds(),
-        occurred_at=responses.started_at,
-    )
-    respondents = _dated(_stakeholder_filter(respondents, query.slice), query.slice)
-    scored = scored.join(respondents, scored.a_response == respondents.r_id)
-    quality = ibis.cases(
-        *[(interactions.outcome == outcome, value) for outcome, value in OUTCOME_QUALITY.items()],
-        else_=0,
-    )
-    touches = interactions.select(
-        t_stakeholder=interactions.stakeholder_id,
-        t_epoch=interactions.occurred_at.epoch_seconds(),
-        t_quality=quality,
-    )
-    before = scored.join(
-        touches,
-        [scored.stakeholder_id == touches.t_stakeholder, touches.t_epoch < scored.r_epoch],
-    )
-    last = before.group_by("r_id").aggregate(last_epoch=before.t_epoch.max())
-    window = PEAK_END_PRIOR_DAYS * SECONDS_PER_DAY
-    recent = before.t_epoch >= before.r_epoch - window
-    per_response = before.group_by("r_id", "score").aggregate(
-        window_sum=recent.ifelse(before.t_quality, 0).sum(),
-        window_count=recent.ifelse(1, 0).sum(),
-    )
-    last = last.rename(l_id="r_id")
-    at_last = before.join(last, [before.r_id == last.l_id, before.t_epoch == last.last_epoch])
-    last_touch = at_last.group_by(l_id=at_last.r_id).aggregate(
-        last_quality=at_last.t_quality.mean(),
-        last_in_window=(at_last.t_epoch >= at_last.r_epoch - window).ifelse(1, 0).max(),
-    )
-    combined = per_response.join(last_touch, per_response.r_id == last_touch.l_id)
-    others = combined.window_count - combined.last_in_window
-    prior_mean = (others > 0).ifelse(
-        (combined.window_sum - combined.last_in_window * combined.last_quality) / others, 0.0
-    )
-    design = combined.select(
-        score=combined.score, last=combined.last_quality.cast("float64"), prior=prior_mean
-    )
-    names = ["last", "prior", "score"]
-    metrics: dict[str, ir.Value] = {"n": design.count()}
-    for i, first in enumerate(names):
-        metrics[f"s_{i}"] = design[first].sum()
-        for j in range(i, len(names)):
-            metrics[f"p_{i}_{j}"] = (design[first] * design[names[j]]).sum()
-    (row,) = fetch(session, design.aggregate(**metrics))
-    by_last = design.group_by(quality=design["last"].round(0)).aggregate(
-        n=design.count(), mean=design.score.mean()
-    )
-    labels = {-1: "poor", 0: "neutral", 1: "good"}
+    (row,) = fetch(session, _peak_end_moments(survey, query.slice))
     by_last_quality = sorted(
-        (
-            labels.get(int(item["quality"]), str(item["quality"])),
-            int(item["n"]),
-            float(item["mean"]),
-        )
-        for item in fetch(session, by_last)
-        if item["quality"] is not None
+        (name, int(row[f"n_{name}"]), float(row[f"total_{name}"]) / int(row[f"n_{name}"]))
+        for name in _QUALITY_NAMES.values()
+        if row[f"n_{name}"]
     )
     n = int(row["n"] or 0)
     if n < max(query.min_n, 10):
@@ -407,3 +354,90 @@ def peak_end(session: Session, query: JourneyQuery, survey: str | None = None) -
         ),
         by_last_quality=by_last_quality,
     )
+
+
+_QUALITY_NAMES = {-1: "poor", 0: "neutral", 1: "good"}  # the last touch's quality, rounded
+
+
+@functools.lru_cache(maxsize=64)
+def _peak_end_moments(survey: str | None, slice_: Slice) -> ir.Table:
+    """One row: n, the sums and cross-products of (last, prior, score), and the answers and
+    their total per rounded last-touch quality (the chart), all from one pass over the touches.
+
+    Each answer meets its respondent's earlier touches once (the plain time comparison lets the
+    (stakeholder, occurred_at) index bound the scan); a window over the answer marks the last
+    one, so the last touch, the 30-day window and the chart's groups need no second join."""
+    answers = table("answers")
+    questions = table("questions")
+    responses = table("responses")
+    surveys = table("surveys")
+    interactions = table("interactions")
+    relationship = surveys.filter(
+        surveys.code == survey if survey else surveys.kind == "relationship"
+    ).id
+    nps = questions.filter(
+        questions.question_type == "nps", questions.survey_id.isin(relationship)
+    ).id
+    scored = answers.filter(
+        answers.question_id.isin(nps), answers.value_number.between(0, 10)
+    ).select(a_id=answers.id, a_response=answers.response_id, score=answers.value_number)
+    respondents = responses.filter(
+        responses.status == "complete", responses.stakeholder_id.notnull()
+    ).select(
+        r_id=responses.id,
+        stakeholder_id=responses.stakeholder_id,
+        r_at=responses.started_at,
+        r_epoch=responses.started_at.epoch_seconds(),
+        occurred_at=responses.started_at,
+    )
+    respondents = _dated(_stakeholder_filter(respondents, slice_), slice_)
+    scored = scored.join(respondents, scored.a_response == respondents.r_id)
+    quality = ibis.cases(
+        *[(interactions.outcome == outcome, value) for outcome, value in OUTCOME_QUALITY.items()],
+        else_=0,
+    )
+    touches = interactions.select(
+        t_stakeholder=interactions.stakeholder_id, t_at=interactions.occurred_at, t_quality=quality
+    )
+    before = scored.join(
+        touches, [scored.stakeholder_id == touches.t_stakeholder, touches.t_at < scored.r_at]
+    )
+    window = PEAK_END_PRIOR_DAYS * SECONDS_PER_DAY
+    recent = before.t_at.epoch_seconds() >= before.r_epoch - window
+    per_response = before.group_by("r_id", "stakeholder_id", "r_epoch", "score").aggregate(
+        last_at=before.t_at.max(),
+        window_sum=recent.ifelse(before.t_quality, 0).sum(),
+        window_count=recent.ifelse(1, 0).sum(),
+    )
+    # The last touch's quality (the mean, when several share its instant), found by the
+    # (stakeholder, occurred_at) index rather than a second pass over the earlier touches.
+    ties = touches.select(l_stakeholder="t_stakeholder", l_at="t_at", l_quality="t_quality")
+    at_last = per_response.join(
+        ties,
+        [per_response.stakeholder_id == ties.l_stakeholder, ties.l_at == per_response.last_at],
+    )
+    last_touch = at_last.group_by(
+        "r_id", "score", "r_epoch", "last_at", "window_sum", "window_count"
+    ).aggregate(last_quality=at_last.l_quality.mean())
+    last_in_window = (last_touch.last_at.epoch_seconds() >= last_touch.r_epoch - window).ifelse(
+        1, 0
+    )
+    others = last_touch.window_count - last_in_window
+    prior_mean = (others > 0).ifelse(
+        (last_touch.window_sum - last_in_window * last_touch.last_quality) / others, 0.0
+    )
+    design = last_touch.select(
+        score=last_touch.score, last=last_touch.last_quality.cast("float64"), prior=prior_mean
+    )
+    names = ["last", "prior", "score"]
+    metrics: dict[str, ir.Value] = {"n": design.count()}
+    for i, first in enumerate(names):
+        metrics[f"s_{i}"] = design[first].sum()
+        for j in range(i, len(names)):
+            metrics[f"p_{i}_{j}"] = (design[first] * design[names[j]]).sum()
+    rounded = design["last"].round(0)
+    for quality_value, name in _QUALITY_NAMES.items():
+        chosen = rounded == quality_value
+        metrics[f"n_{name}"] = chosen.ifelse(1, 0).sum()
+        metrics[f"total_{name}"] = chosen.ifelse(design.score, 0).sum()
+    return design.aggregate(**metrics)
