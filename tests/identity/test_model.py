@@ -137,3 +137,26 @@ def test_a_link_between_two_records_that_know_ids_stands_on_its_score() -> None:
     assert components.union(2, 3)  # both know an id: the model weighed the difference
     assert components.union(5, 4)
     assert not components.union(4, 1)  # through a record without one: two ids, refused
+
+
+def test_a_name_turned_round_with_an_initial_is_compared_and_counts() -> None:
+    """``Arif, E.`` (a medical-information request) is Arif Etzold with his names turned and
+    the surname cut to an initial: no other key joins the two, and two different people who
+    share only the town are not compared at all."""
+    from cpxm.identity.linkage import score_pairs
+
+    records = [
+        normalise(1, "crm", {"first_name": "Arif", "last_name": "Etzold", "city": "Niesky"}),
+        normalise(2, "medical_information", {"requester_name": "Arif, E.", "city": "Niesky"}),
+        normalise(3, "crm", {"first_name": "Anna", "last_name": "Schmidt", "city": "Niesky"}),
+        normalise(4, "events", {"attendee": "Eva Arnold", "city": "Niesky"}),
+        normalise(5, "crm", {"first_name": "Jonas", "last_name": "Weber", "city": "Bonn"}),
+    ]
+    assert (records[1].first_name, records[1].last_name, records[1].first_initial) == (
+        None,
+        "arif",
+        "e",
+    )
+    edges, _ = score_pairs(records, threshold=0.0001)
+    assert [(low, high) for low, high, _ in edges] == [(1, 2)]
+    assert edges[0][2] >= 0.9

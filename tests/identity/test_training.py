@@ -11,7 +11,13 @@ from splink.internals.constants import LEVEL_NOT_OBSERVED_TEXT
 
 from cpxm.identity.linkage import _settings, load_records
 from cpxm.identity.normalise import Normalised, normalise
-from cpxm.identity.training import EM_SESSIONS, expectation_maximisation
+from cpxm.identity.training import (
+    EM_SESSIONS,
+    U_TRAINING_RECORDS,
+    estimate_u,
+    expectation_maximisation,
+    train,
+)
 
 FIRST = ["anna", "ben", "clara", "david", "eva", "felix", "greta", "hugo", "ida", "jonas"]
 LAST = ["meyer", "schmidt", "fischer", "weber", "wagner", "becker", "hoffmann", "koch"]
@@ -108,3 +114,56 @@ def test_the_splink_internals_training_reads_are_pinned() -> None:
         level = levels[0]
         level.m_probability, level.u_probability = 0.5, 0.25
         assert (level.m_probability, level.u_probability) == (0.5, 0.25)
+
+
+def test_u_leaves_out_the_sampled_pairs_that_match() -> None:
+    """Where every person is held four times, a random pair agreeing on a birth date is as often
+    one person's two copies as two people: counted as a non-match, that agreement looked
+    far more common by chance than it is. After EM, ``train`` measures u again by how likely
+    each sampled pair is not a match, and lands near the rate among pairs of different people,
+    counted here from the truth the model never sees."""
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    rng = random.Random(11)
+    records: list[Normalised] = []
+    person_of: dict[int, int] = {}
+    for person in range(700):
+        attributes = {
+            "first_name": rng.choice(FIRST) + rng.choice(["", "a", "e"]),
+            "last_name": rng.choice(LAST) + rng.choice(["", "s", "er", "mann"]),
+            "birth_date": f"19{rng.randint(30, 99)}-{rng.randint(1, 12):02d}"
+            f"-{rng.randint(1, 28):02d}",
+            "postal_code": str(rng.randint(1000, 1400)),
+            "professional_id": str(rng.randint(10**6, 10**7)),
+        }
+        for copy in range(4):
+            written: dict[str, str | None] = dict(attributes)
+            if copy:  # each copy loses or mistypes one field
+                field = rng.choice(sorted(written))
+                written[field] = _slip(attributes[field], rng) if rng.random() < 0.5 else None
+            person_of[len(records)] = person
+            records.append(normalise(len(records), "crm", written))
+    assert len(records) >= U_TRAINING_RECORDS
+    connection = duckdb.connect()
+    load_records(connection, records)
+    frame = DuckDBAPI(connection).register("cpxm_records", table_name="cpxm_records")
+    prior = 3 / len(records)  # each record has three true partners
+    linker = Linker(frame, _settings(prior, size=len(records)), log_level=None)
+    dob_exact = linker._settings_obj.comparisons[1]._comparison_levels_excluding_null[0]
+    assert "dob_l = dob_r" in dob_exact.sql_condition
+
+    estimate_u(connection, linker, pairs=len(records) * 20.0)
+    first_estimate = float(dob_exact.u_probability)
+    train(connection, linker, len(records), prior)
+    trained = float(dob_exact.u_probability)
+
+    dobs = [record.dob for record in records]
+    known = [i for i, dob in enumerate(dobs) if dob is not None]
+    agreeing = different = 0
+    for _ in range(200_000):
+        a, b = rng.sample(known, 2)
+        if person_of[a] != person_of[b]:
+            different += 1
+            agreeing += dobs[a] == dobs[b]
+    true_u = max(agreeing, 1) / different
+    assert first_estimate > 8 * true_u  # the copies' agreements counted as chance
+    assert trained < 3 * true_u, (trained, true_u)

@@ -84,6 +84,7 @@ COLUMNS = (
     "first_name",
     "last_name",
     "full_name",
+    "initial_surname",
     "first_initial",
     "dob",
     "email",
@@ -132,6 +133,7 @@ class Normalised:
     first_name: str | None
     last_name: str | None
     full_name: str | None
+    initial_surname: str | None
     first_initial: str | None
     dob: str | None
     email: str | None
@@ -320,6 +322,9 @@ def normalise(record_id: int, source_system: str, attributes: dict[str, Any]) ->
         last_name=last,
         # How common the whole name is: two records of a rare name are more likely one person.
         full_name=f"{first} {last}" if first and last else None,
+        # How common the surname with that initial is: ``S. Melero`` beside ``Sandalio
+        # Melero`` says more than ``J. Smith`` beside ``John Smith``.
+        initial_surname=f"{initial} {last}" if initial and last else None,
         first_initial=initial,
         dob=_dob(_first(attributes, "birth_date", "dob", "date_of_birth")),
         email=_email(_first(attributes, "email", "email_address")),

@@ -49,14 +49,31 @@ logger = logging.getLogger(__name__)
 
 
 def train(connection: duckdb.DuckDBPyConnection, linker: Linker, size: int, prior: float) -> None:
-    """u from random pairs, then m by EM, into the linker's comparison levels."""
+    """u from random pairs, then m by EM, into the linker's comparison levels.
+
+    Once m is known, u is measured again from the same random pairs, each counted by how
+    unlikely the fitted model finds it a match, and EM runs once more with that u: see
+    ``reweigh_u``.
+    """
     if size < U_TRAINING_RECORDS:
         return
     levels = _levels(linker)
-    estimate_u(connection, linker, pairs=min(5e6, max(1e4, size * 20.0)))
+    written_u = {id(level): float(level.u_probability) for level in levels}
+    patterns = estimate_u(connection, linker, pairs=min(5e6, max(1e4, size * 20.0)))
     if size < M_TRAINING_RECORDS:
         return
     comparisons = linker._settings_obj.comparisons
+    _estimate_m(connection, comparisons, levels, prior)
+    if reweigh_u(comparisons, patterns, prior=prior, written_u=written_u):
+        _estimate_m(connection, comparisons, levels, prior)
+
+
+def _estimate_m(
+    connection: duckdb.DuckDBPyConnection,
+    comparisons: Sequence[Any],
+    levels: Sequence[Any],
+    prior: float,
+) -> None:
     trained: dict[int, list[float]] = {}  # id(level) -> m of each session that saw it
     for columns in EM_SESSIONS:
         # Each session blocks on columns the others leave free, so every comparison gets an m.
@@ -210,7 +227,9 @@ def _blocking_adjusted_prior(
     return odds / (1 + odds)
 
 
-def estimate_u(connection: duckdb.DuckDBPyConnection, linker: Linker, *, pairs: float) -> None:
+def estimate_u(
+    connection: duckdb.DuckDBPyConnection, linker: Linker, *, pairs: float
+) -> list[tuple[int, ...]]:
     """u of every level from all pairs among a fixed pseudo-random sample of records.
 
     The same estimate as Splink's ``estimate_u_using_random_sampling`` (random pairs, nearly
@@ -218,7 +237,8 @@ def estimate_u(connection: duckdb.DuckDBPyConnection, linker: Linker, *, pairs: 
     chunks and builds a pyarrow table from Python lists, which imports pandas; together they
     took 2-8 s of a 10,000-record resolve. Pairs are of one kind, as blocking compares them.
     A level no sampled pair reached (a swapped name) keeps its written-down u rather than a
-    near-zero estimate far more certain than the sample could show.
+    near-zero estimate far more certain than the sample could show. Returns the sampled
+    pairs' agreement patterns with their counts (the count last), for ``reweigh_u``.
     """
     sample_size = int(0.5 * ((8 * pairs + 1) ** 0.5 + 1))  # n records give n(n-1)/2 pairs
     comparisons = linker._settings_obj.comparisons
@@ -228,7 +248,7 @@ def estimate_u(connection: duckdb.DuckDBPyConnection, linker: Linker, *, pairs: 
     cases = ", ".join(comparison._case_statement for comparison in comparisons)
     # Counts per agreement pattern (a few hundred), each comparison's levels summed from them:
     # one pass over the sampled pairs instead of a table of them scanned once per comparison.
-    patterns = connection.execute(
+    patterns: list[tuple[int, ...]] = connection.execute(
         f"""
         WITH sample AS (
             SELECT * FROM cpxm_records ORDER BY hash(unique_id + {SEED}) LIMIT {sample_size}
@@ -239,16 +259,80 @@ def estimate_u(connection: duckdb.DuckDBPyConnection, linker: Linker, *, pairs: 
         SELECT {cases}, count(*) FROM pairs GROUP BY ALL
         """  # noqa: S608 -- Splink's own comparison SQL and our constants
     ).fetchall()
+    _set_u(comparisons, patterns, [float(pattern[-1]) for pattern in patterns])
+    return patterns
+
+
+def reweigh_u(
+    comparisons: Sequence[Any],
+    patterns: Sequence[tuple[int, ...]],
+    *,
+    prior: float,
+    written_u: dict[int, float],
+) -> bool:
+    """Measure u again from the sampled pairs, each counted by its chance of not matching.
+
+    Random pairs are nearly all non-matches, not all: where each person is held several times
+    (a CRM's duplicates), one sampled pair in a couple of thousand is the same person, and
+    those pairs agree on everything. Counted as non-matches they made an agreement on a birth
+    date look ten times as common by chance as it is (u 0.00045 against 0.00003 on generated
+    deduplication data), so every true pair scored low. Here each sampled pattern counts by
+    1 - its match probability under the fitted m, u and prior (the step of EM that
+    estimates u, taken once). A level that less than one pair likely to be a non-match
+    reached keeps the smaller of its written-down u and the first estimate (which counted
+    the matches too, so it is an upper bound). Returns whether any u changed.
+    """
+    if not patterns:
+        return False
+    gammas = np.array([pattern[:-1] for pattern in patterns], dtype=np.int64)
+    counts = np.array([pattern[-1] for pattern in patterns], dtype=np.float64)
+    weight = np.full(len(counts), np.log2(prior / (1 - prior)))
     for index, comparison in enumerate(comparisons):
-        counts: dict[int, int] = {}
-        for pattern in patterns:
+        for level in comparison._comparison_levels_excluding_null:
+            m = max(float(level.m_probability), SMALLEST_PROBABILITY)
+            u = max(float(level.u_probability), SMALLEST_PROBABILITY)
+            weight += np.where(gammas[:, index] == level.comparison_vector_value, np.log2(m / u), 0)
+    # 1 - 1 / (1 + 2^-w), written so that neither sign overflows.
+    odds = np.exp2(-np.abs(weight))
+    non_match = np.where(weight >= 0, odds / (1.0 + odds), 1.0 / (1.0 + odds))
+    before = {id(level): float(level.u_probability) for level in _all_levels(comparisons)}
+    for level in _all_levels(comparisons):
+        # The first estimate counted matches as well, so it is an upper bound.
+        level.u_probability = min(before[id(level)], written_u.get(id(level), 1.0))
+    _set_u(comparisons, patterns, list(counts * non_match), minimum=1.0)
+    return any(
+        abs(float(level.u_probability) - before[id(level)]) > 0
+        for level in _all_levels(comparisons)
+    )
+
+
+def _set_u(
+    comparisons: Sequence[Any],
+    patterns: Sequence[tuple[int, ...]],
+    weights: Sequence[float],
+    *,
+    minimum: float = 0.0,
+) -> None:
+    """Each level's u: its pairs' weight over the comparison's, where the level has more
+    than ``minimum`` of it (otherwise its u stays)."""
+    for index, comparison in enumerate(comparisons):
+        counts: dict[int, float] = {}
+        for pattern, weight in zip(patterns, weights, strict=True):
             if pattern[index] >= 0:
-                counts[pattern[index]] = counts.get(pattern[index], 0) + pattern[-1]
+                counts[pattern[index]] = counts.get(pattern[index], 0.0) + weight
         total = sum(counts.values())
         for level in comparison._comparison_levels_excluding_null:
-            seen = counts.get(level.comparison_vector_value, 0)
-            if seen and total:
+            seen = counts.get(level.comparison_vector_value, 0.0)
+            if seen > minimum and total:
                 level.u_probability = seen / total
+
+
+def _all_levels(comparisons: Sequence[Any]) -> list[Any]:
+    return [
+        level
+        for comparison in comparisons
+        for level in comparison._comparison_levels_excluding_null
+    ]
 
 
 def _levels(linker: Linker) -> list[Any]:
