@@ -1,5 +1,5 @@
 """The risk model: a regularised logistic regression on standardised features, calibrated by
-isotonic regression on a later cut-off than it learnt from.
+isotonic regression on its newest cut-offs (base rates move with survey waves).
 
 Why this model: its contribution for one person is exactly ``coefficient x standardised
 value``, so the reasons shown are the model's own arithmetic, not an approximation of it; it
@@ -79,7 +79,8 @@ class RiskModel:
 def fit(
     train_x: np.ndarray, train_y: np.ndarray, calibrate_x: np.ndarray, calibrate_y: np.ndarray
 ) -> RiskModel:
-    """Learn on ``train``, then map its logits to observed rates on the later ``calibrate``."""
+    """Learn on ``train``, then map its logits to observed rates on ``calibrate`` (the newest
+    cut-offs: base rates move with survey waves, and the newest rate is the best guess)."""
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 

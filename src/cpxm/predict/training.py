@@ -2,10 +2,18 @@
 
 Cut-offs fall every ``STEP_DAYS`` days, the latest being ``HORIZON_DAYS`` before the newest
 data (so its labels are complete). The latest is the *test* cut-off. For evaluation the model
-learns on cut-offs whose label windows end before the test cut-off starts (at least four months
-earlier), is calibrated on the next one (three months earlier), and is tested on the test
-cut-off: it never sees the period it is judged on. The model kept for scoring learns on every
-cut-off before the test one and is calibrated on the test one: the most recent evidence.
+learns on every cut-off whose label window ends before the test cut-off starts, its isotonic
+calibration is fitted on the newest ``CALIBRATION_CUTOFFS`` of those (which it also learnt
+from), and it is tested on the test cut-off: it never sees the period it is judged on. The
+model kept for scoring does the same with every cut-off, the test one included: the most recent
+evidence.
+
+Why: measured on the demo at three test cut-offs (``benchmarks/predict_models.py``), learning
+on the calibration cut-offs too ranks better (mean AUC 0.607 against 0.591, precision at the
+top 10% 38.4% against 35.5%) than holding them out, and isotonic on the newest three
+calibrates better (mean expected calibration error 0.037) than no calibration step (0.049),
+Platt scaling (0.040) or out-of-fold isotonic over every cut-off (0.054). LightGBM ranked no
+better (AUC 0.607, top 10% 38.2%), calibrated worse and fitted 5-40 times slower.
 
 The two baselines a CX team would use anyway are scored on the same people: their last NPS
 answer (lower: more at risk) and the silent-disengagement rule (``cpxm.analytics``), flagged
@@ -133,9 +141,7 @@ def fit_and_evaluate(session: Session, *, end: datetime | None = None) -> Fitted
     test = cutoffs[0]
     # Labels of every earlier cut-off must be complete before the test period starts.
     past = [c for c in cutoffs if c <= test - timedelta(days=HORIZON_DAYS)]
-    calibration, learn = past[:CALIBRATION_CUTOFFS], past[CALIBRATION_CUTOFFS:]
-    if len(learn) < 2:
-        calibration, learn = past[:1], past[1:]
+    learn, calibration = past, past[:CALIBRATION_CUTOFFS]
     start, stop = history_span(cutoffs, with_labels=True)
     history = load_history(session, start=start, end=stop)
     examples = _Examples(history)
@@ -156,11 +162,10 @@ def fit_and_evaluate(session: Session, *, end: datetime | None = None) -> Fitted
     metrics["learn_examples"] = len(learn_y)
     metrics["learn_positive_rate"] = float(learn_y.mean()) if len(learn_y) else 0.0
 
-    # The model kept: the newest cut-offs calibrate it, every older one teaches it.
-    newest = cutoffs[:CALIBRATION_CUTOFFS]
-    final_learn = cutoffs[CALIBRATION_CUTOFFS:]
+    # The model kept: every cut-off teaches it, the newest calibrate it.
+    final_learn = cutoffs
     final_x, final_y = examples.stack(final_learn)
-    final = risk_model.fit(final_x, final_y, *examples.stack(newest))
+    final = risk_model.fit(final_x, final_y, *examples.stack(cutoffs[:CALIBRATION_CUTOFFS]))
     metrics["coefficients"] = dict(
         zip(FEATURE_NAMES, np.round(final.coefficients, 4).tolist(), strict=True)
     )
