@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.app import create_app
 from cpxm.auth.service import create_api_token, create_user
-from cpxm.backup import backup_store
 from cpxm.cases.models import Case
 from cpxm.db import make_engine
 from cpxm.interactions.models import Interaction
@@ -24,7 +23,7 @@ from cpxm.predict.simulate import simulate_outreach
 from cpxm.stakeholders.models import ChannelPreference
 from tests.conftest import bearer_headers
 
-from .conftest import ScoredStore
+from .conftest import ScoredStore, copy_store
 
 
 @pytest.fixture
@@ -83,9 +82,7 @@ def test_commercial_roles_never_see_actions_drawn_from_medical_inquiries(
     scored_store: ScoredStore, tmp_path: Path
 ) -> None:
     # A copy of the store: this test commits.
-    copy = tmp_path / "copy.db"
-    backup_store(scored_store.engine, out=copy)
-    engine = make_engine(f"sqlite:///{copy}")
+    engine = make_engine(copy_store(scored_store, tmp_path))
     maker = sessionmaker(bind=engine)
     with maker() as writer:
         propose_actions(writer, share=0.2)
