@@ -40,6 +40,8 @@ def _seed(engine: Engine) -> dict[str, int]:
                     display_name="Rita Rep", team_id=field.id)  # fmt: skip
         create_user(session, email="lead@pharma.example", role="commercial", password=PASSWORD,
                     display_name="Lou Lead", team_id=centre.id)  # fmt: skip
+        create_user(session, email="cx@pharma.example", role="cx_lead", password=PASSWORD,
+                    display_name="Cleo Cx")  # fmt: skip
         alma = make_stakeholder(session, display_name="Dr Alma Quist", country_code="DE",
                                 channel_preferences=("phone", "email"))  # fmt: skip
         bert = make_stakeholder(session, display_name="Dr Bert Nold", country_code="FR")
@@ -118,6 +120,7 @@ def test_a_rep_accepts_their_teams_action_and_records_its_outcome(
     # Bert's action belongs to the call centre: listed, with no form for this rep.
     assert "Call centre FR" in bert.inner_text()
     assert bert.get_by_role("button").count() == 0
+    assert page.get_by_role("form", name="Propose actions").count() == 0  # CX managers only
 
     page.get_by_role("button", name=f"Accept action {ids['alma']}").click()
     page.wait_for_url("**/predictions/actions?**message=**")
@@ -163,3 +166,16 @@ def test_a_rep_accepts_their_teams_action_and_records_its_outcome(
     assert "declined" in lead.locator("#action-message").inner_text()
     assert _action(live_store, ids["bert"]) == ("dismissed", None, None)
     lead.context.close()
+
+    # A CX lead proposes again: Alma's action is done, Bert's declined, so each gets a new one.
+    cx = _sign_in(browser, live_server, "cx@pharma.example")
+    propose = cx.get_by_role("form", name="Propose actions")
+    propose.get_by_label("Top share by risk (%)").fill("100")
+    propose.get_by_role("button", name="Propose actions").click()
+    cx.wait_for_url("**message=**")
+    message = cx.locator("#action-message").inner_text()
+    assert "Proposed 2 action(s) for the top 100% by risk" in message
+    with Session(live_store) as session:
+        statuses = sorted(a.status for a in session.scalars(select(OutreachAction)))
+    assert statuses == ["dismissed", "done", "proposed", "proposed"]
+    cx.context.close()
