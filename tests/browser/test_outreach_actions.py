@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,7 @@ from cpxm.governance.models import RaciAssignment
 from cpxm.predict.models import OutreachAction, PredictionModel, PredictionScore
 from cpxm.predict.outreach import propose_actions
 from cpxm.workspace.models import Team
+from tests.browser.test_accessibility import AXE, _violations
 from tests.factories import make_stakeholder, make_taxonomy
 
 PASSWORD = "correct horse battery staple 42"
@@ -88,8 +90,8 @@ def _seed(engine: Engine) -> dict[str, int]:
         }
 
 
-def _sign_in(browser: Any, live_server: str, email: str) -> Any:
-    page = browser.new_context().new_page()
+def _sign_in(browser: Any, live_server: str, email: str, **context: Any) -> Any:
+    page = browser.new_context(**context).new_page()
     page.set_default_timeout(120_000)  # a shared, busy machine: the first request warms up
     page.goto(f"{live_server}/predictions/actions")
     page.wait_for_url("**/auth/sign-in**")
@@ -179,3 +181,17 @@ def test_a_rep_accepts_their_teams_action_and_records_its_outcome(
         statuses = sorted(a.status for a in session.scalars(select(OutreachAction)))
     assert statuses == ["dismissed", "done", "proposed", "proposed"]
     cx.context.close()
+
+
+def test_the_actions_page_with_its_forms_passes_axe(
+    browser: Any, live_server: str, live_store: Engine
+) -> None:
+    if not AXE.exists():
+        pytest.skip(f"axe-core is not installed ({AXE} is missing): run `npm ci` in tests/")
+    _seed(live_store)
+    # CSP allows no inline script; axe is injected as one, so this context bypasses CSP.
+    page = _sign_in(browser, live_server, "cx@pharma.example", bypass_csp=True)
+    assert page.get_by_role("button", name="Accept").count() == 2  # rows with their forms
+    found = _violations(page, AXE.read_text())
+    assert not found, found
+    page.context.close()
