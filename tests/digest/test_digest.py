@@ -186,6 +186,8 @@ def test_digest_lists_the_models_top_risk_when_people_are_scored(session: Sessio
     assert [person.name for person in sales.people] == [f"Dr Risky {n}" for n in range(6)]
     assert [person.risk for person in sales.people] == [0.88, 0.87, 0.86, 0.85, 0.84, 0.83]
     assert "Dr Quiet 0" not in {p.name for team in lead.at_risk for p in team.people}
+    page = render.html(lead, [], inline=True)
+    assert "Dr Risky 0 (88%)" in page and "predicted risk: the 10% of the 70 people" in page
     # The patient alone in a team: below the minimum cell size, neither counted nor named.
     assert [(t.team, t.count, t.people) for t in lead.at_risk if t.team != "Sales"] == [
         ("(none)", None, [])
