@@ -3,6 +3,12 @@
     uv run python -m benchmarks.stakeholder_360 [--scale 1] [--interactions 1000] [--runs 30]
         [--sqlite $TMPDIR/cpxm-bench-360-s1.db]
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/cpxm_bench_360]
+    uv run python -m benchmarks.stakeholder_360 --runs 30 \
+        --store postgresql+psycopg://postgres@127.0.0.1:5432/perf_s10
+
+With ``--store`` an existing store is used as it is (no demo, no copy): a copy of a scale-10
+demo, for example (``createdb -T cpxm_s10 perf_s10``). The benchmark writes to it (the
+top-up, two users and their tokens), so never point it at a store you want to keep as it is.
 
 The demo is generated once into the SQLite file (reused when present). The golden record with
 the most interactions is topped up to ``--interactions`` (spread over three years, every
@@ -30,6 +36,7 @@ from sqlalchemy.orm import Session
 from benchmarks.analytics_pages import percentile, prepare_postgres, prepare_sqlite
 from cpxm.app import create_app
 from cpxm.auth.service import create_api_token, create_user
+from cpxm.db import make_engine
 from cpxm.interactions.models import Interaction
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.surveys.models import Response
@@ -146,7 +153,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--sqlite", type=Path, default=None)
     parser.add_argument("--postgres", default=None)
+    parser.add_argument("--store", default=None, help="an existing store to use (and write)")
     arguments = parser.parse_args()
+    if arguments.store:
+        store = make_engine(arguments.store)
+        person = busiest_person(store)
+        count = top_up(store, person, arguments.interactions)
+        with Session(store) as session:
+            responses = session.scalar(select(func.count()).select_from(Response)) or 0
+            interactions = session.scalar(select(func.count()).select_from(Interaction)) or 0
+        print(
+            f"{store.dialect.name}: {interactions} interactions, {responses} responses; "
+            f"stakeholder {person} has {count} interactions; {arguments.runs} runs per view"
+        )
+        report(f"{store.dialect.name} {store.url.database}", timings(store, person, arguments.runs))
+        return
     sqlite_path = arguments.sqlite or (
         Path(tempfile.gettempdir()) / f"cpxm-bench-360-s{arguments.scale:g}.db"
     )
