@@ -371,6 +371,7 @@ def _effect(session: Session, departments: list[str], query: CoordinationQuery) 
     outbound = _outbound(query, dated=False)
     contacts = outbound.select(
         c_stakeholder=outbound.stakeholder_id,
+        c_at=outbound.occurred_at,
         c_department=outbound.department_code,
         c_epoch=outbound.occurred_at.epoch_seconds(),
     )
@@ -381,6 +382,9 @@ def _effect(session: Session, departments: list[str], query: CoordinationQuery) 
         contacts,
         [
             scored.stakeholder_id == contacts.c_stakeholder,
+            # Implied by the next line; as a plain comparison it lets the (stakeholder,
+            # occurred_at) index skip the contacts after the answer.
+            contacts.c_at < scored.r_started,
             contacts.c_epoch < scored.r_epoch,
             contacts.c_epoch >= scored.r_epoch - window,
         ],
