@@ -146,3 +146,32 @@ def test_a_negation_that_accepts_an_effect_is_no_negation(text: str) -> None:
 )
 def test_plain_negations_still_negate(text: str) -> None:
     assert kinds(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "reportable", "reason"),
+    [
+        # "not to mention" adds, it does not negate.
+        ("Cardiaz gave me nausea, not to mention a rash.", "rash", True, None),
+        # Never had it until the medicine: a new event, not a negated one.
+        ("I had never had a migraine until I started Cardiaz.", "migraine", True, None),
+        # What the writer had before the medicine is the condition it treats.
+        (
+            "Before taking Cardiaz I had debilitating headaches.",
+            "headaches",
+            False,
+            "treated_condition",
+        ),
+        (
+            "I was suffering from severe, anxiety before Cardiaz.",
+            "anxiety",
+            False,
+            "treated_condition",
+        ),
+    ],
+)
+def test_clause_reading_of_patient_phrasings(
+    text: str, term: str, reportable: bool, reason: str | None
+) -> None:
+    mention = next(m for m in detect_safety(text, CATALOGUE).mentions if m.term == term)
+    assert (mention.reportable, mention.reason) == (reportable, reason)

@@ -30,6 +30,15 @@ def efficacy(result: SafetyResult) -> list[tuple[bool, str | None]]:
         "It was not strong enough.",
         "It made my depression worse.",
         "It worked for a week and then nothing.",
+        # Session 11, also written from general usage.
+        "It no longer works.",
+        "I didn't notice any difference after a month.",
+        "It never kicked in.",
+        "Honestly it was like taking a sugar pill.",
+        "It didn't relieve my pain at all.",
+        "I still get breakthrough seizures.",
+        "It hardly made a difference.",
+        "It is not very effective.",
     ],
 )
 def test_lack_of_efficacy_in_patients_words_is_reported(phrase: str) -> None:

@@ -159,7 +159,7 @@ _TRIGGERS: tuple[_Trigger, ...] = (
 )
 _PSEUDO = _compile(
     r"not sure(?: if| whether)?|not certain|no idea (?:if|whether)|can't tell (?:if|whether)|"
-    r"not only|not just|no doubt|no longer sure|if anything|even if|no matter|"
+    r"not only|not just|no doubt|no longer sure|if anything|even if|no matter|not to mention|"
     r"whether or not|not until|nothing but|"
     # Figures of speech that open with a trigger word but assert what follows.
     r"if you ask me|if i'?m honest|if i am honest|if i'?m being honest|if truth be told|"
@@ -167,7 +167,10 @@ _PSEUDO = _compile(
     # A negation that accepts an effect the writer has: "I don't mind the dry mouth".
     r"(?:don't|do not|didn't|did not) (?:really )?(?:care about|mind)|"
     r"(?:am|i'm|was|wasn't|am not|was not|not) (?:really |too )?bothered (?:by|about)|"
-    r"(?:can|could) (?:live|deal|cope) with"
+    r"(?:can|could) (?:live|deal|cope) with|"
+    # "I had never had a migraine until I started it": a new event, not a negated one.
+    r"(?:never|not once) (?:had|got|experienced|suffered)(?= (?:[\w']+ ){0,6}(?:before|until) "
+    r"(?:taking|starting|using|i (?:started|took|began|was put on)|this|these|it)(?!\w))"
 )
 _TERMINATOR = re.compile(
     r"(?<!\w)(?:but|however|although|though|except|apart from|other than|besides|yet|aside from|"

@@ -91,10 +91,10 @@ _TREATED_BEFORE = re.compile(
     r"stop(?:s|ped)? (?:my|the|his|her)|took away|takes away|get rid of|got rid of|prevent\w*|"
     r"no more|history of|prescribed (?:it |this |them )?for|decreas\w*|lessen\w*|"
     r"calm(?:s|ed)?(?: down)?|knock(?:s|ed)? out|i used to get)"
-    r"(?:\s+(?:my|the|his|her|their|our|a|an|of|severe|chronic|bad|terrible|horrible|"
+    r"(?:[\s,]+(?:my|the|his|her|their|our|a|an|of|severe|chronic|bad|terrible|horrible|"
     r"debilitating|constant|daily|mild|moderate|occasional|frequent|hormonal|tension|"
     r"cluster|nerve|back|neck|joint|menstrual|social|general(?:ized|ised)?|all|these|those|"
-    r"and|from|with|me|down|up|symptoms?|\w+'s))*\s+$",
+    r"and|from|with|me|down|up|symptoms?|\w+'s))*[\s,]+$",
     re.IGNORECASE,
 )
 _TREATED_AFTER = re.compile(
@@ -121,13 +121,15 @@ _CONDITION_HISTORY = re.compile(
     r"(?:was|were|got|been|am|is) (?:first )?diagnosed|diagnosis|"
     r"(?:so|and) (?:i was|i got|my doctor|the doctor|dr\.?|he|she) (?:\w+ )?prescribed|"
     r"prescribed (?:this|it|them|me)|"
-    r"(?:started|began) (?:taking|using) (?:\w+ ){0,3}(?:when|because|after|for))(?!\w)",
+    r"(?:started|began) (?:taking|using) (?:\w+ ){0,3}(?:when|because|after|for)|"
+    # What the writer had before the medicine is the condition, not its event.
+    r"before (?:taking|starting|using|trying|going on|i (?:started|began|took|tried)))(?!\w)",
     re.IGNORECASE,
 )
 _WORSENED = re.compile(
     r"(?<!\w)(?:worse|worsen\w*|increas\w*|more (?:\w+ )?than|caus\w+|gave me|giving me|"
     r"gives me|made me|makes me|side[- ]?effects?|started having|new|brought on|triggered|"
-    r"came back|returned|since (?:starting|taking|i started))(?!\w)",
+    r"came back|returned|since (?:starting|taking|i started)|never (?:had|got|experienced))(?!\w)",
     re.IGNORECASE,
 )
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
