@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from cpxm.text import analyse_text, analyse_texts, build_catalogue
 from cpxm.text.embedding import _model, clear_cache, embed
 from cpxm.text.learned import event_threshold, heads
-from cpxm.text.safety import detect_safety
+from cpxm.text.safety import confirm_weak_events, detect_safety
 from cpxm.text.sentiment import analyse_sentiment
 
 CATALOGUE = build_catalogue([("cardiaz", "Cardiaz", "semlotrapib")])
@@ -125,3 +126,20 @@ def test_a_batch_is_analysed_as_each_text_alone() -> None:
         ], text
     # The weak sentences were judged too: some mention carries the check's confidence.
     assert any(m.confidence is not None for a in batch for m in a.safety.mentions)
+
+
+def test_heads_given_to_the_check_replace_the_shipped_ones() -> None:
+    # The benchmark's cross-validation scores each fold with heads trained without it.
+    text = "Since starting Cardiaz my back is killing me."
+    unchecked = detect_safety(text, CATALOGUE, confirm=False)
+    shipped = heads()
+    sure = replace(shipped, event_bias=50.0)
+    never = replace(shipped, event_bias=-50.0)
+    (kept,) = confirm_weak_events([unchecked], sure)
+    (dropped,) = confirm_weak_events([unchecked], never)
+    weak = [m for m in kept.mentions if m.subtype == "possible_event"]
+    assert weak and all(m.reportable and m.confidence == pytest.approx(1.0) for m in weak)
+    weak = [m for m in dropped.mentions if m.subtype == "possible_event"]
+    assert weak and all(not m.reportable and m.reason == "low_confidence" for m in weak)
+    # The shipped heads are untouched.
+    assert heads().event_bias == shipped.event_bias

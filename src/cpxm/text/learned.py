@@ -67,20 +67,23 @@ def _vectors(texts: list[str]) -> npt.NDArray[np.float32] | None:
         return None
 
 
-def event_probabilities(sentences: list[str]) -> list[float] | None:
-    """P(the sentence reports an adverse event someone had), or None when the model is absent."""
+def event_probabilities(sentences: list[str], trained: Heads | None = None) -> list[float] | None:
+    """P(the sentence reports an adverse event someone had), or None when the model is absent.
+
+    ``trained`` replaces the shipped heads (the benchmark's cross-validation scores each fold
+    with heads trained without it)."""
     if not sentences:
         return []
     vectors = _vectors(sentences)
     if vectors is None:
         return None
-    head = heads()
+    head = trained or heads()
     logits = vectors.astype(np.float64) @ head.event_weights + head.event_bias
     return [float(value) for value in 1.0 / (1.0 + np.exp(-logits))]
 
 
-def event_threshold() -> float:
-    return heads().event_threshold
+def event_threshold(trained: Heads | None = None) -> float:
+    return (trained or heads()).event_threshold
 
 
 def sentiment_features(
@@ -90,7 +93,10 @@ def sentiment_features(
 
 
 def sentiment_probabilities(
-    texts: list[str], lexicon_scores: list[float], vader_scores: list[float]
+    texts: list[str],
+    lexicon_scores: list[float],
+    vader_scores: list[float],
+    trained: Heads | None = None,
 ) -> list[dict[str, float]] | None:
     """Class probabilities for each English text, or None when the model is absent."""
     if not texts:
@@ -98,7 +104,7 @@ def sentiment_probabilities(
     vectors = _vectors(texts)
     if vectors is None:
         return None
-    head = heads()
+    head = trained or heads()
     features = np.column_stack(
         [vectors.astype(np.float64), np.asarray(lexicon_scores), np.asarray(vader_scores)]
     )

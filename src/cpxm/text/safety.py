@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from cpxm.text.context import ContextResult, bounded_alternation, classify, reaffirms
-from cpxm.text.learned import event_probabilities, event_threshold
+from cpxm.text.learned import Heads, event_probabilities, event_threshold
 from cpxm.text.products import ProductCatalogue, ProductMatch
 
 DEFAULT_TERMS_FILE = Path(__file__).with_name("safety_terms.yaml")
@@ -347,22 +347,24 @@ def _weak_sentences(mentions: list[SafetyMention]) -> set[str]:
     return {m.sentence for m in reportable if m.subtype == "possible_event"} - strong
 
 
-def confirm_weak_events(results: list[SafetyResult]) -> list[SafetyResult]:
+def confirm_weak_events(
+    results: list[SafetyResult], trained: Heads | None = None
+) -> list[SafetyResult]:
     """Ask the learned check about sentences whose only event evidence is a safety-net hit.
 
     A sentence with a vocabulary event word is left to the vocabulary; one with only a body
     part or an experience phrase opens a case when the check finds an event in it, and goes
     to PV's triage list as ``low_confidence`` when it does not. The sentences of all
-    ``results`` go to the model in one call.
+    ``results`` go to the model in one call; ``trained`` replaces the shipped heads.
     """
     weak_by_result = [_weak_sentences(result.mentions) for result in results]
     weak = sorted(set().union(*weak_by_result))
     if not weak:
         return results
-    probabilities = event_probabilities(weak)
+    probabilities = event_probabilities(weak, trained)
     if probabilities is None:
         return results  # no model installed: recall first, every hit stays
-    threshold = event_threshold()
+    threshold = event_threshold(trained)
     confidence = dict(zip(weak, probabilities, strict=True))
     confirmed_results: list[SafetyResult] = []
     for result, weak_here in zip(results, weak_by_result, strict=True):

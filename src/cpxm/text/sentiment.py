@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from cpxm.text.learned import sentiment_probabilities
+from cpxm.text.learned import Heads, sentiment_probabilities
 
 LEXICON_FILE = Path(__file__).with_name("lexicon.yaml")
 # Tuned on the development part of the evaluation set (benchmarks/text_analysis.py --tune).
@@ -107,9 +107,14 @@ def analyse_sentiment(text: str, language: str | None = "en", *, learned: bool =
 
 
 def analyse_sentiments(
-    texts: Sequence[str], languages: Sequence[str | None], *, learned: bool = True
+    texts: Sequence[str],
+    languages: Sequence[str | None],
+    *,
+    learned: bool = True,
+    trained: Heads | None = None,
 ) -> list[Sentiment]:
-    """``analyse_sentiment`` for many texts, with one batched call to the learned head."""
+    """``analyse_sentiment`` for many texts, with one batched call to the learned head
+    (``trained`` replaces the shipped heads)."""
     lexicon = _lexicon()
     scores = [
         _lexicon_score(text, language, lexicon)
@@ -127,6 +132,7 @@ def analyse_sentiments(
         [texts[index] for index in english],
         [scores[index] for index in english],
         [vader_compound(texts[index]) for index in english],
+        trained,
     )
     if probabilities is None:
         return results
