@@ -9,7 +9,7 @@ the case shield stay withheld (the shield runs before this).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +52,8 @@ class TrailEntry:
 class Names:
     users: Mapping[int, str]
     teams: Mapping[int, str]
+    # email -> name, for RACI parties written "user:EMAIL" (the routed event keeps the labels)
+    emails: Mapping[str, str] = field(default_factory=dict)
 
     def user(self, user_id: Any) -> str:
         if isinstance(user_id, int) and user_id in self.users:
@@ -63,19 +65,55 @@ class Names:
             return f"team {self.teams[team_id]}"
         return "a former team" if team_id is not None else "no team"
 
+    def party(self, label: Any) -> str:
+        """A RACI party as people say it: 'team:CX office' -> 'team CX office',
+        'user:ann@example.com' -> 'Ann Example' (the email when the user is unknown)."""
+        text = str(label)
+        kind, _, value = text.partition(":")
+        if kind == "team" and value:
+            return f"team {value}"
+        if kind == "user" and value:
+            return self.emails.get(value.lower(), value)
+        return text
 
-def trail(events: Sequence[Any], names: Names) -> list[TrailEntry]:
-    """The trail entries of ``events`` (CaseEventOut or CaseEvent), oldest first."""
-    return [_entry(event, names) for event in events]
+
+Sentence = Callable[[Mapping[str, Any], Names], str]
 
 
-def _entry(event: Any, names: Names) -> TrailEntry:
+def trail(
+    events: Sequence[Any],
+    names: Names,
+    *,
+    sentences: Mapping[str, Sentence] | None = None,
+    said: Mapping[str, frozenset[str]] | None = None,
+) -> list[TrailEntry]:
+    """The trail entries of ``events`` (CaseEventOut or CaseEvent), oldest first.
+
+    ``sentences`` and ``said`` default to the closed-loop case's events; another record kind
+    with an event trail (a safety case) passes its own."""
+    return [
+        _entry(
+            event,
+            names,
+            _SENTENCES if sentences is None else sentences,
+            _SAID if said is None else said,
+        )
+        for event in events
+    ]
+
+
+def _entry(
+    event: Any,
+    names: Names,
+    sentences: Mapping[str, Sentence],
+    said_by_kind: Mapping[str, frozenset[str]],
+) -> TrailEntry:
     details: dict[str, Any] = dict(event.details or {})
     kind = str(event.event_type)
-    describe = _SENTENCES.get(kind)
+    describe = sentences.get(kind)
     sentence = describe(details, names) if describe else humanise(kind)
     words = details.get("text") or details.get("reason") or details.get("note")
-    said = _SAID.get(kind, frozenset())
+    said = said_by_kind.get(kind, frozenset())
     shown = [
         (humanise(key), _value(key, value, names))
         for key, value in details.items()
@@ -123,14 +161,20 @@ def _opened(details: Mapping[str, Any], _names: Names) -> str:
     return sentence
 
 
-def _routed(details: Mapping[str, Any], _names: Names) -> str:
-    sentence = f"Routed by the RACI matrix: responsible {details.get('responsible') or 'nobody'}"
-    accountable = details.get("accountable") or []
+def _routed(details: Mapping[str, Any], names: Names) -> str:
+    def parties(value: Any) -> str:
+        listed = value if isinstance(value, list) else [value] if value else []
+        return ", ".join(names.party(label) for label in listed)
+
+    sentence = (
+        f"Routed by the RACI matrix: responsible {parties(details.get('responsible')) or 'nobody'}"
+    )
+    accountable = parties(details.get("accountable"))
     if accountable:
-        sentence += f"; accountable {', '.join(map(str, accountable))}"
-    informed = details.get("informed") or []
+        sentence += f"; accountable {accountable}"
+    informed = parties(details.get("informed"))
     if informed:
-        sentence += f"; informed {', '.join(map(str, informed))}"
+        sentence += f"; informed {informed}"
     return sentence
 
 
@@ -166,7 +210,7 @@ def _reminded(details: Mapping[str, Any], _names: Names) -> str:
     return "Reminder sent" + (f" ({left} business hours left)" if left is not None else "")
 
 
-_SENTENCES: dict[str, Callable[[Mapping[str, Any], Names], str]] = {
+_SENTENCES: dict[str, Sentence] = {
     "opened": _opened,
     "routed": _routed,
     "assigned": _assigned,
@@ -196,4 +240,6 @@ _SENTENCES: dict[str, Callable[[Mapping[str, Any], Names], str]] = {
 }
 
 
-__all__ = ["Names", "TrailEntry", "trail"]
+__all__ = ["Names", "Sentence", "TrailEntry", "detail_value", "trail"]
+
+detail_value = _value

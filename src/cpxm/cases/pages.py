@@ -296,8 +296,12 @@ def case_page(
             )[0]
     users = {u.id: u for u in session.scalars(select(User).where(User.is_active.is_(True)))}
     teams = {t.id: t for t in session.scalars(select(Team).order_by(Team.name))}
-    every_user = dict(session.execute(select(User.id, User.display_name)).all())
-    names = history.Names(users=every_user, teams={t.id: t.name for t in teams.values()})
+    people = session.execute(select(User.id, User.email, User.display_name)).all()
+    names = history.Names(
+        users={user_id: name for user_id, _email, name in people},
+        teams={t.id: t.name for t in teams.values()},
+        emails={email.lower(): name for _user_id, email, name in people},
+    )
     return templates.TemplateResponse(
         request,
         "cases/case.html",

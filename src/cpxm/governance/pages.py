@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from cpxm.access import CX_MANAGEMENT, CxManager, SignedIn
 from cpxm.auth.pages import client_address
@@ -14,6 +15,7 @@ from cpxm.deps import DbSession
 from cpxm.errors import DomainError
 from cpxm.governance import service
 from cpxm.web.templating import templates
+from cpxm.workspace.models import User
 
 router = APIRouter(prefix="/governance", include_in_schema=False)
 
@@ -32,6 +34,10 @@ def _page(
         "governance/matrix.html",
         {
             "rows": service.matrix(session),
+            "people": {
+                email.lower(): name
+                for email, name in session.execute(select(User.email, User.display_name))
+            },
             "yaml_text": yaml_text if yaml_text is not None else service.dump_matrix(session),
             "problems": problems or [],
             "can_edit": CX_MANAGEMENT.allows(principal.role),

@@ -9,21 +9,27 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
-from cpxm.access import SafetyReader
+from cpxm.access import SafetyReader, shield_stakeholders
 from cpxm.auth.pages import client_address
 from cpxm.auth.signatures import SignatureIn, signer_or_refusal
+from cpxm.cases.history import Names
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
 from cpxm.safety import intake, service, triage
 from cpxm.safety.api import case_signatures
 from cpxm.safety.exports import cases_csv
+from cpxm.safety.history import KIND_NAMES, safety_trail
 from cpxm.safety.models import CASE_KINDS, TRIAGE_REASONS
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
 from cpxm.safety.seriousness import SERIOUSNESS_CRITERIA
+from cpxm.stakeholders.models import Stakeholder
+from cpxm.stakeholders.schemas import stakeholder_out
 from cpxm.timeutil import utc_now
 from cpxm.web.lists import CSV_LIMIT, ListParams, list_params, page_context, query_string
 from cpxm.web.templating import templates
+from cpxm.workspace.models import Product, Team, User
 
 router = APIRouter(prefix="/safety", include_in_schema=False)
 PAGE_SIZE = 50
@@ -136,12 +142,29 @@ def case_page(
     request: Request, session: DbSession, principal: SafetyReader, case_id: int
 ) -> Response:
     case = service.get_case(session, case_id)
+    people = session.execute(select(User.id, User.email, User.display_name)).all()
+    names = Names(
+        users={user_id: name for user_id, _email, name in people},
+        teams=dict(session.execute(select(Team.id, Team.name)).all()),
+        emails={email.lower(): name for _user_id, email, name in people},
+    )
+    reporter = None
+    if case.reporter_stakeholder_id is not None:
+        found = session.get(Stakeholder, case.reporter_stakeholder_id)
+        if found is not None:
+            reporter = shield_stakeholders(
+                session, principal, [stakeholder_out(found)], purpose="safety case page"
+            )[0]
+    product = session.get(Product, case.product_code) if case.product_code else None
     return templates.TemplateResponse(
         request,
         "safety/case.html",
         {
             "case": case,
-            "events": service.case_events(session, case_id),
+            "trail": safety_trail(service.case_events(session, case_id), names),
+            "reporter": reporter,
+            "product": product,
+            "kind_names": KIND_NAMES,
             "signatures": case_signatures(session, case),
             "criteria": SERIOUSNESS_CRITERIA,
             "follow_ups": intake.follow_ups(session, case_id),

@@ -142,6 +142,8 @@ ACRONYMS = {
     "csat": "CSAT",
     "ces": "CES",
     "prem": "PREM",
+    # words the codes run together
+    "followup": "follow-up",
 }
 
 
