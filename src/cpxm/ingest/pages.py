@@ -11,10 +11,12 @@ stored row unchanged.
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,11 +28,24 @@ from cpxm.ingest.api import UploadPageRoute
 from cpxm.ingest.mapping import template_names
 from cpxm.ingest.models import DataQualityIssue, ImportRun, QuarantinedRow
 from cpxm.ingest.quarantine import (
+    QUARANTINE_SORTS,
+    QUARANTINE_STATUSES,
     QuarantinedRowNotFound,
     discard_quarantined,
     get_run,
     list_quarantined,
     list_runs,
+    quarantine_source_systems,
+)
+from cpxm.web.lists import (
+    CSV_LIMIT,
+    Column,
+    ListParams,
+    csv_of,
+    list_params,
+    minutes,
+    page_context,
+    query_string,
 )
 from cpxm.web.templating import templates
 
@@ -43,7 +58,8 @@ upload_router = APIRouter(
     dependencies=[requires(DATA_STEWARDSHIP)],
 )
 
-PAGE_SIZE = 25
+PAGE_SIZE = 50
+RUN_PAGE_SIZE = 25  # a run's page shows its outcome above the rows
 PREVIEW_ROWS = 20
 MAX_MAPPING_CHARACTERS = 100_000
 
@@ -76,6 +92,10 @@ def _upload_form(
         {
             "runs": runs,
             "open_rows": open_rows,
+            "open_total": session.scalar(
+                select(func.count(QuarantinedRow.id)).where(QuarantinedRow.status == "open")
+            )
+            or 0,
             "total": total,
             "offset": offset,
             "page_size": PAGE_SIZE,
@@ -262,25 +282,134 @@ class TemplateNotFound(DomainError):
     status_code = 404
 
 
+@dataclass(frozen=True)
+class QuarantineFilters:
+    """The quarantine list's query string, checked: the page and its CSV read the same one."""
+
+    status: str
+    source: str | None
+    run: int | None
+    listing: ListParams
+
+    def query(self, *, with_run: bool = True) -> str:
+        return query_string(
+            {
+                "status": self.status,
+                "source": self.source,
+                "run": self.run if with_run else None,
+                "q": self.listing.q,
+                "sort": self.listing.sort,
+            }
+        )
+
+    def rows(self, session: Session, *, limit: int, offset: int) -> tuple[list[Any], int]:
+        return list_quarantined(
+            session,
+            run_id=self.run,
+            status=None if self.status == "all" else self.status,
+            q=self.listing.q,
+            source_system=self.source,
+            sort=self.listing.sort,
+            limit=limit,
+            offset=offset,
+        )
+
+
+QuarantineStatusFilter = Literal["open", "replayed", "discarded", "superseded", "resolved", "all"]
+
+
+def quarantine_filters(
+    listing: Annotated[ListParams, list_params(QUARANTINE_SORTS, default="oldest")],
+    status: Annotated[QuarantineStatusFilter, Query()] = "open",
+    source: Annotated[str | None, Query(max_length=60)] = None,
+    run: Annotated[int | None, Query(ge=1)] = None,
+) -> QuarantineFilters:
+    return QuarantineFilters(status=status, source=source or None, run=run, listing=listing)
+
+
+Quarantine = Annotated[QuarantineFilters, Depends(quarantine_filters)]
+
+
+def _quarantine_context(
+    session: Session, filters: QuarantineFilters, *, page_size: int, with_run: bool
+) -> dict[str, Any]:
+    listing = dataclasses.replace(filters.listing, page_size=page_size)
+    rows, total = filters.rows(session, limit=page_size, offset=listing.offset)
+    runs = {
+        run.id: run
+        for run in session.scalars(
+            select(ImportRun).where(ImportRun.id.in_({row.import_run_id for row in rows}))
+        )
+    }
+    return {
+        **page_context(
+            listing, total=total, query=filters.query(with_run=with_run), sorts=QUARANTINE_SORTS
+        ),
+        "rows": rows,
+        "row_runs": runs,
+        "filters": filters,
+        "statuses": (*QUARANTINE_STATUSES, "all"),
+        "sources": quarantine_source_systems(session),
+        "csv_query": filters.query(),
+    }
+
+
+@router.get("/imports/quarantine", response_class=HTMLResponse)
+def quarantine_page(
+    request: Request, session: DbSession, principal: DataSteward, filters: Quarantine
+) -> Response:
+    """Every run's quarantined rows in one working list: search, filter, sort, page, CSV;
+    each row fixed and replayed, or discarded, in place."""
+    return templates.TemplateResponse(
+        request,
+        "imports/quarantine.html",
+        {
+            **_quarantine_context(session, filters, page_size=PAGE_SIZE, with_run=True),
+            "note": request.query_params.get("note"),
+            "error": request.query_params.get("error"),
+            "csrf_token": principal.csrf_token or "",
+            "principal": principal,
+            "active_nav": "imports",
+        },
+    )
+
+
+@router.get("/imports/quarantine/export.csv")
+def quarantine_csv(session: DbSession, principal: DataSteward, filters: Quarantine) -> Response:
+    """Exactly the quarantined rows these filters select (every page): reason and raw values."""
+    rows, _total = filters.rows(session, limit=CSV_LIMIT, offset=0)
+    columns: list[Column[QuarantinedRow]] = [
+        Column("id", lambda r: r.id),
+        Column("import_run", lambda r: r.import_run_id),
+        Column("row_number", lambda r: r.row_number),
+        Column("source_id", lambda r: r.source_key),
+        Column("status", lambda r: r.status),
+        Column("reason", lambda r: r.reason),
+        Column("quarantined_at", lambda r: minutes(r.created_at)),
+        Column("resolved_at", lambda r: minutes(r.resolved_at)),
+        Column(
+            "values",
+            lambda r: "; ".join(
+                f"{key}={value if value is not None else ''}" for key, value in r.raw.items()
+            ),
+        ),
+    ]
+    return csv_of("quarantine.csv", columns, rows)
+
+
 @router.get("/imports/{run_id}", response_class=HTMLResponse)
 def run_page(
     request: Request,
     session: DbSession,
     principal: DataSteward,
     run_id: int,
-    status: Annotated[Literal["open", "all"], Query()] = "open",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    listing: Annotated[ListParams, list_params(QUARANTINE_SORTS, default="oldest")],
+    status: Annotated[QuarantineStatusFilter, Query()] = "open",
 ) -> Response:
     """A run's progress (the page refreshes itself while it runs), its outcome, and its
-    quarantined rows to fix and replay, or discard."""
+    quarantined rows to fix and replay, or discard (the quarantine list, kept to this run)."""
     run = get_run(session, run_id=run_id)
-    rows, total = list_quarantined(
-        session,
-        run_id=run_id,
-        status=None if status == "all" else "open",
-        limit=PAGE_SIZE,
-        offset=offset,
-    )
+    filters = QuarantineFilters(status=status, source=None, run=run_id, listing=listing)
     issues = (
         session.scalar(
             select(func.count(DataQualityIssue.id)).where(DataQualityIssue.import_run_id == run_id)
@@ -297,13 +426,9 @@ def run_page(
         request,
         "imports/run.html",
         {
+            **_quarantine_context(session, filters, page_size=RUN_PAGE_SIZE, with_run=False),
             "run": run,
             "running": run.status in ("queued", "running"),
-            "rows": rows,
-            "total": total,
-            "offset": offset,
-            "page_size": PAGE_SIZE,
-            "query": urlencode({"status": status}),
             "status": status,
             "issues": issues,
             "replays": replays,
@@ -317,11 +442,19 @@ def run_page(
 
 
 def _back_to_run(
-    row: QuarantinedRow | None, run_id: int, *, note: str = "", error: str = ""
+    row: QuarantinedRow | None, run_id: int, *, note: str = "", error: str = "", back: str = ""
 ) -> Response:
+    """To the run's page, or to the quarantine list the form was sent from (``back``: its
+    query string, so the list keeps its filters and page)."""
     target = row.import_run_id if row is not None else run_id
     key, text = ("error", error) if error else ("note", note)
-    return RedirectResponse(f"/imports/{target}?{key}={quote(text)}", status_code=303)
+    message = f"{key}={quote(text)}"
+    if back.startswith("?"):
+        # Only a query string is taken from the form: the list's own path is fixed here.
+        return RedirectResponse(
+            f"/imports/quarantine{back}{'&' if len(back) > 1 else ''}{message}", status_code=303
+        )
+    return RedirectResponse(f"/imports/{target}?{message}", status_code=303)
 
 
 @router.post("/imports/quarantine/{row_id}/replay")
@@ -334,6 +467,8 @@ async def replay_row(
     from cpxm.ingest.service import replay_quarantined
 
     form = await request.form()
+    sent_back = form.get("back")
+    back = sent_back if isinstance(sent_back, str) else ""
     row = await run_in_threadpool(session.get, QuarantinedRow, row_id)
     if row is None:
         raise QuarantinedRowNotFound(f"no quarantined row with id {row_id}")
@@ -351,15 +486,15 @@ async def replay_row(
             replay_quarantined, engine, row_ids=[row_id], corrections=corrections
         )
     except DomainError as error:
-        return _back_to_run(None, run_id, error=str(error.detail))
+        return _back_to_run(None, run_id, error=str(error.detail), back=back)
     changed = ", ".join(f"{column} → '{value or ''}'" for column, value in corrections.items())
     fixed = f" with {changed}" if changed else " unchanged"
     if report.quarantined:
         again = await run_in_threadpool(_newest_reason, engine, report.run_id)
         return _back_to_run(
-            None, run_id, error=f"Row replayed{fixed} and quarantined again: {again}"
+            None, run_id, error=f"Row replayed{fixed} and quarantined again: {again}", back=back
         )
-    return _back_to_run(None, run_id, note=f"Row replayed{fixed} and stored")
+    return _back_to_run(None, run_id, note=f"Row replayed{fixed} and stored", back=back)
 
 
 def _newest_reason(engine: Any, run_id: int | None) -> str:
@@ -374,7 +509,12 @@ def _newest_reason(engine: Any, run_id: int | None) -> str:
 
 
 @router.post("/imports/quarantine/{row_id}/discard")
-def discard_row(session: DbSession, principal: DataSteward, row_id: int) -> Response:
+def discard_row(
+    session: DbSession,
+    principal: DataSteward,
+    row_id: int,
+    back: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
     """Mark the row as deliberately not imported; it stays for the audit trail."""
     row = session.get(QuarantinedRow, row_id)
     run_id = row.import_run_id if row is not None else 0
@@ -384,5 +524,7 @@ def discard_row(session: DbSession, principal: DataSteward, row_id: int) -> Resp
         session.rollback()
         if row is None:
             raise
-        return _back_to_run(None, run_id, error=str(error.detail))
-    return _back_to_run(None, run_id, note=f"Row {row.row_number if row else ''} discarded")
+        return _back_to_run(None, run_id, error=str(error.detail), back=back)
+    return _back_to_run(
+        None, run_id, note=f"Row {row.row_number if row else ''} discarded", back=back
+    )

@@ -6,7 +6,7 @@ pipeline (pyarrow, numpy): `cpxm quarantine list` starts in half the time.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from cpxm.errors import DomainError
@@ -34,23 +34,75 @@ def get_run(session: Session, *, run_id: int) -> ImportRun:
     return run
 
 
+QUARANTINE_STATUSES = ("open", "replayed", "discarded", "superseded", "resolved")
+# The list's sorts (key, label), the default first: the oldest open row waits longest.
+QUARANTINE_SORTS = (
+    ("oldest", "Oldest first"),
+    ("newest", "Newest first"),
+    ("row", "Run and row number"),
+)
+
+
 def list_quarantined(
     session: Session,
     *,
     run_id: int | None = None,
     status: str | None = "open",
+    q: str | None = None,
+    source_system: str | None = None,
+    sort: str = "oldest",
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[QuarantinedRow], int]:
-    """Quarantined rows, oldest first, with the total for pagination."""
+    """Quarantined rows with the total for pagination, oldest first by default.
+
+    ``q`` finds a part of the reason, the source id or any value of the row as read (case
+    blind); ``source_system`` keeps the rows of runs from that system."""
     query = select(QuarantinedRow)
     if run_id is not None:
         query = query.where(QuarantinedRow.import_run_id == run_id)
     if status is not None:
         query = query.where(QuarantinedRow.status == status)
+    if source_system:
+        query = query.where(
+            QuarantinedRow.import_run_id.in_(
+                select(ImportRun.id).where(ImportRun.source_system == source_system)
+            )
+        )
+    if q:
+        pattern = f"%{_escape_like(q.lower())}%"
+        query = query.where(
+            or_(
+                func.lower(QuarantinedRow.reason).like(pattern, escape="\\"),
+                func.lower(QuarantinedRow.source_key).like(pattern, escape="\\"),
+                # The row as read is JSON; its text holds every column's value.
+                func.lower(cast(QuarantinedRow.raw, Text)).like(pattern, escape="\\"),
+            )
+        )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(QuarantinedRow.id).limit(limit).offset(offset)).all()
+    order = {
+        "oldest": (QuarantinedRow.id,),
+        "newest": (QuarantinedRow.id.desc(),),
+        "row": (QuarantinedRow.import_run_id, QuarantinedRow.row_number, QuarantinedRow.id),
+    }[sort]
+    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
     return list(rows), total
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def quarantine_source_systems(session: Session) -> list[str]:
+    """The systems whose imports have quarantined rows, for the list's filter."""
+    return list(
+        session.scalars(
+            select(ImportRun.source_system)
+            .where(ImportRun.id.in_(select(QuarantinedRow.import_run_id)))
+            .distinct()
+            .order_by(ImportRun.source_system)
+        )
+    )
 
 
 class QuarantineError(DomainError):
