@@ -112,3 +112,50 @@ def test_a_steward_dry_runs_imports_and_works_the_quarantine(
         assert page.locator("#run-unchanged").inner_text() == "2"
         context.close()
         assert "Traceback" not in running.log_text()
+
+
+def test_a_running_import_shows_its_share_of_the_file(
+    browser: Any, live_server: str, live_store: Engine
+) -> None:
+    from datetime import datetime
+
+    from cpxm.auth.service import create_user
+    from cpxm.ingest.models import ImportRun
+
+    with Session(live_store) as session:
+        make_taxonomy(session)
+        create_user(session, email="admin@pharma.example", role="admin", password=PASSWORD)
+        run = ImportRun(
+            source_system="crm",
+            target="stakeholders",
+            mapping_name="crm-accounts",
+            mapping={},
+            file_name="crm-accounts.csv",
+            status="running",
+            started_at=datetime(2026, 12, 6, 8, 0),
+            rows_read=2_000,
+            rows_expected=5_000,
+        )
+        session.add(run)
+        session.commit()
+        run_id = run.id
+    page = browser.new_context().new_page()
+    page.goto(f"{live_server}/imports/{run_id}")
+    page.get_by_label("Email").fill("admin@pharma.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**/imports/{run_id}")
+    assert "2,000 of about 5,000 rows read (40%)" in page.locator("#run-status").inner_text()
+    bar = page.locator("#run-progress")
+    assert bar.get_attribute("value") == "2000" and bar.get_attribute("max") == "5000"
+    # The page refreshes itself: the worker's next batch shows without a click.
+    with Session(live_store) as session:
+        stored = session.get_one(ImportRun, run_id)
+        stored.rows_read, stored.status = 5_000, "completed"
+        stored.finished_at = datetime(2026, 12, 6, 8, 0, 4)
+        session.commit()
+    page.wait_for_function(
+        "() => /Completed/.test(document.querySelector('#run-status').innerText)", timeout=10_000
+    )
+    assert page.locator("#run-progress").count() == 0
+    assert page.locator("#run-read").inner_text() == "5,000"

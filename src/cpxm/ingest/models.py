@@ -36,6 +36,9 @@ class ImportRun(Base):
     rows_updated: Mapped[int] = mapped_column(Integer, default=0)
     rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     rows_quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    # About how many rows the file holds, counted before a queued run starts (its page shows
+    # progress against it); None when it could not be told cheaply.
+    rows_expected: Mapped[int | None] = mapped_column(Integer)
 
 
 class QuarantinedRow(Base):

@@ -57,6 +57,8 @@ class ImportRunOut(BaseModel):
     updated: int
     unchanged: int
     quarantined: int
+    # About how many rows the file holds (a queued upload counts them before it starts)
+    expected: int | None = None
 
 
 def run_out(run: ImportRun) -> ImportRunOut:
@@ -75,6 +77,7 @@ def run_out(run: ImportRun) -> ImportRunOut:
         updated=run.rows_updated,
         unchanged=run.rows_unchanged,
         quarantined=run.rows_quarantined,
+        expected=run.rows_expected,
     )
 
 
