@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -34,6 +35,13 @@ identity_app = typer.Typer(
 T = TypeVar("T")
 
 
+class Engine(StrEnum):
+    """Where ``cpxm resolve`` scores pairs (``service.ENGINES``)."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+
 def resolve_command(
     threshold_match: Annotated[
         float | None,
@@ -48,18 +56,36 @@ def resolve_command(
         float,
         typer.Option(min=0.0, max=1.0, help="Queue pairs from here up to the match threshold."),
     ] = service.DEFAULT_THRESHOLD_REVIEW,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="Score pairs in-process (duckdb) or with Splink's Spark backend (spark: the"
+            " spark extra and Java 17; CPXM_SPARK_MASTER, local[*] by default).",
+        ),
+    ] = Engine.duckdb,
 ) -> None:
     """Link source records into golden records (Splink); queue uncertain pairs for review."""
     started = time.perf_counter()
+    if engine is Engine.spark:
+        from cpxm.spark import unavailable_reason
+
+        reason = unavailable_reason()
+        if reason is not None:
+            _fail(f"--engine spark: {reason}")
     with _session() as session, _progress() as step:
         run = service.resolve(
-            session, threshold_match=threshold_match, threshold_review=threshold_review, step=step
+            session,
+            threshold_match=threshold_match,
+            threshold_review=threshold_review,
+            step=step,
+            engine=engine.value,
         )
     console.print(
         f"resolved {run.records:,} source records in {time.perf_counter() - started:.1f} s: "
         f"{run.pairs_scored:,} pairs scored, {run.merges:,} stakeholders merged, "
         f"{run.created:,} golden records created, {run.updated:,} updated, "
-        f"{run.review_pairs:,} pairs to review (match threshold {run.threshold_match:.3g})"
+        f"{run.review_pairs:,} pairs to review (match threshold {run.threshold_match:.3g}"
+        + (", on Spark)" if engine is Engine.spark else ")")
     )
 
 

@@ -43,6 +43,9 @@ from cpxm.timeutil import utc_now
 from cpxm.workspace.models import AuditLogEntry, Country
 
 DEFAULT_THRESHOLD_MATCH = 0.9
+# Where the pairs are scored: in-process DuckDB, or Splink's Spark backend (the same model;
+# ``cpxm.identity.spark``).
+ENGINES = ("duckdb", "spark")
 DEFAULT_THRESHOLD_REVIEW = 0.5
 # A fitted match threshold is the lowest at which the model expects this share of its links to
 # be right (the mean match probability of the pairs at or above it), and never above
@@ -52,6 +55,7 @@ EXPECTED_PRECISION = 0.999
 __all__ = [
     "DEFAULT_THRESHOLD_MATCH",
     "DEFAULT_THRESHOLD_REVIEW",
+    "ENGINES",
     "decide_pair",
     "export_links",
     "fitted_match_threshold",
@@ -199,12 +203,16 @@ def resolve(
     threshold_review: float = DEFAULT_THRESHOLD_REVIEW,
     trust_order: tuple[str, ...] = DEFAULT_TRUST_ORDER,
     step: Callable[[str], None] = lambda _label: None,
+    engine: str = "duckdb",
 ) -> ResolutionRun:
     """Link every source record to a golden record; the caller commits.
 
-    ``threshold_match`` ``None`` fits it to this run's scores (``fitted_match_threshold``)."""
+    ``threshold_match`` ``None`` fits it to this run's scores (``fitted_match_threshold``).
+    ``engine`` scores the pairs in DuckDB or on Spark (``ENGINES``)."""
     if not 0 < threshold_review <= (threshold_match or 1) <= 1:
         raise DomainError("thresholds must satisfy 0 < review <= match <= 1")
+    if engine not in ENGINES:
+        raise DomainError(f"engine '{engine}' is not one of {', '.join(ENGINES)}")
     with fewer_collections():
         return _resolve(
             session,
@@ -212,6 +220,7 @@ def resolve(
             threshold_review=threshold_review,
             trust_order=trust_order,
             step=step,
+            engine=engine,
         )
 
 
@@ -222,6 +231,7 @@ def _resolve(
     threshold_review: float,
     trust_order: tuple[str, ...],
     step: Callable[[str], None],
+    engine: str,
 ) -> ResolutionRun:
     previous = session.scalar(
         select(ResolutionRun)
@@ -256,7 +266,10 @@ def _resolve(
         records = [normalise(row.id, row.source_system, row.attributes or {}) for row in rows]
         # Splink and DuckDB take seconds to import: load them only when a resolve runs, so
         # every other cpxm command (and the web app) starts without them.
-        from cpxm.identity.linkage import score_pairs
+        if engine == "spark":
+            from cpxm.identity.spark import score_pairs
+        else:
+            from cpxm.identity.linkage import score_pairs
 
         edges, run.pairs_scored = score_pairs(records, threshold=threshold_review, step=step)
         known_candidates = early.result()
@@ -380,6 +393,7 @@ def _resolve(
                 "merges": run.merges,
                 "created": run.created,
                 "review_pairs": run.review_pairs,
+                "engine": engine,
             },
         )
     )
