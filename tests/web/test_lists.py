@@ -19,7 +19,7 @@ from cpxm.feedback.models import FeedbackAnalysis
 from cpxm.identity.models import MatchPair, SourceRecord
 from cpxm.safety.screening import screen_items
 from tests.auth.signing import signing_headers
-from tests.factories import make_stakeholder, make_taxonomy
+from tests.factories import make_stakeholder, make_survey, make_taxonomy
 from tests.safety.helpers import make_feedback
 
 START = datetime(2026, 11, 2, 9, 0)
@@ -245,3 +245,22 @@ def test_stakeholders_are_filtered_by_country_sorted_and_exported_as_the_role_se
     newest = lead.get("/stakeholders", params={"sort": "newest"})
     assert newest.text.index("Maria Keller") < newest.text.index("Dr Anna Weber")
     assert lead.get("/stakeholders", params={"country": "Germany"}).status_code in (400, 422)
+
+
+def test_surveys_are_searched_sorted_and_exported_in_the_same_order(
+    client_as: Callable[[str], TestClient], session: Session
+) -> None:
+    for name in ("Zeta pulse", "alpha relationship", "Mid-year site survey"):
+        make_survey(session, name=name)
+    session.commit()
+    lead = client_as("cx_lead")
+    page = lead.get("/surveys", params={"sort": "name"})
+    assert page.status_code == 200
+    assert "<strong>3</strong> survey(s)." in page.text
+    names = re.findall(r'<a href="/surveys/\d+">([^<]+)</a>', page.text)
+    assert names == ["alpha relationship", "Mid-year site survey", "Zeta pulse"]
+    newest = re.findall(r'<a href="/surveys/\d+">([^<]+)</a>', lead.get("/surveys").text)
+    assert newest == ["Mid-year site survey", "alpha relationship", "Zeta pulse"]
+    exported = _csv(lead.get("/surveys/export.csv", params={"sort": "name", "q": "p"}))
+    assert [row["name"] for row in exported] == ["alpha relationship", "Zeta pulse"]
+    assert lead.get("/surveys", params={"sort": "size"}).status_code in (400, 422)

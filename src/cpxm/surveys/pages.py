@@ -35,6 +35,9 @@ class SurveyRow:
     figures: monitor.SurveyFigures
 
 
+SurveySort = Literal["newest", "oldest", "name"]
+
+
 def _query_string(**pairs: Any) -> str:
     return urlencode({key: value for key, value in pairs.items() if value not in (None, "")})
 
@@ -52,12 +55,19 @@ def survey_list(
     q: Annotated[str | None, Query(max_length=200)] = None,
     status: Annotated[Literal["", "draft", "active", "closed"], Query()] = "",
     kind: Annotated[str | None, Query(max_length=40)] = None,
+    sort: Annotated[SurveySort, Query()] = "newest",
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """Every survey, newest first, with its invitations, responses and response rate."""
     q = (q or "").strip() or None
     surveys, total = service.list_surveys(
-        session, q=q, status=status or None, kind=kind or None, limit=PAGE_SIZE, offset=offset
+        session,
+        q=q,
+        status=status or None,
+        kind=kind or None,
+        sort=sort,
+        limit=PAGE_SIZE,
+        offset=offset,
     )
     kinds = sorted(set(session.scalars(Survey.__table__.select().with_only_columns(Survey.kind))))
     return templates.TemplateResponse(
@@ -68,8 +78,11 @@ def survey_list(
             "total": total,
             "offset": offset,
             "page_size": PAGE_SIZE,
-            "query": _query_string(q=q, status=status, kind=kind),
+            "query": _query_string(q=q, status=status, kind=kind, sort=sort),
             "filters": {"q": q or "", "status": status, "kind": kind or ""},
+            "q": q or "",
+            "sort": sort,
+            "sorts": service.SURVEY_SORTS,
             "statuses": STATUSES,
             "kinds": kinds,
             "may_manage": _may_manage(principal),
@@ -86,6 +99,7 @@ def survey_list_csv(
     q: Annotated[str | None, Query(max_length=200)] = None,
     status: Annotated[Literal["", "draft", "active", "closed"], Query()] = "",
     kind: Annotated[str | None, Query(max_length=40)] = None,
+    sort: Annotated[SurveySort, Query()] = "newest",
 ) -> Response:
     """The surveys the list shows with these filters (every page), as CSV."""
     surveys, _total = service.list_surveys(
@@ -93,6 +107,7 @@ def survey_list_csv(
         q=(q or "").strip() or None,
         status=status or None,
         kind=kind or None,
+        sort=sort,
         limit=10_000,
         offset=0,
     )

@@ -42,16 +42,26 @@ class ResponseWithAnswers:
     answers: list[tuple[Answer, Question]]
 
 
+SURVEY_SORTS = (("newest", "Newest first"), ("oldest", "Oldest first"), ("name", "Name"))
+_SURVEY_ORDER: dict[str, tuple[Any, ...]] = {
+    "newest": (Survey.created_at.desc(), Survey.id.desc()),
+    "oldest": (Survey.created_at, Survey.id),
+    "name": (func.lower(Survey.name), Survey.id),
+}
+
+
 def list_surveys(
     session: Session,
     *,
     kind: str | None = None,
     status: str | None = None,
     q: str | None = None,
+    sort: str = "newest",
     limit: int,
     offset: int,
 ) -> tuple[list[Survey], int]:
-    """Surveys matching the filters (``q``: a part of the name or code), newest first."""
+    """Surveys matching the filters (``q``: a part of the name or code), newest first unless
+    ``sort`` (one of :data:`SURVEY_SORTS`) says otherwise."""
     conditions: list[Any] = []
     if q:
         pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -67,11 +77,7 @@ def list_surveys(
         conditions.append(Survey.status == status)
     total = session.scalar(select(func.count(Survey.id)).where(*conditions)) or 0
     page = (
-        select(Survey)
-        .where(*conditions)
-        .order_by(Survey.created_at.desc(), Survey.id.desc())
-        .limit(limit)
-        .offset(offset)
+        select(Survey).where(*conditions).order_by(*_SURVEY_ORDER[sort]).limit(limit).offset(offset)
     )
     return list(session.scalars(page)), total
 
