@@ -106,10 +106,13 @@ def get_spark() -> SparkSession:
         .config("spark.sql.session.timeZone", "UTC")
     )
     if _is_local(master):
+        # Spark otherwise looks the host name up and binds to the interface it finds.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = (
             builder.config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             # A local session's data is small; Spark's default 200 shuffle partitions would cost
             # more in task start-up than the work.
             .config("spark.sql.shuffle.partitions", str(max(2, (os.cpu_count() or 2) * 2)))

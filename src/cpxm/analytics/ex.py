@@ -193,7 +193,7 @@ def _wave_starts_query(survey_id: int) -> ir.Table:
 
 def _wave_starts(session: Session, survey_id: int) -> list[tuple[str, datetime, int]]:
     found = []
-    for row in fetch(session, _wave_starts_query(survey_id)):
+    for row in fetch(session, _wave_starts_query(survey_id), on_store=True):
         starts = as_datetime(row["starts"])
         if starts is not None:
             found.append((str(row["wave"]), starts, int(row["invited"])))
@@ -215,7 +215,7 @@ def _invitation_counts_query(survey_id: int) -> ir.Table:
 def _invitation_counts(session: Session, survey_id: int) -> dict[tuple[str, int | None], list[int]]:
     return {
         (str(row["wave"]), _team(row["team_id"])): [int(row["invited"]), int(row["answered"])]
-        for row in fetch(session, _invitation_counts_query(survey_id))
+        for row in fetch(session, _invitation_counts_query(survey_id), on_store=True)
     }
 
 
@@ -229,7 +229,9 @@ def _pulse_moments(
     """(wave, team, question) -> the moments of the complete responses' answers."""
     return {
         (str(row["wave"]), _team(row["team_id"]), int(row["question_id"])): _moments(row)
-        for row in fetch(session, _pulse_moments_query(survey_id, tuple(question_ids)))
+        for row in fetch(
+            session, _pulse_moments_query(survey_id, tuple(question_ids)), on_store=True
+        )
         if row["wave"] is not None
     }
 
@@ -332,7 +334,7 @@ def _team_interactions(start: datetime | None = None, end: datetime | None = Non
 
 
 def _contacts(session: Session, served: ir.Table) -> dict[int | None, tuple[int, int]]:
-    return _contact_rows(fetch(session, _contacts_query(served)))
+    return _contact_rows(fetch(session, _contacts_query(served), on_store=True))
 
 
 def _contacts_query(served: ir.Table) -> ir.Table:
@@ -374,7 +376,9 @@ def _after_contact_scores(
     if not kinds or not waves:
         return {}
     found: dict[tuple[str, int | None, str], stats.Moments] = {}
-    for row in fetch(session, _after_contact_query(tuple(sorted(kinds)), tuple(waves))):
+    for row in fetch(
+        session, _after_contact_query(tuple(sorted(kinds)), tuple(waves)), on_store=True
+    ):
         key = (str(row["wave"]), _team(row["team_id"]), kinds[int(row["question_id"])])
         found[key] = found[key] + _moments(row) if key in found else _moments(row)
     return found
@@ -648,9 +652,10 @@ def ex_report(session: Session, query: ExQuery) -> ExReport:
     last_touch: dict[tuple[str, int | None], stats.Moments] = {}
     if period_start is not None:
         contacts_query, ping_pong_query = _period_queries(period_start, period_end)
-        contacts = _contact_rows(fetch(session, contacts_query))
+        contacts = _contact_rows(fetch(session, contacts_query, on_store=True))
         ping_pong = {
-            _team(row["team_id"]): int(row["episodes"]) for row in fetch(session, ping_pong_query)
+            _team(row["team_id"]): int(row["episodes"])
+            for row in fetch(session, ping_pong_query, on_store=True)
         }
         after_contact = _after_contact_scores(session, waves)
         last_touch = _last_touch_nps(session, waves, query.attribution_days)

@@ -318,7 +318,8 @@ def metric_report(session: Session, query: MetricQuery) -> MetricReport:
     labels = dimension_labels(session, query.segment) if query.segment else {}
     tests: list[tuple[str, int, float, float]] = []  # (table, index, difference, p)
     segments: list[MetricCell] = []
-    for row in sorted(segment_rows, key=lambda row: -int(str(row["n"]))):
+    # Largest first, ties by key: the same order whichever engine returned the rows.
+    for row in sorted(segment_rows, key=lambda row: (-int(str(row["n"])), str(row["key"]))):
         key = str(row["key"])
         moments = _moments(row)
         cell, own = _cell(query, key, label_for(labels, key), moments)

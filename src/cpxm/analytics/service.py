@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from cpxm.analytics import stats
 from cpxm.analytics.facts import EMPLOYEE_SURVEY_KINDS, NONE_KEY, score_answers
 from cpxm.analytics.models import AnalyticsChange, AnalyticsChangeCounter
-from cpxm.analytics.query import analytics_connection, dialect_of, fetch, table
+from cpxm.analytics.query import analytics_connection, dialect_of, fetch, lake_marker, table
 from cpxm.feedback.models import FeedbackItem
 from cpxm.interactions.models import Interaction
 from cpxm.outcomes.models import KpiValue
@@ -200,7 +200,8 @@ def employee_nps(session: Session) -> ScoreSummary:
     """eNPS: the employee pulse's likelihood-to-recommend answers, all employees together."""
     low, high = SCORE_SCALES["nps"]
     histogram: dict[float, int] = defaultdict(int)
-    for row in fetch(session, _employee_nps_distribution()):
+    # The pulse's answers never leave the store (the lake holds no confidential survey).
+    for row in fetch(session, _employee_nps_distribution(), on_store=True):
         if low <= float(row["value"]) <= high:
             histogram[float(row["value"])] += int(row["n"])
     return _summarise("nps", EMPLOYEES, histogram)
@@ -245,7 +246,8 @@ def _complete_responses() -> ir.Table:
 
 def count_complete_responses(session: Session) -> tuple[int, int]:
     """Complete responses (customers', employees'): the pulse is counted apart, as its scores."""
-    (row,) = fetch(session, _complete_responses())
+    # Counts the pulse's responses too, which only the store holds.
+    (row,) = fetch(session, _complete_responses(), on_store=True)
     return int(row["customers"] or 0), int(row["employees"] or 0)
 
 
@@ -316,7 +318,9 @@ def data_fingerprint(session: Session) -> tuple[int | None, ...]:
     # From where the reports read (the replica, when there is one), so the key and the figures
     # cached under it come from the same copy of the data.
     with analytics_connection(session) as connection:
-        return tuple(connection.execute(select(*highest, *markers)).one())
+        store = tuple(connection.execute(select(*highest, *markers)).one())
+    # With the Spark engine the figures come from the lake: a new export refreshes them too.
+    return (*store, lake_marker())
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,15 @@ def export_command(
             "(roles that may see identity only).",
         ),
     ] = False,
+    store_tables: Annotated[
+        bool,
+        typer.Option(
+            "--store-tables",
+            help="Also write the store's analytic tables in the store's shape (under "
+            "store/), for CPXM_ANALYTICS_ENGINE=spark; identity, free text and confidential "
+            "surveys left out. Needs a role that may see identity.",
+        ),
+    ] = False,
     full: Annotated[
         bool, typer.Option("--full", help="Rewrite every file, not only what changed.")
     ] = False,
@@ -47,19 +56,25 @@ def export_command(
     with cli_session(LakeError) as session:
         principal = acting_principal(session, needs=Domain.COMMERCIAL, reason="lake export")
         report = export_lake(
-            session, target=to, principal=principal, identified=identified, full=full
+            session,
+            target=to,
+            principal=principal,
+            identified=identified,
+            full=full,
+            mirror=store_tables,
         )
     # Said only once the audit entry is committed.
     view = "identified" if report.identified else "pseudonymised"
     how = "rebuilt" if report.rebuilt else "updated"
     console.print(f"lake {how} at {report.target} ({view}):")
+    width = max(14, *(len(dataset.name) for dataset in report.datasets))
     console.print(
-        f"  {'dataset':<14} {'rows':>10} {'new':>9} {'files':>6} {'written':>8} "
+        f"  {'dataset':<{width}} {'rows':>10} {'new':>9} {'files':>6} {'written':>8} "
         f"{'unchanged':>10} {'removed':>8}"
     )
     for dataset in report.datasets:
         console.print(
-            f"  {dataset.name:<14} {dataset.rows:>10,} {dataset.new_rows:>9,} "
+            f"  {dataset.name:<{width}} {dataset.rows:>10,} {dataset.new_rows:>9,} "
             f"{dataset.buckets:>6} {dataset.written:>8} {dataset.unchanged:>10} "
             f"{dataset.removed:>8}"
         )

@@ -41,6 +41,7 @@ from cpxm.access.records import hidden_case_types, shows_identity
 from cpxm.cases.models import Case
 from cpxm.errors import DomainError
 from cpxm.lake.datasets import DATASET_NAMES, DATASETS, ROW, Dataset
+from cpxm.lake.mirror import mirror_datasets
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.timeutil import utc_now
 
@@ -82,7 +83,9 @@ class LakeReport:
         return sum(dataset.written for dataset in self.datasets)
 
 
-def _view_signature(secret: bytes, identified: bool, hidden: Sequence[str], size: int) -> str:
+def _view_signature(
+    secret: bytes, identified: bool, hidden: Sequence[str], size: int, mirror: bool
+) -> str:
     """What the lake's content depends on besides the store: when it changes (a new pseudonym
     secret, an identified export over a pseudonymised one, another role's firewall), every
     bucket is rewritten and nothing of the old view stays behind."""
@@ -92,6 +95,7 @@ def _view_signature(secret: bytes, identified: bool, hidden: Sequence[str], size
         "identified": identified,
         "hidden_case_types": sorted(hidden),
         "bucket_size": size,
+        "mirror": mirror,
     }
     return hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()
 
@@ -107,7 +111,7 @@ def _read_state(target: Path, *, full: bool) -> dict[str, Any] | None:
         return None
     if full:
         # A rebuild needs nothing of the old state, only to know the folder is a lake.
-        return {"datasets": dict.fromkeys(DATASET_NAMES)}
+        return {"datasets": dict.fromkeys(_all_dataset_names())}
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -117,6 +121,10 @@ def _read_state(target: Path, *, full: bool) -> dict[str, Any] | None:
     if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
         raise LakeError(f"{path} is not a state this CPXM writes; re-export with --full")
     return state
+
+
+def _all_dataset_names() -> list[str]:
+    return [*DATASET_NAMES, *(dataset.name for dataset in mirror_datasets())]
 
 
 def _restricted(dataset: Dataset, query: Select[Any], principal: Principal) -> Select[Any]:
@@ -186,12 +194,15 @@ def export_lake(
     principal: Principal,
     identified: bool = False,
     full: bool = False,
+    mirror: bool = False,
     bucket_size: int = BUCKET_SIZE,
 ) -> LakeReport:
     """Bring the lake at ``target`` up to date with the store, as ``principal`` may see it.
 
-    Flushes its audit entry, never commits; the files are written as it goes (a lake is not
-    transactional with the store, and a rerun repairs any half-written state)."""
+    With ``mirror``, also the store's analytic tables in the store's shape
+    (:mod:`cpxm.lake.mirror`), which analytics on Spark read. Flushes its audit entry, never
+    commits; the files are written as it goes (a lake is not transactional with the store, and
+    a rerun repairs any half-written state)."""
     if bucket_size < 1:
         raise LakeError("the bucket size must be at least 1")
     if identified and not shows_identity(principal):
@@ -199,11 +210,19 @@ def export_lake(
             f"{principal.email} is {principal.role.value}, whose role may not see people's "
             "identity; export without --identified (people by their pseudonymous key)"
         )
+    if mirror and not shows_identity(principal):
+        raise LakeRefused(
+            f"{principal.email} is {principal.role.value}, whose role may not see people's "
+            "identity; the store's tables carry its internal ids, so --store-tables needs a "
+            "role that may (admin)"
+        )
     if target.exists() and not target.is_dir():
         raise LakeError(f"{target} is a file; give a folder for the lake")
     state = _read_state(target, full=full)
     secret = pseudonym_secret(session)
-    signature = _view_signature(secret, identified, hidden_case_types(principal), bucket_size)
+    signature = _view_signature(
+        secret, identified, hidden_case_types(principal), bucket_size, mirror
+    )
     rebuilt = full or state is None or state.get("view") != signature
     previous: dict[str, Any] = {} if rebuilt or state is None else state["datasets"]
     if rebuilt and state is not None:
@@ -215,7 +234,7 @@ def export_lake(
     keys = _Keys(secret)
     report = LakeReport(target=target, identified=identified, rebuilt=rebuilt)
     datasets_state: dict[str, Any] = {}
-    for dataset in DATASETS:
+    for dataset in (*DATASETS, *(mirror_datasets() if mirror else ())):
         dataset_report, dataset_state = _export_dataset(
             session,
             dataset,
@@ -236,6 +255,7 @@ def export_lake(
         "format": FORMAT_VERSION,
         "view": signature,
         "identified": identified,
+        "mirror": mirror,
         "bucket_size": bucket_size,
         "exported_at": utc_now().isoformat(timespec="seconds"),
         "watermarks": {
@@ -255,6 +275,7 @@ def export_lake(
         details={
             "target": str(target),
             "identified": identified,
+            "mirror": mirror,
             "rebuilt": rebuilt,
             "rows": {d.name: d.rows for d in report.datasets},
             "files_written": report.files_written,
