@@ -184,3 +184,34 @@ def test_a_case_names_people_not_emails_in_its_facts_and_trail(
     assert page.get_by_role("link", name="Employees & customers").count() == 1
     assert "&amp;" not in page.locator("main").inner_text()
     context.close()
+
+
+def test_a_long_file_name_does_not_widen_a_phone_page(
+    browser: Any, live_server: str, live_store: Engine
+) -> None:
+    from cpxm.ingest.models import ImportRun
+
+    _seed(live_store)
+    with Session(live_store) as session:
+        run = ImportRun(
+            source_system="crm",
+            target="stakeholders",
+            mapping_name="crm-accounts",
+            mapping={},
+            file_name="crm_person_accounts_export_2026_12_06_all_countries_full.csv",
+            status="completed",
+            started_at=datetime(2026, 12, 6, 8, 0),
+            finished_at=datetime(2026, 12, 6, 8, 1),
+        )
+        session.add(run)
+        session.commit()
+        run_id = run.id
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    _sign_in(page, live_server, "admin@pharma.example")
+    for path in (f"/imports/{run_id}", "/imports", "/imports/quarantine"):
+        page.goto(f"{live_server}{path}")
+        look = _look(page)
+        assert look["overflow"] <= 0, f"{path} is {look['overflow']} px wider than the phone"
+        assert look["controls"] == [], f"{path}: browser-default controls {look['controls']}"
+    context.close()
