@@ -48,10 +48,14 @@ def result_figures(reviews: Sequence[Review], results: Sequence[SafetyResult]) -
     positives = [flag for flag, review in zip(ae, reviews, strict=True) if review.ae]
     negatives = [not flag for flag, review in zip(ae, reviews, strict=True) if not review.ae]
     efficacy = [flag for flag, review in zip(loe, reviews, strict=True) if review.lack_of_efficacy]
+    no_efficacy_issue = [
+        not flag for flag, review in zip(loe, reviews, strict=True) if not review.lack_of_efficacy
+    ]
     return {
         "AE recall": ratio(sum(positives), len(positives)),
         "AE specificity": ratio(sum(negatives), len(negatives)),
         "LoE recall": ratio(sum(efficacy), len(efficacy)),
+        "LoE specificity": ratio(sum(no_efficacy_issue), len(no_efficacy_issue)),
     }
 
 
