@@ -157,6 +157,9 @@ def test_pv_pages_use_the_app_look_on_a_desk_and_a_phone(
     page.goto(f"{live_server}/safety/triage")
     assert "1 entry" in page.locator(".list-count").inner_text()
     assert "breastfeeding" in page.locator("table.data-table").inner_text()
+    # Who wrote it, linked to their profile.
+    writer = page.locator("table.data-table").get_by_role("link", name="Dr Jana Herrmann")
+    assert writer.get_attribute("href") == f"/stakeholders/{ids['person']}"
     context.close()
 
 

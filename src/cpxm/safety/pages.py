@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -17,6 +17,7 @@ from cpxm.auth.signatures import SignatureIn, signer_or_refusal
 from cpxm.cases.history import Names
 from cpxm.deps import DbSession
 from cpxm.errors import DomainError
+from cpxm.feedback.models import FeedbackItem
 from cpxm.safety import intake, service, triage
 from cpxm.safety.api import case_signatures
 from cpxm.safety.exports import cases_csv
@@ -373,6 +374,7 @@ def triage_page(
         "safety/triage.html",
         {
             "entries": entries,
+            "writers": _writers(session, principal, [e.feedback_item_id for e in entries]),
             "total": total,
             "offset": offset,
             "page_size": PAGE_SIZE,
@@ -388,6 +390,32 @@ def triage_page(
             "done": request.query_params.get("done"),
         },
     )
+
+
+def _writers(
+    session: DbSession, principal: SafetyReader, feedback_ids: list[int]
+) -> dict[int, Any]:
+    """Who wrote each feedback item, as the role may see them (a name linked to the profile,
+    or a pseudonym), by feedback item id."""
+    pairs = session.execute(
+        select(FeedbackItem.id, FeedbackItem.stakeholder_id).where(
+            FeedbackItem.id.in_(feedback_ids), FeedbackItem.stakeholder_id.is_not(None)
+        )
+    ).all()
+    people = {
+        person.id: person
+        for person in session.scalars(
+            select(Stakeholder).where(Stakeholder.id.in_({sid for _fid, sid in pairs}))
+        )
+    }
+    kept = [(fid, sid) for fid, sid in pairs if sid in people]
+    shown = shield_stakeholders(
+        session,
+        principal,
+        [stakeholder_out(people[sid]) for _fid, sid in kept],
+        purpose="PV triage list",
+    )
+    return {fid: out for (fid, _sid), out in zip(kept, shown, strict=True)}
 
 
 @router.post("/triage/{triage_id}/decision")
