@@ -79,6 +79,9 @@ def _blocking_rules() -> list[Any]:
         # A slip in the surname with the given name and the town or employer intact.
         block_on("first_name", "city", "kind"),
         block_on("first_name", "institution", "kind"),
+        # An initial and a slip in the surname at one workplace (K. Hendrson at the hospital).
+        block_on("first_initial", "institution", "kind"),
+        block_on("first_initial", "city", "kind"),
         # Swapped name order (Junitz Steffen for Steffen Junitz).
         "l.first_name = r.last_name AND l.last_name = r.first_name AND l.kind = r.kind",
         # Turned round with one of them an initial: the full name against the other's surname.
@@ -218,6 +221,14 @@ def _comparisons(*, term_frequencies: bool) -> list[Any]:
                 tf_column="initial_surname" if tf else None,
             ),
             _sql(f"{compatible_first} AND {near_last}", 0.02, 0.0005),
+            # One side has no given name at all (not even an initial): the surname alone,
+            # which a different given name would count against.
+            _sql(
+                "(first_initial_l IS NULL OR first_initial_r IS NULL)"
+                f" AND ({same_last} OR {near_last})",
+                0.02,
+                0.0005,
+            ),
             _sql(same_last, 0.01, 0.003),
             # One side has no surname: the given names still count (a registration that
             # kept only the first name), and a missing surname alone says little.
