@@ -141,8 +141,7 @@ def test_a_link_between_two_records_that_know_ids_stands_on_its_score() -> None:
 
 def test_a_name_turned_round_with_an_initial_is_compared_and_counts() -> None:
     """``Arif, E.`` (a medical-information request) is Arif Etzold with his names turned and
-    the surname cut to an initial: no other key joins the two, and two different people who
-    share only the town are not compared at all."""
+    the surname cut to an initial: no key but the turned names joins the two."""
     from cpxm.identity.linkage import score_pairs
 
     records = [
@@ -157,6 +156,16 @@ def test_a_name_turned_round_with_an_initial_is_compared_and_counts() -> None:
         "arif",
         "e",
     )
-    edges, _ = score_pairs(records, threshold=0.0001)
-    assert [(low, high) for low, high, _ in edges] == [(1, 2)]
-    assert edges[0][2] >= 0.9
+    scores = {(low, high): p for low, high, p in score_pairs(records, threshold=0.0001)[0]}
+    assert scores[(1, 2)] >= 0.9
+    # Others in the town who share an initial are compared, and stay apart.
+    assert all(p < 0.5 for pair, p in scores.items() if pair != (1, 2))
+
+
+def test_a_one_letter_title_before_a_surname_alone_is_an_initial() -> None:
+    """``M.`` is Monsieur before a full name; before a surname alone it is an initial, and
+    dropping it left ``Dr M. Kyle`` with no given name to compare."""
+    kyle = normalise(1, "medical_information", {"requester_name": "Dr M. Kyle"})
+    assert (kyle.first_name, kyle.last_name, kyle.first_initial) == (None, "kyle", "m")
+    jean = normalise(2, "medical_information", {"requester_name": "M. Jean Dupont"})
+    assert (jean.first_name, jean.last_name) == ("jean", "dupont")

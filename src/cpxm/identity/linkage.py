@@ -69,6 +69,9 @@ def _blocking_rules() -> list[Any]:
         block_on("postal_code", "first_initial", "kind"),
         block_on("last_name", "city", "kind"),
         block_on("first_name", "last_name", "kind"),
+        # A slip after the surname's third letter (Coutrier for Couturier), nothing else shared.
+        "l.first_name = r.first_name AND left(l.last_name, 3) = left(r.last_name, 3)"
+        " AND l.kind = r.kind",
         block_on("last_name", "first_initial", "kind"),
         block_on("last_name", "postal_code", "kind"),
         block_on("dob", "postal_code", "kind"),
@@ -208,7 +211,12 @@ def _comparisons(*, term_frequencies: bool) -> list[Any]:
                 0.02,
                 0.000002,
             ),
-            _sql(f"{same_last} AND {near_first}", 0.06, 0.0002),
+            _sql(
+                f"{same_last} AND {near_first}",
+                0.06,
+                0.0002,
+                tf_column="initial_surname" if tf else None,
+            ),
             _sql(f"{same_first} AND {near_last}", 0.08, 0.0002),
             # A slip in each part (caitqlin sommargva for caitlin sommariva).
             _sql(f"{near_first} AND {near_last}", 0.03, 0.00005),

@@ -206,7 +206,9 @@ def _split_full_name(full: object) -> tuple[str | None, str | None]:
         last, _, first = raw.partition(",")
         return fold(first), fold(last)
     tokens = (fold(raw) or "").split()
-    while tokens and tokens[0] in TITLES and len(tokens) > 1:
+    # "M." is Monsieur before a full name, but before a surname alone it is an initial
+    # (``Dr M. Kyle``): dropped, the record kept no given name at all.
+    while tokens and tokens[0] in TITLES and len(tokens) > (2 if len(tokens[0]) == 1 else 1):
         tokens = tokens[1:]
     if not tokens:
         return None, None
