@@ -109,17 +109,22 @@ PEOPLE: list[tuple[str, dict[str, Any]]] = [
     ),
 ]
 # Filler people so the model has non-matching pairs to learn from.
+_FILLER_FIRST = ["Olga", "Pedro", "Quentin", "Rita", "Sven", "Tilda", "Ugo", "Vera"]
+_FILLER_LAST = ["Abbott", "Brennan", "Castell", "Dorsey", "Eklund"]
 FILLER = [
     (
         "crm",
         {
             "type": "hcp",
-            "first_name": f"Person{i}",
-            "last_name": f"Family{i}",
+            # Names, ids and codes that differ by more than a slip: ``Person0`` and
+            # ``Person7`` in one town, with ids, phones and postcodes one digit apart, are
+            # what a copy with a slip in every field looks like.
+            "first_name": _FILLER_FIRST[i % len(_FILLER_FIRST)],
+            "last_name": _FILLER_LAST[i // len(_FILLER_FIRST)],
             "email": f"p{i}@example.org",
-            "professional_id": f"X{i:05d}",
-            "phone": f"+44 20 7946 {i:04d}",
-            "postal_code": f"{i:05d}",
+            "professional_id": f"X{(i * 7919) % 100_000:05d}",
+            "phone": f"+44 20 7946 {(i * 3571) % 10_000:04d}",
+            "postal_code": f"{(i * 4513) % 100_000:05d}",
             "city": f"Town{i % 7}",
         },
     )
