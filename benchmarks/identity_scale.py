@@ -3,6 +3,7 @@
     uv run python benchmarks/identity_scale.py --records 1000000
     uv run python benchmarks/identity_scale.py --records 100000 --seed 7
     uv run python benchmarks/identity_scale.py --records 100000 --store /tmp/scale-100k.db
+    uv run python benchmarks/identity_scale.py --store /tmp/scale-1m.db --engine spark
 
 Generates people with Faker name, street and city pools of six locales (drawn with NumPy, so a
 million records take a minute, not an hour of Faker calls) and records them in six departmental
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -231,7 +233,7 @@ def load(path: Path, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
     engine.dispose()
 
 
-def resolve_side(path: Path) -> None:
+def resolve_side(path: Path, engine_name: str = "duckdb") -> None:
     """In its own process: resolve the store and score it against the truth file."""
     from sqlalchemy import select
 
@@ -248,12 +250,13 @@ def resolve_side(path: Path) -> None:
         steps.append((label, time.perf_counter() - started))
 
     with session_factory(engine)() as session:
-        run = resolve(session, step=step)
+        run = resolve(session, step=step, engine=engine_name)
         session.commit()
         seconds = time.perf_counter() - started
         # CPU seconds of every thread (DuckDB's too): the machine is shared, wall time is not.
         cpu_seconds = time.process_time() - cpu_started
         peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        jvm_cpu_seconds, jvm_peak_rss_mb = _jvm_usage() if engine_name == "spark" else (0.0, 0.0)
         owners = session.execute(select(SourceRecord.id, SourceRecord.stakeholder_id)).all()
     predicted = {record: stakeholder for record, stakeholder in owners}
     actual = {record: int(truth[record - 1]) for record in predicted}
@@ -270,6 +273,8 @@ def resolve_side(path: Path) -> None:
                 "seconds": seconds,
                 "cpu_seconds": cpu_seconds,
                 "peak_rss_mb": peak_rss_mb,
+                "jvm_cpu_seconds": jvm_cpu_seconds,
+                "jvm_peak_rss_mb": jvm_peak_rss_mb,
                 "true_pairs": true_pairs,
                 "found_pairs": found,
                 "correct_pairs": both,
@@ -277,6 +282,18 @@ def resolve_side(path: Path) -> None:
             }
         )
     )
+
+
+def _jvm_usage() -> tuple[float, float]:
+    """CPU seconds and peak resident MB of the JVM PySpark started (Spark's work is there)."""
+    from cpxm.spark import get_spark
+
+    pid = get_spark().sparkContext._jvm.java.lang.ProcessHandle.current().pid()  # type: ignore[union-attr]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    status = Path(f"/proc/{pid}/status").read_text()
+    peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM"))
+    return cpu, peak_kb / 1024
 
 
 def _pairs(groups: Counter[Any]) -> int:
@@ -292,10 +309,16 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="keep the generated records here; when it exists, resolve a copy of it instead",
     )
+    parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="where the pairs are scored (`cpxm resolve --engine`); spark needs the spark extra",
+    )
     parser.add_argument("--resolve-side", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.resolve_side is not None:
-        resolve_side(args.resolve_side)
+        resolve_side(args.resolve_side, args.engine)
         return 0
 
     with tempfile.TemporaryDirectory(prefix="cpxm-identity-scale-") as name:
@@ -323,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
                     path.with_suffix(".truth.npy"), args.store.with_suffix(".truth.npy")
                 )
         output = subprocess.run(  # noqa: S603 -- this interpreter and this file
-            [sys.executable, __file__, "--resolve-side", str(path)],
+            [sys.executable, __file__, "--resolve-side", str(path), "--engine", args.engine],
             check=True,
             capture_output=True,
             text=True,
@@ -336,6 +359,11 @@ def main(argv: list[str] | None = None) -> int:
         f"resolve:          {result['seconds']:.0f} s wall, {result['cpu_seconds']:.0f} s CPU,"
         f" peak RSS {result['peak_rss_mb']:,.0f} MB"
     )
+    if args.engine == "spark":
+        print(
+            f"  Spark's JVM:    {result['jvm_cpu_seconds']:.0f} s CPU,"
+            f" peak RSS {result['jvm_peak_rss_mb']:,.0f} MB"
+        )
     print(f"records:          {result['records']:,}; pairs scored {result['pairs_scored']:,}")
     print(f"golden records:   {result['golden']:,}; review queue {result['review']:,}")
     print(f"true pairs:       {result['true_pairs']:,}")
