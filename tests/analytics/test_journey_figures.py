@@ -7,6 +7,7 @@ import itertools
 import random
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
 import pytest
@@ -108,14 +109,15 @@ def test_peak_end_paths_and_funnel_match_a_plain_computation(session: Session) -
     assert result.prior_touches_weight == pytest.approx(expected[2], abs=1e-9)
     labels = {-1: "poor", 0: "neutral", 1: "good"}
     groups: dict[str, list[float]] = {}
-    for last_quality, _prior, score in design:
+    for last_quality, _prior, answer_score in design:
         # rounded half away from zero, as ROUND does
         rounded = int(np.sign(last_quality) * np.floor(abs(last_quality) + 0.5))
-        groups.setdefault(labels[rounded], []).append(score)
-    assert result.by_last_quality == [
+        groups.setdefault(labels[rounded], []).append(answer_score)
+    expected_groups: list[tuple[str, int, Any]] = [
         (label, len(scores), pytest.approx(sum(scores) / len(scores)))
         for label, scores in sorted(groups.items())
     ]
+    assert result.by_last_quality == expected_groups
     interval = result.last_touch_ci
     assert interval is not None and interval[0] < expected[1] < interval[1]
 
@@ -124,10 +126,12 @@ def test_peak_end_paths_and_funnel_match_a_plain_computation(session: Session) -
     reached = [sum(1 for firsts in first_arrivals if firsts[i]) for i in range(3)]
     assert [stage.reached for stage in report.stages] == reached
     continued = [
-        sum(
-            1
-            for firsts in first_arrivals
-            if firsts[i] and firsts[i + 1] and firsts[i + 1] >= firsts[i]  # type: ignore[operator]
+        len(
+            [
+                firsts
+                for firsts in first_arrivals
+                if firsts[i] and firsts[i + 1] and firsts[i + 1] >= firsts[i]  # type: ignore[operator]
+            ]
         )
         for i in range(2)
     ]
