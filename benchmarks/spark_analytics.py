@@ -120,7 +120,7 @@ def main() -> None:
         started = time.perf_counter()
         export_lake(session, target=lake, principal=principal, mirror=True)
         session.commit()
-    print(f"scale {arguments.scale}: {interactions:,} interactions; lake written in "
+    print(f"{engine.url.database}: {interactions:,} interactions; lake written in "
           f"{time.perf_counter() - started:.1f} s")  # fmt: skip
 
     os.environ.pop("CPXM_ANALYTICS_ENGINE", None)
