@@ -76,6 +76,16 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # million: 29.3 s against 32.9 s with 64 MiB, benchmarks/import_load.py).
     cursor.execute("PRAGMA cache_size=-262144")
     cursor.close()
+    # SQLite's lower() folds ASCII only ("Ö" stays "Ö"); searches fold by Python's rules
+    # instead (``cpxm.textmatch``), as PostgreSQL's lower() does under a UTF-8 locale.
+    dbapi_connection.create_function(SQLITE_FOLD_FUNCTION, 1, _fold, deterministic=True)
+
+
+SQLITE_FOLD_FUNCTION = "cpxm_fold"
+
+
+def _fold(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 SQLITE_BEGIN_OPTION = "cpxm_sqlite_begin"
@@ -152,6 +162,7 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             # Last in, first out: the connection just used is taken again, its cache warm.
             kwargs.setdefault("pool_use_lifo", True)
             _size_pool(kwargs)
+        kwargs.setdefault("json_serializer", store_json)
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
@@ -160,7 +171,18 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         event.listen(engine, "checkin", _release_writer_at_checkin)
         return engine
     _size_pool(kwargs)
+    kwargs.setdefault("json_serializer", store_json)
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+# JSON as the store keeps it: "Müller", not "M\u00fcller", so a search of a JSON column's text
+# (a quarantined row, a source record's attributes) finds what a person types.
+_STORE_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
+def store_json(value: Any) -> str:
+    """``value`` as JSON text with its characters as they are (not ``\\u`` escapes)."""
+    return _STORE_JSON.encode(value)
 
 
 def _size_pool(kwargs: dict[str, Any]) -> None:
@@ -425,7 +447,7 @@ def _converted_rows(
 
 
 # One encoder for every value: ``json.dumps`` with options builds a new one per call.
-_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _json_text(value: Any) -> Any:

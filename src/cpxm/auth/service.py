@@ -20,6 +20,7 @@ from cpxm.access.roles import Role, parse_role
 from cpxm.auth import throttle
 from cpxm.auth.models import ApiToken, UserSession
 from cpxm.errors import DomainError, NotFoundError
+from cpxm.textmatch import contains_text
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Team, User
 
@@ -330,8 +331,8 @@ def list_users(
     if q:
         query = query.where(
             or_(
-                User.email.icontains(q.strip(), autoescape=True),
-                User.display_name.icontains(q.strip(), autoescape=True),
+                contains_text(User.email, q.strip()),
+                contains_text(User.display_name, q.strip()),
             )
         )
     if role:

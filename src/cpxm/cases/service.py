@@ -35,6 +35,7 @@ from cpxm.governance import service as governance
 from cpxm.governance.service import Party
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.stakeholders.service import golden_ids
+from cpxm.textmatch import contains_text
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Country, Department, Team, TherapeuticArea, User
 
@@ -378,11 +379,10 @@ def list_cases(
 
 
 def _matching(text: str, unsearchable_types: tuple[str, ...]) -> Any:
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    named = select(Stakeholder.id).where(Stakeholder.display_name.ilike(pattern, escape="\\"))
+    named = select(Stakeholder.id).where(contains_text(Stakeholder.display_name, text))
     if unsearchable_types:
         named = named.where(Stakeholder.type.not_in(unsearchable_types))
-    condition = Case.title.ilike(pattern, escape="\\") | Case.stakeholder_id.in_(named)
+    condition = contains_text(Case.title, text) | Case.stakeholder_id.in_(named)
     if text.isdigit() and len(text) <= 18:
         condition = condition | (Case.id == int(text))
     return condition

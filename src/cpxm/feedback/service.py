@@ -24,6 +24,7 @@ from cpxm.stakeholders.service import golden_ids
 from cpxm.surveys.models import Response
 from cpxm.text import ProductCatalogue, TextAnalysis, build_catalogue
 from cpxm.text.themes import theme_labels
+from cpxm.textmatch import contains_text
 from cpxm.timeutil import to_naive_utc, utc_now
 from cpxm.workspace.models import Channel, Product
 
@@ -287,7 +288,7 @@ def _filtered(query: Any, feedback_filter: FeedbackFilter) -> Any:  # any Select
         words = (
             FeedbackAnalysis.redacted_text if feedback_filter.q_in_redacted else FeedbackItem.text
         )
-        matches = [words.icontains(text, autoescape=True)]
+        matches = [contains_text(words, text)]
         if text.isascii() and text.lstrip("#").isdigit():
             matches.append(FeedbackItem.id == int(text.lstrip("#")))
         query = query.where(or_(*matches))

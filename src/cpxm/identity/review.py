@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from cpxm.errors import DomainError
 from cpxm.identity.models import MatchPair, MergeEvent, SourceRecord
 from cpxm.identity.normalise import Normalised, normalise
+from cpxm.textmatch import contains_text
 
 # Compared field -> label, in the order the page shows them.
 COMPARED_FIELDS = {
@@ -94,8 +95,9 @@ def _pending(review_filter: ReviewFilter) -> Select[Any]:
         text = review_filter.q.strip()
         found = select(SourceRecord.id).where(
             or_(
-                SourceRecord.source_id.icontains(text, autoescape=True),
-                cast(SourceRecord.attributes, String).icontains(text, autoescape=True),
+                contains_text(SourceRecord.source_id, text),
+                # Attributes are JSON text with characters unescaped (``cpxm.db.store_json``).
+                contains_text(cast(SourceRecord.attributes, String), text),
             )
         )
         query = query.where(

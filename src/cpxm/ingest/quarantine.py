@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from cpxm.errors import DomainError
 from cpxm.ingest.models import ImportRun, QuarantinedRow
+from cpxm.textmatch import contains_text
 from cpxm.timeutil import utc_now
 
 
@@ -70,13 +71,13 @@ def list_quarantined(
             )
         )
     if q:
-        pattern = f"%{_escape_like(q.lower())}%"
         query = query.where(
             or_(
-                func.lower(QuarantinedRow.reason).like(pattern, escape="\\"),
-                func.lower(QuarantinedRow.source_key).like(pattern, escape="\\"),
-                # The row as read is JSON; its text holds every column's value.
-                func.lower(cast(QuarantinedRow.raw, Text)).like(pattern, escape="\\"),
+                contains_text(QuarantinedRow.reason, q),
+                contains_text(QuarantinedRow.source_key, q),
+                # The row as read is JSON; its text holds every column's value, unescaped
+                # (``cpxm.db.store_json``; migration 0038 rewrote rows stored before).
+                contains_text(cast(QuarantinedRow.raw, Text), q),
             )
         )
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -87,10 +88,6 @@ def list_quarantined(
     }[sort]
     rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
     return list(rows), total
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def quarantine_source_systems(session: Session) -> list[str]:

@@ -26,6 +26,7 @@ from cpxm.safety.calendar import escalation_level, handoff_due
 from cpxm.safety.models import CASE_KINDS, CASE_STATUSES, SafetyCase, SafetyCaseEvent
 from cpxm.stakeholders.models import Consent, Stakeholder
 from cpxm.surveys.models import Response
+from cpxm.textmatch import contains_text
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Product
 
@@ -375,10 +376,10 @@ def _filtered(query: Select[Any], case_filter: CaseFilter, now: datetime) -> Sel
     if case_filter.q:
         text = case_filter.q.strip()
         words = [
-            SafetyCase.product_code.icontains(text, autoescape=True),
-            SafetyCase.product_written.icontains(text, autoescape=True),
-            cast(SafetyCase.event_terms, String).icontains(text, autoescape=True),
-            SafetyCase.verbatim.icontains(text, autoescape=True),
+            contains_text(SafetyCase.product_code, text),
+            contains_text(SafetyCase.product_written, text),
+            contains_text(cast(SafetyCase.event_terms, String), text),
+            contains_text(SafetyCase.verbatim, text),
         ]
         if text.isascii() and text.lstrip("#").isdigit():
             words.append(SafetyCase.id == int(text.lstrip("#")))

@@ -17,6 +17,7 @@ from cpxm.stakeholders.models import (
     Stakeholder,
     TherapeuticInterest,
 )
+from cpxm.textmatch import contains_text
 
 # Which records a list shows: golden records ("active", the default everywhere a figure or a
 # list is shown), the provisional records identity resolution merged into them, or both.
@@ -73,7 +74,7 @@ def list_stakeholders(
         )
         statement = statement.where(Stakeholder.id.in_(interested))
     if q:
-        statement = statement.where(Stakeholder.display_name.icontains(q, autoescape=True))
+        statement = statement.where(contains_text(Stakeholder.display_name, q))
         if q_skips_types:
             statement = statement.where(Stakeholder.type.not_in(q_skips_types))
     total = _count(session, statement)
@@ -204,15 +205,15 @@ def search_stakeholders(
     """
     text = q.strip()
     conditions = [
-        Stakeholder.display_name.icontains(text, autoescape=True),
-        Stakeholder.email.icontains(text, autoescape=True),
-        Stakeholder.professional_id.icontains(text, autoescape=True),
+        contains_text(Stakeholder.display_name, text),
+        contains_text(Stakeholder.email, text),
+        contains_text(Stakeholder.professional_id, text),
     ]
     organisation = aliased(Stakeholder)
     at_institution = (
         select(Affiliation.person_id)
         .join(organisation, organisation.id == Affiliation.organisation_id)
-        .where(organisation.display_name.icontains(text, autoescape=True))
+        .where(contains_text(organisation.display_name, text))
     )
     conditions.append(Stakeholder.id.in_(at_institution))
     merged_from: dict[int, int] = {}

@@ -27,6 +27,7 @@ from cpxm.surveys.definition import (
     question_options,
 )
 from cpxm.surveys.models import Answer, Question, Response, Survey, SurveyVersion
+from cpxm.textmatch import contains_text
 from cpxm.timeutil import to_naive_utc
 
 
@@ -64,13 +65,7 @@ def list_surveys(
     ``sort`` (one of :data:`SURVEY_SORTS`) says otherwise."""
     conditions: list[Any] = []
     if q:
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(
-            or_(
-                func.lower(Survey.name).like(pattern.lower(), escape="\\"),
-                func.lower(Survey.code).like(pattern.lower(), escape="\\"),
-            )
-        )
+        conditions.append(or_(contains_text(Survey.name, q), contains_text(Survey.code, q)))
     if kind is not None:
         conditions.append(Survey.kind == kind)
     if status is not None:
