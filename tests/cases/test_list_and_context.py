@@ -57,7 +57,7 @@ def test_the_list_counts_pages_filters_searches_sorts_and_exports_what_it_shows(
 
     first = admin.get("/cases", params={"view": "all"})
     assert first.status_code == 200
-    assert "60 case(s); showing 1–50" in first.text
+    assert "<strong>60</strong> case(s); showing 1–50" in first.text
     assert len(_rows(first.text)) == 50
     assert "offset=50" in first.text  # the pager's next page
     second = admin.get("/cases", params={"view": "all", "offset": 50})
@@ -65,7 +65,7 @@ def test_the_list_counts_pages_filters_searches_sorts_and_exports_what_it_shows(
     assert set(_rows(first.text)).isdisjoint(_rows(second.text))
 
     urgent = admin.get("/cases", params={"view": "all", "priority": "urgent"})
-    assert "20 case(s)" in urgent.text
+    assert "<strong>20</strong> case(s)" in urgent.text
     newest = admin.get("/cases", params={"view": "all", "sort": "newest"})
     assert _rows(newest.text)[0] == str(opened[-1].id)
     oldest = admin.get("/cases", params={"view": "all", "sort": "oldest"})

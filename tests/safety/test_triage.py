@@ -320,3 +320,26 @@ def test_the_migration_relabels_entries_stored_as_low_confidence(store_engine: E
 
 def test_every_reason_the_detector_gives_is_a_triage_reason() -> None:
     assert TRIAGE_REASONS == NOT_REPORTABLE_REASONS
+
+
+def test_the_list_is_searched_and_sorted(session: Session) -> None:
+    make_taxonomy(session)
+    negated, hypothetical = _screen(session, NEGATED, HYPOTHETICAL)
+    (older,) = _screen(session, NEGATED, received_at=datetime(2026, 10, 1, 9, 0))
+
+    def found(q: str, sort: str = "newest") -> list[int]:
+        entries, total = triage.list_triage(
+            session, triage_filter=triage.TriageFilter(q=q), sort=sort
+        )
+        assert total == len(entries)
+        return [entry.feedback_item_id for entry in entries]
+
+    assert found("RASH") == [hypothetical.id]  # the sentence, case blind
+    assert found("immu_y", sort="oldest") == [older.id, negated.id]  # the product code
+    assert found("immu_y") == [negated.id, older.id]
+    assert found(f"#{older.id}") == [older.id]  # a feedback number
+    assert found("seizure") == []
+    by_product = triage.list_triage(session, sort="product")[0]
+    assert [entry.product_code for entry in by_product] == ["immu_y", "immu_y", "onco_x"]
+    with pytest.raises(DomainError, match="sort is 'size'"):
+        triage.list_triage(session, sort="size")

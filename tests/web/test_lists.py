@@ -148,6 +148,43 @@ def test_the_pv_queue_searches_filters_sorts_and_exports_without_marking_anythin
     assert commercial.get("/safety/export.csv").status_code == 403
 
 
+def test_the_pv_triage_list_searches_sorts_and_exports_what_it_filters(
+    session: Session, app: FastAPI, session_maker: sessionmaker[Session]
+) -> None:
+    texts = [
+        "No side effects at all with Cardiozan, which is a relief.",
+        "If Cardiozan gives me a rash I will stop it.",
+        "My neighbour had a seizure after taking Cardiozan.",
+    ]
+    for hour, text in enumerate(texts):
+        item = make_feedback(session, text, received_at=START + timedelta(hours=hour))
+        screen_items(session, items=[item], now=START + timedelta(hours=hour))
+    session.commit()
+    pv = TestClient(app, headers=signing_headers(session_maker, "pv_officer")[0])
+
+    listed = pv.get("/safety/triage", params={"status": "all"})
+    assert listed.status_code == 200
+    entries = [int(n) for n in re.findall(r'<td class="nowrap">#(\d+)<br>', listed.text)]
+    total = int(re.search(r"<strong>(\d+)</strong> entr", listed.text).group(1))  # type: ignore[union-attr]
+    assert total == len(entries) >= 2
+    oldest = pv.get("/safety/triage", params={"status": "all", "sort": "oldest"})
+    assert [int(n) for n in re.findall(r'<td class="nowrap">#(\d+)<br>', oldest.text)] == list(
+        reversed(entries)
+    )
+    rash = pv.get("/safety/triage", params={"status": "all", "q": "rash"})
+    found = [int(n) for n in re.findall(r'<td class="nowrap">#(\d+)<br>', rash.text)]
+    assert len(found) == 1 and "gives me a rash" in rash.text
+
+    exported = _csv(pv.get("/safety/triage/export.csv", params={"status": "all", "q": "rash"}))
+    assert [int(row["entry_id"]) for row in exported] == found
+    assert exported[0]["reasons"] == "hypothetical" and "rash" in exported[0]["sentence"]
+    everything = _csv(pv.get("/safety/triage/export.csv", params={"status": "all"}))
+    assert [int(row["entry_id"]) for row in everything] == entries
+    assert pv.get("/safety/triage", params={"sort": "size"}).status_code == 400
+    commercial = TestClient(app, headers=signing_headers(session_maker, "commercial")[0])
+    assert commercial.get("/safety/triage/export.csv").status_code == 403
+
+
 def _pairs(session: Session) -> list[MatchPair]:
     pairs = []
     for number in range(25):

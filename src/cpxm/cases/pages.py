@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -35,14 +36,13 @@ from cpxm.errors import DomainError
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.stakeholders.schemas import stakeholder_out
 from cpxm.timeutil import utc_now
+from cpxm.web.lists import CSV_LIMIT, ListParams, list_params, page_context, query_string
 from cpxm.web.templating import templates
 from cpxm.workspace.models import Team, User
 
 router = APIRouter(include_in_schema=False)
 
 
-PAGE_SIZE = 50
-CSV_LIMIT = 100_000  # a CSV of what is filtered, up to this many cases
 SORTS = (
     ("due", "Most urgent (due soonest)"),
     ("newest", "Newest first"),
@@ -64,38 +64,58 @@ VIEWS: dict[str, tuple[str | None, bool, str]] = {
 class CaseFilters:
     """A case list's query string, checked: the page and its CSV read the same one."""
 
+    listing: ListParams
     view: str = "mine"
-    q: str | None = None
     case_type: str | None = None
     priority: str | None = None
     assignee: str | None = None
     team_id: int | None = None
     overdue: bool = False
-    sort: str = "due"
-    offset: int = 0
+
+    @property
+    def q(self) -> str | None:
+        return self.listing.q
+
+    @property
+    def sort(self) -> str:
+        return self.listing.sort
+
+    def query(self) -> str:
+        """The filters as a query string (no offset), for the pager, the tabs and the CSV."""
+        return query_string(
+            {
+                "view": self.view,
+                "q": self.q,
+                "case_type": self.case_type,
+                "priority": self.priority,
+                "assignee": self.assignee,
+                "team_id": self.team_id,
+                "overdue": self.overdue,
+                "sort": self.sort,
+            }
+        )
 
 
 def case_filters(
+    listing: Annotated[ListParams, list_params(SORTS, default="due")],
     view: Annotated[Literal["mine", "all", "closed", "every"], Query()] = "mine",
-    q: Annotated[str | None, Query(max_length=200)] = None,
     case_type: Annotated[str | None, Query(max_length=40)] = None,
     priority: Annotated[Literal["", "low", "normal", "high", "urgent"], Query()] = "",
     assignee: Annotated[str | None, Query(max_length=20, pattern=r"^(|me|unassigned|\d+)$")] = None,
     team_id: Annotated[str | None, Query(max_length=12, pattern=r"^\d*$")] = None,
     overdue: bool = False,
-    sort: Annotated[Literal["", "due", "newest", "oldest", "priority", "updated"], Query()] = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    sort: Annotated[str, Query(max_length=40)] = "",
 ) -> CaseFilters:
+    if not sort:  # each tab has its usual order
+        listing = dataclasses.replace(listing, sort=VIEWS[view][2])
     return CaseFilters(
+        listing=listing,
         view=view,
-        q=(q or "").strip() or None,
         case_type=case_type or None,
         priority=priority or None,
         assignee=assignee or None,
         team_id=int(team_id) if team_id else None,
         overdue=overdue,
-        sort=sort or VIEWS[view][2],
-        offset=offset,
     )
 
 
@@ -117,21 +137,6 @@ def _query(session: DbSession, principal: Principal, filters: CaseFilters) -> se
         q=filters.q,
         sort=filters.sort,
     )
-
-
-def _query_string(filters: CaseFilters) -> str:
-    """The filters as a query string (no offset), for the pager, the tabs and the CSV link."""
-    pairs = {
-        "view": filters.view,
-        "q": filters.q,
-        "case_type": filters.case_type,
-        "priority": filters.priority,
-        "assignee": filters.assignee,
-        "team_id": filters.team_id,
-        "overdue": "true" if filters.overdue else None,
-        "sort": filters.sort,
-    }
-    return urlencode({key: value for key, value in pairs.items() if value not in (None, "")})
 
 
 @dataclass(frozen=True)
@@ -186,12 +191,13 @@ def inbox(
     principal: CommercialReader,
     filters: Filters,
 ) -> Response:
+    listing = filters.listing
     cases, total = cases_for(
         session,
         principal,
         _query(session, principal, filters),
-        limit=PAGE_SIZE,
-        offset=filters.offset,
+        limit=listing.page_size,
+        offset=listing.offset,
     )
     unread, unread_total = notifications.list_notifications(
         session, user_id=principal.user_id, unread_only=True, limit=20, offset=0
@@ -204,14 +210,10 @@ def inbox(
         request,
         "cases/inbox.html",
         {
+            **page_context(listing, total=total, query=filters.query(), sorts=SORTS),
             "rows": _rows(session, principal, cases),
-            "total": total,
-            "offset": filters.offset,
-            "page_size": PAGE_SIZE,
-            "query": _query_string(filters),
             "filters": filters,
             "view": filters.view,
-            "sorts": SORTS,
             "case_types": [t for t in CASE_TYPES if t not in hidden_case_types(principal)],
             "teams": teams,
             "assignable": assignable,

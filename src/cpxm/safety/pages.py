@@ -22,18 +22,26 @@ from cpxm.safety import intake, service, triage
 from cpxm.safety.api import case_signatures
 from cpxm.safety.exports import cases_csv
 from cpxm.safety.history import KIND_NAMES, safety_trail
-from cpxm.safety.models import CASE_KINDS, TRIAGE_REASONS
+from cpxm.safety.models import CASE_KINDS, TRIAGE_REASONS, SafetyTriageItem
 from cpxm.safety.reconciliation import reconcile, reconciliation_csv, reconciliation_pdf
 from cpxm.safety.seriousness import SERIOUSNESS_CRITERIA
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.stakeholders.schemas import stakeholder_out
 from cpxm.timeutil import utc_now
-from cpxm.web.lists import CSV_LIMIT, ListParams, list_params, page_context, query_string
+from cpxm.web.lists import (
+    CSV_LIMIT,
+    Column,
+    ListParams,
+    csv_of,
+    list_params,
+    minutes,
+    page_context,
+    query_string,
+)
 from cpxm.web.templating import templates
 from cpxm.workspace.models import Product, Team, User
 
 router = APIRouter(prefix="/safety", include_in_schema=False)
-PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -330,55 +338,92 @@ def _date_or_none(text: str, field: str) -> datetime | None:
         raise DomainError(f"{field} is '{text}', expected a date like 2026-01-31") from None
 
 
+@dataclass(frozen=True)
+class TriageFilters:
+    """The triage list's query string, checked: the page and its CSV read the same one."""
+
+    status: str
+    reason: str
+    kind: str
+    product_code: str
+    source_kind: str
+    received_from: str
+    received_to: str
+    listing: ListParams
+
+    def triage_filter(self) -> triage.TriageFilter:
+        return triage.TriageFilter(
+            status=None if self.status == "all" else self.status,
+            reason=self.reason or None,
+            kind=self.kind or None,
+            product_code=self.product_code.strip() or None,
+            source_kind=self.source_kind or None,
+            received_from=_date_or_none(self.received_from, "received from"),
+            received_to=_date_or_none(self.received_to, "received to"),
+            q=self.listing.q,
+        )
+
+    def query(self) -> str:
+        return query_string(
+            {
+                "status": self.status,
+                "reason": self.reason,
+                "kind": self.kind,
+                "product_code": self.product_code,
+                "source_kind": self.source_kind,
+                "received_from": self.received_from,
+                "received_to": self.received_to,
+                "q": self.listing.q,
+                "sort": self.listing.sort,
+            }
+        )
+
+
+def triage_filters(
+    listing: Annotated[ListParams, list_params(triage.TRIAGE_SORTS, default="newest")],
+    status: Annotated[Literal["pending", "dismissed", "case_opened", "all"], Query()] = "pending",
+    reason: Annotated[str, Query(max_length=40)] = "",
+    kind: Annotated[Literal["", "ae", "pc", "srs"], Query()] = "",
+    product_code: Annotated[str, Query(max_length=60)] = "",
+    source_kind: Annotated[str, Query(max_length=40)] = "",
+    received_from: Annotated[str, Query(max_length=40)] = "",
+    received_to: Annotated[str, Query(max_length=40)] = "",
+) -> TriageFilters:
+    return TriageFilters(
+        status=status,
+        reason=reason,
+        kind=kind,
+        product_code=product_code,
+        source_kind=source_kind,
+        received_from=received_from,
+        received_to=received_to,
+        listing=listing,
+    )
+
+
+TriageQuery = Annotated[TriageFilters, Depends(triage_filters)]
+
+
 @router.get("/triage", response_class=HTMLResponse)
 def triage_page(
-    request: Request,
-    session: DbSession,
-    principal: SafetyReader,
-    status: str = "pending",
-    reason: str = "",
-    kind: str = "",
-    product_code: str = "",
-    source_kind: str = "",
-    received_from: str = "",
-    received_to: str = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    request: Request, session: DbSession, principal: SafetyReader, filters: TriageQuery
 ) -> Response:
     """Mentions that opened no case: the sentence, the reason, and PV's two actions."""
-    filters = {
-        "status": status,
-        "reason": reason,
-        "kind": kind,
-        "product_code": product_code,
-        "source_kind": source_kind,
-        "received_from": received_from,
-        "received_to": received_to,
-    }
+    listing = filters.listing
     entries, total = triage.list_triage(
         session,
-        triage_filter=triage.TriageFilter(
-            status=None if status == "all" else status or None,
-            reason=reason or None,
-            kind=kind or None,
-            product_code=product_code.strip() or None,
-            source_kind=source_kind or None,
-            received_from=_date_or_none(received_from, "received from"),
-            received_to=_date_or_none(received_to, "received to"),
-        ),
-        limit=PAGE_SIZE,
-        offset=offset,
+        triage_filter=filters.triage_filter(),
+        limit=listing.page_size,
+        offset=listing.offset,
+        sort=listing.sort,
     )
-    query = urlencode({key: value for key, value in filters.items() if value})
     return templates.TemplateResponse(
         request,
         "safety/triage.html",
         {
+            **page_context(listing, total=total, query=filters.query(), sorts=triage.TRIAGE_SORTS),
             "entries": entries,
             "writers": _writers(session, principal, [e.feedback_item_id for e in entries]),
-            "total": total,
-            "offset": offset,
-            "page_size": PAGE_SIZE,
-            "query": query,
             "filters": filters,
             "reasons": TRIAGE_REASONS,
             "kinds": CASE_KINDS,
@@ -390,6 +435,44 @@ def triage_page(
             "done": request.query_params.get("done"),
         },
     )
+
+
+@router.get("/triage/export.csv")
+def triage_csv(session: DbSession, principal: SafetyReader, filters: TriageQuery) -> Response:
+    """Exactly the entries the triage list shows with these filters (every page), in its
+    order, with who wrote each as the role may see them."""
+    entries, _total = triage.list_triage(
+        session,
+        triage_filter=filters.triage_filter(),
+        limit=CSV_LIMIT,
+        offset=0,
+        sort=filters.listing.sort,
+    )
+    writers = _writers(session, principal, [e.feedback_item_id for e in entries])
+
+    def writer(entry: SafetyTriageItem) -> object:
+        shown = writers.get(entry.feedback_item_id)
+        return shown.display_name if shown is not None else None
+
+    columns: list[Column[SafetyTriageItem]] = [
+        Column("entry_id", lambda e: e.id),
+        Column("feedback_id", lambda e: e.feedback_item_id),
+        Column("received_at", lambda e: minutes(e.received_at)),
+        Column("from", writer),
+        Column("from_id", lambda e: getattr(writers.get(e.feedback_item_id), "id", None)),
+        Column("source_kind", lambda e: e.source_kind),
+        Column("kind", lambda e: e.kind),
+        Column("product_code", lambda e: e.product_code),
+        Column("product_written", lambda e: e.product_written),
+        Column("reasons", lambda e: "; ".join(e.reasons or [])),
+        Column("sentence", lambda e: e.sentence),
+        Column("words", lambda e: e.term),
+        Column("status", lambda e: e.status),
+        Column("resolved_at", lambda e: minutes(e.resolved_at)),
+        Column("resolution_note", lambda e: e.resolution_note),
+        Column("case_id", lambda e: e.case_id),
+    ]
+    return csv_of("pv-triage.csv", columns, entries)
 
 
 def _writers(

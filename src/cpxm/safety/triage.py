@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, String, cast, func, select
+from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from cpxm.errors import DomainError, NotFoundError
@@ -29,6 +29,7 @@ from cpxm.safety.models import (
     SafetyTriageItem,
 )
 from cpxm.text.safety import SafetyMention
+from cpxm.textmatch import contains_text
 from cpxm.timeutil import utc_now
 
 
@@ -38,6 +39,9 @@ class TriageStateError(DomainError):
 
 @dataclass(frozen=True)
 class TriageFilter:
+    """Which entries: ``q`` finds a part of the sentence, the words found or the product (as
+    coded or as written), or an entry or feedback number (``#12``)."""
+
     status: str | None = "pending"
     reason: str | None = None
     kind: str | None = None
@@ -45,6 +49,16 @@ class TriageFilter:
     source_kind: str | None = None
     received_from: datetime | None = None
     received_to: datetime | None = None
+    q: str | None = None
+
+
+# The list's sorts (key, label), the default first: PV works the newest mentions first, as the
+# reporting clock of a case opened from one runs from when it was received.
+TRIAGE_SORTS = (
+    ("newest", "Newest first"),
+    ("oldest", "Oldest first"),
+    ("product", "Product, then newest"),
+)
 
 
 def mention_reason(mention: dict[str, Any]) -> str:
@@ -131,7 +145,36 @@ def _filtered(query: Select[Any], triage_filter: TriageFilter) -> Select[Any]:
         query = query.where(SafetyTriageItem.received_at >= triage_filter.received_from)
     if triage_filter.received_to is not None:
         query = query.where(SafetyTriageItem.received_at < triage_filter.received_to)
+    if triage_filter.q and triage_filter.q.strip():
+        text = triage_filter.q.strip()
+        words = [
+            contains_text(SafetyTriageItem.sentence, text),
+            contains_text(SafetyTriageItem.term, text),
+            contains_text(SafetyTriageItem.product_code, text),
+            contains_text(SafetyTriageItem.product_written, text),
+        ]
+        number = text.lstrip("#")
+        if number.isascii() and number.isdigit() and len(number) <= 18:
+            words.append(SafetyTriageItem.id == int(number))
+            words.append(SafetyTriageItem.feedback_item_id == int(number))
+        query = query.where(or_(*words))
     return query
+
+
+def _triage_order(sort: str) -> list[Any]:
+    orders: dict[str, list[Any]] = {
+        "newest": [SafetyTriageItem.received_at.desc(), SafetyTriageItem.id.desc()],
+        "oldest": [SafetyTriageItem.received_at, SafetyTriageItem.id],
+        "product": [
+            SafetyTriageItem.product_code.is_(None),
+            SafetyTriageItem.product_code,
+            SafetyTriageItem.received_at.desc(),
+            SafetyTriageItem.id.desc(),
+        ],
+    }
+    if sort not in orders:
+        raise DomainError(f"sort is '{sort}', expected one of {', '.join(orders)}")
+    return orders[sort]
 
 
 def list_triage(
@@ -140,15 +183,17 @@ def list_triage(
     triage_filter: TriageFilter | None = None,
     limit: int = 50,
     offset: int = 0,
+    sort: str = "newest",
 ) -> tuple[list[SafetyTriageItem], int]:
-    """One page of the triage list, newest first, and how many match in all."""
+    """One page of the triage list, newest first unless ``sort`` (one of
+    :data:`TRIAGE_SORTS`) says otherwise, and how many match in all."""
     triage_filter = triage_filter or TriageFilter()
     total = session.scalar(
         _filtered(select(func.count()).select_from(SafetyTriageItem), triage_filter)
     )
     rows = session.scalars(
         _filtered(select(SafetyTriageItem), triage_filter)
-        .order_by(SafetyTriageItem.received_at.desc(), SafetyTriageItem.id.desc())
+        .order_by(*_triage_order(sort))
         .limit(limit)
         .offset(offset)
     )
