@@ -167,3 +167,48 @@ def test_u_leaves_out_the_sampled_pairs_that_match() -> None:
     true_u = max(agreeing, 1) / different
     assert first_estimate > 8 * true_u  # the copies' agreements counted as chance
     assert trained < 3 * true_u, (trained, true_u)
+
+
+class _CountingConnection:
+    """A DuckDB connection that counts the queries it runs."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+        self.queries: list[str] = []
+
+    def execute(self, query: str) -> duckdb.DuckDBPyConnection:
+        self.queries.append(query)
+        return self.connection.execute(query)
+
+
+def test_a_second_em_pass_reuses_the_first_pass_pattern_counts() -> None:
+    """The blocked pairs' agreement patterns do not depend on m or u, so a second pass over
+    the same records counts nothing again, and finds what counting again would find."""
+    logging.getLogger("splink").setLevel(logging.ERROR)
+    connection = duckdb.connect()
+    load_records(connection, _records())
+    frame = DuckDBAPI(connection).register("cpxm_records", table_name="cpxm_records")
+    linker = Linker(frame, _settings(0.002, size=10), log_level=None)
+    comparisons = linker._settings_obj.comparisons
+    counting = _CountingConnection(connection)
+    counted: dict[tuple[str, ...], list[tuple[int, ...]]] = {}
+    columns = EM_SESSIONS[0]
+    first = expectation_maximisation(
+        counting,  # type: ignore[arg-type]
+        comparisons,
+        columns,
+        prior=0.002,
+        counted=counted,
+    )
+    assert len(counting.queries) == 1 and tuple(columns) in counted
+    again = expectation_maximisation(
+        counting,  # type: ignore[arg-type]
+        comparisons,
+        columns,
+        prior=0.002,
+        counted=counted,
+    )
+    assert len(counting.queries) == 1
+    fresh = expectation_maximisation(connection, comparisons, columns, prior=0.002)
+    assert len(first) > 5
+    assert [m for _, m in again] == [m for _, m in first] == [m for _, m in fresh]

@@ -63,9 +63,12 @@ def train(connection: duckdb.DuckDBPyConnection, linker: Linker, size: int, prio
     if size < M_TRAINING_RECORDS:
         return
     comparisons = linker._settings_obj.comparisons
-    _estimate_m(connection, comparisons, levels, prior)
+    # The blocked pairs' agreement patterns do not depend on m or u: the second EM pass
+    # reuses the first's counts instead of comparing every blocked pair again.
+    counted: dict[tuple[str, ...], list[tuple[int, ...]]] = {}
+    _estimate_m(connection, comparisons, levels, prior, counted)
     if reweigh_u(comparisons, patterns, prior=prior, written_u=written_u):
-        _estimate_m(connection, comparisons, levels, prior)
+        _estimate_m(connection, comparisons, levels, prior, counted)
 
 
 def _estimate_m(
@@ -73,11 +76,14 @@ def _estimate_m(
     comparisons: Sequence[Any],
     levels: Sequence[Any],
     prior: float,
+    counted: dict[tuple[str, ...], list[tuple[int, ...]]] | None = None,
 ) -> None:
     trained: dict[int, list[float]] = {}  # id(level) -> m of each session that saw it
     for columns in EM_SESSIONS:
         # Each session blocks on columns the others leave free, so every comparison gets an m.
-        for level, m in expectation_maximisation(connection, comparisons, columns, prior=prior):
+        for level, m in expectation_maximisation(
+            connection, comparisons, columns, prior=prior, counted=counted
+        ):
             trained.setdefault(id(level), []).append(m)
         # The next session starts from what the earlier ones found, as Splink's do.
         for level in levels:
@@ -96,30 +102,26 @@ def expectation_maximisation(
     columns: Sequence[str],
     *,
     prior: float,
+    counted: dict[tuple[str, ...], list[tuple[int, ...]]] | None = None,
 ) -> list[tuple[Any, float]]:
     """Each level seen among the pairs agreeing on ``columns``, with its m.
 
     The comparisons that read a blocking column are left out, and the prior starts raised
     by the Bayes factor of the levels the blocking guarantees, as in Splink. A session that
-    finds no pairs, or an m Splink could not represent, estimates nothing.
+    finds no pairs, or an m Splink could not represent, estimates nothing. ``counted`` keeps
+    each session's agreement patterns for a later pass over the same records.
     """
     blocked = set(columns)
     active = [c for c in comparisons if not blocked & _columns_read(c)]
     if not active:
         return []
-    sides = ", ".join(
-        f"l.{name} AS {name}_l, r.{name} AS {name}_r" for name in COLUMNS if name != "unique_id"
-    )
-    agree = " AND ".join(f"l.{column} = r.{column}" for column in columns)
-    cases = ", ".join(comparison._case_statement for comparison in active)
-    patterns = connection.execute(
-        f"""
-        SELECT {cases}, count(*) FROM (
-            SELECT {sides} FROM cpxm_records l JOIN cpxm_records r
-            ON {agree} AND l.unique_id < r.unique_id
-        ) GROUP BY ALL
-        """  # noqa: S608 -- Splink's own comparison SQL and our column names
-    ).fetchall()
+    key = tuple(columns)
+    if counted is not None and key in counted:
+        patterns = counted[key]
+    else:
+        patterns = _blocked_patterns(connection, active, columns)
+        if counted is not None:
+            counted[key] = patterns
     if not patterns:
         logger.info("EM session on %s skipped: no pairs", columns)
         return []
@@ -180,6 +182,26 @@ def expectation_maximisation(
         for level in group
         if seen[index][level.comparison_vector_value + 1]
     ]
+
+
+def _blocked_patterns(
+    connection: duckdb.DuckDBPyConnection, active: Sequence[Any], columns: Sequence[str]
+) -> list[tuple[int, ...]]:
+    """Counts of the agreement patterns (the count last) of the pairs agreeing on ``columns``."""
+    sides = ", ".join(
+        f"l.{name} AS {name}_l, r.{name} AS {name}_r" for name in COLUMNS if name != "unique_id"
+    )
+    agree = " AND ".join(f"l.{column} = r.{column}" for column in columns)
+    cases = ", ".join(comparison._case_statement for comparison in active)
+    patterns: list[tuple[int, ...]] = connection.execute(
+        f"""
+        SELECT {cases}, count(*) FROM (
+            SELECT {sides} FROM cpxm_records l JOIN cpxm_records r
+            ON {agree} AND l.unique_id < r.unique_id
+        ) GROUP BY ALL
+        """  # noqa: S608 -- Splink's own comparison SQL and our column names
+    ).fetchall()
+    return patterns
 
 
 def _columns_read(comparison: Any) -> set[str]:
