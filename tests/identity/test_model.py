@@ -169,3 +169,54 @@ def test_a_one_letter_title_before_a_surname_alone_is_an_initial() -> None:
     assert (kyle.first_name, kyle.last_name, kyle.first_initial) == (None, "kyle", "m")
     jean = normalise(2, "medical_information", {"requester_name": "M. Jean Dupont"})
     assert (jean.first_name, jean.last_name) == ("jean", "dupont")
+
+
+def test_the_blocking_rules_left_out_find_no_pair_the_others_miss() -> None:
+    """Rules implied by another were left out of ``_blocking_rules`` for speed: on records
+    with initials, nicknames, swapped and missing names, every pair such a rule would find
+    is found by the rules kept (and the kept rules do find such pairs, so this can fail)."""
+    from splink.internals.blocking_rule_creator_utils import to_blocking_rule_creator
+
+    from cpxm.identity.linkage import _blocking_rules, load_records
+
+    rng = random.Random(5)
+    given = ["anna", "a", "bill", "william", "ben", "b", "clara", "", "meyer", "bond"]
+    surnames = ["meyer", "meier", "bond", "benson", "clara", "", "ann"]
+    records = [
+        normalise(
+            index,
+            "crm",
+            {
+                "first_name": rng.choice(given),
+                "last_name": rng.choice(surnames),
+                "birth_date": rng.choice(["1970-01-02", "1980-05-06", ""]),
+                "city": rng.choice(["bonn", "koeln", ""]),
+                "institution": rng.choice(["charite", "uniklinik", ""]),
+            },
+        )
+        for index in range(600)
+    ]
+    connection = duckdb.connect()
+    load_records(connection, records)
+    kept = " OR ".join(
+        f"({rule})"
+        if isinstance(rule, str)
+        else f"({to_blocking_rule_creator(rule).get_blocking_rule('duckdb').blocking_rule_sql})"
+        for rule in _blocking_rules()
+    )
+    left_out = [
+        "l.first_name = r.first_name AND l.last_name = r.last_name",
+        "l.first_name = r.first_name AND l.dob = r.dob",
+        "l.first_name = r.first_name AND l.city = r.city",
+        "l.first_name = r.first_name AND l.institution = r.institution",
+        "l.first_name = r.last_name AND l.last_name = r.first_name",
+    ]
+    for rule in left_out:
+        query = (
+            f"SELECT count(*), count(*) FILTER (WHERE NOT coalesce({kept}, false))"  # noqa: S608
+            f" FROM cpxm_records l JOIN cpxm_records r"
+            f" ON {rule} AND l.kind = r.kind AND l.unique_id <> r.unique_id"
+        )
+        found, missed = connection.execute(query).fetchone() or (0, 0)
+        assert found > 0, rule
+        assert missed == 0, rule

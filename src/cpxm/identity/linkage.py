@@ -60,16 +60,20 @@ def _blocking_rules() -> list[Any]:
     # Every rule also requires the same kind, so a person never pairs with an organisation.
     # The name-only rules find records that share nothing else comparable with their twin
     # (an event registration with a name and postcode, a newsletter subscriber with a name).
+    # Leave out any rule another implies: each costs Splink a join and a test against every
+    # earlier rule. The same first name implies the same initial, and the same surname its first
+    # three letters, so first name + surname, + date of birth, + city or + institution, and
+    # the two names swapped, are found by the initial's or the prefix's rule below (the same
+    # pairs, tested; 0.09 s of CPU of a FEBRL4 resolve).
     return [
         block_on("professional_id", "kind"),
         block_on("email", "kind"),
         block_on("phone", "kind"),
         block_on("last_name", "dob", "kind"),
-        block_on("first_name", "dob", "kind"),
         block_on("postal_code", "first_initial", "kind"),
         block_on("last_name", "city", "kind"),
-        block_on("first_name", "last_name", "kind"),
-        # A slip after the surname's third letter (Coutrier for Couturier), nothing else shared.
+        # The same given name, and a slip after the surname's third letter (Coutrier for
+        # Couturier) or none, nothing else shared.
         "l.first_name = r.first_name AND left(l.last_name, 3) = left(r.last_name, 3)"
         " AND l.kind = r.kind",
         block_on("last_name", "first_initial", "kind"),
@@ -79,15 +83,12 @@ def _blocking_rules() -> list[Any]:
         block_on("dob", "city", "kind"),
         block_on("dob", "address", "kind"),
         block_on("dob", "first_initial", "kind"),
-        # A slip in the surname with the given name and the town or employer intact.
-        block_on("first_name", "city", "kind"),
-        block_on("first_name", "institution", "kind"),
-        # An initial and a slip in the surname at one workplace (K. Hendrson at the hospital).
+        # An initial, or a given name, and a slip in the surname at one workplace or in one
+        # town (K. Hendrson at the hospital).
         block_on("first_initial", "institution", "kind"),
         block_on("first_initial", "city", "kind"),
-        # Swapped name order (Junitz Steffen for Steffen Junitz).
-        "l.first_name = r.last_name AND l.last_name = r.first_name AND l.kind = r.kind",
-        # Turned round with one of them an initial: the full name against the other's surname.
+        # Turned round (Junitz Steffen for Steffen Junitz), or turned round with one of them an
+        # initial: the full name against the other's surname.
         "l.last_name = r.first_name AND l.first_initial = left(r.last_name, 1) AND l.kind = r.kind",
         "l.first_name = r.last_name AND left(l.last_name, 1) = r.first_initial AND l.kind = r.kind",
         # A copy with a slip in every name and key: the start of the street, or of the id,
