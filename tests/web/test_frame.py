@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import OperationalError
 
 from cpxm.access import PUBLIC, ROLES, requires
 
@@ -116,3 +118,23 @@ def test_a_failure_of_the_server_is_a_page_for_pages_and_json_for_the_api(app: F
         assert "a bug" not in page.text
         api = client.get("/api/v1/broken", headers=HTML)
         assert api.status_code == 500 and api.json() == {"detail": "internal server error"}
+
+
+def test_a_busy_store_is_a_page_for_pages_and_json_for_the_api(app: FastAPI) -> None:
+    """A store that cannot answer (locked past its timeout, restarting) gives a page in the
+    frame saying nothing changed, with a way to try again; the API keeps its JSON."""
+
+    def busy() -> None:
+        raise OperationalError("SELECT 1", None, sqlite3.OperationalError("database is locked"))
+
+    app.add_api_route("/busy", busy, dependencies=[requires(PUBLIC)])
+    app.add_api_route("/api/v1/busy", busy, dependencies=[requires(PUBLIC)])
+    with TestClient(app, raise_server_exceptions=False) as client:
+        page = client.get("/busy", headers=HTML)
+        assert page.status_code == 503 and page.headers["retry-after"] == "1"
+        assert page.headers["content-type"].startswith("text/html")
+        assert '<html lang="en"' in page.text and "<title>503 · The store is busy" in page.text
+        assert "Nothing was changed" in page.text
+        assert 'href="http://testserver/busy">Try again</a>' in page.text
+        api = client.get("/api/v1/busy", headers=HTML)
+        assert api.status_code == 503 and "try again in a moment" in api.json()["detail"]

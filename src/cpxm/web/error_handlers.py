@@ -38,11 +38,13 @@ TITLES = {
     409: "That clashes with what is stored",
     422: "That request cannot be answered",
     500: "Something went wrong on our side",
+    503: "The store is busy",
 }
 HINTS = {
     403: "Ask an administrator for a role that may, or go back to a page your role opens.",
     404: "The address may be mistyped, or the record was merged, erased or never existed.",
     500: "The error was logged. Try again in a moment; if it keeps happening, tell your admin.",
+    503: "Nothing was changed. Try again in a moment; if it keeps happening, tell your admin.",
 }
 
 

@@ -22,10 +22,13 @@ import logging
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cpxm.deps import SAFE_METHODS, WRITER_SCOPE_KEY
+from cpxm.web.error_handlers import HINTS, TITLES, wants_page
+from cpxm.web.templating import templates
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,28 @@ def is_store_unavailable(error: BaseException) -> bool:
     if isinstance(error, OperationalError):
         return True
     return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def _busy_response(scope: Scope) -> Response:
+    """JSON for the API; a browser asking for a page gets the app's error page (without
+    asking the busy store who is signed in: the nav shows if the route had found out)."""
+    request = Request(scope)
+    headers = {"Retry-After": "1"}
+    if not wants_page(request):
+        return JSONResponse({"detail": STORE_BUSY}, status_code=503, headers=headers)
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "status_code": 503,
+            "heading": TITLES[503],
+            "messages": [STORE_BUSY[0].upper() + STORE_BUSY[1:] + "."],
+            "hint": HINTS[503],
+            "retry": str(request.url) if request.method == "GET" else None,
+        },
+        status_code=503,
+        headers=headers,
+    )
 
 
 class StoreUnavailableMiddleware:
@@ -78,7 +103,4 @@ class StoreUnavailableMiddleware:
                     original["path"],
                     str(getattr(error, "orig", error)).splitlines()[0][:200],
                 )
-                response = JSONResponse(
-                    {"detail": STORE_BUSY}, status_code=503, headers={"Retry-After": "1"}
-                )
-                await response(original, receive, send)
+                await _busy_response(original)(original, receive, send)
