@@ -8,12 +8,13 @@ import io
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from cpxm.access import pseudonym
-from cpxm.cases import service
+from cpxm.cases import history, service
 from cpxm.surveys.models import Invitation
 from tests.cases.helpers import make_org
 from tests.factories import (
@@ -185,3 +186,26 @@ def test_a_patient_s_words_stay_withheld_on_the_case_page(
     assert "Maria Keller" not in page.text
     assert pseudonym(session, patient.id) in page.text
     assert "My husband had nausea." in client_as("admin").get(f"/cases/{case.id}").text
+
+
+def test_the_history_words_events_as_every_writer_stored_them() -> None:
+    """The demo's follow-ups store an assignment as ``assignee_user_id`` and some closes carry
+    no resolution code: the trail still names the assignee and never says "Closed: closed"."""
+    names = history.Names(users={5: "Lena Hoffmann"}, teams={})
+    events = [
+        SimpleNamespace(event_type=kind, details=details, actor_user_id=None, occurred_at=START)
+        for kind, details in [
+            ("assigned", {"assignee_user_id": 5}),
+            ("assigned", {"user_id": 5}),
+            ("closed", {}),
+            ("closed", {"resolution_code": "called_back"}),
+        ]
+    ]
+    entries = history.trail(events, names)
+    assert [entry.sentence for entry in entries] == [
+        "Assigned to Lena Hoffmann",
+        "Assigned to Lena Hoffmann",
+        "Closed",
+        "Closed: called back",
+    ]
+    assert all(entry.details == [] for entry in entries)  # nothing said twice, no user id

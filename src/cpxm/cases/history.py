@@ -23,7 +23,7 @@ _TEAM_KEYS = frozenset({"team_id"})
 _SAID: dict[str, frozenset[str]] = {
     "opened": frozenset({"case_type", "priority", "due_at", "source"}),
     "routed": frozenset({"responsible", "accountable", "consulted", "informed"}),
-    "assigned": frozenset({"user_id", "team_id"}),
+    "assigned": frozenset({"user_id", "assignee_user_id", "team_id"}),
     "comment": frozenset({"text"}),
     "closed": frozenset({"resolution_code", "within_sla", "business_hours", "note"}),
     "reopened": frozenset({"reason"}),
@@ -179,16 +179,18 @@ def _routed(details: Mapping[str, Any], names: Names) -> str:
 
 
 def _assigned(details: Mapping[str, Any], names: Names) -> str:
-    if details.get("user_id") is not None:
-        return f"Assigned to {names.user(details['user_id'])}"
+    # ``assignee_user_id`` is how the demo's follow-ups (and stores from before) wrote it.
+    user_id = details.get("user_id", details.get("assignee_user_id"))
+    if user_id is not None:
+        return f"Assigned to {names.user(user_id)}"
     if details.get("team_id") is not None:
         return f"Assigned to {names.team(details['team_id'])}"
     return "Unassigned"
 
 
 def _closed(details: Mapping[str, Any], _names: Names) -> str:
-    code = humanise(str(details.get("resolution_code") or "closed")).lower()
-    sentence = f"Closed: {code}"
+    code = details.get("resolution_code")
+    sentence = f"Closed: {humanise(str(code)).lower()}" if code else "Closed"
     hours = details.get("business_hours")
     if details.get("within_sla") is True:
         sentence += " (within its SLA"
