@@ -104,4 +104,11 @@ def test_the_triage_list_counts_pages_sorts_searches_and_exports(
     page.get_by_label("Search").fill("")
     page.get_by_role("button", name="Show").click()
     assert len(_download(page)) == total
+
+    # Products are picked and shown by their names, not their codes.
+    page.locator("select[name=product_code]").select_option(label="Immuny")
+    page.get_by_role("button", name="Show").click()
+    assert f"{NEGATED} entries" in page.locator(".list-count").inner_text()
+    products = page.locator("table.data-table tbody tr td:nth-child(6)").all_inner_texts()
+    assert set(products) == {"Immuny"}
     context.close()

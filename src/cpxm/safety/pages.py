@@ -427,6 +427,9 @@ def triage_page(
             "filters": filters,
             "reasons": TRIAGE_REASONS,
             "kinds": CASE_KINDS,
+            "products": dict(
+                session.execute(select(Product.code, Product.name).order_by(Product.name)).all()
+            ),
             "counts": triage.triage_counts(session),
             "csrf_token": principal.csrf_token or "",
             "principal": principal,
