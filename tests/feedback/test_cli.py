@@ -48,6 +48,26 @@ def test_analyze_file_adds_columns_and_stores_nothing(
     assert "2 with a possible safety event" in result.output
 
 
+def test_analyze_file_reads_rows_with_a_product_as_about_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CPXM_DATABASE_URL", f"sqlite:///{tmp_path}/absent.db")
+    source = tmp_path / "reviews.csv"
+    # A review on a drug's page need not name the drug for "did not help" to be about it.
+    source.write_text("id,drug,review\n1,Zolmitriptan,Did not help.\n2,,Did not help.\n")
+    output = tmp_path / "out.csv"
+    arguments = ["analyze", "--input", str(source), "--text-column", "review"]
+    result = runner.invoke(app, [*arguments, "--product-column", "drug", "--output", str(output)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(output.open(encoding="utf-8")))
+    assert [row["safety"] for row in rows] == ["srs", ""]
+    missing = runner.invoke(
+        app, [*arguments, "--product-column", "medicine", "--output", str(output)]
+    )
+    assert missing.exit_code == 1
+    assert "has no column 'medicine'; its columns are: id, drug, review" in missing.output
+
+
 def test_analyze_file_names_a_missing_column(tmp_path: Path) -> None:
     source = tmp_path / "comments.csv"
     source.write_text("id,text\n1,hello\n", encoding="utf-8")

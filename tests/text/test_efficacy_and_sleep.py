@@ -52,6 +52,19 @@ def test_lack_of_efficacy_with_no_medicine_named_goes_to_triage(text: str) -> No
     assert efficacy(detect_safety(text, CATALOGUE)) == [(False, "low_confidence")]
 
 
+@pytest.mark.parametrize("text", ["Did not help.", "It never worked for me."])
+def test_lack_of_efficacy_is_reported_when_the_source_says_which_medicine(text: str) -> None:
+    # A review on a drug's page, a row with a product column: the source names the medicine.
+    result = detect_safety(text, CATALOGUE, about_treatment=True)
+    assert efficacy(result) == [(True, None)]
+    assert "srs" in result.kinds
+
+
+def test_a_source_about_a_medicine_still_respects_negation() -> None:
+    result = detect_safety("No side effects, and it did help.", CATALOGUE, about_treatment=True)
+    assert result.kinds == []
+
+
 @pytest.mark.parametrize(
     "text",
     [

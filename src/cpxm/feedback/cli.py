@@ -53,6 +53,14 @@ def analyze_command(
     output: Annotated[
         Path | None, typer.Option("--output", help="Where to write the analysed CSV.")
     ] = None,
+    product_column: Annotated[
+        str | None,
+        typer.Option(
+            "--product-column",
+            help="The input's column naming the medicine each text is about (a review site's "
+            "drug, a product survey's product); a row with one is read as about a medicine.",
+        ),
+    ] = None,
     batch_size: Annotated[
         int, typer.Option(min=1, max=20_000, help="Items per committed batch (store mode).")
     ] = 500,
@@ -62,6 +70,7 @@ def analyze_command(
     With --input FILE.csv --text-column COL --output OUT.csv, analyse a file and store nothing:
     OUT.csv is the input plus language, sentiment_label, sentiment_score, themes,
     redacted_text, pii, safety (e.g. "ae;pc", empty when none) and safety_context.
+    --product-column COL names the medicine each row is about, when the source knows it.
     """
     if input_file is not None or output is not None or text_column is not None:
         if input_file is None or output is None or text_column is None:
@@ -69,8 +78,10 @@ def analyze_command(
                 "a file analysis needs all of --input FILE.csv --text-column COL --output OUT.csv"
             )
         assert input_file is not None and output is not None and text_column is not None
-        _analyze_file(input_file, text_column, output)
+        _analyze_file(input_file, text_column, output, product_column)
         return
+    if product_column is not None:
+        _fail("--product-column goes with --input FILE.csv")
     _analyze_store(batch_size)
 
 
@@ -88,7 +99,9 @@ def _store_catalogue() -> ProductCatalogue:
         return build_catalogue([])
 
 
-def _analyze_file(input_file: Path, text_column: str, output: Path) -> None:
+def _analyze_file(
+    input_file: Path, text_column: str, output: Path, product_column: str | None
+) -> None:
     if not input_file.is_file():
         _fail(f"{input_file} does not exist or is not a file")
     if output.resolve() == input_file.resolve():
@@ -102,6 +115,7 @@ def _analyze_file(input_file: Path, text_column: str, output: Path) -> None:
                 input_path=input_file,
                 output_path=output,
                 text_column=text_column,
+                product_column=product_column,
                 catalogue=catalogue,
                 progress=lambda done: progress.update(task, completed=done),
             )

@@ -47,9 +47,13 @@ def analyse_csv(
     output_path: Path,
     text_column: str,
     catalogue: ProductCatalogue | None,
+    product_column: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> FileAnalysisReport:
-    """Copy ``input_path`` to ``output_path`` with the analysis columns added to every row."""
+    """Copy ``input_path`` to ``output_path`` with the analysis columns added to every row.
+
+    A row whose ``product_column`` is filled is about that medicine (a review on a drug's
+    page), so the detector need not find a treatment named in its text."""
     try:
         handle = input_path.open(encoding="utf-8-sig", newline="")
     except OSError as error:
@@ -59,11 +63,12 @@ def analyse_csv(
     with handle, output_path.open("w", encoding="utf-8", newline="") as out:
         reader = csv.DictReader(handle)
         columns = reader.fieldnames or []
-        if text_column not in columns:
-            raise FileAnalysisError(
-                f"{input_path} has no column '{text_column}'; its columns are: "
-                + (", ".join(columns) or "(none: is the file empty?)")
-            )
+        for wanted in (text_column, product_column):
+            if wanted is not None and wanted not in columns:
+                raise FileAnalysisError(
+                    f"{input_path} has no column '{wanted}'; its columns are: "
+                    + (", ".join(columns) or "(none: is the file empty?)")
+                )
         clashes = [column for column in ADDED_COLUMNS if column in columns]
         if clashes:
             raise FileAnalysisError(
@@ -75,7 +80,12 @@ def analyse_csv(
 
         def write(batch: list[dict[str, str]]) -> int:
             analyses = analyse_texts(
-                [row.get(text_column) or "" for row in batch], catalogue=catalogue
+                [row.get(text_column) or "" for row in batch],
+                catalogue=catalogue,
+                about_treatment=[
+                    bool(product_column and (row.get(product_column) or "").strip())
+                    for row in batch
+                ],
             )
             found = 0
             for row, analysis in zip(batch, analyses, strict=True):

@@ -33,10 +33,16 @@ def analyse_text(
     catalogue: ProductCatalogue | None = None,
     known_names: Iterable[str] = (),
     language: str | None = None,
+    about_treatment: bool = False,
 ) -> TextAnalysis:
-    """Analyse ``text``; ``language`` overrides detection when the source knows it."""
+    """Analyse ``text``; ``language`` overrides detection when the source knows it, and
+    ``about_treatment`` says the source knows the text is about a medicine."""
     return analyse_texts(
-        [text], catalogue=catalogue, known_names=[known_names], languages=[language]
+        [text],
+        catalogue=catalogue,
+        known_names=[known_names],
+        languages=[language],
+        about_treatment=[about_treatment],
     )[0]
 
 
@@ -46,10 +52,12 @@ def analyse_texts(
     catalogue: ProductCatalogue | None = None,
     known_names: Sequence[Iterable[str]] | None = None,
     languages: Sequence[str | None] | None = None,
+    about_treatment: Sequence[bool] | None = None,
 ) -> list[TextAnalysis]:
     """Analyse a batch of texts: the same results as ``analyse_text`` on each, but the learned
     checks see the whole batch in one call (the sentence model is most of the cost, and it
-    costs less per text in a batch). ``known_names`` and ``languages`` go with ``texts``."""
+    costs less per text in a batch). ``known_names``, ``languages`` and ``about_treatment``
+    (the source says the text is about a medicine; see ``detect_safety``) go with ``texts``."""
     names = known_names if known_names is not None else [()] * len(texts)
     given = languages if languages is not None else [None] * len(texts)
     # A detected script or strong word evidence beats a survey's default language.
@@ -58,7 +66,7 @@ def analyse_texts(
     ]
     pii = [find_pii(text, known) for text, known in zip(texts, names, strict=True)]
     sentiments = analyse_sentiments(texts, chosen)
-    safety = detect_safety_many(texts, catalogue)
+    safety = detect_safety_many(texts, catalogue, about_treatment=about_treatment)
     return [
         TextAnalysis(
             language=chosen[index],

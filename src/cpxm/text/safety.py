@@ -241,19 +241,26 @@ def load_vocabulary(path: Path | None = None) -> _Vocabulary:
 
 
 def detect_safety(
-    text: str, catalogue: ProductCatalogue | None = None, *, confirm: bool = True
+    text: str,
+    catalogue: ProductCatalogue | None = None,
+    *,
+    confirm: bool = True,
+    about_treatment: bool = False,
 ) -> SafetyResult:
     """Every safety mention in ``text`` with its context; see the module docstring.
 
     ``confirm`` runs the learned event check on the weakest evidence (``possible_event``);
     off, the vocabulary alone decides (how the check itself is trained).
+    ``about_treatment``: the source says the text is about a medicine (a review on a drug's
+    page, a row of a file with a product column), so the writer need not name one for "did
+    not help" or "my hair is falling out" to be about it.
     """
     vocabulary = load_vocabulary()
     original = text
     # One apostrophe for the patterns ("didn’t" is "didn't"); same length, so offsets hold.
     text = text.translate(_APOSTROPHES)
     products = catalogue.find(text) if catalogue is not None else []
-    has_treatment = bool(products) or bool(_TREATMENT.search(text))
+    has_treatment = about_treatment or bool(products) or bool(_TREATMENT.search(text))
     mentions: list[SafetyMention] = []
     sentence_matches = list(_SENTENCE.finditer(text))
     for position, sentence_match in enumerate(sentence_matches):
@@ -334,10 +341,20 @@ def detect_safety(
 
 
 def detect_safety_many(
-    texts: Sequence[str], catalogue: ProductCatalogue | None = None
+    texts: Sequence[str],
+    catalogue: ProductCatalogue | None = None,
+    *,
+    about_treatment: Sequence[bool] | None = None,
 ) -> list[SafetyResult]:
-    """``detect_safety`` for many texts, asking the learned check about all of them at once."""
-    return confirm_weak_events([detect_safety(text, catalogue, confirm=False) for text in texts])
+    """``detect_safety`` for many texts, asking the learned check about all of them at once;
+    ``about_treatment`` goes with ``texts`` (see ``detect_safety``)."""
+    about = about_treatment if about_treatment is not None else [False] * len(texts)
+    return confirm_weak_events(
+        [
+            detect_safety(text, catalogue, confirm=False, about_treatment=known)
+            for text, known in zip(texts, about, strict=True)
+        ]
+    )
 
 
 def _weak_sentences(mentions: list[SafetyMention]) -> set[str]:
