@@ -15,6 +15,10 @@ with heads trained from scratch, by benchmarks/train_text_heads.py's own procedu
 other folds only; the figures pool the folds' predictions. More stable than one split of ~200
 for the learned heads. The vocabulary is the same in every fold, and it was written from the
 ``dev`` half, so its figures here are optimistic where a fold holds dev reviews.
+
+Each review is read as what it is, a review on its drug's page (``about_treatment``, as
+``cpxm analyze --input --product-column drug`` reads it); ``--text-alone`` reads the bare text,
+as if its source said nothing of a medicine (the figures before issue 18's session 12).
 """
 
 from __future__ import annotations
@@ -76,17 +80,22 @@ def table(title: str, columns: dict[str, dict[str, str]]) -> None:
         print(f"  {name:<32}" + "".join(f"{columns[c][name]:>20}" for c in columns))
 
 
-def cross_validated(reviews: Sequence[Review], folds: int) -> None:
+def cross_validated(reviews: Sequence[Review], folds: int, *, on_page: bool) -> None:
     """Pooled figures of ``folds``-fold cross-validation, heads retrained without each fold."""
     products = catalogue()
     vectors = Vectors()
     strata = [f"{r.ae}{r.ae_other_drug_only}{r.lack_of_efficacy}" for r in reviews]
     splitter = StratifiedKFold(folds, shuffle=True, random_state=SPLIT_SEED)
-    vocabulary = [detect_safety(review.text, products, confirm=False) for review in reviews]
+    vocabulary = [
+        detect_safety(review.text, products, confirm=False, about_treatment=on_page)
+        for review in reviews
+    ]
     learned: list[SafetyResult | None] = [None] * len(reviews)
     ours: list[str] = [""] * len(reviews)
     for fold, (train_part, test_part) in enumerate(splitter.split(reviews, strata), start=1):
-        trained = train([reviews[i] for i in train_part], vectors, say=lambda _: None)
+        trained = train(
+            [reviews[i] for i in train_part], vectors, say=lambda _: None, on_page=on_page
+        )
         confirmed = confirm_weak_events([vocabulary[i] for i in test_part], trained)
         labels = analyse_sentiments(
             [reviews[i].text for i in test_part], ["en"] * len(test_part), trained=trained
@@ -116,13 +125,22 @@ def main() -> None:
     parser.add_argument(
         "--folds", type=int, default=5, help="k of the k-fold run over the 400 (0: skip it)"
     )
+    parser.add_argument(
+        "--text-alone",
+        action="store_true",
+        help="read each review's bare text, not as a review on its drug's page",
+    )
     arguments = parser.parse_args()
     products = catalogue()
+    on_page = not arguments.text_alone
 
     def vocabulary(text: str) -> SafetyResult:
-        return detect_safety(text, products, confirm=False)
+        return detect_safety(text, products, confirm=False, about_treatment=on_page)
 
     def learned(text: str) -> SafetyResult:
+        return detect_safety(text, products, about_treatment=on_page)
+
+    def own_row(text: str) -> SafetyResult:
         return detect_safety(text, products)
 
     reviews = load_reviews()
@@ -140,14 +158,15 @@ def main() -> None:
             figures[f"{name} (+ learned)"] = value
         figures.update(sentiment_figures([r.text for r in chosen], [r.sentiment for r in chosen]))
         columns[part] = figures
-    table("Drugs.com dev ids (real patient reviews)", columns)
+    read_as = "bare text" if arguments.text_alone else "each on its drug's page"
+    table(f"Drugs.com dev ids (real patient reviews, {read_as})", columns)
 
     with EVAL_FILE.open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     own: dict[str, dict[str, str]] = {}
     for split in ("dev", "test"):
         chosen_rows = [row for row in rows if row["split"] == split]
-        results = [learned(row["text"]) for row in chosen_rows]
+        results = [own_row(row["text"]) for row in chosen_rows]
         flags = ["ae" in result.kinds for result in results]
         truth = [row["ae"] == "1" for row in chosen_rows]
         hits = sum(f and t for f, t in zip(flags, truth, strict=True))
@@ -163,7 +182,7 @@ def main() -> None:
         }
     table("CPXM evaluation set (tests/data/feedback_eval.csv; sentiment on English rows)", own)
     if arguments.folds:
-        cross_validated(reviews, arguments.folds)
+        cross_validated(reviews, arguments.folds, on_page=on_page)
 
 
 if __name__ == "__main__":

@@ -57,8 +57,8 @@ class Bag:
 
 
 @cache
-def flagged(text: str) -> tuple[tuple[str, bool], ...]:
-    result = detect_safety(text, catalogue(), confirm=False)
+def flagged(text: str, about_treatment: bool = False) -> tuple[tuple[str, bool], ...]:
+    result = detect_safety(text, catalogue(), confirm=False, about_treatment=about_treatment)
     return tuple(
         (mention.sentence, mention.subtype != "possible_event")
         for mention in result.reportable
@@ -151,10 +151,15 @@ def training_rows() -> tuple[list[dict[str, str]], list[dict[str, str]]]:
 
 
 def train(
-    reviews: Sequence[Review], vectors: Vectors, *, say: Callable[[str], None] = print
+    reviews: Sequence[Review],
+    vectors: Vectors,
+    *,
+    say: Callable[[str], None] = print,
+    on_page: bool = True,
 ) -> Heads:
     """Both heads trained on ``reviews`` (plus the evaluation set's dev rows and the written
-    sentences), regularisation and threshold chosen by five-fold cross-validation on them."""
+    sentences), regularisation and threshold chosen by five-fold cross-validation on them.
+    ``on_page``: a review is read as on its drug's page (see benchmarks/safety_eval.py)."""
     rows, written_rows = training_rows()
     written = (
         vectors([row["sentence"] for row in written_rows]),
@@ -162,7 +167,9 @@ def train(
     )
     # An event on another drug only is not this drug's event, but it is an event: left out.
     review_bags = [
-        Bag(review.ae, flagged(review.text)) for review in reviews if not review.ae_other_drug_only
+        Bag(review.ae, flagged(review.text, on_page))
+        for review in reviews
+        if not review.ae_other_drug_only
     ]
     eval_bags = [Bag(row["ae"] == "1", flagged(row["text"])) for row in rows]
     labels = [bag.label for bag in review_bags]
