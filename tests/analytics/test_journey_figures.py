@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from sqlalchemy.orm import Session
 
-from cpxm.analytics.journeys import (
+from cpxm.analytics.journeys import JourneyQuery, journey_report, peak_end
+from cpxm.analytics.touch_summaries import (
     OUTCOME_QUALITY,
     PEAK_END_PRIOR_DAYS,
-    JourneyQuery,
-    journey_report,
-    peak_end,
+    refresh_touch_summaries,
+    touch_summaries_fresh,
 )
 from cpxm.journeys.models import Journey, JourneyStage
 from tests.factories import (
@@ -149,3 +149,9 @@ def test_peak_end_paths_and_funnel_match_a_plain_computation(session: Session) -
         for (path, in_order), count in expected_paths[:10]
         if count >= 5
     ]
+
+    # The same figures from the summaries the store keeps (one input, two paths).
+    refresh_touch_summaries(session)
+    assert touch_summaries_fresh(session)
+    assert peak_end(session, JourneyQuery(min_n=10)) == result
+    assert journey_report(session, JourneyQuery(journey="onboarding", min_n=5)) == report

@@ -13,6 +13,7 @@ from cpxm.analytics.summaries import (
     refresh_planner_statistics,
     summary_drift,
 )
+from cpxm.analytics.touch_summaries import refresh_touch_summaries
 from cpxm.cli_support import cli_session
 
 console = Console()
@@ -38,9 +39,16 @@ def check_command() -> None:
 
 @analytics_app.command("rebuild")
 def rebuild_command() -> None:
-    """Recount the interaction summary from the interactions, in one transaction, and refresh
-    the planner's statistics (SQLite never gathers them by itself)."""
+    """Recount the interaction summary from the interactions and recompute what respondents
+    met before answering, in one transaction, and refresh the planner's statistics (SQLite
+    never gathers them by itself)."""
     with cli_session() as session:
         groups = rebuild_summaries(session)
+        touches = refresh_touch_summaries(session)
         refresh_planner_statistics(session)
     console.print(f"rebuilt interaction_daily_counts: {groups:,} groups", highlight=False)
+    console.print(
+        f"rebuilt response_touch_summaries: {touches.responses:,} responses; "
+        f"response_exposures: {touches.exposures:,} rows",
+        highlight=False,
+    )

@@ -1,4 +1,5 @@
-"""Analytics housekeeping: prune PostgreSQL's log of changing statements.
+"""Analytics housekeeping: prune PostgreSQL's log of changing statements, and refresh the
+summaries of what respondents met before answering (:mod:`cpxm.analytics.touch_summaries`).
 
 The report caches compare the log's size and end (``cpxm.analytics.service.data_fingerprint``);
 what matters is that it changes with every commit that changed a report's tables, not what it
@@ -15,6 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from cpxm.analytics.models import AnalyticsChange
+from cpxm.analytics.touch_summaries import refresh_if_stale
 from cpxm.jobs import job_session, periodic
 from cpxm.timeutil import utc_now
 
@@ -33,3 +35,11 @@ def prune_change_log(session: Session) -> int:
 def prune_analytics_changes() -> None:
     with job_session() as session:
         prune_change_log(session)
+
+
+@periodic(crontab(minute="*/10"))
+def refresh_touch_summaries_when_stale() -> None:
+    """Keep the journeys and drivers pages' summaries within ten minutes of the facts (after
+    imports, the demo, live answers): a cheap fingerprint comparison when nothing moved."""
+    with job_session() as session:
+        refresh_if_stale(session)

@@ -22,24 +22,12 @@ from cpxm.analytics import stats
 from cpxm.analytics.coordination import _dated, _stakeholder_filter
 from cpxm.analytics.facts import Slice, validate_slice
 from cpxm.analytics.query import fetch, table
+from cpxm.analytics.touch_summaries import peak_end_touches, touch_summaries_fresh
 from cpxm.errors import FieldError, field_error
 from cpxm.journeys.models import Journey, JourneyStage
 
 SECONDS_PER_DAY = 86_400
 DAY_BUCKETS = ((0, 7), (8, 30), (31, 90), (91, 100_000))
-# How an interaction's recorded outcome reads as experience: good, neutral or poor.
-OUTCOME_QUALITY: dict[str, int] = {
-    "resolved": 1,
-    "positive_feedback": 1,
-    "follow_up_agreed": 1,
-    "completed": 0,
-    "information_provided": 0,
-    "no_decision": 0,
-    "unresolved": -1,
-    "complaint_raised": -1,
-    "rescheduled_by_company": -1,
-}
-PEAK_END_PRIOR_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -324,7 +312,8 @@ def peak_end(session: Session, query: JourneyQuery, survey: str | None = None) -
     """Relationship NPS answers regressed on the quality of the last touch before answering and
     the mean quality of the other touches in the 30 days before (the peak-end rule: the end
     weighs more than the rest)."""
-    (row,) = fetch(session, _peak_end_moments(survey, query.slice))
+    summarised = touch_summaries_fresh(session)
+    (row,) = fetch(session, _peak_end_moments(survey, query.slice, summarised))
     by_last_quality = sorted(
         (name, int(row[f"n_{name}"]), float(row[f"total_{name}"]) / int(row[f"n_{name}"]))
         for name in _QUALITY_NAMES.values()
@@ -360,22 +349,17 @@ _QUALITY_NAMES = {-1: "poor", 0: "neutral", 1: "good"}  # the last touch's quali
 
 
 @functools.lru_cache(maxsize=64)
-def _peak_end_moments(survey: str | None, slice_: Slice) -> ir.Table:
+def _peak_end_moments(survey: str | None, slice_: Slice, summarised: bool) -> ir.Table:
     """One row: n, the sums and cross-products of (last, prior, score), and the answers and
-    their total per rounded last-touch quality (the chart), all from one pass over the touches.
+    their total per rounded last-touch quality (the chart).
 
-    Each answer meets its respondent's earlier touches once (the plain time comparison lets the
-    (stakeholder, occurred_at) index bound the scan); a window over the answer marks its last
-    touch (the mean quality when several share that instant), so the last touch, the 30-day
-    window and the chart's groups need no second join. A join back to the last touch by the
-    index cost SQLite less (0.27 against 0.37 s of CPU at demo scale 1), but PostgreSQL's
-    planner, misjudging how many answers there are, hashed every interaction for it (2.3
-    against 1.8 s of server CPU at scale 10)."""
+    ``summarised``: each response's touches come from ``response_touch_summaries`` (fresh, see
+    :mod:`cpxm.analytics.touch_summaries`), else from one pass over the interactions
+    (:func:`peak_end_touches`), the same expression the summary was computed with."""
     answers = table("answers")
     questions = table("questions")
     responses = table("responses")
     surveys = table("surveys")
-    interactions = table("interactions")
     relationship = surveys.filter(
         surveys.code == survey if survey else surveys.kind == "relationship"
     ).id
@@ -396,28 +380,14 @@ def _peak_end_moments(survey: str | None, slice_: Slice) -> ir.Table:
     )
     respondents = _dated(_stakeholder_filter(respondents, slice_), slice_)
     scored = scored.join(respondents, scored.a_response == respondents.r_id)
-    quality = ibis.cases(
-        *[(interactions.outcome == outcome, value) for outcome, value in OUTCOME_QUALITY.items()],
-        else_=0,
-    )
-    touches = interactions.select(
-        t_stakeholder=interactions.stakeholder_id, t_at=interactions.occurred_at, t_quality=quality
-    )
-    before = scored.join(
-        touches, [scored.stakeholder_id == touches.t_stakeholder, touches.t_at < scored.r_at]
-    )
-    window = PEAK_END_PRIOR_DAYS * SECONDS_PER_DAY
-    before = before.mutate(
-        last_at=before.t_at.max().over(ibis.window(group_by=before.r_id)),
-        recent=(before.t_at.epoch_seconds() >= before.r_epoch - window).ifelse(1, 0),
-    )
-    at_last = before.t_at == before.last_at
-    per_response = before.group_by("r_id", "score").aggregate(
-        window_sum=(before.recent == 1).ifelse(before.t_quality, 0).sum(),
-        window_count=before.recent.sum(),
-        last_quality=at_last.ifelse(before.t_quality, ibis.null("int64")).mean(),
-        last_in_window=at_last.ifelse(before.recent, 0).max(),
-    )
+    if summarised:
+        kept = table("response_touch_summaries")
+        joined = scored.join(kept, scored.r_id == kept.response_id)
+        per_response = joined.select(
+            "r_id", "score", "window_sum", "window_count", "last_quality", "last_in_window"
+        )
+    else:
+        per_response = peak_end_touches(scored, ("r_id", "score"))
     others = per_response.window_count - per_response.last_in_window
     prior_mean = (others > 0).ifelse(
         (per_response.window_sum - per_response.last_in_window * per_response.last_quality)

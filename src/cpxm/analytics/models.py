@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    Numeric,
     String,
     Text,
     func,
@@ -86,3 +87,45 @@ class AnalyticsChange(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     table_name: Mapped[str] = mapped_column(String(63))
     changed_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class ResponseTouchSummary(Base):
+    """For one complete response with earlier interactions: the touches before it began, as the
+    journeys page's peak-end model reads them (``cpxm.analytics.touch_summaries``). The quality
+    of the last touch (the mean when several share its instant) and, over the 30 days before,
+    the sum and count of the touches' quality and whether the last one is among them."""
+
+    __tablename__ = "response_touch_summaries"
+
+    response_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # NUMERIC on PostgreSQL, as the mean the page computes from the facts is: its ROUND then
+    # rounds halves away from zero as theirs does (a double's rounds them to even).
+    last_quality: Mapped[float] = mapped_column(Float().with_variant(Numeric(), "postgresql"))
+    window_sum: Mapped[int] = mapped_column(Integer)
+    window_count: Mapped[int] = mapped_column(Integer)
+    last_in_window: Mapped[int] = mapped_column(Integer)
+
+
+class ResponseExposure(Base):
+    """A department or channel the respondent met in the 30 days before answering: the
+    drivers page's touchpoints (``cpxm.analytics.touch_summaries``)."""
+
+    __tablename__ = "response_exposures"
+
+    response_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class SummaryStamp(Base):
+    """Which facts a kept summary describes: the data fingerprint
+    (:func:`cpxm.analytics.service.data_fingerprint`) it was built from, as JSON. A page reads
+    the summary only while the store's fingerprint is the same; otherwise it computes from the
+    facts. One row per summary, written by that summary's one writer."""
+
+    __tablename__ = "summary_stamps"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    built_from: Mapped[str] = mapped_column(Text)
+    built_at: Mapped[datetime] = mapped_column(DateTime)
+    seconds: Mapped[float] = mapped_column(Float)  # how long the build took

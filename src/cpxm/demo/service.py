@@ -23,6 +23,7 @@ from sqlalchemy import Engine, Integer, Table, bindparam, func, select, text, up
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from cpxm.analytics.touch_summaries import refresh_touch_summaries
 from cpxm.db import bulk_insert, chunked
 from cpxm.demo.activity import ChunkFacts, EventBatch, generate_chunk_events, to_datetime
 from cpxm.demo.context import TABLE_COLUMNS, Context, Row
@@ -193,6 +194,10 @@ def generate_demo(
     # question's (the analytics pages' main cost).
     with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
+    # What each respondent met before answering, so the journeys and drivers pages' first
+    # views read it rather than every interaction (the worker keeps it fresh afterwards).
+    with Session(engine) as session, session.begin():
+        refresh_touch_summaries(session)
     return DemoSummary(
         seed,
         scale,
