@@ -229,6 +229,16 @@ class RecordView:
         )
 
 
+def _view_for(session: Session, principal: Principal, view: RecordView | None) -> RecordView:
+    """The caller's view (a page shielding several kinds of record looks each person's type up
+    once), or a new one; a view answers for one principal only."""
+    if view is None:
+        return RecordView(session, principal)
+    if view.principal is not principal or view.session is not session:
+        raise ValueError("a RecordView shields records for its own principal and session")
+    return view
+
+
 # --- provenance of each kind of record, looked up in bulk -------------------------------------
 
 
@@ -352,15 +362,21 @@ def response_provenance(
     return responses, answers
 
 
-def case_provenance(session: Session, cases: Sequence[Case]) -> dict[int, Provenance]:
+def case_provenance(
+    session: Session, cases: Sequence[Case], *, view: RecordView | None = None
+) -> dict[int, Provenance]:
     items = feedback_provenance(session, [c.feedback_item_id for c in cases])
-    view_types = {
-        sid: s_type
-        for chunk in _chunks(sorted({c.stakeholder_id for c in cases if c.stakeholder_id}))
-        for sid, s_type in session.execute(
-            select(Stakeholder.id, Stakeholder.type).where(Stakeholder.id.in_(chunk))
-        )
-    }
+    wanted = (c.stakeholder_id for c in cases)
+    if view is not None:
+        view_types = view.stakeholder_types(wanted)  # the types the view already looked up
+    else:
+        view_types = {
+            sid: s_type
+            for chunk in _chunks(sorted({i for i in wanted if i}))
+            for sid, s_type in session.execute(
+                select(Stakeholder.id, Stakeholder.type).where(Stakeholder.id.in_(chunk))
+            )
+        }
     found: dict[int, Provenance] = {}
     for case in cases:
         provenance = _provenance(
@@ -402,11 +418,16 @@ def _person_update(
 
 
 def shield_stakeholders(
-    session: Session, principal: Principal, records: Sequence[RecordT], *, purpose: str
+    session: Session,
+    principal: Principal,
+    records: Sequence[RecordT],
+    *,
+    purpose: str,
+    view: RecordView | None = None,
 ) -> list[RecordT]:
     """Stakeholder records (``id``, ``type``, personal fields, maybe ``affiliations``) as
     ``principal`` may see them; the reads of whole patient records are audited."""
-    view = RecordView(session, principal)
+    view = _view_for(session, principal, view)
     shown_patients: list[int] = []
     result = []
     for record in records:
@@ -478,11 +499,16 @@ def _shield_texts(
 
 
 def shield_interactions(
-    session: Session, principal: Principal, records: Sequence[RecordT], *, via: str = "interactions"
+    session: Session,
+    principal: Principal,
+    records: Sequence[RecordT],
+    *,
+    via: str = "interactions",
+    view: RecordView | None = None,
 ) -> list[RecordT]:
     """Interactions without notes the role may not read (medical departments, patient support,
     safety events), and patients by key."""
-    view = RecordView(session, principal)
+    view = _view_for(session, principal, view)
     provenances = interaction_provenance(session, [_get(r, "id") for r in records])
     return _shield_texts(
         view,
@@ -495,7 +521,12 @@ def shield_interactions(
 
 
 def shield_feedback(
-    session: Session, principal: Principal, records: Sequence[RecordT], *, via: str
+    session: Session,
+    principal: Principal,
+    records: Sequence[RecordT],
+    *,
+    via: str,
+    view: RecordView | None = None,
 ) -> list[RecordT]:
     """Feedback items: text, redacted text and the sentences of safety mentions only for roles
     that may read words of that provenance; kinds, themes and sentiment for every role."""
@@ -517,7 +548,7 @@ def shield_feedback(
         ]
         return {"safety_mentions": kept}
 
-    view = RecordView(session, principal)
+    view = _view_for(session, principal, view)
     provenances = feedback_provenance(session, [_get(r, "id") for r in records])
     return _shield_texts(
         view,
@@ -543,11 +574,16 @@ def readable_feedback_ids(session: Session, principal: Principal, ids: Sequence[
 
 
 def shield_responses(
-    session: Session, principal: Principal, records: Sequence[RecordT], *, via: str
+    session: Session,
+    principal: Principal,
+    records: Sequence[RecordT],
+    *,
+    via: str,
+    view: RecordView | None = None,
 ) -> list[RecordT]:
     """Responses (and their ``answers``, when present): respondents by key, text answers only
     for roles that may read them."""
-    view = RecordView(session, principal)
+    view = _view_for(session, principal, view)
     responses, answers = response_provenance(session, [_get(r, "id") for r in records])
 
     def answer_texts(record: Any, provenance: Provenance, _reason: str | None) -> dict[str, Any]:
@@ -609,7 +645,12 @@ def shield_export_rows(
 
 
 def shield_cases(
-    session: Session, principal: Principal, cases: Sequence[Case], records: Sequence[RecordT]
+    session: Session,
+    principal: Principal,
+    cases: Sequence[Case],
+    records: Sequence[RecordT],
+    *,
+    view: RecordView | None = None,
 ) -> list[RecordT]:
     """Case records (built from ``cases``, in the same order): the person by key, the description
     and the words in its trail only for roles that may read them."""
@@ -634,11 +675,11 @@ def shield_cases(
             ]
         }
 
-    view = RecordView(session, principal)
+    view = _view_for(session, principal, view)
     return _shield_texts(
         view,
         records,
-        case_provenance(session, cases),
+        case_provenance(session, cases, view=view),
         text_fields=("description",),
         entity_type="cases",
         via="cases",

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 
 from cpxm.access import (
     CommercialReader,
@@ -231,6 +231,8 @@ def profile_page(
         return RedirectResponse(f"/stakeholders/{golden}", status_code=303)
     profile = service.get_stakeholder_profile(session, stakeholder_id=stakeholder_id)
     person = profile.stakeholder
+    # One view for every section's shield: each person's type is looked up once per page.
+    view = RecordView(session, principal)
     detail = shield_stakeholders(
         session,
         principal,
@@ -243,6 +245,7 @@ def profile_page(
             )
         ],
         purpose="stakeholder profile",
+        view=view,
     )[0]
     last_day = _day(occurred_to, "to")
     timeline_filter = profile360.TimelineFilter(
@@ -272,9 +275,7 @@ def profile_page(
     safety_cases = None
     if principal.can_see(Domain.SAFETY):
         safety_cases = profile360.safety_cases(session, stakeholder_id=person.id)
-        RecordView(session, principal).audit(
-            "safety_cases", [c.id for c in safety_cases], via="stakeholder profile"
-        )
+        view.audit("safety_cases", [c.id for c in safety_cases], via="stakeholder profile")
     sources = profile360.source_records(session, stakeholder_id=person.id)
     given_by = {
         attribute: (record.source_system, rule, reason)
@@ -288,10 +289,15 @@ def profile_page(
     ]
     preferred = detail.channel_preferences[0].channel if detail.channel_preferences else "email"
     prompts = {q.id: q.prompt for rows in answers.values() for _a, q in rows}
-    channels = {code: name for code, name in session.execute(select(Channel.code, Channel.name))}
-    departments = {
-        code: name for code, name in session.execute(select(Department.code, Department.name))
-    }
+    labels: dict[str, dict[str, str]] = {"channel": {}, "department": {}}
+    for kind, code, name in session.execute(
+        union_all(
+            select(literal("channel"), Channel.code, Channel.name),
+            select(literal("department"), Department.code, Department.name),
+        )
+    ):
+        labels[kind][code] = name
+    channels, departments = labels["channel"], labels["department"]
     return templates.TemplateResponse(
         request,
         "stakeholders/profile.html",
@@ -310,6 +316,7 @@ def profile_page(
                 principal,
                 [interaction_out(i) for i in interactions],
                 via="stakeholder profile",
+                view=view,
             ),
             "timeline_total": timeline_total,
             "facets": profile360.timeline_facets(session, stakeholder_id=person.id),
@@ -329,6 +336,7 @@ def profile_page(
                 principal,
                 [response_detail_out(r, answers=answers.get(r.id, [])) for r in responses],
                 via="stakeholder profile",
+                view=view,
             ),
             "survey_names": survey_names,
             "prompts": prompts,
@@ -337,11 +345,12 @@ def profile_page(
                 principal,
                 [feedback_out(item, analysis) for item, analysis in feedback_rows],
                 via="stakeholder profile",
+                view=view,
             ),
             "feedback_total": feedback_total,
             "themes": theme_labels(),
             "cases": shield_cases(
-                session, principal, cases, [CaseOut.model_validate(c) for c in cases]
+                session, principal, cases, [CaseOut.model_validate(c) for c in cases], view=view
             ),
             "safety_cases": safety_cases,
             "channels": channels,

@@ -196,32 +196,43 @@ def timeline(
     limit: int,
     offset: int,
 ) -> tuple[list[Interaction], int]:
-    """Interactions newest first, filtered, one page of them; with the count of all that match."""
+    """Interactions newest first, filtered, one page of them; with the count of all that match.
+
+    The count rides on the page's rows (a window over every match), so a page is one round
+    trip; only a page past the end asks for the count on its own."""
     query = _timeline_query(stakeholder_id, timeline_filter)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = session.scalars(
-        query.order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
+    rows = session.execute(
+        query.add_columns(func.count().over().label("total"))
+        .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
         .limit(limit)
         .offset(offset)
-    )
-    return list(page), int(total)
+    ).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0].total)
+    if not offset:
+        return [], 0
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return [], int(total)
 
 
 def timeline_facets(session: Session, *, stakeholder_id: int) -> dict[str, list[tuple[str, int]]]:
     """The channels and departments the person's interactions came through, with counts."""
-    facets: dict[str, list[tuple[str, int]]] = {}
-    for name, column in (
-        ("channel", Interaction.channel_code),
-        ("department", Interaction.department_code),
+    counts: dict[str, dict[str, int]] = {
+        "channel": defaultdict(int),
+        "department": defaultdict(int),
+    }
+    # One pass: the (channel, department) pairs, added up per channel and per department.
+    for channel, department, count in session.execute(
+        select(Interaction.channel_code, Interaction.department_code, func.count())
+        .where(Interaction.stakeholder_id == stakeholder_id)
+        .group_by(Interaction.channel_code, Interaction.department_code)
     ):
-        rows = session.execute(
-            select(column, func.count())
-            .where(Interaction.stakeholder_id == stakeholder_id)
-            .group_by(column)
-            .order_by(func.count().desc(), column)
-        )
-        facets[name] = [(code, int(count)) for code, count in rows]
-    return facets
+        counts["channel"][channel] += int(count)
+        counts["department"][department] += int(count)
+    return {
+        name: sorted(found.items(), key=lambda item: (-item[1], item[0] or ""))
+        for name, found in counts.items()
+    }
 
 
 def invitations(
@@ -260,34 +271,27 @@ def responses(
 ) -> tuple[list[Response], dict[int, list[tuple[Answer, Question]]], dict[int, str]]:
     """The person's latest responses (none of ``hidden_survey_ids``: confidential surveys), their
     answers in question order, and survey names."""
-    found = list(
-        session.scalars(
-            select(Response)
-            .where(
-                Response.stakeholder_id == stakeholder_id,
-                Response.survey_id.not_in(hidden_survey_ids),
-            )
-            .order_by(Response.started_at.desc(), Response.id.desc())
-            .limit(limit)
+    rows = session.execute(
+        select(Response, Survey.name)
+        .join(Survey, Survey.id == Response.survey_id)
+        .where(
+            Response.stakeholder_id == stakeholder_id,
+            Response.survey_id.not_in(hidden_survey_ids),
         )
-    )
+        .order_by(Response.started_at.desc(), Response.id.desc())
+        .limit(limit)
+    ).all()
+    found = [response for response, _name in rows]
+    names = {response.survey_id: name for response, name in rows}
     answers: dict[int, list[tuple[Answer, Question]]] = defaultdict(list)
-    names: dict[int, str] = {}
     if found:
-        ids = [r.id for r in found]
         for answer, question in session.execute(
             select(Answer, Question)
             .join(Question, Question.id == Answer.question_id)
-            .where(Answer.response_id.in_(ids))
+            .where(Answer.response_id.in_([r.id for r in found]))
             .order_by(Answer.response_id, Question.position)
         ):
             answers[answer.response_id].append((answer, question))
-        rows = session.execute(
-            select(Survey.id, Survey.name).where(
-                Survey.id.in_(sorted({r.survey_id for r in found}))
-            )
-        )
-        names = {survey_id: name for survey_id, name in rows}
     return found, dict(answers), names
 
 
@@ -340,6 +344,11 @@ def safety_cases(session: Session, *, stakeholder_id: int) -> list[SafetyCaseRow
 
 def journeys(session: Session, *, stakeholder_id: int) -> list[JourneyPosition]:
     """Each journey the person's interactions placed them in, at the stage of the latest one."""
+    stage_counts = (
+        select(JourneyStage.journey_id, func.count().label("stages"))
+        .group_by(JourneyStage.journey_id)
+        .subquery()
+    )
     rows = session.execute(
         select(
             Journey.id,
@@ -348,33 +357,27 @@ def journeys(session: Session, *, stakeholder_id: int) -> list[JourneyPosition]:
             JourneyStage.position,
             JourneyStage.is_moment_of_truth,
             Interaction.occurred_at,
+            stage_counts.c.stages,
         )
         .join(JourneyStage, JourneyStage.id == Interaction.journey_stage_id)
         .join(Journey, Journey.id == JourneyStage.journey_id)
+        .join(stage_counts, stage_counts.c.journey_id == Journey.id)
         .where(Interaction.stakeholder_id == stakeholder_id)
         .order_by(Interaction.occurred_at, Interaction.id)
     )
-    latest: dict[int, tuple[str, str, int, bool, datetime]] = {}
-    for journey_id, journey, stage, position, moment, at in rows:
-        latest[journey_id] = (journey, stage, position, bool(moment), at)
-    if not latest:
-        return []
-    counted = session.execute(
-        select(JourneyStage.journey_id, func.count())
-        .where(JourneyStage.journey_id.in_(sorted(latest)))
-        .group_by(JourneyStage.journey_id)
-    )
-    stage_counts = {journey_id: int(count) for journey_id, count in counted}
+    latest: dict[int, tuple[str, str, int, bool, datetime, int]] = {}
+    for journey_id, journey, stage, position, moment, at, stages in rows:
+        latest[journey_id] = (journey, stage, position, bool(moment), at, int(stages))
     return [
         JourneyPosition(
             journey=journey,
             stage=stage,
             position=position,
-            stages=int(stage_counts.get(journey_id, position)),
+            stages=stages,
             is_moment_of_truth=moment,
             last_at=at,
         )
-        for journey_id, (journey, stage, position, moment, at) in sorted(
-            latest.items(), key=lambda item: item[1][0]
+        for journey, stage, position, moment, at, stages in sorted(
+            latest.values(), key=lambda item: item[0]
         )
     ]
