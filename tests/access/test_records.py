@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cpxm.access import audit, pseudonym
+from cpxm.access import RecordView, audit, pseudonym, shield_interactions
 from cpxm.access.principal import Principal
 from cpxm.access.roles import Role
 from cpxm.auth.service import create_user
+from cpxm.interactions.schemas import interaction_out
 from cpxm.workspace.models import AuditLogEntry
 from tests.factories import make_interaction, make_stakeholder, make_taxonomy
 
@@ -172,3 +174,21 @@ def test_an_update_is_audited_with_old_and_new_values(session: Session) -> None:
     assert changes["email"]["old"].startswith("sha256:")
     assert changes["email"]["old"] != changes["email"]["new"]
     assert "example.org" not in str(entry.details)
+
+
+def test_a_shared_view_shields_as_a_new_one_and_only_for_its_principal(
+    session: Session,
+) -> None:
+    make_taxonomy(session)
+    patient = make_stakeholder(session, type="patient")
+    interaction = make_interaction(session, stakeholder=patient)
+    analyst = Principal(1, "a@example.com", "Analyst", Role.ANALYST, method="token")
+    lead = Principal(2, "l@example.com", "Lead", Role.CX_LEAD, method="token")
+    records = [interaction_out(interaction)]
+    view = RecordView(session, analyst)
+
+    assert shield_interactions(session, analyst, records, view=view) == shield_interactions(
+        session, analyst, records
+    )
+    with pytest.raises(ValueError, match="its own principal"):
+        shield_interactions(session, lead, records, view=view)
