@@ -36,11 +36,8 @@ def upgrade() -> None:
     op.create_table(
         "response_exposures",
         sa.Column("response_id", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("dimension", sa.String(length=20), nullable=False),
-        sa.Column("code", sa.String(length=40), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "response_id", "dimension", "code", name=op.f("pk_response_exposures")
-        ),
+        sa.Column("touchpoints", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("response_id", name=op.f("pk_response_exposures")),
     )
     op.create_table(
         "summary_stamps",

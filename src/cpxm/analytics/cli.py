@@ -49,6 +49,6 @@ def rebuild_command() -> None:
     console.print(f"rebuilt interaction_daily_counts: {groups:,} groups", highlight=False)
     console.print(
         f"rebuilt response_touch_summaries: {touches.responses:,} responses; "
-        f"response_exposures: {touches.exposures:,} rows",
+        f"response_exposures: {touches.exposures:,} responses",
         highlight=False,
     )

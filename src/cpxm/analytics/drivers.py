@@ -24,7 +24,12 @@ from cpxm.access.confidential import refuse_confidential_figures
 from cpxm.analytics import stats
 from cpxm.analytics.facts import Slice, dimension_labels, score_answers, validate_slice
 from cpxm.analytics.query import fetch, table
-from cpxm.analytics.touch_summaries import EXPOSURE_DAYS, exposure_touches, touch_summaries_fresh
+from cpxm.analytics.touch_summaries import (
+    EXPOSURE_DAYS,
+    exposed_to,
+    exposure_touches,
+    touch_summaries_fresh,
+)
 from cpxm.errors import FieldError, field_error
 from cpxm.surveys.models import Question, Survey
 from cpxm.web.templating import humanise
@@ -166,13 +171,14 @@ def _exposure_flags(
     ``summarised``: read from ``response_exposures`` (fresh, kept for ``EXPOSURE_DAYS``: see
     :mod:`cpxm.analytics.touch_summaries`), else from the interactions."""
     if summarised:
+        # One row per response, a flag per touchpoint from its list: no pivot, no grouping.
         kept = table("response_exposures")
-        mine = kept.filter(kept.response_id.isin(answers.response_id))
-        return mine.group_by(x_response=mine.response_id).aggregate(
+        return kept.select(
+            x_response=kept.response_id,
             **{
-                column: ((mine.dimension == dimension) & (mine.code == code)).ifelse(1, 0).max()
+                column: exposed_to(kept.touchpoints, dimension, code).ifelse(1, 0)
                 for column, dimension, code in touchpoints
-            }
+            },
         )
     respondents = answers.select(
         r_id=answers.response_id,
@@ -308,7 +314,7 @@ def key_drivers(session: Session, query: DriverQuery) -> DriverReport:
     refuse_confidential_figures(
         session, survey_codes=[query.survey, *query.slice.values("survey")], question_id=None
     )
-    survey_name, _, questions = _survey_questions(session, query.survey)
+    survey_name, survey_id, questions = _survey_questions(session, query.survey)
     outcome = _outcome(questions, query)
     predictors = [variable for variable in questions if variable is not outcome]
     if not predictors:
@@ -319,6 +325,9 @@ def key_drivers(session: Session, query: DriverQuery) -> DriverReport:
     answers = score_answers(
         question_id=None,
         question_types=NUMERIC_TYPES,
+        # By id as well as by the slice's code: the id filters the responses before the joins,
+        # so other surveys' answers never enter the shared pivot (two thirds at scale 10).
+        survey_id=survey_id,
         slice_=Slice(
             (*query.slice.filters, ("survey", query.survey)),
             query.slice.date_from,

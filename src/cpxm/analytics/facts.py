@@ -167,6 +167,7 @@ def score_answers(
     dimensions: Iterable[str] = (),
     exclude_survey_kinds: tuple[str, ...] = (),
     only_survey_kinds: tuple[str, ...] = (),
+    survey_id: int | None = None,
 ) -> ir.Table:
     """One row per valid numeric answer of complete responses, with the dimensions asked for.
 
@@ -203,6 +204,8 @@ def score_answers(
         answered_at=answered_at,
     )
     complete = _date_range(complete, complete.answered_at, slice_)
+    if survey_id is not None:
+        complete = complete.filter(complete.survey_id == survey_id)
     if exclude_survey_kinds:
         surveys = table("surveys")
         excluded = surveys.filter(surveys.kind.isin(exclude_survey_kinds)).id

@@ -107,14 +107,15 @@ class ResponseTouchSummary(Base):
 
 
 class ResponseExposure(Base):
-    """A department or channel the respondent met in the 30 days before answering: the
-    drivers page's touchpoints (``cpxm.analytics.touch_summaries``)."""
+    """The departments and channels the respondent met in the 30 days before answering, as
+    ``,department:<code>,channel:<code>,`` (each once, in no order): the drivers page's
+    touchpoints (``cpxm.analytics.touch_summaries``). One row per response with any, so the page
+    joins one row per response instead of pivoting one row per touchpoint."""
 
     __tablename__ = "response_exposures"
 
     response_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    dimension: Mapped[str] = mapped_column(String(20), primary_key=True)
-    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    touchpoints: Mapped[str] = mapped_column(Text)
 
 
 class SummaryStamp(Base):

@@ -152,19 +152,32 @@ def _exposure_rows() -> ir.Table:
     pairs = joined.select("r_id", "x_department", "x_channel").distinct()
     by_dimension = [
         pairs.filter(pairs[f"x_{dimension}"].notnull()).select(
-            response_id=pairs.r_id,
-            dimension=ibis.literal(dimension),
-            code=pairs[f"x_{dimension}"],
+            r_id=pairs.r_id, touchpoint=touchpoint_key(dimension, pairs[f"x_{dimension}"])
         )
         for dimension in EXPOSURE_DIMENSIONS
     ]
-    return by_dimension[0].union(*by_dimension[1:], distinct=True)
+    met = by_dimension[0].union(*by_dimension[1:], distinct=True)
+    listed = met.group_by("r_id").aggregate(touchpoints=met.touchpoint.group_concat(","))
+    return listed.select(
+        response_id=listed.r_id,
+        touchpoints=ibis.literal(",") + listed.touchpoints + ibis.literal(","),
+    )
+
+
+def touchpoint_key(dimension: str, code: ir.StringValue | str) -> ir.StringValue:
+    """``department:<code>`` or ``channel:<code>``, as ``response_exposures`` lists them."""
+    return ibis.literal(f"{dimension}:") + code
+
+
+def exposed_to(touchpoints: ir.StringValue, dimension: str, code: str) -> ir.BooleanValue:
+    """Whether a ``response_exposures.touchpoints`` list holds this department or channel."""
+    return touchpoints.contains(f",{dimension}:{code},")
 
 
 @dataclass(frozen=True)
 class TouchSummaryRefresh:
     responses: int  # responses with earlier touches
-    exposures: int  # (response, department or channel) rows
+    exposures: int  # responses that met a department or channel in the window
 
 
 def _fingerprint_text(session: Session) -> str:
