@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cpxm.auth.service import create_user
-from cpxm.feedback.models import FeedbackAnalysis
+from cpxm.feedback.models import FeedbackAnalysis, FeedbackItem
 from cpxm.identity.models import MatchPair, SourceRecord
 from cpxm.safety.screening import screen_items
 from tests.auth.signing import signing_headers
@@ -105,7 +106,13 @@ def test_a_feedback_search_never_matches_words_the_role_may_not_read(
     listed = commercial.get("/feedback", params={"sort": "oldest"}).text
     assert ids[8] in _feedback_rows(listed)  # listed, its words withheld
     admin = client_as("admin")
-    assert _feedback_rows(admin.get("/feedback", params={"q": "Comment 8:"}).text) == [ids[8]]
+    found = admin.get("/feedback", params={"q": "Comment 8:"}).text
+    assert _feedback_rows(found) == [ids[8]]
+    # The writer by name, linked to the profile, for a role that may see who they are; never
+    # their name for one that may not.
+    writer = session.scalar(select(FeedbackItem.stakeholder_id).where(FeedbackItem.id == ids[8]))
+    assert f'<a href="/stakeholders/{writer}">Maria Keller</a>' in found
+    assert "Maria Keller" not in listed and 'class="pseudonym"' in listed
 
 
 def test_the_pv_queue_searches_filters_sorts_and_exports_without_marking_anything(
