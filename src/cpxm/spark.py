@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import tempfile
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -84,6 +87,35 @@ def similarity_jar() -> str | None:
     return str(similarity_jar_location())
 
 
+# Spark's default logging prints a banner and start-up warnings (no native Hadoop library, the
+# host name) on the stderr of every command that starts it; CPXM's shows Spark's errors only.
+# A deployment's own ``-Dlog4j2.configurationFile`` in spark.driver.extraJavaOptions wins.
+_LOG4J2_PROPERTIES = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = stderr
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+# PySpark's gateway counts as a shell, whose level Spark otherwise sets to WARN, saying so.
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
+"""
+
+
+def _log4j2_file() -> Path:
+    """The logging settings above as a file the driver's JVM reads (written once per user)."""
+    path = Path(tempfile.gettempdir()) / f"cpxm-spark-log4j2-{os.getuid()}.properties"
+    if not path.exists() or path.read_text(encoding="utf-8") != _LOG4J2_PROPERTIES:
+        with tempfile.NamedTemporaryFile(
+            "w", dir=path.parent, prefix=path.name, delete=False, encoding="utf-8"
+        ) as handle:
+            handle.write(_LOG4J2_PROPERTIES)
+        os.replace(handle.name, path)
+    return path
+
+
 def _is_local(master: str) -> bool:
     return master == "local" or master.startswith("local[")
 
@@ -108,6 +140,9 @@ def get_spark() -> SparkSession:
     if _is_local(master):
         # Spark otherwise looks the host name up and binds to the interface it finds.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python functions (identity's DuckDB functions) run in worker processes, by default
+        # whatever ``python3`` is on the PATH; this interpreter has CPXM's packages.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = (
             builder.config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.bindAddress", "127.0.0.1")
@@ -122,6 +157,10 @@ def get_spark() -> SparkSession:
     if jar is not None:
         jars = [jar, *(part for part in conf.pop("spark.jars", "").split(",") if part)]
         builder = builder.config("spark.jars", ",".join(jars))
+    java_options = f"-Dlog4j2.configurationFile=file:{_log4j2_file()}"
+    if conf.get("spark.driver.extraJavaOptions"):
+        java_options += " " + conf.pop("spark.driver.extraJavaOptions")
+    builder = builder.config("spark.driver.extraJavaOptions", java_options)
     for key, value in conf.items():
         builder = builder.config(key, value)
     try:
