@@ -11,6 +11,9 @@ import pytest
 from cpxm.spark import get_spark, unavailable_reason
 
 MASTER = "local[2]"
+# The tests' Spark jobs are small and short: the JVM's quick compiler alone halves its CPU
+# to start and run a first job here (10 s against 17 s), and changes no result.
+JAVA_OPTIONS = "spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1"
 
 
 def spark_session() -> Iterator[object]:
@@ -20,5 +23,6 @@ def spark_session() -> Iterator[object]:
     if not get_spark.cache_info().currsize:
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv("CPXM_SPARK_MASTER", MASTER)
+            patch.setenv("CPXM_SPARK_CONF", JAVA_OPTIONS)
             get_spark()
     yield get_spark()
