@@ -148,6 +148,11 @@ def get_spark() -> SparkSession:
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
+            # Not a ``spark-warehouse`` folder in whatever folder the command ran in.
+            .config(
+                "spark.sql.warehouse.dir",
+                str(Path(tempfile.gettempdir()) / f"cpxm-spark-warehouse-{os.getuid()}"),
+            )
             # A local session's data is small; Spark's default 200 shuffle partitions would cost
             # more in task start-up than the work.
             .config("spark.sql.shuffle.partitions", str(max(2, (os.cpu_count() or 2) * 2)))

@@ -3,7 +3,9 @@ the UTC time zone, bound to loopback; a bad setting is an error that names it.""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +25,14 @@ def test_session_is_built_from_settings(spark: Any) -> None:
     assert conf.get("spark.sql.session.timeZone") == "UTC"
     assert conf.get("spark.driver.bindAddress") == "127.0.0.1"
     assert conf.get("spark.ui.enabled") == "false"
+    # Spark's own files go to the temporary folder, not the folder the command ran in, and
+    # its log shows errors only (CPXM's log4j2 file, read by the driver's JVM).
+    assert spark.conf.get("spark.sql.warehouse.dir").startswith(
+        ("file:" + tempfile.gettempdir(), tempfile.gettempdir())
+    )
+    log4j2 = conf.get("spark.driver.extraJavaOptions").split("-Dlog4j2.configurationFile=file:")
+    assert len(log4j2) == 2
+    assert "rootLogger.level = error" in Path(log4j2[1].split()[0]).read_text(encoding="utf-8")
     assert get_spark() is spark  # one session per process
 
 
