@@ -48,5 +48,15 @@ def contains_text(column: Any, text: str) -> ColumnElement[bool]:
     return folded(column).like(pattern, escape="\\")
 
 
+def record_number(text: str) -> int | None:
+    """The record number a search names ("12" or "#12"), or None: ASCII digits only ("²" is a
+    digit to Python but not to ``int``) and few enough for the store's 64-bit integer columns, so
+    a long run of digits is searched as text rather than refused as out of range."""
+    number = text.strip().removeprefix("#")
+    if number.isascii() and number.isdigit() and len(number) <= 18:
+        return int(number)
+    return None
+
+
 def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -308,3 +308,23 @@ def test_surveys_are_searched_sorted_and_exported_in_the_same_order(
     exported = _csv(lead.get("/surveys/export.csv", params={"sort": "name", "q": "p"}))
     assert [row["name"] for row in exported] == ["alpha relationship", "Zeta pulse"]
     assert lead.get("/surveys", params={"sort": "size"}).status_code in (400, 422)
+
+
+def test_a_search_is_a_record_number_only_when_the_store_could_hold_it(
+    client_as: Callable[[str], TestClient], session: Session
+) -> None:
+    """A search of "#12" or "12" also finds record 12; digits too many for an id, or a digit
+    that is not ASCII ("²"), are searched as text: never a 422 or a 500 for what was typed."""
+    ids = _feedback(session)
+    admin = client_as("admin")
+    for q in (f"#{ids[3]}", str(ids[3])):
+        assert ids[3] in _feedback_rows(admin.get("/feedback", params={"q": q}).text)
+    for path in ("/feedback", "/feedback/export.csv", "/safety", "/safety/export.csv"):
+        for q in ("#" + "9" * 40, "9" * 19, "²", "#²"):
+            response = admin.get(path, params={"q": q})
+            assert response.status_code == 200, (path, q, response.text[:300])
+    for path in ("/safety/triage", "/safety/triage/export.csv", "/cases", "/cases/export.csv"):
+        for q in ("#" + "9" * 40, "²", "#²"):
+            response = admin.get(path, params={"q": q})
+            assert response.status_code == 200, (path, q, response.text[:300])
+    assert _feedback_rows(admin.get("/feedback", params={"q": "²"}).text) == []

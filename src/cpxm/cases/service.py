@@ -35,7 +35,7 @@ from cpxm.governance import service as governance
 from cpxm.governance.service import Party
 from cpxm.stakeholders.models import Stakeholder
 from cpxm.stakeholders.service import golden_ids
-from cpxm.textmatch import contains_text
+from cpxm.textmatch import contains_text, record_number
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Country, Department, Team, TherapeuticArea, User
 
@@ -383,8 +383,8 @@ def _matching(text: str, unsearchable_types: tuple[str, ...]) -> Any:
     if unsearchable_types:
         named = named.where(Stakeholder.type.not_in(unsearchable_types))
     condition = contains_text(Case.title, text) | Case.stakeholder_id.in_(named)
-    if text.isdigit() and len(text) <= 18:
-        condition = condition | (Case.id == int(text))
+    if (number := record_number(text)) is not None:
+        condition = condition | (Case.id == number)
     return condition
 
 

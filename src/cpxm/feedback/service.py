@@ -24,7 +24,7 @@ from cpxm.stakeholders.service import golden_ids
 from cpxm.surveys.models import Response
 from cpxm.text import ProductCatalogue, TextAnalysis, build_catalogue
 from cpxm.text.themes import theme_labels
-from cpxm.textmatch import contains_text
+from cpxm.textmatch import contains_text, record_number
 from cpxm.timeutil import to_naive_utc, utc_now
 from cpxm.workspace.models import Channel, Product
 
@@ -289,8 +289,8 @@ def _filtered(query: Any, feedback_filter: FeedbackFilter) -> Any:  # any Select
             FeedbackAnalysis.redacted_text if feedback_filter.q_in_redacted else FeedbackItem.text
         )
         matches = [contains_text(words, text)]
-        if text.isascii() and text.lstrip("#").isdigit():
-            matches.append(FeedbackItem.id == int(text.lstrip("#")))
+        if (number := record_number(text)) is not None:
+            matches.append(FeedbackItem.id == number)
         query = query.where(or_(*matches))
     return query
 

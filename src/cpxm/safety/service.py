@@ -26,7 +26,7 @@ from cpxm.safety.calendar import escalation_level, handoff_due
 from cpxm.safety.models import CASE_KINDS, CASE_STATUSES, SafetyCase, SafetyCaseEvent
 from cpxm.stakeholders.models import Consent, Stakeholder
 from cpxm.surveys.models import Response
-from cpxm.textmatch import contains_text
+from cpxm.textmatch import contains_text, record_number
 from cpxm.timeutil import utc_now
 from cpxm.workspace.models import Product
 
@@ -381,8 +381,8 @@ def _filtered(query: Select[Any], case_filter: CaseFilter, now: datetime) -> Sel
             contains_text(cast(SafetyCase.event_terms, String), text),
             contains_text(SafetyCase.verbatim, text),
         ]
-        if text.isascii() and text.lstrip("#").isdigit():
-            words.append(SafetyCase.id == int(text.lstrip("#")))
+        if (number := record_number(text)) is not None:
+            words.append(SafetyCase.id == number)
         query = query.where(or_(*words))
     return query
 

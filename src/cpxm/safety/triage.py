@@ -29,7 +29,7 @@ from cpxm.safety.models import (
     SafetyTriageItem,
 )
 from cpxm.text.safety import SafetyMention
-from cpxm.textmatch import contains_text
+from cpxm.textmatch import contains_text, record_number
 from cpxm.timeutil import utc_now
 
 
@@ -153,10 +153,9 @@ def _filtered(query: Select[Any], triage_filter: TriageFilter) -> Select[Any]:
             contains_text(SafetyTriageItem.product_code, text),
             contains_text(SafetyTriageItem.product_written, text),
         ]
-        number = text.lstrip("#")
-        if number.isascii() and number.isdigit() and len(number) <= 18:
-            words.append(SafetyTriageItem.id == int(number))
-            words.append(SafetyTriageItem.feedback_item_id == int(number))
+        if (number := record_number(text)) is not None:
+            words.append(SafetyTriageItem.id == number)
+            words.append(SafetyTriageItem.feedback_item_id == number)
         query = query.where(or_(*words))
     return query
 
