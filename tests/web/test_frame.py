@@ -135,6 +135,10 @@ def test_a_busy_store_is_a_page_for_pages_and_json_for_the_api(app: FastAPI) -> 
         assert page.headers["content-type"].startswith("text/html")
         assert '<html lang="en"' in page.text and "<title>503 · The store is busy" in page.text
         assert "Nothing was changed" in page.text
-        assert 'href="http://testserver/busy">Try again</a>' in page.text
+        assert 'href="/busy">Try again</a>' in page.text
+        # The same page again on this site, whatever Host the request named.
+        elsewhere = client.get("/busy?q=M%C3%BCller", headers={**HTML, "host": "evil.example"})
+        assert 'href="/busy?q=M%C3%BCller">Try again</a>' in elsewhere.text
+        assert "evil.example" not in elsewhere.text
         api = client.get("/api/v1/busy", headers=HTML)
         assert api.status_code == 503 and "try again in a moment" in api.json()["detail"]

@@ -61,11 +61,18 @@ def _busy_response(scope: Scope) -> Response:
             "heading": TITLES[503],
             "messages": [STORE_BUSY[0].upper() + STORE_BUSY[1:] + "."],
             "hint": HINTS[503],
-            "retry": str(request.url) if request.method == "GET" else None,
+            "retry": _same_page(request) if request.method == "GET" else None,
         },
         status_code=503,
         headers=headers,
     )
+
+
+def _same_page(request: Request) -> str:
+    # A path, not the absolute URL: that is built from the Host header a client sends (a link
+    # to another site) and, behind a proxy ending TLS, from the scheme the app saw (http).
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
 
 
 class StoreUnavailableMiddleware:
