@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from cpxm.analytics.kept import refresh_kept_summaries
 from cpxm.analytics.summaries import (
     rebuild_summaries,
     refresh_planner_statistics,
@@ -39,16 +40,22 @@ def check_command() -> None:
 
 @analytics_app.command("rebuild")
 def rebuild_command() -> None:
-    """Recount the interaction summary from the interactions and recompute what respondents
-    met before answering, in one transaction, and refresh the planner's statistics (SQLite
-    never gathers them by itself)."""
+    """Recount the interaction summary from the interactions, recompute what respondents met
+    before answering and the coordination and EX-CX pages' summaries, in one transaction, and
+    refresh the planner's statistics (SQLite never gathers them by itself)."""
     with cli_session() as session:
         groups = rebuild_summaries(session)
         touches = refresh_touch_summaries(session)
         refresh_planner_statistics(session)
+        kept = refresh_kept_summaries(session)
     console.print(f"rebuilt interaction_daily_counts: {groups:,} groups", highlight=False)
     console.print(
         f"rebuilt response_touch_summaries: {touches.responses:,} responses; "
         f"response_exposures: {touches.exposures:,} responses",
         highlight=False,
     )
+    for name, rows in kept.items():
+        if rows is None:
+            console.print(f"{name} summary: not kept (Spark engine, or facts changed meanwhile)")
+        else:
+            console.print(f"rebuilt the {name} summary: {rows:,} rows", highlight=False)

@@ -1,18 +1,16 @@
 """Coordination: how hard the company presses on each stakeholder, "ping-pong" between
 departments, what it does to later experience, and who is affected now.
 
-A ping-pong episode is N or more distinct departments contacting one stakeholder (outbound)
-within D days. It is found without a self-join: ordered by time per stakeholder, a running
-maximum per department keeps the last time each department made contact, and a contact is in
-an episode when at least N of those times fall in the D days up to it. Consecutive such contacts
-less than D days apart are one episode.
+The queries (and what a ping-pong episode is) are in :mod:`cpxm.analytics.coordination_queries`;
+a cold page reads the summary the store keeps of them (:mod:`cpxm.analytics.coordination_summary`)
+when it describes the facts as they are, and computes from the facts otherwise.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, time, timedelta
 
 import ibis
@@ -22,32 +20,32 @@ from sqlalchemy.orm import Session
 from cpxm.access import Domain, Principal, cells, shield_analytics_rows
 from cpxm.access.purposes import objecting, permitted
 from cpxm.analytics import stats
-from cpxm.analytics.facts import (
-    EMPLOYEE_SURVEY_KINDS,
-    GRAINS,
-    NONE_KEY,
-    Slice,
-    dimension_labels,
-    label_for,
-    validate_slice,
+from cpxm.analytics.coordination_queries import (
+    BUCKET_LABELS,
+    CoordinationQuery,
+    bucket_of,
+    effect_moments,
+    episode_contacts,
+    outbound,
+    per_stakeholder_period,
+    stakeholder_filter,
+    within_dates,
 )
+from cpxm.analytics.coordination_summary import KeptCoordination, Pressure, kept_coordination
+from cpxm.analytics.facts import GRAINS, dimension_labels, label_for, validate_slice
 from cpxm.analytics.query import as_date, as_datetime, fetch, table
 from cpxm.analytics.service import ReportCache
 from cpxm.errors import FieldError, field_error
 
-SECONDS_PER_DAY = 86_400
-PRESSURE_BUCKETS = ((1, 1), (2, 2), (3, 3), (4, 5), (6, 9), (10, 10_000))
-
-
-@dataclass(frozen=True)
-class CoordinationQuery:
-    min_departments: int = 3  # N
-    window_days: int = 7  # D
-    grain: str = "month"
-    slice: Slice = field(default_factory=Slice)  # stakeholder filters and the date range
-    outcome_survey: str | None = None  # default: every NPS question outside employee surveys
-    as_of: date | None = None  # "now" for the affected list; default: the latest contact
-    top: int = 25
+# Other pages filter and date their rows as this one does.
+_stakeholder_filter = stakeholder_filter
+_dated = within_dates
+__all__ = [
+    "CoordinationQuery",
+    "CoordinationReport",
+    "coordination_for_viewer",
+    "coordination_report",
+]
 
 
 @dataclass(frozen=True)
@@ -125,128 +123,76 @@ def _validate(session: Session, query: CoordinationQuery) -> None:
     validate_slice(session, query.slice)
 
 
-def _outbound(query: CoordinationQuery, *, dated: bool = True) -> ir.Table:
-    """Outbound contacts of the sliced stakeholders (stakeholder filters and dates only)."""
-    interactions = table("interactions")
-    contacts = interactions.filter(interactions.direction == "outbound").select(
-        "stakeholder_id", "occurred_at", "department_code", "channel_code"
+def _pressure(session: Session, contacts: ir.Table, dimension: str, grain: str) -> list[Pressure]:
+    pairs = per_stakeholder_period(contacts, grain, dimension)
+    summary = pairs.group_by("key").aggregate(
+        contacts=pairs.contacts.sum(),
+        stakeholders=pairs.stakeholder_id.nunique(),
+        pairs=pairs.count(),
     )
-    if dated and query.slice.date_from is not None:
-        start = datetime.combine(query.slice.date_from, time.min)
-        contacts = contacts.filter(contacts.occurred_at >= ibis.literal(start))
-    if dated and query.slice.date_to is not None:
-        end = datetime.combine(query.slice.date_to + timedelta(days=1), time.min)
-        contacts = contacts.filter(contacts.occurred_at < ibis.literal(end))
-    return _stakeholder_filter(contacts, query.slice)
-
-
-def _stakeholder_filter(relation: ir.Table, slice_: Slice) -> ir.Table:
-    columns = {"stakeholder_type": "type", "country": "country_code", "specialty": "specialty"}
-    wanted = [(columns[d], value) for d, value in slice_.filters if d in columns]
-    unsupported = [d for d, _ in slice_.filters if d not in columns]
-    if unsupported:
-        raise FieldError(
-            [field_error(d, "coordination filters by stakeholder_type, country or specialty", d)
-             for d in unsupported]
-        )  # fmt: skip
-    if not wanted:
-        return relation
-    stakeholders = table("stakeholders")
-    chosen = stakeholders.filter(
-        *[
-            stakeholders[column].isnull() if value == NONE_KEY else stakeholders[column] == value
-            for column, value in wanted
-        ]
-    ).id
-    return relation.filter(relation.stakeholder_id.isin(chosen))
-
-
-def _pressure(
-    session: Session, contacts: ir.Table, dimension: str, grain: str, labels: dict[str, str]
-) -> list[PressureRow]:
-    period = contacts.occurred_at.truncate(GRAINS[grain])
-    per_pair = contacts.group_by(
-        key=contacts[dimension], stakeholder_id=contacts.stakeholder_id, period=period
-    ).aggregate(contacts=contacts.count())
-    summary = per_pair.group_by("key").aggregate(
-        contacts=per_pair.contacts.sum(),
-        stakeholders=per_pair.stakeholder_id.nunique(),
-        pairs=per_pair.count(),
-    )
-    rows = [
-        PressureRow(
-            key=row["key"],
-            label=label_for(labels, row["key"]),
-            contacts=int(row["contacts"]),
-            stakeholders=int(row["stakeholders"]),
-            stakeholder_periods=int(row["pairs"]),
-            contacts_per_stakeholder_period=int(row["contacts"]) / int(row["pairs"]),
-        )
+    return [
+        Pressure(row["key"], int(row["contacts"]), int(row["stakeholders"]), int(row["pairs"]))
         for row in fetch(session, summary)
     ]
-    return sorted(rows, key=lambda row: -(row.contacts or 0))
 
 
-def _distribution(session: Session, contacts: ir.Table, grain: str) -> list[tuple[str, int]]:
-    period = contacts.occurred_at.truncate(GRAINS[grain])
-    per_pair = contacts.group_by(stakeholder_id=contacts.stakeholder_id, period=period).aggregate(
-        contacts=contacts.count()
-    )
-    bucket = ibis.cases(
-        *[
-            (per_pair.contacts.between(low, high), f"{low}" if low == high else f"{low}-{high}")
-            for low, high in PRESSURE_BUCKETS[:-1]
-        ],
-        else_=f"{PRESSURE_BUCKETS[-1][0]}+",
-    )
-    counted = per_pair.group_by(bucket=bucket).aggregate(pairs=per_pair.count())
-    found = {row["bucket"]: int(row["pairs"]) for row in fetch(session, counted)}
-    labels = [f"{low}" if low == high else f"{low}-{high}" for low, high in PRESSURE_BUCKETS[:-1]]
-    labels.append(f"{PRESSURE_BUCKETS[-1][0]}+")
-    return [(label, found.get(label, 0)) for label in labels]
+def _pressure_rows(found: list[Pressure], labels: dict[str, str]) -> list[PressureRow]:
+    rows = [
+        PressureRow(
+            key=row.key,  # type: ignore[arg-type]
+            label=label_for(labels, row.key),  # type: ignore[arg-type]
+            contacts=row.contacts,
+            stakeholders=row.stakeholders,
+            stakeholder_periods=row.stakeholder_periods,
+            contacts_per_stakeholder_period=row.contacts / row.stakeholder_periods,
+        )
+        for row in found
+    ]
+    # Most contacts first; ties by key, so the summary and the facts give one order.
+    return sorted(rows, key=lambda row: (-(row.contacts or 0), str(row.key)))
 
 
-def episode_contacts(
-    departments: list[str], query: CoordinationQuery, *, since: datetime | None = None
-) -> ir.Table:
-    """Outbound contacts with ``in_episode`` (>= N departments in the D days up to it),
-    ``departments_in_window`` and ``episode_start`` (1 where a new episode begins)."""
-    contacts = _outbound(query, dated=False)
-    if since is not None:
-        contacts = contacts.filter(contacts.occurred_at >= ibis.literal(since))
-    epoch = contacts.occurred_at.epoch_seconds()
-    history = ibis.window(
-        group_by=contacts.stakeholder_id, order_by=contacts.occurred_at, rows=(None, 0)
-    )
-    latest = {
-        f"last_{index}": (contacts.department_code == department)
-        .ifelse(epoch, ibis.null("int64"))
-        .max()
-        .over(history)
-        for index, department in enumerate(departments)
-    }
-    with_latest = contacts.mutate(epoch=epoch, **latest)
-    horizon = with_latest.epoch - query.window_days * SECONDS_PER_DAY
-    in_window = sum(
-        (
-            (
-                with_latest[f"last_{index}"].notnull() & (with_latest[f"last_{index}"] > horizon)
-            ).ifelse(1, 0)
-            for index in range(len(departments))
-        ),
-        ibis.literal(0),
-    )
-    counted = with_latest.select(
-        "stakeholder_id", "occurred_at", "epoch", departments_in_window=in_window
-    )
-    flagged = counted.filter(counted.departments_in_window >= query.min_departments)
-    previous = flagged.epoch.lag().over(
-        ibis.window(group_by=flagged.stakeholder_id, order_by=flagged.occurred_at)
-    )
-    return flagged.mutate(
-        episode_start=(
-            previous.isnull() | (flagged.epoch - previous > query.window_days * SECONDS_PER_DAY)
-        ).ifelse(1, 0)
+def _distribution(session: Session, contacts: ir.Table, grain: str) -> dict[str, int]:
+    pairs = per_stakeholder_period(contacts, grain)
+    counted = pairs.group_by(bucket=bucket_of(pairs.contacts)).aggregate(pairs=pairs.count())
+    return {row["bucket"]: int(row["pairs"]) for row in fetch(session, counted)}
+
+
+def _episodes(
+    session: Session, departments: list[str], query: CoordinationQuery
+) -> tuple[dict[str, int], int]:
+    """Episodes starting per period, and the stakeholders with one, from the facts."""
+    dated = within_dates(episode_contacts(departments, query), query.slice)
+    starts = dated.filter(dated.episode_start == 1)
+    per_stakeholder = starts.group_by(
+        stakeholder_id=starts.stakeholder_id,
+        period=starts.occurred_at.truncate(GRAINS[query.grain]),
+    ).aggregate(episodes=starts.count())
+    # One pass of the window query; totals and the per-period series are sums of its rows.
+    episode_rows = fetch(session, per_stakeholder)
+    per_period: dict[str, int] = {}
+    for row in episode_rows:
+        period = str(as_date(row["period"]))
+        per_period[period] = per_period.get(period, 0) + int(row["episodes"])
+    return per_period, len({row["stakeholder_id"] for row in episode_rows})
+
+
+def _from_facts(
+    session: Session, departments: list[str], query: CoordinationQuery
+) -> KeptCoordination:
+    """The figures the summary keeps, computed from the facts (any query)."""
+    contacts = outbound(query)
+    per_period, with_episodes = _episodes(session, departments, query)
+    return KeptCoordination(
+        pressure={
+            "department": _pressure(session, contacts, "department_code", query.grain),
+            "channel": _pressure(session, contacts, "channel_code", query.grain),
+        },
+        distribution=_distribution(session, contacts, query.grain),
+        stakeholders_contacted=_count_distinct_stakeholders(session, contacts),
+        episodes_by_period=per_period,
+        stakeholders_with_episodes=with_episodes,
+        effect=_effect_moments(session, departments, query),
     )
 
 
@@ -262,33 +208,19 @@ def coordination_report(
     viewer may see records), whole: ``coordination_for_viewer`` shields it for the viewer."""
     _validate(session, query)
     departments = sorted(dimension_labels(session, "department"))
-    contacts = _outbound(query)
-    by_department = _pressure(
-        session, contacts, "department_code", query.grain, dimension_labels(session, "department")
-    )
-    by_channel = _pressure(
-        session, contacts, "channel_code", query.grain, dimension_labels(session, "channel")
-    )
-    contacted = _count_distinct_stakeholders(session, contacts)
-
-    dated = _dated(episode_contacts(departments, query), query.slice)
-    starts = dated.filter(dated.episode_start == 1)
-    per_stakeholder_period = starts.group_by(
-        stakeholder_id=starts.stakeholder_id,
-        period=starts.occurred_at.truncate(GRAINS[query.grain]),
-    ).aggregate(episodes=starts.count())
-    # One pass of the window query; totals and the per-period series are sums of its rows.
-    episode_rows = fetch(session, per_stakeholder_period)
-    per_period: dict[str, int] = {}
-    for row in episode_rows:
-        period = str(as_date(row["period"]))
-        per_period[period] = per_period.get(period, 0) + int(row["episodes"])
-    episodes_by_period = sorted(per_period.items())
-    totals = {
-        "episodes": sum(per_period.values()),
-        "stakeholders": len({row["stakeholder_id"] for row in episode_rows}),
-    }
-    effect = _effect(session, departments, query)
+    figures = kept_coordination(session, query, departments)
+    if figures is None:
+        figures = _from_facts(session, departments, query)
+    if figures.episodes_by_period is None or figures.stakeholders_with_episodes is None:
+        per_period, with_episodes = _episodes(session, departments, query)
+        figures = replace(
+            figures, episodes_by_period=per_period, stakeholders_with_episodes=with_episodes
+        )
+    if figures.effect is None:
+        figures = replace(figures, effect=_effect_moments(session, departments, query))
+    assert figures.episodes_by_period is not None and figures.effect is not None
+    episodes_by_period = sorted(figures.episodes_by_period.items())
+    effect = _effect(figures.effect)
     as_of, affected = _affected(session, departments, query) if include_affected else (None, [])
     # No figure about fewer people than the workspace's minimum cell size, with complements
     # (cpxm.access.cells): totals are shown beside every one of these breakdowns.
@@ -297,14 +229,19 @@ def coordination_report(
         effect = ExperienceEffect(
             effect.exposed_n, effect.unexposed_n, *([None] * (len(fields(effect)) - 2))
         )
+    by_department = _pressure_rows(
+        figures.pressure["department"], dimension_labels(session, "department")
+    )
+    by_channel = _pressure_rows(figures.pressure["channel"], dimension_labels(session, "channel"))
+    distribution = [(label, figures.distribution.get(label, 0)) for label in BUCKET_LABELS]
     return CoordinationReport(
         query=query,
         by_department=_small_rows_hidden(by_department, floor),
         by_channel=_small_rows_hidden(by_channel, floor),
-        distribution=_small_cells_hidden(_distribution(session, contacts, query.grain), floor),
-        episodes=int(totals["episodes"] or 0),
-        stakeholders_with_episodes=int(totals["stakeholders"] or 0),
-        stakeholders_contacted=contacted,
+        distribution=_small_cells_hidden(distribution, floor),
+        episodes=sum(figures.episodes_by_period.values()),
+        stakeholders_with_episodes=figures.stakeholders_with_episodes or 0,
+        stakeholders_contacted=figures.stakeholders_contacted,
         episodes_by_period=_small_cells_hidden(episodes_by_period, floor),
         effect=effect,
         as_of=as_of,
@@ -334,73 +271,10 @@ def _count_distinct_stakeholders(session: Session, contacts: ir.Table) -> int:
     return int(row["n"] or 0)
 
 
-def _dated(relation: ir.Table, slice_: Slice) -> ir.Table:
-    if slice_.date_from is not None:
-        start = datetime.combine(slice_.date_from, time.min)
-        relation = relation.filter(relation.occurred_at >= ibis.literal(start))
-    if slice_.date_to is not None:
-        end = datetime.combine(slice_.date_to + timedelta(days=1), time.min)
-        relation = relation.filter(relation.occurred_at < ibis.literal(end))
-    return relation
-
-
-def _effect(session: Session, departments: list[str], query: CoordinationQuery) -> ExperienceEffect:
-    """NPS answers split by whether >= N departments contacted the respondent in the D days
-    before the response started (the demo manifest's definition)."""
-    answers = table("answers")
-    questions = table("questions")
-    responses = table("responses")
-    surveys = table("surveys")
-    nps_questions = questions.filter(questions.question_type == "nps")
-    if query.outcome_survey is not None:
-        chosen = surveys.filter(surveys.code == query.outcome_survey).id
-    else:
-        chosen = surveys.filter(~surveys.kind.isin(EMPLOYEE_SURVEY_KINDS)).id
-    nps_questions = nps_questions.filter(nps_questions.survey_id.isin(chosen))
-    complete = responses.filter(
-        responses.status == "complete", responses.stakeholder_id.notnull()
-    ).select(
-        r_id=responses.id, r_stakeholder=responses.stakeholder_id, r_started=responses.started_at
-    )
-    valid = answers.filter(
-        answers.question_id.isin(nps_questions.id), answers.value_number.between(0, 10)
-    ).select(response_id=answers.response_id, score=answers.value_number)
-    scored = valid.join(complete, valid.response_id == complete.r_id)
-    scored = _stakeholder_filter(scored.rename(stakeholder_id="r_stakeholder"), query.slice)
-    scored = _dated(scored.mutate(occurred_at=scored.r_started), query.slice)
-    outbound = _outbound(query, dated=False)
-    contacts = outbound.select(
-        c_stakeholder=outbound.stakeholder_id,
-        c_at=outbound.occurred_at,
-        c_department=outbound.department_code,
-        c_epoch=outbound.occurred_at.epoch_seconds(),
-    )
-    response_epoch = scored.r_started.epoch_seconds()
-    scored = scored.mutate(r_epoch=response_epoch)
-    window = query.window_days * SECONDS_PER_DAY
-    paired = scored.left_join(
-        contacts,
-        [
-            scored.stakeholder_id == contacts.c_stakeholder,
-            # Implied by the next line; as a plain comparison it lets the (stakeholder,
-            # occurred_at) index skip the contacts after the answer.
-            contacts.c_at < scored.r_started,
-            contacts.c_epoch < scored.r_epoch,
-            contacts.c_epoch >= scored.r_epoch - window,
-        ],
-    )
-    per_response = paired.group_by("response_id", "score").aggregate(
-        departments=paired.c_department.nunique()
-    )
-    exposed = (per_response.departments >= query.min_departments).ifelse(1, 0)
-    summary = per_response.group_by(exposed=exposed).aggregate(
-        n=per_response.count(),
-        total=per_response.score.sum(),
-        total_squares=(per_response.score * per_response.score).sum(),
-        promoters=(per_response.score >= 9).ifelse(1, 0).sum(),
-        detractors=(per_response.score <= 6).ifelse(1, 0).sum(),
-    )
-    groups = {
+def _effect_moments(
+    session: Session, departments: list[str], query: CoordinationQuery
+) -> dict[int, stats.Moments]:
+    return {
         int(row["exposed"]): stats.Moments(
             n=int(row["n"]),
             total=float(row["total"]),
@@ -408,8 +282,12 @@ def _effect(session: Session, departments: list[str], query: CoordinationQuery) 
             promoters=int(row["promoters"]),
             detractors=int(row["detractors"]),
         )
-        for row in fetch(session, summary)
+        for row in fetch(session, effect_moments(departments, query))
     }
+
+
+def _effect(groups: dict[int, stats.Moments]) -> ExperienceEffect:
+    """Later NPS of respondents with and without an episode before answering (1 and 0)."""
     exposed_moments = groups.get(1, stats.ZERO)
     unexposed_moments = groups.get(0, stats.ZERO)
     if exposed_moments.n < 2 or unexposed_moments.n < 2:
@@ -460,7 +338,7 @@ def _affected(
         last_contact=recent.occurred_at.max(),
         episode_started=recent.occurred_at.min(),
     )
-    contacts = _outbound(query, dated=False)
+    contacts = outbound(query, dated=False)
     window_contacts = contacts.filter(
         contacts.occurred_at >= ibis.literal(start), contacts.occurred_at < ibis.literal(end)
     )

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from cpxm.access import cells
 from cpxm.analytics import stats
+from cpxm.analytics.ex_summary import CustomerSide, kept_customer_side
 from cpxm.analytics.facts import EMPLOYEE_SURVEY_KINDS
 from cpxm.analytics.models import ENABLERS
 from cpxm.analytics.query import as_datetime, fetch, table
@@ -191,7 +192,8 @@ def _wave_starts_query(survey_id: int) -> ir.Table:
     )
 
 
-def _wave_starts(session: Session, survey_id: int) -> list[tuple[str, datetime, int]]:
+def wave_starts(session: Session, survey_id: int) -> list[tuple[str, datetime, int]]:
+    """Each wave of the survey: its label, first invitation and invitations, oldest first."""
     found = []
     for row in fetch(session, _wave_starts_query(survey_id), on_store=True):
         starts = as_datetime(row["starts"])
@@ -516,6 +518,31 @@ def _ping_pong_query(served: ir.Table, start: datetime, end: datetime | None) ->
     return distinct.group_by("team_id").aggregate(episodes=distinct.count())
 
 
+def customer_side_from_facts(
+    session: Session, waves: list[tuple[str, datetime, int]], labels: list[str], days: int
+) -> CustomerSide:
+    """The customers each team served: contacts and ping-pong in each of ``labels``' periods,
+    after-contact CSAT/CES and last-touch NPS (``days``) in every wave, from the facts."""
+    contacts: dict[str, dict[int | None, tuple[int, int]]] = {}
+    ping_pong: dict[str, dict[int | None, int]] = {}
+    for label in labels:
+        start, end = _period(waves, label)
+        if start is None:
+            continue
+        contacts_query, ping_pong_query = _period_queries(start, end)
+        contacts[label] = _contact_rows(fetch(session, contacts_query, on_store=True))
+        ping_pong[label] = {
+            _team(row["team_id"]): int(row["episodes"])
+            for row in fetch(session, ping_pong_query, on_store=True)
+        }
+    return CustomerSide(
+        contacts=contacts,
+        ping_pong=ping_pong,
+        after_contact=_after_contact_scores(session, waves),
+        last_touch=_last_touch_nps(session, waves, days),
+    )
+
+
 # --- association across teams ------------------------------------------------------------------
 
 
@@ -587,7 +614,7 @@ def ex_report(session: Session, query: ExQuery) -> ExReport:
     survey = pulse_survey(session, query.survey)
     min_n = cells.min_cell_size(session)
     enps_question, enabler_questions = _questions(session, survey)
-    waves = _wave_starts(session, survey.id)
+    waves = wave_starts(session, survey.id)
     labels = [label for label, _starts, _invited in waves]
     if query.wave is not None and query.wave not in labels:
         allowed = ", ".join(labels) or "none yet"
@@ -650,15 +677,15 @@ def ex_report(session: Session, query: ExQuery) -> ExReport:
     ping_pong: dict[int | None, int] = {}
     after_contact: dict[tuple[str, int | None, str], stats.Moments] = {}
     last_touch: dict[tuple[str, int | None], stats.Moments] = {}
-    if period_start is not None:
-        contacts_query, ping_pong_query = _period_queries(period_start, period_end)
-        contacts = _contact_rows(fetch(session, contacts_query, on_store=True))
-        ping_pong = {
-            _team(row["team_id"]): int(row["episodes"])
-            for row in fetch(session, ping_pong_query, on_store=True)
-        }
-        after_contact = _after_contact_scores(session, waves)
-        last_touch = _last_touch_nps(session, waves, query.attribution_days)
+    if period_start is not None and wave is not None:
+        # From the summary the store keeps while it describes the facts; else from the facts.
+        side = kept_customer_side(session, survey.id, query.attribution_days)
+        if side is None:
+            side = customer_side_from_facts(session, waves, [wave], query.attribution_days)
+        contacts = side.contacts.get(wave, {})
+        ping_pong = side.ping_pong.get(wave, {})
+        after_contact = side.after_contact
+        last_touch = side.last_touch
 
     @functools.cache
     def customer_cells(label: str, team: int | None) -> dict[str, Cell]:

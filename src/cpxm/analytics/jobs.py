@@ -1,5 +1,6 @@
 """Analytics housekeeping: prune PostgreSQL's log of changing statements, and refresh the
-summaries of what respondents met before answering (:mod:`cpxm.analytics.touch_summaries`).
+summaries of what respondents met before answering (:mod:`cpxm.analytics.touch_summaries`)
+and of the coordination and EX-CX pages (:mod:`cpxm.analytics.kept`) when the facts changed.
 
 The report caches compare the log's size and end (``cpxm.analytics.service.data_fingerprint``);
 what matters is that it changes with every commit that changed a report's tables, not what it
@@ -15,6 +16,7 @@ from huey import crontab
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from cpxm.analytics.kept import kept_summaries_current, refresh_kept_summaries
 from cpxm.analytics.models import AnalyticsChange
 from cpxm.analytics.touch_summaries import refresh_if_stale
 from cpxm.jobs import job_session, periodic
@@ -43,3 +45,12 @@ def refresh_touch_summaries_when_stale() -> None:
     imports, the demo, live answers): a cheap fingerprint comparison when nothing moved."""
     with job_session() as session:
         refresh_if_stale(session)
+
+
+@periodic(crontab(minute="5-59/10"))  # between the touch summaries' refreshes
+def refresh_analytics_summaries() -> None:
+    """Rebuild the kept summaries when the facts changed since they were built (imports,
+    edits, the change log's pruning): pages compute from the facts meanwhile."""
+    with job_session() as session:
+        if not kept_summaries_current(session):
+            refresh_kept_summaries(session)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
@@ -130,3 +131,82 @@ class SummaryStamp(Base):
     built_from: Mapped[str] = mapped_column(Text)
     built_at: Mapped[datetime] = mapped_column(DateTime)
     seconds: Mapped[float] = mapped_column(Float)  # how long the build took
+
+
+class CoordinationCell(Base):
+    """Outbound contacts summed per stakeholder type and country: the coordination page's
+    figures for any grain and those two filters, without a pass over every contact.
+
+    ``measure`` is ``department`` or ``channel`` (``key`` its code), ``bucket`` (``key`` a
+    contacts-per-stakeholder-period bucket of the distribution), ``contacted`` (every outbound
+    contact) or ``episodes`` (ping-pong episode starts, for the default N and D). Rows of a
+    ``grain`` hold one ``period``: ``contacts`` (episode starts for ``episodes``) and
+    ``stakeholder_periods`` (pairs of a stakeholder and the period with a contact). Rows of grain
+    ``all`` (no period) hold ``stakeholders``: the distinct stakeholders over all time, which
+    periods cannot sum."""
+
+    __tablename__ = "coordination_cells"
+    __table_args__ = (Index("ix_coordination_cells_grain", "grain", "measure"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grain: Mapped[str] = mapped_column(String(10))
+    period: Mapped[date | None] = mapped_column(Date)
+    stakeholder_type: Mapped[str] = mapped_column(String(40))
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    measure: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str | None] = mapped_column(String(40))
+    contacts: Mapped[int] = mapped_column(BigInteger, default=0)
+    stakeholder_periods: Mapped[int] = mapped_column(BigInteger, default=0)
+    stakeholders: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class CoordinationEffectCell(Base):
+    """Moments of customer NPS answers per respondent type and country, split by whether the
+    respondent was in a ping-pong episode (the default N and D) before answering."""
+
+    __tablename__ = "coordination_effect_cells"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    stakeholder_type: Mapped[str] = mapped_column(String(40))
+    country_code: Mapped[str | None] = mapped_column(String(2))
+    exposed: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[float] = mapped_column(Float)
+    total_squares: Mapped[float] = mapped_column(Float)
+    promoters: Mapped[int] = mapped_column(BigInteger)
+    detractors: Mapped[int] = mapped_column(BigInteger)
+
+
+class ExTeamContacts(Base):
+    """The customers one team served in one wave's period of a confidential pulse: its
+    contacts, the distinct customers and the ping-pong episodes it was part of (the EX-CX page's
+    customer side, :mod:`cpxm.analytics.ex_summary`). ``team_id`` is empty for the unassigned."""
+
+    __tablename__ = "ex_team_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(Integer)
+    wave: Mapped[str] = mapped_column(String(80))
+    team_id: Mapped[int | None] = mapped_column(Integer)
+    contacts: Mapped[int] = mapped_column(BigInteger)
+    customers: Mapped[int] = mapped_column(BigInteger)
+    ping_pong_episodes: Mapped[int] = mapped_column(BigInteger)
+
+
+class ExTeamScores(Base):
+    """Moments of the customer scores one team's contacts were followed by in one wave's period:
+    ``nps`` (relationship answers whose last employee contact, in the default attribution days,
+    was the team's), ``csat`` and ``ces`` (after-contact surveys its contacts triggered)."""
+
+    __tablename__ = "ex_team_scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(Integer)
+    wave: Mapped[str] = mapped_column(String(80))
+    team_id: Mapped[int | None] = mapped_column(Integer)
+    measure: Mapped[str] = mapped_column(String(10))
+    n: Mapped[int] = mapped_column(BigInteger)
+    total: Mapped[float] = mapped_column(Float)
+    total_squares: Mapped[float] = mapped_column(Float)
+    promoters: Mapped[int] = mapped_column(BigInteger)
+    detractors: Mapped[int] = mapped_column(BigInteger)

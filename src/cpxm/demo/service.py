@@ -23,6 +23,7 @@ from sqlalchemy import Engine, Integer, Table, bindparam, func, select, text, up
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from cpxm.analytics.kept import refresh_kept_summaries
 from cpxm.analytics.touch_summaries import refresh_touch_summaries
 from cpxm.db import bulk_insert, chunked
 from cpxm.demo.activity import ChunkFacts, EventBatch, generate_chunk_events, to_datetime
@@ -198,6 +199,9 @@ def generate_demo(
     # views read it rather than every interaction (the worker keeps it fresh afterwards).
     with Session(engine) as session, session.begin():
         refresh_touch_summaries(session)
+    # The coordination and EX-CX pages' summaries, likewise.
+    with Session(engine) as session, session.begin():
+        refresh_kept_summaries(session)
     return DemoSummary(
         seed,
         scale,
