@@ -168,3 +168,26 @@ def test_the_migration_unescapes_json_stored_before(store_engine: Engine) -> Non
         assert stored[1] == '{"last_name": "MÜLLER", "city": "Köln"}'
         assert stored[2] == '{"last_name": "Plain", "note": "tab\\there"}'  # kept, escaped
         assert stored[3] == '{"last_name": "Half \\ud800 a character"}'  # not UTF-8: kept
+
+
+def test_percent_underscore_and_backslash_are_searched_as_typed(session: Session) -> None:
+    """``%``, ``_`` and ``\\`` in a search are the characters, not LIKE's wildcards, on both
+    paths (ASCII and not) and both engines."""
+    make_stakeholder(session, display_name="Dr 100% Sure")
+    make_stakeholder(session, display_name="Dr Under_Score Ölz")
+    make_stakeholder(session, display_name="Dr Back\\slash")
+    make_stakeholder(session, display_name="Dr 1000 Surely UnderXScore Ölz")
+
+    def names(q: str) -> list[str]:
+        people, total = list_stakeholders(session, q=q, limit=50, offset=0)
+        assert total == len(people)
+        return sorted(person.display_name for person in people)
+
+    assert names("100%") == ["Dr 100% Sure"]
+    assert names("0% s") == ["Dr 100% Sure"]
+    assert names("under_score") == ["Dr Under_Score Ölz"]
+    assert names("_score ölz") == ["Dr Under_Score Ölz"]  # the non-ASCII path escapes too
+    assert names("%") == ["Dr 100% Sure"]
+    assert names("_") == ["Dr Under_Score Ölz"]
+    assert names("k\\s") == ["Dr Back\\slash"]
+    assert names("ölz") == ["Dr 1000 Surely UnderXScore Ölz", "Dr Under_Score Ölz"]
