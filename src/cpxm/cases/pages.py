@@ -37,6 +37,7 @@ from cpxm.stakeholders.models import Stakeholder
 from cpxm.stakeholders.schemas import stakeholder_out
 from cpxm.timeutil import utc_now
 from cpxm.web.lists import CSV_LIMIT, ListParams, list_params, page_context, query_string
+from cpxm.web.people import people_as_shown
 from cpxm.web.templating import templates
 from cpxm.workspace.models import Team, User
 
@@ -150,16 +151,9 @@ class CaseRow:
 
 def _rows(session: DbSession, principal: Principal, cases: list[Case]) -> list[CaseRow]:
     """Each case with its person (as the role may see them) and its owner, looked up in bulk."""
-    people_ids = sorted({c.stakeholder_id for c in cases if c.stakeholder_id is not None})
-    found = (
-        session.scalars(select(Stakeholder).where(Stakeholder.id.in_(people_ids))).all()
-        if people_ids
-        else []
+    person_of = people_as_shown(
+        session, principal, (case.stakeholder_id for case in cases), purpose="case list"
     )
-    shown = shield_stakeholders(
-        session, principal, [stakeholder_out(s) for s in found], purpose="case list"
-    )
-    person_of = {s.id: view for s, view in zip(found, shown, strict=True)}
     users = dict(session.execute(select(User.id, User.display_name)).all())
     teams = dict(session.execute(select(Team.id, Team.name)).all())
     now = utc_now()

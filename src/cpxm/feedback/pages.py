@@ -8,14 +8,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
 
 from cpxm.access import (
     CommercialReader,
     Principal,
     readable_feedback_ids,
     shield_feedback,
-    shield_stakeholders,
 )
 from cpxm.access.confidential import hidden_survey_ids
 from cpxm.access.records import shows_identity
@@ -23,8 +21,7 @@ from cpxm.deps import DbSession
 from cpxm.feedback import service
 from cpxm.feedback.models import FEEDBACK_SOURCES
 from cpxm.feedback.schemas import FeedbackOut, feedback_out
-from cpxm.stakeholders.models import Stakeholder
-from cpxm.stakeholders.schemas import StakeholderOut, stakeholder_out
+from cpxm.stakeholders.schemas import StakeholderOut
 from cpxm.text.themes import theme_labels
 from cpxm.web.lists import (
     CSV_LIMIT,
@@ -36,6 +33,7 @@ from cpxm.web.lists import (
     page_context,
     query_string,
 )
+from cpxm.web.people import people_as_shown
 from cpxm.web.templating import templates
 
 router = APIRouter(prefix="/feedback", include_in_schema=False)
@@ -151,14 +149,9 @@ def _writers(
 ) -> dict[int, StakeholderOut]:
     """Who wrote the items the role may know the writer of, as the role may see them (a name
     linked to the profile), by stakeholder id."""
-    ids = {item.stakeholder_id for item in items if item.stakeholder_id is not None}
-    if not ids:
-        return {}
-    people = list(session.scalars(select(Stakeholder).where(Stakeholder.id.in_(ids))))
-    shown = shield_stakeholders(
-        session, principal, [stakeholder_out(person) for person in people], purpose="feedback list"
+    return people_as_shown(
+        session, principal, (item.stakeholder_id for item in items), purpose="feedback list"
     )
-    return {person.id: out for person, out in zip(people, shown, strict=True)}
 
 
 def _words(item: FeedbackOut) -> Any:

@@ -38,6 +38,7 @@ from cpxm.web.lists import (
     page_context,
     query_string,
 )
+from cpxm.web.people import people_as_shown
 from cpxm.web.templating import templates
 from cpxm.workspace.models import Product, Team, User
 
@@ -488,20 +489,10 @@ def _writers(
             FeedbackItem.id.in_(feedback_ids), FeedbackItem.stakeholder_id.is_not(None)
         )
     ).all()
-    people = {
-        person.id: person
-        for person in session.scalars(
-            select(Stakeholder).where(Stakeholder.id.in_({sid for _fid, sid in pairs}))
-        )
-    }
-    kept = [(fid, sid) for fid, sid in pairs if sid in people]
-    shown = shield_stakeholders(
-        session,
-        principal,
-        [stakeholder_out(people[sid]) for _fid, sid in kept],
-        purpose="PV triage list",
+    people = people_as_shown(
+        session, principal, (sid for _fid, sid in pairs), purpose="PV triage list"
     )
-    return {fid: out for (fid, _sid), out in zip(kept, shown, strict=True)}
+    return {fid: people[sid] for fid, sid in pairs if sid in people}
 
 
 @router.post("/triage/{triage_id}/decision")
