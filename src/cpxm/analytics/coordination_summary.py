@@ -48,7 +48,7 @@ from cpxm.analytics.facts import GRAINS, NONE_KEY, dimension_labels
 from cpxm.analytics.models import CoordinationCell, CoordinationEffectCell, SummaryStamp
 from cpxm.analytics.query import analytics_connection, analytics_engine, as_date, fetch
 from cpxm.analytics.service import data_fingerprint
-from cpxm.timeutil import utc_now
+from cpxm.analytics.stamps import keep_stamp, stamp_of
 
 SUMMARY_NAME = "coordination"
 SUMMARISED = CoordinationQuery()  # the N and D the episodes and the effect are kept for
@@ -309,20 +309,12 @@ def refresh_coordination_summary(session: Session) -> int | None:
     if built_from(session, departments) != before:
         session.flush()
         return None
-    session.add(
-        SummaryStamp(
-            name=SUMMARY_NAME,
-            built_from=before,
-            built_at=utc_now().replace(tzinfo=None),
-            seconds=time.perf_counter() - started,
-        )
-    )
-    session.flush()
+    keep_stamp(session, SUMMARY_NAME, built_from=before, started=started)
     return len(cells) + len(effect)
 
 
 def summary_is_current(session: Session) -> bool:
     """Whether the summary describes the facts as they are now."""
     departments = sorted(dimension_labels(session, "department"))
-    stamp = session.scalar(select(SummaryStamp.built_from).where(SummaryStamp.name == SUMMARY_NAME))
+    stamp = stamp_of(session, SUMMARY_NAME)
     return stamp is not None and stamp == built_from(session, departments)

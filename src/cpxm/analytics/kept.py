@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
 from cpxm.analytics.coordination_summary import refresh_coordination_summary, summary_is_current
@@ -24,7 +24,7 @@ from cpxm.analytics.ex_summary import (
 )
 from cpxm.analytics.models import ExTeamContacts, ExTeamScores, SummaryStamp
 from cpxm.analytics.query import analytics_engine
-from cpxm.timeutil import utc_now
+from cpxm.analytics.stamps import keep_stamp, stamp_of
 
 
 def refresh_kept_summaries(session: Session) -> dict[str, int | None]:
@@ -40,7 +40,7 @@ def kept_summaries_current(session: Session) -> bool:
     """Whether every kept summary describes the store as it is now."""
     if not summary_is_current(session):
         return False
-    stamp = session.scalar(select(SummaryStamp.built_from).where(SummaryStamp.name == SUMMARY_NAME))
+    stamp = stamp_of(session, SUMMARY_NAME)
     return stamp is not None and stamp == built_from(session, confidential_surveys(session))
 
 
@@ -84,13 +84,5 @@ def refresh_ex_summary(session: Session) -> int | None:
     if built_from(session, surveys) != before:
         session.flush()
         return None
-    session.add(
-        SummaryStamp(
-            name=SUMMARY_NAME,
-            built_from=before,
-            built_at=utc_now().replace(tzinfo=None),
-            seconds=time.perf_counter() - started,
-        )
-    )
-    session.flush()
+    keep_stamp(session, SUMMARY_NAME, built_from=before, started=started)
     return len(contact_rows) + len(score_rows)

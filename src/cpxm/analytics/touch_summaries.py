@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from cpxm.analytics.models import ResponseExposure, ResponseTouchSummary, SummaryStamp
 from cpxm.analytics.query import analytics_engine, compile_sql, fetch, store_dialect, table
 from cpxm.analytics.service import data_fingerprint
-from cpxm.timeutil import utc_now
+from cpxm.analytics.stamps import keep_stamp
 
 SUMMARY_NAME = "response_touches"
 SECONDS_PER_DAY = 86_400
@@ -212,14 +212,7 @@ def refresh_touch_summaries(session: Session) -> TouchSummaryRefresh:
             session.connection().exec_driver_sql(sql.replace("%", "%%"), ())
         else:
             session.connection().exec_driver_sql(sql)
-    stamp = session.get(SummaryStamp, SUMMARY_NAME)
-    if stamp is None:
-        stamp = SummaryStamp(name=SUMMARY_NAME)
-        session.add(stamp)
-    stamp.built_from = fingerprint
-    stamp.built_at = utc_now().replace(tzinfo=None)
-    stamp.seconds = time.perf_counter() - started
-    session.flush()
+    keep_stamp(session, SUMMARY_NAME, built_from=fingerprint, started=started)
     return TouchSummaryRefresh(
         responses=session.scalar(select(func.count()).select_from(ResponseTouchSummary)) or 0,
         exposures=session.scalar(select(func.count()).select_from(ResponseExposure)) or 0,
