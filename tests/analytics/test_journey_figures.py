@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from cpxm.analytics.journeys import JourneyQuery, journey_report, peak_end
 from cpxm.analytics.touch_summaries import (
-    OUTCOME_QUALITY,
     PEAK_END_PRIOR_DAYS,
     refresh_touch_summaries,
     touch_summaries_fresh,
 )
+from cpxm.interactions.outcomes import OUTCOME_QUALITY
 from cpxm.journeys.models import Journey, JourneyStage
 from tests.factories import (
     make_interaction,

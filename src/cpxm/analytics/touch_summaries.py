@@ -32,24 +32,13 @@ from cpxm.analytics.models import ResponseExposure, ResponseTouchSummary, Summar
 from cpxm.analytics.query import analytics_engine, compile_sql, fetch, store_dialect, table
 from cpxm.analytics.service import data_fingerprint
 from cpxm.analytics.stamps import keep_stamp
+from cpxm.interactions.outcomes import OUTCOME_QUALITY
 
 SUMMARY_NAME = "response_touches"
 SECONDS_PER_DAY = 86_400
 PEAK_END_PRIOR_DAYS = 30
 EXPOSURE_DAYS = 30  # the drivers' default touchpoint window, the one kept
 EXPOSURE_DIMENSIONS = ("department", "channel")
-# How an interaction's recorded outcome reads as experience: good, neutral or poor.
-OUTCOME_QUALITY: dict[str, int] = {
-    "resolved": 1,
-    "positive_feedback": 1,
-    "follow_up_agreed": 1,
-    "completed": 0,
-    "information_provided": 0,
-    "no_decision": 0,
-    "unresolved": -1,
-    "complaint_raised": -1,
-    "rescheduled_by_company": -1,
-}
 
 
 def peak_end_touches(respondents: ir.Table, keys: tuple[str, ...]) -> ir.Table:

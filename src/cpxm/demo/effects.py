@@ -10,6 +10,7 @@ from typing import Any
 
 from cpxm.demo.taxonomy import HCP_DRIVER_PROMPTS
 from cpxm.demo.teams import TOOLS_CSAT_PER_POINT, WORK_TEAMS, tools_offset
+from cpxm.interactions.outcomes import OUTCOME_QUALITY
 
 # (1) Ping-pong: outbound contacts from >= 3 departments in the 7 days before an NPS response.
 PING_PONG_DAYS = 7
@@ -32,17 +33,7 @@ PSP_CSAT_BASE = 3.9
 LAST_TOUCH_NPS_WEIGHT = 1.2  # NPS points per unit of quality of the last interaction
 PRIOR_TOUCH_NPS_WEIGHT = 0.3  # per unit of the mean quality of the others in the prior 30 days
 PRIOR_TOUCH_DAYS = 30
-QUALITY_BY_OUTCOME: dict[str, int] = {
-    "resolved": 1,
-    "positive_feedback": 1,
-    "follow_up_agreed": 1,
-    "completed": 0,
-    "information_provided": 0,
-    "no_decision": 0,
-    "unresolved": -1,
-    "complaint_raised": -1,
-    "rescheduled_by_company": -1,
-}
+QUALITY_BY_OUTCOME = OUTCOME_QUALITY  # the product's reading of outcomes, planted as it reads
 OUTCOMES_BY_QUALITY: dict[int, tuple[str, ...]] = {
     quality: tuple(o for o, q in QUALITY_BY_OUTCOME.items() if q == quality)
     for quality in (-1, 0, 1)
